@@ -1,0 +1,71 @@
+# The front door. `make` builds both images, `make test` runs every suite that fits CI,
+# `make deps` installs and fetches what they need (also run by the others when missing).
+ARCHES      := x86_64 aarch64
+BUILD       := build
+DEPS_STAMP  := $(BUILD)/deps/lwip/.verified $(BUILD)/deps/bearssl/.verified
+CMAKE_GEN   := -G Ninja
+JOBS        ?= $(shell nproc)
+
+.PHONY: all deps test test-unit test-asan test-aarch64 test-fuzz test-integration test-long \
+        run size clean $(ARCHES) asan fuzz
+
+all: $(ARCHES)
+
+deps:
+	bash tools/deps/install.sh
+
+$(DEPS_STAMP):
+	bash tools/deps/install.sh
+
+# One CMake tree per architecture; "host" is the glibc build for ASan/UBSan, "fuzz" clang's.
+$(BUILD)/%/build.ninja: $(DEPS_STAMP)
+	cmake -S . -B $(BUILD)/$* $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
+	  -DGW_ARCH=$* -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+$(ARCHES): %: $(BUILD)/%/build.ninja
+	ninja -C $(BUILD)/$* -j $(JOBS)
+
+$(BUILD)/asan/build.ninja: $(DEPS_STAMP)
+	cmake -S . -B $(BUILD)/asan $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
+	  -DGW_ARCH=host -DGW_SANITIZE=ON >/dev/null
+asan: $(BUILD)/asan/build.ninja
+	ninja -C $(BUILD)/asan -j $(JOBS)
+
+$(BUILD)/fuzz/build.ninja: $(DEPS_STAMP)
+	cmake -S . -B $(BUILD)/fuzz $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
+	  -DGW_ARCH=host -DGW_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
+fuzz: $(BUILD)/fuzz/build.ninja
+	ninja -C $(BUILD)/fuzz -j $(JOBS)
+
+CTEST := ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+test-unit: x86_64
+	cd $(BUILD)/x86_64 && $(CTEST) -L unit
+test-asan: asan
+	cd $(BUILD)/asan && $(CTEST) -L unit
+test-aarch64: aarch64
+	cd $(BUILD)/aarch64 && $(CTEST) -L unit
+test-fuzz: fuzz
+	cd $(BUILD)/fuzz && $(CTEST) -L fuzz
+# Integration tests need root (network namespaces, TAP); they run one at a time.
+test-integration: x86_64
+	cd $(BUILD)/x86_64 && ctest --output-on-failure --timeout 900 -L integration
+
+# Everything that fits CI's time, in the order that fails fastest.
+test: test-unit test-asan test-aarch64 test-fuzz test-integration
+	@echo "make test: all suites passed"
+
+# Longer suites (the full exhaustive power-cut workload, long fuzz runs) for nightly use.
+test-long: x86_64
+	cd $(BUILD)/x86_64 && GW_TEST_LONG=1 $(CTEST) -L 'unit|long'
+
+# The product's main job on built-in defaults: a gateway on a TAP device in a network
+# namespace of its own, echo service up, console on this terminal (Ctrl-C or Ctrl-D stops).
+run: x86_64
+	bash tools/run-local.sh $(BUILD)/x86_64/gateway
+
+size: all
+	bash tools/size.sh $(ARCHES)
+
+clean:
+	rm -rf $(BUILD)/x86_64 $(BUILD)/aarch64 $(BUILD)/asan $(BUILD)/fuzz

@@ -1,0 +1,79 @@
+/* The board HAL: everything the firmware needs from the hardware, and nothing else.
+ *
+ * A board provides clocks, entropy, a console byte channel, one Ethernet netif and a way
+ * to sleep until something happens. The firmware above never touches a file descriptor,
+ * a register or an OS call directly, so the same firmware runs on board/linux/ (TAP,
+ * AF_PACKET, QEMU stream) and, later, on a bare-metal board. Flash lives in board/flash.h.
+ * No function here blocks, except board_wait(), which is the loop's only sleep. */
+#ifndef GW_BOARD_H
+#define GW_BOARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct netif;
+
+/* Board start-up options (on Linux they come from the command line). */
+struct board_options {
+    const char *console;   /* "stdio" or a tty path */
+    const char *net;       /* "tap:IF", "stream:PATH", "packet:IF" or NULL for none */
+    const char *mac;       /* "xx:xx:xx:xx:xx:xx" or NULL: locally administered from entropy */
+};
+
+/* Errors, negative, shared by every board function that can fail. */
+enum board_err {
+    BOARD_OK = 0,
+    BOARD_EINVAL = -1,     /* bad option text */
+    BOARD_EIO = -2,        /* the device failed; the log says why */
+    BOARD_ENOENTROPY = -3, /* no entropy source: the firmware must not start TLS */
+};
+
+/* Bring up the board: clocks, console, entropy check. The netif is added separately, after
+ * lwIP is initialised, by board_netif_add(). Returns BOARD_OK or an error. */
+int board_init(const struct board_options *opt);
+void board_shutdown(void);
+const char *board_name(void);
+
+/* ---- time ---- */
+/* Milliseconds since boot; wraps after 49 days, as lwIP expects of sys_now(). */
+uint32_t board_now_ms(void);
+/* Wall-clock time as Unix seconds. Returns 1 when the board believes it valid (an RTC that
+ * was set, or the host clock), 0 when it is only a guess: callers then must not validate
+ * certificates against it. */
+int board_wallclock(int64_t *unix_seconds);
+
+/* ---- entropy ---- */
+/* Fill buf with len bytes from the board's true entropy source. Returns BOARD_OK, or
+ * BOARD_ENOENTROPY when no such source exists or it failed: never weak bytes. */
+int board_entropy(void *buf, size_t len);
+
+/* ---- console ---- */
+/* Non-blocking: returns bytes read (0 when none yet), or -1 once the console has closed. */
+long board_console_read(void *buf, size_t len);
+/* Writes all of buf; a console is slow but never refuses (on Linux: blocking-safe tty). */
+void board_console_write(const void *buf, size_t len);
+/* 1 when a person types at it (line editing makes sense), 0 for a pipe or file. */
+int board_console_interactive(void);
+
+/* ---- network ---- */
+/* Create the board's Ethernet netif from opt->net and add it to lwIP (not yet up).
+ * Returns NULL when opt->net is NULL or the device cannot be opened (logged). */
+struct netif *board_netif_add(void);
+/* Frame counters for `show status`. */
+struct board_netif_stats {
+    uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;
+    uint64_t rx_dropped;   /* no pbuf free, or a malformed or oversize frame */
+    uint64_t tx_dropped;   /* device busy or link down */
+};
+void board_netif_stats(struct board_netif_stats *st);
+
+/* ---- the loop's sleep ---- */
+enum board_event {
+    BOARD_EV_CONSOLE = 1 << 0,  /* console bytes (or its close) are waiting */
+    BOARD_EV_STOP = 1 << 1,     /* the board was asked to stop (SIGTERM, SIGINT) */
+};
+/* Sleep up to timeout_ms or until something happens. Received frames are handed to lwIP
+ * here, before returning; other events are returned as a mask of enum board_event. */
+unsigned board_wait(uint32_t timeout_ms);
+
+#endif

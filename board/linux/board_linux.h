@@ -1,0 +1,62 @@
+/* Internals shared by the files of the Linux board; the firmware sees only board.h. */
+#ifndef GW_BOARD_LINUX_H
+#define GW_BOARD_LINUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "board.h"
+#include "log.h"
+
+#define linux_err(...) log_err(__VA_ARGS__)
+
+int linux_console_open(const char *spec);
+void linux_console_close(void);
+int linux_console_fd(void); /* -1 once closed */
+
+/* A Linux Ethernet device under the common lwIP netif (netif_eth.c). Each backend
+ * (TAP, AF_PACKET, QEMU stream) fills in the operations. */
+#define ETH_FRAME_MAX 1518        /* 1500 MTU + 14 header + 4 VLAN tag; larger is dropped */
+
+struct linux_netdev;
+struct linux_netdev_ops {
+    const char *kind;
+    /* Open the device named by arg; sets dev->fd. Returns BOARD_OK or an error (logged). */
+    int (*open)(struct linux_netdev *dev, const char *arg);
+    /* The fd is readable: read frames (a bounded number) and pass each to eth_input(). */
+    void (*rx_ready)(struct linux_netdev *dev);
+    /* Send one whole frame. Returns 0 when sent or queued, -1 when dropped. */
+    int (*tx)(struct linux_netdev *dev, const uint8_t *frame, size_t len);
+    /* Poll events wanted besides POLLIN (POLLOUT while output is backed up). */
+    short (*poll_extra)(struct linux_netdev *dev);
+    /* The fd is writable: continue queued output. Optional. */
+    void (*tx_ready)(struct linux_netdev *dev);
+    /* Once a second: 1 when the link carries frames, 0 when not. May reopen the device. */
+    int (*link_check)(struct linux_netdev *dev);
+    void (*close)(struct linux_netdev *dev);
+};
+
+struct linux_netdev {
+    const struct linux_netdev_ops *ops;
+    int fd;
+    char arg[108];                /* interface name or socket path */
+    void *priv;                   /* backend state */
+    struct board_netif_stats stats;
+};
+
+extern const struct linux_netdev_ops netdev_tap_ops;
+extern const struct linux_netdev_ops netdev_stream_ops;
+extern const struct linux_netdev_ops netdev_packet_ops;
+
+/* Hand one received frame to lwIP (copied into a pool pbuf; dropped and counted if none). */
+void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len);
+
+/* netif_eth.c: choose the backend from "kind:arg" (before lwIP starts), the poll set
+ * contribution of the netdev, and its dispatch. */
+int linux_eth_configure(const char *net, const char *mac);
+int eth_poll_fd(short *events);
+void eth_poll_dispatch(short revents);
+void eth_close(void);
+
+
+#endif

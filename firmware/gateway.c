@@ -1,0 +1,97 @@
+/* The firmware: boot, then one event loop. Everything runs here, on one thread: lwIP's
+ * timers, received frames (handed in by board_wait), the console and the services.
+ * Nothing blocks; the loop sleeps only in board_wait, until lwIP's next timer is due. */
+#include <stdio.h>
+
+#include "board.h"
+#include "console.h"
+#include "gateway.h"
+#include "log.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+#include "netcfg.h"
+#include "random.h"
+#include "status.h"
+#include "svc_echo.h"
+
+#ifndef GW_VERSION
+#define GW_VERSION "dev"
+#endif
+const char gateway_version[] = GW_VERSION;
+
+/* Longest sleep even with no timer due: the loop also polls loopback traffic. */
+#define LOOP_MAX_SLEEP_MS 1000
+
+/* Frames the gateway sent to itself wait on a loopback queue: do not sleep on them. */
+static int loopback_pending(void)
+{
+    struct netif *n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void banner(const struct netif *netif)
+{
+    log_info("gateway %s on %s (lwIP %s)", gateway_version, board_name(), LWIP_VERSION_STRING);
+    if (netif != NULL) {
+        const uint8_t *m = netif->hwaddr;
+        log_info("net: mac %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    }
+}
+
+static int boot(const struct gateway_args *args, struct netif **netif_out)
+{
+    if (rng_init() != 0) {
+        return -1;
+    }
+    lwip_init();
+    struct netif *netif = board_netif_add();
+    banner(netif);
+    if (netif != NULL &&
+        netcfg_apply(netif, args->ip, args->gateway, args->hostname) != 0) {
+        return -1;
+    }
+    int err = echo_start(ECHO_PORT);
+    if (err != 0) {
+        log_err("echo: cannot listen on port %d: %d", ECHO_PORT, err);
+        return -1;
+    }
+    status_set_netif(netif);
+    *netif_out = netif;
+    return 0;
+}
+
+/* see gateway.h */
+int gateway_main(const struct gateway_args *args)
+{
+    struct netif *netif = NULL;
+    if (boot(args, &netif) != 0) {
+        return 1;
+    }
+    console_init(args->hostname);
+    for (;;) {
+        uint32_t sleep = sys_timeouts_sleeptime();
+        if (sleep > LOOP_MAX_SLEEP_MS) {
+            sleep = LOOP_MAX_SLEEP_MS;
+        }
+        if (loopback_pending()) {
+            sleep = 0;
+        }
+        unsigned ev = board_wait(sleep);
+        if (ev & BOARD_EV_CONSOLE) {
+            console_poll();
+        }
+        netif_poll_all();       /* loopback: the gateway talking to itself */
+        sys_check_timeouts();
+        if (ev & BOARD_EV_STOP) {
+            log_info("gateway: stopping");
+            break;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,99 @@
+/* lwIP options for the gateway: one thread, raw/altcp API, static pools only.
+ *
+ * Every pool below is allocated once at start-up; nothing grows at run time, so a flood
+ * from the network can exhaust a pool (and be refused) but never the box. The memory each
+ * line costs is stated beside it (64-bit build; a 32-bit box needs a little less).
+ * `show status` reports use and failures of every pool against these limits. */
+#ifndef GW_LWIPOPTS_H
+#define GW_LWIPOPTS_H
+
+/* ---- system model ---------------------------------------------------------------- */
+#define NO_SYS                   1   /* one event loop, no threads, no semaphores */
+#define SYS_LIGHTWEIGHT_PROT     0   /* nothing preempts the loop: no locking needed */
+#define LWIP_SOCKET              0
+#define LWIP_NETCONN             0
+#define LWIP_ALTCP               1   /* TCP behind a layer TLS can slot into */
+#define LWIP_TIMERS              1   /* the loop sleeps until sys_timeouts_sleeptime() */
+#define MEMP_NUM_SYS_TIMEOUT     (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)  /* ~40 B each */
+
+/* ---- heap and pools ------------------------------------------------------------- */
+#define MEM_LIBC_MALLOC          0   /* lwIP's own bounded heap, not malloc */
+#define MEMP_MEM_MALLOC          0   /* pools are static arrays */
+#define MEM_ALIGNMENT            8
+/* The heap holds TCP send data copied by tcp_write (TCP_WRITE_FLAG_COPY) and outgoing
+ * headers: enough for TCP_SND_BUF on several busy connections at once. 256 KiB. */
+#define MEM_SIZE                 (256 * 1024)
+/* Receive buffers: each pbuf carries one full Ethernet frame (1536 B + ~32 B header).
+ * 128 of them = ~200 KiB: a little over three full receive windows in flight. */
+#define PBUF_POOL_SIZE           128
+#define PBUF_POOL_BUFSIZE        LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
+#define MEMP_NUM_PBUF            64  /* pbufs referencing ROM/static data, 32 B each */
+
+/* ---- link, IPv4, ARP ------------------------------------------------------------ */
+#define LWIP_ARP                 1
+#define LWIP_ETHERNET            1
+#define ARP_TABLE_SIZE           16  /* ~40 B each */
+#define ARP_QUEUEING             1
+#define MEMP_NUM_ARP_QUEUE       16
+#define ETHARP_SUPPORT_STATIC_ENTRIES 0
+#define LWIP_IPV4                1
+#define LWIP_IPV6                0   /* the customer networks we serve are IPv4 */
+#define IP_FORWARD               0
+#define IP_REASSEMBLY            1
+#define IP_FRAG                  1
+#define IP_REASS_MAX_PBUFS       16  /* caps what a fragment flood can pin: 16 rx pbufs */
+#define MEMP_NUM_REASSDATA       4
+#define LWIP_ICMP                1   /* answers ping */
+#define LWIP_RAW                 1   /* the gateway's own ping and probes */
+#define MEMP_NUM_RAW_PCB         4
+#define LWIP_DHCP                1
+#define LWIP_AUTOIP              0
+#define LWIP_IGMP                0
+#define LWIP_DNS                 1
+#define DNS_TABLE_SIZE           8
+#define DNS_MAX_NAME_LENGTH      128
+#define DNS_MAX_SERVERS          2
+#define LWIP_UDP                 1
+#define MEMP_NUM_UDP_PCB         8   /* DHCP, DNS, SNTP and spares, ~40 B each */
+
+/* ---- TCP -------------------------------------------------------------------------- */
+#define LWIP_TCP                 1
+#define TCP_MSS                  1460  /* full Ethernet frames; lwIP's 536 wastes 60 % */
+/* Receive window 22 MSS = 32,120 B, send buffer the same: a full window per direction
+ * without window scaling, so one connection can fill a LAN link. */
+#define TCP_WND                  (22 * TCP_MSS)
+#define TCP_SND_BUF              (22 * TCP_MSS)
+#define TCP_SND_QUEUELEN         (4 * TCP_SND_BUF / TCP_MSS)  /* 88 segments */
+#define TCP_SNDLOWAT             (TCP_SND_BUF / 2)
+#define MEMP_NUM_TCP_PCB         64   /* concurrent connections, ~200 B each = 13 KiB */
+#define MEMP_NUM_TCP_PCB_LISTEN  8
+#define MEMP_NUM_TCP_SEG         512  /* queued segments across all connections, 32 B each */
+#define TCP_QUEUE_OOSEQ          1
+#define TCP_OOSEQ_MAX_PBUFS      8    /* out-of-order data one connection may pin */
+#define TCP_LISTEN_BACKLOG       1
+#define TCP_DEFAULT_LISTEN_BACKLOG 8  /* half-open connections per listener: flood cap */
+#define LWIP_TCP_KEEPALIVE       1
+#define LWIP_TCP_TIMESTAMPS      0
+#define LWIP_WND_SCALE           0
+
+/* ---- netif ---------------------------------------------------------------------- */
+#define LWIP_NETIF_STATUS_CALLBACK 1  /* banner when DHCP gives us an address */
+#define LWIP_NETIF_LINK_CALLBACK   1
+#define LWIP_NETIF_HOSTNAME        1  /* DHCP option 12 */
+#define LWIP_NETIF_LOOPBACK        1  /* the gateway may talk to its own services */
+#define LWIP_HAVE_LOOPIF           1
+#define LWIP_LOOPBACK_MAX_PBUFS    32
+#define LWIP_SINGLE_NETIF          0
+
+/* ---- apps ------------------------------------------------------------------------- */
+#define SNTP_SERVER_DNS          1
+
+/* ---- checks and statistics -------------------------------------------------------- */
+#define LWIP_STATS               1   /* pool use for `show status` */
+#define LWIP_STATS_DISPLAY       1   /* gives each pool its name */
+#define MEM_STATS                1
+#define MEMP_STATS               1
+#define LINK_STATS               1
+#define LWIP_NOASSERT_ON_ERROR   0
+
+#endif

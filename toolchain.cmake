@@ -2,7 +2,8 @@
 #   x86_64   Debian's musl-gcc wrapper (musl-tools, musl-dev)
 #   aarch64  Debian's aarch64-linux-musl-gcc wrapper (musl-dev:arm64 + gcc-aarch64-linux-gnu);
 #            tests run under qemu-aarch64-static as the CTest emulator
-#   host     the machine's own gcc/glibc: the ASan+UBSan unit build (sanitizers need glibc)
+#   host     the machine's own gcc/glibc: the ASan+UBSan unit build (sanitizers need glibc);
+#            with -DCMAKE_C_COMPILER=clang, the libFuzzer build
 # Pass -DGW_ARCH=... on the first configure; the Makefile does.
 set(GW_ARCH "x86_64" CACHE STRING "target architecture: x86_64, aarch64 or host")
 
@@ -20,7 +21,9 @@ elseif(GW_ARCH STREQUAL "aarch64")
   set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static)
   set(GW_STATIC ON)
 elseif(GW_ARCH STREQUAL "host")
-  set(CMAKE_C_COMPILER gcc)
+  if(NOT CMAKE_C_COMPILER)   # the fuzz build passes clang
+    set(CMAKE_C_COMPILER gcc)
+  endif()
   set(GW_STATIC OFF)
 else()
   message(FATAL_ERROR "GW_ARCH must be x86_64, aarch64 or host, not '${GW_ARCH}'")

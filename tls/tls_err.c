@@ -23,6 +23,7 @@ const char *tls_strerror(int err)
     case TLS_EKEY: return "invalid key";
     case TLS_EKEY_MISMATCH: return "certificate does not match the device key";
     case TLS_ENAME: return "invalid subject name";
+    case TLS_ENORANDOM: return "no entropy source";
     default: return "unknown error";
     }
 }

@@ -29,6 +29,7 @@ enum tls_err {
     TLS_EKEY = -30,           /* stored key bytes are not a valid key */
     TLS_EKEY_MISMATCH = -31,  /* the certificate is not for the device key */
     TLS_ENAME = -32,          /* a subject name we refuse to put in a request */
+    TLS_ENORANDOM = -33,      /* the board gave no entropy: no key can be made */
 };
 
 /* A short English phrase for an error ("no PEM block found"); never NULL. */

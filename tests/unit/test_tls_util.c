@@ -26,9 +26,11 @@ int tls_test_main(const struct check_case *cases, int argc, char **argv)
 /* see test_tls_util.h */
 const char *pki_path(const char *name)
 {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", pki_dir, name);
-    return path;
+    static char path[4][512];
+    static unsigned next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", pki_dir, name);
+    return p;
 }
 
 /* see test_tls_util.h */

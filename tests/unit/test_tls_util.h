@@ -19,7 +19,7 @@ int tls_test_main(const struct check_case *cases, int argc, char **argv);
 
 /* Reads PKI_DIR/name into buf; returns its length, or 0 (and says why) when it cannot. */
 size_t pki_load(const char *name, uint8_t *buf, size_t cap);
-/* PKI_DIR/name, in a static buffer (one at a time). */
+/* PKI_DIR/name, in one of four static buffers used in turn. */
 const char *pki_path(const char *name);
 /* Runs a shell command line (formatted); returns its exit status, -1 if it did not run. */
 int run_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,513 @@
+/* TLS over a kernel socket against OpenSSL's s_server on 127.0.0.1: the verdict matrix of
+ * issue 5 end to end (what the server sends, what the store holds, the name we expect, the
+ * exact verdict), mutual TLS with the device key, bidirectional data, a bulk echo through
+ * socat, and sequential handshakes. The socket backend here is the model for the lwIP one:
+ * two non-blocking calls and a poll on what the stream wants. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csr.h"
+#include "keys.h"
+#include "pem.h"
+#include "test_tls_util.h"
+#include "tls_stream.h"
+#include "trust.h"
+
+extern char **environ;
+
+static br_x509_trust_anchor ta[4];
+static uint8_t arena[4 * TRUST_ARENA_PER_ANCHOR];
+static struct trust_store store;
+static struct tls_stream ts;
+static struct tls_chain chain;
+
+/* ---- the peer: openssl s_server or socat, on a free port ---- */
+
+struct peer {
+    pid_t pid;
+    int in;                      /* its stdin (s_server sends what we write there) */
+    int port;
+};
+
+static int free_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0
+        || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* A case that fails a CHECK returns early: the peer it started is stopped by the next
+ * peer_start() or at exit, never left running. */
+static struct peer live;           /* a copy: the caller's struct may be gone */
+static int live_running;
+
+static void peer_stop(struct peer *p)
+{
+    close(p->in);
+    kill(p->pid, SIGTERM);
+    waitpid(p->pid, NULL, 0);
+    live_running = 0;
+}
+
+static void stop_live(void)
+{
+    if (live_running) {
+        peer_stop(&live);
+    }
+}
+
+/* Starts "sh -c 'cd PKI && exec <cmd>'" with %d in cmd replaced by the port. */
+static int peer_start(struct peer *p, const char *cmd)
+{
+    char line[1024], inner[768];
+    static int registered;
+    if (!registered) {
+        atexit(stop_live);
+        registered = 1;
+    }
+    stop_live();
+    int pipefd[2];
+    posix_spawn_file_actions_t fa;
+    p->port = free_port();
+    snprintf(inner, sizeof inner, cmd, p->port);
+    snprintf(line, sizeof line, "cd '%s' && exec %s", pki_dir, inner);
+    if (p->port < 0 || pipe(pipefd) != 0) {
+        return -1;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[0], 0);
+    posix_spawn_file_actions_addclose(&fa, pipefd[1]);
+    posix_spawn_file_actions_addopen(&fa, 1, pki_path("stream-peer.out"),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, pki_path("stream-peer.err"),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    char *argv[] = { "sh", "-c", line, NULL };
+    int err = posix_spawn(&p->pid, "/bin/sh", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[0]);
+    p->in = pipefd[1];
+    if (err) {
+        close(p->in);
+        return -1;
+    }
+    live = *p;
+    live_running = 1;
+    return 0;
+}
+
+/* The peer writes what it received to its stdout file; wait until a line shows up there. */
+static int peer_printed(const char *line)
+{
+    for (int i = 0; i < 500; i++) {
+        if (run_shell("grep -qx '%s' %s", line, pki_path("stream-peer.out")) == 0) {
+            return 1;
+        }
+        usleep(20000);
+    }
+    return 0;
+}
+
+static int s_server(struct peer *p, const char *args)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "openssl s_server -quiet -accept 127.0.0.1:%%d -no-CAfile "
+             "-no-CApath -no-CAstore %s", args);
+    return peer_start(p, cmd);
+}
+
+/* ---- the kernel-socket backend ---- */
+
+static long sock_send(void *arg, const uint8_t *p, size_t len)
+{
+    ssize_t n = send(*(int *)arg, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
+    }
+    return n;
+}
+
+static long sock_recv(void *arg, uint8_t *p, size_t len)
+{
+    ssize_t n = recv(*(int *)arg, p, len, MSG_DONTWAIT);
+    if (n == 0) {
+        return TLS_IO_EOF;
+    }
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
+    }
+    return n;
+}
+
+static int fd = -1;
+static const struct tls_io sock_io = { sock_send, sock_recv, &fd };
+
+/* Connects to the peer once it listens (it needs a moment to start, more under qemu). */
+static int dial(int port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    for (int i = 0; i < 500; i++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+            /* A flight of records goes out as several sends: without this, Nagle holds
+             * the last one for the peer's delayed ACK (40 ms per handshake). */
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            return 0;
+        }
+        close(fd);
+        fd = -1;
+        usleep(20000);
+    }
+    return -1;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The event loop's part: pump, then wait for what the stream wants, until done. */
+static enum tls_stream_state run_until(int (*done)(void), double timeout)
+{
+    double end = now_s() + timeout;
+    enum tls_stream_state st;
+    while ((st = tls_stream_pump(&ts)) != TLS_ST_FAILED && !done() && now_s() < end) {
+        unsigned w = tls_stream_wants(&ts);
+        struct pollfd p = { .fd = fd, .events = (short)((w & TLS_WANT_READ ? POLLIN : 0)
+                                                        | (w & TLS_WANT_WRITE ? POLLOUT : 0)) };
+        poll(&p, 1, 50);
+    }
+    return st;
+}
+
+static int handshake_over(void)
+{
+    return ts.state != TLS_ST_HANDSHAKE;
+}
+
+/* Dial the peer and handshake; the verdict is in ts.verdict. */
+static enum tls_stream_state handshake(struct peer *p, const char *host, int64_t now,
+                                       const br_x509_certificate *id, size_t id_len,
+                                       const struct device_key *key)
+{
+    struct tls_client_config cfg = {
+        .host = host, .anchors = store.ta, .anchors_num = store.count, .now = now,
+        .client_chain = id, .client_chain_len = id_len, .client_key = key ? &key->sk : NULL,
+        .capture = &chain,
+    };
+    if (dial(p->port) != 0) {
+        fprintf(stderr, "cannot reach the peer on port %d\n", p->port);
+        return TLS_ST_FAILED;
+    }
+    if (tls_stream_client(&ts, &cfg, &sock_io) != 0) {
+        return TLS_ST_FAILED;
+    }
+    return run_until(handshake_over, 30);
+}
+
+static void hang_up(void)
+{
+    close(fd);
+    fd = -1;
+}
+
+static int stored(const char *a, const char *b)
+{
+    static uint8_t der[4096];
+    trust_init(&store, ta, 4, arena, sizeof arena);
+    const char *names[2] = { a, b };
+    for (int i = 0; i < 2 && names[i]; i++) {
+        char file[64];
+        snprintf(file, sizeof file, "%s.der", names[i]);
+        size_t len = pki_load(file, der, sizeof der);
+        if (len == 0 || trust_add_der(&store, der, len) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define CHECK_VERDICT(want) do { \
+        if (strcmp(ts.verdict, want) != 0) { \
+            fprintf(stderr, "verdict: %s\nwanted:  %s\n", ts.verdict, want); \
+        } \
+        CHECK(strcmp(ts.verdict, want) == 0); \
+    } while (0)
+
+/* One case of the matrix: server arguments, store, expected name, state and verdict. */
+static int matrix_case(const char *server_args, const char *a, const char *b, const char *host,
+                       int64_t now, enum tls_stream_state want, const char *verdict)
+{
+    struct peer p;
+    if (stored(a, b) != 0 || s_server(&p, server_args) != 0) {
+        return 0;
+    }
+    enum tls_stream_state st = handshake(&p, host, now, NULL, 0, NULL);
+    hang_up();
+    peer_stop(&p);
+    if (st != want || strcmp(ts.verdict, verdict) != 0) {
+        fprintf(stderr, "server %s, host %s:\n  state %d, verdict: %s\n  wanted %d, %s\n",
+                server_args, host, st, ts.verdict, want, verdict);
+        return 0;
+    }
+    return 1;
+}
+
+#define EC_CHAIN "-cert leaf-ec.pem -key leaf-ec.key -cert_chain inter.pem"
+#define EC_LEAF "-cert leaf-ec.pem -key leaf-ec.key"
+
+/* ---- the cases ---- */
+
+static int got_pong(void);
+static char rx[64];
+static size_t rx_len;
+
+static int got_pong(void)
+{
+    long n = tls_stream_read(&ts, (uint8_t *)rx + rx_len, sizeof rx - 1 - rx_len);
+    if (n > 0) {
+        rx_len += (size_t)n;
+        rx[rx_len] = 0;
+    }
+    return strchr(rx, '\n') != NULL || n < 0;
+}
+
+static void valid_chain_handshakes_and_data_flows_both_ways(void)
+{
+    struct peer p;
+    CHECK_EQ(stored("root", NULL), 0);
+    CHECK_EQ(s_server(&p, EC_CHAIN), 0);
+    enum tls_stream_state st = handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL);
+    if (st != TLS_ST_OPEN) {
+        peer_stop(&p);
+    }
+    CHECK_EQ(st, TLS_ST_OPEN);
+    CHECK_VERDICT("ok: chain anchored at \"CN=Lab Root CA, O=Gateway Test Lab\"");
+    CHECK_EQ(chain.count, 2);
+    CHECK(strcmp(chain.cert[1].subject, "CN=Lab Intermediate CA, O=Gateway Test Lab") == 0);
+    /* To the server (it prints it) and from it (it sends its stdin). */
+    CHECK_EQ(tls_stream_write(&ts, (const uint8_t *)"ping\n", 5), 5);
+    CHECK_EQ(write(p.in, "pong\n", 5), 5);
+    rx_len = 0;
+    rx[0] = 0;
+    run_until(got_pong, 30);
+    int printed = peer_printed("ping");
+    tls_stream_close(&ts);
+    hang_up();
+    peer_stop(&p);
+    CHECK(strcmp(rx, "pong\n") == 0);
+    CHECK(printed);
+}
+
+static void verdict_matrix_against_s_server(void)
+{
+    int64_t t = TEST_NOW;
+    /* server sends only the leaf, the intermediate is in the store */
+    CHECK(matrix_case(EC_LEAF, "inter", NULL, "mail.example.test", t, TLS_ST_OPEN,
+                      "ok: chain anchored at \"CN=Lab Intermediate CA, O=Gateway Test Lab\""));
+    /* server sends only the leaf and only the root is stored */
+    CHECK(matrix_case(EC_LEAF, "root", NULL, "mail.example.test", t, TLS_ST_FAILED,
+                      "unknown issuer \"CN=Lab Intermediate CA, O=Gateway Test Lab\" "
+                      "(not in trust store)"));
+    CHECK(matrix_case("-cert expired.pem -key expired.key -cert_chain inter.pem", "root", NULL,
+                      "mail.example.test", t, TLS_ST_FAILED, "expired 2021-01-01"));
+    CHECK(matrix_case("-cert notyet.pem -key notyet.key -cert_chain inter.pem", "root", NULL,
+                      "mail.example.test", t, TLS_ST_FAILED, "not yet valid until 2030-01-01"));
+    CHECK(matrix_case("-cert wrongname.pem -key wrongname.key -cert_chain inter.pem", "root",
+                      NULL, "mail.example.test", t, TLS_ST_FAILED,
+                      "name mismatch: wanted mail.example.test, certificate has "
+                      "other.example.test"));
+    CHECK(matrix_case("-cert selfsigned.pem -key selfsigned.key", "root", "inter",
+                      "mail.example.test", t, TLS_ST_FAILED,
+                      "self-signed certificate \"CN=mail.example.test, O=Gateway Test Lab\" "
+                      "(not in trust store)"));
+    CHECK(matrix_case("-cert ip.pem -key ip.key -cert_chain inter.pem", "root", NULL,
+                      "127.0.0.1", t, TLS_ST_OPEN,
+                      "ok: chain anchored at \"CN=Lab Root CA, O=Gateway Test Lab\""));
+    CHECK(matrix_case("-cert leaf-rsa.pem -key leaf-rsa.key -cert_chain inter.pem", "root",
+                      NULL, "mail.example.test", t, TLS_ST_OPEN,
+                      "ok: chain anchored at \"CN=Lab Root CA, O=Gateway Test Lab\""));
+    /* the gateway's clock is not set yet */
+    CHECK(matrix_case(EC_CHAIN, "root", NULL, "mail.example.test", 0, TLS_ST_FAILED,
+                      "clock not set (1970-01-01): certificates cannot be checked yet"));
+}
+
+static int load_identity(struct device_key *key, br_x509_certificate id[2], const char *cn)
+{
+    static uint8_t text[8192], der[8192];
+    static struct pem_decoder dec;
+    struct pem_cert c[2];
+    char pem[CSR_PEM_MAX];
+    if (key_generate(key) != 0) {
+        return -1;
+    }
+    int n = csr_build_pem(key, cn, pem, sizeof pem);
+    if (n < 0 || write_file(pki_path("stream-device.csr"), pem, (size_t)n) != 0
+        || run_shell("cd %s && openssl x509 -req -in stream-device.csr -CA inter.pem"
+                     " -CAkey inter.key -CAcreateserial -days 30 -out stream-device.pem"
+                     " 2>/dev/null", pki_dir) != 0) {
+        return -1;
+    }
+    size_t len = pki_load("stream-device.pem", text, sizeof text);
+    len += pki_load("inter.pem", text + len, sizeof text - len);
+    if (pem_decode_certs(&dec, text, len, der, sizeof der, c, 2) != 2
+        || key_matches_cert(key, c[0].der, c[0].len) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        id[i].data = (unsigned char *)(uintptr_t)c[i].der;
+        id[i].data_len = c[i].len;
+    }
+    return 0;
+}
+
+static void server_requiring_client_certificate_accepts_the_device_identity(void)
+{
+    static struct device_key key;
+    br_x509_certificate id[2];
+    struct peer p;
+    CHECK_EQ(load_identity(&key, id, "loc-mtls"), 0);
+    CHECK_EQ(stored("root", NULL), 0);
+    /* -Verify: a client certificate is required, chained to the lab root. */
+    CHECK_EQ(peer_start(&p, "openssl s_server -quiet -accept 127.0.0.1:%d " EC_CHAIN
+                            " -Verify 2 -CAfile root.pem -verify_return_error"), 0);
+    CHECK_EQ(handshake(&p, "mail.example.test", TEST_NOW, id, 2, &key), TLS_ST_OPEN);
+    CHECK_EQ(tls_stream_write(&ts, (const uint8_t *)"hello from loc-mtls\n", 20), 20);
+    CHECK(peer_printed("hello from loc-mtls"));
+    hang_up();
+    /* Without an identity the server refuses. */
+    enum tls_stream_state st = handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL);
+    hang_up();
+    peer_stop(&p);
+    CHECK_EQ(st, TLS_ST_FAILED);
+    CHECK(strncmp(ts.verdict, "handshake failed: server sent fatal alert ", 42) == 0);
+    printf("no client certificate: %s\n", ts.verdict);
+}
+
+static void server_closing_during_handshake_is_named(void)
+{
+    struct peer p;
+    CHECK_EQ(stored("root", NULL), 0);
+    /* A plain TCP peer that reads the ClientHello and hangs up. */
+    CHECK_EQ(peer_start(&p, "socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr SYSTEM:'head -c 1'"),
+             0);
+    CHECK_EQ(handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL), TLS_ST_FAILED);
+    hang_up();
+    peer_stop(&p);
+    CHECK_VERDICT("handshake failed: server closed the connection");
+}
+
+/* ---- bulk and repetition ---- */
+
+static uint8_t pattern(uint64_t i)
+{
+    return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+static uint64_t sent, received, total;
+static int mismatch;
+
+static int echoed_all(void)
+{
+    static uint8_t buf[16384];
+    while (sent < total) {
+        size_t chunk = total - sent < sizeof buf ? (size_t)(total - sent) : sizeof buf;
+        for (size_t i = 0; i < chunk; i++) {
+            buf[i] = pattern(sent + i);
+        }
+        long n = tls_stream_write(&ts, buf, chunk);
+        if (n <= 0) {
+            break;
+        }
+        sent += (uint64_t)n;
+    }
+    long n;
+    while ((n = tls_stream_read(&ts, buf, sizeof buf)) > 0) {
+        for (long i = 0; i < n; i++) {
+            mismatch |= buf[i] != pattern(received + (uint64_t)i);
+        }
+        received += (uint64_t)n;
+    }
+    return received == total || mismatch || n < 0;
+}
+
+static void bulk_data_is_echoed_byte_exact(void)
+{
+    struct peer p;
+    total = (uint64_t)64 << 20;
+    const char *env = getenv("GW_TLS_BULK_MIB");
+    if (env) {
+        total = (uint64_t)strtoul(env, NULL, 10) << 20;
+    }
+    CHECK_EQ(stored("root", NULL), 0);
+    CHECK_EQ(peer_start(&p, "socat OPENSSL-LISTEN:%d,bind=127.0.0.1,reuseaddr,"
+                            "cert=chain-ec.pem,key=leaf-ec.key,verify=0 PIPE"), 0);
+    CHECK_EQ(handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL), TLS_ST_OPEN);
+    sent = received = 0;
+    mismatch = 0;
+    double t0 = now_s();
+    run_until(echoed_all, 300);
+    double dt = now_s() - t0;
+    br_ssl_session_parameters sp;
+    br_ssl_engine_get_session_parameters(&ts.cc.eng, &sp);
+    tls_stream_close(&ts);
+    hang_up();
+    peer_stop(&p);
+    CHECK_EQ(mismatch, 0);
+    CHECK_EQ(received, total);
+    printf("bulk: %llu MiB echoed in %.2f s (%.1f MiB/s each way), suite 0x%04x\n",
+           (unsigned long long)(total >> 20), dt, (double)(total >> 20) / dt,
+           (unsigned)sp.cipher_suite);
+}
+
+static void fifty_sequential_handshakes_succeed(void)
+{
+    struct peer p;
+    CHECK_EQ(stored("root", NULL), 0);
+    CHECK_EQ(s_server(&p, EC_CHAIN), 0);
+    double t0 = now_s();
+    int ok = 0;
+    for (int i = 0; i < 50; i++) {
+        ok += handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL) == TLS_ST_OPEN;
+        tls_stream_close(&ts);
+        hang_up();
+    }
+    double dt = now_s() - t0;
+    peer_stop(&p);
+    CHECK_EQ(ok, 50);
+    printf("handshakes: 50 in %.2f s, %.1f ms each (P-256 ECDHE, ECDSA chain of 2)\n", dt,
+           dt * 1000 / 50);
+    printf("RAM per connection: %zu bytes (record buffers %u, client context %zu, verifier "
+           "%zu)\n", sizeof(struct tls_stream), (unsigned)TLS_STREAM_BUF,
+           sizeof(br_ssl_client_context), sizeof(struct tls_verify));
+}
+
+TLS_TEST_MAIN(
+    { "valid_chain_handshakes_and_data_flows_both_ways",
+      valid_chain_handshakes_and_data_flows_both_ways },
+    { "verdict_matrix_against_s_server", verdict_matrix_against_s_server },
+    { "server_requiring_client_certificate_accepts_the_device_identity",
+      server_requiring_client_certificate_accepts_the_device_identity },
+    { "server_closing_during_handshake_is_named", server_closing_during_handshake_is_named },
+    { "bulk_data_is_echoed_byte_exact", bulk_data_is_echoed_byte_exact },
+    { "fifty_sequential_handshakes_succeed", fifty_sequential_handshakes_succeed })

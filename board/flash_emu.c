@@ -52,7 +52,9 @@ static int emu_program(struct flash *f, uint32_t addr, const void *buf, size_t l
 {
     struct flash_emu *e = (struct flash_emu *)f;
     const uint8_t *src = buf;
-    /* The rules are checked before power is considered: a bug is a bug even at a cut. */
+    if (!e->powered) {
+        return FLASH_EIO;
+    }
     for (size_t i = 0; i < len; i++) {
         if ((e->image[addr + i] & src[i]) != src[i]) {
             e->violations++;

@@ -488,11 +488,14 @@ static int write_record(struct store *s, const struct rhdr *r, const void *val, 
     return err;
 }
 
-static int write_commit(struct store *s, uint32_t txn, uint32_t nrec, uint32_t flags)
+/* The commit record of txn; tail is the oldest live block once it is on flash. Blocks opened
+ * while writing it still name the old tail: until the commit is durable, that one holds. */
+static int write_commit(struct store *s, uint32_t txn, uint32_t nrec, uint32_t flags,
+                        uint32_t tail)
 {
     uint8_t v[COMMIT_LEN];
     uint32_t addr;
-    put32(v, s->tail_seq);
+    put32(v, tail);
     put32(v + 4, nrec);
     put32(v + 8, flags);
     struct rhdr r = { .kind = REC_COMMIT, .key = 0, .txn = txn, .len = COMMIT_LEN,
@@ -526,9 +529,10 @@ static int head_ready(struct store *s)
 
 enum rec_state { REC_OK, REC_END, REC_BAD_HEADER, REC_BAD_DATA };
 
-/* Examine the record at pos, which must end by log_end. */
+/* Examine the record at pos, which must end by log_end. With headers_only, the data of
+ * records other than commits is taken on trust (mount's first pass). */
 static int rec_at(struct store *s, uint64_t pos, uint64_t log_end, struct rhdr *r,
-                  enum rec_state *st)
+                  enum rec_state *st, int headers_only)
 {
     uint8_t raw[RH_SIZE];
     if (log_end - pos < RH_SIZE) {
@@ -548,6 +552,8 @@ static int rec_at(struct store *s, uint64_t pos, uint64_t log_end, struct rhdr *
         *st = REC_END;
     } else if (!rh_decode(raw, r) || rec_size(s, r->len) > log_end - pos) {
         *st = REC_BAD_HEADER;
+    } else if (headers_only && r->kind != REC_COMMIT) {
+        *st = REC_OK;
     } else {
         uint32_t crc;
         err = log_crc(s, addr_advance(s, pos_addr(s, pos), RH_SIZE), r->len, &crc);
@@ -717,7 +723,7 @@ static int scan(struct store *s, struct scan *sc)
                 return err;
             }
         }
-        err = rec_at(s, pos, end, &r, &st);
+        err = rec_at(s, pos, end, &r, &st, sc->quiet);
         if (err) {
             return err;
         }
@@ -1019,11 +1025,10 @@ static int gc_step(struct store *s)
         err = first_after_tail(s, &next_first);
     }
     if (!err) {
+        err = write_commit(s, txn, live, COMMIT_F_GC, s->tail_seq + 1);
+    }
+    if (!err) {
         s->tail_seq++;
-        err = write_commit(s, txn, live, COMMIT_F_GC);
-        if (err) {
-            s->tail_seq--;
-        }
     }
     idx_settle(s, err == STORE_OK, 0);
     if (err) {
@@ -1151,7 +1156,7 @@ int store_commit(struct store *s)
         return s->broken;
     }
     STORE_CHECK(s->in_txn);
-    int err = write_commit(s, s->txn, s->txn_nrec, 0);
+    int err = write_commit(s, s->txn, s->txn_nrec, 0, s->tail_seq);
     s->in_txn = 0;
     if (err) {
         idx_settle(s, 0, 0);

@@ -3,3 +3,11 @@ set(GW_STORE_LIBS gw_store gw_flash gw_firmware gw_board lwip)
 
 gw_unit_test(test_flash SOURCES test_flash.c LIBS ${GW_STORE_LIBS})
 gw_unit_test(test_store SOURCES test_store.c LIBS ${GW_STORE_LIBS})
+gw_unit_test(test_store_powercut SOURCES test_store_powercut.c LIBS ${GW_STORE_LIBS})
+gw_unit_test(test_store_endurance SOURCES test_store_endurance.c LIBS ${GW_STORE_LIBS})
+
+# Under qemu-aarch64 the exhaustive power-cut run is several times slower: there it cuts at
+# every 2nd operation, alternating which (the native and ASan suites cut at every one).
+if(CMAKE_CROSSCOMPILING_EMULATOR)
+  set_tests_properties(test_store_powercut PROPERTIES ENVIRONMENT "GW_TEST_STRIDE=2")
+endif()

@@ -74,8 +74,11 @@ static inline uint64_t rng_next(uint64_t *s)
 
 static inline void rng_fill(uint64_t *s, uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        p[i] = (uint8_t)(rng_next(s) >> 24);
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t x = rng_next(s);
+        for (size_t j = 0; j < 8 && i + j < n; j++) {
+            p[i + j] = (uint8_t)(x >> (8 * j));
+        }
     }
 }
 

@@ -900,6 +900,9 @@ int store_mount(struct store *s, struct flash *f, struct store_entry *index,
     s->tail_first = sc.tail_first;
     s->head_seq = head;
     s->next_txn = (max_txn > sc.max_txn ? max_txn : sc.max_txn) + 1;
+    if (s->next_txn == 0) {   /* only a crafted image gets here: 0 means "none" */
+        s->next_txn = 1;
+    }
     s->log_records = sc.records;
     int clean;
     err = head_clean(s, &clean);
@@ -1276,7 +1279,7 @@ int store_format(struct flash *f)
     if (geometry_init(&s, f)) {
         return STORE_EINVAL;
     }
-    if ((uint64_t)s.nblocks * s.payload < 2 * spare_bytes(&s)) {
+    if ((uint64_t)s.nblocks * s.payload < spare_bytes(&s) + 2ull * s.payload) {
         log_err("store: %u blocks of %u bytes leave no room beside the spare", s.nblocks,
                 s.bsize);
         return STORE_EINVAL;

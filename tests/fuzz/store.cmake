@@ -1,3 +1,17 @@
-# The store mounting arbitrary images (issue 3); seeds in corpus/store/ are real images of
-# the three geometries the target picks from (tests/fuzz/store_seeds.c wrote them).
-gw_fuzz_target(store SOURCES fuzz_store.c LIBS gw_store gw_flash gw_firmware gw_board lwip)
+# The store mounting arbitrary images (issue 3). Seeds in corpus/store/ are real images of the
+# three geometries the target picks from, written by store_seeds.c. Declared like
+# gw_fuzz_target(), except that the run writes the inputs it finds into the build tree (the
+# first corpus directory) and only reads the committed seeds: `make test-fuzz` leaves the
+# source tree alone.
+set(store_corpus ${CMAKE_CURRENT_SOURCE_DIR}/corpus/store)
+set(store_found ${CMAKE_CURRENT_BINARY_DIR}/corpus-found/store)
+file(MAKE_DIRECTORY ${store_found})
+add_executable(fuzz_store fuzz_store.c)
+target_compile_options(fuzz_store PRIVATE ${GW_WARNINGS})
+target_link_options(fuzz_store PRIVATE -fsanitize=fuzzer)
+target_link_libraries(fuzz_store PRIVATE gw_includes
+  "$<LINK_GROUP:RESCAN,gw_store,gw_flash,gw_firmware,gw_board,lwip>")
+add_test(NAME fuzz_store
+  COMMAND fuzz_store -runs=200000 -max_total_time=60 -timeout=10 -rss_limit_mb=1024
+          -max_len=70000 ${store_found} ${store_corpus})
+set_tests_properties(fuzz_store PROPERTIES LABELS fuzz TIMEOUT 300)

@@ -140,7 +140,7 @@ unsigned tls_stream_wants(const struct tls_stream *s)
     if (s->state == TLS_ST_FAILED) {
         return 0;
     }
-    unsigned st = br_ssl_engine_current_state((br_ssl_engine_context *)&s->cc.eng);
+    unsigned st = br_ssl_engine_current_state(&s->cc.eng);
     unsigned w = 0;
     if (st & BR_SSL_SENDREC) {
         w |= TLS_WANT_WRITE;

@@ -1,4 +1,5 @@
 /* see verify.h */
+#include <stdio.h>
 #include <string.h>
 
 #include "certtime.h"
@@ -90,6 +91,9 @@ static void check_leaf_name(struct tls_verify *v, int known)
         return;
     }
     int r = host_check_cert(&x, v->host, v->have, sizeof v->have);
+    if (r < 0) {
+        snprintf(v->have, sizeof v->have, "malformed names");
+    }
     v->name_ok = r < 0 ? 0 : r;
 }
 

@@ -11,3 +11,9 @@ gw_unit_test(test_store_endurance SOURCES test_store_endurance.c LIBS ${GW_STORE
 if(CMAKE_CROSSCOMPILING_EMULATOR)
   set_tests_properties(test_store_powercut PROPERTIES ENVIRONMENT "GW_TEST_STRIDE=2")
 endif()
+
+if(GW_ARCH STREQUAL "x86_64")
+  add_test(NAME test_flashtool
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_flashtool.sh $<TARGET_FILE:flashtool>)
+  set_tests_properties(test_flashtool PROPERTIES LABELS unit TIMEOUT 120)
+endif()

@@ -11,30 +11,30 @@ JOBS        ?= $(shell nproc)
 
 all: $(ARCHES)
 
+# Cheap when everything is there (a few dpkg queries), so every build runs it.
 deps:
-	bash tools/deps/install.sh
+	@bash tools/deps/install.sh
 
-$(DEPS_STAMP):
-	bash tools/deps/install.sh
+$(DEPS_STAMP): deps
 
 # One CMake tree per architecture; "host" is the glibc build for ASan/UBSan, "fuzz" clang's.
 $(BUILD)/%/build.ninja: $(DEPS_STAMP)
 	cmake -S . -B $(BUILD)/$* $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
 	  -DGW_ARCH=$* -DCMAKE_BUILD_TYPE=Release >/dev/null
 
-$(ARCHES): %: $(BUILD)/%/build.ninja
+$(ARCHES): %: deps $(BUILD)/%/build.ninja
 	ninja -C $(BUILD)/$* -j $(JOBS)
 
 $(BUILD)/asan/build.ninja: $(DEPS_STAMP)
 	cmake -S . -B $(BUILD)/asan $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
 	  -DGW_ARCH=host -DGW_SANITIZE=ON >/dev/null
-asan: $(BUILD)/asan/build.ninja
+asan: deps $(BUILD)/asan/build.ninja
 	ninja -C $(BUILD)/asan -j $(JOBS)
 
 $(BUILD)/fuzz/build.ninja: $(DEPS_STAMP)
 	cmake -S . -B $(BUILD)/fuzz $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
 	  -DGW_ARCH=host -DGW_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
-fuzz: $(BUILD)/fuzz/build.ninja
+fuzz: deps $(BUILD)/fuzz/build.ninja
 	ninja -C $(BUILD)/fuzz -j $(JOBS)
 
 CTEST := ctest --output-on-failure --timeout 600 -j $(JOBS)

@@ -72,6 +72,9 @@ enum board_event {
     BOARD_EV_CONSOLE = 1 << 0,  /* console bytes (or its close) are waiting */
     BOARD_EV_STOP = 1 << 1,     /* the board was asked to stop (SIGTERM, SIGINT) */
 };
+/* The firmware asks to stop (the operator pressed Ctrl-D at a local console): the next
+ * board_wait() returns BOARD_EV_STOP. On Linux the process then exits cleanly. */
+void board_request_stop(void);
 /* Sleep up to timeout_ms or until something happens. Received frames are handed to lwIP
  * here, before returning; other events are returned as a mask of enum board_event. */
 unsigned board_wait(uint32_t timeout_ms);

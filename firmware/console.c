@@ -70,7 +70,8 @@ static void run_line(char *line)
                    "  show status    uptime, network, services, memory against limits\n"
                    "  show log       the last log lines kept in RAM\n"
                    "  show version   firmware version and board\n"
-                   "  help           this list\n");
+                   "  help           this list\n"
+                   "  Ctrl-D         on an empty line: stop (a local console of the Linux board)\n");
     } else if (strcmp(argv[0], "show") == 0 && argc == 2 && strcmp(argv[1], "status") == 0) {
         status_print(con_printf);
     } else if (strcmp(argv[0], "show") == 0 && argc == 2 && strcmp(argv[1], "log") == 0) {
@@ -110,6 +111,10 @@ static void console_byte(char c)
         con.len = 0;
         con.overflow = 0;
         show_prompt();
+    } else if (c == 0x04 && con.len == 0 && con.interactive) {
+        board_console_write("\n", 1);
+        log_info("console: Ctrl-D, stopping");
+        board_request_stop();
     } else if (c == 0x7f || c == 0x08) {
         if (con.len > 0) {
             con.len--;

@@ -35,12 +35,13 @@ static int loopback_pending(void)
     return 0;
 }
 
-static void banner(const struct netif *netif)
+static void banner_mac(const struct netif *netif)
 {
-    log_info("gateway %s on %s (lwIP %s)", gateway_version, board_name(), LWIP_VERSION_STRING);
     if (netif != NULL) {
         const uint8_t *m = netif->hwaddr;
         log_info("net: mac %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    } else {
+        log_warnx("net: no network device (see --net)");
     }
 }
 
@@ -49,9 +50,10 @@ static int boot(const struct gateway_args *args, struct netif **netif_out)
     if (rng_init() != 0) {
         return -1;
     }
+    log_info("gateway %s on %s (lwIP %s)", gateway_version, board_name(), LWIP_VERSION_STRING);
     lwip_init();
     struct netif *netif = board_netif_add();
-    banner(netif);
+    banner_mac(netif);
     if (netif != NULL &&
         netcfg_apply(netif, args->ip, args->gateway, args->hostname) != 0) {
         return -1;

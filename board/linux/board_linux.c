@@ -76,6 +76,12 @@ void board_shutdown(void)
 }
 
 /* see board.h */
+void board_request_stop(void)
+{
+    stop_requested = 1;
+}
+
+/* see board.h */
 unsigned board_wait(uint32_t timeout_ms)
 {
     struct pollfd pf[2];

@@ -66,7 +66,14 @@ static int stream_open(struct linux_netdev *dev, const char *path)
         linux_err("stream: socket path too long: %s", path);
         return BOARD_EINVAL;
     }
-    return stream_connect(dev, 0);
+    /* The peer (passt, QEMU) may start after us: begin with the link down and let the
+     * link check connect once a second. */
+    if (stream_connect(dev, 0) != BOARD_OK) {
+        dev->fd = -1;
+        st.announced_down = 1;
+        log_warnx("stream: will retry %s every second", path);
+    }
+    return BOARD_OK;
 }
 
 static void stream_drop(struct linux_netdev *dev, const char *why)
@@ -96,18 +103,14 @@ static void stream_rx_ready(struct linux_netdev *dev)
 static void stream_flush(struct linux_netdev *dev)
 {
     while (st.tx_len > 0 && dev->fd >= 0) {
-        size_t chunk = st.tx_len;
-        if (st.tx_head + chunk > STREAM_TXQ_BYTES) {
-            chunk = STREAM_TXQ_BYTES - st.tx_head;
-        }
-        ssize_t n = write(dev->fd, st.txq + st.tx_head, chunk);
+        ssize_t n = write(dev->fd, st.txq + st.tx_head, st.tx_len);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR) {
                 stream_drop(dev, strerror(errno));
             }
             return;
         }
-        st.tx_head = (st.tx_head + (size_t)n) % STREAM_TXQ_BYTES;
+        st.tx_head += (size_t)n;
         st.tx_len -= (size_t)n;
     }
     if (st.tx_len == 0) {
@@ -117,14 +120,19 @@ static void stream_flush(struct linux_netdev *dev)
 
 static int stream_tx(struct linux_netdev *dev, const uint8_t *frame, size_t len)
 {
-    uint8_t hdr[SFRAME_HDR + ETH_FRAME_MAX];
-    size_t n = sframe_encode(hdr, sizeof hdr, frame, len);
-    if (dev->fd < 0 || n == 0 || STREAM_TXQ_BYTES - st.tx_len < n) {
+    if (dev->fd < 0 || SFRAME_HDR + len > STREAM_TXQ_BYTES - st.tx_len) {
         return -1;
     }
-    /* Queue the whole frame (header and body) or nothing: the framing must stay intact. */
-    for (size_t i = 0; i < n; i++) {
-        st.txq[(st.tx_head + st.tx_len + i) % STREAM_TXQ_BYTES] = hdr[i];
+    /* Keep the queue linear so each frame normally leaves in one write() with its header,
+     * as QEMU sends them: passt 2023-03 stalls on frames split across reads. */
+    if (st.tx_head + st.tx_len + SFRAME_HDR + len > STREAM_TXQ_BYTES) {
+        memmove(st.txq, st.txq + st.tx_head, st.tx_len);
+        st.tx_head = 0;
+    }
+    size_t n = sframe_encode(st.txq + st.tx_head + st.tx_len,
+                             STREAM_TXQ_BYTES - st.tx_head - st.tx_len, frame, len);
+    if (n == 0) {
+        return -1;
     }
     st.tx_len += n;
     stream_flush(dev);

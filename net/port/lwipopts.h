@@ -21,10 +21,10 @@
 #define MEMP_MEM_MALLOC          0   /* pools are static arrays */
 #define MEM_ALIGNMENT            8
 /* The heap holds TCP send data copied by tcp_write (TCP_WRITE_FLAG_COPY) and outgoing
- * headers: enough for TCP_SND_BUF on several busy connections at once. 256 KiB. */
+ * headers: TCP_SND_BUF for four busy connections at once. 256 KiB. */
 #define MEM_SIZE                 (256 * 1024)
 /* Receive buffers: each pbuf carries one full Ethernet frame (1536 B + ~32 B header).
- * 128 of them = ~200 KiB: a little over three full receive windows in flight. */
+ * 128 of them = ~200 KiB: two full receive windows in flight, plus headroom. */
 #define PBUF_POOL_SIZE           128
 #define PBUF_POOL_BUFSIZE        LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 #define MEMP_NUM_PBUF            64  /* pbufs referencing ROM/static data, 32 B each */
@@ -59,11 +59,11 @@
 /* ---- TCP -------------------------------------------------------------------------- */
 #define LWIP_TCP                 1
 #define TCP_MSS                  1460  /* full Ethernet frames; lwIP's 536 wastes 60 % */
-/* Receive window 22 MSS = 32,120 B, send buffer the same: a full window per direction
- * without window scaling, so one connection can fill a LAN link. */
-#define TCP_WND                  (22 * TCP_MSS)
-#define TCP_SND_BUF              (22 * TCP_MSS)
-#define TCP_SND_QUEUELEN         (4 * TCP_SND_BUF / TCP_MSS)  /* 88 segments */
+/* Receive window 44 MSS = 64,240 B (just under the unscaled 64 KiB), send buffer the same:
+ * one connection can fill a LAN link. Two full receive windows fit the pbuf pool. */
+#define TCP_WND                  (44 * TCP_MSS)
+#define TCP_SND_BUF              (44 * TCP_MSS)
+#define TCP_SND_QUEUELEN         (4 * TCP_SND_BUF / TCP_MSS)  /* 176 segments */
 #define TCP_SNDLOWAT             (TCP_SND_BUF / 2)
 #define MEMP_NUM_TCP_PCB         64   /* concurrent connections, ~200 B each = 13 KiB */
 #define MEMP_NUM_TCP_PCB_LISTEN  8
@@ -74,7 +74,10 @@
 #define TCP_DEFAULT_LISTEN_BACKLOG 8  /* half-open connections per listener: flood cap */
 #define LWIP_TCP_KEEPALIVE       1
 #define LWIP_TCP_TIMESTAMPS      0
-#define LWIP_WND_SCALE           0
+/* Window scaling on: larger windows later for the tunnel, and some peers (passt 2023-03)
+ * scale their advertised window even when we did not offer the option. */
+#define LWIP_WND_SCALE           1
+#define TCP_RCV_SCALE            2   /* our windows may reach 256 KiB */
 
 /* ---- netif ---------------------------------------------------------------------- */
 #define LWIP_NETIF_STATUS_CALLBACK 1  /* banner when DHCP gives us an address */

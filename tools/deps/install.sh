@@ -99,4 +99,4 @@ fetch_sources() {
 
 install_packages
 fetch_sources
-log "ok"
+[ -n "${GW_DEPS_QUIET:-}" ] || log "ok"

@@ -1,0 +1,75 @@
+# Shared harness for integration tests. Each test runs inside a network namespace of its
+# own (unshare --net): only lo and the devices the test creates exist there, so no packet
+# can leave the machine, and everything vanishes when the test's processes exit.
+set -euo pipefail
+
+T_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+T_NAME=$(basename "$0" .sh)
+T_PIDS=()
+
+t_log() { printf '%s: %s\n' "$T_NAME" "$*"; }
+t_fail() { printf '%s: FAIL: %s\n' "$T_NAME" "$*" >&2; exit 1; }
+
+# Re-run this script inside a fresh network namespace (needs root).
+t_enter_netns() {
+    [ "$(id -u)" = 0 ] || t_fail "needs root for network namespaces and TAP devices"
+    if [ -z "${T_IN_NETNS:-}" ]; then
+        exec env T_IN_NETNS=1 unshare --net -- bash "$0" "$@"
+    fi
+    T_TMP=$(mktemp -d "/tmp/gw-$T_NAME.XXXXXX")
+    trap t_cleanup EXIT
+    ip link set lo up
+}
+
+t_cleanup() {
+    local rc=$?
+    for pid in "${T_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${T_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "$rc" != 0 ] && [ -d "$T_TMP" ]; then
+        for f in "$T_TMP"/*.log; do
+            [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
+        done
+    fi
+    rm -rf "$T_TMP"
+    exit "$rc"
+}
+
+# t_spawn NAME CMD...: run in the background, output to $T_TMP/NAME.log, killed at exit.
+t_spawn() {
+    local name=$1; shift
+    "$@" > "$T_TMP/$name.log" 2>&1 < /dev/null &
+    T_PIDS+=($!)
+}
+
+# t_wait_log NAME REGEX SECONDS: wait until the log shows a line matching REGEX.
+t_wait_log() {
+    local name=$1 re=$2 secs=$3 i
+    for ((i = 0; i < secs * 10; i++)); do
+        grep -qE "$re" "$T_TMP/$name.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    t_fail "no '$re' in $name's log within ${secs}s"
+}
+
+# t_ping ADDR: three echo requests must be answered.
+t_ping() {
+    ping -c 3 -i 0.2 -W 2 "$1" > "$T_TMP/ping.log" 2>&1 ||
+        { cat "$T_TMP/ping.log"; t_fail "no answer to ping $1"; }
+    t_log "ping $1: $(grep -oE '[0-9]+ received' "$T_TMP/ping.log")"
+}
+
+# t_echo HOST PORT BYTES [LOCKSTEP]: the echo service returns every byte.
+t_echo() {
+    python3 "$T_DIR/echo_check.py" "$1" "$2" "$3" 120 ${4:-} || t_fail "echo through $1:$2"
+}
+
+# A veth pair's kernel side would hand the gateway segments with checksums left to
+# offload (and TSO super-frames); a real NIC puts finished frames on the wire.
+t_veth_no_offload() {
+    ethtool -K "$1" tx off tso off gso off > /dev/null 2>&1 ||
+        t_fail "cannot turn off offloads on $1 (ethtool)"
+}

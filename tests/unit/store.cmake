@@ -17,3 +17,6 @@ if(GW_ARCH STREQUAL "x86_64")
     COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_flashtool.sh $<TARGET_FILE:flashtool>)
   set_tests_properties(test_flashtool PROPERTIES LABELS unit TIMEOUT 120)
 endif()
+
+# The configuration on the store (config.h): schema, candidate/commit, config text.
+gw_unit_test(test_config SOURCES test_config.c LIBS gw_config ${GW_STORE_LIBS} bearssl)

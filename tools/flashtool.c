@@ -3,6 +3,10 @@
  *   flashtool create IMAGE [--size N] [--block N]   new erased image with an empty store
  *   flashtool info IMAGE                            geometry, records, erase counts
  *   flashtool verify IMAGE                          exit 0 clean, 1 damaged, 2 no store
+ *   flashtool export IMAGE                          the config as console commands, secrets
+ *                                                   included (backup, factory records)
+ *   flashtool import IMAGE FILE                     replace the config by FILE's commands,
+ *                                                   committed as one transaction
  *
  * Sizes take a K or M suffix. The geometry of an existing image is read from its headers. */
 #include <errno.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "flash_linux.h"
 #include "log.h"
 #include "store.h"
@@ -22,6 +27,9 @@ static struct store_entry index_mem[INDEX_KEYS];
 static struct store st;
 static union flash_linux fl;
 static uint8_t value[STORE_VALUE_MAX];
+static struct config_ctx cfg;
+static uint8_t arena[256 * 1024];    /* pasted PEM of an import: a whole trust store */
+static char text[1024 * 1024];
 
 static void to_stderr(enum log_level level, const char *line, size_t len)
 {
@@ -35,9 +43,13 @@ static void usage(FILE *f)
         "usage: flashtool create IMAGE [--size N] [--block N]\n"
         "       flashtool info IMAGE\n"
         "       flashtool verify IMAGE\n"
+        "       flashtool export IMAGE\n"
+        "       flashtool import IMAGE FILE\n"
         "  create   a new image, erased, with an empty store (default 256K in 4K blocks)\n"
         "  info     geometry, live and dead records, free space, erase counts per block\n"
-        "  verify   mount and read every record: exit 0 clean, 1 damage found, 2 no store\n");
+        "  verify   mount and read every record: exit 0 clean, 1 damage found, 2 no store\n"
+        "  export   print the configuration as console commands, secrets included\n"
+        "  import   replace the configuration by the commands in FILE (one commit)\n");
 }
 
 static int parse_size(const char *s, uint32_t *out)
@@ -221,6 +233,67 @@ static int cmd_verify(const char *path)
     return 0;
 }
 
+static void to_stdout(void *arg, const char *p, size_t len)
+{
+    (void)arg;
+    fwrite(p, 1, len, stdout);
+}
+
+static int cmd_export(const char *path)
+{
+    if (mount_image(path)) {
+        return 2;
+    }
+    config_init(&cfg, &st, arena, sizeof arena);
+    int err = config_load(&cfg);
+    if (!err) {
+        err = config_print(&cfg, &cfg.running, CONFIG_PRINT_SECRETS, to_stdout, NULL);
+    }
+    flash_close(&fl.base);
+    if (err) {
+        fprintf(stderr, "flashtool: export: %s\n", cfg.error[0] ? cfg.error : "store error");
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_import(const char *path, const char *file)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "flashtool: %s: %s\n", file, strerror(errno));
+        return 2;
+    }
+    size_t n = fread(text, 1, sizeof text, f);
+    int toolong = !feof(f);
+    if (f != stdin) {
+        fclose(f);
+    }
+    if (toolong) {
+        fprintf(stderr, "flashtool: %s: larger than %zu bytes\n", file, sizeof text);
+        return 2;
+    }
+    if (mount_image(path)) {
+        return 2;
+    }
+    config_init(&cfg, &st, arena, sizeof arena);
+    int err = config_load(&cfg);
+    if (!err) {
+        config_defaults(&cfg.candidate);   /* the file is the whole configuration */
+        err = config_exec_text(&cfg, text, n);
+    }
+    if (!err && config_changed(&cfg)) {
+        err = config_commit(&cfg);
+    }
+    flash_close(&fl.base);
+    if (err) {
+        fprintf(stderr, "flashtool: %s: %s\n", file, cfg.error);
+        return 1;
+    }
+    printf("%s: configuration imported from %s\n", path, file);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     log_set_sink(to_stderr);
@@ -236,9 +309,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "create") == 0) {
         return cmd_create(path, argc - 3, argv + 3);
     }
+    if (strcmp(cmd, "import") == 0 && argc == 4) {
+        return cmd_import(path, argv[3]);
+    }
     if (argc != 3) {
         usage(stderr);
         return 2;
+    }
+    if (strcmp(cmd, "export") == 0) {
+        return cmd_export(path);
     }
     if (strcmp(cmd, "info") == 0) {
         return cmd_info(path);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bearssl_hash.h>
-
 #include "config.h"
 #include "config_int.h"
 

@@ -1,6 +1,7 @@
 #!/bin/sh
-# flashtool as an operator uses it: create an image, inspect it, verify it; damage in the
-# image makes verify fail (exit 1), a file without a store is exit 2.
+# flashtool as an operator uses it: create an image, import a configuration, export it and
+# import that into another image to get the same text back; inspect and verify; damage in a
+# record makes verify exit 1, a file without a store exit 2.
 set -eu
 tool=$1
 dir=$(mktemp -d)
@@ -16,6 +17,51 @@ fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
 "$tool" create "$dir/b.img" --size 128K --block 2K >/dev/null || fail "create 128K/2K"
 "$tool" info "$dir/b.img" | grep -q "64 blocks of 2048 bytes" || fail "info finds 2K blocks"
 
+cat >"$dir/factory.txt" <<'CFG'
+set system hostname gw-factory-7
+set net address 192.168.7.2/24 gateway 192.168.7.1
+host add mail 192.168.7.10
+set tunnel relay relay.example.net:8443
+set tunnel location loc-7
+mapping add mail.v:993 mail:993 tls sni mail.corp
+set imap server mail.v:993
+set imap security tls
+set imap user bot
+set imap password "pa ss"
+set imap enabled yes
+trust import
+-----BEGIN CERTIFICATE-----
+MIIBszCCAVmgAwIBAgIUQm9ndXMgdGVzdCBjZXJ0aWZpY2F0ZSBib2R5MAoGCCqG
+SM49BAMCMBExDzANBgNVBAMMBnRlc3QtMQ==
+-----END CERTIFICATE-----
+
+CFG
+"$tool" import "$dir/a.img" "$dir/factory.txt" >/dev/null || fail "import"
+"$tool" export "$dir/a.img" >"$dir/export1.txt" || fail "export"
+grep -q 'set imap password "pa ss"' "$dir/export1.txt" || fail "export carries the secret"
+grep -q 'BEGIN CERTIFICATE' "$dir/export1.txt" || fail "export carries the trust store"
+"$tool" import "$dir/b.img" "$dir/export1.txt" >/dev/null || fail "import of an export"
+"$tool" export "$dir/b.img" >"$dir/export2.txt" || fail "export 2"
+cmp -s "$dir/export1.txt" "$dir/export2.txt" || fail "export -> import -> export differs"
+"$tool" info "$dir/a.img" | grep -q "records      [1-9]" || fail "info counts records"
+"$tool" verify "$dir/a.img" >/dev/null || fail "verify after import"
+printf 'set imap poll zero\n' >"$dir/bad.txt"
+set +e
+"$tool" import "$dir/a.img" "$dir/bad.txt" 2>"$dir/err.txt" >/dev/null
+rc=$?
+set -e
+[ $rc = 1 ] || fail "a bad import exits 1, not $rc"
+grep -q "line 1: 'zero': expected seconds" "$dir/err.txt" || fail "the error names line and token"
+"$tool" export "$dir/a.img" | cmp -s - "$dir/export1.txt" || fail "a failed import changed the config"
+
+# flip a bit in the middle of the first record's value: verify finds it
+printf '\001' | dd of="$dir/a.img" bs=1 seek=80 conv=notrunc 2>/dev/null
+set +e
+"$tool" verify "$dir/a.img" >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || fail "verify of a damaged record exits 1, not $rc"
+
 # damage the header of block 0 of a: no store left at all
 printf 'XXXX' | dd of="$dir/a.img" bs=1 seek=8 conv=notrunc 2>/dev/null
 set +e
@@ -29,4 +75,5 @@ set +e
 rc=$?
 set -e
 [ $rc = 2 ] || fail "verify of zeros exits 2, not $rc"
+echo "ok   flashtool create, info, import, export, verify"
 echo "1 passed, 0 failed"

@@ -190,9 +190,27 @@ static int pem_done(struct config_ctx *c)
         return CONFIG_OK;
     }
     unsigned before = c->candidate.ntrust;
+    /* a later `tunnel key import` replaces an earlier one; a failed one changes nothing */
+    struct { int has, is_new; uint32_t off, len; } saved_key = {
+        c->candidate.has_key, c->candidate.key_new, c->candidate.key_off, c->candidate.key_len
+    };
+    if (in == CFG_IN_KEY_PEM) {
+        c->candidate.key_new = 0;
+    }
     n = pem_decode(c, start, end, in == CFG_IN_TRUST_PEM ? "CERTIFICATE" : "PRIVATE KEY",
                    in == CFG_IN_TRUST_PEM ? add_anchor : set_key);
+    if (in == CFG_IN_KEY_PEM && n > 0 && !c->candidate.key_new) {
+        c->candidate.key_new = saved_key.is_new;   /* the same key as on flash: unchanged */
+        c->candidate.key_off = saved_key.off;
+        c->candidate.key_len = saved_key.len;
+    }
     if (n <= 0) {
+        if (in == CFG_IN_KEY_PEM) {
+            c->candidate.has_key = saved_key.has;
+            c->candidate.key_new = saved_key.is_new;
+            c->candidate.key_off = saved_key.off;
+            c->candidate.key_len = saved_key.len;
+        }
         c->arena_used = start;
         c->candidate.ntrust = before;
         if (n == 0 || n == -1) {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "flash_emu.h"
 #include "flash_linux.h"
 #include "log.h"
@@ -69,6 +70,9 @@ int main(int argc, char **argv)
     log_set_sink(quiet);
     printf("store RAM: struct store %zu bytes + index %u keys x %d = %u bytes\n",
            sizeof(struct store), KEYS, STORE_INDEX_ENTRY_SIZE, KEYS * STORE_INDEX_ENTRY_SIZE);
+    printf("config RAM: struct config %zu bytes, struct config_ctx %zu bytes (running + "
+           "candidate + 8 KiB record scratch + 2 KiB render), plus the caller's import arena\n",
+           sizeof(struct config), sizeof(struct config_ctx));
 
     /* A typical commit, steady state: config (trust store, chain) in place, then 5000
      * commits of one small setting each. */

@@ -15,9 +15,11 @@
  * (an interrupted transaction or garbage collection), and reports each damaged record or
  * block once with log_warnx, naming block and offset; it never loops: every step advances.
  *
- * RAM: sizeof(struct store) (about 600 bytes: the two STORE_BUF staging buffers and
+ * RAM: sizeof(struct store) (656 bytes on x86_64: the two STORE_BUF staging buffers and
  * counters) plus the caller's index of 12 bytes per key (STORE_INDEX_ENTRY_SIZE), e.g.
- * 256 keys = 3 KiB. Nothing is allocated; the stack use of any call is under 200 bytes. */
+ * 256 keys = 3 KiB. Nothing is allocated; no call uses more than about 512 bytes of stack
+ * (a block header padded to the program unit is built on it). store_format() keeps its
+ * scratch struct store in static memory. */
 #ifndef GW_STORE_H
 #define GW_STORE_H
 

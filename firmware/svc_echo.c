@@ -4,114 +4,62 @@
 #include "log.h"
 #include "lwip/tcp.h"
 #include "svc_echo.h"
+#include "tcp_stream.h"
 
 struct echo_conn {
-    struct tcp_pcb *pcb;
-    struct pbuf *pending;   /* received, not yet written back (at most one window) */
-    int peer_closed;        /* the client sent FIN: close once pending is written */
+    struct tcp_stream ts;
+    uint8_t in_use;
 };
 
 static struct echo_conn conns[ECHO_MAX_CONNS];
 static struct echo_stats stats;
 
-static void echo_detach(struct echo_conn *c)
+static void echo_release(struct echo_conn *c)
 {
-    tcp_arg(c->pcb, NULL);
-    tcp_recv(c->pcb, NULL);
-    tcp_sent(c->pcb, NULL);
-    tcp_err(c->pcb, NULL);
-    if (c->pending) {
-        pbuf_free(c->pending);
-    }
-    memset(c, 0, sizeof *c);
+    c->in_use = 0;
     stats.active--;
 }
 
-/* Close gracefully; returns ERR_ABRT if we had to abort instead (callers pass it up). */
-static err_t echo_close(struct echo_conn *c)
+/* Move what was received into the send buffer, no more than fits: what stays unread is not
+ * acknowledged, so the client's window closes until we catch up. */
+static void echo_pump(struct echo_conn *c)
 {
-    struct tcp_pcb *pcb = c->pcb;
-    echo_detach(c);
-    if (tcp_close(pcb) != ERR_OK) {
-        tcp_abort(pcb);
-        return ERR_ABRT;
-    }
-    return ERR_OK;
-}
-
-/* Write back as much pending data as the send buffer takes, and acknowledge exactly that
- * much to the client. Closes when the client is done and everything went back. */
-static err_t echo_flush(struct echo_conn *c)
-{
-    u32_t done = 0;
-    while (c->pending != NULL) {
-        u16_t room = tcp_sndbuf(c->pcb);
-        u16_t n = c->pending->len < room ? c->pending->len : room;
+    uint8_t buf[TCP_MSS];
+    for (;;) {
+        size_t room = tcp_stream_room(&c->ts);
+        if (room > sizeof buf) {
+            room = sizeof buf;
+        }
+        if (room == 0) {
+            return; /* WRITABLE will call again */
+        }
+        long n = tcp_stream_recv(&c->ts, buf, room);
         if (n == 0) {
-            break;
+            return;
         }
-        err_t err = tcp_write(c->pcb, c->pending->payload, n, TCP_WRITE_FLAG_COPY);
-        if (err == ERR_MEM) {
-            break; /* segments or heap short for now: the sent callback retries */
+        if (n == TCP_STREAM_EOF) {
+            tcp_stream_close(&c->ts); /* sends our FIN after the queued echo */
+            echo_release(c);
+            return;
         }
-        if (err != ERR_OK) {
-            log_warnx("%s: tcp_write failed: %s", __func__, lwip_strerr(err));
-            struct tcp_pcb *pcb = c->pcb;
-            echo_detach(c);
-            tcp_abort(pcb);
-            return ERR_ABRT;
+        if (n < 0 || tcp_stream_send(&c->ts, buf, (size_t)n) != n) {
+            tcp_stream_abort(&c->ts); /* cannot happen: room was checked */
+            echo_release(c);
+            return;
         }
-        c->pending = pbuf_free_header(c->pending, n);
-        done += n;
+        stats.bytes += (uint64_t)n;
     }
-    if (done) {
-        stats.bytes += done;
-        tcp_recved(c->pcb, (u16_t)done);
-        tcp_output(c->pcb);
-    }
-    if (c->pending == NULL && c->peer_closed) {
-        return echo_close(c);
-    }
-    return ERR_OK;
 }
 
-static err_t echo_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+static void echo_event(struct tcp_stream *ts, unsigned events, void *arg)
 {
     struct echo_conn *c = arg;
-    (void)pcb;
-    if (p == NULL || err != ERR_OK) {
-        if (p) {
-            pbuf_free(p);
-        }
-        c->peer_closed = 1;
-        return echo_flush(c);
+    (void)ts;
+    if (events & TCP_STREAM_FAILED) {
+        echo_release(c);
+        return;
     }
-    /* Unacknowledged data is bounded by our receive window, so this chain is too. */
-    if (c->pending) {
-        pbuf_cat(c->pending, p);
-    } else {
-        c->pending = p;
-    }
-    return echo_flush(c);
-}
-
-static err_t echo_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-    (void)pcb;
-    (void)len;
-    return echo_flush(arg);
-}
-
-static void echo_err(void *arg, err_t err)
-{
-    struct echo_conn *c = arg;
-    (void)err;
-    /* lwIP already freed the pcb. */
-    if (c->pending) {
-        pbuf_free(c->pending);
-    }
-    memset(c, 0, sizeof *c);
-    stats.active--;
+    echo_pump(c);
 }
 
 static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
@@ -120,26 +68,19 @@ static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     if (err != ERR_OK || pcb == NULL) {
         return ERR_VAL;
     }
-    struct echo_conn *c = NULL;
     for (int i = 0; i < ECHO_MAX_CONNS; i++) {
-        if (conns[i].pcb == NULL) {
-            c = &conns[i];
-            break;
+        struct echo_conn *c = &conns[i];
+        if (!c->in_use) {
+            c->in_use = 1;
+            stats.active++;
+            stats.accepted++;
+            tcp_stream_accept(&c->ts, pcb, echo_event, c);
+            return ERR_OK;
         }
     }
-    if (c == NULL) {
-        stats.refused++;
-        tcp_abort(pcb);
-        return ERR_ABRT;
-    }
-    c->pcb = pcb;
-    stats.active++;
-    stats.accepted++;
-    tcp_arg(pcb, c);
-    tcp_recv(pcb, echo_recv);
-    tcp_sent(pcb, echo_sent);
-    tcp_err(pcb, echo_err);
-    return ERR_OK;
+    stats.refused++;
+    tcp_abort(pcb);
+    return ERR_ABRT;
 }
 
 /* see svc_echo.h */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define ECHO_PORT 7
-#define ECHO_MAX_CONNS 8   /* concurrent echo clients; more are refused (~64 B state each) */
+#define ECHO_MAX_CONNS 8   /* concurrent echo clients; more are refused (~80 B state each) */
 
 struct echo_stats {
     uint32_t active, accepted, refused;

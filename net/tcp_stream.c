@@ -1,0 +1,299 @@
+/* see tcp_stream.h */
+#include <string.h>
+
+#include "log.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "tcp_stream.h"
+
+static void on_connect_timeout(void *arg);
+
+static void stream_detach(struct tcp_stream *s)
+{
+    if (s->pcb != NULL) {
+        tcp_arg(s->pcb, NULL);
+        tcp_recv(s->pcb, NULL);
+        tcp_sent(s->pcb, NULL);
+        tcp_err(s->pcb, NULL);
+        tcp_poll(s->pcb, NULL, 0);
+    }
+    if (s->rxq != NULL) {
+        pbuf_free(s->rxq);
+        s->rxq = NULL;
+    }
+    sys_untimeout(on_connect_timeout, s);
+    s->pcb = NULL;
+    s->cb = NULL;
+}
+
+/* Call the owner; returns ERR_ABRT if the owner aborted the pcb inside the callback. */
+static err_t notify(struct tcp_stream *s, unsigned events)
+{
+    if (s->cb == NULL) {
+        return ERR_OK;
+    }
+    s->in_callback = 1;
+    s->cb(s, events, s->arg);
+    s->in_callback = 0;
+    if (s->aborted_in_cb) {
+        s->aborted_in_cb = 0;
+        return ERR_ABRT;
+    }
+    return ERR_OK;
+}
+
+static void fail(struct tcp_stream *s, enum tcp_stream_fail why)
+{
+    tcp_stream_cb cb = s->cb;
+    void *arg = s->arg;
+    s->fail = (uint8_t)why;
+    s->pcb = NULL; /* lwIP freed it (tcp_err) or we aborted it */
+    stream_detach(s);
+    if (cb != NULL) {
+        cb(s, TCP_STREAM_FAILED, arg);
+    }
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct tcp_stream *s = arg;
+    (void)pcb;
+    (void)err;
+    if (p == NULL) {
+        s->peer_fin = 1;
+    } else if (s->rxq == NULL) {
+        s->rxq = p;
+    } else {
+        pbuf_cat(s->rxq, p); /* bounded: unread data is never acknowledged */
+    }
+    return notify(s, TCP_STREAM_READABLE);
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    (void)pcb;
+    (void)len;
+    return notify(arg, TCP_STREAM_WRITABLE);
+}
+
+static void on_err(void *arg, err_t err)
+{
+    struct tcp_stream *s = arg;
+    enum tcp_stream_fail why = TCP_FAIL_UNREACHABLE;
+    if (err == ERR_RST) {
+        why = s->connected ? TCP_FAIL_RESET : TCP_FAIL_REFUSED;
+    } else if (err == ERR_ABRT) {
+        why = TCP_FAIL_ABORTED;
+    }
+    fail(s, why);
+}
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct tcp_stream *s = arg;
+    (void)pcb;
+    (void)err; /* lwIP always passes ERR_OK here; failures arrive through on_err */
+    s->connected = 1;
+    sys_untimeout(on_connect_timeout, s);
+    return notify(s, TCP_STREAM_CONNECTED | TCP_STREAM_WRITABLE);
+}
+
+static void on_connect_timeout(void *arg)
+{
+    struct tcp_stream *s = arg;
+    if (s->pcb != NULL && !s->connected) {
+        struct tcp_pcb *pcb = s->pcb;
+        tcp_arg(pcb, NULL);
+        tcp_err(pcb, NULL);
+        tcp_abort(pcb);
+        fail(s, TCP_FAIL_TIMEOUT);
+    }
+}
+
+static void attach(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg)
+{
+    memset(s, 0, sizeof *s);
+    s->pcb = pcb;
+    s->cb = cb;
+    s->arg = arg;
+    tcp_arg(pcb, s);
+    tcp_recv(pcb, on_recv);
+    tcp_sent(pcb, on_sent);
+    tcp_err(pcb, on_err);
+    /* Interactive protocols and TLS flights: send what we have now, not after an ACK. */
+    tcp_nagle_disable(pcb);
+}
+
+/* see tcp_stream.h */
+int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t port,
+                       uint32_t timeout_ms, tcp_stream_cb cb, void *arg)
+{
+    struct tcp_pcb *pcb = tcp_new_ip_type(IP_GET_TYPE(addr));
+    if (pcb == NULL) {
+        memset(s, 0, sizeof *s);
+        return TCP_STREAM_ENOMEM;
+    }
+    attach(s, pcb, cb, arg);
+    err_t err = tcp_connect(pcb, addr, port, on_connected);
+    if (err != ERR_OK) {
+        stream_detach(s);
+        tcp_abort(pcb);
+        s->fail = TCP_FAIL_UNREACHABLE;
+        return TCP_STREAM_ERROR;
+    }
+    sys_timeout(timeout_ms, on_connect_timeout, s);
+    return TCP_STREAM_OK;
+}
+
+/* see tcp_stream.h */
+void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg)
+{
+    attach(s, pcb, cb, arg);
+    s->connected = 1;
+}
+
+/* see tcp_stream.h */
+long tcp_stream_recv(struct tcp_stream *s, uint8_t *buf, size_t len)
+{
+    if (s->rxq == NULL) {
+        if (s->fail != TCP_FAIL_NONE) {
+            return TCP_STREAM_ERROR;
+        }
+        if (s->peer_fin) {
+            return TCP_STREAM_EOF;
+        }
+        return s->pcb == NULL ? TCP_STREAM_ERROR : 0;
+    }
+    size_t n = s->rxq->tot_len < len ? s->rxq->tot_len : len;
+    if (n > 0xffff) {
+        n = 0xffff;
+    }
+    pbuf_copy_partial(s->rxq, buf, (u16_t)n, 0);
+    s->rxq = pbuf_free_header(s->rxq, (u16_t)n);
+    s->bytes_in += n;
+    if (s->pcb != NULL) {
+        tcp_recved(s->pcb, (u16_t)n); /* only now may the peer send more */
+    }
+    return (long)n;
+}
+
+/* see tcp_stream.h */
+size_t tcp_stream_pending(const struct tcp_stream *s)
+{
+    return s->rxq ? s->rxq->tot_len : 0;
+}
+
+/* see tcp_stream.h */
+size_t tcp_stream_room(const struct tcp_stream *s)
+{
+    if (s->pcb == NULL || !s->connected) {
+        return 0;
+    }
+    /* Also bounded by free segment slots: each write may take one. */
+    if (tcp_sndqueuelen(s->pcb) >= TCP_SND_QUEUELEN - 1) {
+        return 0;
+    }
+    return tcp_sndbuf(s->pcb);
+}
+
+/* see tcp_stream.h */
+size_t tcp_stream_unacked(const struct tcp_stream *s)
+{
+    if (s->pcb == NULL) {
+        return 0;
+    }
+    return (size_t)(TCP_SND_BUF - tcp_sndbuf(s->pcb));
+}
+
+/* see tcp_stream.h */
+long tcp_stream_send(struct tcp_stream *s, const uint8_t *p, size_t len)
+{
+    if (s->pcb == NULL) {
+        return TCP_STREAM_ERROR;
+    }
+    size_t n = tcp_stream_room(s);
+    if (n > len) {
+        n = len;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    err_t err = tcp_write(s->pcb, p, (u16_t)n, TCP_WRITE_FLAG_COPY);
+    if (err == ERR_MEM) {
+        return 0; /* heap or segments short for now: WRITABLE will come */
+    }
+    if (err != ERR_OK) {
+        return TCP_STREAM_ERROR;
+    }
+    s->bytes_out += n;
+    tcp_output(s->pcb);
+    return (long)n;
+}
+
+/* see tcp_stream.h */
+void tcp_stream_shutdown(struct tcp_stream *s)
+{
+    if (s->pcb != NULL) {
+        tcp_shutdown(s->pcb, 0, 1);
+    }
+}
+
+/* see tcp_stream.h */
+void tcp_stream_close(struct tcp_stream *s)
+{
+    struct tcp_pcb *pcb = s->pcb;
+    stream_detach(s);
+    if (pcb != NULL && tcp_close(pcb) != ERR_OK) {
+        tcp_abort(pcb);
+        if (s->in_callback) {
+            s->aborted_in_cb = 1;
+        }
+    }
+}
+
+/* see tcp_stream.h */
+void tcp_stream_abort(struct tcp_stream *s)
+{
+    struct tcp_pcb *pcb = s->pcb;
+    stream_detach(s);
+    s->fail = TCP_FAIL_ABORTED;
+    if (pcb != NULL) {
+        tcp_abort(pcb);
+        if (s->in_callback) {
+            s->aborted_in_cb = 1;
+        }
+    }
+}
+
+/* see tcp_stream.h */
+int tcp_stream_alive(const struct tcp_stream *s)
+{
+    return s->pcb != NULL;
+}
+
+/* see tcp_stream.h */
+const char *tcp_stream_fail_text(enum tcp_stream_fail f)
+{
+    switch (f) {
+    case TCP_FAIL_NONE: return "no failure";
+    case TCP_FAIL_REFUSED: return "connection refused";
+    case TCP_FAIL_RESET: return "connection reset by peer";
+    case TCP_FAIL_TIMEOUT: return "connection timed out";
+    case TCP_FAIL_UNREACHABLE: return "host unreachable";
+    case TCP_FAIL_ABORTED: return "connection aborted";
+    }
+    return "unknown failure";
+}
+
+/* see tcp_stream.h */
+long tcp_stream_io_send(void *arg, const uint8_t *p, size_t len)
+{
+    long n = tcp_stream_send(arg, p, len);
+    return n < 0 ? -2 /* TLS_IO_ERROR */ : n;
+}
+
+/* see tcp_stream.h */
+long tcp_stream_io_recv(void *arg, uint8_t *p, size_t len)
+{
+    return tcp_stream_recv(arg, p, len); /* EOF and ERROR share tls_io's values */
+}

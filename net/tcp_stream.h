@@ -1,0 +1,95 @@
+/* A byte stream over an lwIP TCP connection (raw API), for TLS, tunnels and IMAP.
+ *
+ * Back-pressure is end to end: received data stays in lwIP's pbufs until the owner reads it,
+ * and only what was read is acknowledged to TCP (tcp_recved), so the receive window closes
+ * on a slow reader and the memory one connection pins is bounded by TCP_WND. Sending takes
+ * only what fits the send buffer (TCP_SND_BUF) and reports the rest as not taken.
+ *
+ * The owner gets events through one callback and reads or writes from there or later; the
+ * callback may close or abort the stream (the lwIP glue then returns ERR_ABRT as lwIP
+ * requires). State per stream: this struct (~80 B) plus lwIP's pcb. */
+#ifndef GW_TCP_STREAM_H
+#define GW_TCP_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwip/ip_addr.h"
+
+struct tcp_pcb;
+struct pbuf;
+
+enum tcp_stream_event {
+    TCP_STREAM_CONNECTED = 1u << 0,  /* an outgoing connection is established */
+    TCP_STREAM_READABLE = 1u << 1,   /* data (or the peer's FIN) waits for tcp_stream_recv */
+    TCP_STREAM_WRITABLE = 1u << 2,   /* the peer acknowledged data: send room grew */
+    TCP_STREAM_FAILED = 1u << 3,     /* reset, unreachable or timed out: the stream is dead */
+};
+
+enum tcp_stream_err {
+    TCP_STREAM_OK = 0,
+    TCP_STREAM_EOF = -1,       /* recv: the peer finished sending and all was read */
+    TCP_STREAM_ERROR = -2,     /* the connection failed; see last_err */
+    TCP_STREAM_ENOMEM = -3,    /* no pcb free (MEMP_NUM_TCP_PCB reached) */
+};
+
+/* Why a connection failed, for verdicts (SOCKS5 replies, `mapping check`). */
+enum tcp_stream_fail {
+    TCP_FAIL_NONE,
+    TCP_FAIL_REFUSED,          /* RST on connect */
+    TCP_FAIL_RESET,            /* RST once established */
+    TCP_FAIL_TIMEOUT,          /* connect deadline passed */
+    TCP_FAIL_UNREACHABLE,      /* no route, ARP failed, or lwIP gave up retransmitting */
+    TCP_FAIL_ABORTED,          /* we aborted it */
+};
+
+struct tcp_stream;
+typedef void (*tcp_stream_cb)(struct tcp_stream *s, unsigned events, void *arg);
+
+struct tcp_stream {
+    struct tcp_pcb *pcb;
+    struct pbuf *rxq;          /* received, not yet read (at most one receive window) */
+    tcp_stream_cb cb;
+    void *arg;
+    uint8_t connected;
+    uint8_t peer_fin;          /* the peer's FIN arrived (after rxq drains: EOF) */
+    uint8_t in_callback;       /* inside an lwIP callback: defer the pcb's freeing */
+    uint8_t aborted_in_cb;     /* aborted from within a callback: return ERR_ABRT */
+    uint8_t fail;              /* enum tcp_stream_fail */
+    uint64_t bytes_in, bytes_out;
+};
+
+/* Connect to addr:port; events arrive through cb. The connection fails with
+ * TCP_FAIL_TIMEOUT unless established within timeout_ms. Returns 0 or an error. */
+int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t port,
+                       uint32_t timeout_ms, tcp_stream_cb cb, void *arg);
+/* Adopt a connection accepted by a listener. */
+void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg);
+
+/* Copy up to len received bytes into buf and acknowledge them. Returns the count (0: none
+ * yet), TCP_STREAM_EOF, or TCP_STREAM_ERROR. */
+long tcp_stream_recv(struct tcp_stream *s, uint8_t *buf, size_t len);
+/* Bytes waiting to be read. */
+size_t tcp_stream_pending(const struct tcp_stream *s);
+/* Take up to len bytes for sending (copied). Returns the count (0: no room now: wait for
+ * WRITABLE), or TCP_STREAM_ERROR. */
+long tcp_stream_send(struct tcp_stream *s, const uint8_t *p, size_t len);
+/* Bytes that still fit the send buffer now. */
+size_t tcp_stream_room(const struct tcp_stream *s);
+/* Bytes taken by send but not yet acknowledged by the peer. */
+size_t tcp_stream_unacked(const struct tcp_stream *s);
+/* Send FIN after the queued data (half-close); reading goes on. */
+void tcp_stream_shutdown(struct tcp_stream *s);
+/* Close both ways gracefully (queued data is still sent), or abort with RST. Either way the
+ * owner's callback is not called again and the struct may be reused. */
+void tcp_stream_close(struct tcp_stream *s);
+void tcp_stream_abort(struct tcp_stream *s);
+/* 1 while the connection exists (connecting, open or half-closed). */
+int tcp_stream_alive(const struct tcp_stream *s);
+const char *tcp_stream_fail_text(enum tcp_stream_fail f);
+
+/* struct tls_io adapters (tls/tls_stream.h): arg is the struct tcp_stream. */
+long tcp_stream_io_send(void *arg, const uint8_t *p, size_t len);
+long tcp_stream_io_recv(void *arg, uint8_t *p, size_t len);
+
+#endif

@@ -1,0 +1,157 @@
+/* tcp_stream over lwIP's loopback interface, against the gateway's own echo service:
+ * bytes come back exact, a reader that stops reading stalls the sender instead of growing
+ * memory, half-close is seen as EOF, and connect failures name their cause. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "lwip/init.h"
+#include "lwip/ip_addr.h"
+#include "lwip/netif.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+#include "random.h"
+#include "svc_echo.h"
+#include "tcp_stream.h"
+
+#define BULK (2u * 1024 * 1024)
+
+static struct {
+    unsigned events;
+    int failed;
+} ev;
+
+static void on_event(struct tcp_stream *s, unsigned events, void *arg)
+{
+    (void)s;
+    (void)arg;
+    ev.events |= events;
+    if (events & TCP_STREAM_FAILED) {
+        ev.failed = 1;
+    }
+}
+
+/* Run lwIP until cond holds or the step budget runs out (no wall-clock sleeps). */
+#define RUN_UNTIL(cond, steps) do { \
+        for (int step_ = 0; step_ < (steps) && !(cond); step_++) { \
+            netif_poll_all(); \
+            sys_check_timeouts(); \
+        } \
+    } while (0)
+
+static void setup_once(void)
+{
+    static int done;
+    if (!done) {
+        CHECK_EQ(rng_init(), 0);
+        lwip_init();
+        CHECK_EQ(echo_start(ECHO_PORT), 0);
+        done = 1;
+    }
+}
+
+static uint8_t pattern(size_t i)
+{
+    return (uint8_t)(i * 131u + (i >> 9));
+}
+
+static void connect_echo(struct tcp_stream *s)
+{
+    ip_addr_t lo;
+    IP_ADDR4(&lo, 127, 0, 0, 1);
+    memset(&ev, 0, sizeof ev);
+    CHECK_EQ(tcp_stream_connect(s, &lo, ECHO_PORT, 5000, on_event, NULL), 0);
+    RUN_UNTIL(ev.events & (TCP_STREAM_CONNECTED | TCP_STREAM_FAILED), 10000);
+    CHECK(ev.events & TCP_STREAM_CONNECTED);
+}
+
+static void bytes_come_back_exact_through_the_echo_service(void)
+{
+    setup_once();
+    static struct tcp_stream s;
+    connect_echo(&s);
+    CHECK(!check_failed);
+    size_t sent = 0, got = 0;
+    uint8_t buf[4096];
+    for (int step = 0; step < 2000000 && got < BULK; step++) {
+        while (sent < BULK) {
+            size_t n = sizeof buf < BULK - sent ? sizeof buf : BULK - sent;
+            for (size_t i = 0; i < n; i++) {
+                buf[i] = pattern(sent + i);
+            }
+            long w = tcp_stream_send(&s, buf, n);
+            CHECK(w >= 0);
+            if (w == 0) {
+                break;
+            }
+            sent += (size_t)w;
+        }
+        long r = tcp_stream_recv(&s, buf, sizeof buf);
+        CHECK(r >= 0);
+        for (long i = 0; i < r; i++) {
+            CHECK_EQ(buf[i], pattern(got + (size_t)i));
+        }
+        got += (size_t)r;
+        netif_poll_all();
+        sys_check_timeouts();
+    }
+    CHECK_EQ(got, BULK);
+    tcp_stream_shutdown(&s);
+    long r = 0;
+    for (int step = 0; step < 100000 && r == 0; step++) {
+        r = tcp_stream_recv(&s, buf, sizeof buf);
+        netif_poll_all();
+        sys_check_timeouts();
+    }
+    CHECK_EQ(r, TCP_STREAM_EOF); /* the service closed after our FIN: half-close seen */
+    tcp_stream_close(&s);
+}
+
+static void a_reader_that_stops_reading_stalls_the_sender(void)
+{
+    setup_once();
+    static struct tcp_stream s;
+    connect_echo(&s);
+    CHECK(!check_failed);
+    uint8_t buf[4096];
+    memset(buf, 0x5a, sizeof buf);
+    size_t sent = 0;
+    /* Never read: the echo can only write back until our window is full, then must stop
+     * reading from us; our sends stop being taken. Nothing grows without bound. */
+    for (int step = 0; step < 200000; step++) {
+        long w = tcp_stream_send(&s, buf, sizeof buf);
+        CHECK(w >= 0);
+        sent += (size_t)w;
+        netif_poll_all();
+        sys_check_timeouts();
+    }
+    size_t bound = 2u * TCP_WND + 2u * TCP_SND_BUF; /* windows and send buffers both ways */
+    CHECK(sent > 0);
+    CHECK(sent <= bound);
+    CHECK(tcp_stream_pending(&s) <= TCP_WND);
+    CHECK_EQ(lwip_stats.memp[MEMP_PBUF_POOL]->err, 0);
+    printf("  stalled after %zu bytes (bound %zu), holding %zu unread\n", sent, bound,
+           tcp_stream_pending(&s));
+    tcp_stream_abort(&s);
+}
+
+static void connecting_to_a_closed_port_is_refused(void)
+{
+    setup_once();
+    static struct tcp_stream s;
+    ip_addr_t lo;
+    IP_ADDR4(&lo, 127, 0, 0, 1);
+    memset(&ev, 0, sizeof ev);
+    CHECK_EQ(tcp_stream_connect(&s, &lo, 9, 5000, on_event, NULL), 0);
+    RUN_UNTIL(ev.failed, 10000);
+    CHECK(ev.failed);
+    CHECK_EQ(s.fail, TCP_FAIL_REFUSED);
+    CHECK(strcmp(tcp_stream_fail_text(s.fail), "connection refused") == 0);
+    CHECK(!tcp_stream_alive(&s));
+}
+
+CHECK_MAIN(
+    { "bytes_come_back_exact_through_the_echo_service",
+      bytes_come_back_exact_through_the_echo_service },
+    { "a_reader_that_stops_reading_stalls_the_sender",
+      a_reader_that_stops_reading_stalls_the_sender },
+    { "connecting_to_a_closed_port_is_refused", connecting_to_a_closed_port_is_refused })

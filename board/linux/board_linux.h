@@ -48,6 +48,9 @@ extern const struct linux_netdev_ops netdev_tap_ops;
 extern const struct linux_netdev_ops netdev_stream_ops;
 extern const struct linux_netdev_ops netdev_packet_ops;
 
+/* The close operation of backends whose whole state is their fd. */
+void linux_netdev_close_fd(struct linux_netdev *dev);
+
 /* Hand one received frame to lwIP (copied into a pool pbuf; dropped and counted if none). */
 void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len);
 

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "board_linux.h"
 #include "lwip/etharp.h"
@@ -17,6 +18,14 @@ static struct netif eth_netif;
 static struct linux_netdev eth_dev = { .fd = -1 };
 static uint8_t eth_mac[6];
 static int eth_active;
+
+void linux_netdev_close_fd(struct linux_netdev *dev)
+{
+    if (dev->fd >= 0) {
+        close(dev->fd);
+    }
+    dev->fd = -1;
+}
 
 void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len)
 {

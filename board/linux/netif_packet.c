@@ -86,17 +86,11 @@ static int packet_link_check(struct linux_netdev *dev)
     return flags >= 0 && (flags & IFF_UP) && (flags & IFF_RUNNING);
 }
 
-static void packet_close(struct linux_netdev *dev)
-{
-    close(dev->fd);
-    dev->fd = -1;
-}
-
 const struct linux_netdev_ops netdev_packet_ops = {
     .kind = "packet",
     .open = packet_open,
     .rx_ready = packet_rx_ready,
     .tx = packet_tx,
     .link_check = packet_link_check,
-    .close = packet_close,
+    .close = linux_netdev_close_fd,
 };

@@ -158,12 +158,6 @@ static int stream_link_check(struct linux_netdev *dev)
     return 1;
 }
 
-static void stream_close(struct linux_netdev *dev)
-{
-    close(dev->fd);
-    dev->fd = -1;
-}
-
 const struct linux_netdev_ops netdev_stream_ops = {
     .kind = "stream",
     .open = stream_open,
@@ -172,5 +166,5 @@ const struct linux_netdev_ops netdev_stream_ops = {
     .poll_extra = stream_poll_extra,
     .tx_ready = stream_flush,
     .link_check = stream_link_check,
-    .close = stream_close,
+    .close = linux_netdev_close_fd,
 };

@@ -64,17 +64,11 @@ static int tap_link_check(struct linux_netdev *dev)
     return flags >= 0 && (flags & IFF_UP);
 }
 
-static void tap_close(struct linux_netdev *dev)
-{
-    close(dev->fd);
-    dev->fd = -1;
-}
-
 const struct linux_netdev_ops netdev_tap_ops = {
     .kind = "tap",
     .open = tap_open,
     .rx_ready = tap_rx_ready,
     .tx = tap_tx,
     .link_check = tap_link_check,
-    .close = tap_close,
+    .close = linux_netdev_close_fd,
 };

@@ -40,6 +40,12 @@ int rng_init(void)
 }
 
 /* see random.h */
+int rng_ready(void)
+{
+    return seeded;
+}
+
+/* see random.h */
 void rng_bytes(void *buf, size_t len)
 {
     if (!seeded) {

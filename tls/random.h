@@ -12,6 +12,8 @@
 
 /* Returns 0, or a negative board error when the board gives no entropy. */
 int rng_init(void);
+/* 1 once rng_init() succeeded. */
+int rng_ready(void);
 /* Fill buf. Aborts (through the assert path) if called before a successful rng_init(). */
 void rng_bytes(void *buf, size_t len);
 uint32_t rng_u32(void);

@@ -1,0 +1,195 @@
+/* see cmd_grammar.h */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd_grammar.h"
+
+const struct cmd_form cmd_forms[] = {
+    { "set system hostname NAME", "the box's name (prompt, DHCP, hello to the relay)" },
+    { "set system console-password [SECRET]", "require a password at the console (prompts)" },
+    { "set net address dhcp", "take the address from DHCP" },
+    { "set net address A.B.C.D/NN gateway A.B.C.D", "static address and default route" },
+    { "set net dns A.B.C.D", "DNS server (none by default)" },
+    { "set net ntp HOST", "SNTP server (none by default)" },
+    { "host add NAME A.B.C.D", "static host table entry (looked up before DNS)" },
+    { "host del NAME", "remove a host table entry" },
+    { "set tunnel relay HOST:PORT ...", "the relays to dial, in order" },
+    { "set tunnel location ID", "this box's Location ID (the CN of its certificate)" },
+    { "tunnel key generate", "make the device's P-256 key (kept in flash, never shown)" },
+    { "tunnel csr", "print a certificate request for the Location ID" },
+    { "tunnel cert import", "paste the signed certificate chain (blank line ends)" },
+    { "trust import", "paste root and intermediate certificates (blank line ends)" },
+    { "trust list", "the trust store: subject, validity, fingerprint" },
+    { "trust del FINGERPRINT", "remove a certificate by (a prefix of) its SHA-256" },
+    { "tls probe HOST:PORT [name NAME]", "TLS handshake from the box: chain and verdict" },
+    { "mapping add VHOST:VPORT IHOST:IPORT tcp|tls [sni NAME]", "expose an internal host" },
+    { "mapping del VHOST:VPORT", "remove a mapping" },
+    { "mapping list", "mappings with their counters" },
+    { "mapping check VHOST:VPORT", "connect (and handshake for tls) to the internal host" },
+    { "set imap server VHOST:VPORT", "the mailbox, addressed through a mapping" },
+    { "set imap security starttls|tls|off", "how the receiver protects IMAP" },
+    { "set imap user NAME", "IMAP login name" },
+    { "set imap password [SECRET]", "IMAP password (prompts when omitted)" },
+    { "set imap folder NAME", "the folder to receive from" },
+    { "set imap after delete|seen|move FOLDER", "what happens to a delivered message" },
+    { "set imap poll SECONDS", "poll interval when the server has no IDLE" },
+    { "set imap enabled yes|no", "run the receiver" },
+    { "commit", "write the candidate to flash and apply it" },
+    { "discard", "drop uncommitted changes" },
+    { "show config", "the running configuration as commands (secrets masked)" },
+    { "show config secrets", "the same with secrets, for a backup" },
+    { "show status", "uptime, network, time, memory against limits, services" },
+    { "show log", "the last log lines" },
+    { "show mappings", "mappings with their counters" },
+    { "show trust", "the trust store" },
+    { "show tunnel", "relays, state, last verdict, streams" },
+    { "show imap", "receiver state, last poll, messages delivered" },
+    { "show version", "firmware version and board" },
+    { "reboot", "restart the gateway" },
+    { "factory-reset", "erase the configuration (asks first)" },
+    { "help [COMMAND]", "this list, or the forms of one command" },
+};
+const size_t cmd_forms_count = sizeof cmd_forms / sizeof cmd_forms[0];
+
+/* The i-th token of a pattern, without brackets; returns its length (0: no such token). */
+static size_t token_at(const char *pattern, unsigned i, const char **tok)
+{
+    const char *p = pattern;
+    for (;;) {
+        while (*p == ' ') {
+            p++;
+        }
+        if (*p == '\0') {
+            return 0;
+        }
+        const char *start = p;
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
+        if (i-- == 0) {
+            if (*start == '[') {
+                start++;
+            }
+            size_t n = (size_t)(p - start);
+            if (n > 0 && start[n - 1] == ']') {
+                n--;
+            }
+            *tok = start;
+            return n;
+        }
+    }
+}
+
+static int is_placeholder(const char *tok, size_t n)
+{
+    return n > 0 && ((tok[0] >= 'A' && tok[0] <= 'Z') || tok[0] == '.');
+}
+
+/* Does word (length wn) fit token (alternatives separated by '|')? Placeholders take any. */
+static int word_fits(const char *tok, size_t tn, const char *word, size_t wn, int prefix)
+{
+    if (is_placeholder(tok, tn)) {
+        return 1;
+    }
+    const char *alt = tok, *end = tok + tn;
+    while (alt < end) {
+        const char *bar = memchr(alt, '|', (size_t)(end - alt));
+        size_t an = (size_t)((bar ? bar : end) - alt);
+        if ((prefix ? wn <= an : wn == an) && memcmp(alt, word, wn) == 0) {
+            return 1;
+        }
+        alt += an + 1;
+    }
+    return 0;
+}
+
+/* Do the complete words of line[0..ws) fit the pattern's first tokens? Sets *nwords. */
+static int words_fit(const char *pattern, const char *line, size_t ws, unsigned *nwords)
+{
+    unsigned i = 0;
+    size_t p = 0;
+    while (p < ws) {
+        while (p < ws && line[p] == ' ') {
+            p++;
+        }
+        if (p >= ws) {
+            break;
+        }
+        size_t s = p;
+        while (p < ws && line[p] != ' ') {
+            p++;
+        }
+        const char *tok;
+        size_t tn = token_at(pattern, i, &tok);
+        if (tn == 0 || !word_fits(tok, tn, line + s, p - s, 0)) {
+            return 0;
+        }
+        i++;
+    }
+    *nwords = i;
+    return 1;
+}
+
+static void add_cand(const char **cands, size_t *n, size_t max, const char *s)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(cands[i], s) == 0) {
+            return;
+        }
+    }
+    if (*n < max) {
+        cands[(*n)++] = s;
+    }
+}
+
+/* see cmd_grammar.h */
+size_t cmd_complete(const char *line, size_t ws, size_t cur, const char **cands, size_t max)
+{
+    /* Literal candidates must be NUL-terminated strings: keep a table of the words. */
+    static char words[128][24];
+    size_t nwords = 0, n = 0;
+    for (size_t f = 0; f < cmd_forms_count; f++) {
+        unsigned i;
+        const char *tok;
+        if (!words_fit(cmd_forms[f].pattern, line, ws, &i)) {
+            continue;
+        }
+        size_t tn = token_at(cmd_forms[f].pattern, i, &tok);
+        if (tn == 0 || is_placeholder(tok, tn)) {
+            continue;
+        }
+        const char *alt = tok, *end = tok + tn;
+        while (alt < end) {
+            const char *bar = memchr(alt, '|', (size_t)(end - alt));
+            size_t an = (size_t)((bar ? bar : end) - alt);
+            if (an >= cur - ws && memcmp(alt, line + ws, cur - ws) == 0 && an < 24 &&
+                nwords < 128) {
+                memcpy(words[nwords], alt, an);
+                words[nwords][an] = '\0';
+                add_cand(cands, &n, max, words[nwords]);
+                if (n > 0 && cands[n - 1] == words[nwords]) {
+                    nwords++;
+                }
+            }
+            alt += an + 1;
+        }
+    }
+    return n;
+}
+
+/* see cmd_grammar.h */
+size_t cmd_help(const char *words, void (*out)(void *arg, const char *line), void *arg)
+{
+    size_t matched = 0;
+    char line[160];
+    for (size_t f = 0; f < cmd_forms_count; f++) {
+        unsigned i;
+        if (!words_fit(cmd_forms[f].pattern, words, strlen(words), &i)) {
+            continue;
+        }
+        snprintf(line, sizeof line, "  %-52s %s\n", cmd_forms[f].pattern, cmd_forms[f].help);
+        out(arg, line);
+        matched++;
+    }
+    return matched;
+}

@@ -1,0 +1,29 @@
+/* The console's command grammar as data: one row per command form, with its help text.
+ * It drives `help`, `help COMMAND` and Tab completion; the commands themselves are run by
+ * the config text parser (settings) and by console.c (everything that acts or shows).
+ *
+ * A pattern is space-separated tokens: a literal keyword ("show"), alternatives
+ * ("tcp|tls"), or a placeholder in capitals ("NAME", "A.B.C.D/NN"); a token in brackets
+ * ("[SECRET]", "[sni NAME]") is optional and a trailing "..." repeats the last token. */
+#ifndef GW_CMD_GRAMMAR_H
+#define GW_CMD_GRAMMAR_H
+
+#include <stddef.h>
+
+struct cmd_form {
+    const char *pattern;
+    const char *help;
+};
+
+extern const struct cmd_form cmd_forms[];
+extern const size_t cmd_forms_count;
+
+/* Candidates for the word being typed: line[0..ws) holds the complete words before it,
+ * line[ws..cur) its beginning. Fills cands (deduplicated), returns the count. */
+size_t cmd_complete(const char *line, size_t ws, size_t cur, const char **cands, size_t max);
+
+/* Print the forms whose pattern starts with the given words (all forms when none), one per
+ * line, pattern then help, through out. Returns how many matched. */
+size_t cmd_help(const char *words, void (*out)(void *arg, const char *line), void *arg);
+
+#endif

@@ -1,0 +1,4 @@
+# Tunnel protocols (net/yamux, net/socks5, net/hello): pure state machines and codecs, no
+# sockets, so they run natively, under ASan/UBSan and under qemu-aarch64 alike.
+set(TUNNEL_TEST_LIBS gw_tunnel gw_firmware gw_board lwip)
+gw_unit_test(test_yamux SOURCES test_yamux.c LIBS ${TUNNEL_TEST_LIBS})

@@ -240,16 +240,17 @@ long socks5_auth_encode(uint8_t *out, size_t cap, const char *user, const char *
 /* see socks5.h */
 int socks5_parse_ip4(const char *s, uint8_t out[4])
 {
-    unsigned v[4];
-    char tail;
-    if (sscanf(s, "%3u.%3u.%3u.%3u%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4) {
-        return 0;
-    }
     for (int i = 0; i < 4; i++) {
-        if (v[i] > 255) {
+        unsigned v = 0, digits = 0;
+        while (*s >= '0' && *s <= '9' && digits < 4) {
+            v = v * 10 + (unsigned)(*s++ - '0');
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || v > 255 || *s != (i < 3 ? '.' : 0)) {
             return 0;
         }
-        out[i] = (uint8_t)v[i];
+        out[i] = (uint8_t)v;
+        s += i < 3;
     }
     return 1;
 }

@@ -2,3 +2,5 @@
 # sockets, so they run natively, under ASan/UBSan and under qemu-aarch64 alike.
 set(TUNNEL_TEST_LIBS gw_tunnel gw_firmware gw_board lwip)
 gw_unit_test(test_yamux SOURCES test_yamux.c LIBS ${TUNNEL_TEST_LIBS})
+gw_unit_test(test_socks5 SOURCES test_socks5.c LIBS ${TUNNEL_TEST_LIBS})
+gw_unit_test(test_hello SOURCES test_hello.c LIBS ${TUNNEL_TEST_LIBS})

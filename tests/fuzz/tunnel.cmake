@@ -1,0 +1,7 @@
+# Tunnel parsers: the yamux frame decoder and session, the SOCKS5 messages, hello and the
+# mail delivery header. Seed corpora in corpus/{yamux,socks5,hello}/ (small hand-made
+# frames and messages, one story each).
+set(TUNNEL_FUZZ_LIBS gw_tunnel gw_firmware gw_board lwip)
+gw_fuzz_target(yamux SOURCES fuzz_yamux.c LIBS ${TUNNEL_FUZZ_LIBS})
+gw_fuzz_target(socks5 SOURCES fuzz_socks5.c LIBS ${TUNNEL_FUZZ_LIBS})
+gw_fuzz_target(hello SOURCES fuzz_hello.c LIBS ${TUNNEL_FUZZ_LIBS})

@@ -7,6 +7,7 @@
 #include <bearssl_hash.h>
 
 #include "config_int.h"
+#include "pem.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -41,7 +42,8 @@ int cfg_hex_decode(const char *hex, uint8_t *out, size_t n)
 }
 
 /* Decode the PEM blocks in arena[start, end) in place. For each block whose label ends with
- * `suffix` ("CERTIFICATE", "PRIVATE KEY"), fn gets its DER. Returns the blocks found, or -1
+ * `suffix` ("PRIVATE KEY": the device key of an export, which tls/pem refuses by design),
+ * fn gets its DER. Returns the blocks found, or -1
  * for bad base64 or an unterminated block. */
 static int pem_decode(struct config_ctx *c, uint32_t start, uint32_t end, const char *suffix,
                       int (*fn)(struct config_ctx *c, uint32_t off, uint32_t len))
@@ -164,19 +166,69 @@ static int set_key(struct config_ctx *c, uint32_t off, uint32_t len)
     return CONFIG_OK;
 }
 
+/* Pasted certificates (trust import): decoded by tls/pem in place, DER over the text
+ * (the DER of a block is always shorter than, and behind, the text still to be read).
+ * A private key pasted by mistake, a truncated block or garbage refuses the whole paste. */
+static int trust_pem_done(struct config_ctx *c, uint32_t start, uint32_t end)
+{
+    static struct pem_decoder d;
+    static struct pem_cert certs[CONFIG_TRUST_MAX];
+    unsigned before = c->candidate.ntrust;
+    int n = pem_decode_certs(&d, c->arena + start, end - start, c->arena + start, end - start,
+                             certs, CONFIG_TRUST_MAX);
+    int err = n;
+    for (int i = 0; i < n && err >= 0; i++) {
+        err = add_anchor(c, (uint32_t)(certs[i].der - c->arena), (uint32_t)certs[i].len);
+    }
+    if (n < 0) {
+        char why[PEM_MSG_MAX];
+        snprintf(c->error, sizeof c->error, "line %u: %s", c->line,
+                 pem_describe(&d, why, sizeof why));
+        err = CONFIG_ESYNTAX;
+    }
+    if (err < 0) {
+        c->candidate.ntrust = before;
+        c->arena_used = start;
+        return err;
+    }
+    c->arena_used = n > 0 ? (size_t)(certs[n - 1].der + certs[n - 1].len - c->arena) : start;
+    return CONFIG_OK;
+}
+
+/* The device chain stays PEM text on flash; it must decode to certificates. */
+static int chain_pem_valid(struct config_ctx *c, uint32_t start, uint32_t end)
+{
+    static struct pem_decoder d;
+    struct pem_cert certs[8];
+    int n = pem_decode_certs(&d, c->arena + start, end - start, c->scratch, sizeof c->scratch,
+                             certs, 8);
+    if (n < 0) {
+        char why[PEM_MSG_MAX];
+        snprintf(c->error, sizeof c->error, "line %u: %s", c->line,
+                 pem_describe(&d, why, sizeof why));
+        return CONFIG_ESYNTAX;
+    }
+    return CONFIG_OK;
+}
+
 static int pem_done(struct config_ctx *c)
 {
     enum config_input in = c->input;
     uint32_t start = c->pem_start, end = (uint32_t)c->arena_used;
     int n;
     c->input = CFG_IN_COMMAND;
+    if (in == CFG_IN_TRUST_PEM) {
+        return trust_pem_done(c, start, end);
+    }
     if (in == CFG_IN_CHAIN_PEM) {
-        const char *begin = "-----BEGIN CERTIFICATE-----";
-        if (end - start > CONFIG_CHAIN_MAX ||
-            memmem(c->arena + start, end - start, begin, strlen(begin)) == NULL) {
+        if (end - start > CONFIG_CHAIN_MAX) {
             c->arena_used = start;
             snprintf(c->error, sizeof c->error, "line %u: expected a PEM certificate chain of "
                      "at most %d bytes", c->line, CONFIG_CHAIN_MAX);
+            return CONFIG_ESYNTAX;
+        }
+        if (chain_pem_valid(c, start, end) != CONFIG_OK) {
+            c->arena_used = start;
             return CONFIG_ESYNTAX;
         }
         if (c->candidate.has_chain && !c->candidate.chain_new &&
@@ -197,8 +249,7 @@ static int pem_done(struct config_ctx *c)
     if (in == CFG_IN_KEY_PEM) {
         c->candidate.key_new = 0;
     }
-    n = pem_decode(c, start, end, in == CFG_IN_TRUST_PEM ? "CERTIFICATE" : "PRIVATE KEY",
-                   in == CFG_IN_TRUST_PEM ? add_anchor : set_key);
+    n = pem_decode(c, start, end, "PRIVATE KEY", set_key);
     if (in == CFG_IN_KEY_PEM && n > 0 && !c->candidate.key_new) {
         c->candidate.key_new = saved_key.is_new;   /* the same key as on flash: unchanged */
         c->candidate.key_off = saved_key.off;
@@ -214,8 +265,8 @@ static int pem_done(struct config_ctx *c)
         c->arena_used = start;
         c->candidate.ntrust = before;
         if (n == 0 || n == -1) {
-            snprintf(c->error, sizeof c->error, "line %u: expected PEM %s", c->line,
-                     in == CFG_IN_TRUST_PEM ? "certificates" : "private key");
+            snprintf(c->error, sizeof c->error, "line %u: expected a PEM private key",
+                     c->line);
             return CONFIG_ESYNTAX;
         }
         return n;

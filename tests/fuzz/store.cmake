@@ -24,7 +24,7 @@ add_executable(fuzz_config_text fuzz_config_text.c)
 target_compile_options(fuzz_config_text PRIVATE ${GW_WARNINGS})
 target_link_options(fuzz_config_text PRIVATE -fsanitize=fuzzer)
 target_link_libraries(fuzz_config_text PRIVATE gw_includes
-  "$<LINK_GROUP:RESCAN,gw_config,gw_store,gw_flash,gw_firmware,gw_board,lwip,bearssl>")
+  "$<LINK_GROUP:RESCAN,gw_config,gw_store,gw_flash,gw_firmware,gw_board,gw_net,gw_tls,lwip,bearssl>")
 add_test(NAME fuzz_config_text
   COMMAND fuzz_config_text -runs=200000 -max_total_time=60 -timeout=10 -rss_limit_mb=1024
           -max_len=70000 ${cfg_found} ${cfg_corpus})

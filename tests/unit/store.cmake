@@ -19,4 +19,4 @@ if(GW_ARCH STREQUAL "x86_64")
 endif()
 
 # The configuration on the store (config.h): schema, candidate/commit, config text.
-gw_unit_test(test_config SOURCES test_config.c LIBS gw_config ${GW_STORE_LIBS} bearssl)
+gw_unit_test(test_config SOURCES test_config.c LIBS gw_config gw_tls ${GW_STORE_LIBS} bearssl)

@@ -41,6 +41,11 @@ static void add_pem(struct text *t, const char *label, uint64_t seed, size_t len
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     uint8_t der[2048];
     rng_fill(&seed, der, len);
+    /* One DER SEQUENCE of random content (len >= 260): tls/pem accepts only whole DER. */
+    der[0] = 0x30;
+    der[1] = 0x82;
+    der[2] = (uint8_t)((len - 4) >> 8);
+    der[3] = (uint8_t)(len - 4);
     char line[80];
     snprintf(line, sizeof line, "-----BEGIN %s-----\n", label);
     add(t, line);

@@ -30,10 +30,12 @@ set imap user bot
 set imap password "pa ss"
 set imap enabled yes
 trust import
------BEGIN CERTIFICATE-----
-MIIBszCCAVmgAwIBAgIUQm9ndXMgdGVzdCBjZXJ0aWZpY2F0ZSBib2R5MAoGCCqG
-SM49BAMCMBExDzANBgNVBAMMBnRlc3QtMQ==
------END CERTIFICATE-----
+CFG
+# A real certificate, made now: the import path accepts only whole DER certificates.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj /CN=test-1 -keyout "$dir/k.pem" -out "$dir/c.pem" 2>/dev/null || fail "openssl"
+cat "$dir/c.pem" >>"$dir/factory.txt"
+cat >>"$dir/factory.txt" <<'CFG'
 
 CFG
 "$tool" import "$dir/a.img" "$dir/factory.txt" >/dev/null || fail "import"

@@ -19,7 +19,7 @@ packages=(
   build-essential cmake ninja-build musl-tools musl-dev musl-dev:arm64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   clang libclang-rt-14-dev dpkg-dev xz-utils file
-  qemu-user-static passt iproute2 iputils-ping ethtool python3 procps
+  qemu-user-static passt iproute2 iputils-ping ethtool python3 procps openssl
 )
 
 log() { printf 'deps: %s\n' "$*"; }
@@ -97,6 +97,82 @@ fetch_sources() {
   done
 }
 
+# --- QEMU system images (issue 8): QEMU, cpio, and Debian's kernels and busybox-static for
+# x86_64 and arm64, downloaded with apt (which checks each .deb against the Release-signed
+# index; we compare the SHA-256 with apt's record once more) and unpacked with dpkg-deb -x,
+# never installed. Not pinned: Debian's archive keeps only the newest kernel build of a
+# release, so a pin would break fresh machines within weeks. The version in use is recorded
+# in build/deps/{kernel,busybox}-ARCH/.version; remove the folder to fetch the current one.
+qemu_packages=(qemu-system-x86 qemu-system-arm cpio)
+qemu_images=(kernel:x86_64:amd64 kernel:aarch64:arm64 busybox:x86_64:amd64 busybox:aarch64:arm64)
+
+# deb_of KIND DEBARCH: the versioned binary package, as NAME:ARCH=VERSION.
+deb_of() {
+  local name ver
+  if [ "$1" = kernel ]; then
+    # linux-image-amd64 (metapackage) depends on exactly one linux-image-6.x.y-N-amd64.
+    name=$(apt-cache show --no-all-versions "linux-image-$2:$2" 2>/dev/null |
+             sed -n "s/^Depends:.*\(linux-image-[0-9][^ ,]*-$2\) (= \([^)]*\)).*/\1/p" | head -n 1)
+  else
+    name=busybox-static
+  fi
+  [ -n "$name" ] || return 1
+  ver=$(apt-cache show --no-all-versions "$name:$2" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+  [ -n "$ver" ] || return 1
+  printf '%s:%s=%s\n' "$name" "$2" "$ver"
+}
+
+fetch_qemu_images() {
+  local p miss=() img kind arch debarch dir deb want sha
+  for p in "${qemu_packages[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || miss+=("$p")
+  done
+  local todo=()
+  for img in "${qemu_images[@]}"; do
+    IFS=: read -r kind arch debarch <<< "$img"
+    [ -f "$out/$kind-$arch/.version" ] || todo+=("$img")
+  done
+  [ ${#miss[@]} = 0 ] && [ ${#todo[@]} = 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "QEMU images: run make deps as root (missing: ${miss[*]} ${todo[*]})"
+  if [ ${#miss[@]} != 0 ]; then
+    log "installing:" "${miss[@]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${miss[@]}" >/dev/null ||
+      { apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${miss[@]}" >/dev/null; } ||
+      die "cannot install ${miss[*]}"
+  fi
+  mkdir -p "$out/dl"
+  chmod 755 "$out/dl"
+  local updated=0
+  for img in "${todo[@]}"; do
+    IFS=: read -r kind arch debarch <<< "$img"
+    dir="$out/$kind-$arch"
+    want=$(deb_of "$kind" "$debarch") || die "apt knows no $kind package for $debarch"
+    log "fetching $want (unpacked, not installed)"
+    rm -f "$out/dl/"*.deb
+    if ! (cd "$out/dl" && apt-get download -qq "$want" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true) ||
+       ! ls "$out/dl/"*.deb >/dev/null 2>&1; then
+      # A stale index names a build the archive has dropped: refresh once and resolve again.
+      [ "$updated" = 1 ] && die "cannot download $want"
+      updated=1
+      apt-get update -qq
+      want=$(deb_of "$kind" "$debarch") || die "apt knows no $kind package for $debarch"
+      (cd "$out/dl" && apt-get download -qq "$want" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+    fi
+    deb=$(ls "$out/dl/"*.deb 2>/dev/null | head -n 1)
+    [ -n "$deb" ] || die "cannot download $want"
+    sha=$(apt-cache show --no-all-versions "$want" | sed -n 's/^SHA256: //p' | head -n 1)
+    [ -n "$sha" ] && echo "$sha  $deb" | sha256sum --strict --check --quiet ||
+      die "$deb does not match apt's SHA-256 for $want"
+    rm -rf "$dir" "$dir.tmp"
+    dpkg-deb -x "$deb" "$dir.tmp"
+    printf 'package %s\nsha256 %s\n' "$want" "$sha" > "$dir.tmp/.version"
+    mv "$dir.tmp" "$dir"
+    rm -f "$deb"
+  done
+}
+
 install_packages
 fetch_sources
+fetch_qemu_images
 [ -n "${GW_DEPS_QUIET:-}" ] || log "ok"

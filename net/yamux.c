@@ -106,21 +106,27 @@ static void emit(struct yamux_session *s, enum yamux_type type, unsigned flags, 
 
 /* ---- the receive pool ---- */
 
+/* Freed chunks first (LIFO: recently used memory is reused), then never-used ones in
+ * order, so a pool that is never filled is never touched (on Linux: never committed). */
 static uint32_t chunk_alloc(struct yamux_session *s)
 {
     uint32_t i = s->free_chunk;
     if (i != YAMUX_NONE) {
         s->free_chunk = s->chunks[i].next;
-        s->chunks[i].next = YAMUX_NONE;
-        s->chunks[i].start = s->chunks[i].end = 0;
-        s->chunks_free--;
+    } else if (s->fresh_chunk < s->nchunks) {
+        i = s->fresh_chunk++;
+    } else {
+        return YAMUX_NONE;
     }
+    s->chunks[i].next = YAMUX_NONE;
+    s->chunks[i].start = s->chunks[i].end = 0;
+    s->chunks_free--;
     return i;
 }
 
 static void chunk_free(struct yamux_session *s, uint32_t i)
 {
-    s->chunks[i].next = s->free_chunk;      /* LIFO: recently used memory is reused */
+    s->chunks[i].next = s->free_chunk;
     s->free_chunk = i;
     s->chunks_free++;
 }
@@ -354,10 +360,7 @@ int yamux_init(struct yamux_session *s, const struct yamux_config *cfg, void *me
     s->out = m;
     memset(s->streams, 0, cfg->max_streams * sizeof(struct yamux_stream));
     s->free_chunk = YAMUX_NONE;
-    for (uint32_t i = s->nchunks; i-- > 0;) {
-        s->chunks[i].next = s->free_chunk;
-        s->free_chunk = i;
-    }
+    s->fresh_chunk = 0;
     s->chunks_free = s->nchunks;
     s->next_id = cfg->client ? 1 : 2;
     s->goaway_owed = s->goaway_sent = s->goaway_recv = -1;

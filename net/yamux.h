@@ -51,7 +51,9 @@
  * on the gateway, one allocation per tunnel on the relay): the stream table
  * (cfg->max_streams * sizeof(struct yamux_stream), about 96 bytes each), the receive
  * pool (cfg->rx_pool bytes in YAMUX_CHUNK-byte chunks) and the output queue
- * (cfg->out_cap bytes). Nothing is allocated afterwards. */
+ * (cfg->out_cap bytes). Nothing is allocated afterwards, and pool chunks are first touched
+ * when first used, so a large pool in lazily committed memory (malloc/mmap on Linux) costs
+ * only what was ever buffered at once. */
 #ifndef GW_YAMUX_H
 #define GW_YAMUX_H
 
@@ -76,7 +78,7 @@ enum yamux_goaway { YAMUX_GOAWAY_NORMAL = 0, YAMUX_GOAWAY_PROTO = 1, YAMUX_GOAWA
 #define YAMUX_PONG_MAX 4         /* ping replies owed at once (16 bytes); more: dropped */
 #define YAMUX_RST_MAX 16         /* RSTs owed for refused SYNs that got no slot (64 B) */
 #define YAMUX_CTL_RESERVE (8 * YAMUX_HDR_LEN)  /* output kept free for control frames */
-#define YAMUX_NAME_MAX 40        /* session name in log lines */
+#define YAMUX_NAME_MAX 80        /* session name in log lines */
 
 /* Return codes: negative, from this one enum. */
 enum yamux_err {
@@ -170,7 +172,7 @@ struct yamux_session {
     struct yamux_stream *streams;
     unsigned nstreams_used, backlog;
     struct yamux_chunk *chunks;
-    uint32_t nchunks, free_chunk, chunks_free;
+    uint32_t nchunks, free_chunk, fresh_chunk, chunks_free;
     uint8_t *out;
     size_t out_head, out_len;
     /* IDs */

@@ -1,0 +1,330 @@
+/* relay's configuration file: one directive per line, the console language's lexical rules
+ * (blanks separate tokens, "..." quotes with \" and \\, # starts a comment). Relative paths
+ * are relative to the configuration file's folder. See relay.h and docs/protocol.md. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "relay.h"
+
+#define LINE_MAX_LEN 1024
+#define TOK_MAX 8
+
+struct relay_config relay_cfg;
+
+struct tokens {
+    unsigned n;
+    char *t[TOK_MAX];
+    char buf[LINE_MAX_LEN + TOK_MAX];
+};
+
+static int tokenize(const char *p, size_t len, struct tokens *tk)
+{
+    size_t i = 0, w = 0;
+    tk->n = 0;
+    while (i < len) {
+        while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) {
+            i++;
+        }
+        if (i == len || p[i] == '#') {
+            break;
+        }
+        if (tk->n == TOK_MAX) {
+            return -1;
+        }
+        tk->t[tk->n++] = &tk->buf[w];
+        if (p[i] == '"') {
+            for (i++;; i++) {
+                if (i == len) {
+                    return -1;
+                }
+                if (p[i] == '"') {
+                    i++;
+                    break;
+                }
+                if (p[i] == '\\' && i + 1 < len) {
+                    i++;
+                }
+                tk->buf[w++] = p[i];
+            }
+        } else {
+            while (i < len && p[i] != ' ' && p[i] != '\t' && p[i] != '\r') {
+                tk->buf[w++] = p[i++];
+            }
+        }
+        tk->buf[w++] = 0;
+    }
+    return 0;
+}
+
+/* see relay.h */
+int relay_parse_addr(const char *s, struct sockaddr_in *a)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || (size_t)(colon - s) >= sizeof host || colon == s) {
+        return -1;
+    }
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] == 0 || port < 1 || port > 65535) {
+        return -1;
+    }
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+/* see relay.h */
+void relay_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+    if (strlen(s) != 2 * n) {
+        return -1;
+    }
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0) {
+            return -1;
+        }
+        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+    }
+    return 0;
+}
+
+/* see relay.h */
+struct location *relay_location(const char *id)
+{
+    for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
+        if (strcmp(relay_cfg.locs[i].id, id) == 0) {
+            return &relay_cfg.locs[i];
+        }
+    }
+    return NULL;
+}
+
+static int path_from(char *out, size_t cap, const char *dir, const char *p)
+{
+    int n = p[0] == '/' || dir[0] == 0 ? snprintf(out, cap, "%s", p)
+                                       : snprintf(out, cap, "%s/%s", dir, p);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+struct parse {
+    const char *file;
+    unsigned line;
+    char *err;
+    size_t errlen;
+};
+
+static int bad(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct parse *ps, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (ps->line) {
+        snprintf(ps->err, ps->errlen, "%s:%u: %s", ps->file, ps->line, msg);
+    } else {
+        snprintf(ps->err, ps->errlen, "%s: %s", ps->file, msg);
+    }
+    return -1;
+}
+
+static int directive(struct relay_config *c, struct parse *ps, struct tokens *tk,
+                     const char *dir, unsigned *seen)
+{
+    const char *d = tk->t[0];
+    unsigned n = tk->n;
+    if (strcmp(d, "listen") == 0 || strcmp(d, "socks") == 0 || strcmp(d, "metrics") == 0) {
+        struct sockaddr_in *a = d[0] == 'l' ? &c->listen : d[0] == 's' ? &c->socks : &c->metrics;
+        if (n != 2) {
+            return bad(ps, "%s: expected ADDR:PORT", d);
+        }
+        if (relay_parse_addr(tk->t[1], a) != 0) {
+            return bad(ps, "%s: '%s' is not an IPv4 ADDR:PORT", d, tk->t[1]);
+        }
+        *seen |= d[0] == 'l' ? 1u : d[0] == 's' ? 2u : 0u;
+        c->has_metrics |= d[0] == 'm';
+        return 0;
+    }
+    if (strcmp(d, "cert") == 0 || strcmp(d, "key") == 0 || strcmp(d, "client-ca") == 0
+        || strcmp(d, "spool") == 0) {
+        /* "cert CHAIN.pem key KEY.pem" on one line works too. */
+        for (unsigned i = 0; i < n; i += 2) {
+            const char *w = tk->t[i];
+            char *dst = strcmp(w, "cert") == 0 ? c->cert : strcmp(w, "key") == 0 ? c->key
+                        : strcmp(w, "client-ca") == 0 ? c->client_ca
+                        : strcmp(w, "spool") == 0 ? c->spool : NULL;
+            if (dst == NULL) {
+                return bad(ps, "%s: unexpected '%s'", d, w);
+            }
+            if (i + 1 >= n) {
+                return bad(ps, "%s: expected a file name", w);
+            }
+            if (path_from(dst, RELAY_PATH_MAX, dir, tk->t[i + 1]) != 0) {
+                return bad(ps, "%s: path longer than %d bytes", w, RELAY_PATH_MAX - 1);
+            }
+            *seen |= dst == c->cert ? 4u : dst == c->key ? 8u : dst == c->client_ca ? 16u : 32u;
+        }
+        return 0;
+    }
+    if (strcmp(d, "location") == 0) {
+        if (n != 4 || strcmp(tk->t[2], "token-sha256") != 0) {
+            return bad(ps, "location: expected ID token-sha256 HEX");
+        }
+        if (!hello_location_valid(tk->t[1], strlen(tk->t[1]))) {
+            return bad(ps, "location: '%s' is not a Location ID (1..%d of A-Z a-z 0-9 . _ -)",
+                       tk->t[1], HELLO_LOCATION_MAX);
+        }
+        if (relay_location(tk->t[1])) {
+            return bad(ps, "location: '%s' is configured twice", tk->t[1]);
+        }
+        if (c->nlocs == RELAY_LOCATIONS_MAX) {
+            return bad(ps, "location: more than %d locations", RELAY_LOCATIONS_MAX);
+        }
+        struct location *loc = &c->locs[c->nlocs];
+        memset(loc, 0, sizeof *loc);
+        snprintf(loc->id, sizeof loc->id, "%s", tk->t[1]);
+        if (unhex(tk->t[3], loc->token_sha256, 32) != 0) {
+            return bad(ps, "location %s: token-sha256 must be 64 hex digits "
+                       "(`relay token %s` makes one)", tk->t[1], tk->t[1]);
+        }
+        c->nlocs++;
+        return 0;
+    }
+    return bad(ps, "unknown directive '%s' (expected listen, cert, key, client-ca, socks, "
+               "location, spool or metrics)", d);
+}
+
+/* see relay.h */
+int relay_config_load(struct relay_config *c, const char *path, char *err, size_t errlen)
+{
+    struct parse ps = { path, 0, err, errlen };
+    char dir[RELAY_PATH_MAX], line[LINE_MAX_LEN + 2];
+    static struct tokens tk;
+    unsigned seen = 0;
+    int ret = -1;
+    memset(c, 0, sizeof *c);
+    c->locs = calloc(RELAY_LOCATIONS_MAX, sizeof *c->locs);
+    FILE *f = fopen(path, "r");
+    if (f == NULL || c->locs == NULL) {
+        bad(&ps, "cannot open: %s", strerror(errno));
+        goto done;
+    }
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = 0;
+    } else {
+        dir[0] = 0;
+    }
+    while (fgets(line, sizeof line, f)) {
+        ps.line++;
+        size_t len = strlen(line);
+        if (len > LINE_MAX_LEN) {
+            bad(&ps, "line longer than %d bytes", LINE_MAX_LEN);
+            goto done;
+        }
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = 0;
+        }
+        if (tokenize(line, len, &tk) != 0) {
+            bad(&ps, "unterminated quote or more than %d words", TOK_MAX);
+            goto done;
+        }
+        if (tk.n > 0 && directive(c, &ps, &tk, dir, &seen) != 0) {
+            goto done;
+        }
+    }
+    ps.line = 0;
+    static const char *const need[] = { "listen", "socks", "cert", "key", "client-ca", "spool" };
+    for (unsigned i = 0; i < 6; i++) {
+        if (!(seen & (1u << i))) {
+            bad(&ps, "no '%s' directive", need[i]);
+            goto done;
+        }
+    }
+    if (c->nlocs == 0) {
+        bad(&ps, "no 'location' directive: no gateway could connect");
+        goto done;
+    }
+    struct stat st;
+    if (stat(c->spool, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        bad(&ps, "spool %s: not a directory", c->spool);
+        goto done;
+    }
+    ret = 0;
+done:
+    if (f) {
+        fclose(f);
+    }
+    return ret;
+}
+
+static int slurp(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return -1;
+    }
+    size_t cap = 65536;
+    *out = malloc(cap);
+    *len = fread(*out, 1, cap, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    return more ? -1 : 0;
+}
+
+/* see relay.h */
+int relay_identity_load(const struct relay_config *c, struct tls_server_identity *id,
+                        char *err, size_t errlen)
+{
+    uint8_t *chain = NULL, *key = NULL, *ca = NULL;
+    size_t chain_len = 0, key_len = 0, ca_len = 0;
+    int ret = -1;
+    const char *which = slurp(c->cert, &chain, &chain_len) ? c->cert
+                        : slurp(c->key, &key, &key_len) ? c->key
+                        : slurp(c->client_ca, &ca, &ca_len) ? c->client_ca : NULL;
+    if (which) {
+        snprintf(err, errlen, "%s: cannot read (or larger than 64 KiB): %s", which,
+                 strerror(errno));
+        goto done;
+    }
+    char why[200];
+    if (tls_server_identity_load(id, chain, chain_len, key, key_len, ca, ca_len, why,
+                                 sizeof why) != 0) {
+        snprintf(err, errlen, "%s", why);
+        goto done;
+    }
+    ret = 0;
+done:
+    if (key) {
+        memset(key, 0, key_len);
+        __asm__ __volatile__("" : : "r"(key) : "memory");
+    }
+    free(chain);
+    free(key);
+    free(ca);
+    return ret;
+}

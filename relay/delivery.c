@@ -1,0 +1,252 @@
+/* relay mail delivery: a gateway-opened stream (after hello) carries a delivery header,
+ * then exactly `length` message bytes, then FIN. The relay writes them to a tmp file in the
+ * location's Maildir while hashing, checks length and SHA-256, fsyncs the file, renames it
+ * into new/, fsyncs the directory, records the hash, and only then answers "stored". A
+ * message whose hash it already has is answered "already have it" as soon as the header is
+ * read (the gateway may stop sending; the rest is discarded). Any failure answers "error"
+ * and leaves nothing in new/. One log line per delivery. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+enum dl_state {
+    DL_HEADER,                   /* reading the header */
+    DL_BODY,                     /* writing the message */
+    DL_DISCARD,                  /* answered early: reading to the end and dropping */
+    DL_ANSWERED,                 /* answer queued and FIN sent; waiting for the peer's FIN */
+};
+
+struct delivery_rx {
+    enum stream_kind kind;       /* SK_DELIVERY, first */
+    enum dl_state state;
+    struct tunnel *t;
+    struct yamux_stream *st;
+    unsigned stream_id;
+    uint8_t hdr[HELLO_MSG_MAX];
+    size_t hdr_len;
+    struct delivery d;
+    int fd;
+    char tmp[RELAY_PATH_MAX + 128];
+    uint64_t got;
+    br_sha256_context sha;
+    uint8_t answer[HELLO_MSG_MAX];
+    size_t answer_len, answer_off;
+    uint64_t start_ms;
+};
+
+static void drop_tmp(struct delivery_rx *r)
+{
+    if (r->fd >= 0) {
+        close(r->fd);
+        r->fd = -1;
+        unlink(r->tmp);
+    }
+}
+
+static void dl_free(struct delivery_rx *r)
+{
+    drop_tmp(r);
+    relay_m.deliveries_open--;
+    free(r);
+}
+
+static void answer(struct delivery_rx *r, enum delivery_status st, const char *text)
+{
+    char sha[65];
+    long n = answer_encode(r->answer, sizeof r->answer, HELLO_K_DELIVERY_ANSWER, (uint8_t)st,
+                           text);
+    r->answer_len = n > 0 ? (size_t)n : 0;
+    r->answer_off = 0;
+    relay_hex(r->d.sha256, 32, sha);
+    if (st == DELIVERY_ST_STORED) {
+        relay_m.deliveries_stored++;
+        r->t->loc->delivered++;
+    } else if (st == DELIVERY_ST_DUPLICATE) {
+        relay_m.deliveries_duplicate++;
+        r->t->loc->duplicates++;
+    } else {
+        relay_m.deliveries_failed++;
+    }
+    log_info("delivery: location=%s tunnel=%u stream=%u folder=\"%s\" uidvalidity=%lu uid=%lu "
+             "bytes=%llu sha256=%.16s duration=%.3fs verdict=\"%s\"", r->t->loc->id,
+             r->t->serial, r->stream_id, r->d.folder, (unsigned long)r->d.uidvalidity,
+             (unsigned long)r->d.uid, (unsigned long long)r->got, sha,
+             (double)(relay_now_ms() - r->start_ms) / 1000.0, text);
+}
+
+static void header_step(struct delivery_rx *r)
+{
+    char why[120];
+    long n = delivery_parse(r->hdr, r->hdr_len, &r->d);
+    if (n == 0 && r->hdr_len < sizeof r->hdr) {
+        return;
+    }
+    if (n <= 0) {
+        snprintf(why, sizeof why, "bad delivery header: %s",
+                 n == 0 ? "too long" : hello_strerror(n));
+        answer(r, DELIVERY_ST_ERROR, why);
+        r->state = DL_DISCARD;
+        return;
+    }
+    if (spool_seen(r->t->loc, r->d.sha256)) {
+        answer(r, DELIVERY_ST_DUPLICATE, "already have it");
+        r->state = DL_DISCARD;
+        return;
+    }
+    r->fd = spool_tmp_open(r->t->loc, &r->d, r->tmp, sizeof r->tmp);
+    if (r->fd < 0) {
+        answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+        r->state = DL_DISCARD;
+        return;
+    }
+    br_sha256_init(&r->sha);
+    r->state = DL_BODY;
+    /* Message bytes that came with the header. */
+    size_t extra = r->hdr_len - (size_t)n;
+    if (extra) {
+        if (extra > r->d.length) {
+            answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
+            drop_tmp(r);
+            r->state = DL_DISCARD;
+            return;
+        }
+        if (write(r->fd, r->hdr + n, extra) != (ssize_t)extra) {
+            answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+            drop_tmp(r);
+            r->state = DL_DISCARD;
+            return;
+        }
+        br_sha256_update(&r->sha, r->hdr + n, extra);
+        r->got += extra;
+    }
+}
+
+static void body_end(struct delivery_rx *r)
+{
+    uint8_t sha[32];
+    char name[RELAY_PATH_MAX];
+    br_sha256_out(&r->sha, sha);
+    if (r->got != r->d.length) {
+        answer(r, DELIVERY_ST_ERROR, "stream ended before the announced length");
+    } else if (memcmp(sha, r->d.sha256, 32) != 0) {
+        answer(r, DELIVERY_ST_ERROR, "SHA-256 mismatch");
+    } else if (fsync(r->fd) != 0 || close(r->fd) != 0) {
+        r->fd = -1;
+        unlink(r->tmp);
+        answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+    } else {
+        r->fd = -1;
+        if (spool_commit(r->t->loc, r->tmp, &r->d, name, sizeof name) != 0) {
+            unlink(r->tmp);
+            answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+        } else {
+            answer(r, DELIVERY_ST_STORED, "stored");
+        }
+    }
+    drop_tmp(r);
+}
+
+/* see relay.h */
+void delivery_on_stream(void *owner, unsigned ev)
+{
+    struct delivery_rx *r = owner;
+    static uint8_t buf[65536];
+    (void)ev;
+    for (int round = 0; round < 64; round++) {
+        long n;
+        if (r->state == DL_HEADER) {
+            n = yamux_read(r->st, r->hdr + r->hdr_len, sizeof r->hdr - r->hdr_len);
+            if (n > 0) {
+                r->hdr_len += (size_t)n;
+                header_step(r);
+                continue;
+            }
+        } else {
+            n = yamux_read(r->st, buf, sizeof buf);
+            if (n > 0 && r->state == DL_BODY) {
+                if ((uint64_t)n > r->d.length - r->got) {
+                    answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
+                    drop_tmp(r);
+                    r->state = DL_DISCARD;
+                } else if (write(r->fd, buf, (size_t)n) != n) {
+                    answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+                    drop_tmp(r);
+                    r->state = DL_DISCARD;
+                } else {
+                    br_sha256_update(&r->sha, buf, (size_t)n);
+                    r->got += (uint64_t)n;
+                }
+            }
+            if (n > 0) {
+                continue;
+            }
+        }
+        if (n == YAMUX_EOF) {
+            if (r->state == DL_HEADER) {
+                answer(r, DELIVERY_ST_ERROR, "stream ended inside the header");
+            } else if (r->state == DL_BODY) {
+                body_end(r);
+            }
+            r->state = DL_ANSWERED;
+        } else if (n < 0) {                       /* reset: nobody to answer */
+            if (r->state == DL_BODY) {
+                log_info("delivery: location=%s tunnel=%u stream=%u reset by the gateway after "
+                         "%llu bytes", r->t->loc->id, r->t->serial, r->stream_id,
+                         (unsigned long long)r->got);
+            }
+            r->st->user = NULL;
+            yamux_release(r->st);
+            dl_free(r);
+            return;
+        }
+        break;
+    }
+    /* The answer, then FIN; release once both sides are closed. */
+    while (r->answer_off < r->answer_len) {
+        long w = yamux_write(r->st, r->answer + r->answer_off, r->answer_len - r->answer_off);
+        if (w <= 0) {
+            break;
+        }
+        r->answer_off += (size_t)w;
+    }
+    if (r->answer_len && r->answer_off == r->answer_len
+        && (r->st->state == YAMUX_S_OPEN || r->st->state == YAMUX_S_REMOTE_CLOSED)) {
+        yamux_close(r->st);
+    }
+    if (r->state == DL_ANSWERED && r->st->state == YAMUX_S_CLOSED) {
+        r->st->user = NULL;
+        yamux_release(r->st);
+        dl_free(r);
+    }
+}
+
+/* see relay.h */
+void delivery_start(struct tunnel *t, struct yamux_stream *st)
+{
+    struct delivery_rx *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        yamux_release(st);
+        return;
+    }
+    r->kind = SK_DELIVERY;
+    r->t = t;
+    r->st = st;
+    r->stream_id = st->id;
+    r->fd = -1;
+    r->start_ms = relay_now_ms();
+    st->user = r;
+    relay_m.deliveries_open++;
+    delivery_on_stream(r, YAMUX_EV_READ);
+}
+
+/* see relay.h */
+void delivery_on_tunnel_gone(void *owner)
+{
+    dl_free(owner);
+}

@@ -1,0 +1,314 @@
+/* relay: command line, the epoll loop, its log (log.h on stderr) and socket helpers.
+ *
+ *   relay --config FILE            run
+ *   relay --check --config FILE    "configuration OK", or the file, line and reason
+ *   relay token ID                 a new token for location ID and the line to add */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "random.h"
+#include "relay.h"
+
+struct tls_server_identity relay_id;
+struct relay_metrics relay_m;
+
+/* ---- log.h, for the relay: one line per event on stderr, UTC time first ---- */
+
+static enum log_level log_max = LOG_INFO;
+
+/* see log.h */
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+    static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
+    char line[LOG_LINE_MAX * 2], when[32];
+    if (level > log_max) {
+        return;
+    }
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    int n = snprintf(line, sizeof line, "%s.%03ldZ relay: %s", when, ts.tv_nsec / 1000000,
+                     tag[level]);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2) {
+        len = sizeof line - 2;
+    }
+    line[len++] = '\n';
+    if (write(2, line, len) < 0) {
+        return;              /* nowhere else to say it */
+    }
+}
+
+/* see log.h */
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the loop ---- */
+
+static int epfd = -1;
+static volatile sig_atomic_t stopping;
+
+struct deferred {
+    void *p;
+    void (*fn)(void *);
+};
+static struct deferred *deferred;
+static size_t ndeferred, deferred_cap;
+
+/* see relay.h */
+uint64_t relay_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* see relay.h */
+int relay_ev_add(struct relay_ev *ev, int fd, uint32_t mask)
+{
+    struct epoll_event e = { .events = mask, .data.ptr = ev };
+    ev->fd = fd;
+    ev->mask = mask;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* see relay.h */
+void relay_ev_mask(struct relay_ev *ev, uint32_t mask)
+{
+    if (ev->fd >= 0 && mask != ev->mask) {
+        struct epoll_event e = { .events = mask, .data.ptr = ev };
+        ev->mask = mask;
+        epoll_ctl(epfd, EPOLL_CTL_MOD, ev->fd, &e);
+    }
+}
+
+/* see relay.h */
+void relay_ev_del(struct relay_ev *ev)
+{
+    if (ev->fd >= 0) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+        close(ev->fd);
+        ev->fd = -1;
+    }
+}
+
+/* see relay.h */
+void relay_defer_free(void *p, void (*fn)(void *))
+{
+    if (ndeferred == deferred_cap) {
+        deferred_cap = deferred_cap ? 2 * deferred_cap : 64;
+        deferred = realloc(deferred, deferred_cap * sizeof *deferred);
+        if (deferred == NULL) {
+            abort();
+        }
+    }
+    deferred[ndeferred++] = (struct deferred){ p, fn };
+}
+
+static void run_deferred(void)
+{
+    for (size_t i = 0; i < ndeferred; i++) {
+        deferred[i].fn(deferred[i].p);
+    }
+    ndeferred = 0;
+}
+
+/* ---- sockets ---- */
+
+/* see relay.h */
+void relay_sock_tune(int fd)
+{
+    int one = 1;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* see relay.h */
+int relay_listen(const struct sockaddr_in *a)
+{
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)a, sizeof *a) != 0 || listen(fd, 512) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* see relay.h */
+void relay_peer_name(int fd, char *out, size_t cap)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    char ip[INET_ADDRSTRLEN] = "?";
+    if (getpeername(fd, (struct sockaddr *)&a, &len) == 0) {
+        inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+    }
+    snprintf(out, cap, "%s:%u", ip, len == sizeof a ? ntohs(a.sin_port) : 0);
+}
+
+/* ---- commands ---- */
+
+static int cmd_token(const char *id)
+{
+    uint8_t raw[24], sha[32];
+    char token[64], hex[65];
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    if (!hello_location_valid(id, strlen(id))) {
+        fprintf(stderr, "relay: '%s' is not a Location ID (1..%d of A-Z a-z 0-9 . _ -)\n", id,
+                HELLO_LOCATION_MAX);
+        return 2;
+    }
+    if (rng_init() != 0) {
+        fprintf(stderr, "relay: no entropy\n");
+        return 1;
+    }
+    rng_bytes(raw, sizeof raw);
+    for (size_t i = 0; i < sizeof raw / 3; i++) {          /* base64url, 32 characters */
+        uint32_t v = (uint32_t)raw[3 * i] << 16 | (uint32_t)raw[3 * i + 1] << 8 | raw[3 * i + 2];
+        for (int k = 0; k < 4; k++) {
+            token[4 * i + (size_t)k] = b64[(v >> (18 - 6 * k)) & 63];
+        }
+    }
+    token[32] = 0;
+    br_sha256_context h;
+    br_sha256_init(&h);
+    br_sha256_update(&h, token, 32);
+    br_sha256_out(&h, sha);
+    relay_hex(sha, 32, hex);
+    printf("token for %s (give it to the cloud application; it is not stored): %s\n", id, token);
+    printf("add to the relay's configuration:\nlocation %s token-sha256 %s\n", id, hex);
+    memset(token, 0, sizeof token);
+    memset(raw, 0, sizeof raw);
+    return 0;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: relay --config FILE [--check]\n       relay token ID\n");
+    return 2;
+}
+
+static int serve(void)
+{
+    char err[300];
+    int lfd = relay_listen(&relay_cfg.listen), sfd = relay_listen(&relay_cfg.socks);
+    int mfd = relay_cfg.has_metrics ? relay_listen(&relay_cfg.metrics) : -2;
+    if (lfd < 0 || sfd < 0 || mfd == -1) {
+        log_err("%s: cannot listen on the %s address: %s", __func__,
+                lfd < 0 ? "tunnel" : sfd < 0 ? "socks" : "metrics", strerror(errno));
+        return 1;
+    }
+    for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
+        if (spool_prepare(&relay_cfg.locs[i], err, sizeof err) != 0) {
+            log_err("%s: %s", __func__, err);
+            return 1;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    tunnel_listener_start(lfd);
+    socks_listener_start(sfd);
+    if (mfd >= 0) {
+        metrics_listener_start(mfd);
+    }
+    char a[3][INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &relay_cfg.listen.sin_addr, a[0], sizeof a[0]);
+    inet_ntop(AF_INET, &relay_cfg.socks.sin_addr, a[1], sizeof a[1]);
+    inet_ntop(AF_INET, &relay_cfg.metrics.sin_addr, a[2], sizeof a[2]);
+    log_info("listening: tunnels %s:%u, socks %s:%u, metrics %s:%u, %u locations", a[0],
+             ntohs(relay_cfg.listen.sin_port), a[1], ntohs(relay_cfg.socks.sin_port),
+             mfd >= 0 ? a[2] : "-", mfd >= 0 ? ntohs(relay_cfg.metrics.sin_port) : 0,
+             relay_cfg.nlocs);
+    uint64_t last_timers = 0;
+    while (!stopping) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(epfd, evs, 64, 100);
+        for (int i = 0; i < n; i++) {
+            struct relay_ev *ev = evs[i].data.ptr;
+            if (ev->fd >= 0) {
+                ev->fn(ev, evs[i].events);
+            }
+        }
+        tunnel_run_dirty();
+        uint64_t now = relay_now_ms();
+        if (now - last_timers >= 100) {
+            tunnel_timers(now);
+            socks_timers(now);
+            tunnel_run_dirty();
+            last_timers = now;
+        }
+        run_deferred();
+    }
+    log_info("stopping");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL;
+    int check = 0;
+    char err[400];
+    if (argc == 3 && strcmp(argv[1], "token") == 0) {
+        return cmd_token(argv[2]);
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = 1;
+        } else {
+            return usage();
+        }
+    }
+    if (config == NULL) {
+        return usage();
+    }
+    if (relay_config_load(&relay_cfg, config, err, sizeof err) != 0
+        || relay_identity_load(&relay_cfg, &relay_id, err, sizeof err) != 0) {
+        fprintf(stderr, "relay: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("configuration OK\n");
+        return 0;
+    }
+    if (rng_init() != 0) {
+        fprintf(stderr, "relay: no entropy: TLS unavailable\n");
+        return 1;
+    }
+    return serve();
+}

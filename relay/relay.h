@@ -1,0 +1,166 @@
+/* relay: the cloud side. Holds the gateways' tunnels (mutual TLS, yamux), offers SOCKS5 to
+ * cloud applications and writes mail the gateways deliver into a Maildir spool.
+ *
+ * One process, one thread, one epoll loop; every socket is non-blocking. Objects that own a
+ * file descriptor embed a struct relay_ev that epoll hands back. Objects are freed only at
+ * the end of a loop turn (relay_defer_free), so a handler may close anything it touches.
+ *
+ * Limits (the memory each costs):
+ *   RELAY_TUNNELS_MAX          tunnels at once; each ~40 KiB TLS + yamux block (stream
+ *                              table 40 KiB, output queue 256 KiB, receive pool up to
+ *                              RELAY_YAMUX_POOL, committed only as used)
+ *   RELAY_HANDSHAKES_MAX       tunnels still in TLS handshake or hello (rathole #508):
+ *                              more are closed at accept
+ *   RELAY_SOCKS_MAX            SOCKS5 clients at once; each ~33 KiB (two splice buffers)
+ *   RELAY_TUNNELS_PER_LOC      live tunnels per location (HA) */
+#ifndef GW_RELAY_H
+#define GW_RELAY_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bearssl.h"
+#include "hello.h"
+#include "socks5.h"
+#include "tls_server.h"
+#include "yamux.h"
+
+#define RELAY_TUNNELS_MAX 256
+#define RELAY_HANDSHAKES_MAX 64
+#define RELAY_HANDSHAKE_MS 10000     /* TLS handshake and hello, together */
+#define RELAY_SOCKS_MAX 4096
+#define RELAY_SOCKS_HANDSHAKE_MS 10000   /* greeting, auth and request */
+#define RELAY_SOCKS_REPLY_MS 30000   /* the gateway's answer to a request */
+#define RELAY_TUNNELS_PER_LOC 4
+#define RELAY_STREAMS_PER_TUNNEL 1024
+#define RELAY_YAMUX_POOL (64u << 20)
+#define RELAY_YAMUX_OUT (256u * 1024)
+#define RELAY_KEEPALIVE_MS 5000
+#define RELAY_DEAD_MS 15000
+#define RELAY_SPLICE_BUF 16384       /* each way, per SOCKS5 client */
+#define RELAY_LOCATIONS_MAX 1024
+#define RELAY_PATH_MAX 512
+
+/* ---- the loop ---- */
+struct relay_ev {
+    int fd;
+    uint32_t mask;               /* EPOLLIN/EPOLLOUT currently asked for */
+    void (*fn)(struct relay_ev *ev, uint32_t events);
+};
+
+uint64_t relay_now_ms(void);
+int relay_ev_add(struct relay_ev *ev, int fd, uint32_t mask);
+void relay_ev_mask(struct relay_ev *ev, uint32_t mask);
+void relay_ev_del(struct relay_ev *ev);
+/* Free p (with fn) at the end of this loop turn. */
+void relay_defer_free(void *p, void (*fn)(void *));
+
+/* ---- configuration ---- */
+struct location {
+    char id[HELLO_LOCATION_MAX + 1];
+    uint8_t token_sha256[32];
+    struct tunnel *live[RELAY_TUNNELS_PER_LOC];
+    unsigned nlive, rr;
+    struct spool_index *index;   /* delivered SHA-256s (dedup) */
+    uint64_t socks_ok, socks_refused, delivered, duplicates;
+};
+
+struct relay_config {
+    struct sockaddr_in listen, socks, metrics;
+    int has_metrics;
+    char cert[RELAY_PATH_MAX], key[RELAY_PATH_MAX], client_ca[RELAY_PATH_MAX];
+    char spool[RELAY_PATH_MAX];
+    struct location *locs;
+    unsigned nlocs;
+};
+
+/* Parse FILE; on error, "FILE:LINE: reason" in err. Returns 0 or -1. */
+int relay_config_load(struct relay_config *c, const char *path, char *err, size_t errlen);
+/* Load the TLS identity the config names; on error, the reason in err. */
+int relay_identity_load(const struct relay_config *c, struct tls_server_identity *id,
+                        char *err, size_t errlen);
+struct location *relay_location(const char *id);
+int relay_parse_addr(const char *s, struct sockaddr_in *a);
+void relay_hex(const uint8_t *p, size_t n, char *out);
+
+extern struct relay_config relay_cfg;
+extern struct tls_server_identity relay_id;
+
+/* ---- sockets ---- */
+int relay_listen(const struct sockaddr_in *a);
+void relay_sock_tune(int fd);
+void relay_peer_name(int fd, char *out, size_t cap);
+
+/* ---- tunnels ---- */
+enum stream_kind { SK_HELLO, SK_SOCKS, SK_DELIVERY };
+
+enum tunnel_state {
+    TUN_HANDSHAKE,               /* TLS handshake running */
+    TUN_HELLO,                   /* TLS up, waiting for hello on the first stream */
+    TUN_READY,                   /* carries streams */
+    TUN_DEAD,                    /* closed, freed at the end of the turn */
+};
+
+struct tunnel {
+    struct relay_ev ev;
+    enum tunnel_state state;
+    unsigned serial;
+    char peer[64];
+    struct location *loc;
+    struct tls_server *tls;
+    struct yamux_session ys;
+    void *ymem;
+    size_t ymem_len;
+    uint8_t in[16384];
+    size_t in_len, in_off;
+    struct hello_rx *hello;
+    char hostname[HELLO_TEXT_MAX + 1], firmware[HELLO_TEXT_MAX + 1];
+    uint64_t deadline_ms, opened_ms;
+    uint64_t streams_total;
+    int dirty;
+    struct tunnel *next_dirty;
+};
+
+void tunnel_listener_start(int fd);
+void tunnel_mark_dirty(struct tunnel *t);
+void tunnel_run_dirty(void);
+void tunnel_timers(uint64_t now);
+/* A live tunnel of loc for a new stream (round robin over those that can open), or NULL. */
+struct tunnel *tunnel_pick(struct location *loc);
+
+/* Stream owners: the first member of each is its kind; yamux_stream.user points at it.
+ * They are told about stream events and about the tunnel going away. */
+void socks_on_stream(void *owner, unsigned ev);
+void socks_on_tunnel_gone(void *owner);
+void delivery_start(struct tunnel *t, struct yamux_stream *st);
+void delivery_on_stream(void *owner, unsigned ev);
+void delivery_on_tunnel_gone(void *owner);
+
+/* ---- SOCKS5 ---- */
+void socks_listener_start(int fd);
+void socks_timers(uint64_t now);
+
+/* ---- spool ---- */
+int spool_prepare(struct location *loc, char *err, size_t errlen);
+int spool_seen(const struct location *loc, const uint8_t sha[32]);
+/* Move tmp_name into new/ durably and record it; returns 0 or -1 (logged). */
+int spool_commit(struct location *loc, const char *tmp_path, const struct delivery *d,
+                 char *final_name, size_t cap);
+int spool_tmp_open(struct location *loc, const struct delivery *d, char *path, size_t cap);
+
+/* ---- metrics ---- */
+struct relay_metrics {
+    uint64_t tunnels_accepted, tunnels_up, tunnels_refused, handshakes_refused;
+    uint64_t handshake_failures, tunnel_closes;
+    uint64_t socks_accepted, socks_refused_limit, socks_auth_failed;
+    uint64_t socks_replies[9];   /* by reply code; 9+ counted in [1] */
+    uint64_t bytes_up, bytes_down;
+    uint64_t deliveries_stored, deliveries_duplicate, deliveries_failed;
+    uint64_t yamux_violations;
+    unsigned tunnels_open, handshakes_pending, socks_open, deliveries_open;
+};
+extern struct relay_metrics relay_m;
+void metrics_listener_start(int fd);
+
+#endif

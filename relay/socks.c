@@ -1,0 +1,500 @@
+/* relay SOCKS5 entry: method negotiation (user/password only), RFC 1929 with user =
+ * Location ID and password = token (SHA-256 compared in constant time; an unknown location
+ * and a wrong token get the same answer after the same work), then the client's CONNECT
+ * request goes, byte for byte, onto a new yamux stream to a live tunnel of that location;
+ * the gateway's reply comes back byte for byte, then bytes are spliced both ways with
+ * half-close forwarded. Buffers are bounded: a side whose peer cannot take more is not read.
+ * One log line per client. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+enum socks_state {
+    SS_GREETING,                 /* waiting for VER NMETHODS METHODS */
+    SS_AUTH,                     /* waiting for the RFC 1929 request */
+    SS_REQUEST,                  /* waiting for CONNECT */
+    SS_WAIT_REPLY,               /* request sent to the gateway, its reply not yet back */
+    SS_SPLICE,                   /* bytes both ways */
+    SS_FLUSH_CLOSE,              /* sending a last reply, then closing */
+    SS_DEAD,
+};
+
+struct socks {
+    enum stream_kind kind;       /* SK_SOCKS, first: yamux_stream.user points here */
+    struct relay_ev ev;
+    enum socks_state state;
+    char peer[64];
+    struct location *loc;
+    struct tunnel *tun;
+    struct yamux_stream *st;
+    unsigned tunnel_serial;
+    char target[SOCKS5_NAME_MAX + 8];
+    uint8_t hs[SOCKS5_AUTH_MAX + SOCKS5_REQUEST_MAX];   /* handshake bytes received */
+    size_t hs_len;
+    uint8_t c2g[RELAY_SPLICE_BUF], g2c[RELAY_SPLICE_BUF];
+    size_t c2g_off, c2g_len, g2c_off, g2c_len;
+    int client_eof, fin_sent, gw_eof, shut_wr;
+    int rep;                     /* the reply the client got, -1 before */
+    const char *verdict;
+    uint64_t up, down, start_ms, deadline_ms;
+};
+
+static struct relay_ev listen_ev;
+static struct socks **clients;   /* RELAY_SOCKS_MAX slots, for the timers */
+
+/* A token hash nobody has: an unknown location costs the same comparison. */
+static const uint8_t no_location[32] = { 0 };
+
+static void socks_free(void *p)
+{
+    free(p);
+}
+
+static void finish(struct socks *s, const char *verdict)
+{
+    if (s->state == SS_DEAD) {
+        return;
+    }
+    if (verdict) {
+        s->verdict = verdict;
+    }
+    if (s->rep >= 0 || s->loc) {
+        log_info("stream: location=%s tunnel=%u client=%s target=%s up=%llu down=%llu "
+                 "duration=%.3fs verdict=\"%s\"", s->loc ? s->loc->id : "-", s->tunnel_serial,
+                 s->peer, s->target[0] ? s->target : "-", (unsigned long long)s->up,
+                 (unsigned long long)s->down,
+                 (double)(relay_now_ms() - s->start_ms) / 1000.0, s->verdict);
+    }
+    if (s->st) {
+        s->st->user = NULL;
+        yamux_release(s->st);        /* RST unless both sides closed */
+        tunnel_mark_dirty(s->tun);
+        s->st = NULL;
+    }
+    relay_m.bytes_up += s->up;
+    relay_m.bytes_down += s->down;
+    relay_ev_del(&s->ev);
+    s->state = SS_DEAD;
+    relay_m.socks_open--;
+    for (unsigned i = 0; i < RELAY_SOCKS_MAX; i++) {
+        if (clients[i] == s) {
+            clients[i] = NULL;
+            break;
+        }
+    }
+    relay_defer_free(s, socks_free);
+}
+
+/* Queue bytes for the client (handshake answers); they go out before anything else. */
+static void say(struct socks *s, const uint8_t *p, size_t n)
+{
+    if (n <= sizeof s->g2c - s->g2c_len) {
+        memcpy(s->g2c + s->g2c_len, p, n);
+        s->g2c_len += n;
+    }
+}
+
+static void refuse(struct socks *s, enum socks5_reply rep, const char *verdict)
+{
+    uint8_t r[SOCKS5_REPLY_LEN];
+    socks5_reply_encode(r, rep, NULL, 0);
+    say(s, r, sizeof r);
+    s->rep = rep;
+    s->verdict = verdict;
+    relay_m.socks_replies[rep < 9 ? rep : 1]++;
+    s->state = SS_FLUSH_CLOSE;
+}
+
+static int ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    volatile uint8_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        d |= a[i] ^ b[i];
+    }
+    return d == 0;
+}
+
+/* RFC 1929: the same work and the same answer whether the location exists or not. */
+static int authenticate(struct socks *s, struct socks5_auth *a)
+{
+    uint8_t sha[32];
+    br_sha256_context h;
+    struct location *loc = NULL;
+    const uint8_t *want = no_location;
+    for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
+        if (strcmp(relay_cfg.locs[i].id, a->user) == 0) {
+            loc = &relay_cfg.locs[i];
+            want = loc->token_sha256;
+        }
+    }
+    br_sha256_init(&h);
+    br_sha256_update(&h, a->pass, a->pass_len);
+    br_sha256_out(&h, sha);
+    int ok = ct_equal(sha, want, 32) && loc != NULL;
+    memset(&h, 0, sizeof h);
+    if (ok) {
+        s->loc = loc;
+    }
+    return ok;
+}
+
+/* The request: open a stream on a live tunnel and send the request bytes as received. */
+static void connect_request(struct socks *s, const uint8_t *req, size_t n)
+{
+    struct tunnel *t = tunnel_pick(s->loc);
+    struct yamux_stream *st = t ? yamux_open(&t->ys) : NULL;
+    if (st == NULL) {
+        s->loc->socks_refused++;
+        refuse(s, SOCKS5_REP_NOT_CONNECTED, "location not connected (0x03)");
+        return;
+    }
+    st->user = s;
+    s->st = st;
+    s->tun = t;
+    s->tunnel_serial = t->serial;
+    t->streams_total++;
+    memcpy(s->c2g, req, n);
+    s->c2g_off = 0;
+    s->c2g_len = n;
+    s->state = SS_WAIT_REPLY;
+    s->deadline_ms = relay_now_ms() + RELAY_SOCKS_REPLY_MS;
+}
+
+/* Greeting, auth and request from s->hs; returns 1 when it consumed something. */
+static int handshake_step(struct socks *s)
+{
+    long n = 0;
+    if (s->state == SS_GREETING) {
+        int userpass = 0;
+        uint8_t m[2];
+        n = socks5_greeting_parse(s->hs, s->hs_len, &userpass);
+        if (n > 0) {
+            socks5_method_encode(m, userpass ? SOCKS5_M_USERPASS : SOCKS5_M_NOACCEPT);
+            say(s, m, 2);
+            s->state = userpass ? SS_AUTH : SS_FLUSH_CLOSE;
+            s->verdict = "no acceptable method (user/password required)";
+        }
+    } else if (s->state == SS_AUTH) {
+        struct socks5_auth a;
+        uint8_t r[2];
+        n = socks5_auth_parse(s->hs, s->hs_len, &a);
+        if (n > 0) {
+            int ok = authenticate(s, &a);
+            socks5_auth_reply_encode(r, ok);
+            say(s, r, 2);
+            if (!ok) {
+                relay_m.socks_auth_failed++;
+                log_info("socks refused: client=%s user=\"%s\" reason=\"authentication failed\"",
+                         s->peer, hello_location_valid(a.user, a.user_len) ? a.user : "?");
+                s->state = SS_FLUSH_CLOSE;
+                s->verdict = "authentication failed";
+            } else {
+                s->state = SS_REQUEST;
+            }
+            explicit_bzero(&a, sizeof a);
+        }
+    } else if (s->state == SS_REQUEST) {
+        struct socks5_request r;
+        n = socks5_request_parse(s->hs, s->hs_len, &r);
+        if (n > 0 || (n < 0 && r.host[0])) {
+            snprintf(s->target, sizeof s->target, "%s:%u", r.host, r.port);
+        }
+        if (n > 0) {
+            connect_request(s, s->hs, (size_t)n);
+        } else if (n < 0) {
+            refuse(s, socks5_err_reply(n), n == SOCKS5_EATYP ? "address type not supported"
+                   : n == SOCKS5_ECMD ? "command not supported" : "malformed request");
+            n = (long)s->hs_len;
+        }
+    }
+    if (n < 0) {                   /* a malformed greeting or auth: just hang up */
+        explicit_bzero(s->hs, sizeof s->hs);
+        finish(s, "malformed SOCKS5 handshake");
+        return 0;
+    }
+    if (n > 0) {
+        /* Whatever followed (a client that did not wait) is kept for the next step; after
+         * the request it is the client's first data for the target. */
+        memmove(s->hs, s->hs + n, s->hs_len - (size_t)n);
+        s->hs_len -= (size_t)n;
+        explicit_bzero(s->hs + s->hs_len, (size_t)n);
+        if (s->state == SS_WAIT_REPLY && s->hs_len) {
+            memcpy(s->c2g + s->c2g_len, s->hs, s->hs_len);
+            s->c2g_len += s->hs_len;
+            s->hs_len = 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* The gateway's RFC 1928 reply, at the start of g2c. */
+static void reply_step(struct socks *s)
+{
+    uint8_t rep;
+    long n = socks5_reply_parse(s->g2c, s->g2c_len, &rep);
+    if (n == 0 && s->g2c_len < SOCKS5_REPLY_MAX && !s->gw_eof) {
+        return;
+    }
+    if (n <= 0) {
+        s->g2c_len = 0;
+        refuse(s, n == 0 ? SOCKS5_REP_FAILURE : SOCKS5_REP_FAILURE,
+               n == 0 ? "gateway closed without a reply" : "malformed reply from the gateway");
+        return;
+    }
+    s->rep = rep;
+    relay_m.socks_replies[rep < 9 ? rep : 1]++;
+    if (rep == SOCKS5_REP_OK) {
+        s->state = SS_SPLICE;
+        s->verdict = "ok";
+        s->loc->socks_ok++;
+        s->down += s->g2c_len - (size_t)n;
+    } else {
+        static char text[9][48];
+        snprintf(text[rep < 9 ? rep : 1], sizeof text[0], "%s (0x%02x)", socks5_reply_text(rep),
+                 rep);
+        s->verdict = text[rep < 9 ? rep : 1];
+        s->g2c_len = (size_t)n;          /* the reply only, as the gateway sent it */
+        s->loc->socks_refused++;
+        s->state = SS_FLUSH_CLOSE;
+    }
+}
+
+/* One pass of moving bytes; returns 1 when anything moved. */
+static int pump(struct socks *s)
+{
+    int moved = 0;
+    ssize_t n;
+    /* client -> handshake buffer or splice buffer */
+    if (s->state <= SS_REQUEST && s->hs_len < sizeof s->hs) {
+        n = recv(s->ev.fd, s->hs + s->hs_len, sizeof s->hs - s->hs_len, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            finish(s, "client left during the handshake");
+            return 0;
+        }
+        if (n > 0) {
+            s->hs_len += (size_t)n;
+            moved = 1;
+        }
+        while (s->state <= SS_REQUEST && handshake_step(s)) {
+        }
+        if (s->state == SS_DEAD) {
+            return 0;
+        }
+    } else if (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0) {
+        n = recv(s->ev.fd, s->c2g, sizeof s->c2g, MSG_DONTWAIT);
+        if (n == 0) {
+            s->client_eof = 1;
+            moved = 1;
+        } else if (n > 0) {
+            s->c2g_off = 0;
+            s->c2g_len = (size_t)n;
+            moved = 1;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            finish(s, "client connection failed");
+            return 0;
+        }
+    }
+    /* splice buffer -> stream */
+    if (s->st && s->c2g_off < s->c2g_len) {
+        long w = yamux_write(s->st, s->c2g + s->c2g_off, s->c2g_len - s->c2g_off);
+        if (w < 0) {
+            finish(s, "stream reset by the gateway");
+            return 0;
+        }
+        if (w > 0) {
+            if (s->state == SS_SPLICE) {
+                s->up += (size_t)w;
+            }
+            s->c2g_off += (size_t)w;
+            moved = 1;
+            if (s->c2g_off == s->c2g_len) {
+                s->c2g_off = s->c2g_len = 0;
+            }
+        }
+    }
+    if (s->st && s->client_eof && s->c2g_len == 0 && !s->fin_sent) {
+        yamux_close(s->st);
+        s->fin_sent = 1;
+        moved = 1;
+    }
+    /* stream -> client buffer */
+    if (s->st && !s->gw_eof && (s->state == SS_WAIT_REPLY || s->state == SS_SPLICE)
+        && s->g2c_len < sizeof s->g2c && (s->state == SS_WAIT_REPLY || s->g2c_len == 0)) {
+        long r = yamux_read(s->st, s->g2c + s->g2c_len, sizeof s->g2c - s->g2c_len);
+        if (r == YAMUX_EOF) {
+            s->gw_eof = 1;
+            moved = 1;
+        } else if (r < 0) {
+            if (s->state == SS_WAIT_REPLY) {
+                s->g2c_len = 0;
+                refuse(s, SOCKS5_REP_FAILURE, "stream reset before the reply");
+            } else {
+                finish(s, "stream reset by the gateway");
+                return 0;
+            }
+        } else if (r > 0) {
+            if (s->state == SS_SPLICE) {
+                s->down += (size_t)r;
+            }
+            s->g2c_len += (size_t)r;
+            moved = 1;
+        }
+        if (s->state == SS_WAIT_REPLY) {
+            reply_step(s);
+        }
+    }
+    /* client buffer -> client */
+    if (s->g2c_off < s->g2c_len) {
+        n = send(s->ev.fd, s->g2c + s->g2c_off, s->g2c_len - s->g2c_off,
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            finish(s, "client connection failed");
+            return 0;
+        }
+        if (n > 0) {
+            s->g2c_off += (size_t)n;
+            moved = 1;
+            if (s->g2c_off == s->g2c_len) {
+                s->g2c_off = s->g2c_len = 0;
+            }
+        }
+    }
+    if (s->state == SS_SPLICE && s->gw_eof && s->g2c_len == 0 && !s->shut_wr) {
+        shutdown(s->ev.fd, SHUT_WR);
+        s->shut_wr = 1;
+        moved = 1;
+    }
+    if ((s->state == SS_SPLICE && s->fin_sent && s->shut_wr)
+        || (s->state == SS_FLUSH_CLOSE && s->g2c_len == 0)) {
+        finish(s, NULL);
+        return 0;
+    }
+    return moved;
+}
+
+static void service(struct socks *s)
+{
+    for (int i = 0; i < 64 && s->state != SS_DEAD && pump(s); i++) {
+    }
+    if (s->state == SS_DEAD) {
+        return;
+    }
+    uint32_t mask = 0;
+    if (s->state <= SS_REQUEST || (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0)) {
+        mask |= EPOLLIN;
+    }
+    if (s->g2c_len > s->g2c_off) {
+        mask |= EPOLLOUT;
+    }
+    relay_ev_mask(&s->ev, mask);
+    tunnel_mark_dirty(s->tun);
+}
+
+static void on_client_event(struct relay_ev *ev, uint32_t events)
+{
+    struct socks *s = (struct socks *)(void *)((char *)ev - offsetof(struct socks, ev));
+    if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) {
+        finish(s, "client connection failed");
+        return;
+    }
+    service(s);
+}
+
+/* see relay.h */
+void socks_on_stream(void *owner, unsigned ev)
+{
+    (void)ev;
+    service(owner);
+}
+
+/* see relay.h */
+void socks_on_tunnel_gone(void *owner)
+{
+    struct socks *s = owner;
+    s->st = NULL;
+    s->tun = NULL;
+    if (s->state == SS_WAIT_REPLY) {
+        refuse(s, SOCKS5_REP_NOT_CONNECTED, "tunnel lost before the reply");
+        service(s);
+    } else {
+        finish(s, "tunnel lost");
+    }
+}
+
+/* see relay.h */
+void socks_timers(uint64_t now)
+{
+    for (unsigned i = 0; i < RELAY_SOCKS_MAX; i++) {
+        struct socks *s = clients[i];
+        if (s == NULL || now < s->deadline_ms || s->state > SS_WAIT_REPLY) {
+            continue;
+        }
+        if (s->state == SS_WAIT_REPLY) {
+            if (s->st) {
+                s->st->user = NULL;
+                yamux_reset(s->st);
+                yamux_release(s->st);
+                tunnel_mark_dirty(s->tun);
+                s->st = NULL;
+            }
+            refuse(s, SOCKS5_REP_TIMEOUT, "no reply from the gateway in time (0x06)");
+            service(s);
+        } else {
+            finish(s, "handshake deadline passed");
+        }
+    }
+}
+
+static void on_accept(struct relay_ev *ev, uint32_t events)
+{
+    (void)events;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(ev->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;
+        }
+        unsigned slot = RELAY_SOCKS_MAX;
+        for (unsigned k = 0; k < RELAY_SOCKS_MAX && slot == RELAY_SOCKS_MAX; k++) {
+            slot = clients[k] ? slot : k;
+        }
+        struct socks *s = slot < RELAY_SOCKS_MAX ? calloc(1, sizeof *s) : NULL;
+        if (s == NULL) {
+            relay_m.socks_refused_limit++;
+            close(fd);
+            continue;
+        }
+        relay_sock_tune(fd);
+        s->kind = SK_SOCKS;
+        s->ev.fn = on_client_event;
+        s->state = SS_GREETING;
+        s->rep = -1;
+        s->verdict = "client left";
+        s->start_ms = relay_now_ms();
+        s->deadline_ms = s->start_ms + RELAY_SOCKS_HANDSHAKE_MS;
+        relay_peer_name(fd, s->peer, sizeof s->peer);
+        if (relay_ev_add(&s->ev, fd, EPOLLIN) != 0) {
+            close(fd);
+            free(s);
+            continue;
+        }
+        clients[slot] = s;
+        relay_m.socks_accepted++;
+        relay_m.socks_open++;
+    }
+}
+
+/* see relay.h */
+void socks_listener_start(int fd)
+{
+    clients = calloc(RELAY_SOCKS_MAX, sizeof *clients);
+    listen_ev.fn = on_accept;
+    relay_ev_add(&listen_ev, fd, EPOLLIN);
+}

@@ -1,0 +1,235 @@
+/* relay spool: a Maildir per location (SPOOL/ID/{tmp,new,cur}) and the set of SHA-256s
+ * delivered there, for "already have it". The set is kept in memory and in an append-only
+ * file SPOOL/ID/.relay-index ("HEX UIDVALIDITY UID NAME" per line, fsynced before a
+ * delivery is acknowledged); at start it is rebuilt from that file and from the names in
+ * new/ and cur/ ("SECONDS.HEX.HOST,S=SIZE"), so a crash between rename and index append
+ * loses nothing. Consumers may move or delete messages: the index still remembers them. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+struct spool_index {
+    uint8_t (*keys)[32];
+    uint8_t *used;
+    size_t cap, n;
+};
+
+static char host[64];
+
+static size_t slot_of(const struct spool_index *ix, const uint8_t sha[32])
+{
+    size_t h = (size_t)sha[0] | (size_t)sha[1] << 8 | (size_t)sha[2] << 16
+               | (size_t)sha[3] << 24;
+    return h & (ix->cap - 1);
+}
+
+static int index_has(const struct spool_index *ix, const uint8_t sha[32])
+{
+    for (size_t i = slot_of(ix, sha), k = 0; k < ix->cap; k++, i = (i + 1) & (ix->cap - 1)) {
+        if (!ix->used[i]) {
+            return 0;
+        }
+        if (memcmp(ix->keys[i], sha, 32) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int index_add(struct spool_index *ix, const uint8_t sha[32])
+{
+    if (index_has(ix, sha)) {
+        return 0;
+    }
+    if (2 * (ix->n + 1) > ix->cap) {              /* grow at half full */
+        struct spool_index bigger = { 0 };
+        bigger.cap = ix->cap ? 2 * ix->cap : 1024;
+        bigger.keys = calloc(bigger.cap, 32);
+        bigger.used = calloc(bigger.cap, 1);
+        if (bigger.keys == NULL || bigger.used == NULL) {
+            free(bigger.keys);
+            free(bigger.used);
+            return -1;
+        }
+        for (size_t i = 0; i < ix->cap; i++) {
+            if (ix->used[i]) {
+                index_add(&bigger, ix->keys[i]);
+            }
+        }
+        free(ix->keys);
+        free(ix->used);
+        *ix = bigger;
+    }
+    size_t i = slot_of(ix, sha);
+    while (ix->used[i]) {
+        i = (i + 1) & (ix->cap - 1);
+    }
+    memcpy(ix->keys[i], sha, 32);
+    ix->used[i] = 1;
+    ix->n++;
+    return 0;
+}
+
+static int unhex32(const char *s, uint8_t out[32])
+{
+    for (int i = 0; i < 64; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) {
+            return -1;
+        }
+        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+    }
+    return 0;
+}
+
+static void scan_dir(struct spool_index *ix, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    uint8_t sha[32];
+    while (d && (e = readdir(d)) != NULL) {
+        const char *dot = strchr(e->d_name, '.');
+        if (dot && strlen(dot + 1) > 64 && dot[65] == '.' && unhex32(dot + 1, sha) == 0) {
+            index_add(ix, sha);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+}
+
+static void loc_path(char *out, size_t cap, const struct location *loc, const char *sub)
+{
+    snprintf(out, cap, "%s/%s%s%s", relay_cfg.spool, loc->id, sub[0] ? "/" : "", sub);
+}
+
+/* see relay.h */
+int spool_prepare(struct location *loc, char *err, size_t errlen)
+{
+    static const char *const subs[] = { "", "tmp", "new", "cur" };
+    char path[RELAY_PATH_MAX + 128], line[256];
+    uint8_t sha[32];
+    if (host[0] == 0) {
+        gethostname(host, sizeof host - 1);
+        for (char *p = host; *p; p++) {          /* Maildir: no '/' or ':' in names */
+            if (*p == '/' || *p == ':' || *p == '.') {
+                *p = '_';
+            }
+        }
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        loc_path(path, sizeof path, loc, subs[i]);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    loc->index = calloc(1, sizeof *loc->index);
+    if (loc->index == NULL) {
+        snprintf(err, errlen, "spool: out of memory");
+        return -1;
+    }
+    loc_path(path, sizeof path, loc, ".relay-index");
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (strlen(line) > 64 && unhex32(line, sha) == 0) {
+            index_add(loc->index, sha);
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    loc_path(path, sizeof path, loc, "new");
+    scan_dir(loc->index, path);
+    loc_path(path, sizeof path, loc, "cur");
+    scan_dir(loc->index, path);
+    /* Leftovers of deliveries that never finished. */
+    loc_path(path, sizeof path, loc, "tmp");
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            char p2[RELAY_PATH_MAX + 400];
+            snprintf(p2, sizeof p2, "%s/%s", path, e->d_name);
+            unlink(p2);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    log_info("spool: location=%s messages known=%zu", loc->id, loc->index->n);
+    return 0;
+}
+
+/* see relay.h */
+int spool_seen(const struct location *loc, const uint8_t sha[32])
+{
+    return loc->index && index_has(loc->index, sha);
+}
+
+/* see relay.h */
+int spool_tmp_open(struct location *loc, const struct delivery *d, char *path, size_t cap)
+{
+    static unsigned counter;
+    char dir[RELAY_PATH_MAX + 128];
+    (void)d;
+    loc_path(dir, sizeof dir, loc, "tmp");
+    snprintf(path, cap, "%s/%lld.P%dQ%u.%s", dir, (long long)time(NULL), (int)getpid(),
+             ++counter, host);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_err("%s: %s: %s", __func__, path, strerror(errno));
+    }
+    return fd;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/* see relay.h */
+int spool_commit(struct location *loc, const char *tmp_path, const struct delivery *d,
+                 char *final_name, size_t cap)
+{
+    char hex[65], dir[RELAY_PATH_MAX + 128], path[RELAY_PATH_MAX + 400], line[600];
+    relay_hex(d->sha256, 32, hex);
+    snprintf(final_name, cap, "%lld.%s.%s,S=%llu", (long long)time(NULL), hex, host,
+             (unsigned long long)d->length);
+    loc_path(dir, sizeof dir, loc, "new");
+    snprintf(path, sizeof path, "%s/%s", dir, final_name);
+    if (rename(tmp_path, path) != 0 || fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0) {
+        log_err("%s: %s: %s", __func__, path, strerror(errno));
+        return -1;
+    }
+    loc_path(dir, sizeof dir, loc, ".relay-index");
+    int fd = open(dir, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int n = snprintf(line, sizeof line, "%s %lu %lu %s\n", hex, (unsigned long)d->uidvalidity,
+                     (unsigned long)d->uid, final_name);
+    if (fd < 0 || write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
+        /* The message is durable in new/ and its name carries the hash: a restart still
+         * knows it. Only this run's memory must learn it, below. */
+        log_warnx("%s: %s: %s", __func__, dir, strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    index_add(loc->index, d->sha256);
+    return 0;
+}

@@ -1,0 +1,515 @@
+/* relay tunnels: accept, TLS handshake with a required client certificate whose CN is a
+ * configured location, a yamux server session, hello on the first gateway-opened stream,
+ * then streams both ways. One log line per tunnel event. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+/* The hello stream's receiver. */
+struct hello_rx {
+    enum stream_kind kind;       /* SK_HELLO, first */
+    struct yamux_stream *st;
+    uint8_t buf[HELLO_MSG_MAX];
+    size_t len;
+    int answered;
+};
+
+static struct relay_ev listen_ev;
+static struct tunnel *tunnels[RELAY_TUNNELS_MAX];
+static struct tunnel *dirty_head;
+static unsigned next_serial;
+
+static const char *const state_names[] = { "handshake", "hello", "ready", "dead" };
+
+/* ---- the TLS stream over the kernel socket ---- */
+
+static long tio_send(void *arg, const uint8_t *p, size_t len)
+{
+    struct tunnel *t = arg;
+    ssize_t n = send(t->ev.fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
+    }
+    return n;
+}
+
+static long tio_recv(void *arg, uint8_t *p, size_t len)
+{
+    struct tunnel *t = arg;
+    ssize_t n = recv(t->ev.fd, p, len, MSG_DONTWAIT);
+    if (n == 0) {
+        return TLS_IO_EOF;
+    }
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
+    }
+    return n;
+}
+
+/* ---- life and death ---- */
+
+static void tunnel_free(void *p)
+{
+    struct tunnel *t = p;
+    if (t->tls) {
+        memset(t->tls, 0, sizeof *t->tls);      /* session keys */
+        free(t->tls);
+    }
+    free(t->ymem);
+    free(t);
+}
+
+static void owner_gone(void *owner)
+{
+    switch (*(enum stream_kind *)owner) {
+    case SK_HELLO:
+        free(owner);
+        break;
+    case SK_SOCKS:
+        socks_on_tunnel_gone(owner);
+        break;
+    case SK_DELIVERY:
+        delivery_on_tunnel_gone(owner);
+        break;
+    }
+}
+
+/* Pushes what yamux has queued into TLS, and TLS to the socket, as far as they go now. */
+static int push_output(struct tunnel *t)
+{
+    const uint8_t *p;
+    size_t n;
+    int moved = 0;
+    while ((n = yamux_out_peek(&t->ys, &p)) > 0) {
+        long w = tls_server_write(t->tls, p, n);
+        if (w <= 0) {
+            return w < 0 ? -1 : moved;
+        }
+        yamux_out_consume(&t->ys, (size_t)w);
+        moved = 1;
+    }
+    return moved;
+}
+
+static void tunnel_close(struct tunnel *t, const char *why)
+{
+    uint64_t now = relay_now_ms();
+    if (t->state == TUN_DEAD) {
+        return;
+    }
+    if (t->state == TUN_HANDSHAKE || t->state == TUN_HELLO) {
+        relay_m.handshakes_pending--;
+    }
+    if (t->state == TUN_READY) {
+        struct location *loc = t->loc;
+        for (unsigned i = 0; i < loc->nlive; i++) {
+            if (loc->live[i] == t) {
+                loc->live[i] = loc->live[--loc->nlive];
+                break;
+            }
+        }
+        log_info("tunnel down: location=%s tunnel=%u peer=%s reason=\"%s\" up=%.1fs "
+                 "streams=%llu live=%u", loc->id, t->serial, t->peer, why,
+                 (double)(now - t->opened_ms) / 1000.0, (unsigned long long)t->streams_total,
+                 loc->nlive);
+    } else {
+        log_info("tunnel refused: peer=%s tunnel=%u stage=%s%s%s reason=\"%s\"", t->peer,
+                 t->serial, state_names[t->state], t->loc ? " location=" : "",
+                 t->loc ? t->loc->id : "", why);
+    }
+    if (t->ymem) {
+        for (unsigned i = 0; i < t->ys.cfg.max_streams; i++) {
+            struct yamux_stream *st = &t->ys.streams[i];
+            if (st->state != YAMUX_S_IDLE && st->user) {
+                void *owner = st->user;
+                st->user = NULL;
+                owner_gone(owner);
+            }
+        }
+        relay_m.yamux_violations += t->ys.stats.violations;
+        if (t->tls->state == TLS_ST_OPEN) {
+            yamux_goaway(&t->ys, YAMUX_GOAWAY_NORMAL);
+            push_output(t);
+        }
+    }
+    if (t->tls && t->tls->state == TLS_ST_OPEN) {
+        tls_server_close(t->tls);
+    }
+    relay_ev_del(&t->ev);
+    t->state = TUN_DEAD;
+    relay_m.tunnels_open--;
+    relay_m.tunnel_closes++;
+    for (unsigned i = 0; i < RELAY_TUNNELS_MAX; i++) {
+        if (tunnels[i] == t) {
+            tunnels[i] = NULL;
+        }
+    }
+    relay_defer_free(t, tunnel_free);
+}
+
+/* ---- handshake and hello ---- */
+
+static int handshake_done(struct tunnel *t)
+{
+    const char *cn = tls_server_peer_cn(t->tls);
+    struct location *loc = hello_location_valid(cn, strlen(cn)) ? relay_location(cn) : NULL;
+    char name[YAMUX_NAME_MAX];
+    if (loc == NULL) {
+        char why[160];
+        snprintf(why, sizeof why, "certificate CN \"%s\" is not a configured location", cn);
+        relay_m.tunnels_refused++;
+        tunnel_close(t, why);
+        return -1;
+    }
+    t->loc = loc;
+    snprintf(name, sizeof name, "%s tunnel %u", loc->id, t->serial);
+    struct yamux_config yc = {
+        .client = 0, .max_streams = RELAY_STREAMS_PER_TUNNEL, .window = YAMUX_INITIAL_WINDOW,
+        .rx_pool = RELAY_YAMUX_POOL, .out_cap = RELAY_YAMUX_OUT,
+        .keepalive_ms = RELAY_KEEPALIVE_MS, .dead_ms = RELAY_DEAD_MS, .name = name,
+    };
+    t->ymem_len = yamux_mem_size(&yc);
+    t->ymem = malloc(t->ymem_len);     /* lazily committed: see yamux.h */
+    if (t->ymem == NULL
+        || yamux_init(&t->ys, &yc, t->ymem, t->ymem_len, (uint32_t)relay_now_ms()) != 0) {
+        tunnel_close(t, "out of memory for the yamux session");
+        return -1;
+    }
+    t->state = TUN_HELLO;
+    return 0;
+}
+
+static void hello_answer(struct tunnel *t, struct hello_rx *h, uint8_t status, const char *txt)
+{
+    uint8_t out[HELLO_MSG_MAX];
+    long n = answer_encode(out, sizeof out, HELLO_K_HELLO_ANSWER, status, txt);
+    if (n > 0) {
+        yamux_write(h->st, out, (size_t)n);    /* a fresh stream: the window has room */
+    }
+    yamux_close(h->st);
+    h->answered = 1;
+    (void)t;
+}
+
+static void hello_service(struct tunnel *t, struct hello_rx *h)
+{
+    struct hello hl;
+    char why[200];
+    long n;
+    if (h->answered) {
+        uint8_t sink[256];
+        while ((n = yamux_read(h->st, sink, sizeof sink)) > 0) {
+        }
+        if (n < 0) {
+            h->st->user = NULL;
+            yamux_release(h->st);
+            t->hello = NULL;
+            free(h);
+        }
+        return;
+    }
+    while (h->len < sizeof h->buf
+           && (n = yamux_read(h->st, h->buf + h->len, sizeof h->buf - h->len)) > 0) {
+        h->len += (size_t)n;
+    }
+    long m = hello_parse(h->buf, h->len, &hl);
+    if (m == 0 && h->len < sizeof h->buf && h->st->state != YAMUX_S_REMOTE_CLOSED
+        && h->st->state != YAMUX_S_CLOSED && h->st->state != YAMUX_S_RESET) {
+        return;                                   /* more to come */
+    }
+    if (m <= 0) {
+        if (m == HELLO_EVERSION) {
+            snprintf(why, sizeof why, "hello version %u not supported (this relay speaks %d)",
+                     h->len > 1 ? h->buf[1] : 0, HELLO_VERSION);
+        } else {
+            snprintf(why, sizeof why, "bad hello: %s",
+                     m == 0 ? "stream ended early" : hello_strerror(m));
+        }
+    } else if (strcmp(hl.location, t->loc->id) != 0) {
+        snprintf(why, sizeof why, "hello names location \"%s\" but the certificate says \"%s\"",
+                 hl.location, t->loc->id);
+    } else {
+        why[0] = 0;
+    }
+    if (why[0]) {
+        hello_answer(t, h, HELLO_ST_REFUSED, why);
+        push_output(t);
+        relay_m.tunnels_refused++;
+        tunnel_close(t, why);
+        return;
+    }
+    if (t->loc->nlive == RELAY_TUNNELS_PER_LOC) {
+        snprintf(why, sizeof why, "location already has %d live tunnels", RELAY_TUNNELS_PER_LOC);
+        hello_answer(t, h, HELLO_ST_REFUSED, why);
+        push_output(t);
+        relay_m.tunnels_refused++;
+        tunnel_close(t, why);
+        return;
+    }
+    snprintf(t->hostname, sizeof t->hostname, "%s", hl.hostname);
+    snprintf(t->firmware, sizeof t->firmware, "%s", hl.firmware);
+    hello_answer(t, h, HELLO_ST_OK, "welcome");
+    t->state = TUN_READY;
+    t->opened_ms = relay_now_ms();
+    relay_m.handshakes_pending--;
+    relay_m.tunnels_up++;
+    t->loc->live[t->loc->nlive++] = t;
+    log_info("tunnel up: location=%s tunnel=%u peer=%s host=\"%s\" firmware=\"%s\" live=%u",
+             t->loc->id, t->serial, t->peer, t->hostname, t->firmware, t->loc->nlive);
+}
+
+/* ---- the service routine ---- */
+
+static void accept_streams(struct tunnel *t)
+{
+    struct yamux_stream *st;
+    if (t->state == TUN_HELLO && t->hello == NULL && (st = yamux_accept(&t->ys)) != NULL) {
+        struct hello_rx *h = calloc(1, sizeof *h);
+        if (h == NULL) {
+            yamux_release(st);
+            return;
+        }
+        h->kind = SK_HELLO;
+        h->st = st;
+        st->user = h;
+        t->hello = h;
+        hello_service(t, h);
+    }
+    while (t->state == TUN_READY && (st = yamux_accept(&t->ys)) != NULL) {
+        t->streams_total++;
+        delivery_start(t, st);
+    }
+}
+
+static void dispatch(struct tunnel *t)
+{
+    struct yamux_stream *st;
+    unsigned ev;
+    while (t->state != TUN_DEAD && (st = yamux_poll(&t->ys, &ev)) != NULL) {
+        void *owner = st->user;
+        if (owner == NULL) {
+            continue;
+        }
+        switch (*(enum stream_kind *)owner) {
+        case SK_HELLO:
+            hello_service(t, owner);
+            break;
+        case SK_SOCKS:
+            socks_on_stream(owner, ev);
+            break;
+        case SK_DELIVERY:
+            delivery_on_stream(owner, ev);
+            break;
+        }
+    }
+}
+
+static void set_mask(struct tunnel *t)
+{
+    unsigned w = tls_server_wants(t->tls);
+    relay_ev_mask(&t->ev, (w & TLS_WANT_READ ? EPOLLIN : 0u) | (w & TLS_WANT_WRITE ? EPOLLOUT : 0u));
+}
+
+static void service(struct tunnel *t)
+{
+    char why[VERDICT_MAX + 40];
+    enum tls_stream_state ts = tls_server_pump(t->tls);
+    if (t->state == TUN_HANDSHAKE) {
+        if (ts == TLS_ST_HANDSHAKE) {
+            set_mask(t);
+            return;
+        }
+        if (ts != TLS_ST_OPEN) {
+            relay_m.handshake_failures++;
+            tunnel_close(t, tls_server_verdict(t->tls));
+            return;
+        }
+        if (handshake_done(t) != 0) {
+            return;
+        }
+    }
+    if (yamux_tick(&t->ys, (uint32_t)relay_now_ms()) != YAMUX_OK) {
+        tunnel_close(t, t->ys.state == YAMUX_SS_DEAD ? "link dead: no ping reply"
+                                                     : "yamux protocol error");
+        return;
+    }
+    for (int round = 0; round < 256 && t->state != TUN_DEAD; round++) {
+        int progress = 0;
+        if (t->in_off < t->in_len) {
+            long k = yamux_input(&t->ys, t->in + t->in_off, t->in_len - t->in_off);
+            if (k < 0) {
+                push_output(t);                 /* the GoAway */
+                tunnel_close(t, "yamux protocol error from the gateway");
+                return;
+            }
+            t->in_off += (size_t)k;
+            progress |= k > 0;
+        }
+        if (t->in_off == t->in_len) {
+            long n = tls_server_read(t->tls, t->in, sizeof t->in);
+            if (n > 0) {
+                t->in_len = (size_t)n;
+                t->in_off = 0;
+                progress = 1;
+            } else if (n < 0) {
+                snprintf(why, sizeof why, "%s", n == TLS_IO_EOF ? "closed by the gateway"
+                         : tls_server_verdict(t->tls));
+                tunnel_close(t, why);
+                return;
+            }
+        }
+        accept_streams(t);
+        dispatch(t);
+        if (t->state == TUN_DEAD) {
+            return;
+        }
+        int pushed = push_output(t);
+        if (pushed < 0) {
+            tunnel_close(t, tls_server_verdict(t->tls));
+            return;
+        }
+        progress |= pushed;
+        if (tls_server_pump(t->tls) == TLS_ST_FAILED) {
+            tunnel_close(t, tls_server_verdict(t->tls));
+            return;
+        }
+        if (!progress) {
+            break;
+        }
+    }
+    set_mask(t);
+}
+
+/* see relay.h */
+void tunnel_mark_dirty(struct tunnel *t)
+{
+    if (t && !t->dirty && t->state != TUN_DEAD) {
+        t->dirty = 1;
+        t->next_dirty = dirty_head;
+        dirty_head = t;
+    }
+}
+
+/* see relay.h */
+void tunnel_run_dirty(void)
+{
+    for (int round = 0; round < 64 && dirty_head; round++) {
+        struct tunnel *list = dirty_head;
+        dirty_head = NULL;
+        while (list) {
+            struct tunnel *t = list;
+            list = t->next_dirty;
+            t->dirty = 0;
+            if (t->state != TUN_DEAD) {
+                service(t);
+            }
+        }
+    }
+}
+
+static void on_tunnel_event(struct relay_ev *ev, uint32_t events)
+{
+    struct tunnel *t = (struct tunnel *)(void *)ev;   /* ev is the first member */
+    (void)events;
+    service(t);
+}
+
+/* see relay.h */
+void tunnel_timers(uint64_t now)
+{
+    for (unsigned i = 0; i < RELAY_TUNNELS_MAX; i++) {
+        struct tunnel *t = tunnels[i];
+        if (t == NULL) {
+            continue;
+        }
+        if ((t->state == TUN_HANDSHAKE || t->state == TUN_HELLO) && now >= t->deadline_ms) {
+            relay_m.handshake_failures++;
+            tunnel_close(t, t->state == TUN_HANDSHAKE ? "handshake deadline passed"
+                                                      : "no hello before the deadline");
+        } else if (t->state != TUN_HANDSHAKE) {
+            tunnel_mark_dirty(t);                   /* keepalive */
+        }
+    }
+}
+
+/* see relay.h */
+struct tunnel *tunnel_pick(struct location *loc)
+{
+    for (unsigned k = 0; k < loc->nlive; k++) {
+        struct tunnel *t = loc->live[(loc->rr + k) % loc->nlive];
+        if (t->state == TUN_READY && t->ys.state == YAMUX_SS_OPEN && t->ys.goaway_recv < 0
+            && yamux_stream_count(&t->ys) < t->ys.cfg.max_streams) {
+            loc->rr = (loc->rr + k + 1) % loc->nlive;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void on_accept(struct relay_ev *ev, uint32_t events)
+{
+    static uint64_t last_warn;
+    (void)events;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(ev->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;
+        }
+        relay_m.tunnels_accepted++;
+        unsigned slot = RELAY_TUNNELS_MAX;
+        for (unsigned k = 0; k < RELAY_TUNNELS_MAX && slot == RELAY_TUNNELS_MAX; k++) {
+            slot = tunnels[k] ? slot : k;
+        }
+        struct tunnel *t = NULL;
+        if (relay_m.handshakes_pending >= RELAY_HANDSHAKES_MAX || slot == RELAY_TUNNELS_MAX
+            || (t = calloc(1, sizeof *t)) == NULL || (t->tls = malloc(sizeof *t->tls)) == NULL) {
+            uint64_t now = relay_now_ms();
+            relay_m.handshakes_refused++;
+            if (now - last_warn > 1000) {
+                log_warnx("%s: %u handshakes pending, %u tunnels: connection refused",
+                          __func__, relay_m.handshakes_pending, relay_m.tunnels_open);
+                last_warn = now;
+            }
+            if (t) {
+                free(t);
+            }
+            close(fd);
+            continue;
+        }
+        relay_sock_tune(fd);
+        t->serial = ++next_serial;
+        relay_peer_name(fd, t->peer, sizeof t->peer);
+        t->ev.fn = on_tunnel_event;
+        t->state = TUN_HANDSHAKE;
+        t->deadline_ms = relay_now_ms() + RELAY_HANDSHAKE_MS;
+        struct tls_io io = { tio_send, tio_recv, t };
+        t->ev.fd = fd;
+        if (tls_server_start(t->tls, &relay_id, (int64_t)time(NULL), &io) != 0
+            || relay_ev_add(&t->ev, fd, EPOLLIN) != 0) {
+            log_err("%s: cannot start TLS: %s", __func__, tls_server_verdict(t->tls));
+            close(fd);
+            free(t->tls);
+            free(t);
+            continue;
+        }
+        tunnels[slot] = t;
+        relay_m.tunnels_open++;
+        relay_m.handshakes_pending++;
+        tunnel_mark_dirty(t);
+    }
+}
+
+/* see relay.h */
+void tunnel_listener_start(int fd)
+{
+    listen_ev.fn = on_accept;
+    relay_ev_add(&listen_ev, fd, EPOLLIN);
+}

@@ -1,0 +1,528 @@
+/* see tls_server.h */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "certtime.h"
+#include "pem.h"
+#include "random.h"
+#include "tls_err.h"
+#include "tls_server.h"
+#include "x509_info.h"
+
+/* ---- the identity ---- */
+
+static void skey_push(void *ctx, const void *p, size_t len)
+{
+    br_skey_decoder_push(ctx, p, len);
+}
+
+static int is_key_block(const char *name)
+{
+    return strcmp(name, "EC PRIVATE KEY") == 0 || strcmp(name, "RSA PRIVATE KEY") == 0
+           || strcmp(name, "PRIVATE KEY") == 0;
+}
+
+/* The first private key block of the text into id->key. */
+static int load_key(struct tls_server_identity *id, const uint8_t *p, size_t len)
+{
+    br_pem_decoder_context pc;
+    int in_key = 0, found = 0, err = 0;
+    br_pem_decoder_init(&pc);
+    for (int pass = 0; pass < 2 && !err; pass++) {
+        /* A final newline lets the decoder see an END line the text did not end. */
+        const uint8_t *q = pass == 0 ? p : (const uint8_t *)"\n";
+        size_t n = pass == 0 ? len : 1;
+        while (n > 0 && !err) {
+            size_t k = br_pem_decoder_push(&pc, q, n);
+            q += k;
+            n -= k;
+            switch (br_pem_decoder_event(&pc)) {
+            case BR_PEM_BEGIN_OBJ:
+                in_key = !found && is_key_block(br_pem_decoder_name(&pc));
+                if (in_key) {
+                    br_skey_decoder_init(&id->key);
+                }
+                br_pem_decoder_setdest(&pc, in_key ? skey_push : NULL, &id->key);
+                break;
+            case BR_PEM_END_OBJ:
+                if (in_key) {
+                    found = 1;
+                    in_key = 0;
+                    err = br_skey_decoder_last_error(&id->key) != 0;
+                }
+                break;
+            case BR_PEM_ERROR:
+                err = 1;
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    if (err || !found) {
+        return TLS_EKEY;
+    }
+    id->key_type = br_skey_decoder_key_type(&id->key);
+    return id->key_type == BR_KEYTYPE_RSA || id->key_type == BR_KEYTYPE_EC ? 0 : TLS_EKEYTYPE;
+}
+
+/* Does the leaf carry the public half of our key? */
+static int key_matches_leaf(struct tls_server_identity *id)
+{
+    br_x509_decoder_context dc;
+    br_x509_decoder_init(&dc, NULL, NULL);
+    br_x509_decoder_push(&dc, id->chain[0].data, id->chain[0].data_len);
+    const br_x509_pkey *pk = br_x509_decoder_get_pkey(&dc);
+    if (pk == NULL) {
+        return TLS_ECERT;
+    }
+    if (id->key_type == BR_KEYTYPE_EC) {
+        const br_ec_private_key *sk = br_skey_decoder_get_ec(&id->key);
+        uint8_t pub[BR_EC_KBUF_PUB_MAX_SIZE];
+        br_ec_public_key mine;
+        size_t n = br_ec_compute_pub(&br_ec_all_m31, &mine, pub, sk);
+        return pk->key_type == BR_KEYTYPE_EC && n == pk->key.ec.qlen
+               && memcmp(pub, pk->key.ec.q, n) == 0 ? 0 : TLS_EKEY_MISMATCH;
+    }
+    const br_rsa_private_key *sk = br_skey_decoder_get_rsa(&id->key);
+    uint8_t mod[512];
+    size_t n = br_rsa_i31_compute_modulus(NULL, sk);
+    if (pk->key_type != BR_KEYTYPE_RSA || n == 0 || n > sizeof mod) {
+        return TLS_EKEY_MISMATCH;
+    }
+    br_rsa_i31_compute_modulus(mod, sk);
+    /* The certificate's modulus may carry leading zeros. */
+    const uint8_t *m = pk->key.rsa.n;
+    size_t mlen = pk->key.rsa.nlen;
+    while (mlen > 0 && *m == 0) {
+        m++;
+        mlen--;
+    }
+    return mlen == n && memcmp(m, mod, n) == 0 ? 0 : TLS_EKEY_MISMATCH;
+}
+
+/* see tls_server.h */
+int tls_server_identity_load(struct tls_server_identity *id,
+                             const uint8_t *chain_pem, size_t chain_len,
+                             const uint8_t *key_pem, size_t key_len,
+                             const uint8_t *ca_pem, size_t ca_len, char *err, size_t errlen)
+{
+    static struct pem_decoder d;     /* scratch; the relay loads once, single-threaded */
+    struct pem_cert certs[TLS_SERVER_CHAIN_MAX > TLS_CLIENT_CA_MAX ? TLS_SERVER_CHAIN_MAX
+                                                                   : TLS_CLIENT_CA_MAX];
+    static uint8_t ca_der[TLS_SERVER_DER_MAX];
+    char why[PEM_MSG_MAX];
+    memset(id, 0, sizeof *id);
+
+    int n = pem_decode_certs(&d, chain_pem, chain_len, id->chain_der, sizeof id->chain_der,
+                             certs, TLS_SERVER_CHAIN_MAX);
+    if (n < 0) {
+        snprintf(err, errlen, "cert: %s", pem_describe(&d, why, sizeof why));
+        return n;
+    }
+    for (int i = 0; i < n; i++) {
+        id->chain[i].data = (unsigned char *)(uintptr_t)certs[i].der;
+        id->chain[i].data_len = certs[i].len;
+    }
+    id->chain_len = (size_t)n;
+
+    int r = load_key(id, key_pem, key_len);
+    if (r != 0) {
+        snprintf(err, errlen, "key: %s", r == TLS_EKEYTYPE ? "unsupported key type"
+                 : "no private key (EC PRIVATE KEY, RSA PRIVATE KEY or PRIVATE KEY) found");
+        return r;
+    }
+    r = key_matches_leaf(id);
+    if (r != 0) {
+        snprintf(err, errlen, "key: %s", r == TLS_ECERT ? "cannot decode the leaf certificate"
+                 : "the key does not belong to the first certificate of the chain");
+        return r;
+    }
+
+    n = pem_decode_certs(&d, ca_pem, ca_len, ca_der, sizeof ca_der, certs, TLS_CLIENT_CA_MAX);
+    if (n < 0) {
+        snprintf(err, errlen, "client-ca: %s", pem_describe(&d, why, sizeof why));
+        return n;
+    }
+    trust_init(&id->cas, id->ca, TLS_CLIENT_CA_MAX, id->ca_arena, sizeof id->ca_arena);
+    for (int i = 0; i < n; i++) {
+        r = trust_add_der(&id->cas, certs[i].der, certs[i].len);
+        if (r < 0) {
+            snprintf(err, errlen, "client-ca: certificate %d: %s", i + 1, tls_strerror(r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* see tls_server.h */
+void tls_server_identity_wipe(struct tls_server_identity *id)
+{
+    memset(id, 0, sizeof *id);
+    __asm__ __volatile__("" : : "r"(id) : "memory");
+}
+
+/* ---- the client's chain ---- */
+
+static struct tls_peer_check *check_of(const br_x509_class **ctx)
+{
+    return (struct tls_peer_check *)(void *)ctx;
+}
+
+static void c_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+    struct tls_peer_check *c = check_of(ctx);
+    (void)server_name;
+    c->mini.vtable->start_chain(&c->mini.vtable, NULL);   /* a client has no host name */
+    c->ncerts = 0;
+    c->leaf_len = 0;
+    c->leaf_total = 0;
+    c->cn[0] = 0;
+    c->err = 0;
+}
+
+static void c_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+    struct tls_peer_check *c = check_of(ctx);
+    c->mini.vtable->start_cert(&c->mini.vtable, length);
+    if (c->ncerts == 0) {
+        c->leaf_total = length;
+    }
+}
+
+static void c_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+    struct tls_peer_check *c = check_of(ctx);
+    c->mini.vtable->append(&c->mini.vtable, buf, len);
+    if (c->ncerts == 0 && c->leaf_total <= TLS_PEER_CERT_MAX
+        && len <= TLS_PEER_CERT_MAX - c->leaf_len) {
+        memcpy(c->leaf + c->leaf_len, buf, len);
+        c->leaf_len += len;
+    }
+}
+
+static void c_end_cert(const br_x509_class **ctx)
+{
+    struct tls_peer_check *c = check_of(ctx);
+    c->mini.vtable->end_cert(&c->mini.vtable);
+    c->ncerts++;
+}
+
+/* The leaf's CN, printable ASCII of 1..64 bytes; else the chain is refused. */
+static int leaf_cn(struct tls_peer_check *c)
+{
+    struct x509_parts x;
+    const uint8_t *cn;
+    size_t len;
+    if (c->leaf_total > TLS_PEER_CERT_MAX || c->leaf_len != c->leaf_total
+        || x509_split(c->leaf, c->leaf_len, &x) != 0 || x509_subject_cn(&x, &cn, &len) != 1
+        || len == 0 || len >= TLS_PEER_CN_MAX) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (cn[i] < 0x21 || cn[i] > 0x7e) {
+            return -1;
+        }
+    }
+    memcpy(c->cn, cn, len);
+    c->cn[len] = 0;
+    return 0;
+}
+
+static unsigned c_end_chain(const br_x509_class **ctx)
+{
+    struct tls_peer_check *c = check_of(ctx);
+    unsigned r = c->mini.vtable->end_chain(&c->mini.vtable);
+    if (r == 0 && leaf_cn(c) != 0) {
+        r = BR_ERR_X509_NOT_TRUSTED;
+    }
+    c->err = (int)r;
+    return r;
+}
+
+static const br_x509_pkey *c_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+    const struct tls_peer_check *c = (const struct tls_peer_check *)(const void *)ctx;
+    return c->err ? NULL : c->mini.vtable->get_pkey(&c->mini.vtable, usages);
+}
+
+static const br_x509_class check_vtable = {
+    sizeof(struct tls_peer_check), c_start_chain, c_start_cert, c_append, c_end_cert,
+    c_end_chain, c_get_pkey,
+};
+
+static void check_init(struct tls_peer_check *c, const struct trust_store *cas, int64_t now)
+{
+    uint32_t days, seconds;
+    memset(c, 0, offsetof(struct tls_peer_check, leaf));
+    c->vtable = &check_vtable;
+    br_x509_minimal_init(&c->mini, &br_sha256_vtable, cas->ta, cas->count);
+    br_x509_minimal_set_hash(&c->mini, br_sha224_ID, &br_sha224_vtable);
+    br_x509_minimal_set_hash(&c->mini, br_sha256_ID, &br_sha256_vtable);
+    br_x509_minimal_set_hash(&c->mini, br_sha384_ID, &br_sha384_vtable);
+    br_x509_minimal_set_hash(&c->mini, br_sha512_ID, &br_sha512_vtable);
+    br_x509_minimal_set_rsa(&c->mini, br_rsa_i31_pkcs1_vrfy);
+    br_x509_minimal_set_ecdsa(&c->mini, &br_ec_all_m31, br_ecdsa_i31_vrfy_asn1);
+    br_x509_minimal_set_minrsa(&c->mini, 256);
+    certtime_to_bearssl(now, &days, &seconds);
+    br_x509_minimal_set_time(&c->mini, days, seconds);
+}
+
+/* ---- the server profile ---- */
+
+/* The client's profile (tls_stream.c): forward secrecy and AEAD only. */
+static const uint16_t server_suites[] = {
+    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+};
+
+static void server_profile(br_ssl_server_context *sc, const struct tls_server_identity *id)
+{
+    br_ssl_engine_context *eng = &sc->eng;
+    br_ssl_server_zero(sc);
+    br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+    br_ssl_engine_set_suites(eng, server_suites, sizeof server_suites / sizeof server_suites[0]);
+    br_ssl_engine_set_hash(eng, br_sha224_ID, &br_sha224_vtable);
+    br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable);
+    br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
+    br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
+    br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+    br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+    br_ssl_engine_set_ec(eng, &br_ec_all_m31);
+    br_ssl_engine_set_ecdsa(eng, br_ecdsa_i31_vrfy_asn1);    /* client CertificateVerify */
+    br_ssl_engine_set_rsavrfy(eng, br_rsa_i31_pkcs1_vrfy);
+    br_ssl_engine_set_default_aes_gcm(eng);
+    br_ssl_engine_set_default_chapol(eng);
+    br_ssl_engine_remove_flags(eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+    if (id->key_type == BR_KEYTYPE_EC) {
+        br_ssl_server_set_single_ec(sc, id->chain, id->chain_len, br_skey_decoder_get_ec(&id->key),
+                                    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, &br_ec_all_m31,
+                                    br_ecdsa_i31_sign_asn1);
+    } else {
+        br_ssl_server_set_single_rsa(sc, id->chain, id->chain_len,
+                                     br_skey_decoder_get_rsa(&id->key), BR_KEYTYPE_SIGN,
+                                     br_rsa_i31_private, br_rsa_i31_pkcs1_sign);
+    }
+    br_ssl_server_set_trust_anchor_names_alt(sc, id->cas.ta, id->cas.count);
+}
+
+/* ---- the pump (as tls_stream.c's, over the server engine) ---- */
+
+static void set_verdict(struct tls_server *s, const char *text)
+{
+    snprintf(s->verdict, sizeof s->verdict, "%s", text);
+}
+
+static void update_state(struct tls_server *s)
+{
+    br_ssl_engine_context *eng = &s->sc.eng;
+    unsigned st = br_ssl_engine_current_state(eng);
+    if (st & BR_SSL_CLOSED) {
+        int err = br_ssl_engine_last_error(eng);
+        s->engine_err = err;
+        if (err == BR_ERR_OK && s->state == TLS_ST_OPEN) {
+            s->state = TLS_ST_CLOSED;
+        } else if (s->state == TLS_ST_HANDSHAKE) {
+            if (err == BR_ERR_OK) {
+                set_verdict(s, "handshake failed: client closed the connection");
+            } else if (err >= BR_ERR_X509_OK + 1 && err < BR_ERR_RECV_FATAL_ALERT) {
+                const char *name = verdict_br_err_name(err);
+                snprintf(s->verdict, sizeof s->verdict,
+                         "client certificate refused: BearSSL error %d (%s)", err,
+                         name ? name : "unknown");
+            } else {
+                verdict_handshake(err, NULL, s->verdict, sizeof s->verdict);
+            }
+            s->state = TLS_ST_FAILED;
+        } else {
+            const char *name = verdict_br_err_name(err);
+            snprintf(s->verdict, sizeof s->verdict, "connection failed: BearSSL error %d (%s)",
+                     err, name ? name : "unknown");
+            s->state = TLS_ST_FAILED;
+        }
+        return;
+    }
+    if (s->io_failed || (s->eof && s->state == TLS_ST_HANDSHAKE)) {
+        set_verdict(s, s->state == TLS_ST_OPEN ? "connection lost"
+                       : s->io_failed ? "handshake failed: connection lost"
+                                      : "handshake failed: client closed the connection");
+        s->state = TLS_ST_FAILED;
+        return;
+    }
+    if (s->state == TLS_ST_HANDSHAKE && (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) {
+        s->state = TLS_ST_OPEN;
+        snprintf(s->verdict, sizeof s->verdict, "ok: client \"%s\"", s->check.cn);
+    }
+    if (s->state == TLS_ST_OPEN && s->eof && !(st & BR_SSL_RECVAPP)) {
+        s->state = TLS_ST_CLOSED;
+        s->truncated = 1;
+    }
+}
+
+/* see tls_server.h */
+enum tls_stream_state tls_server_pump(struct tls_server *s)
+{
+    br_ssl_engine_context *eng = &s->sc.eng;
+    if (s->state == TLS_ST_FAILED || s->state == TLS_ST_CLOSED) {
+        return s->state;
+    }
+    for (;;) {
+        unsigned st = br_ssl_engine_current_state(eng);
+        int moved = 0;
+        if (st & BR_SSL_CLOSED) {
+            break;
+        }
+        if (st & BR_SSL_SENDREC) {
+            size_t len;
+            unsigned char *p = br_ssl_engine_sendrec_buf(eng, &len);
+            long n = s->io.send(s->io.arg, p, len);
+            if (n < 0) {
+                s->io_failed = 1;
+                break;
+            }
+            if (n > 0) {
+                br_ssl_engine_sendrec_ack(eng, (size_t)n);
+                moved = 1;
+            }
+        }
+        if ((st & BR_SSL_RECVREC) && !s->eof) {
+            size_t len;
+            unsigned char *p = br_ssl_engine_recvrec_buf(eng, &len);
+            long n = s->io.recv(s->io.arg, p, len);
+            if (n == TLS_IO_EOF) {
+                s->eof = 1;
+            } else if (n < 0) {
+                s->io_failed = 1;
+                break;
+            } else if (n > 0) {
+                br_ssl_engine_recvrec_ack(eng, (size_t)n);
+                moved = 1;
+            }
+        }
+        if (!moved) {
+            break;
+        }
+    }
+    update_state(s);
+    return s->state;
+}
+
+/* see tls_server.h */
+unsigned tls_server_wants(const struct tls_server *s)
+{
+    if (s->state == TLS_ST_FAILED) {
+        return 0;
+    }
+    unsigned st = br_ssl_engine_current_state(&s->sc.eng);
+    return ((st & BR_SSL_SENDREC) ? TLS_WANT_WRITE : 0)
+           | ((st & BR_SSL_RECVREC) && !s->eof ? TLS_WANT_READ : 0);
+}
+
+/* see tls_server.h */
+int tls_server_start(struct tls_server *s, const struct tls_server_identity *id, int64_t now,
+                     const struct tls_io *io)
+{
+    uint8_t seed[32];
+    memset(s, 0, offsetof(struct tls_server, buf));
+    s->io = *io;
+    s->state = TLS_ST_HANDSHAKE;
+    set_verdict(s, "handshake not finished");
+    if (id->chain_len == 0 || id->cas.count == 0) {
+        s->state = TLS_ST_FAILED;
+        return TLS_EINVAL;
+    }
+    server_profile(&s->sc, id);
+    br_ssl_engine_set_buffer(&s->sc.eng, s->buf, sizeof s->buf, 1);
+    check_init(&s->check, &id->cas, now);
+    br_ssl_engine_set_x509(&s->sc.eng, &s->check.vtable);
+    if (rng_init() != 0) {
+        set_verdict(s, "no entropy: TLS unavailable");
+        s->state = TLS_ST_FAILED;
+        return TLS_ENORANDOM;
+    }
+    rng_bytes(seed, sizeof seed);
+    br_ssl_engine_inject_entropy(&s->sc.eng, seed, sizeof seed);
+    memset(seed, 0, sizeof seed);
+    __asm__ __volatile__("" : : "r"(seed) : "memory");
+    if (!br_ssl_server_reset(&s->sc)) {
+        s->state = TLS_ST_FAILED;
+        verdict_handshake(br_ssl_engine_last_error(&s->sc.eng), NULL, s->verdict,
+                          sizeof s->verdict);
+        return TLS_EINVAL;
+    }
+    return 0;
+}
+
+/* see tls_server.h */
+long tls_server_read(struct tls_server *s, uint8_t *buf, size_t len)
+{
+    size_t avail;
+    unsigned char *p = br_ssl_engine_recvapp_buf(&s->sc.eng, &avail);
+    if (p && avail && len) {
+        size_t n = avail < len ? avail : len;
+        memcpy(buf, p, n);
+        br_ssl_engine_recvapp_ack(&s->sc.eng, n);
+        tls_server_pump(s);
+        return (long)n;
+    }
+    if (s->state == TLS_ST_FAILED) {
+        return TLS_IO_ERROR;
+    }
+    return s->state == TLS_ST_CLOSED ? TLS_IO_EOF : 0;
+}
+
+/* see tls_server.h */
+size_t tls_server_readable(const struct tls_server *s)
+{
+    size_t avail = 0;
+    if (br_ssl_engine_recvapp_buf(&s->sc.eng, &avail) == NULL) {
+        return 0;
+    }
+    return avail;
+}
+
+/* see tls_server.h */
+long tls_server_write(struct tls_server *s, const uint8_t *p, size_t len)
+{
+    br_ssl_engine_context *eng = &s->sc.eng;
+    if (s->state == TLS_ST_FAILED || s->state == TLS_ST_CLOSED) {
+        return TLS_IO_ERROR;
+    }
+    size_t room;
+    unsigned char *dst = br_ssl_engine_sendapp_buf(eng, &room);
+    if (dst == NULL || room == 0 || len == 0) {
+        return 0;
+    }
+    size_t n = room < len ? room : len;
+    memcpy(dst, p, n);
+    br_ssl_engine_sendapp_ack(eng, n);
+    br_ssl_engine_flush(eng, 0);
+    tls_server_pump(s);
+    return (long)n;
+}
+
+/* see tls_server.h */
+void tls_server_close(struct tls_server *s)
+{
+    if (s->state != TLS_ST_FAILED && s->state != TLS_ST_CLOSED) {
+        br_ssl_engine_close(&s->sc.eng);
+        tls_server_pump(s);
+    }
+}
+
+/* see tls_server.h */
+const char *tls_server_verdict(const struct tls_server *s)
+{
+    return s->verdict;
+}
+
+/* see tls_server.h */
+const char *tls_server_peer_cn(const struct tls_server *s)
+{
+    return s->state == TLS_ST_OPEN || s->state == TLS_ST_CLOSED ? s->check.cn : "";
+}

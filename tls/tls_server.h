@@ -1,0 +1,97 @@
+/* TLS server over a byte stream, for the relay: BearSSL's server engine pumped from the
+ * event loop over the same struct tls_io as tls_stream.h (send/recv, never blocking), with
+ * mutual authentication required:
+ *
+ *   - the relay's identity: a certificate chain (leaf first) and its private key, RSA or EC,
+ *     from PEM text (tls_server_identity_load);
+ *   - the client must present a certificate that chains to one of the client CAs
+ *     (br_x509_minimal with those CAs as anchors, validated at the caller's time, no host
+ *     name: a client has none); a client without a certificate fails the handshake
+ *     (BearSSL without BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+ *   - after the handshake, tls_server_peer_cn() is the client certificate's subject CN
+ *     (for the relay, the Location ID), printable ASCII only, else the handshake fails.
+ *
+ * TLS 1.2 only, ECDHE with ECDSA or RSA, AES-GCM or ChaCha20-Poly1305 (the client profile
+ * of tls_stream.c). No session cache: a tunnel lives for hours.
+ *
+ * RAM: struct tls_server_identity, once per process (about 29 KiB: chain DER, key, client
+ * CA anchors); struct tls_server per connection, about 40 KiB on 64-bit: 33,178 bytes of
+ * bidirectional record buffers, the server context (~4.3 KiB), the X.509 validator
+ * (~3.2 KiB) and the client's leaf certificate (TLS_PEER_CERT_MAX). */
+#ifndef GW_TLS_SERVER_H
+#define GW_TLS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bearssl.h"
+#include "tls_stream.h"
+#include "trust.h"
+#include "verdict.h"
+
+#define TLS_SERVER_CHAIN_MAX 4       /* certificates in the relay's chain */
+#define TLS_SERVER_DER_MAX 16384     /* their DER bytes together */
+#define TLS_CLIENT_CA_MAX 4          /* client CA certificates */
+#define TLS_PEER_CERT_MAX 4096       /* the client's leaf, kept to read its CN */
+#define TLS_PEER_CN_MAX 65           /* CN text and NUL */
+
+struct tls_server_identity {
+    br_x509_certificate chain[TLS_SERVER_CHAIN_MAX];
+    size_t chain_len;
+    uint8_t chain_der[TLS_SERVER_DER_MAX];
+    br_skey_decoder_context key; /* holds the private key (RSA or EC) */
+    int key_type;                /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
+    br_x509_trust_anchor ca[TLS_CLIENT_CA_MAX];
+    uint8_t ca_arena[TLS_CLIENT_CA_MAX * TRUST_ARENA_PER_ANCHOR];
+    struct trust_store cas;
+};
+
+/* The X.509 engine for client chains: br_x509_minimal plus a copy of the leaf. */
+struct tls_peer_check {
+    const br_x509_class *vtable; /* first: BearSSL calls through &c->vtable */
+    br_x509_minimal_context mini;
+    unsigned ncerts;
+    uint32_t leaf_total;
+    size_t leaf_len;
+    uint8_t leaf[TLS_PEER_CERT_MAX];
+    char cn[TLS_PEER_CN_MAX];
+    int err;
+};
+
+struct tls_server {
+    br_ssl_server_context sc;
+    struct tls_peer_check check;
+    struct tls_io io;
+    enum tls_stream_state state;
+    int eof, io_failed, truncated, engine_err;
+    char verdict[VERDICT_MAX];
+    uint8_t buf[TLS_STREAM_BUF];
+};
+
+/* Load the relay's identity from PEM text: chain (CERTIFICATE blocks, leaf first), key
+ * (EC PRIVATE KEY, RSA PRIVATE KEY or PRIVATE KEY), client CAs (CERTIFICATE blocks).
+ * Returns 0, or a negative enum tls_err with a reason in err ("key: ..."). The key must
+ * belong to the chain's leaf. Wipe with tls_server_identity_wipe(). */
+int tls_server_identity_load(struct tls_server_identity *id,
+                             const uint8_t *chain_pem, size_t chain_len,
+                             const uint8_t *key_pem, size_t key_len,
+                             const uint8_t *ca_pem, size_t ca_len, char *err, size_t errlen);
+void tls_server_identity_wipe(struct tls_server_identity *id);
+
+/* Start a server handshake over io (nothing happens until the first pump). now: Unix
+ * seconds for the client certificate's validity. Returns 0, TLS_ENORANDOM or TLS_EINVAL. */
+int tls_server_start(struct tls_server *s, const struct tls_server_identity *id, int64_t now,
+                     const struct tls_io *io);
+/* As tls_stream.h: pump, what to wait for, read, write, close, verdict. */
+enum tls_stream_state tls_server_pump(struct tls_server *s);
+unsigned tls_server_wants(const struct tls_server *s);
+long tls_server_read(struct tls_server *s, uint8_t *buf, size_t len);
+long tls_server_write(struct tls_server *s, const uint8_t *p, size_t len);
+void tls_server_close(struct tls_server *s);
+const char *tls_server_verdict(const struct tls_server *s);
+/* Decrypted bytes waiting to be read (no copy). */
+size_t tls_server_readable(const struct tls_server *s);
+/* The client certificate's CN once open ("" before). */
+const char *tls_server_peer_cn(const struct tls_server *s);
+
+#endif

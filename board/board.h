@@ -18,6 +18,7 @@ struct board_options {
     const char *console;   /* "stdio" or a tty path */
     const char *net;       /* "tap:IF", "stream:PATH", "packet:IF" or NULL for none */
     const char *mac;       /* "xx:xx:xx:xx:xx:xx" or NULL: locally administered from entropy */
+    const char *flash;     /* file image, block device or /dev/mtdN; NULL: RAM only */
 };
 
 /* Errors, negative, shared by every board function that can fail. */
@@ -66,6 +67,19 @@ struct board_netif_stats {
     uint64_t tx_dropped;   /* device busy or link down */
 };
 void board_netif_stats(struct board_netif_stats *st);
+
+/* ---- flash ---- */
+struct flash;
+/* The configuration flash (board/flash.h), opened by board_init(). Without a flash device
+ * the board lends a RAM one of the default geometry: the box runs, but forgets its
+ * configuration at power-off (and says so). Never NULL after board_init() succeeded. */
+struct flash *board_flash(void);
+/* 1 when board_flash() was just created blank (first boot of a new image). */
+int board_flash_created(void);
+
+/* Start the firmware afresh (the console's `reboot`). Linux: the process re-executes
+ * itself with the same arguments. Does not return. */
+void board_reboot(void) __attribute__((noreturn));
 
 /* ---- the loop's sleep ---- */
 enum board_event {

@@ -4,144 +4,288 @@
 #include <string.h>
 
 #include "board.h"
+#include "cmd_grammar.h"
 #include "console.h"
-#include "gateway.h"
+#include "console_cmds.h"
+#include "lineedit.h"
 #include "log.h"
-#include "status.h"
+#include "pwhash.h"
+#include "settings.h"
+
+/* What the next line typed means. */
+enum con_mode {
+    CON_LOGIN,        /* the console password */
+    CON_COMMAND,      /* a command (or, inside `trust import`, a line of PEM) */
+    CON_SECRET,       /* a secret asked for by a command (set imap password) */
+};
 
 static struct {
-    char line[CONSOLE_LINE_MAX];
-    size_t len;
-    int overflow;          /* the current line grew past the limit: refuse it at Enter */
+    struct lineedit le;
     int interactive;
-    char prompt[80];
+    enum con_mode mode;
+    char prompt[96];
+    /* plain (non-tty) line assembly */
+    char line[LE_LINE_MAX];
+    size_t len;
+    int overflow;
+    /* login */
+    int secret_kind;   /* 1: no echo, 2: a visible answer (cmds_wants_secret) */
+    unsigned failures;
+    uint32_t locked_until;
+    int locked;
 } con;
 
-static void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void con_printf(const char *fmt, ...)
+/* ---- output ----------------------------------------------------------------------------- */
+
+static void le_out(void *arg, const char *s, size_t n)
 {
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0) {
-        board_console_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-    }
+    (void)arg;
+    board_console_write(s, n);
 }
 
 static void show_prompt(void)
 {
-    if (con.interactive) {
-        board_console_write(con.prompt, strlen(con.prompt));
-        board_console_write(con.line, con.len);
+    if (!con.interactive) {
+        return;
     }
+    if (con.mode == CON_LOGIN || con.mode == CON_SECRET) {
+        le_start(&con.le, con.prompt, con.mode == CON_LOGIN || con.secret_kind == 1);
+        return;
+    }
+    if (cmds_pasting()) {
+        snprintf(con.prompt, sizeof con.prompt, "pem> ");
+    } else {
+        snprintf(con.prompt, sizeof con.prompt, "%s%s> ", settings_hostname(),
+                 config_changed(settings_ctx()) ? "*" : "");
+    }
+    le_start(&con.le, con.prompt, 0);
 }
 
-/* A log line arrives while the operator types: clear the line, print, redraw. */
+/* A log line while the operator types: clear the line, print, draw it again. */
 static void console_log_sink(enum log_level level, const char *line, size_t len)
 {
     (void)level;
     if (con.interactive) {
-        board_console_write("\r\033[K", 4);
+        le_hide(&con.le);
     }
     board_console_write(line, len);
-    show_prompt();
+    if (con.interactive && !con.locked) {
+        le_show(&con.le);
+    }
 }
 
-static void print_log_line(void *arg, const char *line, size_t len)
+static size_t le_complete(void *arg, const char *line, size_t ws, size_t cur,
+                          const char **cands, size_t max)
 {
     (void)arg;
-    board_console_write(line, len);
+    if (con.mode != CON_COMMAND || cmds_pasting()) {
+        return 0;
+    }
+    return cmd_complete(line, ws, cur, cands, max);
 }
 
-static void run_line(char *line)
+/* ---- login -------------------------------------------------------------------------------- */
+
+static int login_required(void)
 {
-    char *argv[8];
-    int argc = 0;
-    for (char *tok = strtok(line, " \t"); tok && argc < 8; tok = strtok(NULL, " \t")) {
-        argv[argc++] = tok;
+    return settings_running()->console_hash[0] != '\0';
+}
+
+static void ask_password(void)
+{
+    con.mode = CON_LOGIN;
+    snprintf(con.prompt, sizeof con.prompt, "Password: ");
+    if (!con.interactive) {
+        board_console_write(con.prompt, strlen(con.prompt));
     }
-    if (argc == 0) {
+}
+
+static void try_login(char *pw, size_t len)
+{
+    if (pwhash_check(settings_running()->console_hash, pw, len)) {
+        con.failures = 0;
+        con.mode = CON_COMMAND;
+        log_info("console: login");
         return;
     }
-    if (strcmp(argv[0], "help") == 0) {
-        con_printf("commands:\n"
-                   "  show status    uptime, network, services, memory against limits\n"
-                   "  show log       the last log lines kept in RAM\n"
-                   "  show version   firmware version and board\n"
-                   "  help           this list\n"
-                   "  Ctrl-D         on an empty line: stop (a local console of the Linux board)\n");
-    } else if (strcmp(argv[0], "show") == 0 && argc == 2 && strcmp(argv[1], "status") == 0) {
-        status_print(con_printf);
-    } else if (strcmp(argv[0], "show") == 0 && argc == 2 && strcmp(argv[1], "log") == 0) {
-        log_ring_foreach(print_log_line, NULL);
-    } else if (strcmp(argv[0], "show") == 0 && argc == 2 && strcmp(argv[1], "version") == 0) {
-        con_printf("gateway %s on %s\n", gateway_version, board_name());
-    } else if (strcmp(argv[0], "show") == 0) {
-        con_printf("error: show %s: expected status, log or version\n",
-                   argc > 1 ? argv[1] : "needs an argument:");
+    con.failures++;
+    uint32_t delay = CONSOLE_LOGIN_DELAY_MS << (con.failures > 5 ? 4 : con.failures - 1);
+    con.locked = 1; /* first: the log line below must not redraw the prompt */
+    con.locked_until = board_now_ms() + delay;
+    log_warnx("console: wrong password (%u in a row); next try in %u s", con.failures,
+              (unsigned)(delay / 1000));
+}
+
+/* ---- lines -------------------------------------------------------------------------------- */
+
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--) {
+        *v++ = 0;
+    }
+}
+
+/* A whole line: route it by mode. */
+static void take_line(char *line, size_t len)
+{
+    switch (con.mode) {
+    case CON_LOGIN:
+        try_login(line, len);
+        wipe(line, len);
+        break;
+    case CON_SECRET:
+        cmds_secret(line, len);
+        wipe(line, len);
+        con.secret_kind = cmds_wants_secret(con.prompt, sizeof con.prompt);
+        con.mode = con.secret_kind ? CON_SECRET : CON_COMMAND;
+        break;
+    case CON_COMMAND:
+        cmds_exec(line, len);
+        con.secret_kind = cmds_wants_secret(con.prompt, sizeof con.prompt);
+        if (con.secret_kind) {
+            con.mode = CON_SECRET;
+            if (!con.interactive) {
+                board_console_write(con.prompt, strlen(con.prompt));
+            }
+        }
+        break;
+    }
+}
+
+static void feed_interactive(char c)
+{
+    enum le_result r = le_feed(&con.le, c);
+    if (r == LE_MORE) {
+        return;
+    }
+    if (r == LE_LINE) {
+        take_line(con.le.line, con.le.len);
+        le_wipe(&con.le);
+    } else if (r == LE_CANCEL) {
+        cmds_cancel();
+        con.mode = login_required() && con.mode == CON_LOGIN ? CON_LOGIN : CON_COMMAND;
+    } else if (r == LE_EOF) {
+        if (con.mode == CON_COMMAND && !cmds_pasting()) {
+            board_console_write("\r\n", 2);
+            log_info("console: Ctrl-D, stopping");
+            board_request_stop();
+            return;
+        }
+    }
+    if (!con.locked) {
+        show_prompt();
+    }
+}
+
+static void feed_plain(char c)
+{
+    if (c == '\n') {
+        size_t len = con.len;
+        if (len > 0 && con.line[len - 1] == '\r') {
+            len--;
+        }
+        con.line[len] = '\0';
+        if (con.overflow) {
+            board_console_write("error: line too long, ignored\n", 30);
+        } else {
+            take_line(con.line, len);
+        }
+        wipe(con.line, sizeof con.line);
+        con.len = 0;
+        con.overflow = 0;
+    } else if (con.len + 1 < sizeof con.line) {
+        con.line[con.len++] = c;
     } else {
-        con_printf("error: unknown command '%s' (try help)\n", argv[0]);
+        con.overflow = 1;
     }
 }
 
 /* see console.h */
-void console_init(const char *hostname)
+void console_init(void)
 {
     memset(&con, 0, sizeof con);
     con.interactive = board_console_interactive();
-    snprintf(con.prompt, sizeof con.prompt, "%s> ", hostname ? hostname : "gateway");
+    le_init(&con.le, le_out, le_complete, NULL);
     log_set_sink(console_log_sink);
+    if (login_required()) {
+        ask_password();
+    } else {
+        con.mode = CON_COMMAND;
+    }
     show_prompt();
 }
 
-static void console_byte(char c)
+/* see console.h */
+void console_tick(void)
 {
-    if (c == '\r' || c == '\n') {
-        if (con.interactive) {
-            board_console_write("\n", 1);
-        }
-        if (con.overflow) {
-            con_printf("error: line longer than %d characters, ignored\n", CONSOLE_LINE_MAX - 1);
-        } else {
-            con.line[con.len] = '\0';
-            run_line(con.line);
-        }
-        con.len = 0;
-        con.overflow = 0;
+    if (con.locked && (int32_t)(board_now_ms() - con.locked_until) >= 0) {
+        con.locked = 0;
+        ask_password();
         show_prompt();
-    } else if (c == 0x04 && con.len == 0 && con.interactive) {
-        board_console_write("\n", 1);
-        log_info("console: Ctrl-D, stopping");
-        board_request_stop();
-    } else if (c == 0x7f || c == 0x08) {
-        if (con.len > 0) {
-            con.len--;
-            if (con.interactive) {
-                board_console_write("\b \b", 3);
-            }
-        }
-    } else if ((unsigned char)c >= 0x20) {
-        if (con.len + 1 < CONSOLE_LINE_MAX) {
-            con.line[con.len++] = c;
-            if (con.interactive) {
-                board_console_write(&c, 1);
-            }
-        } else {
-            con.overflow = 1;
-        }
     }
 }
 
 /* see console.h */
 void console_poll(void)
 {
-    char buf[128];
+    char buf[256];
     long n;
     while ((n = board_console_read(buf, sizeof buf)) > 0) {
+        console_tick();
+        if (con.locked) {
+            continue; /* typed during the delay: dropped, like any login */
+        }
         for (long i = 0; i < n; i++) {
-            console_byte(buf[i]);
+            if (con.interactive) {
+                feed_interactive(buf[i]);
+            } else {
+                feed_plain(buf[i]);
+            }
         }
     }
+    wipe(buf, sizeof buf);
+}
+
+/* see console.h */
+unsigned console_run_script(const char *text, size_t len)
+{
+    unsigned lineno = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        size_t n = end - pos;
+        char line[LE_LINE_MAX];
+        lineno++;
+        if (n > 0 && text[pos + n - 1] == '\r') {
+            n--;
+        }
+        if (n >= sizeof line) {
+            log_err("batch: line %u: longer than %d characters", lineno, LE_LINE_MAX - 1);
+            return lineno;
+        }
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        char question[96];
+        int err = 0;
+        settings_ctx()->line = lineno - 1; /* config errors name the script's line */
+        if (cmds_wants_secret(question, sizeof question)) {
+            cmds_secret(line, n);   /* a script answers a command's question on the next line */
+        } else {
+            err = cmds_exec(line, n);
+        }
+        wipe(line, sizeof line);
+        if (err) {
+            return lineno;
+        }
+        pos = end + 1;
+    }
+    if (cmds_pasting()) {
+        cmds_exec("", 0); /* a paste that ran to the end of the file ends there */
+    }
+    if (config_changed(settings_ctx())) {
+        log_warnx("batch: the script left uncommitted changes (they are dropped)");
+    }
+    return 0;
 }

@@ -1,13 +1,24 @@
-/* The operator's console: reads lines from the board console and runs them.
- * (This is the first-light console: help, show status|log|version. The full command
- * language of docs/operator-guide.md grows here.) */
+/* The operator's console: the board console in raw mode with line editing, history and Tab
+ * completion (a tty), or plain lines without echo (a pipe), and `--batch` scripts through
+ * the same interpreter. Settings are edited in a candidate (the prompt shows `*` while it
+ * differs from the running configuration); `commit` writes it to flash in one transaction.
+ * Secrets are prompted without echo, never printed unless exported with `show config
+ * secrets`, and wiped from RAM after use. With a console password set, the console asks for
+ * it first and waits after each failure. */
 #ifndef GW_CONSOLE_H
 #define GW_CONSOLE_H
 
-#define CONSOLE_LINE_MAX 512   /* longest command line; longer input is refused whole */
+#include <stddef.h>
 
-void console_init(const char *hostname);
+#define CONSOLE_LOGIN_DELAY_MS 2000   /* after a failed password, doubling up to 32 s */
+
+void console_init(void);
 /* Console bytes are waiting: read and run what is complete. */
 void console_poll(void);
+/* Called by the loop every wake-up: ends a login delay on time. */
+void console_tick(void);
+/* Run a script (--batch): every line as if typed, stopping at the first error. Returns 0,
+ * or the 1-based number of the failing line (its reason was printed). */
+unsigned console_run_script(const char *text, size_t len);
 
 #endif

@@ -10,8 +10,8 @@
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
-#include "netcfg.h"
 #include "random.h"
+#include "settings.h"
 #include "status.h"
 #include "svc_echo.h"
 
@@ -45,7 +45,7 @@ static void banner_mac(const struct netif *netif)
     }
 }
 
-static int boot(const struct gateway_args *args, struct netif **netif_out)
+static int boot(struct netif **netif_out)
 {
     if (rng_init() != 0) {
         return -1;
@@ -54,10 +54,10 @@ static int boot(const struct gateway_args *args, struct netif **netif_out)
     lwip_init();
     struct netif *netif = board_netif_add();
     banner_mac(netif);
-    if (netif != NULL &&
-        netcfg_apply(netif, args->ip, args->gateway, args->hostname) != 0) {
+    if (settings_mount() != 0) {
         return -1;
     }
+    settings_apply_net(netif);
     int err = echo_start(ECHO_PORT);
     if (err != 0) {
         log_err("echo: cannot listen on port %d: %d", ECHO_PORT, err);
@@ -72,10 +72,17 @@ static int boot(const struct gateway_args *args, struct netif **netif_out)
 int gateway_main(const struct gateway_args *args)
 {
     struct netif *netif = NULL;
-    if (boot(args, &netif) != 0) {
+    if (boot(&netif) != 0) {
         return 1;
     }
-    console_init(args->hostname);
+    if (args->batch != NULL) {
+        unsigned bad = console_run_script(args->batch, args->batch_len);
+        if (bad) {
+            log_err("batch: stopped at line %u", bad);
+        }
+        return bad ? 1 : 0;
+    }
+    console_init();
     for (;;) {
         uint32_t sleep = sys_timeouts_sleeptime();
         if (sleep > LOOP_MAX_SLEEP_MS) {
@@ -88,6 +95,7 @@ int gateway_main(const struct gateway_args *args)
         if (ev & BOARD_EV_CONSOLE) {
             console_poll();
         }
+        console_tick();
         netif_poll_all();       /* loopback: the gateway talking to itself */
         sys_check_timeouts();
         if (ev & BOARD_EV_STOP) {

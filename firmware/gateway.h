@@ -2,15 +2,18 @@
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
-/* Start-up settings that do not come from flash. Until the flash store holds the network
- * configuration, the Linux board passes an address here; NULL means DHCP. */
+#include <stddef.h>
+
+/* Start-up settings that do not come from flash. */
 struct gateway_args {
-    const char *ip;         /* "A.B.C.D/NN", or NULL for DHCP */
-    const char *gateway;    /* default route "A.B.C.D", or NULL */
-    const char *hostname;   /* NULL: "gateway" */
+    /* A console script (--batch): run against the flash after boot (and after the network
+     * came up, when there is one), then stop; exit status 1 at the first failing line. */
+    const char *batch;
+    size_t batch_len;
 };
 
-/* Boot, then run the event loop until the board asks to stop. Returns the exit status. */
+/* Boot, then run the event loop until the board asks to stop (or run the batch script).
+ * Returns the exit status. */
 int gateway_main(const struct gateway_args *args);
 
 extern const char gateway_version[];

@@ -30,4 +30,10 @@ make run: gateway in a private network namespace (nothing here reaches your netw
   at the console: help, show status, show log; Ctrl-D on an empty line stops everything.
 
 TXT
-exec "$GW" --net tap:gwtap0 --ip 192.0.2.2/24 --hostname gateway
+# The box's flash lives for this run only; provisioning goes through the console language.
+flash=$(mktemp /tmp/gateway-run.XXXXXX.flash)
+trap 'rm -f "$flash" "$flash.txt"' EXIT
+printf '%s\n' "set system hostname gateway" \
+    "set net address 192.0.2.2/24 gateway 192.0.2.1" commit > "$flash.txt"
+"$GW" --flash "$flash" --batch "$flash.txt" > /dev/null
+"$GW" --flash "$flash" --net tap:gwtap0

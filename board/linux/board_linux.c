@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "board_linux.h"
 
@@ -46,6 +47,10 @@ int board_init(const struct board_options *opt)
         linux_err("board: the kernel gives no entropy (getrandom failed): refusing to start");
         return BOARD_ENOENTROPY;
     }
+    err = linux_flash_open(opt->flash);
+    if (err) {
+        return err;
+    }
     if (opt->net != NULL) {
         err = linux_eth_configure(opt->net, opt->mac);
         if (err) {
@@ -72,7 +77,25 @@ int board_init(const struct board_options *opt)
 void board_shutdown(void)
 {
     eth_close();
+    linux_flash_close();
     linux_console_close();
+}
+
+static char **saved_argv;
+
+void linux_set_argv(char **argv)
+{
+    saved_argv = argv;
+}
+
+/* see board.h */
+void board_reboot(void)
+{
+    board_shutdown();
+    sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+    execv("/proc/self/exe", saved_argv);
+    linux_err("reboot: cannot re-execute: %s", strerror(errno));
+    _exit(1);
 }
 
 /* see board.h */

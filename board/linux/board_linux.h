@@ -10,6 +10,11 @@
 
 #define linux_err(...) log_err(__VA_ARGS__)
 
+int linux_flash_open(const char *path);
+void linux_flash_close(void);
+/* The command line, kept for board_reboot(). */
+void linux_set_argv(char **argv);
+
 int linux_console_open(const char *spec);
 void linux_console_close(void);
 int linux_console_fd(void); /* -1 once closed */

@@ -58,6 +58,15 @@ void config_discard(struct config_ctx *c)
     c->input = CFG_IN_COMMAND;
 }
 
+/* see config.h */
+void config_discard_paste(struct config_ctx *c)
+{
+    if (c->input != CFG_IN_COMMAND) {
+        c->arena_used = c->pem_start;
+        c->input = CFG_IN_COMMAND;
+    }
+}
+
 /* ---- load ----------------------------------------------------------------------------- */
 
 /* Run the stored lines of one text record into the candidate. */

@@ -161,6 +161,8 @@ int config_exec_text(struct config_ctx *c, const char *p, size_t len);
 int config_commit(struct config_ctx *c);
 /* Drop the candidate's changes. */
 void config_discard(struct config_ctx *c);
+/* Abandon a PEM paste in progress (Ctrl-C): the candidate stays as before it began. */
+void config_discard_paste(struct config_ctx *c);
 /* 1 when the candidate differs from the running config. */
 int config_changed(const struct config_ctx *c);
 

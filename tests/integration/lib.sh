@@ -55,6 +55,15 @@ t_wait_log() {
     t_fail "no '$re' in $name's log within ${secs}s"
 }
 
+# t_provision GW FLASH COMMANDS...: write the commands (one per argument) to the flash
+# through --batch, as a factory would, and commit them.
+t_provision() {
+    local gw=$1 flash=$2; shift 2
+    printf '%s\n' "$@" commit > "$T_TMP/provision.txt"
+    "$gw" --flash "$flash" --batch "$T_TMP/provision.txt" > "$T_TMP/provision.log" 2>&1 ||
+        { cat "$T_TMP/provision.log"; t_fail "provisioning failed"; }
+}
+
 # t_ping ADDR: three echo requests must be answered.
 t_ping() {
     ping -c 3 -i 0.2 -W 2 "$1" > "$T_TMP/ping.log" 2>&1 ||

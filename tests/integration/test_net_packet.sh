@@ -11,7 +11,8 @@ ip addr add 192.0.2.1/24 dev gwp1
 ip link set gwp1 up
 t_veth_no_offload gwp1
 
-t_spawn gateway "$GW" --net packet:gwp0 --ip 192.0.2.2/24
+t_provision "$GW" "$T_TMP/flash.img" "set net address 192.0.2.2/24 gateway 192.0.2.1"
+t_spawn gateway "$GW" --flash "$T_TMP/flash.img" --net packet:gwp0
 t_wait_log gateway 'net: address 192\.0\.2\.2 ' 10
 t_wait_log gateway 'link up on packet' 5
 t_ping 192.0.2.2

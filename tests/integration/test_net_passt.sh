@@ -21,7 +21,7 @@ t_spawn passt passt -4 -D none -f -e --runas 0 -m 1500 -s "$sock" -t 10007:7
 for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || t_fail "passt did not create $sock"
 
-t_spawn gateway "$GW" --net "stream:$sock"
+t_spawn gateway "$GW" --flash "$T_TMP/flash.img" --net "stream:$sock"   # factory default: DHCP
 t_wait_log gateway 'net: address 192\.0\.2\.1 .*\(dhcp\)' 15
 t_echo 127.0.0.1 10007 $((10 * 1024 * 1024)) 32768
 

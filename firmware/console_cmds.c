@@ -1,0 +1,513 @@
+/* see console_cmds.h */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "cmd_grammar.h"
+#include "console_cmds.h"
+#include "gateway.h"
+#include "log.h"
+#include "pem.h"
+#include "pwhash.h"
+#include "settings.h"
+#include "status.h"
+#include "store.h"
+#include "x509_info.h"
+
+/* A question a command asked, answered by the next line. */
+enum pending {
+    PEND_NONE,
+    PEND_IMAP_PASSWORD,
+    PEND_CONSOLE_PASSWORD,
+    PEND_CONSOLE_PASSWORD_AGAIN,
+    PEND_FACTORY_RESET,
+};
+
+static struct {
+    enum pending pending;
+    char first[CONFIG_SECRET_MAX];   /* the console password typed once, until confirmed */
+    int paste_kind;                  /* 1: trust import, 2: tunnel cert import */
+    unsigned trust_before;           /* anchors in the candidate before the paste */
+} cm;
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        board_console_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    }
+}
+
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--) {
+        *v++ = 0;
+    }
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    out("error: %s\n", buf);
+    return -1;
+}
+
+/* Run a line through the config parser, reporting its error. */
+static int config_line(const char *line, size_t len)
+{
+    struct config_ctx *c = settings_ctx();
+    int err = config_exec(c, line, len);
+    if (err < 0) {
+        return fail("%s", c->error);
+    }
+    if (err == CONFIG_DO_COMMIT) {
+        err = settings_commit();
+        if (err < 0) {
+            return fail("%s", c->error);
+        }
+        out("committed\n");
+    } else if (err == CONFIG_DO_DISCARD) {
+        config_discard(c);
+        out("discarded\n");
+    }
+    return 0;
+}
+
+/* Run a config line built here (secrets): wiped afterwards whatever happens. */
+static int config_line_secret(const char *fmt, const char *secret, size_t len)
+{
+    char line[CONFIG_LINE_MAX], quoted[2 * CONFIG_SECRET_MAX + 3];
+    size_t q = 0;
+    if (len >= CONFIG_SECRET_MAX) {
+        return fail("secret longer than %d characters", CONFIG_SECRET_MAX - 1);
+    }
+    quoted[q++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (secret[i] == '"' || secret[i] == '\\') {
+            quoted[q++] = '\\';
+        }
+        quoted[q++] = secret[i];
+    }
+    quoted[q++] = '"';
+    quoted[q] = '\0';
+    snprintf(line, sizeof line, fmt, quoted);
+    int err = config_line(line, strlen(line));
+    wipe(line, sizeof line);
+    wipe(quoted, sizeof quoted);
+    return err;
+}
+
+/* ---- certificates --------------------------------------------------------------------- */
+
+static void print_cert(const char *indent, const uint8_t *der, size_t len)
+{
+    static struct x509_info xi;
+    if (x509_info_parse(&xi, der, len) != 0) {
+        out("%scertificate of %zu bytes that cannot be read\n", indent, len);
+        return;
+    }
+    out("%ssubject     %s\n", indent, xi.subject);
+    out("%sissuer      %s\n", indent, xi.issuer);
+    out("%svalid       %s to %s\n", indent, xi.not_before_date, xi.not_after_date);
+    out("%ssha256      %s\n", indent, xi.fingerprint);
+}
+
+/* After `trust import`: what was added, so the operator sees what they trust. */
+static void report_trust_paste(void)
+{
+    struct config_ctx *c = settings_ctx();
+    unsigned added = c->candidate.ntrust - cm.trust_before;
+    for (unsigned i = cm.trust_before; i < c->candidate.ntrust; i++) {
+        const struct config_trust *t = &c->candidate.trust[i];
+        out("certificate %u:\n", i - cm.trust_before + 1);
+        print_cert("  ", c->arena + t->arena_off, t->len);
+    }
+    out("%u certificate%s added to the candidate trust store (commit to keep)\n", added,
+        added == 1 ? "" : "s");
+}
+
+/* After `tunnel cert import`: the chain as it was read. */
+static void report_chain_paste(void)
+{
+    static struct pem_decoder d;
+    static uint8_t der[CONFIG_CHAIN_MAX];
+    struct pem_cert certs[8];
+    struct config_ctx *c = settings_ctx();
+    if (!c->candidate.chain_new) {
+        out("the same chain as stored: nothing changed\n");
+        return;
+    }
+    int n = pem_decode_certs(&d, c->arena + c->candidate.chain_off, c->candidate.chain_len,
+                             der, sizeof der, certs, 8);
+    for (int i = 0; i < n; i++) {
+        out("certificate %d:\n", i + 1);
+        print_cert("  ", certs[i].der, certs[i].len);
+    }
+    out("device certificate chain of %d certificate%s in the candidate (commit to keep)\n", n,
+        n == 1 ? "" : "s");
+}
+
+static void trust_list(const struct config *cf)
+{
+    static uint8_t der[CONFIG_CERT_MAX];
+    if (cf->ntrust == 0) {
+        out("trust store: empty\n");
+        return;
+    }
+    for (unsigned i = 0; i < cf->ntrust; i++) {
+        const struct config_trust *t = &cf->trust[i];
+        size_t len = 0;
+        out("%u:\n", i + 1);
+        if (t->len > 0) {
+            print_cert("  ", settings_ctx()->arena + t->arena_off, t->len);
+        } else if (store_get(settings_store(), STORE_KEY(CFG_T_TRUST, t->id), der, sizeof der,
+                             &len) == STORE_OK) {
+            print_cert("  ", der, len);
+        } else {
+            out("  (record unreadable)\n");
+        }
+    }
+}
+
+/* ---- show --------------------------------------------------------------------------------- */
+
+static void config_sink_out(void *arg, const char *p, size_t len)
+{
+    (void)arg;
+    board_console_write(p, len);
+}
+
+static void log_line_out(void *arg, const char *line, size_t len)
+{
+    (void)arg;
+    board_console_write(line, len);
+}
+
+static void help_out(void *arg, const char *line)
+{
+    (void)arg;
+    out("%s", line);
+}
+
+static void show_mappings(const struct config *cf)
+{
+    if (cf->nmappings == 0) {
+        out("no mappings\n");
+    }
+    for (unsigned i = 0; i < cf->nmappings; i++) {
+        out("%s:%u -> %s:%u %s%s%s\n", cf->mappings[i].virt.host, cf->mappings[i].virt.port,
+            cf->mappings[i].internal.host, cf->mappings[i].internal.port,
+            cf->mappings[i].tls ? "tls" : "tcp", cf->mappings[i].sni[0] ? " sni " : "",
+            cf->mappings[i].sni);
+    }
+    out("(connection counters arrive with the tunnel service, not in this build yet)\n");
+}
+
+static void show_tunnel(const struct config *cf)
+{
+    out("location:  %s\n", cf->tunnel.location[0] ? cf->tunnel.location : "(not set)");
+    for (unsigned i = 0; i < cf->tunnel.nrelays; i++) {
+        out("relay %u:   %s:%u\n", i + 1, cf->tunnel.relays[i].host, cf->tunnel.relays[i].port);
+    }
+    out("key:       %s\n", cf->has_key ? "present" : "none (tunnel key generate)");
+    out("chain:     %s\n", cf->has_chain ? "present" : "none (tunnel cert import)");
+    out("state:     not available: the tunnel service is not in this build yet\n");
+}
+
+static void show_imap(const struct config *cf)
+{
+    static const char *const sec[] = { "starttls", "tls", "off" };
+    out("server:    %s:%u, security %s\n", cf->imap.server.host[0] ? cf->imap.server.host : "-",
+        cf->imap.server.port, sec[cf->imap.security]);
+    out("enabled:   %s\n", cf->imap.enabled ? "yes" : "no");
+    out("state:     not available: the IMAP receiver is not in this build yet\n");
+}
+
+static void show_flash(void)
+{
+    struct store_stat ss;
+    store_stat(settings_store(), &ss);
+    uint32_t emin = UINT32_MAX, emax = 0;
+    for (uint32_t b = 0; b < ss.blocks; b++) {
+        uint32_t ec, seq;
+        if (store_block_info(settings_store(), b, &ec, &seq) == STORE_OK) {
+            emin = ec < emin ? ec : emin;
+            emax = ec > emax ? ec : emax;
+        }
+    }
+    out("flash:    %u KiB in %u blocks, %u live records (%u B), %u B free, "
+        "erase counts %u..%u%s\n",
+        (unsigned)(ss.geo.size / 1024), (unsigned)ss.blocks, (unsigned)ss.live_records,
+        (unsigned)ss.live_bytes, (unsigned)ss.free_bytes, emin == UINT32_MAX ? 0 : emin,
+        (unsigned)emax, ss.corrupt ? ", DAMAGE FOUND (see log)" : "");
+}
+
+static void show_status(void)
+{
+    const struct config *cf = settings_running();
+    status_print(out);
+    show_flash();
+    out("config:   %s\n", config_changed(settings_ctx()) ? "uncommitted changes" : "committed");
+    out("tunnel:   not available in this build (%u relay%s configured)\n",
+        cf->tunnel.nrelays, cf->tunnel.nrelays == 1 ? "" : "s");
+    out("imap:     not available in this build (receiver %s in config)\n",
+        cf->imap.enabled ? "enabled" : "disabled");
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "";
+    const struct config *cf = settings_running();
+    if (strcmp(what, "config") == 0 && argc <= 3) {
+        unsigned flags = 0;
+        if (argc == 3) {
+            if (strcmp(argv[2], "secrets") != 0) {
+                return fail("show config %s: expected 'secrets' or nothing", argv[2]);
+            }
+            flags = CONFIG_PRINT_SECRETS;
+        }
+        config_print(settings_ctx(), cf, flags, config_sink_out, NULL);
+        return 0;
+    }
+    if (argc == 2) {
+        if (strcmp(what, "status") == 0) { show_status(); return 0; }
+        if (strcmp(what, "log") == 0) { log_ring_foreach(log_line_out, NULL); return 0; }
+        if (strcmp(what, "version") == 0) {
+            out("gateway %s on %s\n", gateway_version, board_name());
+            return 0;
+        }
+        if (strcmp(what, "mappings") == 0) { show_mappings(cf); return 0; }
+        if (strcmp(what, "trust") == 0) { trust_list(cf); return 0; }
+        if (strcmp(what, "tunnel") == 0) { show_tunnel(cf); return 0; }
+        if (strcmp(what, "imap") == 0) { show_imap(cf); return 0; }
+    }
+    return fail("show %s: expected config [secrets], status, log, version, mappings, trust, "
+                "tunnel or imap", argc > 1 ? argv[1] : "(nothing)");
+}
+
+/* ---- the dispatcher ---------------------------------------------------------------------- */
+
+#define ARGV_MAX 12
+
+static int split(char *line, char **argv)
+{
+    int argc = 0;
+    for (char *tok = strtok(line, " \t"); tok && argc < ARGV_MAX; tok = strtok(NULL, " \t")) {
+        argv[argc++] = tok;
+    }
+    return argc;
+}
+
+static int not_yet(const char *cmd, const char *issue)
+{
+    return fail("%s: not available in this build yet (arrives with %s)", cmd, issue);
+}
+
+static void count_line(void *arg, const char *line)
+{
+    (void)line;
+    ++*(size_t *)arg;
+}
+
+/* A first word that starts some command form of the grammar. */
+static int known_command(const char *word)
+{
+    char w[40];
+    size_t n = 0;
+    snprintf(w, sizeof w, "%s ", word);
+    return cmd_help(w, count_line, &n) > 0;
+}
+
+/* see console_cmds.h */
+int cmds_pasting(void)
+{
+    return settings_ctx()->input != CFG_IN_COMMAND;
+}
+
+static int paste_line(const char *line, size_t len)
+{
+    if (len == 4 && memcmp(line, "quit", 4) == 0) {
+        len = 0; /* `quit` ends a paste like a blank line */
+    }
+    int err = config_line(line, len);
+    if (!cmds_pasting()) {
+        int kind = cm.paste_kind;
+        cm.paste_kind = 0;
+        if (err == 0 && kind == 1) {
+            report_trust_paste();
+        } else if (err == 0 && kind == 2) {
+            report_chain_paste();
+        }
+    }
+    return err;
+}
+
+/* see console_cmds.h */
+int cmds_exec(const char *text, size_t len)
+{
+    if (cmds_pasting()) {
+        return paste_line(text, len);
+    }
+    char copy[CONFIG_LINE_MAX], *argv[ARGV_MAX];
+    if (len >= sizeof copy) {
+        return fail("line longer than %d characters", CONFIG_LINE_MAX - 1);
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    int argc = split(copy, argv), ret;
+    if (argc == 0 || argv[0][0] == '#') {
+        ret = 0;
+    } else if (strcmp(argv[0], "help") == 0) {
+        char words[CONFIG_LINE_MAX] = "";
+        for (int i = 1; i < argc; i++) {
+            strncat(words, argv[i], sizeof words - strlen(words) - 2);
+            strcat(words, " ");
+        }
+        ret = cmd_help(words, help_out, NULL) ? 0 : fail("help %s: no such command", words);
+    } else if (strcmp(argv[0], "show") == 0) {
+        ret = cmd_show(argc, argv);
+    } else if (strcmp(argv[0], "reboot") == 0 && argc == 1) {
+        if (config_changed(settings_ctx())) {
+            log_warnx("console: rebooting drops the uncommitted changes");
+        }
+        log_info("console: reboot");
+        board_reboot();
+    } else if (strcmp(argv[0], "factory-reset") == 0 && argc == 1) {
+        cm.pending = PEND_FACTORY_RESET;
+        ret = 0;
+    } else if (strcmp(argv[0], "set") == 0 && argc == 3 && strcmp(argv[1], "imap") == 0 &&
+               strcmp(argv[2], "password") == 0) {
+        cm.pending = PEND_IMAP_PASSWORD;
+        ret = 0;
+    } else if (strcmp(argv[0], "set") == 0 && argc >= 3 && strcmp(argv[1], "system") == 0 &&
+               strcmp(argv[2], "console-password") == 0) {
+        if (argc == 3) {
+            cm.pending = PEND_CONSOLE_PASSWORD;
+            ret = 0;
+        } else {
+            /* given on the line (scripts): hash it at once; the line itself is wiped */
+            char hash[PWHASH_TEXT_MAX];
+            const char *pw = text + (argv[3] - copy);
+            ret = pwhash_make(pw, strlen(pw), hash, sizeof hash) == 0
+                      ? config_line_secret("set console password-hash %s", hash, strlen(hash))
+                      : fail("set system console-password: no random numbers for the salt");
+            wipe(hash, sizeof hash);
+        }
+    } else if (strcmp(argv[0], "trust") == 0 && argc == 2 && strcmp(argv[1], "list") == 0) {
+        trust_list(settings_running());
+        ret = 0;
+    } else if (strcmp(argv[0], "mapping") == 0 && argc == 2 && strcmp(argv[1], "list") == 0) {
+        show_mappings(settings_running());
+        ret = 0;
+    } else if (strcmp(argv[0], "mapping") == 0 && argc >= 2 && strcmp(argv[1], "check") == 0) {
+        ret = not_yet("mapping check", "the tunnel service");
+    } else if (strcmp(argv[0], "tls") == 0) {
+        ret = not_yet("tls probe", "TLS on the gateway's network stack");
+    } else if (strcmp(argv[0], "tunnel") == 0 && argc == 3 && strcmp(argv[1], "key") == 0 &&
+               strcmp(argv[2], "generate") == 0) {
+        ret = not_yet("tunnel key generate", "the device identity (TLS issue)");
+    } else if (strcmp(argv[0], "tunnel") == 0 && argc == 2 && strcmp(argv[1], "csr") == 0) {
+        ret = not_yet("tunnel csr", "the device identity (TLS issue)");
+    } else if (!known_command(argv[0])) {
+        ret = fail("'%s': unknown command (help lists them)", argv[0]);
+    } else {
+        unsigned before = settings_ctx()->candidate.ntrust;
+        ret = config_line(text, len);
+        if (ret == 0 && cmds_pasting()) {
+            cm.paste_kind = strcmp(argv[0], "trust") == 0 ? 1 :
+                            strcmp(argv[0], "tunnel") == 0 && argc > 1 &&
+                            strcmp(argv[1], "cert") == 0 ? 2 : 0;
+            cm.trust_before = before;
+            if (board_console_interactive()) {
+                out("paste PEM; a blank line or 'quit' ends it\n");
+            }
+        }
+    }
+    wipe(copy, sizeof copy);
+    return ret;
+}
+
+/* see console_cmds.h */
+int cmds_wants_secret(char *prompt, size_t cap)
+{
+    switch (cm.pending) {
+    case PEND_NONE: return 0;
+    case PEND_IMAP_PASSWORD: snprintf(prompt, cap, "IMAP password: "); return 1;
+    case PEND_CONSOLE_PASSWORD: snprintf(prompt, cap, "New console password: "); return 1;
+    case PEND_CONSOLE_PASSWORD_AGAIN: snprintf(prompt, cap, "Again: "); return 1;
+    case PEND_FACTORY_RESET:
+        snprintf(prompt, cap, "Erase the whole configuration? Type 'yes': ");
+        return 2;
+    }
+    return 0;
+}
+
+/* see console_cmds.h */
+void cmds_secret(const char *s, size_t len)
+{
+    enum pending p = cm.pending;
+    cm.pending = PEND_NONE;
+    switch (p) {
+    case PEND_NONE:
+        break;
+    case PEND_IMAP_PASSWORD:
+        config_line_secret("set imap password %s", s, len);
+        break;
+    case PEND_CONSOLE_PASSWORD:
+        if (len == 0 || len >= sizeof cm.first) {
+            fail("console password: 1 to %zu characters", sizeof cm.first - 1);
+            break;
+        }
+        memcpy(cm.first, s, len);
+        cm.first[len] = '\0';
+        cm.pending = PEND_CONSOLE_PASSWORD_AGAIN;
+        break;
+    case PEND_CONSOLE_PASSWORD_AGAIN:
+        if (len != strlen(cm.first) || memcmp(cm.first, s, len) != 0) {
+            fail("the passwords differ: nothing changed");
+        } else {
+            char hash[PWHASH_TEXT_MAX];
+            if (pwhash_make(s, len, hash, sizeof hash) == 0) {
+                config_line_secret("set console password-hash %s", hash, strlen(hash));
+            }
+            wipe(hash, sizeof hash);
+        }
+        wipe(cm.first, sizeof cm.first);
+        break;
+    case PEND_FACTORY_RESET:
+        if (len == 3 && memcmp(s, "yes", 3) == 0) {
+            if (settings_factory_reset() == 0) {
+                board_reboot();
+            }
+            fail("factory-reset failed (see log)");
+        } else {
+            out("factory-reset cancelled\n");
+        }
+        break;
+    }
+}
+
+/* see console_cmds.h */
+void cmds_cancel(void)
+{
+    if (cmds_pasting()) {
+        config_discard_paste(settings_ctx());
+        cm.paste_kind = 0;
+        out("paste cancelled\n");
+    }
+    cm.pending = PEND_NONE;
+    wipe(cm.first, sizeof cm.first);
+}

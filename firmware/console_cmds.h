@@ -1,0 +1,21 @@
+/* The console's commands: everything that acts or shows is run here; settings go to the
+ * config text parser (config_exec) on the candidate. Shared by the interactive console, a
+ * console on a pipe and --batch scripts. Output goes to the board console. */
+#ifndef GW_CONSOLE_CMDS_H
+#define GW_CONSOLE_CMDS_H
+
+#include <stddef.h>
+
+/* Run one line. Returns 0, or -1 after printing "error: ..." naming the wrong token. */
+int cmds_exec(const char *line, size_t len);
+/* 1 while a PEM paste (trust import, tunnel cert import) is being read. */
+int cmds_pasting(void);
+/* A command waits for a typed answer: fills prompt and returns 1 for a secret (no echo),
+ * 2 for a visible answer (a confirmation); 0 when nothing is pending. */
+int cmds_wants_secret(char *prompt, size_t cap);
+/* The answer to the pending question. */
+void cmds_secret(const char *s, size_t len);
+/* Ctrl-C: drop a paste in progress or a pending question. */
+void cmds_cancel(void);
+
+#endif

@@ -1,0 +1,154 @@
+/* see settings.h */
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "flash.h"
+#include "log.h"
+#include "lwip/dhcp.h"
+#include "lwip/dns.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/netif.h"
+#include "settings.h"
+#include "store.h"
+
+static struct {
+    struct store store;
+    struct store_entry index[SETTINGS_KEYS_MAX];
+    uint8_t arena[SETTINGS_ARENA_BYTES];
+    struct config_ctx cfg;
+    struct netif *netif;
+    char hostname[CONFIG_NAME_MAX];
+} st;
+
+static int mount(struct flash *f)
+{
+    int err = store_mount(&st.store, f, st.index, SETTINGS_KEYS_MAX);
+    if (err == STORE_ENOFS) {
+        log_info("flash: no configuration store yet: formatting %u KiB",
+                 (unsigned)(f->geo.size / 1024));
+        err = store_format(f);
+        if (err == STORE_OK) {
+            err = store_mount(&st.store, f, st.index, SETTINGS_KEYS_MAX);
+        }
+    }
+    if (err != STORE_OK) {
+        log_err("flash: cannot mount the configuration store: %s", store_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* see settings.h */
+int settings_mount(void)
+{
+    if (mount(board_flash()) != 0) {
+        return -1;
+    }
+    config_init(&st.cfg, &st.store, st.arena, sizeof st.arena);
+    if (config_load(&st.cfg) != CONFIG_OK) {
+        log_err("config: %s (running on defaults)", st.cfg.error);
+    }
+    struct store_stat ss;
+    store_stat(&st.store, &ss);
+    log_info("flash: %u live records, %u bytes free", (unsigned)ss.live_records,
+             (unsigned)ss.free_bytes);
+    return 0;
+}
+
+struct config_ctx *settings_ctx(void) { return &st.cfg; }
+struct store *settings_store(void) { return &st.store; }
+const struct config *settings_running(void) { return &st.cfg.running; }
+
+static void ip4_from(ip4_addr_t *a, const uint8_t b[4])
+{
+    IP4_ADDR(a, b[0], b[1], b[2], b[3]);
+}
+
+/* The banner's address line, and the log whenever DHCP renews to something new. */
+static void net_status_cb(struct netif *netif)
+{
+    if (netif_is_up(netif) && !ip4_addr_isany_val(*netif_ip4_addr(netif))) {
+        char a[16], m[16], g[16];
+        ip4addr_ntoa_r(netif_ip4_addr(netif), a, sizeof a);
+        ip4addr_ntoa_r(netif_ip4_netmask(netif), m, sizeof m);
+        ip4addr_ntoa_r(netif_ip4_gw(netif), g, sizeof g);
+        log_info("net: address %s netmask %s gateway %s%s", a, m, g,
+                 netif_dhcp_data(netif) && dhcp_supplied_address(netif) ? " (dhcp)" : "");
+    }
+}
+
+/* see settings.h */
+void settings_apply_net(struct netif *netif)
+{
+    const struct config *cf = &st.cfg.running;
+    snprintf(st.hostname, sizeof st.hostname, "%s", cf->hostname[0] ? cf->hostname : "gateway");
+    if (netif == NULL) {
+        return;
+    }
+    st.netif = netif;
+    netif_set_hostname(netif, st.hostname);
+    netif_set_status_callback(netif, net_status_cb);
+    if (cf->net.has_dns) {
+        ip_addr_t dns;
+        ip4_from(ip_2_ip4(&dns), cf->net.dns);
+        IP_SET_TYPE_VAL(dns, IPADDR_TYPE_V4);
+        dns_setserver(0, &dns);
+    }
+    if (cf->net.dhcp) {
+        netif_set_up(netif);
+        if (netif_dhcp_data(netif) == NULL || !dhcp_supplied_address(netif)) {
+            err_t err = dhcp_start(netif);
+            if (err != ERR_OK) {
+                log_err("net: DHCP cannot start: %s", lwip_strerr(err));
+                return;
+            }
+            log_info("net: asking for an address by DHCP");
+        }
+        return;
+    }
+    if (netif_dhcp_data(netif) != NULL) {
+        dhcp_release_and_stop(netif);
+    }
+    ip4_addr_t ip, mask, gw;
+    ip4_from(&ip, cf->net.addr);
+    ip4_from(&gw, cf->net.gateway);
+    unsigned prefix = cf->net.prefix;
+    ip4_addr_set_u32(&mask, prefix ? lwip_htonl(0xffffffffu << (32 - prefix)) : 0);
+    netif_set_addr(netif, &ip, &mask, &gw);
+    netif_set_up(netif);
+}
+
+/* see settings.h */
+const char *settings_hostname(void)
+{
+    return st.hostname[0] ? st.hostname : "gateway";
+}
+
+/* see settings.h */
+int settings_commit(void)
+{
+    struct config before = st.cfg.running;
+    int err = config_commit(&st.cfg);
+    if (err != CONFIG_OK) {
+        return err;
+    }
+    const struct config *now = &st.cfg.running;
+    if (memcmp(&before.net, &now->net, sizeof now->net) != 0 ||
+        strcmp(before.hostname, now->hostname) != 0) {
+        settings_apply_net(st.netif);
+    }
+    return CONFIG_OK;
+}
+
+/* see settings.h */
+int settings_factory_reset(void)
+{
+    int err = store_format(board_flash());
+    if (err != STORE_OK) {
+        log_err("flash: factory reset failed: %s", store_strerror(err));
+        return -1;
+    }
+    log_info("flash: configuration erased");
+    return 0;
+}

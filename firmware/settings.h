@@ -1,0 +1,33 @@
+/* The running configuration of the box: the record store on the board's flash, the config
+ * (candidate and running) on top, and applying it to the live system at boot and at each
+ * commit. One instance; everything that reads settings asks here. */
+#ifndef GW_SETTINGS_H
+#define GW_SETTINGS_H
+
+#include "config.h"
+
+struct netif;
+
+/* Index entries for the store: distinct keys it can hold (12 B each: 3 KiB). */
+#define SETTINGS_KEYS_MAX 256
+/* Room for pasted PEM in the candidate: a whole trust store of 30+ certificates. */
+#define SETTINGS_ARENA_BYTES (64 * 1024)
+
+/* Mount the store (formatting a blank flash) and load the configuration. 0, or -1 when the
+ * flash cannot hold a store at all (logged). A damaged record is logged and skipped. */
+int settings_mount(void);
+struct config_ctx *settings_ctx(void);
+struct store *settings_store(void);
+const struct config *settings_running(void);
+
+/* Apply the running network settings to netif (at boot, and after a commit that changed
+ * them). NULL netif: nothing to apply. */
+void settings_apply_net(struct netif *netif);
+/* The box's name as running (the prompt shows it). */
+const char *settings_hostname(void);
+/* Commit the candidate and apply what changed. 0, or the config error (ctx->error). */
+int settings_commit(void);
+/* Erase the configuration (factory-reset): the store is formatted. */
+int settings_factory_reset(void);
+
+#endif

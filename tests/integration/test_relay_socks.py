@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Peers for the relay tests (each bounded in count and time):
+
+  serve ECHO_PORT SOURCE_PORT         echo service (echoes until EOF, then closes) and a
+                                      source (sends SIZE bytes of a pattern, the size first
+                                      asked as 12 ASCII digits, then closes); runs until killed
+  echo SOCKS_PORT USER PASS HOST PORT STREAMS BYTES
+                                      STREAMS concurrent SOCKS5 clients through the relay,
+                                      each sends BYTES (its own pattern), half-closes, and
+                                      must get exactly those bytes back
+  get SOCKS_PORT USER PASS HOST PORT BYTES
+                                      one SOCKS5 client reads BYTES from the source, checks
+                                      the pattern, prints MiB/s
+  reply SOCKS_PORT USER PASS HOST PORT  prints the SOCKS5 reply code (or "auth N")
+"""
+import socket
+import struct
+import sys
+import threading
+import time
+
+DEADLINE = 120
+
+
+def pattern(seed, n):
+    block = bytes((seed * 31 + i * 7 + (i >> 8)) & 0xFF for i in range(65536))
+    return (block * (n // len(block) + 1))[:n]
+
+
+def recv_exact(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return bytes(buf)
+
+
+def socks_connect(port, user, pw, host, hport):
+    """Returns (socket, reply code); code -1 means the authentication was refused."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"\x05\x01\x02")
+    if recv_exact(s, 2) != b"\x05\x02":
+        raise RuntimeError("relay did not choose user/password")
+    u, p = user.encode(), pw.encode()
+    s.sendall(bytes([1, len(u)]) + u + bytes([len(p)]) + p)
+    st = recv_exact(s, 2)
+    if st[1] != 0:
+        return s, -1
+    h = host.encode()
+    s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h + struct.pack(">H", hport))
+    rep = recv_exact(s, 10)
+    return s, rep[1]
+
+
+def serve(echo_port, source_port):
+    def echo(c):
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+
+    def source(c):
+        with c:
+            n = int(recv_exact(c, 12))
+            data = pattern(1, min(n, 1 << 20))
+            left = n
+            while left:
+                k = min(left, len(data))
+                c.sendall(data[:k])
+                left -= k
+
+    def listen(port, fn):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", port))
+        ls.listen(512)
+        while True:
+            c, _ = ls.accept()
+            threading.Thread(target=fn, args=(c,), daemon=True).start()
+
+    threading.Thread(target=listen, args=(echo_port, echo), daemon=True).start()
+    threading.Thread(target=listen, args=(source_port, source), daemon=True).start()
+    print("serving", flush=True)
+    time.sleep(3600)
+
+
+def echo_clients(port, user, pw, host, hport, streams, nbytes):
+    errors = []
+    t0 = time.time()
+
+    def one(i):
+        try:
+            s, rep = socks_connect(port, user, pw, host, hport)
+            if rep != 0:
+                raise RuntimeError("reply %d" % rep)
+            data = pattern(i, nbytes)
+            got = bytearray()
+            s.settimeout(DEADLINE)
+
+            def reader():
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    got.extend(d)
+
+            r = threading.Thread(target=reader)
+            r.start()
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            r.join(DEADLINE)
+            s.close()
+            if bytes(got) != data:
+                raise RuntimeError("stream %d: %d bytes back, differ" % (i, len(got)))
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            errors.append("stream %d: %s" % (i, e))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE)
+    dt = time.time() - t0
+    if errors:
+        print("\n".join(errors[:10]))
+        print("%d of %d streams failed" % (len(errors), streams))
+        return 1
+    print("%d streams x %d bytes echoed byte-exact in %.2f s" % (streams, nbytes, dt))
+    return 0
+
+
+def get(port, user, pw, host, hport, nbytes):
+    s, rep = socks_connect(port, user, pw, host, hport)
+    if rep != 0:
+        print("reply %d" % rep)
+        return 1
+    s.settimeout(DEADLINE)
+    t0 = time.time()
+    s.sendall(b"%012d" % nbytes)
+    want = pattern(1, min(nbytes, 1 << 20))
+    got = 0
+    buf = bytearray()
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        buf += d
+        while len(buf) >= len(want) or (got + len(buf) == nbytes and buf):
+            k = min(len(buf), len(want))
+            if buf[:k] != want[:k]:
+                print("data differs at offset %d" % got)
+                return 1
+            got += k
+            del buf[:k]
+    dt = time.time() - t0
+    if got != nbytes:
+        print("got %d of %d bytes" % (got, nbytes))
+        return 1
+    print("%d MiB byte-exact in %.2f s: %.1f MiB/s" % (nbytes >> 20, dt, nbytes / dt / 2**20))
+    return 0
+
+
+def reply(port, user, pw, host, hport):
+    s, rep = socks_connect(port, user, pw, host, hport)
+    print("auth refused" if rep < 0 else "reply %d" % rep)
+    return 0
+
+
+def main(a):
+    if a[0] == "serve":
+        serve(int(a[1]), int(a[2]))
+    elif a[0] == "echo":
+        return echo_clients(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]))
+    elif a[0] == "get":
+        return get(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
+    elif a[0] == "reply":
+        return reply(int(a[1]), a[2], a[3], a[4], int(a[5]))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -69,3 +69,19 @@ size: all
 
 clean:
 	rm -rf $(BUILD)/x86_64 $(BUILD)/aarch64 $(BUILD)/asan $(BUILD)/fuzz
+
+# QEMU system images (issue 8): Debian's kernel, busybox and the static gateway in an
+# initramfs; `make qemu` boots it with the console on this terminal, the NIC on passt in a
+# private network namespace. GW_ARCH=x86_64 (default) or aarch64.
+GW_ARCH ?= x86_64
+.PHONY: image qemu test-qemu
+image: $(GW_ARCH)
+	bash tools/image/mkimage.sh $(GW_ARCH) $(BUILD)/$(GW_ARCH)/gateway $(BUILD)/image-$(GW_ARCH)
+qemu: image x86_64
+	bash tools/image/run-qemu.sh $(GW_ARCH) $(BUILD)/image-$(GW_ARCH) $(BUILD)/x86_64/flashtool
+
+# The QEMU system tests, both architectures under TCG (needs root, like test-integration).
+# `make test` runs them last.
+test-qemu: x86_64 aarch64
+	cd $(BUILD)/x86_64 && ctest --output-on-failure --timeout 600 -L qemu
+test: test-qemu

@@ -510,11 +510,11 @@ static int begin_pem(struct config_ctx *c, enum config_input in)
 static int exec_command(struct config_ctx *c, struct tokens *tk)
 {
     const char *t0 = tk->t[0], *t1 = tk->n > 1 ? tk->t[1] : "";
-    if (strcmp(t0, "commit") == 0 && tk->n == 1) {
-        return CONFIG_DO_COMMIT;
-    }
-    if (strcmp(t0, "discard") == 0 && tk->n == 1) {
-        return CONFIG_DO_DISCARD;
+    if (strcmp(t0, "commit") == 0 || strcmp(t0, "discard") == 0) {
+        if (tk->n > 1) {
+            return expect(c, t1, "nothing after it");
+        }
+        return t0[0] == 'c' ? CONFIG_DO_COMMIT : CONFIG_DO_DISCARD;
     }
     if (strcmp(t0, "set") == 0) {
         if (strcmp(t1, "system") == 0) {
@@ -549,13 +549,14 @@ static int exec_command(struct config_ctx *c, struct tokens *tk)
         }
         return expect(c, tk->n > 1 ? t1 : NULL, "import or del");
     }
-    if (strcmp(t0, "tunnel") == 0 && tk->n == 3 && strcmp(tk->t[2], "import") == 0) {
-        if (strcmp(t1, "cert") == 0) {
-            return begin_pem(c, CFG_IN_CHAIN_PEM);
+    if (strcmp(t0, "tunnel") == 0) {
+        if (strcmp(t1, "cert") != 0 && strcmp(t1, "key") != 0) {
+            return expect(c, tk->n > 1 ? t1 : NULL, "cert or key");
         }
-        if (strcmp(t1, "key") == 0) {
-            return begin_pem(c, CFG_IN_KEY_PEM);
+        if (tk->n != 3 || strcmp(tk->t[2], "import") != 0) {
+            return expect(c, tk->n > 2 ? tk->t[2] : NULL, "import");
         }
+        return begin_pem(c, t1[0] == 'c' ? CFG_IN_CHAIN_PEM : CFG_IN_KEY_PEM);
     }
     return expect(c, t0, "a configuration command (set, host, mapping, trust, tunnel, "
                          "commit, discard)");

@@ -252,6 +252,7 @@ unsigned console_run_script(const char *text, size_t len)
 {
     unsigned lineno = 0;
     size_t pos = 0;
+    cmds_set_batch(1);
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
@@ -263,6 +264,7 @@ unsigned console_run_script(const char *text, size_t len)
         }
         if (n >= sizeof line) {
             log_err("batch: line %u: longer than %d characters", lineno, LE_LINE_MAX - 1);
+            cmds_set_batch(0);
             return lineno;
         }
         memcpy(line, text + pos, n);
@@ -277,6 +279,7 @@ unsigned console_run_script(const char *text, size_t len)
         }
         wipe(line, sizeof line);
         if (err) {
+            cmds_set_batch(0);
             return lineno;
         }
         pos = end + 1;
@@ -287,5 +290,6 @@ unsigned console_run_script(const char *text, size_t len)
     if (config_changed(settings_ctx())) {
         log_warnx("batch: the script left uncommitted changes (they are dropped)");
     }
+    cmds_set_batch(0);
     return 0;
 }

@@ -29,6 +29,7 @@ static struct {
     enum pending pending;
     char first[CONFIG_SECRET_MAX];   /* the console password typed once, until confirmed */
     int paste_kind;                  /* 1: trust import, 2: tunnel cert import */
+    int batch;                       /* running a script: errors name its lines */
     unsigned trust_before;           /* anchors in the candidate before the paste */
 } cm;
 
@@ -65,18 +66,28 @@ static int fail(const char *fmt, ...)
     return -1;
 }
 
+/* The config parser's error; at the console the script line number means nothing. */
+static int config_fail(const struct config_ctx *c)
+{
+    const char *e = c->error;
+    if (!cm.batch && strncmp(e, "line ", 5) == 0 && strstr(e, ": ") != NULL) {
+        e = strstr(e, ": ") + 2;
+    }
+    return fail("%s", e);
+}
+
 /* Run a line through the config parser, reporting its error. */
 static int config_line(const char *line, size_t len)
 {
     struct config_ctx *c = settings_ctx();
     int err = config_exec(c, line, len);
     if (err < 0) {
-        return fail("%s", c->error);
+        return config_fail(c);
     }
     if (err == CONFIG_DO_COMMIT) {
         err = settings_commit();
         if (err < 0) {
-            return fail("%s", c->error);
+            return config_fail(c);
         }
         out("committed\n");
     } else if (err == CONFIG_DO_DISCARD) {
@@ -329,6 +340,12 @@ static int known_command(const char *word)
     size_t n = 0;
     snprintf(w, sizeof w, "%s ", word);
     return cmd_help(w, count_line, &n) > 0;
+}
+
+/* see console_cmds.h */
+void cmds_set_batch(int on)
+{
+    cm.batch = on;
 }
 
 /* see console_cmds.h */

@@ -15,6 +15,8 @@ int cmds_pasting(void);
 int cmds_wants_secret(char *prompt, size_t cap);
 /* The answer to the pending question. */
 void cmds_secret(const char *s, size_t len);
+/* Scripts (--batch) keep "line N:" in config errors; the console drops it. */
+void cmds_set_batch(int on);
 /* Ctrl-C: drop a paste in progress or a pending question. */
 void cmds_cancel(void);
 

@@ -17,7 +17,7 @@ const struct cmd_form cmd_forms[] = {
     { "set tunnel location ID", "this box's Location ID (the CN of its certificate)" },
     { "tunnel key generate", "make the device's P-256 key (kept in flash, never shown)" },
     { "tunnel csr", "print a certificate request for the Location ID" },
-    { "tunnel cert import", "paste the signed certificate chain (blank line ends)" },
+    { "tunnel cert import", "paste the signed chain, leaf first: its key must be the device key" },
     { "trust import", "paste root and intermediate certificates (blank line ends)" },
     { "trust list", "the trust store: subject, validity, fingerprint" },
     { "trust del FINGERPRINT", "remove a certificate by (a prefix of) its SHA-256" },

@@ -7,13 +7,16 @@
 #include "board.h"
 #include "cmd_grammar.h"
 #include "console_cmds.h"
+#include "csr.h"
 #include "gateway.h"
+#include "keys.h"
 #include "log.h"
 #include "pem.h"
 #include "pwhash.h"
 #include "settings.h"
 #include "status.h"
 #include "store.h"
+#include "tls_err.h"
 #include "x509_info.h"
 
 /* A question a command asked, answered by the next line. */
@@ -31,6 +34,7 @@ static struct {
     int paste_kind;                  /* 1: trust import, 2: tunnel cert import */
     int batch;                       /* running a script: errors name its lines */
     unsigned trust_before;           /* anchors in the candidate before the paste */
+    struct config_chain_mark chain_before;   /* the candidate's chain before the paste */
 } cm;
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -191,6 +195,97 @@ static void trust_list(const struct config *cf)
             out("  (record unreadable)\n");
         }
     }
+}
+
+/* ---- device identity ------------------------------------------------------------------ */
+
+static struct device_key dev_key;   /* loaded only while a command needs it, then wiped */
+
+static int cmd_key_generate(void)
+{
+    uint8_t stored[KEY_STORED_LEN];
+    int had_chain = settings_ctx()->candidate.has_chain;
+    int ret = -1;
+    if (key_generate(&dev_key) != 0) {
+        ret = fail("tunnel key generate: the board gives no entropy: no key made");
+        goto done;
+    }
+    if (key_store(&dev_key, stored, sizeof stored) != KEY_STORED_LEN ||
+        config_set_key(settings_ctx(), stored, sizeof stored) != CONFIG_OK) {
+        ret = fail("tunnel key generate: no room in the candidate (commit or discard first)");
+        goto done;
+    }
+    out("new P-256 device key in the candidate (commit to keep); 'tunnel csr' prints its "
+        "certificate request\n");
+    if (had_chain) {
+        out("note: the device certificate chain was made for the old key: import a new one\n");
+    }
+    ret = 0;
+done:
+    wipe(stored, sizeof stored);
+    key_wipe(&dev_key);
+    return ret;
+}
+
+static int cmd_csr(void)
+{
+    static char pem[CSR_PEM_MAX];
+    const struct config *cf = &settings_ctx()->candidate;
+    int ret = -1;
+    if (!cf->has_key) {
+        return fail("tunnel csr: no device key (tunnel key generate first)");
+    }
+    if (cf->tunnel.location[0] == '\0') {
+        return fail("tunnel csr: no Location ID for the CN (set tunnel location ID first)");
+    }
+    if (settings_device_key(cf, &dev_key) != 0) {
+        return fail("tunnel csr: the device key cannot be read (generate a new one)");
+    }
+    int n = csr_build_pem(&dev_key, cf->tunnel.location, pem, sizeof pem);
+    if (n < 0) {
+        ret = fail("tunnel csr: Location ID '%s' cannot be a certificate name (at most %d "
+                   "printable ASCII characters)", cf->tunnel.location, CSR_CN_MAX);
+    } else {
+        board_console_write(pem, (size_t)n);
+        ret = 0;
+    }
+    key_wipe(&dev_key);
+    return ret;
+}
+
+/* At the end of a `tunnel cert import` paste: the leaf must carry the device key, or the
+ * chain leaves the candidate again. */
+static int check_chain_key(void)
+{
+    static struct pem_decoder d;
+    static uint8_t der[CONFIG_CHAIN_MAX];
+    struct pem_cert certs[8];
+    struct config_ctx *c = settings_ctx();
+    const char *why = NULL;
+    if (!c->candidate.chain_new) {
+        return 0;
+    }
+    int n = pem_decode_certs(&d, c->arena + c->candidate.chain_off, c->candidate.chain_len,
+                             der, sizeof der, certs, 8);
+    if (n <= 0) {
+        why = "no certificate in the paste";
+    } else if (!c->candidate.has_key) {
+        why = "no device key to match (tunnel key generate first)";
+    } else if (settings_device_key(&c->candidate, &dev_key) != 0) {
+        why = "the device key cannot be read";
+    } else {
+        int err = key_matches_cert(&dev_key, certs[0].der, certs[0].len);
+        key_wipe(&dev_key);
+        why = err == 0 ? NULL : err == TLS_EKEY_MISMATCH
+                  ? "the certificate is for another key, not this device's (request it with "
+                    "'tunnel csr')"
+                  : "the first certificate cannot be decoded";
+    }
+    if (why == NULL) {
+        return 0;
+    }
+    config_chain_restore(c, &cm.chain_before);
+    return fail("tunnel cert import: refused: %s", why);
 }
 
 /* ---- show --------------------------------------------------------------------------------- */
@@ -366,7 +461,10 @@ static int paste_line(const char *line, size_t len)
         if (err == 0 && kind == 1) {
             report_trust_paste();
         } else if (err == 0 && kind == 2) {
-            report_chain_paste();
+            err = check_chain_key();
+            if (err == 0) {
+                report_chain_paste();
+            }
         }
     }
     return err;
@@ -435,13 +533,14 @@ int cmds_exec(const char *text, size_t len)
         ret = not_yet("tls probe", "TLS on the gateway's network stack");
     } else if (strcmp(argv[0], "tunnel") == 0 && argc == 3 && strcmp(argv[1], "key") == 0 &&
                strcmp(argv[2], "generate") == 0) {
-        ret = not_yet("tunnel key generate", "the device identity (TLS issue)");
+        ret = cmd_key_generate();
     } else if (strcmp(argv[0], "tunnel") == 0 && argc == 2 && strcmp(argv[1], "csr") == 0) {
-        ret = not_yet("tunnel csr", "the device identity (TLS issue)");
+        ret = cmd_csr();
     } else if (!known_command(argv[0])) {
         ret = fail("'%s': unknown command (help lists them)", argv[0]);
     } else {
         unsigned before = settings_ctx()->candidate.ntrust;
+        config_chain_save(settings_ctx(), &cm.chain_before);
         ret = config_line(text, len);
         if (ret == 0 && cmds_pasting()) {
             cm.paste_kind = strcmp(argv[0], "trust") == 0 ? 1 :

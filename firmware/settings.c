@@ -4,6 +4,7 @@
 
 #include "board.h"
 #include "flash.h"
+#include "keys.h"
 #include "log.h"
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
@@ -151,4 +152,46 @@ int settings_factory_reset(void)
     }
     log_info("flash: configuration erased");
     return 0;
+}
+
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--) {
+        *v++ = 0;
+    }
+}
+
+/* see settings.h */
+int settings_device_key(const struct config *cf, struct device_key *k)
+{
+    static uint8_t der[CONFIG_KEY_MAX];
+    static br_skey_decoder_context dc;
+    size_t len = 0;
+    int ret = -2;
+    if (!cf->has_key) {
+        return -1;
+    }
+    if (config_get_key(&st.cfg, cf, der, sizeof der, &len) != CONFIG_OK) {
+        goto done;
+    }
+    if (key_load(k, der, len) == 0) {
+        ret = 0;
+        goto done;
+    }
+    /* an imported key (`tunnel key import`): decode it, then load its scalar */
+    br_skey_decoder_init(&dc);
+    br_skey_decoder_push(&dc, der, len);
+    const br_ec_private_key *ec = br_skey_decoder_get_ec(&dc);
+    if (br_skey_decoder_last_error(&dc) == 0 && ec != NULL && ec->curve == BR_EC_secp256r1 &&
+        ec->xlen <= 32) {
+        uint8_t stored[KEY_STORED_LEN] = { KEY_FORMAT_P256, BR_EC_secp256r1 };
+        memcpy(stored + 2 + 32 - ec->xlen, ec->x, ec->xlen);
+        ret = key_load(k, stored, sizeof stored) == 0 ? 0 : -2;
+        wipe(stored, sizeof stored);
+    }
+done:
+    wipe(&dc, sizeof dc);
+    wipe(der, sizeof der);
+    return ret;
 }

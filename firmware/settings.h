@@ -7,6 +7,7 @@
 #include "config.h"
 
 struct netif;
+struct device_key;
 
 /* Index entries for the store: distinct keys it can hold (12 B each: 3 KiB). */
 #define SETTINGS_KEYS_MAX 256
@@ -29,5 +30,10 @@ const char *settings_hostname(void);
 int settings_commit(void);
 /* Erase the configuration (factory-reset): the store is formatted. */
 int settings_factory_reset(void);
+
+/* The device key of cf (the running config, or the candidate) into k, in place: its stored
+ * form (tls/keys.h) or an imported P-256 key's DER (SEC1 or PKCS#8). 0; -1 when there is no
+ * key; -2 when it cannot be read or is not a P-256 key. Wipe k with key_wipe(). */
+int settings_device_key(const struct config *cf, struct device_key *k);
 
 #endif

@@ -174,4 +174,27 @@ typedef void (*config_sink)(void *arg, const char *p, size_t len);
 int config_print(struct config_ctx *c, const struct config *cfg, unsigned flags,
                  config_sink sink, void *arg);
 
+/* ---- the device identity's blobs (config_blob.c) ----
+ * The device key (tls/keys.h stored form, or the DER of an imported key) and the device
+ * chain (PEM text) as bytes, wherever they are (the candidate's arena or flash). */
+
+/* Put a new device key into the candidate (kept until commit or discard). CONFIG_OK, or
+ * CONFIG_ESYNTAX (empty or longer than CONFIG_KEY_MAX), CONFIG_EFULL (arena full, or a
+ * paste in progress). */
+int config_set_key(struct config_ctx *c, const uint8_t *p, size_t len);
+/* The key or the chain of cf (running or candidate of c) into out. CONFIG_OK, CONFIG_ENOENT
+ * (none configured), CONFIG_EFULL (cap too small), CONFIG_ESTORE (flash unreadable). */
+int config_get_key(struct config_ctx *c, const struct config *cf, uint8_t *out, size_t cap,
+                   size_t *len);
+int config_get_chain(struct config_ctx *c, const struct config *cf, uint8_t *out, size_t cap,
+                     size_t *len);
+/* Undo a `tunnel cert import` whose chain was refused (the leaf does not match the key):
+ * save the candidate's chain before the paste, restore it after. */
+struct config_chain_mark {
+    int has, is_new;
+    uint32_t off, len;
+};
+void config_chain_save(const struct config_ctx *c, struct config_chain_mark *m);
+void config_chain_restore(struct config_ctx *c, const struct config_chain_mark *m);
+
 #endif

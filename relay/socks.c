@@ -382,10 +382,17 @@ static int pump(struct socks *s)
 
 static void service(struct socks *s)
 {
-    for (int i = 0; i < 64 && s->state != SS_DEAD && pump(s); i++) {
+    int i = 0;
+    while (i < 64 && s->state != SS_DEAD && pump(s)) {
+        i++;
     }
     if (s->state == SS_DEAD) {
         return;
+    }
+    if (i == 64 && s->st) {
+        /* Still moving: come back on the tunnel's next turn instead of hogging the loop
+         * (a stream event is the one wake-up a socket cannot give). */
+        s->st->events |= YAMUX_EV_READ;
     }
     uint32_t mask = 0;
     if (s->state <= SS_REQUEST || (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0)) {

@@ -54,12 +54,12 @@ struct conn {
     enum conn_state state;
     struct yamux_stream *st;
     int fd;
-    uint8_t req[SOCKS5_REQUEST_MAX];
-    size_t req_len;
-    uint8_t up[BUF], dn[BUF];                /* up: stream -> target; dn: target -> stream */
-    size_t up_off, up_len, dn_off, dn_len;
+    size_t req_len, up_off, up_len, dn_off, dn_len;
     int st_eof, fd_eof, fin_sent, shut_wr;
     uint64_t deadline;
+    /* buffers last: a new stream clears everything above */
+    uint8_t req[SOCKS5_REQUEST_MAX];
+    uint8_t up[BUF], dn[BUF];                /* up: stream -> target; dn: target -> stream */
 };
 
 struct delivery_tx {
@@ -464,6 +464,16 @@ static int conn_pump(struct conn *c, short revents)
     return moved;
 }
 
+/* Pumps until nothing moves (bounded); returns whether anything did. */
+static int conn_run(struct conn *c, short revents)
+{
+    int any = 0;
+    for (int k = 0; k < 4096 && c->used && conn_pump(c, revents); k++) {
+        any = 1;
+    }
+    return any;
+}
+
 /* ---- hello and deliveries (gateway-opened streams) ---- */
 
 static void hello_step(void)
@@ -543,6 +553,28 @@ static void delivery_step(void)
     }
 }
 
+static volatile sig_atomic_t dump_wanted;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    dump_wanted = 1;
+}
+
+static void dump(void)
+{
+    for (unsigned i = 0; i < CONNS_MAX; i++) {
+        struct conn *c = &conns[i];
+        if (c->used) {
+            printf("conn %u: state %d stream %u %s rx %u credit %u ww %d ev %u up %zu/%zu dn %zu/%zu "
+                   "st_eof %d fd_eof %d fin %d shut %d\n", i, c->state, c->st->id,
+                   yamux_state_name(c->st->state), c->st->rx_buffered, c->st->tx_credit,
+                   c->st->want_write, c->st->events, c->up_off, c->up_len, c->dn_off, c->dn_len,
+                   c->st_eof, c->fd_eof, c->fin_sent, c->shut_wr);
+        }
+    }
+    printf("session: out %zu streams %u\n", yamux_out_pending(&ys), yamux_stream_count(&ys));
+}
+
 /* ---- the loop ---- */
 
 static int serve(void)
@@ -588,7 +620,7 @@ static int serve(void)
                     continue;
                 }
                 struct conn *c = &conns[i];
-                memset(c, 0, offsetof(struct conn, up));
+                memset(c, 0, offsetof(struct conn, req));
                 c->used = 1;
                 c->fd = -1;
                 c->st = st;
@@ -597,9 +629,7 @@ static int serve(void)
             }
             unsigned ev;
             while ((st = yamux_poll(&ys, &ev)) != NULL) {
-                if (st->user) {
-                    progress |= conn_pump(st->user, 0);
-                }
+                progress |= st->user && conn_run(st->user, 0);
             }
             hello_step();
             delivery_step();
@@ -639,15 +669,19 @@ static int serve(void)
             pc[np++] = c;
         }
         poll(pfd, np, 20);
+        if (dump_wanted) {
+            dump_wanted = 0;
+            dump();
+        }
         for (unsigned i = 1; i < np; i++) {
             if (pc[i]->used && pfd[i].revents) {
-                for (int k = 0; k < 8 && pc[i]->used && conn_pump(pc[i], pfd[i].revents); k++) {
-                }
+                conn_run(pc[i], pfd[i].revents);
             }
         }
-        for (unsigned i = 0; i < CONNS_MAX; i++) {   /* connect deadlines */
-            if (conns[i].used && conns[i].state == C_CONNECTING) {
-                conn_pump(&conns[i], 0);
+        /* A sweep: connect deadlines, and anything a bounded run left for later. */
+        for (unsigned i = 0; i < CONNS_MAX; i++) {
+            if (conns[i].used) {
+                conn_run(&conns[i], 0);
             }
         }
     }
@@ -684,6 +718,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_term);
     log_set_sink(log_to_stderr);
+    signal(SIGUSR1, on_usr1);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--relay") == 0) {

@@ -1,0 +1,14 @@
+# Tunnel integration tests (issue 6), each in a network namespace of its own (lib.sh):
+# the relay with curl, a fake gateway made of our own TLS + yamux code, Python peers; and
+# our yamux against an independent implementation (Node.js, @chainsafe/libp2p-yamux).
+
+# The fake gateway: our TLS client, yamux client, hello and SOCKS5 codec on kernel sockets.
+add_executable(test_relay_gw test_relay_gw.c)
+target_compile_options(test_relay_gw PRIVATE ${GW_WARNINGS})
+target_link_libraries(test_relay_gw PRIVATE gw_includes
+  "$<LINK_GROUP:RESCAN,gw_tunnel,gw_tls,gw_firmware,gw_board,lwip,bearssl>")
+
+add_test(NAME test_relay
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_relay.sh $<TARGET_FILE:relay>
+          $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_relay PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)

@@ -12,3 +12,14 @@ add_test(NAME test_relay
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_relay.sh $<TARGET_FILE:relay>
           $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_relay PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
+
+# Our yamux against js-libp2p's: a C driver on a kernel socket, the Node peer from
+# tests/interop (npm ci by make deps).
+add_executable(test_yamux_interop test_yamux_interop.c)
+target_compile_options(test_yamux_interop PRIVATE ${GW_WARNINGS})
+target_link_libraries(test_yamux_interop PRIVATE gw_includes
+  "$<LINK_GROUP:RESCAN,gw_tunnel,gw_firmware,gw_board,lwip>")
+add_test(NAME test_yamux_interop
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_yamux_interop.sh
+          $<TARGET_FILE:test_yamux_interop> ${CMAKE_SOURCE_DIR}/tests/interop)
+set_tests_properties(test_yamux_interop PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)

@@ -172,7 +172,24 @@ fetch_qemu_images() {
   done
 }
 
+# The Node.js yamux peer of the interop test (tests/interop): npm ci from the committed lock
+# file, and again only when the lock file changes (npm ci leaves node_modules/.package-lock.json
+# newer than it).
+install_interop() {
+  local dir="$top/tests/interop"
+  local stamp="$dir/node_modules/.package-lock.json"
+  [ -f "$dir/package-lock.json" ] || return 0
+  if [ -f "$stamp" ] && [ ! "$dir/package-lock.json" -nt "$stamp" ]; then
+    return 0
+  fi
+  command -v npm > /dev/null || die "npm is missing: Node.js 20 and npm run tests/interop"
+  log "npm ci in tests/interop"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error > /dev/null) ||
+    die "npm ci in tests/interop failed"
+}
+
 install_packages
 fetch_sources
+install_interop
 fetch_qemu_images
 [ -n "${GW_DEPS_QUIET:-}" ] || log "ok"

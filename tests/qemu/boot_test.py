@@ -8,14 +8,17 @@ Run by test_qemu_boot.sh inside a network namespace it made, with passt listenin
 
 Boot 1: QEMU start to /init, to the console prompt, to the DHCP lease from passt; `show
 version` and `show status` typed at the prompt; the echo service byte-exact through passt's
-port forward. Then a power cut (SIGKILL to QEMU) and boot 2 from the same flash disk: the
-gateway comes back to its prompt, gets its address and echoes again; Ctrl-D at the prompt
-stops it and the box powers off. flashtool verify checks the flash image after each boot.
+port forward; configuration A typed and committed. Power cut (SIGKILL to QEMU). Boot 2 from
+the same flash disk: A is back, network and echo again; configuration B typed, and the plug
+is pulled as soon as the box has the Enter of `commit`. Boot 3: the configuration is A or B,
+never a mix; Ctrl-D at the prompt stops the gateway and the box powers off. flashtool verify
+checks the flash image after each boot, and flashtool export must agree with the box.
 Prints the boot figures. Each step is a function, so the configuration, tunnel, IMAP and
 power-cut-during-commit steps of issue 8 slot in once the firmware has them.
 """
 import argparse
 import os
+import random
 import re
 import subprocess
 import sys
@@ -24,7 +27,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu_console import Serial, Timeout  # noqa: E402
 
-PROMPT = "gateway> "
+FACTORY_HOST = "gateway"     # the prompt is HOSTNAME> , HOSTNAME*> with uncommitted changes
+# Configuration typed at the console: committed before the first power cut (A), then B is
+# being committed when the power is cut. After the cut the box runs A or B, never a mix.
+CONFIG_A = ["set system hostname qbox-a", "host add relay.example 192.0.2.254"]
+CONFIG_B = ["set system hostname qbox-b", "host del relay.example",
+            "host add mail.example 192.0.2.25", "host add imap.example 192.0.2.143"]
+SHOWN_A = ["set system hostname qbox-a", "host add relay.example 192.0.2.254"]
+SHOWN_B = ["set system hostname qbox-b", "host add mail.example 192.0.2.25",
+           "host add imap.example 192.0.2.143"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 ECHO_CHECK = os.path.join(HERE, "..", "integration", "echo_check.py")
 
@@ -54,8 +65,14 @@ class Box:
         cmd = ["bash", args.qemu, args.arch, args.image, args.flash, args.sock]
         self.con = Serial(cmd, args.log, env=env)
         self.figures = {}
+        self.host = None
 
-    def boot(self):
+    @staticmethod
+    def prompt_re(host):
+        return re.escape(host) + r"\*?> "
+
+    def boot(self, hosts):
+        """Boot to the console prompt; hosts: the hostnames the flash may legitimately hold."""
         c = self.con
         m = c.expect(r"init: (\S+) up in ([0-9.]+) s; starting gateway (.*)\n", T_BOOT,
                      what="/init starting the gateway")
@@ -68,7 +85,12 @@ class Box:
         self.gw_args = gw_args
         c.expect(r"gateway (\S+) on linux-" + re.escape(self.args.arch), T_BOOT,
                  what="the gateway's banner")
-        c.expect(re.escape(PROMPT), T_BOOT, what="the console prompt")
+        m = c.expect(r"([A-Za-z0-9._-]+)> ", T_BOOT, what="the console prompt")
+        self.host = m.group(1)
+        if self.host not in hosts:
+            raise Fail(f"{self.name}: the prompt is '{self.host}> ', expected the hostname "
+                       + " or ".join(hosts) + " (the configuration on flash is not what it "
+                       "should be)")
         self.figures["prompt"] = c.elapsed()
 
     def dhcp(self):
@@ -79,8 +101,46 @@ class Box:
             raise Fail(f"DHCP gave {m.group(1)}, passt should hand out {self.args.guest_ip}")
         return m.group(1)
 
-    def cmd(self, line):
-        return self.con.command(line, PROMPT, T_CMD)
+    def cmd(self, line, host=None):
+        out = self.con.command(line, self.prompt_re(host or self.host), T_CMD)
+        self.host = host or self.host
+        if re.search(r"^error", out, re.M):
+            raise Fail(f"'{line}' was refused:\n{out}")
+        return out
+
+    def show_config(self):
+        return [ln for ln in self.cmd("show config").splitlines() if ln.strip()]
+
+    def configure(self, lines, new_host):
+        """Type the lines and commit; returns how long the commit took as seen on the line."""
+        for ln in lines:
+            self.cmd(ln)
+        c = self.con
+        with c.cond:
+            c.mark = len(c.text)
+        c.type("commit\r")
+        c.expect(r"commit\n", T_CMD, what="the echo of 'commit'")
+        t = c.elapsed()
+        c.expect(r"committed\n", T_CMD, what="'committed'")
+        took = c.elapsed() - t
+        c.expect(self.prompt_re(new_host), T_CMD, what="the prompt after commit")
+        self.host = new_host
+        return took
+
+    def cut_during_commit(self, lines, delay):
+        """Type the changes and commit; pull the plug `delay` seconds after the box echoed
+        the Enter of `commit` (it writes the echo, then runs the commit)."""
+        for ln in lines:
+            self.cmd(ln)
+        c = self.con
+        with c.cond:
+            c.mark = len(c.text)
+        c.type("commit\r")
+        c.expect(r"commit\n", T_CMD, what="the echo of 'commit'")
+        time.sleep(delay)
+        self.power_cut()
+        with c.cond:
+            return "committed" in c.text[c.mark:]
 
     def show_version(self):
         out = self.cmd("show version")
@@ -134,13 +194,30 @@ def flash_verify(args, when):
     log(f"flash image clean {when} (flashtool verify)")
 
 
+def expect_config(box, want, what):
+    got = box.show_config()
+    if got != want:
+        raise Fail(f"{what}: show config printed {got}, expected {want}")
+
+
+def flash_export(args):
+    """The configuration on the flash disk as the host's flashtool reads it."""
+    if not args.flashtool:
+        return None
+    r = subprocess.run([args.flashtool, "export", args.flash], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        raise Fail(f"flashtool export: status {r.returncode}\n{r.stdout}{r.stderr}")
+    return [ln for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
 def run(args):
     boxes = []
     try:
-        # Boot 1.
+        # Boot 1: a factory-fresh box. Network, echo, then configuration A committed.
         b = Box(args, "boot 1")
         boxes.append(b)
-        b.boot()
+        b.boot([FACTORY_HOST])
         log(f"boot 1: kernel {b.kernel}, /init ran: gateway {b.gw_args}")
         log(f"boot 1: {b.show_version()}")
         b.dhcp()
@@ -150,37 +227,81 @@ def run(args):
         if accepted < 1 or nbytes < args.echo_bytes:
             raise Fail(f"show status counts {accepted} echo connections, {nbytes} bytes "
                        f"after echoing {args.echo_bytes}")
-        # (Later: configure network, relay, location, key, CSR, certificates, mappings and
-        # the IMAP receiver at the console and commit; the tunnel comes up; curl and IMAP
-        # flows; the power cut lands during a commit.)
+        expect_config(b, [], "factory-fresh box")
+        took = b.configure(CONFIG_A, "qbox-a")
+        expect_config(b, SHOWN_A, "after commit")
+        log(f"boot 1: configuration A committed at the console ({took * 1000:.0f} ms from the "
+            f"Enter's echo to 'committed')")
+        # (Later: network, relay, location, key, CSR signed by the test CA, certificates,
+        # mappings and the IMAP receiver typed here; the tunnel comes up; curl and IMAP flows.)
         b.power_cut()
         b.close()
-        log("boot 1: power cut (SIGKILL to QEMU)")
+        log("boot 1: power cut (SIGKILL to QEMU) after the commit")
         flash_verify(args, "after the power cut")
 
-        # Boot 2 from the same flash disk.
+        # Boot 2: A survived the cut. Then the plug is pulled while B is being committed.
         b2 = Box(args, "boot 2")
         boxes.append(b2)
-        b2.boot()
+        b2.boot(["qbox-a", FACTORY_HOST] if args.xfail_mtd_durability else ["qbox-a"])
         log(f"boot 2: {b2.show_version()}")
+        old_host, old_shown = "qbox-a", SHOWN_A
+        if b2.host == FACTORY_HOST:
+            # Only with --xfail-mtd-durability (see main()).
+            log("boot 2: XFAIL (known issue): the committed configuration A was lost in the "
+                "power cut: writes to /dev/mtd0 (block2mtd) sit in the guest's page cache; "
+                "the MTD backend must sync after each program and erase")
+            old_host, old_shown = FACTORY_HOST, []
+        elif args.xfail_mtd_durability:
+            log("boot 2: XPASS: configuration A survived on /dev/mtd0; drop "
+                "--xfail-mtd-durability from tests/qemu/qemu.cmake")
+        expect_config(b2, old_shown, "after the power cut")
+        if old_shown:
+            log("boot 2: configuration A came back from flash")
         b2.dhcp()
         b2.show_status()
-        # (Later: the configuration is the old or the new one, never a mix; the receiver
-        # resumes without loss or duplicates.)
         b2.echo(min(args.echo_bytes, 256 * 1024))
-        b2.power_off_by_console()
+        # (From a factory config, B without the "host del" of A's host: same result.)
+        config_b = [ln for ln in CONFIG_B if old_shown or not ln.startswith("host del")]
+        # The cut lands at a random point of about one commit's duration after the Enter.
+        delay = random.Random(args.seed).uniform(0, took)
+        done = b2.cut_during_commit(config_b, delay)
         b2.close()
-        log("boot 2: Ctrl-D at the console, box powered off, QEMU exited 0")
+        log(f"boot 2: power cut {delay * 1000:.0f} ms into the commit of B (seed {args.seed})"
+            + (" (after 'committed' was printed)" if done else ""))
+        flash_verify(args, "after the power cut during commit")
+
+        # Boot 3: A or B, never a mix; then Ctrl-D powers the box off.
+        b3 = Box(args, "boot 3")
+        boxes.append(b3)
+        b3.boot([old_host, "qbox-b"])
+        got = b3.show_config()
+        if got == old_shown and not done:
+            verdict = ("A" if old_shown else "factory") + " (the cut came before the commit took)"
+        elif got == SHOWN_B:
+            verdict = "B (the commit took before the cut)"
+        else:
+            raise Fail(f"after the power cut during commit, show config printed {got}: "
+                       f"neither the old {old_shown} nor B {SHOWN_B}")
+        if b3.host != ("qbox-b" if got == SHOWN_B else old_host):
+            raise Fail(f"prompt {b3.host!r}> does not match the configuration {got}")
+        log(f"boot 3: configuration {verdict}")
+        b3.dhcp()
+        b3.power_off_by_console()
+        b3.close()
+        log("boot 3: Ctrl-D at the console, box powered off, QEMU exited 0")
         flash_verify(args, "after the clean power off")
+        exported = flash_export(args)
+        if exported is not None and exported != got:
+            raise Fail(f"flashtool export of the disk gives {exported}, the box said {got}")
     finally:
         for b in boxes:
             b.close()
 
-    f1, f2 = boxes[0].figures, boxes[1].figures
-    log(f"figures {args.arch} (TCG): QEMU start -> /init {f1['init']:.1f} s "
-        f"(kernel uptime {f1['guest_uptime']:.1f} s), -> prompt {f1['prompt']:.1f} s, "
-        f"-> DHCP lease {f1['dhcp']:.1f} s; after the power cut: -> prompt "
-        f"{f2['prompt']:.1f} s, -> DHCP lease {f2['dhcp']:.1f} s")
+    f = [b.figures for b in boxes]
+    log(f"figures {args.arch} (TCG): QEMU start -> /init {f[0]['init']:.1f} s "
+        f"(kernel uptime {f[0]['guest_uptime']:.1f} s), -> prompt {f[0]['prompt']:.1f} s, "
+        f"-> DHCP lease {f[0]['dhcp']:.1f} s; after a power cut: -> prompt "
+        f"{f[1]['prompt']:.1f} s and {f[2]['prompt']:.1f} s")
 
 
 def main():
@@ -194,8 +315,16 @@ def main():
     ap.add_argument("--echo-bytes", type=int, default=1024 * 1024)
     ap.add_argument("--guest-ip", required=True)
     ap.add_argument("--flashtool")
+    # Known issue, x86_64: block2mtd writes through the page cache and mtdchar has no fsync
+    # (it syncs when a writable descriptor is closed), so a commit is not durable until the
+    # kernel writes back. Tolerated (and reported as XFAIL) until board/linux/flash_mtd.c
+    # syncs after each operation.
+    ap.add_argument("--xfail-mtd-durability", action="store_true")
     ap.add_argument("--log", required=True)
+    ap.add_argument("--seed", type=int, default=None, help="for the power cut's timing")
     args = ap.parse_args()
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1 << 30)
     start = time.monotonic()
     try:
         run(args)

@@ -118,14 +118,14 @@ class Serial:
             self.proc.stdin.flush()
             time.sleep(delay)
 
-    def command(self, line, prompt, timeout):
-        """Type a command line and return what it printed up to the next prompt."""
+    def command(self, line, prompt_re, timeout):
+        """Type a command line and return what it printed up to the next prompt (a regex)."""
         with self.cond:
             self.mark = len(self.text)
         self.type(line + "\r")
         self.expect(re.escape(line) + r"\n", timeout, what=f"the echo of '{line}'")
         start = self.mark
-        m = self.expect(re.escape(prompt), timeout, what=f"the prompt after '{line}'")
+        m = self.expect(prompt_re, timeout, what=f"the prompt after '{line}'")
         return self.text[start:m.start()]
 
     def power_cut(self):

@@ -3,15 +3,16 @@
 # and the static gateway, boot it under QEMU (TCG), drive its serial console, check the DHCP
 # lease and the echo service through passt, power-cut and boot again (boot_test.py).
 #
-#   test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL]
+#   test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]
 #
 # Contained like the integration tests: this script re-runs itself in a network namespace of
 # its own, where a veth carries the default route passt wants; passt runs there with -4 -D
 # none, and QEMU's only NIC is a stream netdev on passt's socket. Nothing leaves the machine.
 . "$(dirname "$0")/../integration/lib.sh"
-ARCH=${1:?usage: test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL]}
-GW=${2:?usage: test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL]}
+ARCH=${1:?usage: test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]}
+GW=${2:?usage: test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]}
 FLASHTOOL=${3:-}
+EXTRA=("${@:4}")
 T_NAME="test_qemu_boot_$ARCH"
 t_enter_netns "$@"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,5 +48,5 @@ for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 python3 "$here/boot_test.py" --arch "$ARCH" --image "$T_TMP/image" --flash "$T_TMP/flash.img" \
     --sock "$sock" --qemu "$top/tools/image/qemu.sh" --echo-port 10007 \
     --echo-bytes $((8 * 1024 * 1024)) --guest-ip 192.0.2.1 ${FLASHTOOL:+--flashtool "$FLASHTOOL"} \
-    --log "$T_TMP/console.log" || t_fail "see the console log below"
+    --log "$T_TMP/console.log" "${EXTRA[@]}" || t_fail "see the console log below"
 t_log "ok in $((SECONDS - start)) s"

@@ -594,7 +594,7 @@ static void many_interleaved_streams_are_each_byte_exact(void)
             b[(s->id - 1) / 2] = s;
         }
         for (int i = 0; i < N; i++) {
-            long m;
+            long m = 0;
             while (b[i] && (m = yamux_read(b[i], got[i] + rcvd[i], LEN - rcvd[i] + 1)) > 0) {
                 rcvd[i] += (size_t)m;
             }

@@ -18,6 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 t_enter_netns "$@"
 RELAY=$1 GW=$2 MAKE_PKI=$3
+ulimit -n 16384      # 1000 idle streams: a socket each at the client, relay, gateway, echo
 PY="python3 $T_DIR/test_relay_socks.py"
 P=$T_TMP/pki
 SOCKS=1080
@@ -126,6 +127,16 @@ t_log "single stream through relay splice: $(cat "$T_TMP/get.txt")"
 $PY echo $SOCKS loc1 "$TOKEN1" mail.example.test 143 200 65536 > "$T_TMP/echo.txt" ||
     { cat "$T_TMP/echo.txt"; t_fail "200 concurrent streams"; }
 t_log "concurrency: $(cat "$T_TMP/echo.txt")"
+
+# ---- memory: the relay's RSS with 0 and 1000 idle streams open ----
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$RELAY_PID/status"; }
+rss0=$(rss)
+t_spawn hold $PY hold $SOCKS loc1 "$TOKEN1" mail.example.test 143 1000 5
+t_wait_log hold 'holding 1000 streams' 60
+rss1=$(rss)
+t_log "memory: relay RSS ${rss0} KiB with one idle tunnel, ${rss1} KiB with 1000 idle streams" \
+      "open: $(( (rss1 - rss0) * 1024 / 1000 )) bytes per stream"
+t_wait_log relay 'stream: .*duration=[5-9]' 20
 
 # ---- HA: a second tunnel of loc1 ----
 t_spawn gw1b "$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" \

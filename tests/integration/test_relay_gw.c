@@ -37,7 +37,7 @@
 #include "trust.h"
 #include "yamux.h"
 
-#define CONNS_MAX 512
+#define CONNS_MAX 1100
 #define MAPS_MAX 16
 #define DELIVERIES_MAX 8
 #define BUF 16384

@@ -12,6 +12,9 @@
                                       one SOCKS5 client reads BYTES from the source, checks
                                       the pattern, prints MiB/s
   reply SOCKS_PORT USER PASS HOST PORT  prints the SOCKS5 reply code (or "auth N")
+  hold SOCKS_PORT USER PASS HOST PORT STREAMS SECONDS
+                                      opens STREAMS connections, prints "holding", keeps
+                                      them open (idle) for SECONDS, then closes them
 """
 import socket
 import struct
@@ -170,6 +173,21 @@ def reply(port, user, pw, host, hport):
     return 0
 
 
+def hold(port, user, pw, host, hport, streams, seconds):
+    socks = []
+    for _ in range(streams):
+        s, rep = socks_connect(port, user, pw, host, hport)
+        if rep != 0:
+            print("reply %d" % rep)
+            return 1
+        socks.append(s)
+    print("holding %d streams" % streams, flush=True)
+    time.sleep(seconds)
+    for s in socks:
+        s.close()
+    return 0
+
+
 def main(a):
     if a[0] == "serve":
         serve(int(a[1]), int(a[2]))
@@ -177,6 +195,8 @@ def main(a):
         return echo_clients(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]))
     elif a[0] == "get":
         return get(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
+    elif a[0] == "hold":
+        return hold(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), float(a[7]))
     elif a[0] == "reply":
         return reply(int(a[1]), a[2], a[3], a[4], int(a[5]))
     return 2

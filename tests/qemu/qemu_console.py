@@ -6,6 +6,7 @@ thread (raw into log_path, each line stamped with seconds since start), and offe
 expect(regex, timeout) on the text as a terminal shows it: CR dropped, ANSI escape
 sequences (the console's line redraw) removed. Every wait is bounded.
 """
+import ctypes
 import os
 import re
 import signal
@@ -20,11 +21,19 @@ class Timeout(Exception):
     pass
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when this test process dies, however it dies, so a
+    killed test leaves no QEMU behind (the flag survives the exec of qemu.sh and QEMU)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+
+
 class Serial:
     def __init__(self, cmd, log_path, env=None):
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, env=env, bufsize=0)
+                                     stderr=subprocess.STDOUT, env=env, bufsize=0,
+                                     preexec_fn=_die_with_parent)
         self.log = open(log_path, "ab", buffering=0)
         self.log.write(b"=== %s\n" % " ".join(cmd).encode())
         self.cond = threading.Condition()

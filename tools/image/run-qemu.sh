@@ -60,7 +60,7 @@ make qemu: the gateway image for $ARCH in a private network namespace
   network   passt inside the namespace: the gateway gets 192.0.2.1 by DHCP; it reaches
             services on the namespace's loopback (127.0.0.1) at 192.0.2.254
   from another terminal, inside the namespace:
-            nsenter --net=/proc/$$/ns/net python3 $(cd "$here/../.." && pwd)/tests/integration/echo_check.py 127.0.0.1 10007 1000000
+            nsenter --net=/proc/$$/ns/net python3 $(cd "$here/../.." && pwd)/tests/integration/echo_check.py 127.0.0.1 10007 1000000 60 32768
             (the namespace's port 10007 is the gateway's echo service, port 7)
   flash     $flash (kept between runs)
 

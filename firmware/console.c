@@ -33,6 +33,10 @@ static struct {
     unsigned failures;
     uint32_t locked_until;
     int locked;
+    /* a network command (tls probe) runs: typed bytes wait here until it ends */
+    int busy;
+    char hold[256];
+    size_t hold_len;
 } con;
 
 /* ---- output ----------------------------------------------------------------------------- */
@@ -141,7 +145,9 @@ static void take_line(char *line, size_t len)
         con.mode = con.secret_kind ? CON_SECRET : CON_COMMAND;
         break;
     case CON_COMMAND:
-        cmds_exec(line, len);
+        if (cmds_exec(line, len) == CMDS_IN_PROGRESS) {
+            con.busy = 1;
+        }
         con.secret_kind = cmds_wants_secret(con.prompt, sizeof con.prompt);
         if (con.secret_kind) {
             con.mode = CON_SECRET;
@@ -173,7 +179,7 @@ static void feed_interactive(char c)
             return;
         }
     }
-    if (!con.locked) {
+    if (!con.locked && !con.busy) {
         show_prompt();
     }
 }
@@ -216,9 +222,60 @@ void console_init(void)
     show_prompt();
 }
 
+static void feed(const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (con.busy) {
+            /* the rest waits for the command's end (typed ahead, or a pipe's next lines) */
+            size_t keep = n - i < sizeof con.hold - con.hold_len ? n - i
+                                                                 : sizeof con.hold - con.hold_len;
+            memcpy(con.hold + con.hold_len, buf + i, keep);
+            con.hold_len += keep;
+            return;
+        }
+        if (con.interactive) {
+            feed_interactive(buf[i]);
+        } else {
+            feed_plain(buf[i]);
+        }
+    }
+}
+
+/* While a network command runs: Ctrl-C cancels it; anything else is kept for later. */
+static void poll_busy(void)
+{
+    char buf[64];
+    while (con.hold_len < sizeof con.hold) {
+        size_t room = sizeof con.hold - con.hold_len;
+        long n = board_console_read(buf, room < sizeof buf ? room : sizeof buf);
+        if (n <= 0) {
+            break;
+        }
+        for (long i = 0; i < n; i++) {
+            if (con.interactive && buf[i] == 0x03) {
+                cmds_cancel();
+            } else {
+                con.hold[con.hold_len++] = buf[i];
+            }
+        }
+    }
+    wipe(buf, sizeof buf);
+}
+
 /* see console.h */
 void console_tick(void)
 {
+    if (con.busy && cmds_poll() != CMDS_IN_PROGRESS) {
+        char held[sizeof con.hold];
+        size_t n = con.hold_len;
+        con.busy = 0;
+        memcpy(held, con.hold, n);
+        wipe(con.hold, sizeof con.hold);
+        con.hold_len = 0;
+        show_prompt();
+        feed(held, n);
+        wipe(held, sizeof held);
+    }
     if (con.locked && (int32_t)(board_now_ms() - con.locked_until) >= 0) {
         con.locked = 0;
         ask_password();
@@ -231,24 +288,28 @@ void console_poll(void)
 {
     char buf[256];
     long n;
-    while ((n = board_console_read(buf, sizeof buf)) > 0) {
+    if (con.busy) {
+        poll_busy();
+        return;
+    }
+    while (!con.busy && (n = board_console_read(buf, sizeof buf)) > 0) {
         console_tick();
         if (con.locked) {
             continue; /* typed during the delay: dropped, like any login */
         }
-        for (long i = 0; i < n; i++) {
-            if (con.interactive) {
-                feed_interactive(buf[i]);
-            } else {
-                feed_plain(buf[i]);
-            }
-        }
+        feed(buf, (size_t)n);
     }
     wipe(buf, sizeof buf);
 }
 
 /* see console.h */
 unsigned console_run_script(const char *text, size_t len)
+{
+    return console_run_script_loop(text, len, NULL);
+}
+
+/* see console.h */
+unsigned console_run_script_loop(const char *text, size_t len, void (*step)(void))
 {
     unsigned lineno = 0;
     size_t pos = 0;
@@ -276,6 +337,15 @@ unsigned console_run_script(const char *text, size_t len)
             cmds_secret(line, n);   /* a script answers a command's question on the next line */
         } else {
             err = cmds_exec(line, n);
+            while (err == CMDS_IN_PROGRESS) {   /* a network command: run the loop */
+                if (step == NULL) {
+                    cmds_cancel();                /* no loop to run it: it cannot end */
+                }
+                if (step != NULL) {
+                    step();
+                }
+                err = cmds_poll();
+            }
         }
         wipe(line, sizeof line);
         if (err) {

@@ -18,7 +18,11 @@ void console_poll(void);
 /* Called by the loop every wake-up: ends a login delay on time. */
 void console_tick(void);
 /* Run a script (--batch): every line as if typed, stopping at the first error. Returns 0,
- * or the 1-based number of the failing line (its reason was printed). */
+ * or the 1-based number of the failing line (its reason was printed). Commands that talk
+ * to the network (tls probe) fail here: there is no event loop to run them. */
 unsigned console_run_script(const char *text, size_t len);
+/* The same, with the event loop: such a command runs to its verdict before the next line,
+ * step() running one turn of the loop meanwhile. */
+unsigned console_run_script_loop(const char *text, size_t len, void (*step)(void));
 
 #endif

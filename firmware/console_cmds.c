@@ -2,9 +2,12 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "board.h"
+#include "certtime.h"
 #include "cmd_grammar.h"
 #include "console_cmds.h"
 #include "csr.h"
@@ -16,6 +19,7 @@
 #include "settings.h"
 #include "status.h"
 #include "store.h"
+#include "tls_conn.h"
 #include "tls_err.h"
 #include "x509_info.h"
 
@@ -288,6 +292,178 @@ static int check_chain_key(void)
     return fail("tunnel cert import: refused: %s", why);
 }
 
+/* ---- tls probe ------------------------------------------------------------------------ */
+
+/* One probe at a time; its connection is static so 50 probes in a row cost no more than
+ * one (RAM: sizeof pr, about 62 KiB, most of it the TLS buffers). */
+static struct {
+    int running, result;
+    struct tls_conn conn;
+    struct tls_chain chain;
+    struct device_key key;
+    br_x509_certificate certs[TLS_CHAIN_MAX];
+    uint8_t chain_der[CONFIG_CHAIN_MAX];
+    struct pem_decoder pem;
+    char target[CONFIG_NAME_MAX + 8];
+} pr;
+
+static void probe_report(void)
+{
+    const struct tls_chain *ch = &pr.chain;
+    const char *v = tls_conn_verdict(&pr.conn);
+    if (ch->count > 0) {
+        out("server chain (%u certificate%s):\n", ch->count, ch->count == 1 ? "" : "s");
+    } else if (pr.conn.tcp_up) {
+        out("server chain: none received\n");
+    }
+    for (unsigned i = 0; i < ch->count && i < TLS_CHAIN_MAX; i++) {
+        const struct tls_cert_facts *f = &ch->cert[i];
+        char nb[CERTTIME_DATE_LEN], na[CERTTIME_DATE_LEN];
+        if (!f->known) {
+            out("  %u: %zu bytes, not described (too big or unreadable)\n", i + 1, f->der_len);
+            continue;
+        }
+        certtime_date(f->not_before, nb);
+        certtime_date(f->not_after, na);
+        out("  %u: subject  %s\n", i + 1, f->subject);
+        out("     issuer   %s\n", f->issuer);
+        out("     valid    %s to %s, %s%s\n", nb, na, f->key_text, f->is_ca ? ", CA" : "");
+    }
+    if (!pr.conn.failed || pr.conn.handshake_ms) {
+        out("handshake: %u ms\n", (unsigned)pr.conn.handshake_ms);
+    }
+    out("verdict: %s\n", v);
+}
+
+static void probe_end(void)
+{
+    key_wipe(&pr.key);
+    wipe(pr.chain_der, sizeof pr.chain_der);
+    probe_report();
+    pr.result = strncmp(tls_conn_verdict(&pr.conn), "ok", 2) == 0
+                    ? 0 : fail("tls probe %s: failed", pr.target);
+    pr.running = 0;
+}
+
+static void probe_event(struct tls_conn *c, unsigned events, void *arg)
+{
+    (void)arg;
+    if (events & TLS_CONN_OPEN) {
+        tls_conn_close(c);          /* the handshake was the point: close cleanly */
+        return;
+    }
+    if (events & (TLS_CONN_CLOSED | TLS_CONN_FAILED)) {
+        probe_end();
+    }
+}
+
+/* Our chain and key for a server that asks for a client certificate. */
+static int probe_client_identity(struct tls_client_config *cfg)
+{
+    struct config_ctx *c = settings_ctx();
+    const struct config *cf = settings_running();
+    size_t len = 0;
+    static char pem[CONFIG_CHAIN_MAX];
+    struct pem_cert certs[TLS_CHAIN_MAX];
+    if (!cf->has_key || !cf->has_chain) {
+        return fail("tls probe: client: needs the device key and chain (tunnel key generate, "
+                    "tunnel cert import, commit)");
+    }
+    if (config_get_chain(c, cf, (uint8_t *)pem, sizeof pem, &len) != CONFIG_OK) {
+        return fail("tls probe: client: the device chain cannot be read");
+    }
+    int n = pem_decode_certs(&pr.pem, (const uint8_t *)pem, len, pr.chain_der,
+                             sizeof pr.chain_der, certs, TLS_CHAIN_MAX);
+    if (n <= 0) {
+        return fail("tls probe: client: the device chain cannot be decoded");
+    }
+    for (int i = 0; i < n; i++) {
+        pr.certs[i].data = (unsigned char *)certs[i].der;
+        pr.certs[i].data_len = certs[i].len;
+    }
+    if (settings_device_key(cf, &pr.key) != 0) {
+        return fail("tls probe: client: the device key cannot be read");
+    }
+    cfg->client_chain = pr.certs;
+    cfg->client_chain_len = (size_t)n;
+    cfg->client_key = &pr.key.sk;
+    return 0;
+}
+
+/* HOST: an IPv4 literal or a name of the static host table. */
+static int probe_resolve(const char *host, ip_addr_t *addr)
+{
+    const struct config *cf = settings_running();
+    if (ipaddr_aton(host, addr) && IP_IS_V4(addr)) {
+        return 0;
+    }
+    for (unsigned i = 0; i < cf->nhosts; i++) {
+        if (strcasecmp(cf->hosts[i].name, host) == 0) {
+            const uint8_t *b = cf->hosts[i].addr;
+            IP_ADDR4(addr, b[0], b[1], b[2], b[3]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int cmd_tls_probe(int argc, char **argv)
+{
+    struct tls_client_config cfg = { 0 };
+    const char *name = NULL;
+    int client = 0;
+    ip_addr_t addr;
+    if (argc < 3 || strcmp(argv[1], "probe") != 0) {
+        return fail("tls %s: expected probe HOST:PORT [name NAME] [client]",
+                    argc > 1 ? argv[1] : "(nothing)");
+    }
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "name") == 0 && i + 1 < argc) {
+            name = argv[++i];
+        } else if (strcmp(argv[i], "client") == 0) {
+            client = 1;
+        } else {
+            return fail("tls probe: %s: expected name NAME or client", argv[i]);
+        }
+    }
+    char *colon = strrchr(argv[2], ':');
+    char *end = NULL;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == argv[2] || end == colon + 1 || *end != '\0' || port == 0 ||
+        port > 65535) {
+        return fail("tls probe: %s: expected HOST:PORT", argv[2]);
+    }
+    *colon = '\0';
+    if (probe_resolve(argv[2], &addr) != 0) {
+        return fail("tls probe: %s: not an IPv4 address nor a name in the host table "
+                    "(host add NAME A.B.C.D)", argv[2]);
+    }
+    memset(&pr.chain, 0, sizeof pr.chain);
+    snprintf(pr.target, sizeof pr.target, "%s:%lu", argv[2], port);
+    cfg.host = name ? name : argv[2];
+    settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
+    settings_time(&cfg.now);
+    cfg.capture = &pr.chain;
+    if (client && probe_client_identity(&cfg) != 0) {
+        key_wipe(&pr.key);
+        return -1;
+    }
+    if (tls_conn_open(&pr.conn, &addr, (uint16_t)port, &cfg, probe_event, NULL) != 0) {
+        probe_end();
+        return pr.result;
+    }
+    pr.running = 1;
+    pr.result = 0;
+    return CMDS_IN_PROGRESS;
+}
+
+/* see console_cmds.h */
+int cmds_poll(void)
+{
+    return pr.running ? CMDS_IN_PROGRESS : pr.result;
+}
+
+
 /* ---- show --------------------------------------------------------------------------------- */
 
 static void config_sink_out(void *arg, const char *p, size_t len)
@@ -530,7 +706,7 @@ int cmds_exec(const char *text, size_t len)
     } else if (strcmp(argv[0], "mapping") == 0 && argc >= 2 && strcmp(argv[1], "check") == 0) {
         ret = not_yet("mapping check", "the tunnel service");
     } else if (strcmp(argv[0], "tls") == 0) {
-        ret = not_yet("tls probe", "TLS on the gateway's network stack");
+        ret = cmd_tls_probe(argc, argv);
     } else if (strcmp(argv[0], "tunnel") == 0 && argc == 3 && strcmp(argv[1], "key") == 0 &&
                strcmp(argv[2], "generate") == 0) {
         ret = cmd_key_generate();
@@ -619,6 +795,12 @@ void cmds_secret(const char *s, size_t len)
 /* see console_cmds.h */
 void cmds_cancel(void)
 {
+    if (pr.running) {
+        tls_conn_abort(&pr.conn);
+        pr.running = 0;
+        key_wipe(&pr.key);
+        pr.result = fail("tls probe %s: cancelled", pr.target);
+    }
     if (cmds_pasting()) {
         config_discard_paste(settings_ctx());
         cm.paste_kind = 0;

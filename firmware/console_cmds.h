@@ -6,8 +6,13 @@
 
 #include <stddef.h>
 
-/* Run one line. Returns 0, or -1 after printing "error: ..." naming the wrong token. */
+/* Run one line. Returns 0, or -1 after printing "error: ..." naming the wrong token, or
+ * CMDS_IN_PROGRESS for a command that talks to the network (`tls probe`): it goes on from
+ * the event loop, and cmds_poll() gives its result. */
+#define CMDS_IN_PROGRESS 1
 int cmds_exec(const char *line, size_t len);
+/* CMDS_IN_PROGRESS while a network command runs; then its result, 0 or -1. */
+int cmds_poll(void);
 /* 1 while a PEM paste (trust import, tunnel cert import) is being read. */
 int cmds_pasting(void);
 /* A command waits for a typed answer: fills prompt and returns 1 for a secret (no echo),

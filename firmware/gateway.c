@@ -5,9 +5,11 @@
 
 #include "board.h"
 #include "console.h"
+#include "console_cmds.h"
 #include "gateway.h"
 #include "log.h"
 #include "lwip/init.h"
+#include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
 #include "random.h"
@@ -22,6 +24,8 @@ const char gateway_version[] = GW_VERSION;
 
 /* Longest sleep even with no timer due: the loop also polls loopback traffic. */
 #define LOOP_MAX_SLEEP_MS 1000
+/* --batch with --net: how long the network may take to come up (DHCP included). */
+#define BATCH_NET_WAIT_MS 15000
 
 /* Frames the gateway sent to itself wait on a loopback queue: do not sleep on them. */
 static int loopback_pending(void)
@@ -68,6 +72,56 @@ static int boot(struct netif **netif_out)
     return 0;
 }
 
+/* One turn of the loop: sleep until a frame, console bytes or lwIP's next timer, then run
+ * what is due. Returns the board's events. */
+static unsigned loop_once(int console)
+{
+    uint32_t sleep = sys_timeouts_sleeptime();
+    if (sleep > LOOP_MAX_SLEEP_MS) {
+        sleep = LOOP_MAX_SLEEP_MS;
+    }
+    if (loopback_pending()) {
+        sleep = 0;
+    }
+    unsigned ev = board_wait(sleep);
+    if (console && (ev & BOARD_EV_CONSOLE)) {
+        console_poll();
+    }
+    if (console) {
+        console_tick();
+    }
+    netif_poll_all();       /* loopback: the gateway talking to itself */
+    sys_check_timeouts();
+    return ev;
+}
+
+/* A batch's network command in progress: the loop runs without the console. */
+static int batch_stop;
+static void batch_step(void)
+{
+    if (loop_once(0) & BOARD_EV_STOP) {
+        batch_stop = 1;
+        cmds_cancel();
+    }
+}
+
+/* --batch with --net: the script's network commands need a link and an address first. */
+static void batch_wait_net(const struct netif *netif)
+{
+    uint32_t start = board_now_ms();
+    while (netif != NULL && !(netif_is_up(netif) && netif_is_link_up(netif) &&
+                              !ip4_addr_isany_val(*netif_ip4_addr(netif)))) {
+        if (board_now_ms() - start > BATCH_NET_WAIT_MS) {
+            log_warnx("batch: no network address after %u s: running the script anyway",
+                      BATCH_NET_WAIT_MS / 1000);
+            return;
+        }
+        if (loop_once(0) & BOARD_EV_STOP) {
+            return;
+        }
+    }
+}
+
 /* see gateway.h */
 int gateway_main(const struct gateway_args *args)
 {
@@ -76,29 +130,16 @@ int gateway_main(const struct gateway_args *args)
         return 1;
     }
     if (args->batch != NULL) {
-        unsigned bad = console_run_script(args->batch, args->batch_len);
+        batch_wait_net(netif);
+        unsigned bad = console_run_script_loop(args->batch, args->batch_len, batch_step);
         if (bad) {
             log_err("batch: stopped at line %u", bad);
         }
-        return bad ? 1 : 0;
+        return bad || batch_stop ? 1 : 0;
     }
     console_init();
     for (;;) {
-        uint32_t sleep = sys_timeouts_sleeptime();
-        if (sleep > LOOP_MAX_SLEEP_MS) {
-            sleep = LOOP_MAX_SLEEP_MS;
-        }
-        if (loopback_pending()) {
-            sleep = 0;
-        }
-        unsigned ev = board_wait(sleep);
-        if (ev & BOARD_EV_CONSOLE) {
-            console_poll();
-        }
-        console_tick();
-        netif_poll_all();       /* loopback: the gateway talking to itself */
-        sys_check_timeouts();
-        if (ev & BOARD_EV_STOP) {
+        if (loop_once(1) & BOARD_EV_STOP) {
             log_info("gateway: stopping");
             break;
         }

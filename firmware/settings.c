@@ -12,6 +12,7 @@
 #include "lwip/netif.h"
 #include "settings.h"
 #include "store.h"
+#include "trust.h"
 
 static struct {
     struct store store;
@@ -20,6 +21,12 @@ static struct {
     struct config_ctx cfg;
     struct netif *netif;
     char hostname[CONFIG_NAME_MAX];
+    /* the running trust store as anchors; stale after a commit until asked for again */
+    int anchors_stale;
+    struct trust_store trust;
+    br_x509_trust_anchor ta[CONFIG_TRUST_MAX];
+    uint8_t ta_arena[CONFIG_TRUST_MAX * TRUST_ARENA_PER_ANCHOR];
+    uint8_t der[CONFIG_CERT_MAX];
 } st;
 
 static int mount(struct flash *f)
@@ -47,6 +54,7 @@ int settings_mount(void)
         return -1;
     }
     config_init(&st.cfg, &st.store, st.arena, sizeof st.arena);
+    st.anchors_stale = 1;
     if (config_load(&st.cfg) != CONFIG_OK) {
         log_err("config: %s (running on defaults)", st.cfg.error);
     }
@@ -135,6 +143,7 @@ int settings_commit(void)
         return err;
     }
     const struct config *now = &st.cfg.running;
+    st.anchors_stale = 1;
     if (memcmp(&before.net, &now->net, sizeof now->net) != 0 ||
         strcmp(before.hostname, now->hostname) != 0) {
         settings_apply_net(st.netif);
@@ -194,4 +203,44 @@ done:
     wipe(&dc, sizeof dc);
     wipe(der, sizeof der);
     return ret;
+}
+
+/* see settings.h */
+void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n)
+{
+    if (st.anchors_stale) {
+        const struct config *cf = &st.cfg.running;
+        trust_init(&st.trust, st.ta, CONFIG_TRUST_MAX, st.ta_arena, sizeof st.ta_arena);
+        for (unsigned i = 0; i < cf->ntrust; i++) {
+            const struct config_trust *t = &cf->trust[i];
+            const uint8_t *der = st.der;
+            size_t len = 0;
+            if (t->len > 0) {
+                der = st.cfg.arena + t->arena_off;
+                len = t->len;
+            } else if (store_get(&st.store, STORE_KEY(CFG_T_TRUST, t->id), st.der,
+                                 sizeof st.der, &len) != STORE_OK) {
+                log_warnx("trust: record %u unreadable: left out", t->id);
+                continue;
+            }
+            int err = trust_add_der(&st.trust, der, len);
+            if (err < 0) {
+                log_warnx("trust: certificate %u cannot be an anchor (%d): left out", i + 1,
+                          err);
+            }
+        }
+        st.anchors_stale = 0;
+    }
+    *ta = st.trust.ta;
+    *n = st.trust.count;
+}
+
+/* see settings.h */
+int settings_time(int64_t *now)
+{
+    int valid = board_wallclock(now);
+    if (!valid) {
+        *now = 0;
+    }
+    return valid;
 }

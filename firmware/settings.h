@@ -4,6 +4,7 @@
 #ifndef GW_SETTINGS_H
 #define GW_SETTINGS_H
 
+#include "bearssl.h"
 #include "config.h"
 
 struct netif;
@@ -35,5 +36,13 @@ int settings_factory_reset(void);
  * form (tls/keys.h) or an imported P-256 key's DER (SEC1 or PKCS#8). 0; -1 when there is no
  * key; -2 when it cannot be read or is not a P-256 key. Wipe k with key_wipe(). */
 int settings_device_key(const struct config *cf, struct device_key *k);
+
+/* The running trust store as BearSSL trust anchors, rebuilt from the DER records after
+ * boot and after each commit (RAM: CONFIG_TRUST_MAX anchors and their names and keys, about
+ * 32 KiB, static). Certificates BearSSL cannot use are logged and left out. */
+void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n);
+/* Time for certificate checks: 1 and *now (Unix seconds) when the clock is valid; 0 when
+ * not (TLS must wait or fail, never skip the check). */
+int settings_time(int64_t *now);
 
 #endif

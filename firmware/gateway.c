@@ -89,6 +89,7 @@ static unsigned loop_once(int console)
     }
     if (console) {
         console_tick();
+        settings_time_tick();   /* a running box keeps its last-known-good time */
     }
     netif_poll_all();       /* loopback: the gateway talking to itself */
     sys_check_timeouts();

@@ -27,6 +27,8 @@ static struct {
     br_x509_trust_anchor ta[CONFIG_TRUST_MAX];
     uint8_t ta_arena[CONFIG_TRUST_MAX * TRUST_ARENA_PER_ANCHOR];
     uint8_t der[CONFIG_CERT_MAX];
+    const char *time_why;        /* why the time is not valid (settings_time) */
+    int64_t lkg_tried;           /* the last attempt to write the last-known-good time */
 } st;
 
 static int mount(struct flash *f)
@@ -163,6 +165,13 @@ int settings_factory_reset(void)
     return 0;
 }
 
+/* The last-known-good time on flash: written once the box has run a while with a valid
+ * clock, then at most once a day (365 small records a year; the store spreads the wear). A
+ * board clock more than the slack behind it is not believed. */
+#define SETTINGS_LKG_FIRST_MS (10u * 60 * 1000)
+#define SETTINGS_LKG_INTERVAL 86400
+#define SETTINGS_TIME_SLACK 3600
+
 static void wipe(void *p, size_t n)
 {
     volatile unsigned char *v = p;
@@ -238,9 +247,55 @@ void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n)
 /* see settings.h */
 int settings_time(int64_t *now)
 {
+    int64_t lkg = st.cfg.lkg_time;
     int valid = board_wallclock(now);
+    if (!valid) {
+        st.time_why = "board clock not set";
+    } else if (lkg > 0 && *now < lkg - SETTINGS_TIME_SLACK) {
+        st.time_why = "board clock behind the last known good time";
+        valid = 0;
+    } else {
+        st.time_why = NULL;
+    }
     if (!valid) {
         *now = 0;
     }
     return valid;
+}
+
+/* see settings.h */
+const char *settings_time_why(void)
+{
+    int64_t now;
+    return settings_time(&now) ? NULL : st.time_why;
+}
+
+/* see settings.h */
+void settings_time_tick(void)
+{
+    int64_t now;
+    uint8_t v[8];
+    if (board_now_ms() < SETTINGS_LKG_FIRST_MS || !settings_time(&now) ||
+        (st.cfg.lkg_time > 0 && now - st.cfg.lkg_time < SETTINGS_LKG_INTERVAL) ||
+        now - st.lkg_tried < SETTINGS_LKG_INTERVAL) {
+        return;
+    }
+    st.lkg_tried = now;
+    for (int i = 0; i < 8; i++) {
+        v[i] = (uint8_t)((uint64_t)now >> (8 * i));
+    }
+    int err = store_begin(&st.store, 1, sizeof v);
+    if (err == STORE_OK) {
+        err = store_put(&st.store, STORE_KEY(CFG_T_TIME, 0), v, sizeof v);
+    }
+    if (err == STORE_OK) {
+        err = store_commit(&st.store);
+    } else {
+        store_abort(&st.store);
+    }
+    if (err != STORE_OK) {
+        log_warnx("time: cannot keep the last known good time: %s", store_strerror(err));
+        return;
+    }
+    st.cfg.lkg_time = now;
 }

@@ -42,7 +42,15 @@ int settings_device_key(const struct config *cf, struct device_key *k);
  * 32 KiB, static). Certificates BearSSL cannot use are logged and left out. */
 void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n);
 /* Time for certificate checks: 1 and *now (Unix seconds) when the clock is valid; 0 when
- * not (TLS must wait or fail, never skip the check). */
+ * not (TLS must wait or fail, never skip the check). Valid: the board believes its clock,
+ * and it is not behind the last-known-good time kept on flash (a floor). */
 int settings_time(int64_t *now);
+/* Why the time is not valid ("board clock not set", ...), or NULL when it is. */
+const char *settings_time_why(void);
+/* The last-known-good time when it was last written (0: never). */
+#define settings_time_lkg() (settings_ctx()->lkg_time)
+/* From the event loop: keep the last-known-good time on flash (first after ten minutes of
+ * uptime with a valid clock, then at most once a day). */
+void settings_time_tick(void);
 
 #endif

@@ -1,12 +1,15 @@
 /* see status.h */
 #include <inttypes.h>
+#include <stdio.h>
 
 #include "board.h"
+#include "certtime.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/memp.h"
 #include "lwip/netif.h"
 #include "lwip/stats.h"
 #include "lwipopts.h"
+#include "settings.h"
 #include "status.h"
 #include "svc_echo.h"
 
@@ -53,15 +56,33 @@ static void print_memory(status_out_fn out)
     }
 }
 
+/* The time certificates are checked against, where it comes from, and the floor. */
+static void print_time(status_out_fn out)
+{
+    int64_t now, lkg = settings_time_lkg();
+    char day[CERTTIME_DATE_LEN], floor[CERTTIME_DATE_LEN + 16] = "none yet";
+    if (lkg > 0) {
+        certtime_date(lkg, day);
+        snprintf(floor, sizeof floor, "%s", day);
+    }
+    if (settings_time(&now)) {
+        certtime_date(now, day);
+        out("time:     valid, %s %02u:%02u:%02u UTC (source: board clock; last known good "
+            "%s)\n", day, (unsigned)(now / 3600 % 24), (unsigned)(now / 60 % 60),
+            (unsigned)(now % 60), floor);
+    } else {
+        out("time:     not valid yet: %s; TLS waits (source: board clock; last known good "
+            "%s)\n", settings_time_why(), floor);
+    }
+}
+
 /* see status.h */
 void status_print(status_out_fn out)
 {
     uint32_t s = board_now_ms() / 1000;
-    int64_t now;
-    int valid = board_wallclock(&now);
     out("uptime:   %ud %02u:%02u:%02u\n", (unsigned)(s / 86400), (unsigned)(s / 3600 % 24),
         (unsigned)(s / 60 % 60), (unsigned)(s % 60));
-    out("time:     %s (board clock)\n", valid ? "valid" : "not valid yet");
+    print_time(out);
     print_net(out);
     struct echo_stats es;
     echo_get_stats(&es);

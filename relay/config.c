@@ -314,7 +314,11 @@ int relay_identity_load(const struct relay_config *c, struct tls_server_identity
     char why[200];
     if (tls_server_identity_load(id, chain, chain_len, key, key_len, ca, ca_len, why,
                                  sizeof why) != 0) {
-        snprintf(err, errlen, "%s", why);
+        /* "key: reason" -> "/etc/relay/key.pem: reason": name the file. */
+        const char *file = strncmp(why, "key:", 4) == 0 ? c->key
+                           : strncmp(why, "client-ca:", 10) == 0 ? c->client_ca : c->cert;
+        const char *colon = strchr(why, ':');
+        snprintf(err, errlen, "%s:%s", file, colon ? colon + 1 : why);
         goto done;
     }
     ret = 0;

@@ -330,6 +330,8 @@ static void update_state(struct tls_server *s)
         } else if (s->state == TLS_ST_HANDSHAKE) {
             if (err == BR_ERR_OK) {
                 set_verdict(s, "handshake failed: client closed the connection");
+            } else if (err == BR_ERR_NO_CLIENT_AUTH) {
+                set_verdict(s, "client certificate refused: the client sent none");
             } else if (err >= BR_ERR_X509_OK + 1 && err < BR_ERR_RECV_FATAL_ALERT) {
                 const char *name = verdict_br_err_name(err);
                 snprintf(s->verdict, sizeof s->verdict,

@@ -1,0 +1,235 @@
+/* The relay's TLS server (tls/tls_server) against the gateway's TLS client (tls/tls_stream)
+ * over a socketpair: the relay identity loads from PEM (EC and RSA, key matching the leaf),
+ * a gateway with a certificate from the client CA is let in and its CN read, and a gateway
+ * without a certificate, with one from another CA or with an expired one is refused with a
+ * verdict. Both ends are pumped from this one thread, as the event loops would. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pem.h"
+#include "test_tls_util.h"
+#include "tls_server.h"
+#include "tls_stream.h"
+#include "trust.h"
+
+static struct tls_server_identity id;
+static struct tls_server srv;
+static struct tls_stream cli;
+static int sv[2];
+
+static long io_send(void *arg, const uint8_t *p, size_t len)
+{
+    ssize_t n = send(*(int *)arg, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+        return errno == EAGAIN ? 0 : TLS_IO_ERROR;
+    }
+    return n;
+}
+
+static long io_recv(void *arg, uint8_t *p, size_t len)
+{
+    ssize_t n = recv(*(int *)arg, p, len, MSG_DONTWAIT);
+    if (n == 0) {
+        return TLS_IO_EOF;
+    }
+    if (n < 0) {
+        return errno == EAGAIN ? 0 : TLS_IO_ERROR;
+    }
+    return n;
+}
+
+static int load_identity(const char *chain, const char *key, const char *ca, char *err,
+                         size_t errlen)
+{
+    static uint8_t c[16384], k[8192], a[16384];
+    size_t cl = pki_load(chain, c, sizeof c), kl = pki_load(key, k, sizeof k);
+    size_t al = pki_load(ca, a, sizeof a);
+    return tls_server_identity_load(&id, c, cl, k, kl, a, al, err, errlen);
+}
+
+/* The gateway's side: trust the lab root, present CHAIN (PEM) with KEY (EC PEM), or none. */
+static br_x509_trust_anchor ta[2];
+static uint8_t arena[2 * TRUST_ARENA_PER_ANCHOR];
+static struct trust_store store;
+static br_x509_certificate gw_chain[3];
+static br_skey_decoder_context gw_key;
+
+static void skey_push(void *ctx, const void *p, size_t len)
+{
+    br_skey_decoder_push(ctx, p, len);
+}
+
+static int load_gateway(const char *chain, const char *key)
+{
+    static uint8_t root[4096], pem[16384], der[16384], kpem[4096];
+    static struct pem_decoder d;
+    static struct pem_cert certs[3];
+    trust_init(&store, ta, 2, arena, sizeof arena);
+    size_t n = pki_load("root.der", root, sizeof root);
+    if (n == 0 || trust_add_der(&store, root, n) < 0) {
+        return -1;
+    }
+    if (chain == NULL) {
+        return 0;
+    }
+    n = pki_load(chain, pem, sizeof pem);
+    int k = pem_decode_certs(&d, pem, n, der, sizeof der, certs, 3);
+    if (k <= 0) {
+        return -1;
+    }
+    for (int i = 0; i < k; i++) {
+        gw_chain[i].data = (unsigned char *)(uintptr_t)certs[i].der;
+        gw_chain[i].data_len = certs[i].len;
+    }
+    n = pki_load(key, kpem, sizeof kpem);
+    br_pem_decoder_context pc;
+    br_pem_decoder_init(&pc);
+    for (size_t off = 0; off < n;) {
+        off += br_pem_decoder_push(&pc, kpem + off, n - off);
+        if (br_pem_decoder_event(&pc) == BR_PEM_BEGIN_OBJ) {
+            br_skey_decoder_init(&gw_key);
+            br_pem_decoder_setdest(&pc, skey_push, &gw_key);
+        }
+    }
+    return br_skey_decoder_key_type(&gw_key) == BR_KEYTYPE_EC ? k : -1;
+}
+
+/* Handshake both ends; returns the server's state afterwards. */
+static enum tls_stream_state handshake(const char *chain, const char *key, int64_t now)
+{
+    int n = load_gateway(chain, key);
+    if (n < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+        return TLS_ST_FAILED;
+    }
+    struct tls_client_config cfg = {
+        .host = "mail.example.test", .anchors = store.ta, .anchors_num = store.count,
+        .now = now, .client_chain = chain ? gw_chain : NULL, .client_chain_len = (size_t)n,
+        .client_key = chain ? br_skey_decoder_get_ec(&gw_key) : NULL,
+    };
+    if (tls_server_start(&srv, &id, now, &(struct tls_io){ io_send, io_recv, &sv[0] }) != 0
+        || tls_stream_client(&cli, &cfg, &(struct tls_io){ io_send, io_recv, &sv[1] }) != 0) {
+        return TLS_ST_FAILED;
+    }
+    for (int i = 0; i < 1000; i++) {
+        enum tls_stream_state s = tls_server_pump(&srv), c = tls_stream_pump(&cli);
+        if (s != TLS_ST_HANDSHAKE && c != TLS_ST_HANDSHAKE) {
+            break;
+        }
+        if (s == TLS_ST_FAILED || c == TLS_ST_FAILED) {
+            /* One side gave up: let the other see it. */
+            tls_server_pump(&srv);
+            tls_stream_pump(&cli);
+            close(sv[0]);
+            close(sv[1]);
+            tls_server_pump(&srv);
+            tls_stream_pump(&cli);
+            return srv.state;
+        }
+    }
+    return srv.state;
+}
+
+static void hang_up(void)
+{
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void relay_identity_loads_ec_and_rsa_and_refuses_a_foreign_key(void)
+{
+    char err[200];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(id.key_type, BR_KEYTYPE_EC);
+    CHECK_EQ(id.chain_len, 2);
+    CHECK_EQ(id.cas.count, 1);
+    CHECK_EQ(load_identity("chain-rsa.pem", "leaf-rsa.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(id.key_type, BR_KEYTYPE_RSA);
+    CHECK(load_identity("chain-ec.pem", "leaf-rsa.key", "inter.pem", err, sizeof err) != 0);
+    printf("wrong key: %s\n", err);
+    CHECK(strstr(err, "the key does not belong to the first certificate") != NULL);
+    CHECK(load_identity("chain-ec.pem", "chain-ec.pem", "inter.pem", err, sizeof err) != 0);
+    printf("no key: %s\n", err);
+    CHECK(strncmp(err, "key: no private key", 19) == 0);
+    CHECK(load_identity("chain-ec.pem", "leaf-ec.key", "leaf-ec.key", err, sizeof err) != 0);
+    printf("bad client CA: %s\n", err);
+    CHECK(strncmp(err, "client-ca: ", 11) == 0);
+}
+
+/* A gateway whose certificate the client CA issued: in, with its CN; data both ways. */
+static void gateway_with_a_certificate_from_the_client_ca_is_let_in(void)
+{
+    char err[200];
+    uint8_t buf[64];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_OPEN);
+    CHECK_EQ(cli.state, TLS_ST_OPEN);
+    CHECK(strcmp(tls_server_peer_cn(&srv), "mail.example.test") == 0);
+    printf("server verdict: %s\n", tls_server_verdict(&srv));
+    CHECK_EQ(tls_stream_write(&cli, (const uint8_t *)"hello relay", 11), 11);
+    long n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) {
+        tls_server_pump(&srv);
+        n = tls_server_read(&srv, buf, sizeof buf);
+    }
+    CHECK_EQ(n, 11);
+    CHECK(memcmp(buf, "hello relay", 11) == 0);
+    CHECK_EQ(tls_server_write(&srv, (const uint8_t *)"welcome", 7), 7);
+    n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) {
+        tls_stream_pump(&cli);
+        n = tls_stream_read(&cli, buf, sizeof buf);
+    }
+    CHECK_EQ(n, 7);
+    hang_up();
+    /* The same with an RSA relay identity. */
+    CHECK_EQ(load_identity("chain-rsa.pem", "leaf-rsa.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_OPEN);
+    CHECK(strcmp(tls_server_peer_cn(&srv), "mail.example.test") == 0);
+    hang_up();
+}
+
+static void gateway_without_a_certificate_is_refused(void)
+{
+    char err[200];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake(NULL, NULL, TEST_NOW), TLS_ST_FAILED);
+    printf("no client certificate: %s\n", tls_server_verdict(&srv));
+    CHECK(strcmp(tls_server_verdict(&srv), "client certificate refused: the client sent none")
+          == 0);
+    CHECK(strcmp(tls_server_peer_cn(&srv), "") == 0);
+    hang_up();
+}
+
+static void gateway_certificates_from_elsewhere_or_expired_are_refused(void)
+{
+    char err[200];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "other-root.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_FAILED);
+    printf("other CA: %s\n", tls_server_verdict(&srv));
+    CHECK(strstr(tls_server_verdict(&srv), "client certificate refused") != NULL);
+    hang_up();
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake("expired.pem", "expired.key", TEST_NOW), TLS_ST_FAILED);
+    printf("expired: %s\n", tls_server_verdict(&srv));
+    CHECK(strstr(tls_server_verdict(&srv), "BR_ERR_X509_EXPIRED") != NULL);
+    hang_up();
+    CHECK_EQ(handshake("selfsigned.pem", "selfsigned.key", TEST_NOW), TLS_ST_FAILED);
+    printf("self-signed: %s\n", tls_server_verdict(&srv));
+    hang_up();
+    printf("RAM per relay connection: struct tls_server %zu bytes; identity %zu bytes\n",
+           sizeof(struct tls_server), sizeof(struct tls_server_identity));
+}
+
+TLS_TEST_MAIN(
+    { "relay_identity_loads_ec_and_rsa_and_refuses_a_foreign_key",
+      relay_identity_loads_ec_and_rsa_and_refuses_a_foreign_key },
+    { "gateway_with_a_certificate_from_the_client_ca_is_let_in",
+      gateway_with_a_certificate_from_the_client_ca_is_let_in },
+    { "gateway_without_a_certificate_is_refused", gateway_without_a_certificate_is_refused },
+    { "gateway_certificates_from_elsewhere_or_expired_are_refused",
+      gateway_certificates_from_elsewhere_or_expired_are_refused })

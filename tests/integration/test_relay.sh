@@ -63,6 +63,22 @@ out=$("$RELAY" --check --config "$T_TMP/bad.conf" 2>&1) && t_fail "--check accep
 echo "$out" | grep -q "bad.conf:5: socks: '127.0.0.1:99999' is not an IPv4 ADDR:PORT" ||
     t_fail "--check did not name line and reason: $out"
 t_log "relay --check: good config OK, bad one named: $out"
+check_bad() { # SED-EXPRESSION EXPECTED-MESSAGE
+    sed "$1" "$CONF" > "$T_TMP/bad.conf"
+    out=$("$RELAY" --check --config "$T_TMP/bad.conf" 2>&1) && t_fail "--check accepted: $1"
+    echo "$out" | grep -qF "$2" || t_fail "--check for '$1' said: $out (want: $2)"
+}
+check_bad 's/^location loc1 token-sha256 .*/location loc1 token-sha256 abc/' \
+    "bad.conf:6: location loc1: token-sha256 must be 64 hex digits"
+check_bad 's/^location loc2 /location loc1 /' "bad.conf:7: location: 'loc1' is configured twice"
+check_bad 's/^location loc2 /location ..\/etc /' "bad.conf:7: location: '../etc' is not a Location ID"
+check_bad 's/^spool .*/spool nowhere/' "spool $T_TMP/nowhere: not a directory"
+check_bad '/^client-ca/d' "bad.conf: no 'client-ca' directive"
+check_bad 's/^listen .*/listne 127.0.0.1:7443/' "bad.conf:2: unknown directive 'listne'"
+check_bad 's/^cert .*/cert pki\/chain-ec.pem key pki\/leaf-rsa.key/' \
+    "leaf-rsa.key: the key does not belong to the first certificate of the chain"
+t_log "relay --check: bad token, duplicate or unsafe location, spool, missing directive, typo," \
+      "key not matching the chain: each named"
 
 # ---- peers ----
 t_spawn services $PY serve 7007 7008

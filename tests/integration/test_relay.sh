@@ -157,6 +157,7 @@ t_wait_log relay 'stream: .*duration=[5-9]' 20
 # ---- HA: a second tunnel of loc1 ----
 t_spawn gw1b "$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" \
     --location loc1 --reconnect
+GW1B_PID=${T_PIDS[-1]}
 t_wait_log relay 'tunnel up: location=loc1 .*live=2' 10
 $PY echo $SOCKS loc1 "$TOKEN1" mail.example.test 143 20 1000 > /dev/null || t_fail "HA streams"
 n=$(grep -oE 'stream: location=loc1 tunnel=[0-9]+' "$T_TMP/relay.log" | sort -u | wc -l)
@@ -188,6 +189,28 @@ grep -q '^relay_location_tunnels{location="loc1"} 2$' "$T_TMP/metrics.txt" ||
 grep -q '^relay_deliveries_total{answer="duplicate"} 1$' "$T_TMP/metrics.txt" ||
     t_fail "metrics: one duplicate"
 t_log "metrics: $(wc -l < "$T_TMP/metrics.txt") lines of Prometheus text"
+
+# ---- handshake flood (rathole #508): a cap on pending handshakes, and a deadline ----
+t_spawn flood $PY flood 7443 100 12
+t_wait_log flood 'flooding with 100 connections' 10
+curl -sS --max-time 5 http://127.0.0.1:9100/metrics > "$T_TMP/metrics.txt"
+grep -q '^relay_handshakes_pending 64$' "$T_TMP/metrics.txt" || t_fail "pending not capped at 64"
+refused=$(sed -n 's/^relay_handshakes_refused_total //p' "$T_TMP/metrics.txt")
+[ "$refused" -ge 36 ] || t_fail "only $refused connections refused beyond the cap"
+t_wait_log relay 'reason="handshake deadline passed"' 15
+sleep 0.5
+curl -sS --max-time 5 http://127.0.0.1:9100/metrics | grep -q '^relay_handshakes_pending 0$' ||
+    t_fail "handshakes still pending after the deadline"
+$PY echo $SOCKS loc1 "$TOKEN1" mail.example.test 143 5 1000 > /dev/null || t_fail "after flood"
+t_log "handshake flood: pending capped at 64, $refused refused at accept, the rest closed" \
+      "at the 10 s deadline; tunnels up meanwhile kept working"
+
+# ---- a dead link is detected by keepalive, on both sides ----
+kill -STOP "$GW1B_PID"
+t_wait_log relay 'tunnel down: location=loc1 .*reason="link dead: no ping reply"' 25
+kill -CONT "$GW1B_PID"
+t_wait_log gw1b 'tunnel lost' 10
+t_log "relay: a gateway that stopped answering pings is dropped (dead link detected)"
 
 # ---- relay killed and restarted ----
 kill "$RELAY_PID"

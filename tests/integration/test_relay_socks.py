@@ -12,6 +12,8 @@
                                       one SOCKS5 client reads BYTES from the source, checks
                                       the pattern, prints MiB/s
   reply SOCKS_PORT USER PASS HOST PORT  prints the SOCKS5 reply code (or "auth N")
+  flood PORT CONNECTIONS SECONDS       opens CONNECTIONS TCP connections that never speak
+                                      (a handshake flood), prints "flooding", holds them
   hold SOCKS_PORT USER PASS HOST PORT STREAMS SECONDS
                                       opens STREAMS connections, prints "holding", keeps
                                       them open (idle) for SECONDS, then closes them
@@ -188,6 +190,20 @@ def hold(port, user, pw, host, hport, streams, seconds):
     return 0
 
 
+def flood(port, n, seconds):
+    conns = []
+    for _ in range(n):
+        try:
+            conns.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        except OSError:
+            pass
+    print("flooding with %d connections" % len(conns), flush=True)
+    time.sleep(seconds)
+    for c in conns:
+        c.close()
+    return 0
+
+
 def main(a):
     if a[0] == "serve":
         serve(int(a[1]), int(a[2]))
@@ -195,6 +211,8 @@ def main(a):
         return echo_clients(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]))
     elif a[0] == "get":
         return get(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
+    elif a[0] == "flood":
+        return flood(int(a[1]), int(a[2]), float(a[3]))
     elif a[0] == "hold":
         return hold(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), float(a[7]))
     elif a[0] == "reply":

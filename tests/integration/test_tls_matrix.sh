@@ -42,7 +42,25 @@ server ipsan 4437 ip192 -cert_chain "$PKI/inter.pem"
 server rsa 4438 leaf-rsa -cert_chain "$PKI/inter.pem"
 server mtls 4439 leaf-ec -cert_chain "$PKI/inter.pem" -Verify 2 -verify_return_error \
     -CAfile "$PKI/root.pem" -chainCAfile "$PKI/inter.pem"
-for p in 4431 4432 4433 4434 4435 4436 4437 4438 4439; do
+# Not TLS servers: one accepts and never speaks, one closes after the ClientHello.
+cat > "$T_TMP/plain.py" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.1", int(sys.argv[1])))
+s.listen(8)
+held = []
+while True:
+    c, _ = s.accept()
+    if sys.argv[2] == "close":
+        c.recv(4096)             # the ClientHello read: close with FIN, not RST
+        c.close()
+    else:
+        held.append(c)
+PY
+t_spawn silent python3 "$T_TMP/plain.py" 4440 hold
+t_spawn closer python3 "$T_TMP/plain.py" 4441 close
+for p in 4431 4432 4433 4434 4435 4436 4437 4438 4439 4440 4441; do
     for ((i = 0; i < 50; i++)); do
         ss -ltn | grep -q "192.0.2.1:$p " && break
         sleep 0.1
@@ -106,9 +124,22 @@ verdict rsa "$OK_ROOT"
 grep -q "RSA-2048" "$T_TMP/rsa.out" || t_fail "rsa: key type not shown"
 probe refused 1 "tls probe 192.0.2.1:4400"
 verdict refused "connect failed: connection refused"
+probe closer 1 "tls probe mail.example.test:4441"
+verdict closer "handshake failed: server closed the connection"
+probe silent 1 "tls probe mail.example.test:4440"
+verdict silent "handshake failed: timed out"
 probe unknown_host 1 "tls probe nowhere.example.test:4431"
 grep -q "error: tls probe: nowhere.example.test: not an IPv4 address nor a name in the host table" \
     "$T_TMP/unknown_host.out" || t_fail "unknown host message"
+
+# A console on a pipe (not --batch): the lines after a probe wait for its verdict.
+{ sleep 1; printf 'tls probe mail.example.test:4431\nshow version\n'; sleep 4; } |
+    timeout 8 "$GW" --flash "$FLASH" --net tap:gwtap0 > "$T_TMP/pipe.out" 2>&1 || true
+v=$(grep -n "^verdict: $OK_ROOT" "$T_TMP/pipe.out" | cut -d: -f1 | head -n 1)
+g=$(grep -n '^gateway .* on linux' "$T_TMP/pipe.out" | cut -d: -f1 | head -n 1)
+[ -n "$v" ] && [ -n "$g" ] && [ "$v" -lt "$g" ] ||
+    { cat "$T_TMP/pipe.out"; t_fail "pipe console: the next line ran before the verdict"; }
+t_log "pipe console: the next line waited for the verdict"
 
 trust inter
 probe leaf_only_inter_stored 0 "tls probe mail.example.test:4432"
@@ -126,8 +157,7 @@ grep -q "error: tls probe: client: needs the device key and chain" "$T_TMP/mtls_
     t_fail "client without a chain"
 probe import 0 "tunnel cert import" "$(cat "$PKI/dev.pem" "$PKI/inter.pem")" "" "commit"
 probe mtls_without_client 1 "tls probe mail.example.test:4439"
-verdict mtls_without_client "$(grep '^verdict: ' "$T_TMP/mtls_without_client.out" | tail -n 1 | sed 's/^verdict: //')"
-grep -q '^verdict: handshake failed' "$T_TMP/mtls_without_client.out" || t_fail "mtls without client"
+verdict mtls_without_client "handshake failed: server sent fatal alert 40 (handshake_failure)"
 probe mtls 0 "tls probe mail.example.test:4439 client"
 verdict mtls "$OK_ROOT"
 

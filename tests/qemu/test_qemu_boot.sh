@@ -48,5 +48,5 @@ for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 python3 "$here/boot_test.py" --arch "$ARCH" --image "$T_TMP/image" --flash "$T_TMP/flash.img" \
     --sock "$sock" --qemu "$top/tools/image/qemu.sh" --echo-port 10007 \
     --echo-bytes $((8 * 1024 * 1024)) --guest-ip 192.0.2.1 ${FLASHTOOL:+--flashtool "$FLASHTOOL"} \
-    --log "$T_TMP/console.log" "${EXTRA[@]}" || t_fail "see the console log below"
+    --log "$T_TMP/console.log" --workdir "$T_TMP" "${EXTRA[@]}" || t_fail "see the console log below"
 t_log "ok in $((SECONDS - start)) s"

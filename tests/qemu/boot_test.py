@@ -242,6 +242,15 @@ class Box:
             raise Fail(f"echo through passt's port forward failed: {out}")
         log(f"{self.name}: {out}")
 
+    def reboot(self):
+        c = self.con
+        with c.cond:
+            c.mark = len(c.text)
+        c.type("reboot\r")
+        c.expect(r"gateway \S+ on linux-" + re.escape(self.args.arch) + r" \(lwIP", T_BOOT,
+                 what="the banner after reboot")
+        c.expect(self.prompt_re(self.host), T_BOOT, what="the prompt after reboot")
+
     def power_off_by_console(self):
         """Ctrl-D on an empty line stops the gateway; /init powers the box off."""
         self.con.type("\x04")
@@ -428,6 +437,11 @@ def run(args):
                 raise Fail(f"prompt {b3.host}> does not match the configuration")
             log(f"boot 3: configuration {verdict}")
         b3.dhcp()
+        # The console's reboot: the firmware starts afresh (re-executes itself) and reads the
+        # same configuration back.
+        b3.reboot()
+        expect_config(b3, got, "after the console's reboot")
+        log("boot 3: reboot at the console: back at the prompt with the same configuration")
         b3.power_off_by_console()
         b3.close()
         log("boot 3: Ctrl-D at the console, box powered off, QEMU exited 0")

@@ -161,6 +161,31 @@ int relay_listen(const struct sockaddr_in *a)
 }
 
 /* see relay.h */
+int relay_accept(int listen_fd)
+{
+    static int spare = -2;
+    static uint64_t last_warn;
+    if (spare == -2) {
+        spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && spare >= 0) {
+        close(spare);
+        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+        }
+        spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (relay_now_ms() - last_warn > 1000) {
+            log_warnx("%s: out of file descriptors: connection refused", __func__);
+            last_warn = relay_now_ms();
+        }
+        return -1;
+    }
+    return fd;
+}
+
+/* see relay.h */
 void relay_peer_name(int fd, char *out, size_t cap)
 {
     struct sockaddr_in a;

@@ -1,5 +1,6 @@
 /* relay metrics: Prometheus text format (version 0.0.4) on a separate listener. Each
  * connection gets one HTTP/1.0 response, whatever it asked, and is closed. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,10 +105,11 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
     char head[160];
     (void)events;
     for (int i = 0; i < 16; i++) {
-        int fd = accept4(ev->fd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = relay_accept(ev->fd);
         if (fd < 0) {
             return;
         }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         /* A scrape is small and local: one blocking send with a short timeout. */
         struct timeval tv = { 1, 0 };
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);

@@ -89,6 +89,9 @@ extern struct tls_server_identity relay_id;
 
 /* ---- sockets ---- */
 int relay_listen(const struct sockaddr_in *a);
+/* A new non-blocking connection, or -1 (none waiting; or out of descriptors: then one
+ * waiting connection is accepted and closed, so the listener does not spin). */
+int relay_accept(int listen_fd);
 void relay_sock_tune(int fd);
 void relay_peer_name(int fd, char *out, size_t cap);
 

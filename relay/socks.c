@@ -245,7 +245,7 @@ static void reply_step(struct socks *s)
     }
     if (n <= 0) {
         s->g2c_len = 0;
-        refuse(s, n == 0 ? SOCKS5_REP_FAILURE : SOCKS5_REP_FAILURE,
+        refuse(s, SOCKS5_REP_FAILURE,
                n == 0 ? "gateway closed without a reply" : "malformed reply from the gateway");
         return;
     }
@@ -464,7 +464,7 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
 {
     (void)events;
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(ev->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = relay_accept(ev->fd);
         if (fd < 0) {
             return;
         }

@@ -187,7 +187,7 @@ static int handshake_done(struct tunnel *t)
     return 0;
 }
 
-static void hello_answer(struct tunnel *t, struct hello_rx *h, uint8_t status, const char *txt)
+static void hello_answer(struct hello_rx *h, uint8_t status, const char *txt)
 {
     uint8_t out[HELLO_MSG_MAX];
     long n = answer_encode(out, sizeof out, HELLO_K_HELLO_ANSWER, status, txt);
@@ -196,7 +196,6 @@ static void hello_answer(struct tunnel *t, struct hello_rx *h, uint8_t status, c
     }
     yamux_close(h->st);
     h->answered = 1;
-    (void)t;
 }
 
 static void hello_service(struct tunnel *t, struct hello_rx *h)
@@ -240,7 +239,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
         why[0] = 0;
     }
     if (why[0]) {
-        hello_answer(t, h, HELLO_ST_REFUSED, why);
+        hello_answer(h, HELLO_ST_REFUSED, why);
         push_output(t);
         relay_m.tunnels_refused++;
         tunnel_close(t, why);
@@ -248,7 +247,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     }
     if (t->loc->nlive == RELAY_TUNNELS_PER_LOC) {
         snprintf(why, sizeof why, "location already has %d live tunnels", RELAY_TUNNELS_PER_LOC);
-        hello_answer(t, h, HELLO_ST_REFUSED, why);
+        hello_answer(h, HELLO_ST_REFUSED, why);
         push_output(t);
         relay_m.tunnels_refused++;
         tunnel_close(t, why);
@@ -256,7 +255,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     }
     snprintf(t->hostname, sizeof t->hostname, "%s", hl.hostname);
     snprintf(t->firmware, sizeof t->firmware, "%s", hl.firmware);
-    hello_answer(t, h, HELLO_ST_OK, "welcome");
+    hello_answer(h, HELLO_ST_OK, "welcome");
     t->state = TUN_READY;
     t->opened_ms = relay_now_ms();
     relay_m.handshakes_pending--;
@@ -459,7 +458,7 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
     static uint64_t last_warn;
     (void)events;
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(ev->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = relay_accept(ev->fd);
         if (fd < 0) {
             return;
         }

@@ -221,4 +221,23 @@ t_wait_log relay 'tunnel up: location=loc1' 15
 $PY echo $SOCKS loc1 "$TOKEN1" mail.example.test 143 10 100000 > /dev/null ||
     t_fail "streams after the relay restart"
 t_log "relay restarted: the gateway reconnected, streams work"
+
+# The dedup index survives restarts: from .relay-index, and without it from new/'s names.
+deliver_again() {
+    "$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --location loc1 \
+        --deliver "$T_TMP/mail1.eml" --exit-after-deliveries > "$T_TMP/deliver.log" 2>&1 ||
+        { cat "$T_TMP/deliver.log"; t_fail "delivery run"; }
+    grep -q "delivery $T_TMP/mail1.eml: already have it" "$T_TMP/deliver.log" ||
+        t_fail "duplicate not recognised after a restart ($1)"
+}
+deliver_again "index file"
+kill "${T_PIDS[-1]}"
+t_wait_log gw1 'tunnel lost' 10
+rm "$T_TMP/spool/loc1/.relay-index"
+mv "$T_TMP/relay.log" "$T_TMP/relay-2.log"
+t_spawn relay "$RELAY" --config "$CONF"
+t_wait_log relay 'spool: location=loc1 messages known=1' 10
+t_wait_log relay 'tunnel up: location=loc1' 15
+deliver_again "names in new/"
+t_log "dedup after restarts: from the index file, and rebuilt from new/ without it"
 t_log "ok"

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -52,6 +53,26 @@ static int mtd_read(struct flash *f, uint32_t addr, void *buf, size_t len)
     return FLASH_OK;
 }
 
+/* Make the last operation durable before returning, as flash.h requires. Real NOR is
+ * synchronous already; an MTD emulated over a block device (block2mtd) keeps writes in the
+ * page cache, fsync() on the MTD node fails with EINVAL, and the driver syncs only when a
+ * writable descriptor of the device is closed: so open and close one. */
+static int mtd_sync(struct flash_mtd *fm)
+{
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fm->fd);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        log_err("%s: cannot reopen the MTD device to sync it: %s", __func__, strerror(errno));
+        return FLASH_EIO;
+    }
+    if (close(fd) != 0) {
+        log_err("%s: sync of the MTD device failed: %s", __func__, strerror(errno));
+        return FLASH_EIO;
+    }
+    return FLASH_OK;
+}
+
 static int mtd_program(struct flash *f, uint32_t addr, const void *buf, size_t len)
 {
     struct flash_mtd *fm = (struct flash_mtd *)f;
@@ -69,7 +90,7 @@ static int mtd_program(struct flash *f, uint32_t addr, const void *buf, size_t l
         addr += (uint32_t)n;
         len -= (size_t)n;
     }
-    return FLASH_OK;
+    return mtd_sync(fm);
 }
 
 static int mtd_erase(struct flash *f, uint32_t block)
@@ -81,7 +102,7 @@ static int mtd_erase(struct flash *f, uint32_t block)
         log_err("%s: erase of block %u failed: %s", __func__, block, strerror(errno));
         return FLASH_EIO;
     }
-    return FLASH_OK;
+    return mtd_sync(fm);
 }
 
 static void mtd_close(struct flash *f)

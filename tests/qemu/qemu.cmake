@@ -7,15 +7,11 @@ set(GW_QEMU_AARCH64_GATEWAY "${CMAKE_SOURCE_DIR}/build/aarch64/gateway" CACHE FI
 foreach(arch x86_64 aarch64)
   if(arch STREQUAL "x86_64")
     set(gw $<TARGET_FILE:gateway>)
-    # Known issue: a commit on /dev/mtd0 (block2mtd) is lost in a power cut until the MTD
-    # backend syncs after each operation (boot_test.py says XFAIL; remove this then).
-    set(extra --xfail-mtd-durability)
   else()
     set(gw ${GW_QEMU_AARCH64_GATEWAY})
-    set(extra)
   endif()
   add_test(NAME test_qemu_boot_${arch}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/qemu/test_qemu_boot.sh ${arch} ${gw}
-            $<TARGET_FILE:flashtool> ${extra})
+            $<TARGET_FILE:flashtool>)
   set_tests_properties(test_qemu_boot_${arch} PROPERTIES LABELS qemu RUN_SERIAL ON TIMEOUT 600)
 endforeach()

@@ -231,6 +231,7 @@ static void stream_abort(struct yamux_session *s, struct yamux_stream *st, int s
     rx_drop(s, st);
     st->state = YAMUX_S_RESET;
     st->owed = send_rst ? YAMUX_F_RST : 0;
+    s->ctl_dirty |= send_rst;
     st->events |= YAMUX_EV_READ | YAMUX_EV_WRITE;
     maybe_free(s, st);
 }
@@ -256,14 +257,17 @@ static void abort_all(struct yamux_session *s)
 
 static void wake_writers(struct yamux_session *s)
 {
-    if (out_free(s) < YAMUX_HDR_LEN + YAMUX_CTL_RESERVE + 512) {
+    if (!s->writers_waiting || out_free(s) < YAMUX_HDR_LEN + YAMUX_CTL_RESERVE + 512) {
         return;
     }
+    s->writers_waiting = 0;
     for (unsigned i = 0; i < s->cfg.max_streams; i++) {
         struct yamux_stream *st = &s->streams[i];
         if (st->want_write && st->tx_credit > 0) {
             st->want_write = 0;
             st->events |= YAMUX_EV_WRITE;
+        } else if (st->want_write) {
+            s->writers_waiting = 1;              /* waits for a WindowUpdate instead */
         }
     }
 }
@@ -287,12 +291,16 @@ static void flush_control(struct yamux_session *s)
         emit(s, YAMUX_T_WINDOW, YAMUX_F_RST, s->rsts[0], 0, NULL);
         memmove(s->rsts, s->rsts + 1, --s->nrsts * sizeof s->rsts[0]);
     }
-    for (unsigned i = 0; i < s->cfg.max_streams && s->state == YAMUX_SS_OPEN; i++) {
+    /* The stream table is scanned only when some stream may owe something. */
+    int complete = 1;
+    for (unsigned i = 0; i < s->cfg.max_streams && s->ctl_dirty && s->state == YAMUX_SS_OPEN;
+         i++) {
         struct yamux_stream *st = &s->streams[i];
         if (st->state == YAMUX_S_IDLE || st->owed == 0) {
             continue;
         }
         if (out_free(s) < YAMUX_HDR_LEN) {
+            complete = 0;
             break;
         }
         if (st->owed & YAMUX_F_RST) {
@@ -306,6 +314,9 @@ static void flush_control(struct yamux_session *s)
         }
         st->owed = 0;
         maybe_free(s, st);
+    }
+    if (complete) {
+        s->ctl_dirty = 0;
     }
     if (s->goaway_owed >= 0 && out_free(s) >= YAMUX_HDR_LEN) {
         emit(s, YAMUX_T_GOAWAY, 0, 0, (uint32_t)s->goaway_owed, NULL);
@@ -726,6 +737,7 @@ struct yamux_stream *yamux_open(struct yamux_session *s)
     }
     s->next_id = s->next_id > UINT32_MAX - 2 ? 0 : s->next_id + 2;
     st->owed = YAMUX_F_SYN | (st->rx_unacked ? OWE_WND : 0);
+    s->ctl_dirty = 1;
     s->stats.streams_opened++;
     flush_control(s);
     return st;
@@ -754,6 +766,7 @@ struct yamux_stream *yamux_accept(struct yamux_session *s)
         best->state = YAMUX_S_OPEN;
     }
     best->owed |= YAMUX_F_ACK | (best->rx_unacked ? OWE_WND : 0);
+    s->ctl_dirty = 1;
     best->events |= YAMUX_EV_READ | YAMUX_EV_WRITE;
     s->stats.streams_accepted++;
     flush_control(s);
@@ -811,6 +824,7 @@ long yamux_read(struct yamux_stream *st, uint8_t *buf, size_t len)
         if (st->rx_unacked >= s->cfg.window / 2 && st->state != YAMUX_S_REMOTE_CLOSED
             && st->state != YAMUX_S_CLOSED) {
             st->owed |= OWE_WND;
+            s->ctl_dirty = 1;
             flush_control(s);
         }
         return (long)n;
@@ -871,6 +885,7 @@ long yamux_write(struct yamux_stream *st, const uint8_t *p, size_t len)
     }
     if (taken < len) {
         st->want_write = 1;
+        s->writers_waiting = 1;
     }
     return (long)taken;
 }
@@ -891,6 +906,7 @@ void yamux_close(struct yamux_stream *st)
         return;                      /* closed already, or reset */
     }
     st->owed |= YAMUX_F_FIN;
+    st->sess->ctl_dirty = 1;
     flush_control(st->sess);
 }
 

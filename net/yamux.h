@@ -190,6 +190,8 @@ struct yamux_session {
     unsigned npongs;
     uint32_t rsts[YAMUX_RST_MAX];
     unsigned nrsts;
+    int ctl_dirty;               /* some stream may owe a control frame */
+    int writers_waiting;         /* some stream's write came back short */
     int ping_owed;
     int goaway_owed;             /* -1, or the code still to send */
     int goaway_sent, goaway_recv;   /* -1, or the code */

@@ -291,17 +291,14 @@ static void tunnel_drop(const char *why)
 
 /* ---- relay-opened streams ---- */
 
+/* The reply goes through dn like any byte for the stream: the output queue may be full
+ * (200 streams at once), and a write that takes nothing must be retried, not dropped. */
 static void reply(struct conn *c, uint8_t rep)
 {
-    uint8_t r[SOCKS5_REPLY_LEN];
-    socks5_reply_encode(r, rep, NULL, 0);
-    yamux_write(c->st, r, sizeof r);
-    if (rep != SOCKS5_REP_OK) {
-        yamux_close(c->st);
-        c->state = C_CLOSING;
-    } else {
-        c->state = C_SPLICE;
-    }
+    socks5_reply_encode(c->dn, rep, NULL, 0);
+    c->dn_off = 0;
+    c->dn_len = SOCKS5_REPLY_LEN;
+    c->state = rep == SOCKS5_REP_OK ? C_SPLICE : C_CLOSING;
 }
 
 static void conn_end(struct conn *c)
@@ -383,6 +380,14 @@ static int conn_pump(struct conn *c, short revents)
     }
     if (c->state == C_CLOSING) {
         uint8_t sink[512];
+        if (c->dn_off < c->dn_len) {
+            n = yamux_write(c->st, c->dn + c->dn_off, c->dn_len - c->dn_off);
+            c->dn_off += n > 0 ? (size_t)n : 0;
+        }
+        if (c->dn_off == c->dn_len && !c->fin_sent) {
+            yamux_close(c->st);
+            c->fin_sent = 1;
+        }
         while ((n = yamux_read(c->st, sink, sizeof sink)) > 0) {
         }
         if (n < 0 && c->st->state != YAMUX_S_LOCAL_CLOSED) {

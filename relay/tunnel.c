@@ -20,6 +20,8 @@ struct hello_rx {
     uint8_t buf[HELLO_MSG_MAX];
     size_t len;
     int answered;
+    uint8_t answer[HELLO_MSG_MAX];   /* queued until the stream takes it all, then FIN */
+    size_t answer_len, answer_off;
 };
 
 static struct relay_ev listen_ev;
@@ -187,15 +189,26 @@ static int handshake_done(struct tunnel *t)
     return 0;
 }
 
-static void hello_answer(struct hello_rx *h, uint8_t status, const char *txt)
+/* Writes what the stream takes of the answer; FIN once all of it went. */
+static void hello_flush(struct hello_rx *h)
 {
-    uint8_t out[HELLO_MSG_MAX];
-    long n = answer_encode(out, sizeof out, HELLO_K_HELLO_ANSWER, status, txt);
-    if (n > 0) {
-        yamux_write(h->st, out, (size_t)n);    /* a fresh stream: the window has room */
+    while (h->answer_off < h->answer_len) {
+        long w = yamux_write(h->st, h->answer + h->answer_off, h->answer_len - h->answer_off);
+        if (w <= 0) {
+            return;
+        }
+        h->answer_off += (size_t)w;
     }
     yamux_close(h->st);
+}
+
+static void hello_answer(struct hello_rx *h, uint8_t status, const char *txt)
+{
+    long n = answer_encode(h->answer, sizeof h->answer, HELLO_K_HELLO_ANSWER, status, txt);
+    h->answer_len = n > 0 ? (size_t)n : 0;
+    h->answer_off = 0;
     h->answered = 1;
+    hello_flush(h);
 }
 
 static void hello_service(struct tunnel *t, struct hello_rx *h)
@@ -205,6 +218,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     long n;
     if (h->answered) {
         uint8_t sink[256];
+        hello_flush(h);
         while ((n = yamux_read(h->st, sink, sizeof sink)) > 0) {
         }
         if (n < 0) {

@@ -11,7 +11,8 @@
  *                              RELAY_YAMUX_POOL, committed only as used)
  *   RELAY_HANDSHAKES_MAX       tunnels still in TLS handshake or hello (rathole #508):
  *                              more are closed at accept
- *   RELAY_SOCKS_MAX            SOCKS5 clients at once; each ~33 KiB (two splice buffers)
+ *   RELAY_SOCKS_MAX            SOCKS5 clients at once; each ~1 KiB idle, plus a 16 KiB
+ *                              splice buffer for each direction that holds bytes
  *   RELAY_TUNNELS_PER_LOC      live tunnels per location (HA) */
 #ifndef GW_RELAY_H
 #define GW_RELAY_H

@@ -38,7 +38,7 @@ struct socks {
     char target[SOCKS5_NAME_MAX + 8];
     uint8_t hs[SOCKS5_AUTH_MAX + SOCKS5_REQUEST_MAX];   /* handshake bytes received */
     size_t hs_len;
-    uint8_t c2g[RELAY_SPLICE_BUF], g2c[RELAY_SPLICE_BUF];
+    uint8_t *c2g, *g2c;          /* RELAY_SPLICE_BUF each, held only while not empty */
     size_t c2g_off, c2g_len, g2c_off, g2c_len;
     int client_eof, fin_sent, gw_eof, shut_wr;
     int rep;                     /* the reply the client got, -1 before */
@@ -52,9 +52,48 @@ static struct socks **clients;   /* RELAY_SOCKS_MAX slots, for the timers */
 /* A token hash nobody has: an unknown location costs the same comparison. */
 static const uint8_t no_location[32] = { 0 };
 
+/* ---- splice buffers: taken while they hold bytes, so an idle client costs ~1 KiB ---- */
+
+struct spare_buf {
+    struct spare_buf *next;
+};
+static struct spare_buf *spares;
+static unsigned nspares;
+#define SPARES_KEPT 256                  /* free buffers kept for reuse (4 MiB) */
+
+static uint8_t *buf_get(uint8_t **slot)
+{
+    if (*slot == NULL) {
+        if (spares) {
+            *slot = (uint8_t *)spares;
+            spares = spares->next;
+            nspares--;
+        } else {
+            *slot = malloc(RELAY_SPLICE_BUF);
+        }
+    }
+    return *slot;
+}
+
+static void buf_put(uint8_t **slot)
+{
+    if (*slot && nspares < SPARES_KEPT) {
+        struct spare_buf *b = (struct spare_buf *)(void *)*slot;
+        b->next = spares;
+        spares = b;
+        nspares++;
+    } else {
+        free(*slot);
+    }
+    *slot = NULL;
+}
+
 static void socks_free(void *p)
 {
-    free(p);
+    struct socks *s = p;
+    buf_put(&s->c2g);
+    buf_put(&s->g2c);
+    free(s);
 }
 
 static void finish(struct socks *s, const char *verdict)
@@ -95,7 +134,7 @@ static void finish(struct socks *s, const char *verdict)
 /* Queue bytes for the client (handshake answers); they go out before anything else. */
 static void say(struct socks *s, const uint8_t *p, size_t n)
 {
-    if (n <= sizeof s->g2c - s->g2c_len) {
+    if (buf_get(&s->g2c) && n <= RELAY_SPLICE_BUF - s->g2c_len) {
         memcpy(s->g2c + s->g2c_len, p, n);
         s->g2c_len += n;
     }
@@ -153,6 +192,11 @@ static void connect_request(struct socks *s, const uint8_t *req, size_t n)
     if (st == NULL) {
         s->loc->socks_refused++;
         refuse(s, SOCKS5_REP_NOT_CONNECTED, "location not connected (0x03)");
+        return;
+    }
+    if (buf_get(&s->c2g) == NULL) {
+        yamux_release(st);
+        refuse(s, SOCKS5_REP_FAILURE, "relay out of memory");
         return;
     }
     st->user = s;
@@ -289,7 +333,11 @@ static int pump(struct socks *s)
             return 0;
         }
     } else if (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0) {
-        n = recv(s->ev.fd, s->c2g, sizeof s->c2g, MSG_DONTWAIT);
+        if (buf_get(&s->c2g) == NULL) {
+            finish(s, "relay out of memory");
+            return 0;
+        }
+        n = recv(s->ev.fd, s->c2g, RELAY_SPLICE_BUF, MSG_DONTWAIT);
         if (n == 0) {
             s->client_eof = 1;
             moved = 1;
@@ -327,8 +375,12 @@ static int pump(struct socks *s)
     }
     /* stream -> client buffer */
     if (s->st && !s->gw_eof && (s->state == SS_WAIT_REPLY || s->state == SS_SPLICE)
-        && s->g2c_len < sizeof s->g2c && (s->state == SS_WAIT_REPLY || s->g2c_len == 0)) {
-        long r = yamux_read(s->st, s->g2c + s->g2c_len, sizeof s->g2c - s->g2c_len);
+        && s->g2c_len < RELAY_SPLICE_BUF && (s->state == SS_WAIT_REPLY || s->g2c_len == 0)) {
+        if (buf_get(&s->g2c) == NULL) {
+            finish(s, "relay out of memory");
+            return 0;
+        }
+        long r = yamux_read(s->st, s->g2c + s->g2c_len, RELAY_SPLICE_BUF - s->g2c_len);
         if (r == YAMUX_EOF) {
             s->gw_eof = 1;
             moved = 1;
@@ -388,6 +440,12 @@ static void service(struct socks *s)
     }
     if (s->state == SS_DEAD) {
         return;
+    }
+    if (s->c2g_len == 0) {
+        buf_put(&s->c2g);
+    }
+    if (s->g2c_len == 0) {
+        buf_put(&s->g2c);
     }
     if (i == 64 && s->st) {
         /* Still moving: come back on the tunnel's next turn instead of hogging the loop

@@ -84,7 +84,8 @@ t_log "relay --check: bad token, duplicate or unsafe location, spool, missing di
 t_spawn services $PY serve 7007 7008
 mkdir -p "$T_TMP/www"
 head -c $((3 * 1024 * 1024 + 17)) /dev/urandom > "$T_TMP/www/file.bin"
-t_spawn http python3 -m http.server --bind 127.0.0.1 --directory "$T_TMP/www" 8080
+t_spawn http python3 -u -m http.server --bind 127.0.0.1 --directory "$T_TMP/www" 8080
+t_wait_log http 'Serving HTTP' 10
 t_spawn relay "$RELAY" --config "$CONF"
 RELAY_PID=${T_PIDS[-1]}
 t_wait_log relay 'listening: tunnels' 10
@@ -214,6 +215,7 @@ t_log "relay: a gateway that stopped answering pings is dropped (dead link detec
 
 # ---- relay killed and restarted ----
 kill "$RELAY_PID"
+wait "$RELAY_PID" 2> /dev/null || true      # its listening sockets are gone with it
 t_wait_log gw1 'tunnel lost' 10
 mv "$T_TMP/relay.log" "$T_TMP/relay-1.log"
 t_spawn relay "$RELAY" --config "$CONF"
@@ -231,8 +233,9 @@ deliver_again() {
         t_fail "duplicate not recognised after a restart ($1)"
 }
 deliver_again "index file"
-kill "${T_PIDS[-1]}"
-t_wait_log gw1 'tunnel lost' 10
+RELAY_PID=${T_PIDS[-1]}
+kill "$RELAY_PID"
+wait "$RELAY_PID" 2> /dev/null || true
 rm "$T_TMP/spool/loc1/.relay-index"
 mv "$T_TMP/relay.log" "$T_TMP/relay-2.log"
 t_spawn relay "$RELAY" --config "$CONF"

@@ -39,11 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = malloc(size + 1);
     memcpy(text, data, size);
     text[size] = '\0';
-    for (char *p = text; (p = strstr(p, "reboot")) != NULL; p++) {
-        *p = 'R';
-    }
-    for (char *p = text; (p = strstr(p, "factory-reset")) != NULL; p++) {
-        *p = 'F';
+    /* memmem, not strstr: the input may hold NUL bytes before a line that reboots */
+    static const char *const restart[] = { "reboot", "factory-reset" };
+    for (size_t k = 0; k < 2; k++) {
+        size_t wl = strlen(restart[k]);
+        char *p = text;
+        while ((p = memmem(p, size - (size_t)(p - text), restart[k], wl)) != NULL) {
+            *p++ ^= 0x20; /* "Reboot": no longer the command */
+        }
     }
     struct store_stat before, after;
     store_stat(settings_store(), &before);

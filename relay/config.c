@@ -197,7 +197,11 @@ static int directive(struct relay_config *c, struct parse *ps, struct tokens *tk
             return bad(ps, "location: '%s' is not a Location ID (1..%d of A-Z a-z 0-9 . _ -)",
                        tk->t[1], HELLO_LOCATION_MAX);
         }
-        if (relay_location(tk->t[1])) {
+        int twice = 0;
+        for (unsigned i = 0; i < c->nlocs; i++) {
+            twice |= strcmp(c->locs[i].id, tk->t[1]) == 0;
+        }
+        if (twice) {
             return bad(ps, "location: '%s' is configured twice", tk->t[1]);
         }
         if (c->nlocs == RELAY_LOCATIONS_MAX) {
@@ -218,19 +222,72 @@ static int directive(struct relay_config *c, struct parse *ps, struct tokens *tk
 }
 
 /* see relay.h */
-int relay_config_load(struct relay_config *c, const char *path, char *err, size_t errlen)
+int relay_config_parse(struct relay_config *c, const char *text, size_t len, const char *dir,
+                       const char *name, char *err, size_t errlen)
 {
-    struct parse ps = { path, 0, err, errlen };
-    char dir[RELAY_PATH_MAX], line[LINE_MAX_LEN + 2];
+    struct parse ps = { name, 0, err, errlen };
     static struct tokens tk;
     unsigned seen = 0;
-    int ret = -1;
     memset(c, 0, sizeof *c);
     c->locs = calloc(RELAY_LOCATIONS_MAX, sizeof *c->locs);
+    if (c->locs == NULL) {
+        return bad(&ps, "out of memory");
+    }
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
+        ps.line++;
+        if (n > LINE_MAX_LEN) {
+            return bad(&ps, "line longer than %d bytes", LINE_MAX_LEN);
+        }
+        if (memchr(text + at, 0, n)) {
+            return bad(&ps, "a NUL byte in the line");
+        }
+        if (tokenize(text + at, n, &tk) != 0) {
+            return bad(&ps, "unterminated quote or more than %d words", TOK_MAX);
+        }
+        if (tk.n > 0 && directive(c, &ps, &tk, dir, &seen) != 0) {
+            return -1;
+        }
+        at += n + 1;
+    }
+    ps.line = 0;
+    static const char *const need[] = { "listen", "socks", "cert", "key", "client-ca", "spool" };
+    for (unsigned i = 0; i < 6; i++) {
+        if (!(seen & (1u << i))) {
+            return bad(&ps, "no '%s' directive", need[i]);
+        }
+    }
+    if (c->nlocs == 0) {
+        return bad(&ps, "no 'location' directive: no gateway could connect");
+    }
+    return 0;
+}
+
+/* see relay.h */
+void relay_config_free(struct relay_config *c)
+{
+    free(c->locs);
+    c->locs = NULL;
+    c->nlocs = 0;
+}
+
+/* see relay.h */
+int relay_config_load(struct relay_config *c, const char *path, char *err, size_t errlen)
+{
+    char dir[RELAY_PATH_MAX];
+    static char text[1u << 20];
     FILE *f = fopen(path, "r");
-    if (f == NULL || c->locs == NULL) {
-        bad(&ps, "cannot open: %s", strerror(errno));
-        goto done;
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t len = fread(text, 1, sizeof text, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    if (more) {
+        snprintf(err, errlen, "%s: larger than %zu bytes", path, sizeof text);
+        return -1;
     }
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -239,47 +296,15 @@ int relay_config_load(struct relay_config *c, const char *path, char *err, size_
     } else {
         dir[0] = 0;
     }
-    while (fgets(line, sizeof line, f)) {
-        ps.line++;
-        size_t len = strlen(line);
-        if (len > LINE_MAX_LEN) {
-            bad(&ps, "line longer than %d bytes", LINE_MAX_LEN);
-            goto done;
-        }
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
-            line[--len] = 0;
-        }
-        if (tokenize(line, len, &tk) != 0) {
-            bad(&ps, "unterminated quote or more than %d words", TOK_MAX);
-            goto done;
-        }
-        if (tk.n > 0 && directive(c, &ps, &tk, dir, &seen) != 0) {
-            goto done;
-        }
-    }
-    ps.line = 0;
-    static const char *const need[] = { "listen", "socks", "cert", "key", "client-ca", "spool" };
-    for (unsigned i = 0; i < 6; i++) {
-        if (!(seen & (1u << i))) {
-            bad(&ps, "no '%s' directive", need[i]);
-            goto done;
-        }
-    }
-    if (c->nlocs == 0) {
-        bad(&ps, "no 'location' directive: no gateway could connect");
-        goto done;
+    if (relay_config_parse(c, text, len, dir, path, err, errlen) != 0) {
+        return -1;
     }
     struct stat st;
     if (stat(c->spool, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        bad(&ps, "spool %s: not a directory", c->spool);
-        goto done;
+        snprintf(err, errlen, "%s: spool %s: not a directory", path, c->spool);
+        return -1;
     }
-    ret = 0;
-done:
-    if (f) {
-        fclose(f);
-    }
-    return ret;
+    return 0;
 }
 
 static int slurp(const char *path, uint8_t **out, size_t *len)

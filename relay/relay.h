@@ -78,6 +78,11 @@ struct relay_config {
 
 /* Parse FILE; on error, "FILE:LINE: reason" in err. Returns 0 or -1. */
 int relay_config_load(struct relay_config *c, const char *path, char *err, size_t errlen);
+/* The same on text in memory (relative paths against dir, messages naming name); it does
+ * not look at the file system. relay_config_free() releases what either allocated. */
+int relay_config_parse(struct relay_config *c, const char *text, size_t len, const char *dir,
+                       const char *name, char *err, size_t errlen);
+void relay_config_free(struct relay_config *c);
 /* Load the TLS identity the config names; on error, the reason in err. */
 int relay_identity_load(const struct relay_config *c, struct tls_server_identity *id,
                         char *err, size_t errlen);

@@ -49,7 +49,7 @@
  *
  * Memory: the caller gives one block of yamux_mem_size(cfg) bytes at yamux_init() (static
  * on the gateway, one allocation per tunnel on the relay): the stream table
- * (cfg->max_streams * sizeof(struct yamux_stream), about 96 bytes each), the receive
+ * (cfg->max_streams * sizeof(struct yamux_stream), 80 bytes each on 64-bit), the receive
  * pool (cfg->rx_pool bytes in YAMUX_CHUNK-byte chunks) and the output queue
  * (cfg->out_cap bytes). Nothing is allocated afterwards, and pool chunks are first touched
  * when first used, so a large pool in lazily committed memory (malloc/mmap on Linux) costs

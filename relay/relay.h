@@ -6,9 +6,10 @@
  * the end of a loop turn (relay_defer_free), so a handler may close anything it touches.
  *
  * Limits (the memory each costs):
- *   RELAY_TUNNELS_MAX          tunnels at once; each ~40 KiB TLS + yamux block (stream
- *                              table 40 KiB, output queue 256 KiB, receive pool up to
- *                              RELAY_YAMUX_POOL, committed only as used)
+ *   RELAY_TUNNELS_MAX          tunnels at once; each 44 KiB of TLS (struct tls_server),
+ *                              17 KiB of struct tunnel, and a yamux block: stream table
+ *                              80 KiB (1024 x 80 B), output queue up to 256 KiB and receive
+ *                              pool up to RELAY_YAMUX_POOL, both committed only as used
  *   RELAY_HANDSHAKES_MAX       tunnels still in TLS handshake or hello (rathole #508):
  *                              more are closed at accept
  *   RELAY_SOCKS_MAX            SOCKS5 clients at once; each ~1 KiB idle, plus a 16 KiB

@@ -9,57 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conftok.h"
 #include "relay.h"
 
 #define LINE_MAX_LEN 1024
-#define TOK_MAX 8
+#define TOK_MAX 8   /* words in one directive (conftok.h) */
 
 struct relay_config relay_cfg;
-
-struct tokens {
-    unsigned n;
-    char *t[TOK_MAX];
-    char buf[LINE_MAX_LEN + TOK_MAX];
-};
-
-static int tokenize(const char *p, size_t len, struct tokens *tk)
-{
-    size_t i = 0, w = 0;
-    tk->n = 0;
-    while (i < len) {
-        while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) {
-            i++;
-        }
-        if (i == len || p[i] == '#') {
-            break;
-        }
-        if (tk->n == TOK_MAX) {
-            return -1;
-        }
-        tk->t[tk->n++] = &tk->buf[w];
-        if (p[i] == '"') {
-            for (i++;; i++) {
-                if (i == len) {
-                    return -1;
-                }
-                if (p[i] == '"') {
-                    i++;
-                    break;
-                }
-                if (p[i] == '\\' && i + 1 < len) {
-                    i++;
-                }
-                tk->buf[w++] = p[i];
-            }
-        } else {
-            while (i < len && p[i] != ' ' && p[i] != '\t' && p[i] != '\r') {
-                tk->buf[w++] = p[i++];
-            }
-        }
-        tk->buf[w++] = 0;
-    }
-    return 0;
-}
 
 /* see relay.h */
 int relay_parse_addr(const char *s, struct sockaddr_in *a)
@@ -151,7 +107,7 @@ static int bad(struct parse *ps, const char *fmt, ...)
     return -1;
 }
 
-static int directive(struct relay_config *c, struct parse *ps, struct tokens *tk,
+static int directive(struct relay_config *c, struct parse *ps, struct conftok *tk,
                      const char *dir, unsigned *seen)
 {
     const char *d = tk->t[0];
@@ -226,7 +182,7 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
                        const char *name, char *err, size_t errlen)
 {
     struct parse ps = { name, 0, err, errlen };
-    static struct tokens tk;
+    static struct conftok tk;
     unsigned seen = 0;
     memset(c, 0, sizeof *c);
     c->locs = calloc(RELAY_LOCATIONS_MAX, sizeof *c->locs);
@@ -243,7 +199,7 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
         if (memchr(text + at, 0, n)) {
             return bad(&ps, "a NUL byte in the line");
         }
-        if (tokenize(text + at, n, &tk) != 0) {
+        if (conftok_split(&tk, text + at, n, TOK_MAX) != 0) {
             return bad(&ps, "unterminated quote or more than %d words", TOK_MAX);
         }
         if (tk.n > 0 && directive(c, &ps, &tk, dir, &seen) != 0) {

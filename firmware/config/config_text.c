@@ -6,60 +6,11 @@
 
 #include "config.h"
 #include "config_int.h"
+#include "conftok.h"
 
 /* ---- tokens --------------------------------------------------------------------------- */
 
-#define TOK_MAX 12
-
-struct tokens {
-    unsigned n;
-    const char *t[TOK_MAX];
-    char buf[CONFIG_LINE_MAX + TOK_MAX];
-};
-
-/* Split p[0..len) into tokens: blanks separate, "..." quotes (with \" and \\), # starts a
- * comment. -1 for an unterminated quote or too many tokens. */
-static int tokenize(const char *p, size_t len, struct tokens *tk)
-{
-    size_t i = 0, w = 0;
-    tk->n = 0;
-    if (len > CONFIG_LINE_MAX) {
-        return -1;
-    }
-    while (i < len) {
-        while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) {
-            i++;
-        }
-        if (i == len || p[i] == '#') {
-            break;
-        }
-        if (tk->n == TOK_MAX) {
-            return -1;
-        }
-        tk->t[tk->n++] = &tk->buf[w];
-        if (p[i] == '"') {
-            for (i++;; i++) {
-                if (i == len) {
-                    return -1;
-                }
-                if (p[i] == '"') {
-                    i++;
-                    break;
-                }
-                if (p[i] == '\\' && i + 1 < len) {
-                    i++;
-                }
-                tk->buf[w++] = p[i];
-            }
-        } else {
-            while (i < len && p[i] != ' ' && p[i] != '\t' && p[i] != '\r') {
-                tk->buf[w++] = p[i++];
-            }
-        }
-        tk->buf[w++] = 0;
-    }
-    return 0;
-}
+#define TOK_MAX 12   /* words in one command (conftok.h) */
 
 /* ---- value parsers -------------------------------------------------------------------- */
 
@@ -177,7 +128,7 @@ static int expect(struct config_ctx *c, const char *tok, const char *what)
 
 /* ---- commands ------------------------------------------------------------------------- */
 
-static int cmd_set_system(struct config_ctx *c, struct tokens *tk)
+static int cmd_set_system(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     if (tk->n < 3 || strcmp(tk->t[2], "hostname") != 0) {
@@ -189,7 +140,7 @@ static int cmd_set_system(struct config_ctx *c, struct tokens *tk)
     return CONFIG_OK;
 }
 
-static int cmd_set_net(struct config_ctx *c, struct tokens *tk)
+static int cmd_set_net(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     const char *what = tk->n > 2 ? tk->t[2] : NULL;
@@ -241,7 +192,7 @@ static int cmd_set_net(struct config_ctx *c, struct tokens *tk)
     return expect(c, what, "address, dns or ntp");
 }
 
-static int cmd_host(struct config_ctx *c, struct tokens *tk)
+static int cmd_host(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     char name[CONFIG_NAME_MAX];
@@ -287,7 +238,7 @@ static int cmd_host(struct config_ctx *c, struct tokens *tk)
     return CONFIG_OK;
 }
 
-static int cmd_set_tunnel(struct config_ctx *c, struct tokens *tk)
+static int cmd_set_tunnel(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     const char *what = tk->n > 2 ? tk->t[2] : NULL;
@@ -316,7 +267,7 @@ static int cmd_set_tunnel(struct config_ctx *c, struct tokens *tk)
     return expect(c, what, "relay or location");
 }
 
-static int cmd_mapping(struct config_ctx *c, struct tokens *tk)
+static int cmd_mapping(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     struct config_hostport v, in;
@@ -379,7 +330,7 @@ static int cmd_mapping(struct config_ctx *c, struct tokens *tk)
     return CONFIG_OK;
 }
 
-static int cmd_set_imap(struct config_ctx *c, struct tokens *tk)
+static int cmd_set_imap(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     const char *what = tk->n > 2 ? tk->t[2] : NULL;
@@ -458,7 +409,7 @@ static int cmd_set_imap(struct config_ctx *c, struct tokens *tk)
     return expect(c, what, "server, security, user, password, folder, after, poll or enabled");
 }
 
-static int cmd_set_console(struct config_ctx *c, struct tokens *tk)
+static int cmd_set_console(struct config_ctx *c, struct conftok *tk)
 {
     if (tk->n < 3 || strcmp(tk->t[2], "password-hash") != 0) {
         return expect(c, tk->n > 2 ? tk->t[2] : NULL, "password-hash");
@@ -472,7 +423,7 @@ static int cmd_set_console(struct config_ctx *c, struct tokens *tk)
     return CONFIG_OK;
 }
 
-static int cmd_trust_del(struct config_ctx *c, struct tokens *tk)
+static int cmd_trust_del(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     uint8_t want[32];
@@ -507,7 +458,7 @@ static int begin_pem(struct config_ctx *c, enum config_input in)
     return CONFIG_OK;
 }
 
-static int exec_command(struct config_ctx *c, struct tokens *tk)
+static int exec_command(struct config_ctx *c, struct conftok *tk)
 {
     const char *t0 = tk->t[0], *t1 = tk->n > 1 ? tk->t[1] : "";
     if (strcmp(t0, "commit") == 0 || strcmp(t0, "discard") == 0) {
@@ -569,8 +520,8 @@ int config_exec(struct config_ctx *c, const char *p, size_t len)
     if (c->input != CFG_IN_COMMAND) {
         return cfg_pem_line(c, p, len);
     }
-    struct tokens tk;
-    if (tokenize(p, len, &tk)) {
+    struct conftok tk;
+    if (len > CONFIG_LINE_MAX || conftok_split(&tk, p, len, TOK_MAX) != 0) {
         snprintf(c->error, sizeof c->error, "line %u: expected at most %d tokens, %d bytes, "
                  "closed quotes", c->line, TOK_MAX, CONFIG_LINE_MAX);
         return CONFIG_ESYNTAX;

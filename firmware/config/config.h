@@ -68,6 +68,13 @@ struct config_hostport {
     uint16_t port;
 };
 
+/* mapping add VHOST:VPORT IHOST:IPORT tcp|tls [sni NAME] */
+struct config_mapping {
+    struct config_hostport virt, internal;
+    int tls;
+    char sni[CONFIG_NAME_MAX];
+};
+
 enum config_imap_security { IMAP_SEC_STARTTLS, IMAP_SEC_TLS, IMAP_SEC_OFF };
 enum config_imap_after { IMAP_AFTER_SEEN, IMAP_AFTER_DELETE, IMAP_AFTER_MOVE };
 
@@ -95,11 +102,7 @@ struct config {
         unsigned nrelays;
         char location[CONFIG_NAME_MAX];
     } tunnel;
-    struct {
-        struct config_hostport virt, internal;
-        int tls;
-        char sni[CONFIG_NAME_MAX];
-    } mappings[CONFIG_MAPPINGS_MAX];
+    struct config_mapping mappings[CONFIG_MAPPINGS_MAX];
     unsigned nmappings;
     struct {
         struct config_hostport server;

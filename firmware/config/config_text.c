@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "config_int.h"
@@ -279,7 +280,7 @@ static int cmd_mapping(struct config_ctx *c, struct conftok *tk)
         return expect(c, tk->n > 2 ? tk->t[2] : NULL, "VHOST:VPORT");
     }
     unsigned i = 0;
-    while (i < cf->nmappings && !(strcmp(cf->mappings[i].virt.host, v.host) == 0 &&
+    while (i < cf->nmappings && !(strcasecmp(cf->mappings[i].virt.host, v.host) == 0 &&
                                   cf->mappings[i].virt.port == v.port)) {
         i++;
     }

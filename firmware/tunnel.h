@@ -1,0 +1,38 @@
+/* The tunnel service (issue 6): one tunnel to each configured relay, mutual TLS with the
+ * device identity, yamux inside (net/yamux.h), `hello` on the first stream; keepalive by
+ * yamux ping, a dead link noticed within TUNNEL_DEAD_MS, reconnect with exponential backoff
+ * and jitter (1 s to 60 s) forever. Streams the relay opens carry a SOCKS5 request that is
+ * checked against the local mappings (mappings.h) before anything is connected.
+ *
+ * Streams the gateway opens (mail delivery, issue 7) go through tunnel_open(): the owner
+ * reads and writes with yamux_read/yamux_write, half-closes with yamux_close and ends with
+ * yamux_release; the service calls cb with yamux_poll's events (YAMUX_EV_*), or with
+ * TUNNEL_EV_GONE when the tunnel carrying the stream went down: the stream is then already
+ * gone (do not release it). Everything runs on the event loop; tunnel_poll() moves bytes. */
+#ifndef GW_TUNNEL_H
+#define GW_TUNNEL_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "yamux.h"
+
+#define TUNNEL_KEEPALIVE_MS 5000
+#define TUNNEL_DEAD_MS 15000
+#define TUNNEL_BACKOFF_MIN_MS 1000
+#define TUNNEL_BACKOFF_MAX_MS 60000
+#define TUNNEL_EV_GONE 0x100u
+
+typedef void (*tunnel_stream_cb)(struct yamux_stream *st, unsigned events, void *arg);
+
+/* (Re)start the tunnels from the running config (at boot, after a commit). */
+void tunnel_start(void);
+/* Every loop turn: pump TLS and yamux, dispatch stream events, keepalive, reconnect.
+ * Returns 1 when work is left that should not wait for the next sleep. */
+int tunnel_poll(void);
+/* Tunnels up now (TLS done and hello answered). */
+unsigned tunnel_up_count(void);
+/* A gateway-opened stream on a live tunnel, or NULL (no tunnel up, or no stream slot). */
+struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg);
+
+#endif

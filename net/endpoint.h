@@ -1,0 +1,84 @@
+/* One outgoing byte stream over lwIP, plain TCP or TLS, behind one interface: what a
+ * mapping connects to an internal host with, and what the IMAP receiver talks through.
+ *
+ *   endpoint_open(e, addr, port, tls_cfg|NULL, cb, arg)   connect (and handshake for TLS);
+ *        the owner hears EP_OPEN (TLS: the chain was checked and names the host), or
+ *        EP_FAILED with endpoint_verdict() saying why in one line.
+ *   endpoint_starttls(e, cfg)   turn an open plain stream into TLS on the same connection
+ *        (STARTTLS): bytes not yet read are refused (-1), so plaintext received before the
+ *        handshake is never carried into the TLS session.
+ *   read/write         bytes; EP_READABLE / EP_WRITABLE say when to try again.
+ *   endpoint_shutdown  half-close our direction (TCP FIN; TLS: close_notify, then the
+ *                      connection ends once it was sent: TLS has no half-close).
+ *   endpoint_close / endpoint_abort   graceful end / RST; no event follows either.
+ *
+ * Memory: struct endpoint is ~0.2 KiB (a tcp_stream and a verdict); a TLS endpoint also
+ * holds one of ENDPOINT_TLS_MAX TLS connections (~52 KiB each, a static pool), so at most
+ * that many TLS endpoints exist at once; one more fails at once with "no TLS slot free". */
+#ifndef GW_ENDPOINT_H
+#define GW_ENDPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwip/ip_addr.h"
+#include "tcp_stream.h"
+#include "tls_conn.h"
+
+#define ENDPOINT_TLS_MAX 8             /* TLS endpoints at once: 8 x ~52 KiB */
+#define ENDPOINT_CONNECT_MS 10000      /* TCP connect deadline (TLS: connect + handshake) */
+
+enum endpoint_event {
+    EP_OPEN = 1u << 0,
+    EP_READABLE = 1u << 1,
+    EP_WRITABLE = 1u << 2,
+    EP_FAILED = 1u << 3,               /* final: connect, handshake or connection failed */
+    EP_CLOSED = 1u << 4,               /* final: a TLS close we started has completed */
+};
+
+/* Why it failed, for SOCKS5 reply codes (0x04 unreachable or TLS failed, 0x05 refused,
+ * 0x06 timeout). */
+enum endpoint_fail {
+    EP_FAIL_NONE,
+    EP_FAIL_UNREACHABLE,
+    EP_FAIL_REFUSED,
+    EP_FAIL_TIMEOUT,
+    EP_FAIL_TLS,                       /* the TLS handshake or the certificate check */
+    EP_FAIL_NOMEM,                     /* no pcb or TLS slot free */
+};
+
+struct endpoint;
+typedef void (*endpoint_cb)(struct endpoint *e, unsigned events, void *arg);
+
+struct endpoint {
+    struct tcp_stream tcp;             /* plain TCP (before STARTTLS, or a tcp mapping) */
+    struct tls_conn *tls;              /* TLS: from the pool; NULL for plain */
+    endpoint_cb cb;
+    void *arg;
+    uint8_t open;                      /* EP_OPEN was reported */
+    uint8_t fail;                      /* enum endpoint_fail */
+    char verdict[VERDICT_MAX];
+};
+
+/* Connect to addr:port, plain (tls NULL) or TLS with *tls (validated as tls_conn_open
+ * does). 0: events follow; -1: failed at once (verdict and fail say why; no event). */
+int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
+                  const struct tls_client_config *tls, endpoint_cb cb, void *arg);
+/* Upgrade an open plain endpoint to TLS on its connection. 0: EP_OPEN follows once the
+ * handshake is done (or EP_FAILED); -1: refused at once (received bytes were not read,
+ * no TLS slot, not plain and open); the verdict says why. */
+int endpoint_starttls(struct endpoint *e, const struct tls_client_config *tls);
+/* Bytes read (0: none yet), or TCP_STREAM_EOF / TCP_STREAM_ERROR. */
+long endpoint_read(struct endpoint *e, uint8_t *buf, size_t len);
+/* Bytes taken (0: no room now, wait for EP_WRITABLE), or TCP_STREAM_ERROR. */
+long endpoint_write(struct endpoint *e, const uint8_t *p, size_t len);
+/* Bytes written but not yet acknowledged or still queued (0: everything went out). */
+size_t endpoint_unsent(const struct endpoint *e);
+void endpoint_shutdown(struct endpoint *e);
+void endpoint_close(struct endpoint *e);
+void endpoint_abort(struct endpoint *e);
+const char *endpoint_verdict(const struct endpoint *e);
+/* TLS endpoints in use now (for show status). */
+unsigned endpoint_tls_in_use(void);
+
+#endif

@@ -1,0 +1,3 @@
+# IMAP client (net/imap_parse, net/imap_client): sans-IO, no sockets, so they run natively,
+# under ASan/UBSan and under qemu-aarch64 alike.
+gw_unit_test(test_imap_parse SOURCES test_imap_parse.c LIBS gw_imap)

@@ -85,3 +85,11 @@ qemu: image x86_64
 test-qemu: x86_64 aarch64
 	cd $(BUILD)/x86_64 && ctest --output-on-failure --timeout 600 -L qemu
 test: test-qemu
+
+# Installation (issue 10): relay, flashtool, the gateway images as firmware files
+# (PREFIX/lib/gateway/ARCH/gateway), man pages, the relay's systemd unit, docs, and an
+# example /etc/relay/relay.conf when there is none. PREFIX (default /usr/local), DESTDIR.
+PREFIX ?= /usr/local
+.PHONY: install
+install: all
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' BUILD='$(BUILD)' bash tools/install.sh

@@ -19,6 +19,8 @@ struct board_options {
     const char *net;       /* "tap:IF", "stream:PATH", "packet:IF" or NULL for none */
     const char *mac;       /* "xx:xx:xx:xx:xx:xx" or NULL: locally administered from entropy */
     const char *flash;     /* file image, block device or /dev/mtdN; NULL: RAM only */
+    const char *clock;     /* wall clock at boot: "host" (or NULL), "unset" (no RTC: 1970 until
+                            * SNTP), or a signed offset in seconds from the host ("-86400") */
 };
 
 /* Errors, negative, shared by every board function that can fail. */
@@ -42,6 +44,10 @@ uint32_t board_now_ms(void);
  * was set, or the host clock), 0 when it is only a guess: callers then must not validate
  * certificates against it. */
 int board_wallclock(int64_t *unix_seconds);
+/* Set the wall clock (SNTP had an answer): board_wallclock() then counts on from
+ * unix_seconds and says valid. A board with an RTC writes it; Linux keeps the time itself
+ * and never touches the host's clock. */
+void board_set_wallclock(int64_t unix_seconds);
 
 /* ---- entropy ---- */
 /* Fill buf with len bytes from the board's true entropy source. Returns BOARD_OK, or

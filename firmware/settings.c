@@ -12,7 +12,9 @@
 #include "lwip/netif.h"
 #include "settings.h"
 #include "store.h"
+#include "timesync.h"
 #include "trust.h"
+#include "verify.h"
 
 static struct {
     struct store store;
@@ -89,15 +91,9 @@ static void net_status_cb(struct netif *netif)
     }
 }
 
-/* see settings.h */
-void settings_apply_net(struct netif *netif)
+/* The address, DNS server and DHCP of netif as cf says. */
+static void apply_addr(const struct config *cf, struct netif *netif)
 {
-    const struct config *cf = &st.cfg.running;
-    snprintf(st.hostname, sizeof st.hostname, "%s", cf->hostname[0] ? cf->hostname : "gateway");
-    if (netif == NULL) {
-        return;
-    }
-    st.netif = netif;
     netif_set_hostname(netif, st.hostname);
     netif_set_status_callback(netif, net_status_cb);
     if (cf->net.has_dns) {
@@ -131,6 +127,18 @@ void settings_apply_net(struct netif *netif)
 }
 
 /* see settings.h */
+void settings_apply_net(struct netif *netif)
+{
+    const struct config *cf = &st.cfg.running;
+    snprintf(st.hostname, sizeof st.hostname, "%s", cf->hostname[0] ? cf->hostname : "gateway");
+    if (netif != NULL) {
+        st.netif = netif;
+        apply_addr(cf, netif);
+    }
+    timesync_apply(cf, netif);
+}
+
+/* see settings.h */
 const char *settings_hostname(void)
 {
     return st.hostname[0] ? st.hostname : "gateway";
@@ -149,6 +157,9 @@ int settings_commit(void)
     if (memcmp(&before.net, &now->net, sizeof now->net) != 0 ||
         strcmp(before.hostname, now->hostname) != 0) {
         settings_apply_net(st.netif);
+    } else if (before.nhosts != now->nhosts ||
+               memcmp(before.hosts, now->hosts, sizeof now->hosts) != 0) {
+        timesync_apply(now, st.netif);  /* the NTP server's name may point elsewhere now */
     }
     return CONFIG_OK;
 }
@@ -245,13 +256,26 @@ void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n)
 }
 
 /* see settings.h */
-int settings_time(int64_t *now)
+const char *settings_time_check(int64_t t)
 {
     int64_t lkg = st.cfg.lkg_time;
+    if (t < VERIFY_TIME_MIN) {
+        return "before 2025";
+    }
+    if (lkg > 0 && t < lkg - SETTINGS_TIME_SLACK) {
+        return "behind the last known good time";
+    }
+    return NULL;
+}
+
+/* see settings.h */
+int settings_time(int64_t *now)
+{
     int valid = board_wallclock(now);
-    if (!valid) {
+    if (!valid || *now < VERIFY_TIME_MIN) {
         st.time_why = "board clock not set";
-    } else if (lkg > 0 && *now < lkg - SETTINGS_TIME_SLACK) {
+        valid = 0;
+    } else if (settings_time_check(*now) != NULL) {
         st.time_why = "board clock behind the last known good time";
         valid = 0;
     } else {
@@ -271,12 +295,11 @@ const char *settings_time_why(void)
 }
 
 /* see settings.h */
-void settings_time_tick(void)
+void settings_time_keep(int64_t now)
 {
-    int64_t now;
     uint8_t v[8];
-    if (board_now_ms() < SETTINGS_LKG_FIRST_MS || !settings_time(&now) ||
-        (st.cfg.lkg_time > 0 && now - st.cfg.lkg_time < SETTINGS_LKG_INTERVAL) ||
+    /* the floor only rises, and at most once a day (365 small records a year) */
+    if (now <= st.cfg.lkg_time || now - st.cfg.lkg_time < SETTINGS_LKG_INTERVAL ||
         now - st.lkg_tried < SETTINGS_LKG_INTERVAL) {
         return;
     }
@@ -298,4 +321,16 @@ void settings_time_tick(void)
         return;
     }
     st.cfg.lkg_time = now;
+}
+
+/* see settings.h */
+void settings_time_tick(void)
+{
+    int64_t now;
+    /* A board clock is believed as a floor only after it ran a while: a clock set wrong at
+     * boot gets time to be corrected first. */
+    if (board_now_ms() < SETTINGS_LKG_FIRST_MS || !settings_time(&now)) {
+        return;
+    }
+    settings_time_keep(now);
 }

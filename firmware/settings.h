@@ -45,6 +45,13 @@ void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n);
  * not (TLS must wait or fail, never skip the check). Valid: the board believes its clock,
  * and it is not behind the last-known-good time kept on flash (a floor). */
 int settings_time(int64_t *now);
+/* Whether t (Unix seconds) may be believed as the wall time: NULL, or why not ("before
+ * 2025", "behind the last known good time"). SNTP answers pass here before they set the
+ * board's clock. */
+const char *settings_time_check(int64_t t);
+/* Keep now on flash as the last-known-good time, unless one was written (or tried) within
+ * the last day. SNTP calls it on its first answer; settings_time_tick() for a board clock. */
+void settings_time_keep(int64_t now);
 /* Why the time is not valid ("board clock not set", ...), or NULL when it is. */
 const char *settings_time_why(void);
 /* The last-known-good time when it was last written (0: never). */

@@ -12,6 +12,7 @@
 #include "settings.h"
 #include "status.h"
 #include "svc_echo.h"
+#include "timesync.h"
 
 static struct netif *status_netif;
 
@@ -56,24 +57,27 @@ static void print_memory(status_out_fn out)
     }
 }
 
-/* The time certificates are checked against, where it comes from, and the floor. */
+/* The time certificates are checked against, where it comes from, the floor, and SNTP. */
 static void print_time(status_out_fn out)
 {
     int64_t now, lkg = settings_time_lkg();
     char day[CERTTIME_DATE_LEN], floor[CERTTIME_DATE_LEN + 16] = "none yet";
+    char sntp[TIMESYNC_STATUS_MAX];
     if (lkg > 0) {
         certtime_date(lkg, day);
         snprintf(floor, sizeof floor, "%s", day);
     }
     if (settings_time(&now)) {
         certtime_date(now, day);
-        out("time:     valid, %s %02u:%02u:%02u UTC (source: board clock; last known good "
-            "%s)\n", day, (unsigned)(now / 3600 % 24), (unsigned)(now / 60 % 60),
-            (unsigned)(now % 60), floor);
+        out("time:     valid, %s %02u:%02u:%02u UTC (source: %s; last known good %s)\n", day,
+            (unsigned)(now / 3600 % 24), (unsigned)(now / 60 % 60), (unsigned)(now % 60),
+            timesync_source(), floor);
     } else {
-        out("time:     not valid yet: %s; TLS waits (source: board clock; last known good "
-            "%s)\n", settings_time_why(), floor);
+        out("time:     not valid yet: %s; TLS waits (source: %s; last known good %s)\n",
+            settings_time_why(), timesync_source(), floor);
     }
+    timesync_status(sntp, sizeof sntp);
+    out("sntp:     %s\n", sntp);
 }
 
 /* see status.h */

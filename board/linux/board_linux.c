@@ -42,6 +42,10 @@ int board_init(const struct board_options *opt)
     if (err) {
         return err;
     }
+    err = linux_clock_init(opt->clock);
+    if (err) {
+        return err;
+    }
     uint8_t probe[16];
     if (board_entropy(probe, sizeof probe) != BOARD_OK) {
         linux_err("board: the kernel gives no entropy (getrandom failed): refusing to start");

@@ -15,6 +15,9 @@ void linux_flash_close(void);
 /* The command line, kept for board_reboot(). */
 void linux_set_argv(char **argv);
 
+/* The wall clock's start (board_options.clock); BOARD_EINVAL for bad text (logged). */
+int linux_clock_init(const char *spec);
+
 int linux_console_open(const char *spec);
 void linux_console_close(void);
 int linux_console_fd(void); /* -1 once closed */

@@ -18,13 +18,16 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: gateway [--flash PATH] [--console stdio|TTY]\n"
         "               [--net tap:IF|stream:SOCKET|packet:IF] [--mac XX:XX:XX:XX:XX:XX]\n"
-        "               [--batch FILE]\n"
+        "               [--clock host|unset|SECONDS] [--batch FILE]\n"
         "  --flash     configuration flash: a file image (created on first boot, 256 KiB in\n"
         "              4 KiB blocks), a block device, or /dev/mtdN (default: RAM only)\n"
         "  --console   where the operator's console is (default stdio; a tty runs raw, 115200)\n"
         "  --net       the Ethernet port: a TAP device, a QEMU/passt stream socket,\n"
         "              or a NIC through AF_PACKET (the kernel must not address it)\n"
         "  --mac       station address (default: random, locally administered)\n"
+        "  --clock     the wall clock at boot: the host's (default); unset, as on a board\n"
+        "              without an RTC (1970: TLS waits until SNTP sets it, see set net ntp);\n"
+        "              or the host's clock plus SECONDS (negative: behind), e.g. --clock=-86400\n"
         "  --batch     run console commands from FILE against the flash, then exit;\n"
         "              exit status 1 at the first error, naming line and reason\n"
         "  --version   print the version and exit\n");
@@ -58,6 +61,7 @@ int main(int argc, char **argv)
         { "net", required_argument, NULL, 'n' },
         { "mac", required_argument, NULL, 'm' },
         { "batch", required_argument, NULL, 'b' },
+        { "clock", required_argument, NULL, 't' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -73,6 +77,7 @@ int main(int argc, char **argv)
         case 'n': bo.net = optarg; break;
         case 'm': bo.mac = optarg; break;
         case 'b': batch_path = optarg; break;
+        case 't': bo.clock = optarg; break;
         case 'V': printf("gateway %s\n", gateway_version); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

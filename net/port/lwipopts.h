@@ -88,8 +88,25 @@
 #define LWIP_LOOPBACK_MAX_PBUFS    32
 #define LWIP_SINGLE_NETIF          0
 
-/* ---- apps ------------------------------------------------------------------------- */
-#define SNTP_SERVER_DNS          1
+/* ---- apps: SNTP (firmware/timesync.c) ---------------------------------------------- */
+/* One server, the operator's (`set net ntp HOST`): never a compiled-in default, never one
+ * offered by DHCP. A name only DNS knows goes to lwIP's resolver (only with `set net dns`). */
+#define SNTP_MAX_SERVERS           1
+#define SNTP_GET_SERVERS_FROM_DHCP 0
+#define SNTP_SERVER_DNS            1
+/* An answer must come from the server asked, from port 123, and echo our transmit
+ * timestamp, which is 64 random bits rather than our clock: an off-path attacker cannot
+ * guess it, and the request does not tell the network what our clock says. (No round-trip
+ * compensation: certificates need seconds, not microseconds.) */
+#define SNTP_CHECK_RESPONSE        2
+#define SNTP_GET_SYSTEM_TIME_NTP(s, f) do { (s) = (s32_t)LWIP_RAND(); (f) = LWIP_RAND(); } while (0)
+/* Ask at once when the link is up: TLS waits until the first answer. Then hourly (the
+ * default SNTP_UPDATE_DELAY), retrying after 15, 30 ... 150 s when no answer comes. */
+#define SNTP_STARTUP_DELAY         0
+/* The answer goes to the board's clock through our checks (behind the floor: refused). */
+#include <stdint.h>
+void timesync_sntp_set(uint32_t unix_seconds);
+#define SNTP_SET_SYSTEM_TIME(sec)  timesync_sntp_set(sec)
 
 /* ---- checks and statistics -------------------------------------------------------- */
 #define LWIP_STATS               1   /* pool use for `show status` */

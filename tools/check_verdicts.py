@@ -292,7 +292,7 @@ def main():
         return 1
     missing = []
     for rel, line, how, text in unique:
-        lost = [p for p in fixed_pieces(text) if p not in page]
+        lost = [p for p in fixed_pieces(text) if normalise_page(p) not in page]
         if lost:
             missing.append("%s:%d: %r: missing %s" % (rel, line, text,
                                                      " and ".join(repr(p) for p in lost)))

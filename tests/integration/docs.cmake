@@ -11,5 +11,7 @@ add_test(NAME test_docs_man
 add_test(NAME test_docs_install
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_docs_install.sh ${CMAKE_SOURCE_DIR}
           $<TARGET_FILE:gateway> $<TARGET_FILE:relay> $<TARGET_FILE:flashtool>)
-set_tests_properties(test_docs_man test_docs_install
+add_test(NAME test_docs_verdicts
+  COMMAND python3 ${CMAKE_SOURCE_DIR}/tools/check_verdicts.py --root ${CMAKE_SOURCE_DIR})
+set_tests_properties(test_docs_man test_docs_install test_docs_verdicts
   PROPERTIES LABELS "unit;docs" TIMEOUT 120)

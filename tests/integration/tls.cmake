@@ -1,8 +1,8 @@
 # TLS integration tests (issue 5) beside the matrix in CMakeLists.txt: time before TLS (a
-# board clock that is unset or behind, SNTP from chronyd), and the verdict matrix again with
-# the aarch64 image under qemu-aarch64-static. This directory is configured only for
-# x86_64; `make test` builds build/aarch64 first, and the aarch64 run is skipped only when
-# that binary is absent.
+# board clock that is unset or behind, SNTP from chronyd), and both it and the verdict
+# matrix again with the aarch64 image under qemu-aarch64-static (run_emulated.sh). This
+# directory is configured only for x86_64; `make test` builds build/aarch64 first, and the
+# aarch64 runs are skipped only when that binary is absent.
 gw_integration_test(test_tls_time)
 
 set(GW_AARCH64_GATEWAY ${CMAKE_SOURCE_DIR}/build/aarch64/gateway)
@@ -11,3 +11,8 @@ add_test(NAME test_tls_matrix_aarch64
           ${GW_AARCH64_GATEWAY} ${CMAKE_CURRENT_SOURCE_DIR}/test_tls_matrix.sh)
 set_tests_properties(test_tls_matrix_aarch64 PROPERTIES LABELS integration RUN_SERIAL ON
   TIMEOUT 900 SKIP_RETURN_CODE 77)
+add_test(NAME test_tls_time_aarch64
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/run_emulated.sh qemu-aarch64-static
+          ${GW_AARCH64_GATEWAY} ${CMAKE_CURRENT_SOURCE_DIR}/test_tls_time.sh)
+set_tests_properties(test_tls_time_aarch64 PROPERTIES LABELS integration RUN_SERIAL ON
+  TIMEOUT 600 SKIP_RETURN_CODE 77)

@@ -1,3 +1,15 @@
 # IMAP receiver (issue 7): a real Dovecot (dovecot.sh) in the test's network namespace.
 # The helper itself: curl lists and fetches generated market mails over STARTTLS and IMAPS.
 gw_integration_test(test_imap_dovecot)
+
+# The IMAP engine on kernel sockets with our BearSSL TLS: against Dovecot (STARTTLS on 143,
+# implicit TLS on 993, plain; each after-action; IDLE) and against hostile scripted servers
+# (imap_hostile.py).
+add_executable(test_imap_session test_imap_session.c)
+target_compile_options(test_imap_session PRIVATE ${GW_WARNINGS})
+target_link_libraries(test_imap_session PRIVATE gw_includes
+  "$<LINK_GROUP:RESCAN,gw_imap,gw_tls,gw_firmware,gw_board,lwip,bearssl>")
+add_test(NAME test_imap_session
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_session.sh
+          $<TARGET_FILE:test_imap_session> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_imap_session PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)

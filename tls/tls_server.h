@@ -29,6 +29,10 @@
 #include "trust.h"
 #include "verdict.h"
 
+/* Full-size records both ways: the relay accepts any client, also one that sends 16 KiB
+ * records; a client that asks for a smaller maximum fragment length gets it. */
+#define TLS_SERVER_BUF BR_SSL_BUFSIZE_BIDI
+
 #define TLS_SERVER_CHAIN_MAX 4       /* certificates in the relay's chain */
 #define TLS_SERVER_DER_MAX 16384     /* their DER bytes together */
 #define TLS_CLIENT_CA_MAX 4          /* client CA certificates */
@@ -65,7 +69,7 @@ struct tls_server {
     enum tls_stream_state state;
     int eof, io_failed, truncated, engine_err;
     char verdict[VERDICT_MAX];
-    uint8_t buf[TLS_STREAM_BUF];
+    uint8_t buf[TLS_SERVER_BUF];
 };
 
 /* Load the relay's identity from PEM text: chain (CERTIFICATE blocks, leaf first), key

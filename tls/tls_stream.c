@@ -151,6 +151,12 @@ unsigned tls_stream_wants(const struct tls_stream *s)
     return w;
 }
 
+/* BearSSL picks the largest power of two, 512 to 16384 (8192 is not a TLS value: 4096),
+ * that fits both buffers; ours must give exactly TLS_STREAM_MAX_FRAG. */
+_Static_assert(TLS_STREAM_MAX_FRAG >= 512 && TLS_STREAM_MAX_FRAG <= 4096 &&
+               (TLS_STREAM_MAX_FRAG & (TLS_STREAM_MAX_FRAG - 1)) == 0,
+               "TLS_STREAM_MAX_FRAG: a power of two from 512 to 4096");
+
 /* see tls_stream.h */
 int tls_stream_client(struct tls_stream *s, const struct tls_client_config *cfg,
                       const struct tls_io *io)
@@ -165,7 +171,9 @@ int tls_stream_client(struct tls_stream *s, const struct tls_client_config *cfg,
     set_verdict(s, "handshake not finished");
 
     client_profile(&s->cc);
-    br_ssl_engine_set_buffer(&s->cc.eng, s->buf, sizeof s->buf, 1);
+    /* a small output buffer: BearSSL then asks for TLS_STREAM_MAX_FRAG in the ClientHello */
+    br_ssl_engine_set_buffers_bidi(&s->cc.eng, s->buf, TLS_STREAM_IBUF,
+                                   s->buf + TLS_STREAM_IBUF, TLS_STREAM_OBUF);
 
     /* The name we check is the one we ask for; an IP address is never sent as SNI. */
     const char *name = cfg->sni ? cfg->sni : cfg->host;

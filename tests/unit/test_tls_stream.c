@@ -480,6 +480,60 @@ static void bulk_data_is_echoed_byte_exact(void)
            (unsigned)sp.cipher_suite);
 }
 
+/* RFC 6066: we ask for 4 KiB records; s_server (OpenSSL) agrees in its ServerHello, then
+ * both sides keep to it: a 12,000-byte line each way travels as records of at most 4 KiB
+ * plus the AEAD's 24 bytes (its -trace shows every record's length). */
+static int got_12000(void)
+{
+    static uint8_t buf[4096];
+    long n;
+    while ((n = tls_stream_read(&ts, buf, sizeof buf)) > 0) {
+        received += (uint64_t)n;
+    }
+    return received >= 12001 || n < 0;
+}
+
+static void max_fragment_length_is_negotiated_and_kept(void)
+{
+    static uint8_t line[12001];
+    struct peer p;
+    memset(line, 'm', sizeof line - 1);
+    line[sizeof line - 1] = '\n';
+    CHECK_EQ(stored("root", NULL), 0);
+    CHECK_EQ(run_shell("rm -f %s", pki_path("stream-peer.out")), 0);
+    /* line-buffered, or the trace is still in stdio's buffer when the server is stopped */
+    CHECK_EQ(peer_start(&p, "stdbuf -oL openssl s_server -quiet -trace -accept 127.0.0.1:%d "
+                            "-no-CAfile -no-CApath -no-CAstore " EC_CHAIN), 0);
+    CHECK_EQ(handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL), TLS_ST_OPEN);
+    size_t off = 0;
+    for (int i = 0; i < 100 && off < sizeof line; i++) {
+        long n = tls_stream_write(&ts, line + off, sizeof line - off);
+        CHECK(n >= 0);
+        off += (size_t)n;
+        tls_stream_pump(&ts);
+        usleep(10000);
+    }
+    CHECK_EQ(off, sizeof line);
+    CHECK_EQ(write(p.in, line, sizeof line), (long)sizeof line);
+    received = 0;
+    run_until(got_12000, 30);
+    CHECK_EQ(received, sizeof line);
+    tls_stream_close(&ts);
+    hang_up();
+    peer_stop(&p);
+    /* the ServerHello echoes 2^12; no application record either way above 4096 + 24 */
+    CHECK_EQ(run_shell("awk '/ServerHello, Length/ { sh = 1 } /ClientKeyExchange|Certificate,/ "
+                       "{ sh = 0 } sh && /max_fragment_length := 2\\^12 / { ok = 1 } "
+                       "/^Sent Record/ { d = \"sent\" } /^Received Record/ { d = \"received\" } "
+                       "/^  Content Type = / { ad = /ApplicationData/ } "
+                       "/^  Length = / && ad { if ($3 > m[d]) m[d] = $3 } "
+                       "END { printf \"max fragment length 4096 agreed: %%s; largest "
+                       "application record from s_server %%d B, from us %%d B\\n\", ok ? \"yes\" : "
+                       "\"no\", m[\"sent\"], m[\"received\"]; exit !(ok && m[\"sent\"] > 0 && "
+                       "m[\"sent\"] <= 4120 && m[\"received\"] > 0 && m[\"received\"] <= 4120) }' %s",
+                       pki_path("stream-peer.out")), 0);
+}
+
 static void fifty_sequential_handshakes_succeed(void)
 {
     struct peer p;
@@ -509,5 +563,7 @@ TLS_TEST_MAIN(
     { "server_requiring_client_certificate_accepts_the_device_identity",
       server_requiring_client_certificate_accepts_the_device_identity },
     { "server_closing_during_handshake_is_named", server_closing_during_handshake_is_named },
+    { "max_fragment_length_is_negotiated_and_kept",
+      max_fragment_length_is_negotiated_and_kept },
     { "bulk_data_is_echoed_byte_exact", bulk_data_is_echoed_byte_exact },
     { "fifty_sequential_handshakes_succeed", fifty_sequential_handshakes_succeed })

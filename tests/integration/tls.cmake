@@ -16,3 +16,14 @@ add_test(NAME test_tls_time_aarch64
           ${GW_AARCH64_GATEWAY} ${CMAKE_CURRENT_SOURCE_DIR}/test_tls_time.sh)
 set_tests_properties(test_tls_time_aarch64 PROPERTIES LABELS integration RUN_SERIAL ON
   TIMEOUT 600 SKIP_RETURN_CODE 77)
+
+# Bulk data through one TLS connection of the gateway's stack (tls_conn on lwIP on TAP):
+# 64 MiB echoed byte-exact through socat's OpenSSL, and a 64 MiB download from s_server
+# -WWW. tls_bulk is also bench/bench_tls.sh's throughput probe.
+add_executable(tls_bulk tls_bulk.c)
+target_compile_options(tls_bulk PRIVATE ${GW_WARNINGS})
+target_link_libraries(tls_bulk PRIVATE gw_includes
+  "$<LINK_GROUP:RESCAN,gw_net,gw_tls,gw_firmware,gw_board,gw_flash,lwip,bearssl>")
+add_test(NAME test_tls_bulk
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_tls_bulk.sh $<TARGET_FILE:tls_bulk>)
+set_tests_properties(test_tls_bulk PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)

@@ -10,17 +10,21 @@
 #include "certtime.h"
 #include "cmd_grammar.h"
 #include "console_cmds.h"
+#include "console_int.h"
 #include "csr.h"
+#include "endpoint.h"
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
 #include "pem.h"
 #include "pwhash.h"
 #include "settings.h"
+#include "splice.h"
 #include "status.h"
 #include "store.h"
 #include "tls_conn.h"
 #include "tls_err.h"
+#include "tunnel.h"
 #include "x509_info.h"
 
 /* A question a command asked, answered by the next line. */
@@ -39,10 +43,11 @@ static struct {
     int batch;                       /* running a script: errors name its lines */
     unsigned trust_before;           /* anchors in the candidate before the paste */
     struct config_chain_mark chain_before;   /* the candidate's chain before the paste */
+    enum { NET_CMD_TLS_PROBE, NET_CMD_MAPPING_CHECK } net_cmd;   /* the one cmds_poll asks */
 } cm;
 
-static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out(const char *fmt, ...)
+/* see console_int.h */
+void cons_out(const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
@@ -62,15 +67,15 @@ static void wipe(void *p, size_t n)
     }
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
+/* see console_int.h */
+int cons_fail(const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    out("error: %s\n", buf);
+    cons_out("error: %s\n", buf);
     return -1;
 }
 
@@ -81,7 +86,7 @@ static int config_fail(const struct config_ctx *c)
     if (!cm.batch && strncmp(e, "line ", 5) == 0 && strstr(e, ": ") != NULL) {
         e = strstr(e, ": ") + 2;
     }
-    return fail("%s", e);
+    return cons_fail("%s", e);
 }
 
 /* Run a line through the config parser, reporting its error. */
@@ -93,14 +98,17 @@ static int config_line(const char *line, size_t len)
         return config_fail(c);
     }
     if (err == CONFIG_DO_COMMIT) {
+        static struct config before;    /* static: a whole config is too big for the stack */
+        before = *settings_running();
         err = settings_commit();
         if (err < 0) {
             return config_fail(c);
         }
-        out("committed\n");
+        cons_out("committed\n");
+        services_after_commit(&before);
     } else if (err == CONFIG_DO_DISCARD) {
         config_discard(c);
-        out("discarded\n");
+        cons_out("discarded\n");
     }
     return 0;
 }
@@ -111,7 +119,7 @@ static int config_line_secret(const char *fmt, const char *secret, size_t len)
     char line[CONFIG_LINE_MAX], quoted[2 * CONFIG_SECRET_MAX + 3];
     size_t q = 0;
     if (len >= CONFIG_SECRET_MAX) {
-        return fail("secret longer than %d characters", CONFIG_SECRET_MAX - 1);
+        return cons_fail("secret longer than %d characters", CONFIG_SECRET_MAX - 1);
     }
     quoted[q++] = '"';
     for (size_t i = 0; i < len; i++) {
@@ -135,13 +143,13 @@ static void print_cert(const char *indent, const uint8_t *der, size_t len)
 {
     static struct x509_info xi;
     if (x509_info_parse(&xi, der, len) != 0) {
-        out("%scertificate of %zu bytes that cannot be read\n", indent, len);
+        cons_out("%scertificate of %zu bytes that cannot be read\n", indent, len);
         return;
     }
-    out("%ssubject     %s\n", indent, xi.subject);
-    out("%sissuer      %s\n", indent, xi.issuer);
-    out("%svalid       %s to %s\n", indent, xi.not_before_date, xi.not_after_date);
-    out("%ssha256      %s\n", indent, xi.fingerprint);
+    cons_out("%ssubject     %s\n", indent, xi.subject);
+    cons_out("%sissuer      %s\n", indent, xi.issuer);
+    cons_out("%svalid       %s to %s\n", indent, xi.not_before_date, xi.not_after_date);
+    cons_out("%ssha256      %s\n", indent, xi.fingerprint);
 }
 
 /* After `trust import`: what was added, so the operator sees what they trust. */
@@ -151,10 +159,10 @@ static void report_trust_paste(void)
     unsigned added = c->candidate.ntrust - cm.trust_before;
     for (unsigned i = cm.trust_before; i < c->candidate.ntrust; i++) {
         const struct config_trust *t = &c->candidate.trust[i];
-        out("certificate %u:\n", i - cm.trust_before + 1);
+        cons_out("certificate %u:\n", i - cm.trust_before + 1);
         print_cert("  ", c->arena + t->arena_off, t->len);
     }
-    out("%u certificate%s added to the candidate trust store (commit to keep)\n", added,
+    cons_out("%u certificate%s added to the candidate trust store (commit to keep)\n", added,
         added == 1 ? "" : "s");
 }
 
@@ -166,16 +174,16 @@ static void report_chain_paste(void)
     struct pem_cert certs[8];
     struct config_ctx *c = settings_ctx();
     if (!c->candidate.chain_new) {
-        out("the same chain as stored: nothing changed\n");
+        cons_out("the same chain as stored: nothing changed\n");
         return;
     }
     int n = pem_decode_certs(&d, c->arena + c->candidate.chain_off, c->candidate.chain_len,
                              der, sizeof der, certs, 8);
     for (int i = 0; i < n; i++) {
-        out("certificate %d:\n", i + 1);
+        cons_out("certificate %d:\n", i + 1);
         print_cert("  ", certs[i].der, certs[i].len);
     }
-    out("device certificate chain of %d certificate%s in the candidate (commit to keep)\n", n,
+    cons_out("device certificate chain of %d certificate%s in the candidate (commit to keep)\n", n,
         n == 1 ? "" : "s");
 }
 
@@ -183,20 +191,20 @@ static void trust_list(const struct config *cf)
 {
     static uint8_t der[CONFIG_CERT_MAX];
     if (cf->ntrust == 0) {
-        out("trust store: empty\n");
+        cons_out("trust store: empty\n");
         return;
     }
     for (unsigned i = 0; i < cf->ntrust; i++) {
         const struct config_trust *t = &cf->trust[i];
         size_t len = 0;
-        out("%u:\n", i + 1);
+        cons_out("%u:\n", i + 1);
         if (t->len > 0) {
             print_cert("  ", settings_ctx()->arena + t->arena_off, t->len);
         } else if (store_get(settings_store(), STORE_KEY(CFG_T_TRUST, t->id), der, sizeof der,
                              &len) == STORE_OK) {
             print_cert("  ", der, len);
         } else {
-            out("  (record unreadable)\n");
+            cons_out("  (record unreadable)\n");
         }
     }
 }
@@ -211,18 +219,18 @@ static int cmd_key_generate(void)
     int had_chain = settings_ctx()->candidate.has_chain;
     int ret = -1;
     if (key_generate(&dev_key) != 0) {
-        ret = fail("tunnel key generate: the board gives no entropy: no key made");
+        ret = cons_fail("tunnel key generate: the board gives no entropy: no key made");
         goto done;
     }
     if (key_store(&dev_key, stored, sizeof stored) != KEY_STORED_LEN ||
         config_set_key(settings_ctx(), stored, sizeof stored) != CONFIG_OK) {
-        ret = fail("tunnel key generate: no room in the candidate (commit or discard first)");
+        ret = cons_fail("tunnel key generate: no room in the candidate (commit or discard first)");
         goto done;
     }
-    out("new P-256 device key in the candidate (commit to keep); 'tunnel csr' prints its "
+    cons_out("new P-256 device key in the candidate (commit to keep); 'tunnel csr' prints its "
         "certificate request\n");
     if (had_chain) {
-        out("note: the device certificate chain was made for the old key: import a new one\n");
+        cons_out("note: the device certificate chain was made for the old key: import a new one\n");
     }
     ret = 0;
 done:
@@ -237,17 +245,17 @@ static int cmd_csr(void)
     const struct config *cf = &settings_ctx()->candidate;
     int ret = -1;
     if (!cf->has_key) {
-        return fail("tunnel csr: no device key (tunnel key generate first)");
+        return cons_fail("tunnel csr: no device key (tunnel key generate first)");
     }
     if (cf->tunnel.location[0] == '\0') {
-        return fail("tunnel csr: no Location ID for the CN (set tunnel location ID first)");
+        return cons_fail("tunnel csr: no Location ID for the CN (set tunnel location ID first)");
     }
     if (settings_device_key(cf, &dev_key) != 0) {
-        return fail("tunnel csr: the device key cannot be read (generate a new one)");
+        return cons_fail("tunnel csr: the device key cannot be read (generate a new one)");
     }
     int n = csr_build_pem(&dev_key, cf->tunnel.location, pem, sizeof pem);
     if (n < 0) {
-        ret = fail("tunnel csr: Location ID '%s' cannot be a certificate name (at most %d "
+        ret = cons_fail("tunnel csr: Location ID '%s' cannot be a certificate name (at most %d "
                    "printable ASCII characters)", cf->tunnel.location, CSR_CN_MAX);
     } else {
         board_console_write(pem, (size_t)n);
@@ -289,7 +297,7 @@ static int check_chain_key(void)
         return 0;
     }
     config_chain_restore(c, &cm.chain_before);
-    return fail("tunnel cert import: refused: %s", why);
+    return cons_fail("tunnel cert import: refused: %s", why);
 }
 
 /* ---- tls probe ------------------------------------------------------------------------ */
@@ -312,27 +320,27 @@ static void probe_report(void)
     const struct tls_chain *ch = &pr.chain;
     const char *v = tls_conn_verdict(&pr.conn);
     if (ch->count > 0) {
-        out("server chain (%u certificate%s):\n", ch->count, ch->count == 1 ? "" : "s");
+        cons_out("server chain (%u certificate%s):\n", ch->count, ch->count == 1 ? "" : "s");
     } else if (pr.conn.tcp_up) {
-        out("server chain: none received\n");
+        cons_out("server chain: none received\n");
     }
     for (unsigned i = 0; i < ch->count && i < TLS_CHAIN_MAX; i++) {
         const struct tls_cert_facts *f = &ch->cert[i];
         char nb[CERTTIME_DATE_LEN], na[CERTTIME_DATE_LEN];
         if (!f->known) {
-            out("  %u: %zu bytes, not described (too big or unreadable)\n", i + 1, f->der_len);
+            cons_out("  %u: %zu bytes, not described (too big or unreadable)\n", i + 1, f->der_len);
             continue;
         }
         certtime_date(f->not_before, nb);
         certtime_date(f->not_after, na);
-        out("  %u: subject  %s\n", i + 1, f->subject);
-        out("     issuer   %s\n", f->issuer);
-        out("     valid    %s to %s, %s%s\n", nb, na, f->key_text, f->is_ca ? ", CA" : "");
+        cons_out("  %u: subject  %s\n", i + 1, f->subject);
+        cons_out("     issuer   %s\n", f->issuer);
+        cons_out("     valid    %s to %s, %s%s\n", nb, na, f->key_text, f->is_ca ? ", CA" : "");
     }
     if (!pr.conn.failed || pr.conn.handshake_ms) {
-        out("handshake: %u ms\n", (unsigned)pr.conn.handshake_ms);
+        cons_out("handshake: %u ms\n", (unsigned)pr.conn.handshake_ms);
     }
-    out("verdict: %s\n", v);
+    cons_out("verdict: %s\n", v);
 }
 
 static void probe_end(void)
@@ -341,7 +349,7 @@ static void probe_end(void)
     wipe(pr.chain_der, sizeof pr.chain_der);
     probe_report();
     pr.result = strncmp(tls_conn_verdict(&pr.conn), "ok", 2) == 0
-                    ? 0 : fail("tls probe %s: failed", pr.target);
+                    ? 0 : cons_fail("tls probe %s: failed", pr.target);
     pr.running = 0;
 }
 
@@ -366,23 +374,23 @@ static int probe_client_identity(struct tls_client_config *cfg)
     static char pem[CONFIG_CHAIN_MAX];
     struct pem_cert certs[TLS_CHAIN_MAX];
     if (!cf->has_key || !cf->has_chain) {
-        return fail("tls probe: client: needs the device key and chain (tunnel key generate, "
+        return cons_fail("tls probe: client: needs the device key and chain (tunnel key generate, "
                     "tunnel cert import, commit)");
     }
     if (config_get_chain(c, cf, (uint8_t *)pem, sizeof pem, &len) != CONFIG_OK) {
-        return fail("tls probe: client: the device chain cannot be read");
+        return cons_fail("tls probe: client: the device chain cannot be read");
     }
     int n = pem_decode_certs(&pr.pem, (const uint8_t *)pem, len, pr.chain_der,
                              sizeof pr.chain_der, certs, TLS_CHAIN_MAX);
     if (n <= 0) {
-        return fail("tls probe: client: the device chain cannot be decoded");
+        return cons_fail("tls probe: client: the device chain cannot be decoded");
     }
     for (int i = 0; i < n; i++) {
         pr.certs[i].data = (unsigned char *)certs[i].der;
         pr.certs[i].data_len = certs[i].len;
     }
     if (settings_device_key(cf, &pr.key) != 0) {
-        return fail("tls probe: client: the device key cannot be read");
+        return cons_fail("tls probe: client: the device key cannot be read");
     }
     cfg->client_chain = pr.certs;
     cfg->client_chain_len = (size_t)n;
@@ -414,7 +422,7 @@ static int cmd_tls_probe(int argc, char **argv)
     int client = 0;
     ip_addr_t addr;
     if (argc < 3 || strcmp(argv[1], "probe") != 0) {
-        return fail("tls %s: expected probe HOST:PORT [name NAME] [client]",
+        return cons_fail("tls %s: expected probe HOST:PORT [name NAME] [client]",
                     argc > 1 ? argv[1] : "(nothing)");
     }
     for (int i = 3; i < argc; i++) {
@@ -423,7 +431,7 @@ static int cmd_tls_probe(int argc, char **argv)
         } else if (strcmp(argv[i], "client") == 0) {
             client = 1;
         } else {
-            return fail("tls probe: %s: expected name NAME or client", argv[i]);
+            return cons_fail("tls probe: %s: expected name NAME or client", argv[i]);
         }
     }
     char *colon = strrchr(argv[2], ':');
@@ -431,11 +439,11 @@ static int cmd_tls_probe(int argc, char **argv)
     unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
     if (colon == NULL || colon == argv[2] || end == colon + 1 || *end != '\0' || port == 0 ||
         port > 65535) {
-        return fail("tls probe: %s: expected HOST:PORT", argv[2]);
+        return cons_fail("tls probe: %s: expected HOST:PORT", argv[2]);
     }
     *colon = '\0';
     if (probe_resolve(argv[2], &addr) != 0) {
-        return fail("tls probe: %s: not an IPv4 address nor a name in the host table "
+        return cons_fail("tls probe: %s: not an IPv4 address nor a name in the host table "
                     "(host add NAME A.B.C.D)", argv[2]);
     }
     memset(&pr.chain, 0, sizeof pr.chain);
@@ -460,6 +468,9 @@ static int cmd_tls_probe(int argc, char **argv)
 /* see console_cmds.h */
 int cmds_poll(void)
 {
+    if (cm.net_cmd == NET_CMD_MAPPING_CHECK) {
+        return mapping_check_poll();
+    }
     return pr.running ? CMDS_IN_PROGRESS : pr.result;
 }
 
@@ -481,41 +492,16 @@ static void log_line_out(void *arg, const char *line, size_t len)
 static void help_out(void *arg, const char *line)
 {
     (void)arg;
-    out("%s", line);
-}
-
-static void show_mappings(const struct config *cf)
-{
-    if (cf->nmappings == 0) {
-        out("no mappings\n");
-    }
-    for (unsigned i = 0; i < cf->nmappings; i++) {
-        out("%s:%u -> %s:%u %s%s%s\n", cf->mappings[i].virt.host, cf->mappings[i].virt.port,
-            cf->mappings[i].internal.host, cf->mappings[i].internal.port,
-            cf->mappings[i].tls ? "tls" : "tcp", cf->mappings[i].sni[0] ? " sni " : "",
-            cf->mappings[i].sni);
-    }
-    out("(connection counters arrive with the tunnel service, not in this build yet)\n");
-}
-
-static void show_tunnel(const struct config *cf)
-{
-    out("location:  %s\n", cf->tunnel.location[0] ? cf->tunnel.location : "(not set)");
-    for (unsigned i = 0; i < cf->tunnel.nrelays; i++) {
-        out("relay %u:   %s:%u\n", i + 1, cf->tunnel.relays[i].host, cf->tunnel.relays[i].port);
-    }
-    out("key:       %s\n", cf->has_key ? "present" : "none (tunnel key generate)");
-    out("chain:     %s\n", cf->has_chain ? "present" : "none (tunnel cert import)");
-    out("state:     not available: the tunnel service is not in this build yet\n");
+    cons_out("%s", line);
 }
 
 static void show_imap(const struct config *cf)
 {
     static const char *const sec[] = { "starttls", "tls", "off" };
-    out("server:    %s:%u, security %s\n", cf->imap.server.host[0] ? cf->imap.server.host : "-",
+    cons_out("server:    %s:%u, security %s\n", cf->imap.server.host[0] ? cf->imap.server.host : "-",
         cf->imap.server.port, sec[cf->imap.security]);
-    out("enabled:   %s\n", cf->imap.enabled ? "yes" : "no");
-    out("state:     not available: the IMAP receiver is not in this build yet\n");
+    cons_out("enabled:   %s\n", cf->imap.enabled ? "yes" : "no");
+    cons_out("state:     not available: the IMAP receiver is not in this build yet\n");
 }
 
 static void show_flash(void)
@@ -530,7 +516,7 @@ static void show_flash(void)
             emax = ec > emax ? ec : emax;
         }
     }
-    out("flash:    %u KiB in %u blocks, %u live records (%u B), %u B free, "
+    cons_out("flash:    %u KiB in %u blocks, %u live records (%u B), %u B free, "
         "erase counts %u..%u%s\n",
         (unsigned)(ss.geo.size / 1024), (unsigned)ss.blocks, (unsigned)ss.live_records,
         (unsigned)ss.live_bytes, (unsigned)ss.free_bytes, emin == UINT32_MAX ? 0 : emin,
@@ -540,12 +526,13 @@ static void show_flash(void)
 static void show_status(void)
 {
     const struct config *cf = settings_running();
-    status_print(out);
+    status_print(cons_out);
     show_flash();
-    out("config:   %s\n", config_changed(settings_ctx()) ? "uncommitted changes" : "committed");
-    out("tunnel:   not available in this build (%u relay%s configured)\n",
-        cf->tunnel.nrelays, cf->tunnel.nrelays == 1 ? "" : "s");
-    out("imap:     not available in this build (receiver %s in config)\n",
+    cons_out("config:   %s\n", config_changed(settings_ctx()) ? "uncommitted changes" : "committed");
+    cons_out("tunnel:   %u of %u relay%s up, %u streams open (limit %u), TLS endpoints %u of %u\n",
+             tunnel_up_count(), cf->tunnel.nrelays, cf->tunnel.nrelays == 1 ? "" : "s",
+             splice_in_use(), SPLICE_MAX, endpoint_tls_in_use(), ENDPOINT_TLS_MAX);
+    cons_out("imap:     not available in this build (receiver %s in config)\n",
         cf->imap.enabled ? "enabled" : "disabled");
 }
 
@@ -557,7 +544,7 @@ static int cmd_show(int argc, char **argv)
         unsigned flags = 0;
         if (argc == 3) {
             if (strcmp(argv[2], "secrets") != 0) {
-                return fail("show config %s: expected 'secrets' or nothing", argv[2]);
+                return cons_fail("show config %s: expected 'secrets' or nothing", argv[2]);
             }
             flags = CONFIG_PRINT_SECRETS;
         }
@@ -568,7 +555,7 @@ static int cmd_show(int argc, char **argv)
         if (strcmp(what, "status") == 0) { show_status(); return 0; }
         if (strcmp(what, "log") == 0) { log_ring_foreach(log_line_out, NULL); return 0; }
         if (strcmp(what, "version") == 0) {
-            out("gateway %s on %s\n", gateway_version, board_name());
+            cons_out("gateway %s on %s\n", gateway_version, board_name());
             return 0;
         }
         if (strcmp(what, "mappings") == 0) { show_mappings(cf); return 0; }
@@ -576,7 +563,7 @@ static int cmd_show(int argc, char **argv)
         if (strcmp(what, "tunnel") == 0) { show_tunnel(cf); return 0; }
         if (strcmp(what, "imap") == 0) { show_imap(cf); return 0; }
     }
-    return fail("show %s: expected config [secrets], status, log, version, mappings, trust, "
+    return cons_fail("show %s: expected config [secrets], status, log, version, mappings, trust, "
                 "tunnel or imap", argc > 1 ? argv[1] : "(nothing)");
 }
 
@@ -591,11 +578,6 @@ static int split(char *line, char **argv)
         argv[argc++] = tok;
     }
     return argc;
-}
-
-static int not_yet(const char *cmd, const char *issue)
-{
-    return fail("%s: not available in this build yet (arrives with %s)", cmd, issue);
 }
 
 static void count_line(void *arg, const char *line)
@@ -654,7 +636,7 @@ int cmds_exec(const char *text, size_t len)
     }
     char copy[CONFIG_LINE_MAX], *argv[ARGV_MAX];
     if (len >= sizeof copy) {
-        return fail("line longer than %d characters", CONFIG_LINE_MAX - 1);
+        return cons_fail("line longer than %d characters", CONFIG_LINE_MAX - 1);
     }
     memcpy(copy, text, len);
     copy[len] = '\0';
@@ -667,7 +649,7 @@ int cmds_exec(const char *text, size_t len)
             strncat(words, argv[i], sizeof words - strlen(words) - 2);
             strcat(words, " ");
         }
-        ret = cmd_help(words, help_out, NULL) ? 0 : fail("help %s: no such command", words);
+        ret = cmd_help(words, help_out, NULL) ? 0 : cons_fail("help %s: no such command", words);
     } else if (strcmp(argv[0], "show") == 0) {
         ret = cmd_show(argc, argv);
     } else if (strcmp(argv[0], "reboot") == 0 && argc == 1) {
@@ -694,7 +676,7 @@ int cmds_exec(const char *text, size_t len)
             const char *pw = text + (argv[3] - copy);
             ret = pwhash_make(pw, strlen(pw), hash, sizeof hash) == 0
                       ? config_line_secret("set console password-hash %s", hash, strlen(hash))
-                      : fail("set system console-password: no random numbers for the salt");
+                      : cons_fail("set system console-password: no random numbers for the salt");
             wipe(hash, sizeof hash);
         }
     } else if (strcmp(argv[0], "trust") == 0 && argc == 2 && strcmp(argv[1], "list") == 0) {
@@ -704,8 +686,10 @@ int cmds_exec(const char *text, size_t len)
         show_mappings(settings_running());
         ret = 0;
     } else if (strcmp(argv[0], "mapping") == 0 && argc >= 2 && strcmp(argv[1], "check") == 0) {
-        ret = not_yet("mapping check", "the tunnel service");
+        cm.net_cmd = NET_CMD_MAPPING_CHECK;
+        ret = cmd_mapping_check(argc, argv);
     } else if (strcmp(argv[0], "tls") == 0) {
+        cm.net_cmd = NET_CMD_TLS_PROBE;
         ret = cmd_tls_probe(argc, argv);
     } else if (strcmp(argv[0], "tunnel") == 0 && argc == 3 && strcmp(argv[1], "key") == 0 &&
                strcmp(argv[2], "generate") == 0) {
@@ -713,7 +697,7 @@ int cmds_exec(const char *text, size_t len)
     } else if (strcmp(argv[0], "tunnel") == 0 && argc == 2 && strcmp(argv[1], "csr") == 0) {
         ret = cmd_csr();
     } else if (!known_command(argv[0])) {
-        ret = fail("'%s': unknown command (help lists them)", argv[0]);
+        ret = cons_fail("'%s': unknown command (help lists them)", argv[0]);
     } else {
         unsigned before = settings_ctx()->candidate.ntrust;
         config_chain_save(settings_ctx(), &cm.chain_before);
@@ -724,7 +708,7 @@ int cmds_exec(const char *text, size_t len)
                             strcmp(argv[1], "cert") == 0 ? 2 : 0;
             cm.trust_before = before;
             if (board_console_interactive()) {
-                out("paste PEM; a blank line or 'quit' ends it\n");
+                cons_out("paste PEM; a blank line or 'quit' ends it\n");
             }
         }
     }
@@ -760,7 +744,7 @@ void cmds_secret(const char *s, size_t len)
         break;
     case PEND_CONSOLE_PASSWORD:
         if (len == 0 || len >= sizeof cm.first) {
-            fail("console password: 1 to %zu characters", sizeof cm.first - 1);
+            cons_fail("console password: 1 to %zu characters", sizeof cm.first - 1);
             break;
         }
         memcpy(cm.first, s, len);
@@ -769,7 +753,7 @@ void cmds_secret(const char *s, size_t len)
         break;
     case PEND_CONSOLE_PASSWORD_AGAIN:
         if (len != strlen(cm.first) || memcmp(cm.first, s, len) != 0) {
-            fail("the passwords differ: nothing changed");
+            cons_fail("the passwords differ: nothing changed");
         } else {
             char hash[PWHASH_TEXT_MAX];
             if (pwhash_make(s, len, hash, sizeof hash) == 0) {
@@ -784,9 +768,9 @@ void cmds_secret(const char *s, size_t len)
             if (settings_factory_reset() == 0) {
                 board_reboot();
             }
-            fail("factory-reset failed (see log)");
+            cons_fail("factory-reset failed (see log)");
         } else {
-            out("factory-reset cancelled\n");
+            cons_out("factory-reset cancelled\n");
         }
         break;
     }
@@ -799,12 +783,12 @@ void cmds_cancel(void)
         tls_conn_abort(&pr.conn);
         pr.running = 0;
         key_wipe(&pr.key);
-        pr.result = fail("tls probe %s: cancelled", pr.target);
+        pr.result = cons_fail("tls probe %s: cancelled", pr.target);
     }
     if (cmds_pasting()) {
         config_discard_paste(settings_ctx());
         cm.paste_kind = 0;
-        out("paste cancelled\n");
+        cons_out("paste cancelled\n");
     }
     cm.pending = PEND_NONE;
     wipe(cm.first, sizeof cm.first);

@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "status.h"
 #include "svc_echo.h"
+#include "tunnel.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "dev"
@@ -68,6 +69,7 @@ static int boot(struct netif **netif_out)
         return -1;
     }
     status_set_netif(netif);
+    tunnel_start();
     *netif_out = netif;
     return 0;
 }
@@ -76,11 +78,12 @@ static int boot(struct netif **netif_out)
  * what is due. Returns the board's events. */
 static unsigned loop_once(int console)
 {
+    static int busy;                 /* the services moved bytes last turn: look again now */
     uint32_t sleep = sys_timeouts_sleeptime();
     if (sleep > LOOP_MAX_SLEEP_MS) {
         sleep = LOOP_MAX_SLEEP_MS;
     }
-    if (loopback_pending()) {
+    if (loopback_pending() || busy) {
         sleep = 0;
     }
     unsigned ev = board_wait(sleep);
@@ -93,6 +96,7 @@ static unsigned loop_once(int console)
     }
     netif_poll_all();       /* loopback: the gateway talking to itself */
     sys_check_timeouts();
+    busy = tunnel_poll();
     return ev;
 }
 

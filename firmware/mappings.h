@@ -29,7 +29,9 @@ struct mapping_stats *mappings_stats(int i);
 /* The name a TLS mapping checks the internal host's certificate against: sni, else the
  * internal host. */
 const char *mappings_tls_name(int i);
-/* Forget all counters (the mapping list changed). */
+/* Forget all counters (the mapping list changed). Streams opened before keep running but
+ * no longer count: they hold the generation they started in. */
 void mappings_reset(void);
+uint32_t mappings_generation(void);
 
 #endif

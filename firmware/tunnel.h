@@ -6,9 +6,14 @@
  *
  * Streams the gateway opens (mail delivery, issue 7) go through tunnel_open(): the owner
  * reads and writes with yamux_read/yamux_write, half-closes with yamux_close and ends with
- * yamux_release; the service calls cb with yamux_poll's events (YAMUX_EV_*), or with
+ * tunnel_release; the service calls cb with yamux_poll's events (YAMUX_EV_*), or with
  * TUNNEL_EV_GONE when the tunnel carrying the stream went down: the stream is then already
- * gone (do not release it). Everything runs on the event loop; tunnel_poll() moves bytes. */
+ * gone (do not release it). Owners should also retry their reads and writes on every
+ * loop turn they get; tunnel_poll() moves the bytes.
+ *
+ * Memory per relay (CONFIG_RELAYS_MAX = 4 of them, static): one TLS connection (~52 KiB)
+ * and one yamux block (1024 stream slots, a 512 KiB receive pool, a 64 KiB output queue:
+ * ~660 KiB, touched only as far as it is used), plus the splices (splice.h). */
 #ifndef GW_TUNNEL_H
 #define GW_TUNNEL_H
 
@@ -34,5 +39,9 @@ int tunnel_poll(void);
 unsigned tunnel_up_count(void);
 /* A gateway-opened stream on a live tunnel, or NULL (no tunnel up, or no stream slot). */
 struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg);
+/* The owner is done with a stream from tunnel_open (yamux_release, and no more callbacks). */
+void tunnel_release(struct yamux_stream *st);
+/* `show tunnel`: each relay's state, last error, round-trip time, streams, bytes. */
+void tunnel_show(void (*out)(const char *fmt, ...));
 
 #endif

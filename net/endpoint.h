@@ -56,6 +56,7 @@ struct endpoint {
     endpoint_cb cb;
     void *arg;
     uint8_t open;                      /* EP_OPEN was reported */
+    uint8_t ended;                     /* EP_CLOSED was reported: reads give EOF */
     uint8_t fail;                      /* enum endpoint_fail */
     char verdict[VERDICT_MAX];
 };
@@ -72,8 +73,8 @@ int endpoint_starttls(struct endpoint *e, const struct tls_client_config *tls);
 long endpoint_read(struct endpoint *e, uint8_t *buf, size_t len);
 /* Bytes taken (0: no room now, wait for EP_WRITABLE), or TCP_STREAM_ERROR. */
 long endpoint_write(struct endpoint *e, const uint8_t *p, size_t len);
-/* Bytes written but not yet acknowledged or still queued (0: everything went out). */
-size_t endpoint_unsent(const struct endpoint *e);
+/* Bytes a write would take now: a splice reads no more than this from the other side. */
+size_t endpoint_write_room(struct endpoint *e);
 void endpoint_shutdown(struct endpoint *e);
 void endpoint_close(struct endpoint *e);
 void endpoint_abort(struct endpoint *e);

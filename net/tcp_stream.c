@@ -266,6 +266,22 @@ void tcp_stream_abort(struct tcp_stream *s)
 }
 
 /* see tcp_stream.h */
+void tcp_stream_move(struct tcp_stream *dst, struct tcp_stream *src, tcp_stream_cb cb,
+                     void *arg)
+{
+    *dst = *src;
+    dst->cb = cb;
+    dst->arg = arg;
+    dst->in_callback = 0;
+    if (dst->pcb != NULL) {
+        tcp_arg(dst->pcb, dst);
+    }
+    src->pcb = NULL;
+    src->rxq = NULL;
+    src->cb = NULL;
+}
+
+/* see tcp_stream.h */
 int tcp_stream_alive(const struct tcp_stream *s)
 {
     return s->pcb != NULL;

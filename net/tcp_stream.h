@@ -84,6 +84,10 @@ void tcp_stream_shutdown(struct tcp_stream *s);
  * owner's callback is not called again and the struct may be reused. */
 void tcp_stream_close(struct tcp_stream *s);
 void tcp_stream_abort(struct tcp_stream *s);
+/* Move an open stream to another struct (STARTTLS hands the connection to TLS): dst takes
+ * over the pcb and anything received; src is left empty. The new owner gets the events. */
+void tcp_stream_move(struct tcp_stream *dst, struct tcp_stream *src, tcp_stream_cb cb,
+                     void *arg);
 /* 1 while the connection exists (connecting, open or half-closed). */
 int tcp_stream_alive(const struct tcp_stream *s);
 const char *tcp_stream_fail_text(enum tcp_stream_fail f);

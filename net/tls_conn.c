@@ -8,6 +8,7 @@
 
 static void on_deadline(void *arg);
 static void on_tcp(struct tcp_stream *s, unsigned events, void *arg);
+static void on_adopt_kick(void *arg);
 
 /* The connection has ended: stop the timer, release TCP, tell the owner last (it may reuse
  * the struct from its callback). */
@@ -16,6 +17,7 @@ static void finish(struct tls_conn *c, unsigned event, int graceful)
     tls_conn_cb cb = c->cb;
     void *arg = c->arg;
     sys_untimeout(on_deadline, c);
+    sys_untimeout(on_adopt_kick, c);
     if (graceful) {
         tcp_stream_close(&c->tcp);
     } else {
@@ -112,18 +114,17 @@ static void on_tcp(struct tcp_stream *s, unsigned events, void *arg)
     advance(c, events);
 }
 
-/* see tls_conn.h */
-int tls_conn_open(struct tls_conn *c, const ip_addr_t *addr, uint16_t port,
-                  const struct tls_client_config *cfg, tls_conn_cb cb, void *arg)
+/* What open and adopt share: names, time, the engine. 0, or -1 with the verdict set. */
+static int setup(struct tls_conn *c, const struct tls_client_config *cfg)
 {
     memset(c, 0, offsetof(struct tls_conn, tls));
     c->cfg = *cfg;
     c->started_ms = board_now_ms();
+    c->failed = 1;
     if (cfg->host == NULL || strlen(cfg->host) >= sizeof c->host ||
         (cfg->sni != NULL && strlen(cfg->sni) >= sizeof c->sni)) {
         snprintf(c->verdict, sizeof c->verdict, "name longer than %d characters",
                  TLS_CONN_HOST_MAX - 1);
-        c->failed = 1;
         return -1;
     }
     snprintf(c->host, sizeof c->host, "%s", cfg->host);
@@ -134,7 +135,6 @@ int tls_conn_open(struct tls_conn *c, const ip_addr_t *addr, uint16_t port,
     }
     if (cfg->now < VERIFY_TIME_MIN) {
         snprintf(c->verdict, sizeof c->verdict, TLS_CONN_TIME_INVALID);
-        c->failed = 1;
         return -1;
     }
     static const struct tls_io io = { tcp_stream_io_send, tcp_stream_io_recv, NULL };
@@ -142,7 +142,17 @@ int tls_conn_open(struct tls_conn *c, const ip_addr_t *addr, uint16_t port,
     tio.arg = &c->tcp;
     if (tls_stream_client(&c->tls, &c->cfg, &tio) != 0) {
         snprintf(c->verdict, sizeof c->verdict, "%s", tls_stream_verdict(&c->tls));
-        c->failed = 1;
+        return -1;
+    }
+    c->failed = 0;
+    return 0;
+}
+
+/* see tls_conn.h */
+int tls_conn_open(struct tls_conn *c, const ip_addr_t *addr, uint16_t port,
+                  const struct tls_client_config *cfg, tls_conn_cb cb, void *arg)
+{
+    if (setup(c, cfg) != 0) {
         return -1;
     }
     c->cb = cb;
@@ -158,6 +168,34 @@ int tls_conn_open(struct tls_conn *c, const ip_addr_t *addr, uint16_t port,
         return -1;
     }
     sys_timeout(TLS_CONN_TIMEOUT_MS, on_deadline, c);
+    return 0;
+}
+
+/* The first pump of an adopted stream, from the loop: never inside the plain stream's own
+ * callback, where a failure would free the pcb under lwIP's feet. */
+static void on_adopt_kick(void *arg)
+{
+    advance(arg, TCP_STREAM_READABLE | TCP_STREAM_WRITABLE);
+}
+
+/* see tls_conn.h */
+int tls_conn_adopt(struct tls_conn *c, struct tcp_stream *plain,
+                   const struct tls_client_config *cfg, tls_conn_cb cb, void *arg)
+{
+    if (!tcp_stream_alive(plain) || setup(c, cfg) != 0) {
+        if (!c->verdict[0]) {
+            snprintf(c->verdict, sizeof c->verdict, "connection lost");
+        }
+        c->failed = 1;
+        return -1;
+    }
+    tcp_stream_move(&c->tcp, plain, on_tcp, c);
+    c->cb = cb;
+    c->arg = arg;
+    c->tcp_up = 1;
+    c->state = TLS_CONN_HANDSHAKE;
+    sys_timeout(TLS_CONN_TIMEOUT_MS, on_deadline, c);
+    sys_timeout(0, on_adopt_kick, c);
     return 0;
 }
 
@@ -177,6 +215,17 @@ long tls_conn_write(struct tls_conn *c, const uint8_t *p, size_t len)
         return c->state == TLS_CONN_IDLE || c->state == TLS_CONN_CLOSING ? TLS_IO_ERROR : 0;
     }
     return tls_stream_write(&c->tls, p, len);
+}
+
+/* see tls_conn.h */
+size_t tls_conn_write_room(struct tls_conn *c)
+{
+    size_t room = 0;
+    if (c->state != TLS_CONN_ESTABLISHED ||
+        br_ssl_engine_sendapp_buf(&c->tls.cc.eng, &room) == NULL) {
+        return 0;
+    }
+    return room;
 }
 
 /* see tls_conn.h */

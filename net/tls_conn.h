@@ -70,10 +70,18 @@ struct tls_conn {
  * event follows). */
 int tls_conn_open(struct tls_conn *c, const ip_addr_t *addr, uint16_t port,
                   const struct tls_client_config *cfg, tls_conn_cb cb, void *arg);
+/* STARTTLS: run a client handshake over an open plain TCP stream, which c takes over
+ * (tcp_stream_move). Nothing is read or sent before the first loop turn; events as for
+ * tls_conn_open. Returns 0, or -1 when it failed at once (verdict says why; the TCP
+ * stream then stays with the caller). */
+int tls_conn_adopt(struct tls_conn *c, struct tcp_stream *plain,
+                   const struct tls_client_config *cfg, tls_conn_cb cb, void *arg);
 /* Decrypted bytes: count, 0 (none yet), TLS_IO_EOF, TLS_IO_ERROR (as tls_stream_read). */
 long tls_conn_read(struct tls_conn *c, uint8_t *buf, size_t len);
 /* Queue bytes: count taken (0: wait for WRITABLE), or TLS_IO_ERROR. */
 long tls_conn_write(struct tls_conn *c, const uint8_t *p, size_t len);
+/* Plaintext bytes a write would take now (0 before the handshake is done). */
+size_t tls_conn_write_room(struct tls_conn *c);
 /* Close cleanly (close_notify, FIN after the queued data); TLS_CONN_CLOSED follows. */
 void tls_conn_close(struct tls_conn *c);
 /* Drop the connection now (RST); no event follows. */

@@ -14,6 +14,8 @@ struct yamux_chunk {
     uint8_t data[CHUNK_DATA];
 };
 
+_Static_assert(sizeof(struct yamux_chunk) == YAMUX_CHUNK, "YAMUX_MEM_SIZE assumes this");
+
 /* Owed besides the wire flags: a WindowUpdate granting rx_unacked. */
 #define OWE_WND 0x100u
 
@@ -792,41 +794,19 @@ struct yamux_stream *yamux_poll(struct yamux_session *s, unsigned *ev)
 /* see yamux.h */
 long yamux_read(struct yamux_stream *st, uint8_t *buf, size_t len)
 {
-    struct yamux_session *s = st->sess;
     size_t n = 0;
+    const uint8_t *p;
+    size_t k;
     if (st->state == YAMUX_S_RESET) {
-        return s->state == YAMUX_SS_OPEN ? YAMUX_ERESET : YAMUX_EPROTO;
+        return st->sess->state == YAMUX_SS_OPEN ? YAMUX_ERESET : YAMUX_EPROTO;
     }
-    while (n < len && st->rx_head != YAMUX_NONE) {
-        struct yamux_chunk *c = &s->chunks[st->rx_head];
-        size_t k = c->end - c->start;
-        if (k > len - n) {
-            k = len - n;
-        }
-        memcpy(buf + n, c->data + c->start, k);
-        c->start = (uint16_t)(c->start + k);
+    while (n < len && (k = yamux_peek(st, &p)) > 0) {
+        k = k < len - n ? k : len - n;
+        memcpy(buf + n, p, k);
+        yamux_consume(st, k);
         n += k;
-        if (c->start == c->end) {
-            uint32_t next = c->next;
-            chunk_free(s, st->rx_head);
-            st->rx_head = next;
-            if (next == YAMUX_NONE) {
-                st->rx_tail = YAMUX_NONE;
-            }
-        }
     }
     if (n > 0) {
-        st->rx_buffered -= (uint32_t)n;
-        st->rx_unacked += (uint32_t)n;
-        st->bytes_in += n;
-        /* Grant back once half a window was read, as hashicorp does; a peer that is
-         * done sending needs no more. */
-        if (st->rx_unacked >= s->cfg.window / 2 && st->state != YAMUX_S_REMOTE_CLOSED
-            && st->state != YAMUX_S_CLOSED) {
-            st->owed |= OWE_WND;
-            s->ctl_dirty = 1;
-            flush_control(s);
-        }
         return (long)n;
     }
     if (st->state == YAMUX_S_REMOTE_CLOSED || st->state == YAMUX_S_CLOSED) {
@@ -836,9 +816,76 @@ long yamux_read(struct yamux_stream *st, uint8_t *buf, size_t len)
 }
 
 /* see yamux.h */
+size_t yamux_peek(struct yamux_stream *st, const uint8_t **p)
+{
+    if (st->state == YAMUX_S_RESET || st->rx_head == YAMUX_NONE) {
+        return 0;
+    }
+    struct yamux_chunk *c = &st->sess->chunks[st->rx_head];
+    *p = c->data + c->start;
+    return (size_t)(c->end - c->start);
+}
+
+/* see yamux.h */
+void yamux_consume(struct yamux_stream *st, size_t n)
+{
+    struct yamux_session *s = st->sess;
+    size_t done = 0;
+    while (done < n && st->rx_head != YAMUX_NONE) {
+        struct yamux_chunk *c = &s->chunks[st->rx_head];
+        size_t k = (size_t)(c->end - c->start);
+        k = k < n - done ? k : n - done;
+        c->start = (uint16_t)(c->start + k);
+        done += k;
+        if (c->start == c->end) {
+            uint32_t next = c->next;
+            chunk_free(s, st->rx_head);
+            st->rx_head = next;
+            if (next == YAMUX_NONE) {
+                st->rx_tail = YAMUX_NONE;
+            }
+        }
+    }
+    if (done == 0) {
+        return;
+    }
+    st->rx_buffered -= (uint32_t)done;
+    st->rx_unacked += (uint32_t)done;
+    st->bytes_in += done;
+    /* Grant back once half a window was read, as hashicorp does; a peer that is done
+     * sending needs no more. */
+    if (st->rx_unacked >= s->cfg.window / 2 && st->state != YAMUX_S_REMOTE_CLOSED
+        && st->state != YAMUX_S_CLOSED) {
+        st->owed |= OWE_WND;
+        s->ctl_dirty = 1;
+        flush_control(s);
+    }
+}
+
+/* see yamux.h */
 size_t yamux_readable(const struct yamux_stream *st)
 {
     return st->rx_buffered;
+}
+
+/* see yamux.h */
+size_t yamux_write_room(struct yamux_stream *st)
+{
+    struct yamux_session *s = st->sess;
+    if (s->state != YAMUX_SS_OPEN || (st->state != YAMUX_S_SYN_SENT && st->state != YAMUX_S_OPEN
+                                      && st->state != YAMUX_S_REMOTE_CLOSED)) {
+        return 0;
+    }
+    flush_control(s);
+    size_t room = out_free(s);
+    room = room > YAMUX_HDR_LEN + YAMUX_CTL_RESERVE ? room - YAMUX_HDR_LEN - YAMUX_CTL_RESERVE
+                                                    : 0;
+    room = room < st->tx_credit ? room : st->tx_credit;
+    if (room == 0) {
+        st->want_write = 1;         /* YAMUX_EV_WRITE says when there is room again */
+        s->writers_waiting = 1;
+    }
+    return room < YAMUX_FRAME_MAX ? room : YAMUX_FRAME_MAX;
 }
 
 /* see yamux.h */

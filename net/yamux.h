@@ -206,6 +206,12 @@ struct yamux_session {
 
 #define YAMUX_NONE 0xffffffffu
 
+/* The same as a constant expression, for static blocks (the receive pool rounded down to
+ * whole chunks, as yamux_mem_size does). */
+#define YAMUX_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+#define YAMUX_MEM_SIZE(streams, pool, out)                                                   \
+    (YAMUX_ALIGN8((size_t)(streams) * sizeof(struct yamux_stream))                          \
+     + (size_t)(pool) / YAMUX_CHUNK * YAMUX_CHUNK + YAMUX_ALIGN8((size_t)(out)))
 /* Bytes the caller's block must hold for cfg (0: cfg is invalid). */
 size_t yamux_mem_size(const struct yamux_config *cfg);
 /* Start a session in mem (len >= yamux_mem_size(cfg), 8-byte aligned). Returns YAMUX_OK or
@@ -246,9 +252,17 @@ struct yamux_stream *yamux_poll(struct yamux_session *s, unsigned *ev);
 long yamux_read(struct yamux_stream *st, uint8_t *buf, size_t len);
 /* Bytes ready to read. */
 size_t yamux_readable(const struct yamux_stream *st);
+/* Zero-copy reading (a splice hands received bytes straight to TCP): the next contiguous
+ * run of received bytes (0: none), then how many of them were used; consuming grants the
+ * peer window exactly as reading does. */
+size_t yamux_peek(struct yamux_stream *st, const uint8_t **p);
+void yamux_consume(struct yamux_stream *st, size_t n);
 /* Queue bytes: how many were taken (0: window or output queue full: wait for
  * YAMUX_EV_WRITE), YAMUX_ECLOSED after yamux_close(), YAMUX_ERESET, YAMUX_EPROTO. */
 long yamux_write(struct yamux_stream *st, const uint8_t *p, size_t len);
+/* Bytes one yamux_write() takes in full now (0: wait for YAMUX_EV_WRITE), so a splice
+ * reads from the other side no more than can go on. */
+size_t yamux_write_room(struct yamux_stream *st);
 /* Half-close: FIN after everything written so far. Reading goes on. */
 void yamux_close(struct yamux_stream *st);
 /* Abort both ways: RST, unread data dropped. */

@@ -14,7 +14,14 @@
 #define LWIP_NETCONN             0
 #define LWIP_ALTCP               1   /* TCP behind a layer TLS can slot into */
 #define LWIP_TIMERS              1   /* the loop sleeps until sys_timeouts_sleeptime() */
-#define MEMP_NUM_SYS_TIMEOUT     (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)  /* ~40 B each */
+/* Outgoing connections at once: every cloud stream the tunnel splices holds one to its
+ * internal host (firmware/splice.h SPLICE_MAX is this number), each with a connect
+ * deadline timer. The pools below are sized from it, so a flood of streams meets the
+ * splice limit (an RST) long before lwIP runs out of anything. */
+#define GW_TCP_CONN_MAX          1024
+/* Timers: one per connecting TCP stream, two per TLS connection (12), lwIP's own, spares.
+ * ~40 B each: 43 KiB. */
+#define MEMP_NUM_SYS_TIMEOUT     (LWIP_NUM_SYS_TIMEOUT_INTERNAL + GW_TCP_CONN_MAX + 48)
 
 /* ---- heap and pools ------------------------------------------------------------- */
 #define MEM_LIBC_MALLOC          0   /* lwIP's own bounded heap, not malloc */
@@ -25,7 +32,7 @@
 #define MEM_SIZE                 (256 * 1024)
 /* Receive buffers: each pbuf carries one full Ethernet frame (1536 B + ~32 B header).
  * 128 of them = ~200 KiB: two full receive windows in flight, plus headroom. */
-#define PBUF_POOL_SIZE           128
+#define PBUF_POOL_SIZE           512
 #define PBUF_POOL_BUFSIZE        LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 #define MEMP_NUM_PBUF            64  /* pbufs referencing ROM/static data, 32 B each */
 
@@ -65,7 +72,9 @@
 #define TCP_SND_BUF              (44 * TCP_MSS)
 #define TCP_SND_QUEUELEN         (4 * TCP_SND_BUF / TCP_MSS)  /* 176 segments */
 #define TCP_SNDLOWAT             (TCP_SND_BUF / 2)
-#define MEMP_NUM_TCP_PCB         64   /* concurrent connections, ~200 B each = 13 KiB */
+/* Connections: the splices', tunnels, TLS endpoints, echo, spares for TIME_WAIT (lwIP
+ * reuses the oldest TIME_WAIT pcb when the pool is empty). ~200 B each: 212 KiB. */
+#define MEMP_NUM_TCP_PCB         (GW_TCP_CONN_MAX + 32)
 #define MEMP_NUM_TCP_PCB_LISTEN  8
 #define MEMP_NUM_TCP_SEG         512  /* queued segments across all connections, 32 B each */
 #define TCP_QUEUE_OOSEQ          1

@@ -3,7 +3,8 @@
 
   serve ECHO_PORT SOURCE_PORT         echo service (echoes until EOF, then closes) and a
                                       source (sends SIZE bytes of a pattern, the size first
-                                      asked as 12 ASCII digits, then closes); runs until killed
+                                      asked as 12 ASCII digits, then closes); runs until killed;
+                                      on $SERVE_ADDR (default 127.0.0.1)
   echo SOCKS_PORT USER PASS HOST PORT STREAMS BYTES
                                       STREAMS concurrent SOCKS5 clients through the relay,
                                       each sends BYTES (its own pattern), half-closes, and
@@ -18,6 +19,7 @@
                                       opens STREAMS connections, prints "holding", keeps
                                       them open (idle) for SECONDS, then closes them
 """
+import os
 import socket
 import struct
 import sys
@@ -81,7 +83,7 @@ def serve(echo_port, source_port):
     def listen(port, fn):
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", port))
+        ls.bind((os.environ.get("SERVE_ADDR", "127.0.0.1"), port))
         ls.listen(512)
         while True:
             c, _ = ls.accept()

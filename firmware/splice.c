@@ -1,0 +1,482 @@
+/* see splice.h */
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "endpoint.h"
+#include "log.h"
+#include "mappings.h"
+#include "resolve.h"
+#include "settings.h"
+#include "socks5.h"
+#include "splice.h"
+
+/* Bytes moved from an internal host to a stream per step: one yamux frame at most. */
+#define SPLICE_SCRATCH YAMUX_FRAME_MAX
+
+enum splice_state {
+    SP_FREE,
+    SP_REQUEST,          /* reading the SOCKS5 request */
+    SP_RESOLVE,          /* the internal host's name is being looked up (DNS) */
+    SP_CONNECT,          /* connecting (and for tls mappings, the handshake) */
+    SP_OPEN,             /* replied 0x00: splicing */
+    SP_LINGER,           /* refused: the reply and FIN go out, then the stream is released */
+};
+
+struct splice {
+    uint8_t state;               /* enum splice_state */
+    uint8_t up_eof;              /* the cloud side finished sending (FIN passed on) */
+    uint8_t down_eof;            /* the internal host finished sending (FIN passed on) */
+    uint8_t ep_live;             /* ep holds a connection (or a connection attempt) */
+    uint8_t ep_ev;               /* endpoint events not yet handled */
+    uint8_t resolved, resolve_failed;
+    uint8_t reply_len, reply_off;
+    int16_t map;                 /* mapping index, -1 none */
+    uint32_t gen;                /* mappings_generation() when map was taken */
+    const void *link;
+    struct yamux_stream *st;
+    uint32_t since_ms;
+    uint16_t req_len;
+    uint8_t req[SOCKS5_REQUEST_MAX];
+    uint8_t reply[SOCKS5_REPLY_LEN];
+    uint64_t up_bytes, down_bytes;
+    ip_addr_t addr;
+    struct endpoint ep;
+};
+
+static struct splice splices[SPLICE_MAX];
+static unsigned in_use, refused;
+static unsigned top;                 /* slots at and above this are free: the scan stops */
+static uint8_t scratch[SPLICE_SCRATCH];
+
+/* see splice.h */
+unsigned splice_in_use(void)
+{
+    return in_use;
+}
+
+/* see splice.h */
+unsigned splice_refused(void)
+{
+    return refused;
+}
+
+static struct mapping_stats *stats_of(const struct splice *sp)
+{
+    return sp->map >= 0 && sp->gen == mappings_generation() ? mappings_stats(sp->map) : NULL;
+}
+
+static const char *target_of(const struct splice *sp, char *buf, size_t cap)
+{
+    struct socks5_request r;
+    if (socks5_request_parse(sp->req, sp->req_len, &r) > 0) {
+        snprintf(buf, cap, "%s:%u", r.host, r.port);
+    } else {
+        snprintf(buf, cap, "(no request)");
+    }
+    return buf;
+}
+
+static void on_resolved(const char *name, const ip_addr_t *addr, void *arg);
+
+static void release(struct splice *sp)
+{
+    if (sp->ep_live) {
+        endpoint_abort(&sp->ep);
+    }
+    if (sp->state == SP_RESOLVE) {
+        resolve_cancel(on_resolved, sp);
+    }
+    struct mapping_stats *ms = stats_of(sp);
+    if (ms != NULL && sp->state == SP_OPEN && ms->active > 0) {
+        ms->active--;
+    }
+    if (sp->st != NULL) {
+        sp->st->user = NULL;
+        yamux_release(sp->st);
+    }
+    memset(sp, 0, sizeof *sp);
+    in_use--;
+}
+
+/* Answer the request and, on a refusal, say why in the log and the mapping's counters. */
+static void reply(struct splice *sp, enum socks5_reply rep, const char *why)
+{
+    char t[SOCKS5_NAME_MAX + 8];
+    socks5_reply_encode(sp->reply, rep, NULL, 0);
+    sp->reply_len = SOCKS5_REPLY_LEN;
+    sp->reply_off = 0;
+    if (rep == SOCKS5_REP_OK) {
+        return;
+    }
+    refused++;
+    log_warnx("tunnel: stream %u to %s refused (0x%02x %s): %s", (unsigned)sp->st->id,
+              target_of(sp, t, sizeof t), (unsigned)rep, socks5_reply_text(rep), why);
+    struct mapping_stats *ms = stats_of(sp);
+    if (ms != NULL) {
+        ms->failures++;
+        snprintf(ms->last_error, sizeof ms->last_error, "%s", why);
+    }
+    if (sp->ep_live) {
+        endpoint_abort(&sp->ep);
+        sp->ep_live = 0;
+    }
+    sp->state = SP_LINGER;
+    sp->since_ms = board_now_ms();
+}
+
+static void on_endpoint(struct endpoint *e, unsigned events, void *arg)
+{
+    struct splice *sp = arg;
+    (void)e;
+    sp->ep_ev |= (uint8_t)events;
+    if (events & EP_FAILED) {
+        sp->ep_live = 0;             /* the endpoint has let go of its connection */
+    }
+}
+
+static void on_resolved(const char *name, const ip_addr_t *addr, void *arg)
+{
+    struct splice *sp = arg;
+    (void)name;
+    if (addr != NULL) {
+        sp->addr = *addr;
+        sp->resolved = 1;
+    } else {
+        sp->resolve_failed = 1;
+    }
+}
+
+static enum socks5_reply reply_for(enum endpoint_fail f)
+{
+    switch (f) {
+    case EP_FAIL_REFUSED:
+        return SOCKS5_REP_REFUSED;
+    case EP_FAIL_TIMEOUT:
+        return SOCKS5_REP_TIMEOUT;
+    case EP_FAIL_NOMEM:
+        return SOCKS5_REP_FAILURE;
+    default:
+        return SOCKS5_REP_UNREACHABLE;
+    }
+}
+
+/* ---- request, lookup, connect --------------------------------------------------------- */
+
+static void connect_internal(struct splice *sp)
+{
+    const struct config_mapping *m = mappings_get(sp->map);
+    struct tls_client_config cfg = { 0 };
+    if (m == NULL) {
+        reply(sp, SOCKS5_REP_NO_MAPPING, "the mapping was removed");
+        return;
+    }
+    if (m->tls) {
+        cfg.host = mappings_tls_name(sp->map);
+        settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
+        if (!settings_time(&cfg.now)) {
+            reply(sp, SOCKS5_REP_UNREACHABLE, "time not valid yet: TLS to the internal host waits");
+            return;
+        }
+    }
+    sp->ep_live = 1;
+    if (endpoint_open(&sp->ep, &sp->addr, m->internal.port, m->tls ? &cfg : NULL, on_endpoint,
+                      sp) != 0) {
+        sp->ep_live = 0;
+        reply(sp, reply_for((enum endpoint_fail)sp->ep.fail), endpoint_verdict(&sp->ep));
+        return;
+    }
+    sp->state = SP_CONNECT;
+}
+
+static void lookup_internal(struct splice *sp)
+{
+    const struct config_mapping *m = mappings_get(sp->map);
+    char why[CONFIG_NAME_MAX + 64];
+    switch (resolve_name(m->internal.host, &sp->addr, on_resolved, sp)) {
+    case RESOLVE_DONE:
+        connect_internal(sp);
+        return;
+    case RESOLVE_PENDING:
+        sp->state = SP_RESOLVE;
+        return;
+    default:
+        snprintf(why, sizeof why, "internal host %s: not in the host table and no DNS server",
+                 m->internal.host);
+        reply(sp, SOCKS5_REP_UNREACHABLE, why);
+    }
+}
+
+/* Read the request a byte at a time: nothing after it (the client's first data) is taken
+ * before the connection exists. */
+static int read_request(struct splice *sp)
+{
+    struct socks5_request r;
+    long got = 0;
+    while (sp->req_len < sizeof sp->req) {
+        long p = socks5_request_parse(sp->req, sp->req_len, &r);
+        if (p != 0) {
+            break;
+        }
+        long n = yamux_read(sp->st, sp->req + sp->req_len, 1);
+        if (n <= 0) {
+            if (n < 0) {
+                release(sp);        /* the relay gave up on the stream */
+                return 1;
+            }
+            return (int)got;
+        }
+        sp->req_len++;
+        got = 1;
+    }
+    long p = socks5_request_parse(sp->req, sp->req_len, &r);
+    if (p < 0) {
+        reply(sp, socks5_err_reply(p), "malformed SOCKS5 request from the relay");
+        return 1;
+    }
+    if (p == 0) {
+        return (int)got;
+    }
+    sp->map = (int16_t)mappings_find(r.host, r.port);
+    sp->gen = mappings_generation();
+    if (sp->map < 0) {
+        reply(sp, SOCKS5_REP_NO_MAPPING, "no mapping for that host and port");
+        return 1;
+    }
+    mappings_stats(sp->map)->connections++;
+    lookup_internal(sp);
+    return 1;
+}
+
+/* ---- splicing ------------------------------------------------------------------------- */
+
+/* The reply first: nothing else goes to the cloud before it. 1 when it is all out. */
+static int flush_reply(struct splice *sp)
+{
+    while (sp->reply_off < sp->reply_len) {
+        long w = yamux_write(sp->st, sp->reply + sp->reply_off,
+                             (size_t)(sp->reply_len - sp->reply_off));
+        if (w <= 0) {
+            return 0;
+        }
+        sp->reply_off = (uint8_t)(sp->reply_off + w);
+    }
+    return 1;
+}
+
+/* Cloud to internal host: from yamux's pool straight into TCP or the TLS engine. */
+static int pump_up(struct splice *sp, struct mapping_stats *ms)
+{
+    int moved = 0;
+    size_t room, k;
+    const uint8_t *p;
+    while ((room = endpoint_write_room(&sp->ep)) > 0 && (k = yamux_peek(sp->st, &p)) > 0) {
+        long w = endpoint_write(&sp->ep, p, k < room ? k : room);
+        if (w <= 0) {
+            break;
+        }
+        yamux_consume(sp->st, (size_t)w);
+        sp->up_bytes += (uint64_t)w;
+        if (ms != NULL) {
+            ms->bytes_in += (uint64_t)w;
+        }
+        moved = 1;
+    }
+    if (!sp->up_eof && yamux_readable(sp->st) == 0) {
+        long n = yamux_read(sp->st, scratch, 0);
+        if (n == YAMUX_EOF) {
+            endpoint_shutdown(&sp->ep);
+            sp->up_eof = 1;
+            moved = 1;
+        } else if (n < 0) {
+            return -1;
+        }
+    }
+    return moved;
+}
+
+/* Internal host to cloud: only as much as one yamux write takes whole. */
+static int pump_down(struct splice *sp, struct mapping_stats *ms)
+{
+    int moved = 0;
+    size_t room;
+    while (!sp->down_eof && (room = yamux_write_room(sp->st)) > 0) {
+        long n = endpoint_read(&sp->ep, scratch, room < sizeof scratch ? room : sizeof scratch);
+        if (n == 0) {
+            break;
+        }
+        if (n == TCP_STREAM_EOF) {
+            yamux_close(sp->st);
+            sp->down_eof = 1;
+            return 1;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        if (yamux_write(sp->st, scratch, (size_t)n) != n) {
+            return -1;               /* cannot happen: room was checked */
+        }
+        sp->down_bytes += (uint64_t)n;
+        if (ms != NULL) {
+            ms->bytes_out += (uint64_t)n;
+        }
+        moved = 1;
+    }
+    return moved;
+}
+
+static void finish(struct splice *sp, const char *how)
+{
+    char t[SOCKS5_NAME_MAX + 8];
+    log_info("tunnel: stream %u to %s %s: %llu bytes in, %llu out, %u ms", (unsigned)sp->st->id,
+             target_of(sp, t, sizeof t), how, (unsigned long long)sp->up_bytes,
+             (unsigned long long)sp->down_bytes, (unsigned)(board_now_ms() - sp->since_ms));
+    if (sp->ep_live) {
+        if (strcmp(how, "closed") == 0) {
+            endpoint_close(&sp->ep);
+        } else {
+            endpoint_abort(&sp->ep);
+        }
+        sp->ep_live = 0;
+    }
+    release(sp);
+}
+
+static int step_open(struct splice *sp)
+{
+    struct mapping_stats *ms = stats_of(sp);
+    if (!flush_reply(sp)) {
+        return 0;
+    }
+    if (sp->ep_ev & EP_FAILED) {
+        char how[VERDICT_MAX + 32];
+        if (ms != NULL) {
+            snprintf(ms->last_error, sizeof ms->last_error, "%s", endpoint_verdict(&sp->ep));
+        }
+        snprintf(how, sizeof how, "failed on the internal side (%s)", endpoint_verdict(&sp->ep));
+        finish(sp, how);
+        return 1;
+    }
+    sp->ep_ev = 0;
+    int up = pump_up(sp, ms);
+    int down = pump_down(sp, ms);
+    if (up < 0 || down < 0) {
+        finish(sp, "reset");
+        return 1;
+    }
+    if (sp->up_eof && sp->down_eof) {
+        finish(sp, "closed");
+        return 1;
+    }
+    return up || down;
+}
+
+static int step(struct splice *sp, uint32_t now)
+{
+    switch (sp->state) {
+    case SP_REQUEST:
+        if (now - sp->since_ms > SPLICE_REQUEST_MS) {
+            log_warnx("tunnel: stream %u: no SOCKS5 request within %u s: reset",
+                      (unsigned)sp->st->id, SPLICE_REQUEST_MS / 1000);
+            release(sp);
+            return 1;
+        }
+        return read_request(sp);
+    case SP_RESOLVE:
+        if (sp->resolved) {
+            connect_internal(sp);
+            return 1;
+        }
+        if (sp->resolve_failed) {
+            reply(sp, SOCKS5_REP_UNREACHABLE, "internal host: DNS found no address");
+            return 1;
+        }
+        return 0;
+    case SP_CONNECT:
+        if (sp->ep_ev & EP_FAILED) {
+            reply(sp, reply_for((enum endpoint_fail)sp->ep.fail), endpoint_verdict(&sp->ep));
+            return 1;
+        }
+        if (sp->ep_ev & EP_OPEN) {
+            struct mapping_stats *ms = stats_of(sp);
+            reply(sp, SOCKS5_REP_OK, NULL);
+            sp->state = SP_OPEN;
+            if (ms != NULL) {
+                ms->active++;
+            }
+            return step_open(sp) || 1;
+        }
+        return 0;
+    case SP_OPEN:
+        return step_open(sp);
+    case SP_LINGER: {
+        if (!flush_reply(sp)) {
+            return 0;
+        }
+        if (sp->reply_len) {
+            yamux_close(sp->st);
+            sp->reply_len = 0;
+        }
+        long n = yamux_read(sp->st, scratch, sizeof scratch);
+        if (n < 0 || now - sp->since_ms > SPLICE_LINGER_MS) {
+            release(sp);
+            return 1;
+        }
+        return n > 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* see splice.h */
+void splice_accept(struct yamux_stream *st, const void *link)
+{
+    for (unsigned i = 0; i < SPLICE_MAX; i++) {
+        struct splice *sp = &splices[i];
+        if (sp->state == SP_FREE) {
+            memset(sp, 0, sizeof *sp);
+            sp->state = SP_REQUEST;
+            sp->map = -1;
+            sp->st = st;
+            sp->link = link;
+            sp->since_ms = board_now_ms();
+            st->user = sp;
+            in_use++;
+            if (i >= top) {
+                top = i + 1;
+            }
+            return;
+        }
+    }
+    log_warnx("tunnel: stream %u refused: all %u splices in use", (unsigned)st->id, SPLICE_MAX);
+    refused++;
+    yamux_release(st);               /* RST */
+}
+
+/* see splice.h */
+int splice_poll(uint32_t now_ms)
+{
+    int moved = 0;
+    for (unsigned i = 0; i < top; i++) {
+        if (splices[i].state != SP_FREE) {
+            moved |= step(&splices[i], now_ms);
+        }
+    }
+    while (top > 0 && splices[top - 1].state == SP_FREE) {
+        top--;
+    }
+    return moved;
+}
+
+/* see splice.h */
+void splice_link_down(const void *link)
+{
+    for (unsigned i = 0; i < SPLICE_MAX; i++) {
+        struct splice *sp = &splices[i];
+        if (sp->state != SP_FREE && sp->link == link) {
+            sp->st = NULL;           /* it dies with the session */
+            release(sp);
+        }
+    }
+}

@@ -1,0 +1,681 @@
+/* see tunnel.h */
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "gateway.h"
+#include "hello.h"
+#include "keys.h"
+#include "log.h"
+#include "pem.h"
+#include "random.h"
+#include "resolve.h"
+#include "settings.h"
+#include "splice.h"
+#include "tls_conn.h"
+#include "tunnel.h"
+
+/* ---- limits (memory per relay link in the comment) ------------------------------------ */
+#define LINK_STREAMS SPLICE_MAX          /* yamux slots: 1024 x 80 B */
+#define LINK_RX_POOL (512u * 1024u)      /* received, not yet spliced on: 512 KiB */
+#define LINK_OUT_CAP (64u * 1024u)       /* yamux output queue: 64 KiB */
+#define LINK_READ_CHUNK 4096             /* TLS plaintext handed to yamux per step */
+#define LINK_MEM YAMUX_MEM_SIZE(LINK_STREAMS, LINK_RX_POOL, LINK_OUT_CAP)
+#define OWNED_MAX 16                     /* gateway-opened streams at once (deliveries) */
+#define HELLO_WAIT_MS 10000              /* the relay answers hello within this */
+#define STEP_ROUNDS 32                   /* pump rounds per loop turn: bounded work */
+
+enum link_state {
+    LINK_OFF,            /* not configured */
+    LINK_WAIT,           /* backing off until retry_at */
+    LINK_RESOLVE,        /* the relay's name is being looked up */
+    LINK_CONNECT,        /* TCP connect and the TLS handshake */
+    LINK_HELLO,          /* yamux up, hello sent, waiting for the answer */
+    LINK_UP,             /* streams flow */
+};
+static const char *const state_names[] = { "off", "waiting to retry", "resolving",
+                                           "connecting", "hello", "up" };
+
+struct link {
+    enum link_state state;
+    unsigned idx;
+    struct config_hostport relay;
+    ip_addr_t addr;
+    uint8_t conn_live, tls_ev, resolved, resolve_failed;
+    struct tls_conn conn;
+    struct yamux_session ys;
+    struct yamux_stream *hello;
+    uint8_t hello_buf[HELLO_MSG_MAX];
+    size_t hello_len, hello_off;     /* out: bytes written; in: bytes read */
+    uint8_t in[LINK_READ_CHUNK];
+    size_t in_off, in_len;           /* plaintext read from TLS, not yet taken by yamux */
+    unsigned failures;               /* consecutive: the backoff exponent */
+    uint32_t since_ms, retry_at_ms, up_since_ms;
+    uint32_t attempts, ups;
+    char last_error[VERDICT_MAX];
+};
+
+struct owned {
+    struct yamux_stream *st;
+    struct link *link;
+    tunnel_stream_cb cb;
+    void *arg;
+};
+
+static struct link links[CONFIG_RELAYS_MAX];
+static _Alignas(8) uint8_t link_mem[CONFIG_RELAYS_MAX][LINK_MEM];
+static struct owned owned[OWNED_MAX];
+
+/* The device identity, loaded at start: BearSSL keeps references during handshakes. */
+static struct {
+    int loaded;
+    struct device_key key;
+    br_x509_certificate certs[TLS_CHAIN_MAX];
+    size_t ncerts;
+    uint8_t der[CONFIG_CHAIN_MAX];
+    struct pem_decoder pem;
+    char location[CONFIG_NAME_MAX];
+} id;
+
+/* What the running tunnels were started from: a commit restarts them only if it changed. */
+static struct {
+    struct config_hostport relays[CONFIG_RELAYS_MAX];
+    unsigned nrelays;
+    char location[CONFIG_NAME_MAX];
+    uint8_t chain_fp[32];           /* a new key always comes with a new chain */
+} started;
+
+/* ---- identity ------------------------------------------------------------------------ */
+
+static void identity_drop(void)
+{
+    key_wipe(&id.key);
+    explicit_bzero(&id, sizeof id);
+}
+
+static void fingerprint(const uint8_t *p, size_t len, uint8_t out[32])
+{
+    br_sha256_context h;
+    br_sha256_init(&h);
+    br_sha256_update(&h, p, len);
+    br_sha256_out(&h, out);
+}
+
+/* Load key and chain of the running config. 0, or -1 with why (a verdict for show tunnel). */
+static int identity_load(const char **why)
+{
+    static char pem[CONFIG_CHAIN_MAX];
+    struct pem_cert certs[TLS_CHAIN_MAX];
+    const struct config *cf = settings_running();
+    size_t len = 0;
+    identity_drop();
+    if (!cf->tunnel.location[0]) {
+        *why = "no location (tunnel location ID)";
+        return -1;
+    }
+    if (!cf->has_key || !cf->has_chain) {
+        *why = "no device identity (tunnel key generate, tunnel csr, tunnel cert import)";
+        return -1;
+    }
+    if (config_get_chain(settings_ctx(), cf, (uint8_t *)pem, sizeof pem, &len) != CONFIG_OK) {
+        *why = "the device chain cannot be read from flash";
+        return -1;
+    }
+    int n = pem_decode_certs(&id.pem, (const uint8_t *)pem, len, id.der, sizeof id.der, certs,
+                             TLS_CHAIN_MAX);
+    if (n <= 0) {
+        *why = "the device chain cannot be decoded";
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        id.certs[i].data = (unsigned char *)certs[i].der;
+        id.certs[i].data_len = certs[i].len;
+    }
+    id.ncerts = (size_t)n;
+    if (settings_device_key(cf, &id.key) != 0) {
+        identity_drop();
+        *why = "the device key cannot be read";
+        return -1;
+    }
+    snprintf(id.location, sizeof id.location, "%s", cf->tunnel.location);
+    id.loaded = 1;
+    return 0;
+}
+
+/* ---- link life ------------------------------------------------------------------------ */
+
+static void set_error(struct link *l, const char *fmt, const char *detail)
+{
+    snprintf(l->last_error, sizeof l->last_error, fmt, detail);
+}
+
+/* Exponential backoff with jitter: 1, 2, 4 ... 60 s, each drawn from [d/2, d], so a fleet
+ * that lost its relay at once does not come back at once. */
+static uint32_t backoff_ms(unsigned failures)
+{
+    uint32_t d = TUNNEL_BACKOFF_MIN_MS;
+    for (unsigned i = 1; i < failures && d < TUNNEL_BACKOFF_MAX_MS; i++) {
+        d *= 2;
+    }
+    if (d > TUNNEL_BACKOFF_MAX_MS) {
+        d = TUNNEL_BACKOFF_MAX_MS;
+    }
+    return d / 2 + rng_u32() % (d / 2 + 1);
+}
+
+static void owned_gone(struct link *l)
+{
+    for (unsigned i = 0; i < OWNED_MAX; i++) {
+        struct owned *o = &owned[i];
+        if (o->st != NULL && o->link == l) {
+            tunnel_stream_cb cb = o->cb;
+            struct yamux_stream *st = o->st;
+            void *arg = o->arg;
+            memset(o, 0, sizeof *o);
+            cb(st, TUNNEL_EV_GONE, arg);
+        }
+    }
+}
+
+static void on_link_resolved(const char *name, const ip_addr_t *addr, void *arg);
+
+/* Tear the link down (streams die with the session) and schedule the next attempt. */
+static void link_down(struct link *l, const char *why)
+{
+    int was_up = l->state == LINK_UP;
+    if (why != NULL) {
+        set_error(l, "%s", why);
+    }
+    if (l->state >= LINK_HELLO) {
+        splice_link_down(l);
+        owned_gone(l);
+        l->hello = NULL;
+    }
+    if (l->conn_live) {
+        l->conn_live = 0;
+        tls_conn_abort(&l->conn);
+    }
+    resolve_cancel(on_link_resolved, l);
+    l->failures++;
+    uint32_t wait = backoff_ms(l->failures);
+    l->state = LINK_WAIT;
+    l->since_ms = board_now_ms();
+    l->retry_at_ms = l->since_ms + wait;
+    l->in_len = l->in_off = 0;
+    if (was_up) {
+        log_warnx("tunnel: relay %s:%u down: %s; retry in %u ms", l->relay.host, l->relay.port,
+                  l->last_error, (unsigned)wait);
+    } else {
+        log_warnx("tunnel: relay %s:%u: %s; retry in %u ms", l->relay.host, l->relay.port,
+                  l->last_error, (unsigned)wait);
+    }
+}
+
+static void on_link_tls(struct tls_conn *c, unsigned events, void *arg)
+{
+    struct link *l = arg;
+    (void)c;
+    if (events & (TLS_CONN_FAILED | TLS_CONN_CLOSED)) {
+        l->conn_live = 0;            /* tls_conn is idle now */
+    }
+    l->tls_ev |= (uint8_t)events;
+}
+
+static void on_link_resolved(const char *name, const ip_addr_t *addr, void *arg)
+{
+    struct link *l = arg;
+    (void)name;
+    if (addr != NULL) {
+        l->addr = *addr;
+        l->resolved = 1;
+    } else {
+        l->resolve_failed = 1;
+    }
+}
+
+static void link_connect(struct link *l)
+{
+    const char *why = NULL;
+    struct tls_client_config cfg = { 0 };
+    l->attempts++;
+    l->tls_ev = 0;
+    if (!id.loaded && identity_load(&why) != 0) {
+        link_down(l, why);
+        return;
+    }
+    cfg.host = l->relay.host;
+    settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
+    cfg.client_chain = id.certs;
+    cfg.client_chain_len = id.ncerts;
+    cfg.client_key = &id.key.sk;
+    if (!settings_time(&cfg.now)) {
+        char v[VERDICT_MAX];
+        const char *why_time = settings_time_why();
+        snprintf(v, sizeof v, "%s (%.160s)", TLS_CONN_TIME_INVALID, why_time ? why_time : "-");
+        link_down(l, v);
+        return;
+    }
+    l->state = LINK_CONNECT;
+    l->since_ms = board_now_ms();
+    l->conn_live = 1;
+    if (tls_conn_open(&l->conn, &l->addr, l->relay.port, &cfg, on_link_tls, l) != 0) {
+        l->conn_live = 0;
+        link_down(l, tls_conn_verdict(&l->conn));
+    }
+}
+
+static void link_attempt(struct link *l)
+{
+    l->resolved = l->resolve_failed = 0;
+    switch (resolve_name(l->relay.host, &l->addr, on_link_resolved, l)) {
+    case RESOLVE_DONE:
+        link_connect(l);
+        break;
+    case RESOLVE_PENDING:
+        l->state = LINK_RESOLVE;
+        l->since_ms = board_now_ms();
+        break;
+    default:
+        link_down(l, "relay name: not in the host table and no DNS server (host add NAME ADDR)");
+    }
+}
+
+/* TLS is up: start yamux and say hello on the first stream. */
+static void link_hello(struct link *l)
+{
+    struct yamux_config yc = {
+        .client = 1, .max_streams = LINK_STREAMS, .window = YAMUX_INITIAL_WINDOW,
+        .rx_pool = LINK_RX_POOL, .out_cap = LINK_OUT_CAP, .keepalive_ms = TUNNEL_KEEPALIVE_MS,
+        .dead_ms = TUNNEL_DEAD_MS, .name = NULL,
+    };
+    char name[YAMUX_NAME_MAX];
+    snprintf(name, sizeof name, "relay %s:%u", l->relay.host, l->relay.port);
+    yc.name = name;
+    if (yamux_init(&l->ys, &yc, link_mem[l->idx], sizeof link_mem[l->idx], board_now_ms()) != 0
+        || (l->hello = yamux_open(&l->ys)) == NULL) {
+        link_down(l, "yamux cannot start");
+        return;
+    }
+    struct hello h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.location, sizeof h.location, "%s", id.location);
+    snprintf(h.hostname, sizeof h.hostname, "%s", settings_hostname());
+    snprintf(h.firmware, sizeof h.firmware, "gateway %s", gateway_version);
+    long n = hello_encode(l->hello_buf, sizeof l->hello_buf, &h);
+    if (n <= 0) {
+        link_down(l, "hello cannot be encoded (location ID invalid?)");
+        return;
+    }
+    l->hello_len = (size_t)n;
+    l->hello_off = 0;
+    l->state = LINK_HELLO;
+    l->since_ms = board_now_ms();
+}
+
+/* Hello out, the answer in: 1 when something moved. */
+static int hello_step(struct link *l)
+{
+    int moved = 0;
+    if (l->state == LINK_HELLO && l->hello_off < l->hello_len) {
+        long w = yamux_write(l->hello, l->hello_buf + l->hello_off, l->hello_len - l->hello_off);
+        if (w > 0) {
+            l->hello_off += (size_t)w;
+            moved = 1;
+            if (l->hello_off == l->hello_len) {
+                l->hello_len = 0;    /* hello_buf now collects the answer */
+                l->hello_off = 0;
+            }
+        }
+        return moved;
+    }
+    long n;
+    while (l->hello_off < sizeof l->hello_buf &&
+           (n = yamux_read(l->hello, l->hello_buf + l->hello_off,
+                           sizeof l->hello_buf - l->hello_off)) > 0) {
+        l->hello_off += (size_t)n;
+        moved = 1;
+    }
+    if (l->state == LINK_UP) {       /* after the answer: wait for the relay's FIN */
+        if (yamux_read(l->hello, l->hello_buf, 0) < 0) {
+            yamux_close(l->hello);
+            yamux_release(l->hello);
+            l->hello = NULL;
+        }
+        l->hello_off = 0;
+        return moved;
+    }
+    struct hello_answer a;
+    long m = answer_parse(l->hello_buf, l->hello_off, HELLO_K_HELLO_ANSWER, &a);
+    if (m < 0 || (m == 0 && yamux_read(l->hello, l->hello_buf, 0) < 0)) {
+        link_down(l, m < 0 ? "relay sent a bad hello answer" : "relay closed the hello stream");
+        return 1;
+    }
+    if (m == 0) {
+        return moved;
+    }
+    if (a.status != HELLO_ST_OK) {
+        char v[VERDICT_MAX + HELLO_TEXT_MAX];
+        snprintf(v, sizeof v, "relay refused hello: %s", a.text);
+        link_down(l, v);
+        return 1;
+    }
+    l->state = LINK_UP;
+    l->up_since_ms = board_now_ms();
+    l->failures = 0;
+    l->ups++;
+    l->last_error[0] = '\0';
+    log_info("tunnel: relay %s:%u up (location %s, handshake %u ms): %s", l->relay.host,
+             l->relay.port, id.location, (unsigned)l->conn.handshake_ms, a.text);
+    return 1;
+}
+
+/* ---- moving bytes -------------------------------------------------------------------- */
+
+/* TLS plaintext into yamux, as far as its receive pool takes it. -1: the link failed. */
+static int link_input(struct link *l)
+{
+    int moved = 0;
+    for (;;) {
+        if (l->in_off == l->in_len) {
+            long n = tls_conn_read(&l->conn, l->in, sizeof l->in);
+            if (n == 0) {
+                return moved;
+            }
+            if (n < 0) {
+                link_down(l, n == TLS_IO_EOF ? "relay closed the connection"
+                                             : tls_conn_verdict(&l->conn)[0]
+                                                   ? tls_conn_verdict(&l->conn)
+                                                   : "connection lost");
+                return -1;
+            }
+            l->in_off = 0;
+            l->in_len = (size_t)n;
+        }
+        long c = yamux_input(&l->ys, l->in + l->in_off, l->in_len - l->in_off);
+        if (c < 0) {
+            link_down(l, "yamux protocol error from the relay (GoAway sent)");
+            return -1;
+        }
+        l->in_off += (size_t)c;
+        moved |= c > 0;
+        if (l->in_off < l->in_len) {
+            return moved;            /* pool full: TCP's window holds the relay back */
+        }
+    }
+}
+
+/* yamux's output queue into TLS. */
+static int link_output(struct link *l)
+{
+    int moved = 0;
+    const uint8_t *p;
+    size_t n;
+    while ((n = yamux_out_peek(&l->ys, &p)) > 0) {
+        long w = tls_conn_write(&l->conn, p, n);
+        if (w < 0) {
+            link_down(l, "connection lost while sending");
+            return -1;
+        }
+        if (w == 0) {
+            break;
+        }
+        yamux_out_consume(&l->ys, (size_t)w);
+        moved = 1;
+    }
+    return moved;
+}
+
+static void dispatch(struct link *l)
+{
+    struct yamux_stream *st;
+    unsigned ev;
+    while (l->state == LINK_UP && (st = yamux_accept(&l->ys)) != NULL) {
+        splice_accept(st, l);
+    }
+    while ((st = yamux_poll(&l->ys, &ev)) != NULL) {
+        for (unsigned i = 0; i < OWNED_MAX; i++) {
+            if (owned[i].st == st) {
+                owned[i].cb(st, ev, owned[i].arg);
+                break;
+            }
+        }
+        /* splices and hello are stepped every turn: their events need no dispatch */
+    }
+}
+
+static int link_step(struct link *l, uint32_t now)
+{
+    int moved = 0;
+    switch (l->state) {
+    case LINK_WAIT:
+        if ((int32_t)(now - l->retry_at_ms) >= 0) {
+            link_attempt(l);
+            moved = 1;
+        }
+        return moved;
+    case LINK_RESOLVE:
+        if (l->resolved) {
+            link_connect(l);
+        } else if (l->resolve_failed) {
+            link_down(l, "relay name: DNS found no address");
+        }
+        return l->state != LINK_RESOLVE;
+    case LINK_CONNECT:
+        if (l->tls_ev & TLS_CONN_FAILED) {
+            link_down(l, tls_conn_verdict(&l->conn));
+            return 1;
+        }
+        if (l->tls_ev & TLS_CONN_OPEN) {
+            link_hello(l);
+            moved = 1;
+            break;
+        }
+        return 0;
+    case LINK_HELLO:
+    case LINK_UP:
+        break;
+    default:
+        return 0;
+    }
+    if (l->tls_ev & (TLS_CONN_FAILED | TLS_CONN_CLOSED)) {
+        link_down(l, tls_conn_verdict(&l->conn)[0] && (l->tls_ev & TLS_CONN_FAILED)
+                         ? tls_conn_verdict(&l->conn) : "relay closed the connection");
+        return 1;
+    }
+    l->tls_ev = 0;
+    if (l->state == LINK_HELLO && now - l->since_ms > HELLO_WAIT_MS) {
+        link_down(l, "relay did not answer hello within 10 s");
+        return 1;
+    }
+    if (yamux_tick(&l->ys, now) == YAMUX_EDEAD) {
+        link_down(l, "no answer to keepalive ping for 15 s: link dead");
+        return 1;
+    }
+    for (int round = 0; round < STEP_ROUNDS; round++) {
+        int r = link_input(l);
+        if (r < 0) {
+            return 1;
+        }
+        int m = r;
+        if (l->hello != NULL) {
+            m |= hello_step(l);
+            if (l->state == LINK_WAIT) {
+                return 1;
+            }
+        }
+        dispatch(l);
+        m |= splice_poll(now);
+        r = link_output(l);
+        if (r < 0) {
+            return 1;
+        }
+        m |= r;
+        if (l->ys.state != YAMUX_SS_OPEN && yamux_out_pending(&l->ys) == 0) {
+            link_down(l, l->ys.goaway_recv >= 0 ? "relay sent GoAway" : "yamux session failed");
+            return 1;
+        }
+        moved |= m;
+        if (!m) {
+            break;
+        }
+    }
+    return moved;
+}
+
+/* ---- the interface ------------------------------------------------------------------- */
+
+/* The running chain's SHA-256 (zeros when there is none). */
+static void chain_fingerprint(const struct config *cf, uint8_t fp[32])
+{
+    static char pem[CONFIG_CHAIN_MAX];
+    size_t len = 0;
+    memset(fp, 0, 32);
+    if (cf->has_chain &&
+        config_get_chain(settings_ctx(), cf, (uint8_t *)pem, sizeof pem, &len) == CONFIG_OK) {
+        fingerprint((const uint8_t *)pem, len, fp);
+    }
+}
+
+static int config_changed_since_start(const struct config *cf)
+{
+    uint8_t fp[32];
+    chain_fingerprint(cf, fp);
+    return cf->tunnel.nrelays != started.nrelays ||
+           memcmp(cf->tunnel.relays, started.relays, sizeof started.relays) != 0 ||
+           strcmp(cf->tunnel.location, started.location) != 0 ||
+           memcmp(fp, started.chain_fp, sizeof fp) != 0;
+}
+
+/* see tunnel.h */
+void tunnel_start(void)
+{
+    const struct config *cf = settings_running();
+    const char *why = NULL;
+    static int ever;
+    if (ever && !config_changed_since_start(cf)) {
+        return;
+    }
+    ever = 1;
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        struct link *l = &links[i];
+        if (l->state != LINK_OFF) {
+            link_down(l, "configuration changed");
+            l->state = LINK_OFF;
+        }
+    }
+    memset(&started, 0, sizeof started);
+    memcpy(started.relays, cf->tunnel.relays, sizeof started.relays);
+    started.nrelays = cf->tunnel.nrelays;
+    snprintf(started.location, sizeof started.location, "%s", cf->tunnel.location);
+    chain_fingerprint(cf, started.chain_fp);
+    if (cf->tunnel.nrelays == 0) {
+        identity_drop();
+        return;
+    }
+    int ok = identity_load(&why) == 0;
+    for (unsigned i = 0; i < cf->tunnel.nrelays; i++) {
+        struct link *l = &links[i];
+        memset(l, 0, sizeof *l);
+        l->idx = i;
+        l->relay = cf->tunnel.relays[i];
+        l->state = LINK_WAIT;
+        l->retry_at_ms = board_now_ms();        /* first attempt now */
+        if (!ok) {
+            set_error(l, "%s", why);
+        }
+    }
+    log_info("tunnel: %u relay%s, location %s%s%s", cf->tunnel.nrelays,
+             cf->tunnel.nrelays == 1 ? "" : "s", cf->tunnel.location[0] ? cf->tunnel.location : "-",
+             ok ? "" : ": ", ok ? "" : why);
+}
+
+/* see tunnel.h */
+int tunnel_poll(void)
+{
+    uint32_t now = board_now_ms();
+    int moved = 0;
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        moved |= link_step(&links[i], now);
+    }
+    return moved;
+}
+
+/* see tunnel.h */
+unsigned tunnel_up_count(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        n += links[i].state == LINK_UP;
+    }
+    return n;
+}
+
+/* see tunnel.h */
+struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg)
+{
+    static unsigned next;            /* spread deliveries over live tunnels */
+    struct owned *o = NULL;
+    for (unsigned i = 0; i < OWNED_MAX && o == NULL; i++) {
+        if (owned[i].st == NULL) {
+            o = &owned[i];
+        }
+    }
+    for (unsigned k = 0; o != NULL && k < CONFIG_RELAYS_MAX; k++) {
+        struct link *l = &links[(next + k) % CONFIG_RELAYS_MAX];
+        if (l->state != LINK_UP) {
+            continue;
+        }
+        struct yamux_stream *st = yamux_open(&l->ys);
+        if (st == NULL) {
+            continue;
+        }
+        next = (next + k + 1) % CONFIG_RELAYS_MAX;
+        o->st = st;
+        o->link = l;
+        o->cb = cb;
+        o->arg = arg;
+        return st;
+    }
+    return NULL;
+}
+
+/* see tunnel.h */
+void tunnel_release(struct yamux_stream *st)
+{
+    for (unsigned i = 0; i < OWNED_MAX; i++) {
+        if (owned[i].st == st) {
+            memset(&owned[i], 0, sizeof owned[i]);
+            yamux_release(st);
+        }
+    }
+}
+
+/* see tunnel.h */
+void tunnel_show(void (*out)(const char *fmt, ...))
+{
+    uint32_t now = board_now_ms();
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        const struct link *l = &links[i];
+        if (l->state == LINK_OFF) {
+            continue;
+        }
+        out("relay %u:   %s:%u  %s", i + 1, l->relay.host, l->relay.port, state_names[l->state]);
+        if (l->state == LINK_UP) {
+            out(" for %u s, rtt %u ms, streams %u, bytes in %llu, out %llu\n",
+                (unsigned)((now - l->up_since_ms) / 1000), (unsigned)l->ys.rtt_ms,
+                yamux_stream_count(&l->ys), (unsigned long long)l->ys.stats.bytes_in,
+                (unsigned long long)l->ys.stats.bytes_out);
+        } else if (l->state == LINK_WAIT) {
+            int32_t left = (int32_t)(l->retry_at_ms - now);
+            out(" (in %u s, attempt %u)\n", left > 0 ? (unsigned)(left + 999) / 1000 : 0,
+                (unsigned)l->attempts + 1);
+        } else {
+            out("\n");
+        }
+        if (l->last_error[0]) {
+            out("           last error: %s\n", l->last_error);
+        }
+    }
+    out("streams:   %u open (limit %u), %u refused since boot\n", splice_in_use(), SPLICE_MAX,
+        splice_refused());
+}

@@ -8,8 +8,8 @@
 #include "log.h"
 
 /* What a response line is (struct imap_line_ctx.kind). */
-enum { L_NONE, L_IGNORE, L_STATUS, L_CAPA, L_NUMBERED, L_EXISTS, L_FETCH, L_SEARCH,
-       L_CONT, L_TAGGED };
+enum { L_NONE, L_IGNORE, L_STATUS, L_CAPA, L_NUMBERED, L_EXISTS, L_EXPUNGE, L_FETCH,
+       L_SEARCH, L_CONT, L_TAGGED };
 enum { ST_NONE, ST_OK, ST_NO, ST_BAD, ST_BYE, ST_PREAUTH };
 enum { C_NONE, C_OTHER, C_CAPA, C_UIDVALIDITY, C_UIDNEXT, C_ALERT, C_REFERRAL };
 /* FETCH items (item) and where its BODY[] value stands (body_state). */
@@ -313,6 +313,7 @@ static void on_untagged_word(struct imap_client *c, const struct imap_ev *e)
     }
     if (ln->kind == L_NUMBERED && e->word == 1) {
         ln->kind = imap_tok_is(e, "EXISTS") ? L_EXISTS
+                 : imap_tok_is(e, "EXPUNGE") ? L_EXPUNGE
                  : imap_tok_is(e, "FETCH") && c->state == IC_S_FETCH ? L_FETCH : L_IGNORE;
     }
 }
@@ -527,10 +528,15 @@ static long on_line_end(struct imap_client *c, struct imap_cevent *ev)
     case L_STATUS:
         return on_status_untagged(c, ev);
     case L_EXISTS:
-        if (ln->num > c->exists && c->state == IC_S_IDLE) {
+        /* Any EXISTS while idle is news: comparing counts would need every EXPUNGE seen
+         * by every client to be accounted for exactly. */
+        if (c->state == IC_S_IDLE) {
             ev->type = IC_EV_NEWMAIL;
         }
         c->exists = ln->num;
+        return 0;
+    case L_EXPUNGE:
+        c->exists -= c->exists > 0;
         return 0;
     case L_FETCH:
         if (c->body_found && ln->fetch_uid != c->fetch_uid) {
@@ -708,7 +714,7 @@ void imap_client_init(struct imap_client *c, const struct imap_client_config *cf
 {
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
-    if (c->cfg.body_max == 0 || c->cfg.body_max > IMAP_LITERAL_MAX_DEFAULT) {
+    if (c->cfg.body_max == 0) {
         c->cfg.body_max = IMAP_LITERAL_MAX_DEFAULT;
     }
     imap_parser_init(&c->ps);

@@ -58,7 +58,9 @@ struct imap_client_config {
     enum imap_after after;
     const char *move_to;           /* IMAP_DO_MOVE */
     int starttls;                  /* 1: STARTTLS first; 0: transport already secured */
-    uint64_t body_max;             /* largest message accepted (<= 256 MiB) */
+    uint64_t body_max;             /* largest body literal parsed (0: 256 MiB; at most 2^40):
+                                      a larger one ends the session, so an owner with its
+                                      own size limit sets this high and skips by size */
 };
 
 /* Capabilities that change what we do. */

@@ -13,3 +13,10 @@ add_test(NAME test_imap_session
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_session.sh
           $<TARGET_FILE:test_imap_session> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_imap_session PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
+
+# The receiver end to end: Dovecot -> gateway (TAP, mappings) -> tunnel -> relay spool; 50
+# mails exactly once, IDLE, a duplicate, each security mode and after-action.
+add_test(NAME test_imap_receiver
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_receiver.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_imap_receiver PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)

@@ -184,6 +184,9 @@ static void search_fetch_dispose_idle_logout(void)
     EXPECT_STR(out(), "g10 IDLE\r\n");
     EXPECT_STR(server("+ idling\r\n* OK Still here\r\n"), "");
     EXPECT_STR(server("* 4 EXISTS\r\n"), "N");
+    CHECK_EQ(c.exists, 4);
+    EXPECT_STR(server("* 2 EXPUNGE\r\n* 4 EXISTS\r\n"), "N");   /* 3, then one more */
+    CHECK_EQ(c.exists, 4);
     CHECK_EQ(imap_client_idle_done(&c), 0);
     EXPECT_STR(out(), "DONE\r\n");
     EXPECT_STR(server("g10 OK Idle completed.\r\n"), "R");

@@ -1,0 +1,805 @@
+/* see svc_imap.h */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bearssl.h"
+#include "board.h"
+#include "endpoint.h"
+#include "hello.h"
+#include "imap_client.h"
+#include "log.h"
+#include "mappings.h"
+#include "resolve.h"
+#include "settings.h"
+#include "svc_imap.h"
+#include "tunnel.h"
+
+/* The connection to the server. */
+enum sv_state { SV_OFF, SV_WAIT, SV_RESOLVE, SV_CONNECT, SV_STARTTLS, SV_SESSION };
+/* What the session is doing: each IMAP command in flight has one. */
+enum work { W_LOGIN, W_SEARCH, W_HASH, W_SEND, W_ANSWER, W_DISPOSE, W_IDLE, W_PAUSE, W_NOOP };
+
+static const char *const sv_names[] = {
+    "off", "waiting to reconnect", "resolving", "connecting", "tls handshake", "session",
+};
+static const char *const work_names[] = {
+    "logging in", "searching", "reading (hash)", "delivering", "waiting for the relay",
+    "after-action", "idle", "polling", "noop",
+};
+
+static struct {
+    enum sv_state state;
+    enum work work;
+    int map;                         /* index of the server's mapping */
+    ip_addr_t addr;
+    uint8_t resolved, resolve_failed;
+    struct endpoint ep;
+    uint8_t ep_live;
+    unsigned ep_ev;
+    struct imap_client ic;
+    uint8_t rx[IMAP_RX_MAX];
+    size_t rx_len, rx_off;
+    uint32_t retry_at, backoff, since, next_poll;
+    uint8_t idle_without_tunnel;
+    /* the batch: UIDs from the last search, the ones the relay confirmed */
+    unsigned cur;
+    uint32_t delivered[IMAP_BATCH_MAX];
+    unsigned ndelivered;
+    /* the message being delivered */
+    br_sha256_context sha;
+    struct delivery d;
+    struct yamux_stream *st;
+    uint8_t st_gone, in_body, answered, skipping;
+    uint64_t sent;
+    uint8_t hdr[HELLO_MSG_MAX];
+    size_t hdr_len, hdr_off;
+    uint8_t ans[HELLO_MSG_MAX];
+    size_t ans_len;
+    struct hello_answer answer;
+    struct { uint32_t uidvalidity, uid; } skipped[IMAP_SKIP_MAX];
+    unsigned nskipped;
+    /* for show imap */
+    uint32_t last_poll, last_uidvalidity;
+    uint64_t msgs, dups, bytes;
+    char verdict[IMAP_VERDICT_MAX];
+} sv;
+
+static void sv_verdict(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sv_verdict(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sv.verdict, sizeof sv.verdict, fmt, ap);
+    va_end(ap);
+}
+
+static const struct config *cfg(void)
+{
+    return settings_running();
+}
+
+/* ---- the delivery stream ---- */
+
+static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
+{
+    (void)st;
+    (void)arg;
+    if (events & TUNNEL_EV_GONE) {
+        sv.st = NULL;                /* already gone: not released by us */
+        sv.st_gone = 1;
+    }
+}
+
+static void stream_drop(void)
+{
+    if (sv.st != NULL) {
+        tunnel_release(sv.st);       /* RST unless closed both ways: nothing half-stored */
+        sv.st = NULL;
+    }
+    sv.in_body = sv.answered = sv.skipping = 0;
+}
+
+/* The header goes out before the body; the answer may come early (a duplicate). */
+static void stream_pump(void)
+{
+    if (sv.st == NULL) {
+        return;
+    }
+    while (sv.hdr_off < sv.hdr_len) {
+        long w = yamux_write(sv.st, sv.hdr + sv.hdr_off, sv.hdr_len - sv.hdr_off);
+        if (w <= 0) {
+            break;
+        }
+        sv.hdr_off += (size_t)w;
+    }
+    if (sv.answered) {
+        return;
+    }
+    long n = yamux_read(sv.st, sv.ans + sv.ans_len, sizeof sv.ans - sv.ans_len);
+    if (n > 0) {
+        sv.ans_len += (size_t)n;
+    }
+    long r = answer_parse(sv.ans, sv.ans_len, HELLO_K_DELIVERY_ANSWER, &sv.answer);
+    if (r > 0) {
+        sv.answered = 1;
+    } else if (r < 0 || n < 0) {
+        sv.answered = 1;             /* a broken or missing answer counts as an error */
+        sv.answer.status = DELIVERY_ST_ERROR;
+        snprintf(sv.answer.text, sizeof sv.answer.text, "%s",
+                 r < 0 ? hello_strerror(r) : "stream ended without an answer");
+    }
+}
+
+/* ---- session end, reconnect ---- */
+
+static void on_resolved(const char *name, const ip_addr_t *addr, void *arg);
+
+static void session_down(const char *why)
+{
+    if (why != NULL) {
+        sv_verdict("%s", why);
+        log_warnx("imap: %s", why);
+    }
+    stream_drop();
+    if (sv.ep_live) {
+        endpoint_abort(&sv.ep);
+        sv.ep_live = 0;
+    }
+    resolve_cancel(on_resolved, &sv);
+    explicit_bzero(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
+    sv.backoff = sv.backoff ? sv.backoff * 2 : IMAP_RETRY_MIN_MS;
+    if (sv.backoff > IMAP_RETRY_MAX_MS) {
+        sv.backoff = IMAP_RETRY_MAX_MS;
+    }
+    sv.retry_at = board_now_ms() + sv.backoff;
+    sv.state = SV_WAIT;
+}
+
+/* ---- connecting through the mapping ---- */
+
+/* The TLS check: starttls and tls check the virtual name (TLS runs end to end through a
+ * tcp mapping); off over a tls mapping checks what that mapping checks. */
+static const char *tls_config(struct tls_client_config *t, int mapping_side)
+{
+    memset(t, 0, sizeof *t);
+    t->host = mapping_side ? mappings_tls_name(sv.map) : cfg()->imap.server.host;
+    settings_trust_anchors(&t->anchors, &t->anchors_num);
+    if (!settings_time(&t->now)) {
+        return "time not valid yet: TLS to the mail server waits";
+    }
+    return NULL;
+}
+
+/* The pairing of security mode and mapping kind, or why it is refused. */
+static const char *pairing(const struct config_mapping *m)
+{
+    enum config_imap_security s = cfg()->imap.security;
+    if (s == IMAP_SEC_OFF && !m->tls) {
+        return "security off needs a tls mapping (the password would cross in clear)";
+    }
+    if (s != IMAP_SEC_OFF && m->tls) {
+        return "security starttls/tls over a tls mapping: TLS twice; use security off";
+    }
+    return NULL;
+}
+
+static void on_endpoint(struct endpoint *e, unsigned events, void *arg)
+{
+    (void)e;
+    (void)arg;
+    sv.ep_ev |= events;
+    if (events & EP_FAILED) {
+        sv.ep_live = 0;              /* the endpoint has let go of its connection */
+    }
+}
+
+static void on_resolved(const char *name, const ip_addr_t *addr, void *arg)
+{
+    (void)name;
+    (void)arg;
+    if (addr != NULL) {
+        sv.addr = *addr;
+        sv.resolved = 1;
+    } else {
+        sv.resolve_failed = 1;
+    }
+}
+
+static void connect_server(void)
+{
+    const struct config_mapping *m = mappings_get(sv.map);
+    struct tls_client_config t;
+    const char *why = NULL;
+    int tls_now = cfg()->imap.security == IMAP_SEC_TLS || m->tls;
+    if (tls_now && (why = tls_config(&t, m->tls)) != NULL) {
+        session_down(why);
+        return;
+    }
+    sv.ep_ev = 0;
+    sv.ep_live = 1;
+    if (endpoint_open(&sv.ep, &sv.addr, m->internal.port, tls_now ? &t : NULL, on_endpoint,
+                      NULL) != 0) {
+        sv.ep_live = 0;
+        char v[IMAP_VERDICT_MAX];
+        snprintf(v, sizeof v, "connect %s:%u: %s", m->internal.host, m->internal.port,
+                 endpoint_verdict(&sv.ep));
+        session_down(v);
+        return;
+    }
+    sv.state = SV_CONNECT;
+    sv.since = board_now_ms();
+}
+
+static void session_begin(void)
+{
+    const struct config *c = cfg();
+    struct imap_client_config ic = {
+        .user = c->imap.user, .pass = c->imap.password, .folder = c->imap.folder,
+        .after = c->imap.after == IMAP_AFTER_SEEN ? IMAP_DO_SEEN
+               : c->imap.after == IMAP_AFTER_MOVE ? IMAP_DO_MOVE : IMAP_DO_DELETE,
+        .move_to = c->imap.move_folder,
+        .starttls = c->imap.security == IMAP_SEC_STARTTLS,
+        .body_max = 1ull << 40,      /* sizes are judged here, not by ending the session */
+    };
+    imap_client_init(&sv.ic, &ic);
+    sv.rx_len = sv.rx_off = 0;
+    sv.work = W_LOGIN;
+    sv.since = board_now_ms();
+    sv.state = SV_SESSION;
+}
+
+static void connect_start(void)
+{
+    const struct config *c = cfg();
+    char v[IMAP_VERDICT_MAX];
+    sv.map = mappings_find(c->imap.server.host, c->imap.server.port);
+    const struct config_mapping *m = mappings_get(sv.map);
+    const char *why = m ? pairing(m) : NULL;
+    if (m == NULL || why != NULL) {
+        snprintf(v, sizeof v, "server %s:%u: %s", c->imap.server.host, c->imap.server.port,
+                 m ? why : "no mapping for it (the receiver goes through a mapping)");
+        session_down(v);
+        return;
+    }
+    sv.resolved = sv.resolve_failed = 0;
+    switch (resolve_name(m->internal.host, &sv.addr, on_resolved, &sv)) {
+    case RESOLVE_DONE:
+        connect_server();
+        return;
+    case RESOLVE_PENDING:
+        sv.state = SV_RESOLVE;
+        return;
+    default:
+        snprintf(v, sizeof v, "internal host %s: not in the host table and no DNS server",
+                 m->internal.host);
+        session_down(v);
+    }
+}
+
+/* ---- the batch: search, hash, deliver, after-action ---- */
+
+static int skipped(uint32_t uid)
+{
+    for (unsigned i = 0; i < sv.nskipped; i++) {
+        if (sv.skipped[i].uid == uid && sv.skipped[i].uidvalidity == sv.ic.uidvalidity) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void skip_remember(uint32_t uid)
+{
+    sv.skipped[sv.nskipped % IMAP_SKIP_MAX].uid = uid;
+    sv.skipped[sv.nskipped % IMAP_SKIP_MAX].uidvalidity = sv.ic.uidvalidity;
+    if (sv.nskipped < IMAP_SKIP_MAX) {
+        sv.nskipped++;
+    }
+}
+
+static void command_sent(enum work w, int r)
+{
+    sv.work = w;
+    sv.since = board_now_ms();
+    if (r != 0) {
+        imap_client_abort(&sv.ic, "the engine refused the command");
+        session_down(sv.ic.verdict);
+    }
+}
+
+/* Nothing to do now: IDLE when the server has it, else wait for the poll interval. */
+static void rest(void)
+{
+    uint32_t poll = cfg()->imap.poll ? cfg()->imap.poll : IMAP_POLL_DEFAULT_S;
+    sv.idle_without_tunnel = tunnel_up_count() == 0;
+    if (sv.ic.caps & IMAP_CAP_IDLE) {
+        command_sent(W_IDLE, imap_client_idle(&sv.ic));
+        return;
+    }
+    sv.work = W_PAUSE;
+    sv.next_poll = board_now_ms() + poll * 1000u;
+}
+
+static void search(void)
+{
+    sv.last_poll = board_now_ms();
+    if (tunnel_up_count() == 0) {
+        rest();                      /* the mailbox stays the queue */
+        return;
+    }
+    command_sent(W_SEARCH, imap_client_search(&sv.ic));
+}
+
+static void hash_next(void);
+
+static void dispose_or_rest(void)
+{
+    if (sv.ndelivered) {
+        command_sent(W_DISPOSE, imap_client_dispose(&sv.ic, sv.delivered, sv.ndelivered));
+        return;
+    }
+    rest();
+}
+
+static void next_message(void)
+{
+    sv.cur++;
+    hash_next();
+}
+
+/* First read of the message: its SHA-256 and length for the delivery header. */
+static void hash_next(void)
+{
+    while (sv.cur < sv.ic.nuids && skipped(sv.ic.uids[sv.cur])) {
+        sv.cur++;
+    }
+    if (sv.cur >= sv.ic.nuids || tunnel_up_count() == 0) {
+        dispose_or_rest();
+        return;
+    }
+    sv.skipping = 0;
+    command_sent(W_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
+}
+
+/* Second read, into a tunnel stream behind the delivery header. */
+static void send_start(void)
+{
+    const struct config *c = cfg();
+    sv.d.uidvalidity = sv.ic.uidvalidity;
+    sv.d.uid = sv.ic.fetch_uid;
+    snprintf(sv.d.folder, sizeof sv.d.folder, "%s", c->imap.folder);
+    long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
+    sv.st_gone = 0;
+    sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
+    if (sv.st == NULL) {
+        log_warnx("imap: UID %u: no tunnel stream now: left on the server",
+                  (unsigned)sv.d.uid);
+        dispose_or_rest();
+        return;
+    }
+    sv.hdr_len = (size_t)n;
+    sv.hdr_off = sv.ans_len = 0;
+    sv.answered = sv.in_body = 0;
+    sv.sent = 0;
+    command_sent(W_SEND, imap_client_fetch(&sv.ic, sv.d.uid));
+}
+
+/* The relay's answer decides: stored or already there is delivered; else retried later. */
+static void answer_done(void)
+{
+    uint32_t uid = sv.d.uid;
+    if (sv.answer.status == DELIVERY_ST_STORED || sv.answer.status == DELIVERY_ST_DUPLICATE) {
+        sv.delivered[sv.ndelivered++] = uid;
+        sv.msgs += sv.answer.status == DELIVERY_ST_STORED;
+        sv.dups += sv.answer.status == DELIVERY_ST_DUPLICATE;
+        sv.bytes += sv.answer.status == DELIVERY_ST_STORED ? sv.d.length : 0;
+        log_info("imap: UID %u (%llu bytes) %s", (unsigned)uid, (unsigned long long)sv.d.length,
+                 sv.answer.status == DELIVERY_ST_STORED ? "stored" : "already delivered");
+    } else {
+        sv_verdict("relay refused UID %u: %s", (unsigned)uid, sv.answer.text);
+        log_warnx("imap: %s", sv.verdict);
+    }
+    stream_drop();
+    next_message();
+}
+
+static void on_uidvalidity(void)
+{
+    if (sv.last_uidvalidity && sv.last_uidvalidity != sv.ic.uidvalidity) {
+        /* Every UID we knew is void; the relay's SHA-256 dedup keeps delivery exact. */
+        log_warnx("imap: folder %s: UIDVALIDITY changed %u -> %u: all messages are new",
+                  cfg()->imap.folder, (unsigned)sv.last_uidvalidity,
+                  (unsigned)sv.ic.uidvalidity);
+        sv.nskipped = 0;
+    }
+    sv.last_uidvalidity = sv.ic.uidvalidity;
+}
+
+/* The command in flight finished. */
+static void on_ready(void)
+{
+    switch (sv.work) {
+    case W_LOGIN:
+        log_info("imap: logged in, folder %s (UIDVALIDITY %u, %u messages)", cfg()->imap.folder,
+                 (unsigned)sv.ic.uidvalidity, (unsigned)sv.ic.exists);
+        sv.backoff = 0;
+        sv.verdict[0] = 0;
+        on_uidvalidity();
+        search();
+        return;
+    case W_SEARCH:
+        sv.cur = sv.ndelivered = 0;
+        hash_next();
+        return;
+    case W_HASH:
+        if (!sv.ic.body_found || sv.skipping) {
+            next_message();
+        } else {
+            send_start();
+        }
+        return;
+    case W_SEND:
+        if (!sv.ic.body_found || sv.st == NULL || (!sv.answered && sv.sent != sv.d.length)) {
+            /* vanished between the reads, tunnel gone, or changed: not delivered */
+            stream_drop();
+            next_message();
+            return;
+        }
+        sv.work = W_ANSWER;
+        sv.since = board_now_ms();
+        return;
+    case W_DISPOSE:
+        sv.ndelivered = 0;
+        search();                    /* more may be waiting beyond this batch */
+        return;
+    default:                         /* IDLE ended, NOOP done */
+        search();
+        return;
+    }
+}
+
+/* ---- message bytes ---- */
+
+static void on_body(const struct imap_cevent *ev)
+{
+    if (sv.work == W_HASH) {
+        if (ev->type == IC_EV_BODY_BEGIN) {
+            br_sha256_init(&sv.sha);
+            sv.d.length = 0;
+            if (sv.ic.body_size > DELIVERY_SIZE_MAX) {
+                sv_verdict("UID %u: %llu bytes, over the %llu the relay takes: left on the "
+                           "server", (unsigned)sv.ic.fetch_uid,
+                           (unsigned long long)sv.ic.body_size,
+                           (unsigned long long)DELIVERY_SIZE_MAX);
+                log_warnx("imap: %s", sv.verdict);
+                skip_remember(sv.ic.fetch_uid);
+                sv.skipping = 1;
+                imap_client_skip_body(&sv.ic);
+            }
+        } else if (ev->type == IC_EV_BODY_DATA) {
+            br_sha256_update(&sv.sha, ev->p, ev->len);
+            sv.d.length += ev->len;
+        } else {
+            br_sha256_out(&sv.sha, sv.d.sha256);
+        }
+        return;
+    }
+    if (ev->type == IC_EV_BODY_BEGIN) {
+        sv.in_body = 1;
+        if (sv.st == NULL || sv.answered || sv.ic.body_size != sv.d.length) {
+            imap_client_skip_body(&sv.ic);
+        }
+    } else if (ev->type == IC_EV_BODY_DATA && sv.st != NULL) {
+        /* imap_feed gave no more than yamux_write_room(): it all goes in. */
+        long w = yamux_write(sv.st, ev->p, ev->len);
+        if (w != (long)ev->len) {
+            stream_drop();           /* the body is cut: the relay sees RST, stores nothing */
+            imap_client_skip_body(&sv.ic);
+            return;
+        }
+        sv.sent += ev->len;
+    } else if (ev->type == IC_EV_BODY_END) {
+        sv.in_body = 0;
+        if (sv.st != NULL && sv.sent == sv.d.length) {
+            yamux_close(sv.st);      /* FIN: the relay checks length and SHA-256, fsyncs */
+        }
+    }
+}
+
+/* ---- the session's I/O ---- */
+
+static void starttls_now(void)
+{
+    struct tls_client_config t;
+    const char *why = tls_config(&t, 0);
+    if (sv.rx_off < sv.rx_len) {
+        why = "starttls: bytes arrived after the STARTTLS OK, before TLS: refused";
+    }
+    if (why == NULL && endpoint_starttls(&sv.ep, &t) != 0) {
+        why = endpoint_verdict(&sv.ep);
+    }
+    if (why != NULL) {
+        imap_client_abort(&sv.ic, why);
+        session_down(sv.ic.verdict);
+        return;
+    }
+    sv.ep_ev = 0;
+    sv.state = SV_STARTTLS;
+}
+
+static void on_event(const struct imap_cevent *ev)
+{
+    switch (ev->type) {
+    case IC_EV_READY:
+        on_ready();
+        return;
+    case IC_EV_NEWMAIL:
+        imap_client_idle_done(&sv.ic);
+        return;
+    case IC_EV_STARTTLS:
+        starttls_now();
+        return;
+    case IC_EV_FAILED:
+        session_down(sv.ic.verdict);
+        return;
+    case IC_EV_CLOSED:
+        session_down("the server ended the session");
+        return;
+    default:
+        on_body(ev);
+    }
+}
+
+/* How many received bytes the engine may take now: a body waits for the stream's room. */
+static size_t feed_limit(void)
+{
+    size_t n = sv.rx_len - sv.rx_off;
+    if (sv.work == W_SEND && sv.in_body && sv.st != NULL && !sv.ic.skip_body) {
+        size_t room = yamux_write_room(sv.st);
+        n = n < room ? n : room;
+    }
+    return n;
+}
+
+static int feed(void)
+{
+    int moved = 0;
+    for (unsigned guard = 0; guard < 4096 && sv.state == SV_SESSION; guard++) {
+        struct imap_cevent ev;
+        size_t limit = feed_limit();
+        long k = imap_client_feed(&sv.ic, sv.rx + sv.rx_off, limit, &ev);
+        if (k < 0) {
+            session_down(sv.ic.verdict);
+            return 1;
+        }
+        sv.rx_off += (size_t)k;
+        moved |= k > 0;
+        if (ev.type == IC_EV_NONE) {
+            break;
+        }
+        on_event(&ev);
+    }
+    return moved;
+}
+
+static int flush_out(void)
+{
+    const uint8_t *p;
+    size_t n = imap_client_out(&sv.ic, &p);
+    if (n == 0) {
+        return 0;
+    }
+    long w = endpoint_write(&sv.ep, p, n);
+    if (w < 0) {
+        imap_client_abort(&sv.ic, "connection lost while sending");
+        session_down(sv.ic.verdict);
+        return 0;
+    }
+    imap_client_out_done(&sv.ic, (size_t)w);
+    return w > 0;
+}
+
+static int receive(void)
+{
+    if (sv.rx_off == sv.rx_len) {
+        sv.rx_off = sv.rx_len = 0;
+    }
+    if (sv.rx_len == sizeof sv.rx) {
+        return 0;                    /* still feeding what we have (back-pressure) */
+    }
+    long n = endpoint_read(&sv.ep, sv.rx + sv.rx_len, sizeof sv.rx - sv.rx_len);
+    if (n < 0) {
+        imap_client_abort(&sv.ic, n == TCP_STREAM_EOF ? "the server closed the connection"
+                                                      : "connection lost");
+        session_down(sv.ic.verdict);
+        return 0;
+    }
+    sv.rx_len += (size_t)n;
+    return n > 0;
+}
+
+/* Timers: IDLE re-issued before servers drop it, polling, silent servers and relays. */
+static void timers(void)
+{
+    uint32_t now = board_now_ms();
+    int tunnel = tunnel_up_count() > 0;
+    if (sv.work == W_IDLE) {
+        if ((now - sv.since > IMAP_IDLE_MAX_MS || (sv.idle_without_tunnel && tunnel)) &&
+            sv.ic.state == IC_S_IDLE && !sv.ic.idle_done_wanted) {
+            imap_client_idle_done(&sv.ic);
+        }
+        return;
+    }
+    if (sv.work == W_PAUSE) {
+        if ((int32_t)(now - sv.next_poll) >= 0 || (sv.idle_without_tunnel && tunnel)) {
+            if (tunnel) {
+                search();
+            } else {
+                command_sent(W_NOOP, imap_client_noop(&sv.ic));
+            }
+        }
+        return;
+    }
+    uint32_t limit = sv.work == W_ANSWER ? IMAP_ANSWER_MS : IMAP_IO_MS;
+    if (now - sv.since > limit) {
+        imap_client_abort(&sv.ic, sv.work == W_ANSWER ? "the relay did not answer the delivery"
+                                                      : "the server did not answer");
+        session_down(sv.ic.verdict);
+    }
+}
+
+static int session_poll(void)
+{
+    int busy = 0;
+    if (sv.st_gone && sv.work != W_SEND) {
+        sv.st_gone = 0;
+        if (sv.work == W_ANSWER) {
+            log_warnx("imap: UID %u: the tunnel went down before the relay answered",
+                      (unsigned)sv.d.uid);
+            stream_drop();
+            next_message();
+        }
+    }
+    stream_pump();
+    if (sv.work == W_ANSWER && sv.answered && sv.state == SV_SESSION) {
+        answer_done();
+    }
+    busy |= sv.state == SV_SESSION && flush_out();
+    busy |= sv.state == SV_SESSION && receive();
+    busy |= sv.state == SV_SESSION && feed();
+    if (sv.state == SV_SESSION) {
+        busy |= flush_out();
+        timers();
+    }
+    /* Bytes wait in rx only when the stream has no room: retry next turn. */
+    return busy || (sv.state == SV_SESSION && sv.rx_off < sv.rx_len && feed_limit() > 0);
+}
+
+/* ---- public ---- */
+
+/* What a running session depends on: a commit that changes none of it keeps it. */
+struct applied {
+    __typeof__(((struct config *)0)->imap) imap;
+    struct config_mapping map;
+};
+static struct applied applied;
+
+static void applied_now(struct applied *a)
+{
+    const struct config *c = cfg();
+    memset(a, 0, sizeof *a);
+    a->imap = c->imap;
+    int i = mappings_find(c->imap.server.host, c->imap.server.port);
+    if (mappings_get(i) != NULL) {
+        a->map = *mappings_get(i);
+    }
+}
+
+/* see svc_imap.h */
+void imap_svc_start(void)
+{
+    uint64_t msgs = sv.msgs, dups = sv.dups, bytes = sv.bytes;
+    struct applied now;
+    applied_now(&now);
+    int same = memcmp(&now, &applied, sizeof now) == 0;
+    applied = now;
+    explicit_bzero(&now, sizeof now);
+    if (same && sv.state != SV_OFF) {
+        return;
+    }
+    if (sv.state != SV_OFF) {
+        session_down(NULL);
+    }
+    memset(&sv, 0, sizeof sv);
+    sv.msgs = msgs;                  /* counters are since boot, not since the last commit */
+    sv.dups = dups;
+    sv.bytes = bytes;
+    const struct config *c = cfg();
+    if (!c->imap.enabled || !c->imap.server.host[0]) {
+        sv.state = SV_OFF;
+        return;
+    }
+    sv.state = SV_WAIT;
+    sv.retry_at = board_now_ms();
+}
+
+/* see svc_imap.h */
+int imap_svc_poll(void)
+{
+    uint32_t now = board_now_ms();
+    switch (sv.state) {
+    case SV_OFF:
+        return 0;
+    case SV_WAIT:
+        if ((int32_t)(now - sv.retry_at) >= 0) {
+            connect_start();
+        }
+        return 0;
+    case SV_RESOLVE:
+        if (sv.resolved) {
+            connect_server();
+        } else if (sv.resolve_failed) {
+            session_down("the mail server's internal host name did not resolve");
+        }
+        return 0;
+    case SV_CONNECT:
+    case SV_STARTTLS:
+        if (sv.ep_ev & EP_FAILED) {
+            char v[IMAP_VERDICT_MAX];
+            snprintf(v, sizeof v, "%s: %s", sv_names[sv.state], endpoint_verdict(&sv.ep));
+            session_down(v);
+        } else if (sv.ep_ev & EP_OPEN) {
+            sv.ep_ev = 0;
+            if (sv.state == SV_STARTTLS) {
+                sv.state = SV_SESSION;
+                imap_client_tls_done(&sv.ic);
+                sv.since = board_now_ms();
+            } else {
+                session_begin();
+            }
+            return 1;
+        }
+        return 0;
+    default:
+        return session_poll();
+    }
+}
+
+/* see svc_imap.h */
+void imap_show(void (*out)(const char *fmt, ...))
+{
+    const struct config *c = cfg();
+    uint32_t now = board_now_ms();
+    if (sv.state == SV_OFF) {
+        out("imap:      off%s\n", c->imap.enabled ? " (no server set)" : "");
+        return;
+    }
+    out("imap:      %s:%u, %s", c->imap.server.host, c->imap.server.port, sv_names[sv.state]);
+    if (sv.state == SV_SESSION) {
+        out(", %s", work_names[sv.work]);
+    } else if (sv.state == SV_WAIT) {
+        int32_t left = (int32_t)(sv.retry_at - now);
+        out(" (in %u s)", left > 0 ? (unsigned)(left + 999) / 1000 : 0);
+    }
+    out("\n");
+    if (sv.state == SV_SESSION && sv.ic.caps_text[0]) {
+        out("server:    %s\n", sv.ic.caps_text);
+        out("folder:    %s, UIDVALIDITY %u, %u messages\n", c->imap.folder,
+            (unsigned)sv.ic.uidvalidity, (unsigned)sv.ic.exists);
+    }
+    if (sv.last_poll) {
+        out("last poll: %u s ago\n", (unsigned)((now - sv.last_poll) / 1000));
+    }
+    out("delivered: %llu messages, %llu bytes; %llu already delivered\n",
+        (unsigned long long)sv.msgs, (unsigned long long)sv.bytes,
+        (unsigned long long)sv.dups);
+    if (sv.state == SV_SESSION && (sv.work == W_HASH || sv.work == W_SEND ||
+                                   sv.work == W_ANSWER)) {
+        out("current:   UID %u, %llu bytes\n", (unsigned)sv.ic.fetch_uid,
+            (unsigned long long)sv.ic.body_size);
+    }
+    if (sv.verdict[0]) {
+        out("last error: %s\n", sv.verdict);
+    }
+}

@@ -1,0 +1,41 @@
+/* The IMAP receiver (issue 7): logs into the on-premise mailbox through the gateway's own
+ * mappings (`set imap server VHOST:VPORT` must be a mapping), and delivers each new message
+ * to the relay's spool through a tunnel stream (net/hello.h delivery), then applies the
+ * after-action to the delivered batch as one UID set. Nothing is lost: the after-action
+ * waits for the relay's answer (stored, or already have it); nothing is kept twice: the
+ * relay deduplicates by SHA-256, so a message delivered again after a crash, a lost
+ * connection or a UIDVALIDITY change is answered "already have it".
+ *
+ * Security (`set imap security`): starttls over a tcp mapping (STARTTLS by us, the chain
+ * checked against the trust store and the *virtual* host name, since TLS runs end to end);
+ * tls over a tcp mapping (implicit TLS, same check); off only over a tls mapping (the
+ * mapping's TLS to the internal host is the protection). Other pairings are refused with
+ * a verdict.
+ *
+ * Each message is read twice from the server: once to learn its SHA-256 and length (the
+ * delivery header carries them and the relay answers duplicates from it at once), once to
+ * stream it through the tunnel. RAM stays bounded whatever the message size: a 4 KiB
+ * receive buffer here, the IMAP engine (~4 KiB), the TLS endpoint's pool slot if any.
+ *
+ * While no tunnel is up nothing is fetched: the mailbox stays the queue. The session is
+ * kept (NOOP every poll interval) and fetching starts when a tunnel comes up. */
+#ifndef GW_SVC_IMAP_H
+#define GW_SVC_IMAP_H
+
+#define IMAP_RX_MAX 4096             /* bytes read from the server at once */
+#define IMAP_SKIP_MAX 32             /* oversized UIDs remembered so they are not read again */
+#define IMAP_RETRY_MIN_MS 2000       /* reconnect backoff after a failure, doubling ... */
+#define IMAP_RETRY_MAX_MS 60000      /* ... up to this */
+#define IMAP_ANSWER_MS 120000        /* the relay's answer after our FIN (fsync of a big file) */
+#define IMAP_IO_MS 60000             /* the server answers a command within this, IDLE aside */
+#define IMAP_POLL_DEFAULT_S 60       /* NOOP polling when the server has no IDLE */
+
+/* (Re)start from the running config (at boot, after a commit): an open session ends. */
+void imap_svc_start(void);
+/* Every loop turn. Returns 1 when work is left that should not wait for the next sleep. */
+int imap_svc_poll(void);
+/* `show imap`: state, server capabilities, last poll, messages and bytes delivered, last
+ * verdict, current message. */
+void imap_show(void (*out)(const char *fmt, ...));
+
+#endif

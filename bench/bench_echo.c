@@ -1,6 +1,6 @@
 /* bench_echo: the echo service and the clients that measure a path with it (bench/run.sh).
  *
- *   bench_echo serve PORT                       echo server on 127.0.0.1:PORT (epoll)
+ *   bench_echo serve PORT                       echo server on PORT, any address (epoll)
  *   bench_echo rtt  [SOCKS] HOST PORT N         N 1-byte echoes on one connection:
  *                                               "rtt n=N p50_us=.. p99_us=.. mean_us=.."
  *   bench_echo rate [SOCKS] HOST PORT SECS CONC new connections per second, CONC at once,
@@ -90,7 +90,8 @@ static int write_full(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-/* RFC 1928 greeting with RFC 1929 auth, then CONNECT to a domain name; blocking. */
+/* RFC 1928 greeting, RFC 1929 auth, CONNECT to a domain name, each after the previous
+ * answer (as curl does); blocking. */
 static int socks_connect(int fd, const char *dhost, uint16_t dport)
 {
     uint8_t b[600];
@@ -98,17 +99,22 @@ static int socks_connect(int fd, const char *dhost, uint16_t dport)
     if (ul > 255 || pl > 255 || hl > 255) {
         return -1;
     }
-    /* greeting and auth in one write: the reply to the greeting is known in advance */
-    b[n++] = 5, b[n++] = 1, b[n++] = 2;
+    static const uint8_t greeting[3] = { 5, 1, 2 };
+    if (write_full(fd, greeting, 3) != 0 || read_full(fd, b, 2) != 0 || b[1] != 2) {
+        return -1;
+    }
     b[n++] = 1, b[n++] = (uint8_t)ul;
     memcpy(b + n, socks->user, ul), n += ul;
     b[n++] = (uint8_t)pl;
     memcpy(b + n, socks->pass, pl), n += pl;
+    if (write_full(fd, b, n) != 0 || read_full(fd, b, 2) != 0 || b[1] != 0) {
+        return -1;
+    }
+    n = 0;
     b[n++] = 5, b[n++] = 1, b[n++] = 0, b[n++] = 3, b[n++] = (uint8_t)hl;
     memcpy(b + n, dhost, hl), n += hl;
     b[n++] = (uint8_t)(dport >> 8), b[n++] = (uint8_t)dport;
-    if (write_full(fd, b, n) != 0 || read_full(fd, b, 2) != 0 || b[1] != 2
-        || read_full(fd, b, 2) != 0 || b[1] != 0 || read_full(fd, b, 4) != 0 || b[1] != 0) {
+    if (write_full(fd, b, n) != 0 || read_full(fd, b, 4) != 0 || b[1] != 0) {
         return -1;
     }
     size_t rest = b[3] == 1 ? 6 : b[3] == 4 ? 18 : 0;
@@ -216,8 +222,9 @@ static void econn_run(int ep, struct econn *c)
 static int serve(void)
 {
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+    /* any address: the gateway path reaches it on the TAP's host side (namespace only) */
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                             .sin_addr.s_addr = htonl(INADDR_ANY) };
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(ls, (struct sockaddr *)&a, sizeof a) != 0 || listen(ls, 4096) != 0) {
         perror("bench_echo: listen");
@@ -226,7 +233,7 @@ static int serve(void)
     int ep = epoll_create1(0);
     struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &e);
-    printf("serving on 127.0.0.1:%u\n", port);
+    printf("serving on port %u\n", port);
     fflush(stdout);
     for (;;) {
         struct epoll_event ev[256];

@@ -54,20 +54,27 @@ static int read_full(int fd, uint8_t *p, size_t len)
     return 0;
 }
 
+/* Greeting, auth, CONNECT, each after the previous answer (as curl does). */
 static int socks_connect(int fd)
 {
     uint8_t b[600];
     size_t ul = strlen(s_user), pl = strlen(s_pass), hl = strlen(s_host), n = 0;
-    b[n++] = 5, b[n++] = 1, b[n++] = 2;
+    static const uint8_t greeting[3] = { 5, 1, 2 };
+    if (send(fd, greeting, 3, MSG_NOSIGNAL) != 3 || read_full(fd, b, 2) != 0 || b[1] != 2) {
+        return -1;
+    }
     b[n++] = 1, b[n++] = (uint8_t)ul;
     memcpy(b + n, s_user, ul), n += ul;
     b[n++] = (uint8_t)pl;
     memcpy(b + n, s_pass, pl), n += pl;
+    if (send(fd, b, n, MSG_NOSIGNAL) != (ssize_t)n || read_full(fd, b, 2) != 0 || b[1] != 0) {
+        return -1;
+    }
+    n = 0;
     b[n++] = 5, b[n++] = 1, b[n++] = 0, b[n++] = 3, b[n++] = (uint8_t)hl;
     memcpy(b + n, s_host, hl), n += hl;
     b[n++] = (uint8_t)(s_port >> 8), b[n++] = (uint8_t)s_port;
-    if (send(fd, b, n, MSG_NOSIGNAL) != (ssize_t)n || read_full(fd, b, 2) != 0 || b[1] != 2
-        || read_full(fd, b, 2) != 0 || b[1] != 0 || read_full(fd, b, 4) != 0 || b[1] != 0) {
+    if (send(fd, b, n, MSG_NOSIGNAL) != (ssize_t)n || read_full(fd, b, 4) != 0 || b[1] != 0) {
         return -1;
     }
     size_t rest = b[3] == 1 ? 6 : b[3] == 4 ? 18 : 0;

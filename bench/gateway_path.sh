@@ -1,0 +1,80 @@
+# Sourced by bench/run.sh: the path through the gateway firmware itself. The relay from
+# run.sh (tunnels on 0.0.0.0:7443, SOCKS5 on 127.0.0.1:1080) takes a second location,
+# "gwbench"; the gateway sits on a TAP device (192.0.2.2, host side 192.0.2.1), provisioned
+# through its own console language (--batch): device key made on the device, CSR signed by
+# the test intermediate, relay root in its trust store, two tcp mappings to the iperf3 and
+# echo servers on 192.0.2.1. Measured only when the build has the tunnel service (`show
+# tunnel` says something other than "not available") and the tunnel comes up within 20 s;
+# otherwise the rows say why, and no figure is made up.
+
+gateway_path() {
+    local state G=$T_TMP/gw tok
+    state=$(printf 'show tunnel\n' | timeout 3 "$GATEWAY" 2>&1 | sed -n 's/^state: *//p' | head -n 1 || true)
+    if [ -z "$state" ] || [[ "$state" == "not available"* ]]; then
+        b_log "gateway: the tunnel service is not in this build ($state)"
+        fig info gateway na "not available in this build"
+        return 0
+    fi
+    mkdir -p "$G"
+    # The relay learns the location (a restart re-reads the config; test_relay_gw is gone).
+    "$RELAY" token gwbench > "$G/token.txt"
+    tok=$(sed -n 's/^token for gwbench.*: //p' "$G/token.txt")
+    grep '^location' "$G/token.txt" >> "$T_TMP/relay.conf"
+    b_stop "$RELAY_PID"
+    mv "$T_TMP/relay.log" "$T_TMP/relay-1.log"
+    t_spawn relay "$RELAY" --config "$T_TMP/relay.conf"
+    RELAY_PID=${T_PIDS[-1]}
+    b_wait_log relay 'listening: tunnels' 10 || { fig info gateway na "relay restart failed"; return 0; }
+
+    ip tuntap add dev gwtap0 mode tap
+    ip addr add 192.0.2.1/24 dev gwtap0
+    ip link set gwtap0 up
+    # Key and CSR made on the device; the CSR is signed as a factory would.
+    printf '%s\n' "set tunnel location gwbench" "tunnel key generate" "commit" "tunnel csr" \
+        > "$G/p1.txt"
+    "$GATEWAY" --flash "$G/flash.img" --batch "$G/p1.txt" > "$G/p1.log" 2>&1 || true
+    sed -n '/-----BEGIN CERTIFICATE REQUEST-----/,/-----END CERTIFICATE REQUEST-----/p' \
+        "$G/p1.log" > "$G/gw.csr"
+    if ! openssl x509 -req -in "$G/gw.csr" -CA "$P/inter.pem" -CAkey "$P/inter.key" \
+        -CAcreateserial -days 30 -out "$G/gw.pem" 2> "$G/sign.log"; then
+        b_log "gateway: no CSR from the device (see bench-logs/gateway-provision.log)"
+        cp "$G/p1.log" "$T_TMP/gateway-provision.log"
+        fig info gateway na "provisioning failed: no CSR (bench-logs/gateway-provision.log)"
+        return 0
+    fi
+    {
+        echo "set net address 192.0.2.2/24 gateway 192.0.2.1"
+        echo "host add mail.example.test 192.0.2.1"
+        echo "host add bench-host 192.0.2.1"
+        echo "set tunnel relay mail.example.test:7443"
+        echo "tunnel cert import"
+        cat "$G/gw.pem" "$P/inter.pem"
+        echo
+        echo "trust import"
+        cat "$P/root.pem"
+        echo
+        echo "mapping add iperf.bench.test:5201 bench-host:5201 tcp"
+        echo "mapping add echo.bench.test:7 bench-host:7007 tcp"
+        echo "commit"
+    } > "$G/p2.txt"
+    if ! "$GATEWAY" --flash "$G/flash.img" --batch "$G/p2.txt" > "$G/p2.log" 2>&1; then
+        cat "$G/p1.log" "$G/p2.log" > "$T_TMP/gateway-provision.log"
+        fig info gateway na "provisioning failed (bench-logs/gateway-provision.log)"
+        return 0
+    fi
+    t_spawn gateway "$GATEWAY" --flash "$G/flash.img" --net tap:gwtap0
+    local gpid=${T_PIDS[-1]}
+    if ! b_wait_log relay 'tunnel up: location=gwbench' 20; then
+        b_log "gateway: tunnel did not come up within 20 s"
+        fig info gateway na "tunnel did not come up within 20 s (bench-logs/gateway.log)"
+        b_stop "$gpid"
+        return 0
+    fi
+    t_spawn fwd-gw "$B/bench_fwd" 46201 --socks 127.0.0.1:1080 gwbench "$tok" iperf.bench.test:5201
+    local fpid=${T_PIDS[-1]}
+    b_wait_log fwd-gw forwarding 5 || true
+    cmd "gateway: gateway --flash F --net tap:gwtap0 (192.0.2.2; provisioned with --batch: key, CSR, chain, trust, mappings iperf.bench.test:5201 and echo.bench.test:7 to 192.0.2.1); iperf3 via bench_fwd 46201 --socks 127.0.0.1:1080 gwbench TOKEN iperf.bench.test:5201"
+    MEM_PIDS=("gateway=$gpid" "relay=$RELAY_PID")
+    measure gateway 46201 --socks 127.0.0.1:1080 gwbench "$tok" echo.bench.test 7
+    b_stop "$fpid" "$gpid"
+}

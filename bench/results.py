@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Turn bench/run.sh's figures into bench/results.md (markdown on stdout).
+
+usage: results.py DATA COMMANDS SIZE_TXT DURATION_S GIT_DESCRIBE
+DATA has one figure per line, "section|path|key|value" ("mem" lines carry
+"mem|path|process|state|value"). A figure that could not be taken is said so, never guessed.
+"""
+import os
+import platform
+import re
+import sys
+import time
+
+PATHS = [
+    ("raw", "loopback (ceiling)"),
+    ("fwd", "bench_fwd alone (the SOCKS5 forwarder's own cost)"),
+    ("ssh", "ssh -R via sshd (OpenSSH)"),
+    ("stunnel", "stunnel pair, mutual TLS"),
+    ("relay", "relay SOCKS5 -> tunnel -> test_relay_gw (kernel sockets)"),
+    ("gateway", "relay SOCKS5 -> tunnel -> gateway (lwIP, TAP)"),
+]
+CASES = ["1 up", "1 down", "100 up", "100 down"]
+ALTERNATIVES = ["ssh", "stunnel"]
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("|")
+            if len(parts) >= 4:
+                rows.append(parts)
+    return rows
+
+
+def machine():
+    model = "unknown"
+    mem = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = "%.1f GiB" % (int(line.split()[1]) / 1048576)
+    except OSError:
+        pass
+    return model, os.cpu_count(), platform.release(), mem
+
+
+def num(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def kv(line):
+    return dict(re.findall(r"(\w+)=([0-9.]+)", line or ""))
+
+
+def main():
+    data, cmds, size_txt, duration, git = sys.argv[1:6]
+    rows = load(data)
+    info = {(r[1], r[2]): r[3] for r in rows if r[0] == "info"}
+    tput = {(r[1], r[2]): r[3] for r in rows if r[0] == "tput"}
+    rtt = {r[1]: r[3] for r in rows if r[0] == "rtt"}
+    rate = {r[1]: r[3] for r in rows if r[0] == "rate"}
+    mem = [r for r in rows if r[0] == "mem" and len(r) >= 5]
+    mail = {(r[1], r[2]): r[3] for r in rows if r[0] == "mail"}
+    scale = {(r[1], r[2]): r[3] for r in rows if r[0] == "scale"}
+
+    def missing(path):
+        for key in ("na", "failed"):
+            if (path, key) in info:
+                return info[(path, key)]
+        return None
+
+    measured = [p for p, _ in PATHS if any((p, c) in tput for c in CASES) or p in rtt]
+    out = []
+    w = out.append
+    model, cores, kernel, memtotal = machine()
+    w("# Benchmark results (`make bench`)\n")
+    w("| | |\n|---|---|")
+    w("| machine | %s, %s cores, %s RAM |" % (model, cores, memtotal))
+    w("| kernel | Linux %s |" % kernel)
+    w("| date | %s |" % time.strftime("%Y-%m-%d %H:%M %Z"))
+    w("| source | `%s` |" % git)
+    w("| run time | %s s |" % duration)
+    note = os.environ.get("BENCH_NOTE")
+    if note:
+        w("| note | %s |" % note)
+    w("")
+    w("Everything ran in one network namespace made by `bench/run.sh` (loopback, plus a TAP "
+      "device for the gateway); commands are listed at the end. \"n/a\" means the figure "
+      "was not taken, with the reason.\n")
+
+    # ---- 1. throughput
+    w("## 1. Tunnel throughput (iperf3, Gbit/s)\n")
+    w("up: cloud client -> internal server; down: `-R`, internal server -> cloud client "
+      "(the direction mail takes).\n")
+    w("| path | 1 stream up | 1 stream down | 100 streams up | 100 streams down |")
+    w("|---|---:|---:|---:|---:|")
+    for p, label in PATHS:
+        why = missing(p)
+        if why and p not in measured:
+            w("| %s | %s | | | |" % (label, why))
+            continue
+        if p not in measured:
+            continue
+        w("| %s | %s |" % (label, " | ".join(tput.get((p, c), "n/a") for c in CASES)))
+    tun = "gateway" if "gateway" in measured else "relay" if "relay" in measured else None
+    if tun:
+        w("\nRatio of the tunnel (%s) to each path (above 1: the tunnel is faster):\n"
+          % ("gateway" if tun == "gateway" else "relay -> test_relay_gw; the gateway row is "
+             "not measured in this build"))
+        w("| tunnel ÷ | 1 up | 1 down | 100 up | 100 down |")
+        w("|---|---:|---:|---:|---:|")
+        for p, label in PATHS:
+            if p == tun or p not in measured or p == "fwd":
+                continue
+            cells = []
+            for c in CASES:
+                a, b = num(tput.get((tun, c))), num(tput.get((p, c)))
+                cells.append("%.2f" % (a / b) if a and b else "n/a")
+            w("| %s | %s |" % (label, " | ".join(cells)))
+    for p in ("ssh", "stunnel"):
+        for k in ("cipher", "tls"):
+            if (p, k) in info:
+                w("\n%s negotiated: %s." % (p, info[(p, k)]))
+    w("\nThe relay's tunnel is TLS 1.2 (BearSSL) with AES-GCM or ChaCha20-Poly1305 as the "
+      "peers agree; the alternatives run with their defaults.")
+
+    # ---- 2. latency
+    w("\n## 2. Added latency (1-byte echo round trip, µs)\n")
+    w("| path | p50 | p99 | mean | p50 added over loopback |")
+    w("|---|---:|---:|---:|---:|")
+    base = num(kv(rtt.get("raw")).get("p50_us"))
+    for p, label in PATHS:
+        if p not in rtt:
+            if missing(p):
+                w("| %s | %s | | | |" % (label, missing(p)))
+            continue
+        d = kv(rtt[p])
+        if "p50_us" not in d:
+            w("| %s | failed: %s | | | |" % (label, rtt[p]))
+            continue
+        add = "%.1f" % (float(d["p50_us"]) - base) if base is not None and p != "raw" else ""
+        w("| %s | %s | %s | %s | %s |" % (label, d["p50_us"], d["p99_us"], d["mean_us"], add))
+
+    # ---- 3. memory
+    w("\n## 3. Memory (peak RSS, KiB; VmHWM summed over each process tree)\n")
+    w("Each column's peak was reset (`clear_refs`) before that phase. \"iperf3\" is the "
+      "largest peak over the four iperf3 runs.\n")
+    procs = []
+    for r in mem:
+        if (r[1], r[2]) not in procs:
+            procs.append((r[1], r[2]))
+    holds = []
+    for r in mem:
+        if r[3] not in holds and r[3] != "idle" and not r[3].startswith("iperf3"):
+            holds.append(r[3])
+    w("| path | process | idle | %s | iperf3 |" % " | ".join("%s streams" % h for h in holds))
+    w("|---|---|---:|%s---:|" % ("---:|" * len(holds)))
+    for p, proc in procs:
+        vals = {r[3]: r[4] for r in mem if r[1] == p and r[2] == proc}
+        ip = [int(v) for k, v in vals.items() if k.startswith("iperf3") and v.isdigit()]
+        w("| %s | %s | %s | %s | %s |" % (p, proc, vals.get("idle", "n/a"),
+                                          " | ".join(vals.get(h, "n/a") for h in holds),
+                                          max(ip) if ip else "n/a"))
+    if missing("gateway"):
+        w("| gateway | gateway | %s | | |" % missing("gateway"))
+
+    # ---- 4. connection rate
+    w("\n## 4. Connection rate (new streams/s to a local echo service)\n")
+    w("| path | streams/s | failed | concurrency |")
+    w("|---|---:|---:|---:|")
+    for p, label in PATHS:
+        if p not in rate:
+            if missing(p):
+                w("| %s | %s | | |" % (label, missing(p)))
+            continue
+        d = kv(rate[p])
+        if "per_s" not in d:
+            w("| %s | failed: %s | | |" % (label, rate[p]))
+            continue
+        w("| %s | %s | %s | %s |" % (label, d["per_s"], d.get("failed", "?"), d.get("conc", "?")))
+
+    # ---- 5. mail
+    w("\n## 5. Mail: the whole mailbox from Dovecot into a Maildir\n")
+    src = mail.get(("source", "mailbox"))
+    if src:
+        n, b = src.split()
+        w("Source: %s messages, %.1f MB in Dovecot's INBOX.\n" % (n, int(b) / 1e6))
+    w("| client | messages | MB | seconds | messages/s | MB/s | peak RSS (KiB, largest process) |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    for tool, label in (("mbsync", "mbsync (FSync yes)"),
+                        ("fetchmail", "fetchmail -> bench_mda (fsync)"),
+                        ("gateway", "gateway IMAP receiver -> relay spool")):
+        v = mail.get((tool, "result"))
+        if v is None:
+            continue
+        if v == "n/a":
+            w("| %s | not available in this build | | | | | |" % label)
+            continue
+        if v == "pending":
+            w("| %s | in this build, not wired into the bench yet | | | | | |" % label)
+            continue
+        rc, secs, rss, n, b = v.split()
+        s = float(secs)
+        status = "" if rc == "0" else " (exit %s)" % rc
+        w("| %s%s | %s | %.1f | %.2f | %.0f | %.2f | %s |" % (
+            label, status, n, int(b) / 1e6, s, int(n) / s if s else 0,
+            int(b) / 1e6 / s if s else 0, rss))
+
+    # ---- 6. image
+    w("\n## 6. Image: stripped static `gateway` per architecture (`tools/size.sh`, as `make size`)\n")
+    try:
+        txt = open(size_txt).read().strip()
+    except OSError:
+        txt = "not run"
+    w("```\n%s\n```" % txt)
+
+    # ---- 7. relay scale
+    w("\n## 7. Relay scale: idle gateway tunnels one relay holds\n")
+    if ("sim", "line") in scale:
+        d = kv(scale[("sim", "line")])
+        r0, r1, h1 = (scale.get(("relay", "rss"), "0 0 0").split() + ["0", "0", "0"])[:3]
+        up = int(float(d.get("up", 0)))
+        per = (int(r1) - int(r0)) / up if up else 0
+        w("| figure | value |\n|---|---|")
+        w("| simulated gateways started | %s |" % (int(float(d.get("up", 0))) + int(float(d.get("refused", 0)))))
+        w("| tunnels up (TLS + hello answered) | %s |" % up)
+        w("| refused by the relay | %s |" % d.get("refused", "?"))
+        w("| time to bring them up | %s s |" % d.get("secs", "?"))
+        w("| relay RSS before / with them | %s / %s KiB (peak %s) |" % (r0, r1, h1))
+        w("| relay RSS per idle tunnel | %.1f KiB |" % per)
+        w("| relay RSS after 12 s idle | %s KiB |" % scale.get(("relay", "rss_after_idle"), "n/a"))
+        w("| tunnels lost while idle (keepalive 5 s) | %s |" % scale.get(("sim", "lost"), "n/a"))
+        w("| simulated gateways' process RSS | %s KiB |" % scale.get(("sim", "rss"), "n/a"))
+        if scale.get(("relay", "refusal")):
+            w("| first refusal in the relay's log | `%s` |" % scale[("relay", "refusal")])
+    else:
+        for k, v in scale.items():
+            w("- %s %s: %s" % (k[0], k[1], v))
+        if not scale:
+            w("not run")
+
+    # ---- commands
+    w("\n## Commands\n")
+    for line in open(cmds):
+        if line.strip():
+            w("- " + line.strip())
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

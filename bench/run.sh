@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# make bench (issue 9): the tunnel against the real alternatives, side by side in one run,
+# inside one network namespace this script creates (nothing leaves the machine; every
+# process it starts is stopped at exit). Writes bench/results.md. Needs root.
+#
+#   bash bench/run.sh BUILD_DIR          (BUILD_DIR: the x86_64 tree, e.g. build/x86_64)
+#
+# Knobs (environment): BENCH_SECS (iperf3 seconds per run, default 3), BENCH_RTT (echoes per
+# RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
+# BENCH_MAILS (1000), BENCH_LARGE (10 mails of 2.5 MiB), BENCH_SCALE_N (300),
+# BENCH_ONLY (space-separated sections: paths mail image scale; default all),
+# BENCH_OUT (results file, default bench/results.md).
+#
+# Paths (each gets the same iperf3 server on 127.0.0.1:5201 and echo server on :7007):
+#   raw      loopback, the ceiling
+#   fwd      bench_fwd, the splice forwarder iperf3 needs for SOCKS5, alone (its own cost)
+#   ssh      ssh -R through OpenSSH's sshd (temp host key, authorized key made now)
+#   stunnel  stunnel client -> stunnel server, mutual TLS (test PKI made now)
+#   relay    relay SOCKS5 -> tunnel (TLS 1.2 + yamux) -> test_relay_gw: the relay and our
+#            protocol code, with a kernel-socket test gateway instead of lwIP
+#   gateway  relay SOCKS5 -> the gateway firmware (lwIP, TAP): measured when the build has
+#            the tunnel service, else the row says "not available in this build"
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$REPO/tests/integration/lib.sh"
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+t_enter_netns "$@"
+. "$REPO/tests/integration/dovecot.sh"
+cd "$REPO"
+
+SECS=${BENCH_SECS:-3}
+RTT_N=${BENCH_RTT:-2000}
+RATE_SECS=${BENCH_RATE_SECS:-3}
+RATE_CONC=${BENCH_RATE_CONC:-8}
+HOLD=${BENCH_HOLD:-100 1000}
+MAILS=${BENCH_MAILS:-1000}
+LARGE=${BENCH_LARGE:-10}
+SCALE_N=${BENCH_SCALE_N:-300}
+ONLY=${BENCH_ONLY:-paths mail image scale}
+OUT=${BENCH_OUT:-$REPO/bench/results.md}
+T0=$(date +%s)
+B=$BUILD/bench
+RELAY=$BUILD/relay/relay
+TESTGW=$BUILD/tests/integration/test_relay_gw
+GATEWAY=$BUILD/gateway
+DATA=$T_TMP/data.txt          # one figure per line: section|path|key|value
+CMDS=$T_TMP/commands.txt      # the commands behind the figures, for results.md
+: > "$DATA"
+: > "$CMDS"
+ulimit -n 16384      # 1000 held streams: a socket each at client, path, echo server
+# Many short connections from one address: reuse TIME_WAIT ports (this namespace only).
+sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
+for f in "$B/bench_echo" "$B/bench_fwd" "$B/bench_mda" "$B/sim_gateways" "$RELAY" "$TESTGW"; do
+    [ -x "$f" ] || t_fail "missing $f (build the x86_64 tree first: make x86_64)"
+done
+
+keep_logs() {
+    local rc=$?
+    mkdir -p "$BUILD/bench-logs"
+    cp "$T_TMP"/*.log "$T_TMP"/*.txt "$BUILD/bench-logs/" 2> /dev/null || true
+    (exit $rc)
+    t_cleanup
+}
+trap keep_logs EXIT
+
+b_log() { printf '%s [%3ss] %s\n' "bench" "$(($(date +%s) - T0))" "$*"; }
+fig() { printf '%s|%s|%s|%s\n' "$@" >> "$DATA"; }
+cmd() { printf '%s\n' "$*" >> "$CMDS"; }
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# b_wait_log NAME REGEX SECONDS: like t_wait_log, but returns 1 instead of ending the run.
+b_wait_log() {
+    local i
+    for ((i = 0; i < $3 * 10; i++)); do
+        grep -qE "$2" "$T_TMP/$1.log" 2> /dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# b_stop PID...: stop processes this script started, and reap them.
+b_stop() {
+    local p
+    for p in "$@"; do kill "$p" 2> /dev/null || true; done
+    for p in "$@"; do wait "$p" 2> /dev/null || true; done
+}
+# The PID and all its descendants.
+tree() {
+    local p=$1 c
+    echo "$p"
+    for c in $(ps -o pid= --ppid "$p" 2> /dev/null); do tree "$c"; done
+}
+# hwm PID...: peak RSS in KiB, summed over the processes and their descendants.
+hwm() {
+    local p s=0 v
+    for p in $(for q in "$@"; do tree "$q"; done); do
+        v=$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status" 2> /dev/null || true)
+        s=$((s + ${v:-0}))
+    done
+    echo "$s"
+}
+# Peak RSS starts over from the current RSS (Linux: clear_refs 5).
+hwm_reset() {
+    local p
+    for p in $(for q in "$@"; do tree "$q"; done); do
+        echo 5 > "/proc/$p/clear_refs" 2> /dev/null || true
+    done
+}
+
+# ---------------------------------------------------------------- test PKI and peers
+P=$T_TMP/pki
+sh tests/unit/make_pki.sh "$P" > "$T_TMP/pki.log" 2>&1 || t_fail "make_pki.sh failed"
+gwcert() { # NAME CN: a gateway certificate (CN = Location ID) from the lab intermediate
+    openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/$1.key"
+    openssl req -new -key "$P/$1.key" -subj "/O=Gateway Test Lab/CN=$2" -out "$P/$1.csr"
+    openssl x509 -req -in "$P/$1.csr" -CA "$P/inter.pem" -CAkey "$P/inter.key" \
+        -CAcreateserial -days 30 -out "$P/$1.pem" 2> /dev/null
+    cat "$P/$1.pem" "$P/inter.pem" > "$P/$1-chain.pem"
+}
+gwcert gw1 loc1
+cmd "test PKI: tests/unit/make_pki.sh (RSA-2048 root, P-256 intermediate and leaves), gateway certificates by openssl req | openssl x509 -req"
+
+t_spawn echo "$B/bench_echo" serve 7007
+t_spawn iperf3 iperf3 -s -p 5201 --forceflush
+b_wait_log echo serving 10 || t_fail "echo server"
+b_wait_log iperf3 'Server listening' 10 || t_fail "iperf3 server"
+cmd "targets: bench_echo serve 7007 (epoll echo); iperf3 -s -p 5201"
+
+# ---------------------------------------------------------------- one path's figures
+# measure PATH IPERF_PORT ECHO_ARGS... ; MEM_PIDS (label=pid ...) names what to weigh.
+MEM_PIDS=()
+measure() {
+    local path=$1 iport=$2; shift 2
+    local echo_args=("$@") out lbl pid n
+    b_log "$path: memory idle"
+    for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
+    sleep 1
+    for lbl in "${MEM_PIDS[@]}"; do fig mem "$path" "${lbl%%=*}|idle" "$(hwm "${lbl#*=}")"; done
+    for n in $HOLD; do
+        [ ${#MEM_PIDS[@]} -gt 0 ] || break
+        for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
+        t_spawn "hold-$path-$n" "$B/bench_echo" hold "${echo_args[@]}" "$n"
+        pid=${T_PIDS[-1]}
+        if b_wait_log "hold-$path-$n" '^holding|failed' 120 &&
+            grep -q "^holding $n\$" "$T_TMP/hold-$path-$n.log"; then
+            sleep 0.5
+            for lbl in "${MEM_PIDS[@]}"; do
+                fig mem "$path" "${lbl%%=*}|$n" "$(hwm "${lbl#*=}")"
+            done
+        else
+            b_log "$path: could not hold $n streams: $(tail -n 1 "$T_TMP/hold-$path-$n.log")"
+            for lbl in "${MEM_PIDS[@]}"; do fig mem "$path" "${lbl%%=*}|$n" "failed"; done
+        fi
+        b_stop "$pid"
+        sleep 1
+    done
+    b_log "$path: RTT"
+    out=$("$B/bench_echo" rtt "${echo_args[@]}" "$RTT_N" 2>&1) || true
+    fig rtt "$path" line "$out"
+    b_log "$path: connection rate"
+    out=$("$B/bench_echo" rate "${echo_args[@]}" "$RATE_SECS" "$RATE_CONC" 2>&1) || true
+    fig rate "$path" line "$out"
+    [ "$iport" = - ] && return 0
+    local case args
+    for case in "1 up" "1 down" "100 up" "100 down"; do
+        set -- $case
+        args=(-c 127.0.0.1 -p "$iport" -t "$SECS" -O 1 -J -P "$1")
+        [ "$2" = down ] && args+=(-R)
+        for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
+        b_log "$path: iperf3 -P $1 $2"
+        timeout $((SECS + 40)) iperf3 "${args[@]}" > "$T_TMP/iperf-$path-$1-$2.json" 2>&1 || true
+        out=$(python3 -c '
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))
+    print("%.3f" % (j["end"]["sum_received"]["bits_per_second"] / 1e9))
+except Exception as e:
+    print("failed")
+' "$T_TMP/iperf-$path-$1-$2.json")
+        fig tput "$path" "$1 $2" "$out"
+        for lbl in "${MEM_PIDS[@]}"; do
+            fig mem "$path" "${lbl%%=*}|iperf3 -P $1 $2" "$(hwm "${lbl#*=}")"
+        done
+    done
+}
+
+if want paths; then
+cmd "throughput: iperf3 -c 127.0.0.1 -p PORT -t $SECS -O 1 -J -P 1|100 [-R] (up: client -> internal iperf3 server; down: -R)"
+cmd "latency: bench_echo rtt [--socks RELAY USER PASS] HOST PORT $RTT_N (1-byte echoes on one connection, after 50 warm-up)"
+cmd "connection rate: bench_echo rate ... $RATE_SECS $RATE_CONC (each: connect, SOCKS5 if any, 1-byte echo, close; $RATE_CONC at once)"
+cmd "memory: VmHWM (peak RSS, reset with clear_refs 5 before each phase) summed over each process tree; streams held open by bench_echo hold ... N ($HOLD)"
+
+# ---- raw loopback
+MEM_PIDS=()
+measure raw 5201 127.0.0.1 7007
+
+# ---- the forwarder alone
+t_spawn fwd "$B/bench_fwd" 15201 --to 127.0.0.1:5201
+FWD_PID=${T_PIDS[-1]}
+t_spawn fwd-echo "$B/bench_fwd" 17007 --to 127.0.0.1:7007
+FWDE_PID=${T_PIDS[-1]}
+b_wait_log fwd forwarding 5 && b_wait_log fwd-echo forwarding 5
+cmd "fwd: bench_fwd 15201 --to 127.0.0.1:5201 (splice, 1 MiB pipe per direction)"
+MEM_PIDS=("bench_fwd=$FWDE_PID")
+measure fwd 15201 127.0.0.1 17007
+b_stop "$FWD_PID" "$FWDE_PID"
+
+# ---- ssh -R through sshd
+S=$T_TMP/ssh
+mkdir -p "$S" /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$S/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$S/user_key"
+cp "$S/user_key.pub" "$S/authorized_keys"
+cat > "$S/sshd_config" <<EOF
+ListenAddress 127.0.0.1:2222
+HostKey $S/host_key
+AuthorizedKeysFile $S/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+AllowTcpForwarding yes
+MaxStartups 100
+LogLevel ERROR
+EOF
+t_spawn sshd /usr/sbin/sshd -D -e -f "$S/sshd_config"
+SSHD_PID=${T_PIDS[-1]}
+sleep 0.5
+t_spawn ssh ssh -F /dev/null -i "$S/user_key" -p 2222 -o BatchMode=yes \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes \
+    -o ServerAliveInterval=5 -N -v -R 127.0.0.1:25201:127.0.0.1:5201 \
+    -R 127.0.0.1:27007:127.0.0.1:7007 root@127.0.0.1
+SSH_PID=${T_PIDS[-1]}
+if b_wait_log ssh 'remote forward success for: listen 127.0.0.1:27007' 15; then
+    cipher=$(grep -oE 'cipher: [^ ]+' "$T_TMP/ssh.log" | head -n 1 | cut -d' ' -f2)
+    fig info ssh cipher "$cipher"
+    cmd "ssh: sshd -D -f CONF (127.0.0.1:2222, ed25519 host key); ssh -N -R 127.0.0.1:25201:127.0.0.1:5201 -R 127.0.0.1:27007:127.0.0.1:7007 root@127.0.0.1 (cipher $cipher)"
+    MEM_PIDS=("ssh=$SSH_PID" "sshd=$SSHD_PID")
+    measure ssh 25201 127.0.0.1 27007
+else
+    b_log "ssh -R did not come up"
+    fig info ssh failed "ssh -R did not come up (see bench-logs/ssh.log)"
+fi
+b_stop "$SSH_PID"
+b_stop "$SSHD_PID"
+
+# ---- stunnel pair, mutual TLS
+cat > "$T_TMP/stunnel-server.conf" <<EOF
+foreground = yes
+pid =
+debug = 5
+output = $T_TMP/stunnel-server.out
+[iperf]
+accept = 127.0.0.1:34443
+connect = 127.0.0.1:5201
+cert = $P/chain-ec.pem
+key = $P/leaf-ec.key
+CAfile = $P/root.pem
+verifyChain = yes
+requireCert = yes
+[echo]
+accept = 127.0.0.1:34444
+connect = 127.0.0.1:7007
+cert = $P/chain-ec.pem
+key = $P/leaf-ec.key
+CAfile = $P/root.pem
+verifyChain = yes
+requireCert = yes
+EOF
+cat > "$T_TMP/stunnel-client.conf" <<EOF
+foreground = yes
+pid =
+debug = 5
+output = $T_TMP/stunnel-client.out
+client = yes
+[iperf]
+accept = 127.0.0.1:35201
+connect = 127.0.0.1:34443
+cert = $P/gw1-chain.pem
+key = $P/gw1.key
+CAfile = $P/root.pem
+verifyChain = yes
+checkHost = mail.example.test
+[echo]
+accept = 127.0.0.1:37007
+connect = 127.0.0.1:34444
+cert = $P/gw1-chain.pem
+key = $P/gw1.key
+CAfile = $P/root.pem
+verifyChain = yes
+checkHost = mail.example.test
+EOF
+t_spawn stunnel-server stunnel "$T_TMP/stunnel-server.conf"
+STS_PID=${T_PIDS[-1]}
+t_spawn stunnel-client stunnel "$T_TMP/stunnel-client.conf"
+STC_PID=${T_PIDS[-1]}
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2> /dev/null; }
+for ((i = 0; i < 50; i++)); do port_open 34444 && port_open 37007 && break; sleep 0.1; done
+if "$B/bench_echo" rtt 127.0.0.1 37007 10 > "$T_TMP/stunnel-probe.txt" 2>&1; then
+    # What the pair negotiates (stunnel logs it only at debug level 6, too costly here).
+    proto=$(openssl s_client -connect 127.0.0.1:34444 -cert "$P/gw1.pem" -key "$P/gw1.key" \
+        -CAfile "$P/root.pem" < /dev/null 2> /dev/null |
+        sed -n 's/^New, \(TLSv[0-9.]*\), Cipher is \(.*\)/\1 \2/p' | head -n 1)
+    fig info stunnel tls "$proto"
+    cmd "stunnel: stunnel SERVER.conf (accept 127.0.0.1:34443 -> 5201, requireCert) and CLIENT.conf (client = yes, accept 35201 -> 34443, cert gw1, checkHost); $proto"
+    MEM_PIDS=("stunnel client=$STC_PID" "stunnel server=$STS_PID")
+    measure stunnel 35201 127.0.0.1 37007
+else
+    b_log "stunnel pair did not come up"
+    fig info stunnel failed "stunnel did not come up (see bench-logs)"
+fi
+b_stop "$STC_PID" "$STS_PID"
+cp "$T_TMP"/stunnel-*.out "$BUILD/bench-logs/" 2> /dev/null || true
+
+# ---- relay SOCKS5 -> test gateway (kernel sockets, our TLS + yamux)
+mkdir -p "$T_TMP/spool"
+"$RELAY" token loc1 > "$T_TMP/token-loc1.txt"
+TOKEN1=$(sed -n 's/^token for loc1.*: //p' "$T_TMP/token-loc1.txt")
+cat > "$T_TMP/relay.conf" <<EOF
+listen 0.0.0.0:7443
+cert $P/chain-ec.pem key $P/leaf-ec.key
+client-ca $P/inter.pem
+socks 127.0.0.1:1080
+$(grep '^location' "$T_TMP/token-loc1.txt")
+spool $T_TMP/spool
+EOF
+t_spawn relay "$RELAY" --config "$T_TMP/relay.conf"
+RELAY_PID=${T_PIDS[-1]}
+b_wait_log relay 'listening: tunnels' 10 || t_fail "relay did not start"
+t_spawn testgw "$TESTGW" --relay 127.0.0.1:7443 --ca "$P/root.der" --name mail.example.test \
+    --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --location loc1 \
+    --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007
+TESTGW_PID=${T_PIDS[-1]}
+if b_wait_log testgw 'tunnel up' 10; then
+    t_spawn fwd-relay "$B/bench_fwd" 45201 --socks 127.0.0.1:1080 loc1 "$TOKEN1" iperf.bench.test:5201
+    FWDR_PID=${T_PIDS[-1]}
+    b_wait_log fwd-relay forwarding 5
+    cmd "relay: relay --config CONF (tunnels 7443, socks 127.0.0.1:1080); test_relay_gw --relay 127.0.0.1:7443 --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007; iperf3 via bench_fwd 45201 --socks 127.0.0.1:1080 loc1 TOKEN iperf.bench.test:5201; echo clients with --socks 127.0.0.1:1080 loc1 TOKEN echo.bench.test 7"
+    MEM_PIDS=("relay=$RELAY_PID" "test_relay_gw=$TESTGW_PID")
+    measure relay 45201 --socks 127.0.0.1:1080 loc1 "$TOKEN1" echo.bench.test 7
+    b_stop "$FWDR_PID"
+else
+    fig info relay failed "test gateway tunnel did not come up (see bench-logs)"
+fi
+b_stop "$TESTGW_PID"
+
+# ---- relay SOCKS5 -> the gateway firmware (lwIP on TAP)
+. "$REPO/bench/gateway_path.sh"
+gateway_path
+b_stop "$RELAY_PID"
+fi   # paths
+
+# ---------------------------------------------------------------- mail
+if want mail; then
+. "$REPO/bench/mail.sh"
+mail_bench
+fi
+
+# ---------------------------------------------------------------- image
+if want image; then
+b_log "image: tools/size.sh"
+arches=()
+for a in x86_64 aarch64; do
+    [ -f "$REPO/build/$a/gateway" ] && [ -f "$REPO/build/$a/gateway.map" ] && arches+=("$a")
+done
+if [ ${#arches[@]} -gt 0 ]; then
+    bash tools/size.sh "${arches[@]}" > "$T_TMP/size.txt" 2>&1 || true
+    cmd "image: bash tools/size.sh ${arches[*]} (as make size; images from build/ARCH)"
+else
+    echo "no images built (make all)" > "$T_TMP/size.txt"
+fi
+fi
+
+# ---------------------------------------------------------------- relay scale
+if want scale; then
+. "$REPO/bench/scale.sh"
+scale_bench
+fi
+
+# ---------------------------------------------------------------- results
+b_log "writing $OUT"
+python3 "$REPO/bench/results.py" "$DATA" "$CMDS" "$T_TMP/size.txt" "$((($(date +%s) - T0)))" \
+    "$(git -C "$REPO" describe --always --dirty 2> /dev/null || echo unknown)" > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+b_log "done: $OUT"

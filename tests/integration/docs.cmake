@@ -15,3 +15,9 @@ add_test(NAME test_docs_verdicts
   COMMAND python3 ${CMAKE_SOURCE_DIR}/tools/check_verdicts.py --root ${CMAKE_SOURCE_DIR})
 set_tests_properties(test_docs_man test_docs_install test_docs_verdicts
   PROPERTIES LABELS "unit;docs" TIMEOUT 120)
+# The operator guide replayed (needs root: a network namespace and TAP), like the other
+# integration tests: docs/operator-guide.md's steps, checked line by line.
+add_test(NAME test_docs_guide
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_docs_guide.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> $<TARGET_FILE:flashtool> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_docs_guide PROPERTIES LABELS "integration;docs" RUN_SERIAL ON TIMEOUT 300)

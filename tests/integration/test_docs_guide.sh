@@ -1,0 +1,169 @@
+#!/bin/bash
+# docs/operator-guide.md, replayed: the guide's console steps against this build, on a TAP
+# device in a network namespace of the test's own, with the lab PKI, a relay (two, for HA),
+# openssl s_server and socat as internal hosts, curl as the cloud application. Each check
+# is a line the guide shows; when one fails, the guide (or the code) has to change.
+#
+#   test_docs_guide.sh GATEWAY RELAY FLASHTOOL MAKE_PKI
+source "$(dirname "$0")/lib.sh"
+t_enter_netns "$@"
+GW=$1 RELAY=$2 FT=$3 MAKE_PKI=$4
+cd "$T_TMP"
+ip tuntap add tap0 mode tap
+ip addr add 192.0.2.1/24 dev tap0
+ip link set tap0 up
+
+sh "$MAKE_PKI" pki > pki.log 2>&1 || t_fail "make_pki"
+mkdir -p relay spool spool2
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout relay/gateway-ca.key \
+  -out relay/gateway-ca.pem -subj "/O=Example Utility/CN=Example Gateway CA" -days 3650 2>/dev/null
+cat pki/wild.pem pki/inter.pem > relay/relay-chain.pem
+cp pki/wild.key relay/relay-key.pem
+
+# step NAME [--net] LINES...: run the lines through --batch; output in NAME.out
+step() {
+    local name=$1 net=(); shift
+    [ "$1" = --net ] && { net=(--net tap:tap0); shift; }
+    printf '%s\n' "$@" > "$name.txt"
+    "$GW" --flash gw.img "${net[@]}" --batch "$name.txt" > "$name.out" 2>&1
+}
+has() {   # has NAME TEXT: NAME.out holds TEXT (a fixed string)
+    grep -qF -- "$2" "$1.out" || { cat "$1.out"; t_fail "$1: no '$2'"; }
+}
+
+# 2. first boot; 3. network
+step boot "show version" "show status" || t_fail "first boot"
+has boot "flash: no configuration store yet: formatting 256 KiB"
+has boot "sntp:     off: no server configured (set net ntp HOST)"
+has boot "config:   committed"
+step network "set system hostname gw-lab" "set net address 192.0.2.2/24 gateway 192.0.2.1" \
+    "host add relay.example.test 192.0.2.1" "host add mail.example.test 192.0.2.1" "commit" \
+    "show config" || t_fail "network"
+has network "host add mail.example.test 192.0.2.1"
+# 4. time
+step time --net "set net ntp 192.0.2.1" "commit" "show status" || t_fail "time"
+has time "time: asking 192.0.2.1 by SNTP"
+has time "sntp:     server 192.0.2.1 (192.0.2.1): asking since"
+has time "net:      en link up, address 192.0.2.2"
+# 5. relay and Location ID
+step relay "set tunnel relay relay.example.test:8443" "set tunnel location loc1" "commit" \
+    "show tunnel" || t_fail "relay"
+has relay "last error: no device identity (tunnel key generate, tunnel csr, tunnel cert import)"
+# 6. key and CSR; 7. certificate
+step key "tunnel key generate" "commit" "tunnel csr" || t_fail "key"
+has key "new P-256 device key in the candidate (commit to keep); 'tunnel csr' prints its certificate request"
+sed -n '/BEGIN CERTIFICATE REQUEST/,/END CERTIFICATE REQUEST/p' key.out > loc1.csr
+[ "$(openssl req -in loc1.csr -noout -subject)" = "subject=CN = loc1" ] || t_fail "CSR subject"
+openssl x509 -req -in loc1.csr -CA relay/gateway-ca.pem -CAkey relay/gateway-ca.key \
+    -CAcreateserial -out loc1.pem -days 825 2>/dev/null || t_fail "signing"
+step cert "tunnel cert import" "$(cat loc1.pem relay/gateway-ca.pem)" "" "commit" "show tunnel" \
+    || t_fail "cert import"
+has cert "device certificate chain of 2 certificates in the candidate (commit to keep)"
+has cert "chain:     present"
+# 8. trust store
+step trust "trust import" "$(cat pki/root.pem)" "" "commit" "trust list" || t_fail "trust"
+has trust "1 certificate added to the candidate trust store (commit to keep)"
+has trust "subject     CN=Lab Root CA, O=Gateway Test Lab"
+
+# internal hosts
+t_spawn s993 openssl s_server -quiet -accept 192.0.2.1:993 -cert pki/leaf-ec.pem \
+    -key pki/leaf-ec.key -cert_chain pki/inter.pem -www
+t_spawn s994 openssl s_server -quiet -accept 192.0.2.1:994 -cert pki/leaf-ec.pem \
+    -key pki/leaf-ec.key -www
+printf '#!/bin/sh\nprintf "%%s\\r\\n" "* OK [CAPABILITY IMAP4rev1 STARTTLS] lab ready"\nsleep 2\n' > imap143.sh
+chmod +x imap143.sh
+t_spawn s143 socat TCP-LISTEN:143,bind=192.0.2.1,reuseaddr,fork EXEC:"$T_TMP/imap143.sh"
+sleep 1
+
+# 9. mappings
+step map --net "mapping add mail.example.test:993 mail.example.test:993 tls" \
+    "mapping add mail.example.test:143 mail.example.test:143 tcp" "commit" "mapping list" \
+    "mapping check mail.example.test:993" "mapping check mail.example.test:143" || t_fail "mappings"
+has map 'mail.example.test:993 -> mail.example.test:993 (192.0.2.1) tls: ok: chain anchored at "CN=Lab Root CA, O=Gateway Test Lab"'
+has map "mail.example.test:143 -> mail.example.test:143 (192.0.2.1) tcp: ok: connected"
+step wrongname --net "host add mailhost 192.0.2.1" "mapping add mailhost:993 mailhost:993 tls" \
+    "commit" "mapping check mailhost:993" && t_fail "mapping check with the wrong name passed"
+has wrongname "tls: name mismatch: wanted mailhost, certificate has mail.example.test, imap.example.test"
+step sni --net "mapping del mailhost:993" "mapping add mailhost:993 mailhost:993 tls sni mail.example.test" \
+    "commit" "mapping check mailhost:993" || t_fail "sni"
+has sni 'mailhost:993 -> mailhost:993 (192.0.2.1) tls: ok: chain anchored at "CN=Lab Root CA, O=Gateway Test Lab"'
+step nointer --net "mapping add mail.example.test:994 mail.example.test:994 tls" "commit" \
+    "mapping check mail.example.test:994" && t_fail "a leaf-only server passed without its intermediate"
+has nointer 'tls: unknown issuer "CN=Lab Intermediate CA, O=Gateway Test Lab" (not in trust store)'
+step inter --net "trust import" "$(cat pki/inter.pem)" "" "commit" "mapping check mail.example.test:994" \
+    || t_fail "intermediate"
+has inter 'tls: ok: chain anchored at "CN=Lab Intermediate CA, O=Gateway Test Lab"'
+step probe --net "tls probe mail.example.test:993" || t_fail "tls probe"
+has probe "server chain (2 certificates):"
+has probe 'verdict: ok: chain anchored at "CN=Lab Intermediate CA, O=Gateway Test Lab"'
+# 10. IMAP settings
+step imap "set imap server mail.example.test:143" "set imap security starttls" \
+    "set imap user market" "set imap password s3cret" "set imap folder INBOX" \
+    "set imap after move Archive" "set imap poll 60" "set imap enabled yes" "commit" "show imap" \
+    || t_fail "imap"
+has imap "server:    mail.example.test:143, security starttls"
+
+# 13. the relay; 14. HA
+"$RELAY" token loc1 > token.txt || t_fail "relay token"
+TOKEN=$(sed -n 's/^token for loc1 (give it to the cloud application; it is not stored): //p' token.txt)
+[ -n "$TOKEN" ] || t_fail "no token in: $(cat token.txt)"
+cat > relay/relay.conf <<CONF
+listen 192.0.2.1:8443
+cert relay-chain.pem
+key relay-key.pem
+client-ca gateway-ca.pem
+socks 127.0.0.1:1080
+spool $T_TMP/spool
+metrics 127.0.0.1:9100
+$(grep '^location loc1 token-sha256 ' token.txt)
+CONF
+[ "$("$RELAY" --check --config relay/relay.conf)" = "configuration OK" ] || t_fail "relay --check"
+sed -e 's/:8443/:8444/' -e 's/:1080/:1081/' -e 's/:9100/:9101/' -e "s#$T_TMP/spool#$T_TMP/spool2#" \
+    relay/relay.conf > relay/relay2.conf
+t_spawn relay1 "$RELAY" --config relay/relay.conf
+t_spawn relay2 "$RELAY" --config relay/relay2.conf
+step ha "set tunnel relay relay.example.test:8443 relay.example.test:8444" "commit" || t_fail "ha"
+has ha "tunnel: 2 relays, location loc1"
+
+rm -f con; mkfifo con; exec 3<> con
+"$GW" --flash gw.img --net tap:tap0 < con > gw.log 2>&1 &
+T_PIDS+=($!)
+t_wait_log gw "relay relay.example.test:8443 up \(location loc1" 20
+t_wait_log gw "relay relay.example.test:8444 up \(location loc1" 20
+t_wait_log relay1 'tunnel up: location=loc1 tunnel=[0-9]+ peer=192.0.2.2:[0-9]+ host="gw-lab"' 5
+curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1080" telnet://mail.example.test:143 \
+    < /dev/null > c143.out 2>&1
+grep -qF '* OK [CAPABILITY IMAP4rev1 STARTTLS] lab ready' c143.out || t_fail "curl 143: $(cat c143.out)"
+curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1081" telnet://mail.example.test:143 \
+    < /dev/null > c143b.out 2>&1
+grep -qF '* OK [CAPABILITY IMAP4rev1 STARTTLS] lab ready' c143b.out || t_fail "curl 143 via relay 2"
+curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1080" http://mail.example.test:993/ \
+    > c993.out 2>&1
+grep -qF '<HTML><BODY BGCOLOR="#ffffff">' c993.out || t_fail "curl 993: $(head -3 c993.out)"
+curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1080" telnet://mail.example.test:25 \
+    < /dev/null > c25.out 2>&1 && t_fail "no mapping, but curl connected"
+grep -qF "Can't complete SOCKS5 connection to mail.example.test. (2)" c25.out || t_fail "curl 25: $(cat c25.out)"
+curl -sS --max-time 10 --socks5-hostname "loc1:wrong@127.0.0.1:1080" telnet://mail.example.test:143 \
+    < /dev/null > cbad.out 2>&1 && t_fail "a wrong token was accepted"
+grep -qF "User was rejected by the SOCKS5 server (1 1)." cbad.out || t_fail "curl bad token: $(cat cbad.out)"
+curl -s --max-time 5 http://127.0.0.1:9100/metrics > metrics.out
+grep -qx 'relay_location_tunnels{location="loc1"} 1' metrics.out || t_fail "metrics"
+grep -qx 'relay_socks_auth_failures_total 1' metrics.out || t_fail "metrics: auth failures"
+echo "show tunnel" >&3
+t_wait_log gw "relay 2:   relay.example.test:8444  up for" 5
+t_wait_log gw 'warning: tunnel: stream [0-9]+ to mail.example.test:25 refused \(0x02 no mapping\): no mapping for that host and port' 5
+t_wait_log relay1 'verdict="no mapping \(0x02\)"' 5
+t_wait_log relay1 'socks refused: client=127.0.0.1:[0-9]+ user="loc1" reason="authentication failed"' 5
+exec 3>&-
+
+# 12. backup and restore
+"$FT" verify gw.img | grep -q '^gw.img: OK: [0-9]* keys, every record checked$' || t_fail "verify"
+"$FT" export gw.img > backup.txt || t_fail "export"
+grep -qx 'set imap password s3cret' backup.txt || t_fail "the backup lacks the secret"
+grep -qx 'tunnel key import' backup.txt || t_fail "the backup lacks the device key"
+[ "$("$FT" create restored.img)" = "restored.img: 262144 bytes, 64 blocks of 4096 bytes, empty store" ] \
+    || t_fail "create"
+[ "$("$FT" import restored.img backup.txt)" = "restored.img: configuration imported from backup.txt" ] \
+    || t_fail "import"
+cmp <("$FT" export gw.img) <("$FT" export restored.img) || t_fail "the restored export differs"
+t_log "ok: the operator guide's steps give the guide's output"

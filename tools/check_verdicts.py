@@ -17,8 +17,9 @@ The rule (keep it, and the page header, in step):
       (verdict, error, err, why, buf ...), or of fprintf(stderr, ...), or
    c. assigned to a variable or member named in DESTS (`why = "..."`,
       `s->verdict = "..."`), or
-   d. in a `return` statement of a function whose name ends in one of TEXT_FUNCS
-      (`socks5_reply_text`, `store_strerror` ...), or
+   d. in a `return` statement of a function that returns `const char *` (the code's
+      "or why not" helpers: `socks5_reply_text`, `store_strerror`, `pairing` ...), except
+      the few in NOT_TEXT_FUNCS that return names rather than verdicts, or
    e. in a table named in TABLES (per file), or
    f. the value of a `#define NAME "..."` from these files or their headers when NAME is
       used as such an argument.
@@ -60,12 +61,20 @@ SINKS = {
     "link_down", "reply", "slog", "violation", "report",
     # the relay: tunnel close reasons, SOCKS5 refusals and endings, delivery answers
     "tunnel_close", "refuse", "finish", "answer",
+    # the IMAP receiver (svc_imap.c)
+    "session_down", "sv_verdict",
 }
 # snprintf destinations and assignment targets that hold operator text.
 DESTS = {"verdict", "error", "err", "why", "buf", "have", "reason", "time_why", "msg",
-         "last_error"}
-# Functions that turn a code into text: every literal they return is a verdict.
-TEXT_FUNCS = ("_text", "_strerror", "_perror", "strerror", "settings_time_check")
+         "last_error", "v"}
+# Functions returning `const char *` return verdicts ("or why it is refused"), except these,
+# which return names.
+NOT_TEXT_FUNCS = {
+    "board_name",            # "linux-x86_64"
+    "settings_hostname",     # "gateway" by default
+    "cmd_name",              # IMAP command names in "COMMAND: NO TEXT"
+    "timesync_source",       # "sntp" / "board clock" in show status
+}
 TABLES = {"tls/verdict.c": ["alerts"]}
 # (file, literal): not operator text although a sink receives it.
 IGNORE = {
@@ -212,12 +221,13 @@ def scan_file(root, rel, macros):
             if args[0].strip() == "stderr":
                 from_args(m.start(), args[1:], "fprintf(stderr)")
     # c. assignments to a text variable or member
-    for m in re.finditer(r"([A-Za-z_][\w.>\-\[\]]*)\s*=(?!=)\s*([^;]*;)", src):
+    for m in re.finditer(r"([A-Za-z_][\w.>\-\[\]]*)\s*=(?!=)\s*((?:%s|[^;\"])*;)" % LIT, src):
         if last_ident(m.group(1)) in DESTS and '"' in m.group(2):
             add(m.start(), literals(m.group(2)), "= " + last_ident(m.group(1)))
-    # d. returns of *_text / *_strerror functions
-    for m in re.finditer(r"^[A-Za-z_][\w \t\*]*?\b(\w+)\s*\([^;{]*\)\s*\{", src, re.M):
-        if not m.group(1).endswith(TEXT_FUNCS):
+    # d. returns of functions that return const char *
+    for m in re.finditer(r"^(?:static\s+)?(?:inline\s+)?const\s+char\s*\*\s*(\w+)\s*\([^;{]*\)\s*\{",
+                         src, re.M):
+        if m.group(1) in NOT_TEXT_FUNCS:
             continue
         depth, i = 0, m.end() - 1
         while i < len(src):
@@ -226,7 +236,7 @@ def scan_file(root, rel, macros):
                 break
             i += 1
         body = src[m.end():i]
-        for r in re.finditer(r"\breturn\b([^;]*);", body):
+        for r in re.finditer(r"\breturn\b((?:%s|[^;\"])*);" % LIT, body):
             add(m.end() + r.start(), literals(r.group(1)), m.group(1) + "()")
     # e. tables
     for table in TABLES.get(rel, []):

@@ -61,12 +61,12 @@ SINKS = {
     "link_down", "reply", "slog", "violation", "report",
     # the relay: tunnel close reasons, SOCKS5 refusals and endings, delivery answers
     "tunnel_close", "refuse", "finish", "answer",
-    # the IMAP receiver (svc_imap.c)
-    "session_down", "sv_verdict",
+    # the IMAP receiver (svc_imap.c), the certificate name check (hostname.c)
+    "session_down", "sv_verdict", "imap_client_abort", "have_add",
 }
 # snprintf destinations and assignment targets that hold operator text.
 DESTS = {"verdict", "error", "err", "why", "buf", "have", "reason", "time_why", "msg",
-         "last_error", "v"}
+         "last_error", "v", "tmp", "what", "how", "text"}
 # Functions returning `const char *` return verdicts ("or why it is refused"), except these,
 # which return names.
 NOT_TEXT_FUNCS = {
@@ -79,6 +79,7 @@ TABLES = {"tls/verdict.c": ["alerts"]}
 # (file, literal): not operator text although a sink receives it.
 IGNORE = {
     ("relay/tunnel.c", "welcome"),   # the hello answer's text to the gateway, never logged
+    ("tls/pwhash.c", "pbkdf2-sha256$%u$%s$%s"),   # the stored hash's format, not a message
 }
 
 LIT = r'"(?:[^"\\\n]|\\.)*"'
@@ -220,10 +221,14 @@ def scan_file(root, rel, macros):
             args = split_args(call_args(src, open_at))
             if args[0].strip() == "stderr":
                 from_args(m.start(), args[1:], "fprintf(stderr)")
-    # c. assignments to a text variable or member
-    for m in re.finditer(r"([A-Za-z_][\w.>\-\[\]]*)\s*=(?!=)\s*((?:%s|[^;\"])*;)" % LIT, src):
-        if last_ident(m.group(1)) in DESTS and '"' in m.group(2):
-            add(m.start(), literals(m.group(2)), "= " + last_ident(m.group(1)))
+    # c. assignments to a text variable or member (each '=' on its own: `x = f(); why = "..."`)
+    rhs_re = re.compile(r"\s*((?:%s|[^;\"])*;)" % LIT)
+    for m in re.finditer(r"([A-Za-z_][\w.>\-\[\]]*)\s*=(?!=)", src):
+        if last_ident(m.group(1)) not in DESTS:
+            continue
+        rhs = rhs_re.match(src, m.end())
+        if rhs and '"' in rhs.group(1):
+            add(m.start(), literals(rhs.group(1)), "= " + last_ident(m.group(1)))
     # d. returns of functions that return const char *
     for m in re.finditer(r"^(?:static\s+)?(?:inline\s+)?const\s+char\s*\*\s*(\w+)\s*\([^;{]*\)\s*\{",
                          src, re.M):

@@ -77,6 +77,19 @@ for name, (binary, page) in pages.items():
         need(page, "command of %s --help" % name, w, rendered[name])
     print("%s: %d options, %d commands: %s" % (name, len(opts), len(cmds), " ".join(opts + cmds)))
 
+# Options the code accepts, whether or not --help names them: getopt_long tables and
+# "--word" literals compared against argv in each program's main file.
+sources = {"gateway": "board/linux/main.c", "relay": "relay/main.c", "flashtool": "tools/flashtool.c"}
+for name, rel in sources.items():
+    with open(os.path.join(src, rel), encoding="utf-8") as f:
+        code = f.read()
+    accepted = set(re.findall(r'\{\s*"([a-z][a-z0-9-]*)",\s*(?:no|required|optional)_argument', code))
+    accepted = {"--" + o for o in accepted}
+    accepted |= set(re.findall(r'"(--[a-z][a-z0-9-]*)"', code))
+    for o in sorted(accepted):
+        need(pages[name][1], "option accepted by %s" % rel, o, rendered.get(name, ""))
+    print("%s: %d options accepted by the code: %s" % (name, len(accepted), " ".join(sorted(accepted))))
+
 # The console language: every form of the grammar table.
 with open(os.path.join(src, "firmware", "cmd_grammar.c"), encoding="utf-8") as f:
     grammar = f.read()

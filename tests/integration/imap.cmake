@@ -20,3 +20,10 @@ add_test(NAME test_imap_receiver
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_receiver.sh $<TARGET_FILE:gateway>
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_imap_receiver PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
+
+# Crash safety: 300 mails, the gateway SIGKILLed 25 times at random moments, the relay 6
+# times; each mail in the spool exactly once, byte-exact, and deleted on the server.
+add_test(NAME test_imap_crash
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_crash.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_imap_crash PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 900)

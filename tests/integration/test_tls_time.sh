@@ -4,7 +4,8 @@
 # NTP server (chronyd, serving its own clock inside this test's network namespace) the
 # clock becomes valid by SNTP and the same probe succeeds against openssl s_server. The
 # first SNTP answer writes the last-known-good time to flash; a board clock two hours behind
-# that floor is not valid (probe refused) until SNTP corrects it.
+# that floor is not valid (probe refused) until SNTP corrects it, and an NTP server whose
+# clock is three days behind it is not believed.
 #
 # The gateway runs on a TAP device (192.0.2.2); s_server and chronyd listen on the host side
 # (192.0.2.1). ntp.example.test and mail.example.test come from the static host table.
@@ -164,4 +165,30 @@ sntp_wait
 await '^\[ *[0-9.]+\] time: set by SNTP from ntp.example.test: .* UTC \(stepped -(3599|3600|3601) s\)$'
 console_end
 t_log "clock 1 h ahead: $(grep -m1 'time: set by SNTP' "$T_TMP/ahead_sntp.out" | sed 's/^\[ *[0-9.]*\] //')"
+
+# 6. A lying NTP server: chronyd told (chronyc settime, its own clock only: -x) that it is
+#    three days earlier. Its answer is behind the floor on flash: refused, the clock stays
+#    not valid, and TLS waits.
+kill "$CHRONY_PID"; wait "$CHRONY_PID" 2>/dev/null || true
+sed -i "s|^cmdport 0$|manual|; s|^bindcmdaddress /$|bindcmdaddress $T_TMP/chronyd.sock|" \
+    "$T_TMP/chrony.conf"
+chrony_start 3
+for ((i = 0; i < WAIT_TENTHS; i++)); do
+    [ -S "$T_TMP/chronyd.sock" ] && break
+    sleep 0.1
+done
+liar=$(($(date +%s) - 3 * 86400))
+liar_day=$(date -u -d "@$liar" +%Y-%m-%d)
+TZ=UTC chronyc -h "$T_TMP/chronyd.sock" settime "$(date -u -d "@$liar" '+%b %d, %Y %H:%M:%S')" \
+    > "$T_TMP/chronyc.log" 2>&1 || { cat "$T_TMP/chronyc.log"; t_fail "chronyc settime"; }
+console liar --clock=unset
+await "^\[ *[0-9.]+\] warning: time: ntp.example.test answered $liar_day [0-9:]+ UTC: not believed \(behind the last known good time\)$"
+say "show status"
+await "^sntp:     server ntp.example.test \(192.0.2.1\): answered $liar_day, not believed \(behind the last known good time\)$"
+await '^time:     not valid yet: board clock not set; TLS waits \(source: board clock;'
+say "tls probe mail.example.test:4431"
+await '^verdict: '
+grep -qxF "$BAD_TIME" "$T_TMP/liar.out" || { cat "$T_TMP/liar.out"; t_fail "liar: probe"; }
+console_end
+t_log "NTP server 3 days behind the floor: refused; $(grep '^verdict' "$T_TMP/liar.out")"
 t_log "ok"

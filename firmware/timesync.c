@@ -37,6 +37,7 @@ static struct {
     int64_t refused;               /* the last refused answer's time */
     const char *refused_why;
     int64_t step;                  /* the last answer's correction of a valid clock */
+    int step_known;                /* 0: the clock was not valid before that answer */
     unsigned answers;
 } ts;
 
@@ -152,6 +153,7 @@ void timesync_sntp_set(uint32_t unix_seconds)
     int was_valid = settings_time(&before);
     board_set_wallclock(t);
     ts.step = was_valid ? t - before : 0;
+    ts.step_known = was_valid;
     ts.answers++;
     if (ts.state != TIMESYNC_SYNCED || ts.step > 1 || ts.step < -1) {
         if (was_valid) {
@@ -201,11 +203,15 @@ void timesync_status(char *buf, size_t len)
         snprintf(buf, len, "server %s (%s): asking since %u s, no answer yet", ts.server, a,
                  (unsigned)((now - ts.asked_ms) / 1000));
         break;
-    case TIMESYNC_SYNCED:
-        snprintf(buf, len, "server %s (%s): last answer %u s ago, step %+lld s, %u answers",
-                 ts.server, a, (unsigned)((now - ts.answer_ms) / 1000), (long long)ts.step,
-                 ts.answers);
+    case TIMESYNC_SYNCED: {
+        char step[32] = "set a clock that was not valid";
+        if (ts.step_known) {
+            snprintf(step, sizeof step, "step %+lld s", (long long)ts.step);
+        }
+        snprintf(buf, len, "server %s (%s): last answer %u s ago (%s), %u answers", ts.server,
+                 a, (unsigned)((now - ts.answer_ms) / 1000), step, ts.answers);
         break;
+    }
     case TIMESYNC_REFUSED: {
         char day[CERTTIME_DATE_LEN];
         certtime_date(ts.refused, day);

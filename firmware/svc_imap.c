@@ -129,6 +129,10 @@ static void stream_pump(void)
         snprintf(sv.answer.text, sizeof sv.answer.text, "%s",
                  r < 0 ? hello_strerror(r) : "stream ended without an answer");
     }
+    if (sv.answered && sv.work == W_SEND) {
+        /* "Already have it" comes right after the header: the rest need not be sent. */
+        imap_client_skip_body(&sv.ic);
+    }
 }
 
 /* ---- session end, reconnect ---- */
@@ -440,7 +444,11 @@ static void on_ready(void)
         }
         return;
     case W_SEND:
-        if (!sv.ic.body_found || sv.st == NULL || (!sv.answered && sv.sent != sv.d.length)) {
+        if (sv.answered) {
+            answer_done();           /* early: a duplicate (or a refusal) */
+            return;
+        }
+        if (!sv.ic.body_found || sv.st == NULL || sv.sent != sv.d.length) {
             /* vanished between the reads, tunnel gone, or changed: not delivered */
             stream_drop();
             next_message();
@@ -490,11 +498,14 @@ static void on_body(const struct imap_cevent *ev)
         if (sv.st == NULL || sv.answered || sv.ic.body_size != sv.d.length) {
             imap_client_skip_body(&sv.ic);
         }
-    } else if (ev->type == IC_EV_BODY_DATA && sv.st != NULL) {
-        /* imap_feed gave no more than yamux_write_room(): it all goes in. */
+    } else if (ev->type == IC_EV_BODY_DATA && sv.st != NULL && !sv.answered) {
+        /* feed() gave no more than yamux_write_room(): it all goes in. */
         long w = yamux_write(sv.st, ev->p, ev->len);
         if (w != (long)ev->len) {
-            stream_drop();           /* the body is cut: the relay sees RST, stores nothing */
+            stream_pump();           /* the relay may have answered and closed: keep it */
+            if (!sv.answered) {
+                stream_drop();       /* the body is cut: the relay sees RST, stores nothing */
+            }
             imap_client_skip_body(&sv.ic);
             return;
         }
@@ -667,7 +678,11 @@ static int session_poll(void)
     }
     busy |= sv.state == SV_SESSION && flush_out();
     busy |= sv.state == SV_SESSION && receive();
-    busy |= sv.state == SV_SESSION && feed();
+    int fed = sv.state == SV_SESSION && feed();
+    if (fed && sv.work != W_IDLE && sv.work != W_PAUSE) {
+        sv.since = board_now_ms();   /* a big message is slow, not silent */
+    }
+    busy |= fed;
     if (sv.state == SV_SESSION) {
         busy |= flush_out();
         timers();

@@ -60,8 +60,11 @@ grep -q '^server: .*IDLE' "$T_TMP/gw.log" || t_fail "show imap: no capabilities"
 t_log "show imap: $(grep -m1 '^imap:' "$T_TMP/gw.log"); $(grep -m1 '^delivered:' "$T_TMP/gw.log")"
 
 # ---- security off through a tls mapping (993), after seen ----
-for i in 60 61 62; do dv_append INBOX $i; done
+# (the configuration first: mails appended before it would be deleted by the old one)
+logins=$(grep -c 'imap: logged in' "$T_TMP/gw.log")
 console "set imap server imaps.example.test:143" "set imap security off" "set imap after seen" "commit"
+for ((i = 0; i < 100 && $(grep -c 'imap: logged in' "$T_TMP/gw.log") == logins; i++)); do sleep 0.1; done
+for i in 60 61 62; do dv_append INBOX $i; done
 wait_spool 54 30
 for i in 60 61 62; do in_spool $i 0; done
 for ((i = 0; i < 50 && $(dv_count INBOX UNSEEN) > 0; i++)); do sleep 0.1; done
@@ -71,8 +74,10 @@ t_log "off through a tls mapping + seen: 3 delivered, kept on the server and \\S
 
 # ---- implicit TLS through a tcp mapping to 993, after move ----
 dv_doveadm expunge -u "$DV_USER" mailbox INBOX all
-for i in 70 71; do dv_append INBOX $i; done
+logins=$(grep -c 'imap: logged in' "$T_TMP/gw.log")
 console "set imap server mail.example.test:993" "set imap security tls" "set imap after move Archive" "commit"
+for ((i = 0; i < 100 && $(grep -c 'imap: logged in' "$T_TMP/gw.log") == logins; i++)); do sleep 0.1; done
+for i in 70 71; do dv_append INBOX $i; done
 wait_spool 56 30
 for i in 70 71; do in_spool $i 0; done
 for ((i = 0; i < 50 && $(dv_count INBOX) > 0; i++)); do sleep 0.1; done

@@ -79,6 +79,13 @@ static const char *target_of(const struct splice *sp, char *buf, size_t cap)
 
 static void on_resolved(const char *name, const ip_addr_t *addr, void *arg);
 
+/* Milliseconds since then; a splice started during this turn (after now was read) has 0. */
+static uint32_t elapsed(uint32_t now, uint32_t then)
+{
+    int32_t d = (int32_t)(now - then);
+    return d > 0 ? (uint32_t)d : 0;
+}
+
 static void release(struct splice *sp)
 {
     if (sp->ep_live) {
@@ -183,6 +190,12 @@ static void connect_internal(struct splice *sp)
     if (endpoint_open(&sp->ep, &sp->addr, m->internal.port, m->tls ? &cfg : NULL, on_endpoint,
                       sp) != 0) {
         sp->ep_live = 0;
+        if (sp->ep.fail == EP_FAIL_NOMEM && elapsed(board_now_ms(), sp->since_ms) <
+                                                SPLICE_REQUEST_MS) {
+            sp->state = SP_RESOLVE;  /* memory is short for a moment: try again next turn */
+            sp->resolved = 1;
+            return;
+        }
         reply(sp, reply_for((enum endpoint_fail)sp->ep.fail), endpoint_verdict(&sp->ep));
         return;
     }
@@ -375,7 +388,7 @@ static int step(struct splice *sp, uint32_t now)
 {
     switch (sp->state) {
     case SP_REQUEST:
-        if (now - sp->since_ms > SPLICE_REQUEST_MS) {
+        if (elapsed(now, sp->since_ms) > SPLICE_REQUEST_MS) {
             log_warnx("tunnel: stream %u: no SOCKS5 request within %u s: reset",
                       (unsigned)sp->st->id, SPLICE_REQUEST_MS / 1000);
             release(sp);
@@ -418,7 +431,7 @@ static int step(struct splice *sp, uint32_t now)
             sp->reply_len = 0;
         }
         long n = yamux_read(sp->st, scratch, sizeof scratch);
-        if (n < 0 || now - sp->since_ms > SPLICE_LINGER_MS) {
+        if (n < 0 || elapsed(now, sp->since_ms) > SPLICE_LINGER_MS) {
             release(sp);
             return 1;
         }

@@ -483,7 +483,7 @@ static int link_step(struct link *l, uint32_t now)
         return 1;
     }
     l->tls_ev = 0;
-    if (l->state == LINK_HELLO && now - l->since_ms > HELLO_WAIT_MS) {
+    if (l->state == LINK_HELLO && (int32_t)(now - l->since_ms) > HELLO_WAIT_MS) {
         link_down(l, "relay did not answer hello within 10 s");
         return 1;
     }

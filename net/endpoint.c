@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "endpoint.h"
+#include "lwip/stats.h"
 
 /* ---- the TLS pool ---------------------------------------------------------------------
  * A slot outlives its endpoint when the owner closes: the close_notify still has to go
@@ -154,7 +155,7 @@ int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
     if (tls == NULL) {
         int err = tcp_stream_connect(&e->tcp, addr, port, ENDPOINT_CONNECT_MS, on_tcp, e);
         if (err == TCP_STREAM_ENOMEM) {
-            return fail_now(e, EP_FAIL_NOMEM, "connect failed: no free TCP connection");
+            return fail_now(e, EP_FAIL_NOMEM, "connect failed: no free TCP connection or memory");
         }
         if (err != TCP_STREAM_OK) {
             return fail_now(e, EP_FAIL_UNREACHABLE, "connect failed: no route to host");
@@ -227,11 +228,19 @@ long endpoint_write(struct endpoint *e, const uint8_t *p, size_t len)
     return n < 0 ? TCP_STREAM_ERROR : n;
 }
 
+/* lwIP's heap beyond the reserve: what plain endpoints may still fill with send data. */
+static size_t heap_spare(void)
+{
+    size_t used = lwip_stats.mem.used, avail = lwip_stats.mem.avail;
+    return avail > used + ENDPOINT_HEAP_RESERVE ? avail - used - ENDPOINT_HEAP_RESERVE : 0;
+}
+
 /* see endpoint.h */
 size_t endpoint_write_room(struct endpoint *e)
 {
     if (e->tls == NULL) {
-        return tcp_stream_room(&e->tcp);
+        size_t room = tcp_stream_room(&e->tcp), spare = heap_spare();
+        return room < spare ? room : spare;
     }
     return tls_conn_write_room(e->tls);
 }

@@ -27,6 +27,9 @@
 
 #define ENDPOINT_TLS_MAX 8             /* TLS endpoints at once: 8 x ~52 KiB */
 #define ENDPOINT_CONNECT_MS 10000      /* TCP connect deadline (TLS: connect + handshake) */
+/* lwIP heap (MEM_SIZE) that plain endpoints leave free when they queue send data: many busy
+ * internal connections must never starve the tunnel, new SYNs and ACKs of memory. */
+#define ENDPOINT_HEAP_RESERVE (64 * 1024)
 
 enum endpoint_event {
     EP_OPEN = 1u << 0,
@@ -73,7 +76,8 @@ int endpoint_starttls(struct endpoint *e, const struct tls_client_config *tls);
 long endpoint_read(struct endpoint *e, uint8_t *buf, size_t len);
 /* Bytes taken (0: no room now, wait for EP_WRITABLE), or TCP_STREAM_ERROR. */
 long endpoint_write(struct endpoint *e, const uint8_t *p, size_t len);
-/* Bytes a write would take now: a splice reads no more than this from the other side. */
+/* Bytes a write would take now: a splice reads no more than this from the other side.
+ * Plain endpoints also keep ENDPOINT_HEAP_RESERVE of lwIP's heap free. */
 size_t endpoint_write_room(struct endpoint *e);
 void endpoint_shutdown(struct endpoint *e);
 void endpoint_close(struct endpoint *e);

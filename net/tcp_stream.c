@@ -139,7 +139,7 @@ int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t por
         stream_detach(s);
         tcp_abort(pcb);
         s->fail = TCP_FAIL_UNREACHABLE;
-        return TCP_STREAM_ERROR;
+        return err == ERR_MEM ? TCP_STREAM_ENOMEM : TCP_STREAM_ERROR;  /* no room for a SYN */
     }
     sys_timeout(timeout_ms, on_connect_timeout, s);
     return TCP_STREAM_OK;

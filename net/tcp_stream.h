@@ -30,7 +30,7 @@ enum tcp_stream_err {
     TCP_STREAM_OK = 0,
     TCP_STREAM_EOF = -1,       /* recv: the peer finished sending and all was read */
     TCP_STREAM_ERROR = -2,     /* the connection failed; see last_err */
-    TCP_STREAM_ENOMEM = -3,    /* no pcb free (MEMP_NUM_TCP_PCB reached) */
+    TCP_STREAM_ENOMEM = -3,    /* no pcb free, or no memory for the SYN now */
 };
 
 /* Why a connection failed, for verdicts (SOCKS5 replies, `mapping check`). */

@@ -403,8 +403,8 @@ static int pump(struct socks *s)
             reply_step(s);
         }
     }
-    /* client buffer -> client */
-    if (s->g2c_off < s->g2c_len) {
+    /* client buffer -> client; a reply that came in pieces stays until it is whole */
+    if (s->state != SS_WAIT_REPLY && s->g2c_off < s->g2c_len) {
         n = send(s->ev.fd, s->g2c + s->g2c_off, s->g2c_len - s->g2c_off,
                  MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {

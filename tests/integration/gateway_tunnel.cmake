@@ -3,5 +3,4 @@
 add_test(NAME test_gateway_tunnel
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_gateway_tunnel.sh $<TARGET_FILE:gateway>
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
-# Label long until the stalls noted in the test (issue 6) are fixed: make test-long runs it.
-set_tests_properties(test_gateway_tunnel PROPERTIES LABELS long RUN_SERIAL ON TIMEOUT 600)
+set_tests_properties(test_gateway_tunnel PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)

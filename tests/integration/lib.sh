@@ -34,7 +34,8 @@ t_cleanup() {
             [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
         done
     fi
-    rm -rf "$T_TMP"
+    # T_KEEP=1: a failed test leaves its directory (logs, PKI) for a look
+    [ -n "${T_KEEP:-}" ] && [ "$rc" != 0 ] && echo "kept $T_TMP" || rm -rf "$T_TMP"
     exit "$rc"
 }
 

@@ -197,7 +197,8 @@ void timesync_status(char *buf, size_t len)
                  "(host add NAME A.B.C.D), and no DNS server", ts.server);
         break;
     case TIMESYNC_WAIT_NET:
-        snprintf(buf, len, "server %s (%s): waiting for the link and an address", ts.server, a);
+        snprintf(buf, len, "server %s (%s): waiting for the link and an address", ts.server,
+                 a);
         break;
     case TIMESYNC_ASKING:
         snprintf(buf, len, "server %s (%s): asking since %u s, no answer yet", ts.server, a,

@@ -27,7 +27,8 @@ static void usage(FILE *f)
         "  --mac       station address (default: random, locally administered)\n"
         "  --clock     the wall clock at boot: the host's (default); unset, as on a board\n"
         "              without an RTC (1970: TLS waits until SNTP sets it, see set net ntp);\n"
-        "              or the host's clock plus SECONDS (negative: behind), e.g. --clock=-86400\n"
+        "              or the host's clock plus SECONDS (negative: behind), e.g.\n"
+        "              --clock=-86400\n"
         "  --batch     run console commands from FILE against the flash, then exit;\n"
         "              exit status 1 at the first error, naming line and reason\n"
         "  --version   print the version and exit\n");

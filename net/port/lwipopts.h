@@ -108,7 +108,8 @@
  * guess it, and the request does not tell the network what our clock says. (No round-trip
  * compensation: certificates need seconds, not microseconds.) */
 #define SNTP_CHECK_RESPONSE        2
-#define SNTP_GET_SYSTEM_TIME_NTP(s, f) do { (s) = (s32_t)LWIP_RAND(); (f) = LWIP_RAND(); } while (0)
+#define SNTP_GET_SYSTEM_TIME_NTP(s, f) \
+    do { (s) = (s32_t)LWIP_RAND(); (f) = LWIP_RAND(); } while (0)
 /* Ask at once when the link is up: TLS waits until the first answer. Then hourly (the
  * default SNTP_UPDATE_DELAY), retrying after 15, 30 ... 150 s when no answer comes. */
 #define SNTP_STARTUP_DELAY         0

@@ -522,15 +522,19 @@ static void max_fragment_length_is_negotiated_and_kept(void)
     hang_up();
     peer_stop(&p);
     /* the ServerHello echoes 2^12; no application record either way above 4096 + 24 */
-    CHECK_EQ(run_shell("awk '/ServerHello, Length/ { sh = 1 } /ClientKeyExchange|Certificate,/ "
-                       "{ sh = 0 } sh && /max_fragment_length := 2\\^12 / { ok = 1 } "
-                       "/^Sent Record/ { d = \"sent\" } /^Received Record/ { d = \"received\" } "
+    CHECK_EQ(run_shell("awk '"
+                       "/ServerHello, Length/ { sh = 1 } "
+                       "/ClientKeyExchange|Certificate,/ { sh = 0 } "
+                       "sh && /max_fragment_length := 2\\^12 / { ok = 1 } "
+                       "/^Sent Record/ { d = \"sent\" } "
+                       "/^Received Record/ { d = \"received\" } "
                        "/^  Content Type = / { ad = /ApplicationData/ } "
                        "/^  Length = / && ad { if ($3 > m[d]) m[d] = $3 } "
                        "END { printf \"max fragment length 4096 agreed: %%s; largest "
-                       "application record from s_server %%d B, from us %%d B\\n\", ok ? \"yes\" : "
-                       "\"no\", m[\"sent\"], m[\"received\"]; exit !(ok && m[\"sent\"] > 0 && "
-                       "m[\"sent\"] <= 4120 && m[\"received\"] > 0 && m[\"received\"] <= 4120) }' %s",
+                       "application record from s_server %%d B, from us %%d B\\n\", "
+                       "ok ? \"yes\" : \"no\", m[\"sent\"], m[\"received\"]; "
+                       "exit !(ok && m[\"sent\"] > 0 && m[\"sent\"] <= 4120 && "
+                       "m[\"received\"] > 0 && m[\"received\"] <= 4120) }' %s",
                        pki_path("stream-peer.out")), 0);
 }
 

@@ -16,7 +16,9 @@
 #     mapping whose certificate does not match (0x04, with the TLS verdict in the log);
 #   - 64 MiB byte-exact through one stream (the tunnel's TLS over lwIP both ways), 200
 #     concurrent streams byte-exact;
-#   - the relay killed and restarted: the gateway reconnects (backoff) and streams work;
+#   - the gateway starts before its relay (first attempts fail, it keeps trying); a link
+#     that goes silent (relay stopped) is found dead by keepalive within 15 s; the relay
+#     killed and restarted: the gateway reconnects (backoff) and streams work;
 #     `show tunnel` and `show mappings` report state and counters.
 #
 # Usage: test_gateway_tunnel.sh GATEWAY RELAY MAKE_PKI
@@ -74,7 +76,6 @@ start_relay() {
     RELAY_PID=${T_PIDS[-1]}
     t_wait_log relay 'listening: tunnels' 10
 }
-start_relay
 
 # ---- provisioning through the console language, as an operator types it ----
 batch() { # NAME LINES...: run on the flash without network; output in NAME.out
@@ -107,9 +108,12 @@ exec 3<> "$T_TMP/console"
 T_PIDS+=($!)
 GW_PID=$!
 console() { printf '%s\n' "$@" >&3; }
+# The relay is not there yet: the first attempts fail, and the gateway keeps trying.
+t_wait_log gw 'tunnel: relay relay.example.test:7443: connect failed: connection refused; retry in' 10
+start_relay
 t_wait_log gw 'tunnel: relay relay.example.test:7443 up' 20
 t_wait_log relay 'tunnel up: location=loc1' 5
-t_log "tunnel up: $(grep -m1 'tunnel: relay .* up' "$T_TMP/gw.log" | sed 's/^.*tunnel: //')"
+t_log "first attempts failed (no relay yet), then tunnel up: $(grep -m1 'tunnel: relay .* up' "$T_TMP/gw.log" | sed 's/^.*tunnel: //')"
 
 # ---- IMAP through both mappings with curl as the cloud application ----
 sx=(--socks5-hostname 127.0.0.1:$SOCKS --proxy-user "loc1:$TOKEN" -sS --max-time 30
@@ -151,7 +155,22 @@ grep -A1 'echo.example.test:7 ->' "$T_TMP/gw.log" | grep -q "connections $STREAM
     { grep -A2 'echo.example.test:7 ->' "$T_TMP/gw.log"; t_fail "echo mapping counters"; }
 grep -A2 'badname.example.test:993 ->' "$T_TMP/gw.log" | grep -q 'last error: name mismatch' ||
     t_fail "the tls mapping's last error is not shown"
-t_log "show tunnel and show mappings: state, rtt, counters and last error"
+console "mapping check imaps.example.test:143" "mapping check closed.example.test:1"
+t_wait_log gw 'imaps.example.test:143 -> mailhost:993 \(192.0.2.1\) tls: ok: chain anchored at "CN=Lab Root CA' 10
+t_wait_log gw 'closed.example.test:1 -> 192.0.2.1:7999 \(192.0.2.1\) tcp: connect failed: connection refused' 10
+console "show status"
+t_wait_log gw 'tunnel: +1 of 1 relay up, 0 streams open' 5
+t_log "show tunnel, show mappings (state, rtt, counters, last error), mapping check, show status"
+t_log "gateway memory: $(awk '/^VmHWM|^VmRSS/ { printf "%s %s kB  ", $1, $2 }' /proc/$GW_PID/status)"
+
+# ---- a link that goes silent is found dead by keepalive, then the tunnel comes back ----
+kill -STOP "$RELAY_PID"
+t_wait_log gw 'no answer to keepalive ping for 15 s: link dead' 25
+kill -CONT "$RELAY_PID"
+ups() { grep -c 'tunnel: relay relay.example.test:7443 up' "$T_TMP/gw.log"; }
+for ((i = 0; i < 300 && $(ups) < 2; i++)); do sleep 0.1; done
+[ "$(ups)" -ge 2 ] || t_fail "the tunnel did not come back after the silent link"
+t_log "silent link: found dead by keepalive within 15 s, tunnel back after the relay woke"
 
 # ---- resilience: the relay goes away and comes back ----
 kill "$RELAY_PID"
@@ -159,7 +178,8 @@ wait "$RELAY_PID" 2> /dev/null || true
 t_wait_log gw 'tunnel: relay relay.example.test:7443 down: .*retry in' 20
 mv "$T_TMP/relay.log" "$T_TMP/relay-1.log"
 start_relay
-t_wait_log relay 'tunnel up: location=loc1' 40
+for ((i = 0; i < 400 && $(ups) < 3; i++)); do sleep 0.1; done
+[ "$(ups)" -ge 3 ] || t_fail "the tunnel did not come back after the relay restart"
 $PY echo $SOCKS loc1 "$TOKEN" echo.example.test 7 10 100000 > /dev/null ||
     t_fail "streams after the relay came back"
 t_log "relay restarted: the gateway reconnected with backoff, streams work"

@@ -715,6 +715,7 @@ static void applied_now(struct applied *a)
 void imap_svc_start(void)
 {
     uint64_t msgs = sv.msgs, dups = sv.dups, bytes = sv.bytes;
+    uint32_t uidvalidity = sv.last_uidvalidity;
     struct applied now;
     applied_now(&now);
     int same = memcmp(&now, &applied, sizeof now) == 0;
@@ -730,6 +731,7 @@ void imap_svc_start(void)
     sv.msgs = msgs;                  /* counters are since boot, not since the last commit */
     sv.dups = dups;
     sv.bytes = bytes;
+    sv.last_uidvalidity = uidvalidity;   /* a change across restarts is still noticed */
     const struct config *c = cfg();
     if (!c->imap.enabled || !c->imap.server.host[0]) {
         sv.state = SV_OFF;

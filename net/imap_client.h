@@ -33,7 +33,8 @@
  *   - referrals are never followed; PREAUTH is never accepted (we log in as the configured
  *     user or not at all); literals are capped (bodies at body_max, others at 64 KiB).
  *
- * Memory: struct imap_client ~4 KiB (parser 1.1 KiB, output 2 KiB, UIDs 0.25 KiB, text). */
+ * Memory: struct imap_client 5.4 KiB on x86_64 (parser 1.1 KiB, output 2 KiB, the UID set
+ * being disposed of 1.4 KiB, UIDs 0.25 KiB, capability and status texts 0.7 KiB). */
 #ifndef GW_IMAP_CLIENT_H
 #define GW_IMAP_CLIENT_H
 

@@ -2,7 +2,7 @@
 # Crash safety of the IMAP receiver (issue 7): nothing lost, nothing twice.
 #
 #   - 300 generated mails (10 of ~2.9 MiB, so kills land mid-message too); the gateway is
-#     killed with SIGKILL at random moments (0.1..3 s after each start) and restarted, many
+#     killed with SIGKILL at random moments (0.1..5 s after each start) and restarted, many
 #     times; then the relay is killed and restarted at random moments while the gateway
 #     runs; at the end the spool holds each of the 300 exactly once, byte-exact, and the
 #     INBOX is empty (after delete applied to all of them).
@@ -20,9 +20,9 @@ RANDOM=$$
 # ---- the gateway killed again and again ----
 for ((k = 1; k <= KILLS; k++)); do
     e2e_gateway_start
-    # 0.1 .. 3 s: before the tunnel is up, while hashing, mid-delivery, before the
+    # 0.1 .. 5 s: before the tunnel is up, while hashing, mid-delivery, before the
     # relay's answer, between the answer and the after-action, in the after-action.
-    sleep "$(printf '%d.%03d' $((RANDOM % 3)) $((100 + RANDOM % 900)))"
+    sleep "$(printf '%d.%03d' $((RANDOM % 5)) $((100 + RANDOM % 900)))"
     kill -9 "$E2E_GW_PID"
     wait "$E2E_GW_PID" 2> /dev/null || true
 done

@@ -72,6 +72,18 @@ for ((i = 0; i < 50 && $(dv_count INBOX UNSEEN) > 0; i++)); do sleep 0.1; done
     t_fail "after seen: INBOX $(dv_count INBOX), unseen $(dv_count INBOX UNSEEN)"
 t_log "off through a tls mapping + seen: 3 delivered, kept on the server and \\Seen"
 
+# ---- UIDVALIDITY changes (the folder was rebuilt): the same mails, unseen again, are new
+# UIDs to us; the relay's SHA-256 dedup answers "already have it": no second spool file.
+dups=$(grep -c 'already delivered' "$T_TMP/gw.log")
+dv_doveadm flags remove -u "$DV_USER" '\Seen' mailbox INBOX all
+dv_doveadm mailbox update -u "$DV_USER" --uid-validity 4242 INBOX
+console "set imap poll 2" "commit"      # the session restarts and selects again
+for ((i = 0; i < 150 && $(dv_count INBOX UNSEEN) > 0; i++)); do sleep 0.1; done
+[ "$(dv_count INBOX UNSEEN)" = 0 ] || t_fail "after the UIDVALIDITY change $(dv_count INBOX UNSEEN) stay unseen"
+[ "$(spool_count)" = 54 ] || t_fail "after the UIDVALIDITY change the spool holds $(spool_count), expected 54"
+[ "$(grep -c 'already delivered' "$T_TMP/gw.log")" -ge $((dups + 3)) ] || t_fail "no duplicate answers"
+t_log "UIDVALIDITY changed to 4242: the 3 mails seen again as new, answered 'already have it', no new spool file"
+
 # ---- implicit TLS through a tcp mapping to 993, after move ----
 dv_doveadm expunge -u "$DV_USER" mailbox INBOX all
 logins=$(grep -c 'imap: logged in' "$T_TMP/gw.log")

@@ -1,11 +1,14 @@
 #!/bin/bash
 # docs/operator-guide.md, replayed: the guide's console steps against this build, on a TAP
-# device in a network namespace of the test's own, with the lab PKI, a relay (two, for HA),
-# openssl s_server and socat as internal hosts, curl as the cloud application. Each check
-# is a line the guide shows; when one fails, the guide (or the code) has to change.
+# device in a network namespace of the test's own, with the lab PKI, Dovecot with market
+# mails as the mail server (and openssl s_server for a server without its intermediate),
+# a relay (two, for HA), curl as the cloud application. Each check is a line the guide
+# shows; when one fails, the guide (or the code) has to change. GUIDE_OUT=DIR keeps every
+# step's output there.
 #
 #   test_docs_guide.sh GATEWAY RELAY FLASHTOOL MAKE_PKI
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/dovecot.sh"
 t_enter_netns "$@"
 GW=$1 RELAY=$2 FT=$3 MAKE_PKI=$4
 cd "$T_TMP"
@@ -65,15 +68,13 @@ step trust "trust import" "$(cat pki/root.pem)" "" "commit" "trust list" || t_fa
 has trust "1 certificate added to the candidate trust store (commit to keep)"
 has trust "subject     CN=Lab Root CA, O=Gateway Test Lab"
 
-# internal hosts
-t_spawn s993 openssl s_server -quiet -accept 192.0.2.1:993 -cert pki/leaf-ec.pem \
-    -key pki/leaf-ec.key -cert_chain pki/inter.pem -www
+# internal hosts: Dovecot (IMAP 143 with STARTTLS, IMAPS 993) with five market mails, and a
+# TLS server that sends its leaf only (994)
+dv_start "$T_TMP/dovecot" "$T_TMP/pki/chain-ec.pem" "$T_TMP/pki/leaf-ec.key" 192.0.2.1
+dv_fill 5
 t_spawn s994 openssl s_server -quiet -accept 192.0.2.1:994 -cert pki/leaf-ec.pem \
     -key pki/leaf-ec.key -www
-printf '#!/bin/sh\nprintf "%%s\\r\\n" "* OK [CAPABILITY IMAP4rev1 STARTTLS] lab ready"\nsleep 2\n' > imap143.sh
-chmod +x imap143.sh
-t_spawn s143 socat TCP-LISTEN:143,bind=192.0.2.1,reuseaddr,fork EXEC:"$T_TMP/imap143.sh"
-sleep 1
+sleep 0.5
 
 # 9. mappings
 step map --net "mapping add mail.example.test:993 mail.example.test:993 tls" \
@@ -98,10 +99,10 @@ has probe "server chain (2 certificates):"
 has probe 'verdict: ok: chain anchored at "CN=Lab Intermediate CA, O=Gateway Test Lab"'
 # 10. IMAP settings
 step imap "set imap server mail.example.test:143" "set imap security starttls" \
-    "set imap user market" "set imap password s3cret" "set imap folder INBOX" \
+    "set imap user market" "set imap password m4rket-Pass" "set imap folder INBOX" \
     "set imap after move Archive" "set imap poll 60" "set imap enabled yes" "commit" "show imap" \
     || t_fail "imap"
-has imap "server:    mail.example.test:143, security starttls"
+has imap "committed"
 
 # 13. the relay; 14. HA
 "$RELAY" token loc1 > token.txt || t_fail "relay token"
@@ -118,52 +119,91 @@ metrics 127.0.0.1:9100
 $(grep '^location loc1 token-sha256 ' token.txt)
 CONF
 [ "$("$RELAY" --check --config relay/relay.conf)" = "configuration OK" ] || t_fail "relay --check"
-sed -e 's/:8443/:8444/' -e 's/:1080/:1081/' -e 's/:9100/:9101/' -e "s#$T_TMP/spool#$T_TMP/spool2#" \
-    relay/relay.conf > relay/relay2.conf
 t_spawn relay1 "$RELAY" --config relay/relay.conf
-t_spawn relay2 "$RELAY" --config relay/relay2.conf
-step ha "set tunnel relay relay.example.test:8443 relay.example.test:8444" "commit" || t_fail "ha"
-has ha "tunnel: 2 relays, location loc1"
 
 rm -f con; mkfifo con; exec 3<> con
 "$GW" --flash gw.img --net tap:tap0 < con > gw.log 2>&1 &
-T_PIDS+=($!)
+GWPID=$!
+T_PIDS+=($GWPID)
 t_wait_log gw "relay relay.example.test:8443 up \(location loc1" 20
-t_wait_log gw "relay relay.example.test:8444 up \(location loc1" 20
 t_wait_log relay1 'tunnel up: location=loc1 tunnel=[0-9]+ peer=192.0.2.2:[0-9]+ host="gw-lab"' 5
-curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1080" telnet://mail.example.test:143 \
-    < /dev/null > c143.out 2>&1
-grep -qF '* OK [CAPABILITY IMAP4rev1 STARTTLS] lab ready' c143.out || t_fail "curl 143: $(cat c143.out)"
-curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1081" telnet://mail.example.test:143 \
-    < /dev/null > c143b.out 2>&1
-grep -qF '* OK [CAPABILITY IMAP4rev1 STARTTLS] lab ready' c143b.out || t_fail "curl 143 via relay 2"
-curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1080" http://mail.example.test:993/ \
-    > c993.out 2>&1
-grep -qF '<HTML><BODY BGCOLOR="#ffffff">' c993.out || t_fail "curl 993: $(head -3 c993.out)"
+# 9. the cloud application: STARTTLS end to end through the tcp mapping (curl checks the
+# server), plain IMAP through the tls mapping (the gateway did TLS), refusals
+CURL=(curl -sS --max-time 20 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1080" -u market:m4rket-Pass)
+"${CURL[@]}" --ssl-reqd --cacert pki/root.pem imap://mail.example.test:143/ > c143.out 2>&1 \
+    || t_fail "curl 143: $(cat c143.out)"
+grep -qF 'INBOX' c143.out || t_fail "curl 143 listed no INBOX: $(cat c143.out)"
+"${CURL[@]}" imap://mail.example.test:993/ > c993.out 2>&1 || t_fail "curl 993: $(cat c993.out)"
+grep -qF 'INBOX' c993.out || t_fail "curl 993 listed no INBOX: $(cat c993.out)"
 curl -sS --max-time 10 --socks5-hostname "loc1:$TOKEN@127.0.0.1:1080" telnet://mail.example.test:25 \
     < /dev/null > c25.out 2>&1 && t_fail "no mapping, but curl connected"
 grep -qF "Can't complete SOCKS5 connection to mail.example.test. (2)" c25.out || t_fail "curl 25: $(cat c25.out)"
 curl -sS --max-time 10 --socks5-hostname "loc1:wrong@127.0.0.1:1080" telnet://mail.example.test:143 \
     < /dev/null > cbad.out 2>&1 && t_fail "a wrong token was accepted"
 grep -qF "User was rejected by the SOCKS5 server (1 1)." cbad.out || t_fail "curl bad token: $(cat cbad.out)"
+t_wait_log gw 'warning: tunnel: stream [0-9]+ to mail.example.test:25 refused \(0x02 no mapping\): no mapping for that host and port' 5
+t_wait_log relay1 'socks refused: client=127.0.0.1:[0-9]+ user="loc1" reason="authentication failed"' 5
+
+# 10./11. the IMAP receiver: the five mails into the spool, then moved to Archive (the guide
+# marks these sections "not in this build yet" while show status says so)
+if grep -q '^imap:     not available in this build' boot.out; then
+    t_log "the IMAP receiver is not in this build: sections 10 and 11 not replayed"
+    RECEIVER=0
+else
+    RECEIVER=1
+fi
+[ $RECEIVER = 1 ] && {
+for ((i = 0; i < 300 && $(find spool/loc1/new -type f | wc -l) < 5; i++)); do sleep 0.1; done
+[ "$(find spool/loc1/new -type f | wc -l)" = 5 ] || t_fail "spool: $(ls spool/loc1/new | wc -l) of 5"
+for ((i = 0; i < 100 && $(dv_count Archive) < 5; i++)); do sleep 0.1; done
+[ "$(dv_count INBOX)" = 0 ] && [ "$(dv_count Archive)" = 5 ] ||
+    t_fail "after move: INBOX $(dv_count INBOX), Archive $(dv_count Archive)"
+t_wait_log relay1 'delivery: location=loc1 tunnel=[0-9]+ stream=[0-9]+ folder="INBOX" .*verdict="stored"' 5
+t_wait_log gw 'imap: UID [0-9]+ \([0-9]+ bytes\) stored' 5
+echo "show imap" >&3
+t_wait_log gw '^delivered: 5 messages' 5
+}
+echo "show tunnel" >&3
+t_wait_log gw '^relay 1:   relay.example.test:8443  up for' 5
 curl -s --max-time 5 http://127.0.0.1:9100/metrics > metrics.out
 grep -qx 'relay_location_tunnels{location="loc1"} 1' metrics.out || t_fail "metrics"
 grep -qx 'relay_socks_auth_failures_total 1' metrics.out || t_fail "metrics: auth failures"
-echo "show tunnel" >&3
-t_wait_log gw "relay 2:   relay.example.test:8444  up for" 5
-t_wait_log gw 'warning: tunnel: stream [0-9]+ to mail.example.test:25 refused \(0x02 no mapping\): no mapping for that host and port' 5
-t_wait_log relay1 'verdict="no mapping \(0x02\)"' 5
-t_wait_log relay1 'socks refused: client=127.0.0.1:[0-9]+ user="loc1" reason="authentication failed"' 5
+[ $RECEIVER = 0 ] || grep -qx 'relay_deliveries_total{answer="stored"} 5' metrics.out ||
+    t_fail "metrics: deliveries"
 exec 3>&-
+kill $GWPID; wait $GWPID || true
+
+# 14. HA: a second relay
+sed -e 's/:8443/:8444/' -e 's/:1080/:1081/' -e 's/:9100/:9101/' -e "s#$T_TMP/spool#$T_TMP/spool2#" \
+    relay/relay.conf > relay/relay2.conf
+t_spawn relay2 "$RELAY" --config relay/relay2.conf
+step ha "set tunnel relay relay.example.test:8443 relay.example.test:8444" "commit" || t_fail "ha"
+has ha "tunnel: 2 relays, location loc1"
+exec 4<> con
+"$GW" --flash gw.img --net tap:tap0 < con > gw2.log 2>&1 &
+T_PIDS+=($!)
+t_wait_log gw2 "relay relay.example.test:8443 up \(location loc1" 20
+t_wait_log gw2 "relay relay.example.test:8444 up \(location loc1" 20
+"${CURL[@]}" --socks5-hostname "loc1:$TOKEN@127.0.0.1:1081" --ssl-reqd --cacert pki/root.pem \
+    imap://mail.example.test:143/ > c143b.out 2>&1 || t_fail "curl via relay 2: $(cat c143b.out)"
+grep -qF 'INBOX' c143b.out || t_fail "curl via relay 2 listed no INBOX"
+echo "show tunnel" >&4
+t_wait_log gw2 "relay 2:   relay.example.test:8444  up for" 5
+exec 4>&-
 
 # 12. backup and restore
-"$FT" verify gw.img | grep -q '^gw.img: OK: [0-9]* keys, every record checked$' || t_fail "verify"
+"$FT" info gw.img > ft-info.out || t_fail "flashtool info"
+grep -q '^damage       0 damaged records or blocks$' ft-info.out || t_fail "info: $(cat ft-info.out)"
+"$FT" verify gw.img > ft-verify.out || t_fail "flashtool verify"
+grep -q '^gw.img: OK: [0-9]* keys, every record checked$' ft-verify.out || t_fail "verify"
 "$FT" export gw.img > backup.txt || t_fail "export"
-grep -qx 'set imap password s3cret' backup.txt || t_fail "the backup lacks the secret"
+grep -qx 'set imap password m4rket-Pass' backup.txt || t_fail "the backup lacks the secret"
 grep -qx 'tunnel key import' backup.txt || t_fail "the backup lacks the device key"
 [ "$("$FT" create restored.img)" = "restored.img: 262144 bytes, 64 blocks of 4096 bytes, empty store" ] \
     || t_fail "create"
 [ "$("$FT" import restored.img backup.txt)" = "restored.img: configuration imported from backup.txt" ] \
     || t_fail "import"
+"$FT" verify restored.img > ft-verify2.out || t_fail "verify restored"
 cmp <("$FT" export gw.img) <("$FT" export restored.img) || t_fail "the restored export differs"
+if [ -n "${GUIDE_OUT:-}" ]; then mkdir -p "$GUIDE_OUT"; cp ./*.out ./*.log ./*.txt relay/*.conf "$GUIDE_OUT/"; fi
 t_log "ok: the operator guide's steps give the guide's output"

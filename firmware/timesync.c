@@ -1,12 +1,12 @@
 /* see timesync.h */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "board.h"
 #include "certtime.h"
 #include "config.h"
 #include "log.h"
+#include "resolve.h"
 #include "lwip/apps/sntp.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
@@ -20,6 +20,7 @@
 enum timesync_state {
     TIMESYNC_OFF,        /* no server configured, or no network device */
     TIMESYNC_UNKNOWN,    /* the name is neither a literal nor in the host table, and no DNS */
+    TIMESYNC_RESOLVING,  /* a DNS query for the name is out */
     TIMESYNC_WAIT_NET,   /* configured; the netif has no link or no address yet */
     TIMESYNC_ASKING,     /* requests out, no answer believed yet */
     TIMESYNC_SYNCED,     /* an answer set the clock */
@@ -29,9 +30,9 @@ enum timesync_state {
 static struct {
     enum timesync_state state;
     struct netif *netif;
-    char server[CONFIG_NAME_MAX];  /* lwIP's SNTP keeps a pointer to it for a DNS name */
-    int by_dns;
-    ip_addr_t addr;                /* literal or host table address (not by_dns) */
+    char server[CONFIG_NAME_MAX];
+    int by_dns;                    /* the address came from DNS (else literal or host table) */
+    ip_addr_t addr;
     uint32_t asked_ms;             /* when SNTP started */
     uint32_t answer_ms;            /* when the last answer came */
     int64_t refused;               /* the last refused answer's time */
@@ -40,22 +41,6 @@ static struct {
     int step_known;                /* 0: the clock was not valid before that answer */
     unsigned answers;
 } ts;
-
-/* NAME: an IPv4 literal or a name of the static host table. */
-static int lookup(const struct config *cf, const char *name, ip_addr_t *addr)
-{
-    if (ipaddr_aton(name, addr) && IP_IS_V4(addr)) {
-        return 0;
-    }
-    for (unsigned i = 0; i < cf->nhosts; i++) {
-        if (strcasecmp(cf->hosts[i].name, name) == 0) {
-            const uint8_t *b = cf->hosts[i].addr;
-            IP_ADDR4(addr, b[0], b[1], b[2], b[3]);
-            return 0;
-        }
-    }
-    return -1;
-}
 
 static int netif_ready(const struct netif *n)
 {
@@ -75,11 +60,7 @@ static void start_when_ready(void *arg)
         sys_timeout(TIMESYNC_NETIF_POLL_MS, start_when_ready, NULL);
         return;
     }
-    if (ts.by_dns) {
-        sntp_setservername(0, ts.server);
-    } else {
-        sntp_setserver(0, &ts.addr);
-    }
+    sntp_setserver(0, &ts.addr);
     sntp_setoperatingmode(SNTP_OPMODE_POLL);
     ts.state = TIMESYNC_ASKING;
     ts.asked_ms = board_now_ms();
@@ -87,13 +68,33 @@ static void start_when_ready(void *arg)
     log_info("time: asking %s by SNTP", ts.server);
 }
 
+static void resolved(const char *name, const ip_addr_t *addr, void *arg);
+
 static void stop(void)
 {
     sys_untimeout(start_when_ready, NULL);
+    resolve_cancel(resolved, NULL);
     if (sntp_enabled()) {
         sntp_stop();
     }
     ts.state = TIMESYNC_OFF;
+}
+
+/* A DNS answer for the server's name (resolve.h): start, or say it has no address. */
+static void resolved(const char *name, const ip_addr_t *addr, void *arg)
+{
+    (void)arg;
+    if (ts.state != TIMESYNC_RESOLVING || strcmp(name, ts.server) != 0) {
+        return;
+    }
+    if (addr == NULL) {
+        ts.state = TIMESYNC_UNKNOWN;
+        log_warnx("time: ntp server %s: DNS has no address for it", name);
+        return;
+    }
+    ts.addr = *addr;
+    ts.state = TIMESYNC_WAIT_NET;
+    start_when_ready(NULL);
 }
 
 /* see timesync.h */
@@ -101,32 +102,40 @@ void timesync_apply(const struct config *cf, struct netif *netif)
 {
     const char *name = cf->net.ntp;
     ip_addr_t addr;
-    int known = name[0] != '\0' && lookup(cf, name, &addr) == 0;
-    int by_dns = name[0] != '\0' && !known && cf->net.has_dns;
-    int same = ts.state != TIMESYNC_OFF && ts.netif == netif && strcmp(ts.server, name) == 0 &&
-               ts.by_dns == by_dns && (!known || ip_addr_cmp(&ts.addr, &addr));
-    if (same && ts.state != TIMESYNC_UNKNOWN) {
-        return;
+    int running = ts.state != TIMESYNC_OFF && ts.state != TIMESYNC_UNKNOWN;
+    if (running && ts.netif == netif && strcmp(ts.server, name) == 0) {
+        /* the same name: keep the client unless the host table now says otherwise (a DNS
+         * name is looked up again only when the name changes) */
+        if (ts.by_dns || ts.state == TIMESYNC_RESOLVING ||
+            (resolve_name(name, &addr, NULL, NULL) == RESOLVE_DONE &&
+             ip_addr_cmp(&addr, &ts.addr))) {
+            return;
+        }
     }
     stop();
     ts.netif = netif;
     snprintf(ts.server, sizeof ts.server, "%s", name);
-    ts.by_dns = by_dns;
+    ts.by_dns = 0;
     ip_addr_set_zero(&ts.addr);
     if (name[0] == '\0' || netif == NULL) {
         return;
     }
-    if (!known && !by_dns) {
+    switch (resolve_name(name, &addr, resolved, NULL)) {
+    case RESOLVE_DONE:
+        ts.addr = addr;
+        ts.state = TIMESYNC_WAIT_NET;
+        start_when_ready(NULL);
+        break;
+    case RESOLVE_PENDING:
+        ts.by_dns = 1;
+        ts.state = TIMESYNC_RESOLVING;
+        break;
+    case RESOLVE_UNKNOWN:
         ts.state = TIMESYNC_UNKNOWN;
         log_warnx("time: ntp server %s: not an IPv4 address nor a name in the host table, "
                   "and no DNS server configured", name);
-        return;
+        break;
     }
-    if (known) {
-        ts.addr = addr;
-    }
-    ts.state = TIMESYNC_WAIT_NET;
-    start_when_ready(NULL);
 }
 
 /* see timesync.h */
@@ -179,14 +188,10 @@ const char *timesync_source(void)
 /* see timesync.h */
 void timesync_status(char *buf, size_t len)
 {
-    char a[IPADDR_STRLEN_MAX] = "";
+    char ip[IPADDR_STRLEN_MAX], a[IPADDR_STRLEN_MAX + 8];
     uint32_t now = board_now_ms();
-    if (ts.by_dns) {
-        snprintf(a, sizeof a, "%s", ip_addr_isany(sntp_getserver(0)) ? "by DNS" :
-                 ipaddr_ntoa(sntp_getserver(0)));
-    } else {
-        ipaddr_ntoa_r(&ts.addr, a, sizeof a);
-    }
+    ipaddr_ntoa_r(&ts.addr, ip, sizeof ip);
+    snprintf(a, sizeof a, "%s%s", ip, ts.by_dns ? " by DNS" : "");
     switch (ts.state) {
     case TIMESYNC_OFF:
         snprintf(buf, len, "%s", ts.server[0] == '\0' ?
@@ -194,7 +199,12 @@ void timesync_status(char *buf, size_t len)
         break;
     case TIMESYNC_UNKNOWN:
         snprintf(buf, len, "server %s: not an IPv4 address nor a name in the host table "
-                 "(host add NAME A.B.C.D), and no DNS server", ts.server);
+                 "(host add NAME A.B.C.D), and %s", ts.server,
+                 settings_running()->net.has_dns ? "DNS has no address for it" :
+                 "no DNS server configured");
+        break;
+    case TIMESYNC_RESOLVING:
+        snprintf(buf, len, "server %s: asking DNS for its address", ts.server);
         break;
     case TIMESYNC_WAIT_NET:
         snprintf(buf, len, "server %s (%s): waiting for the link and an address", ts.server,

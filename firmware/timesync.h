@@ -2,13 +2,13 @@
  * one server the operator configured (`set net ntp HOST`). No server configured, no SNTP:
  * there is no default pool, and none is learned from DHCP.
  *
- * The server name is an IPv4 literal or a name of the static host table (`host add`); a
- * name only DNS knows goes to lwIP's resolver, and only when a DNS server is configured
- * (`set net dns`). SNTP starts once the netif has a link and an address, asks at once, then
- * hourly. An answer sets the board's clock (board_set_wallclock) unless it lies before the
- * build's floor or behind the last known good time kept on flash; then it is refused and
- * logged, and the time stays not valid. The first answer also writes the last known good
- * time (settings_time_keep). */
+ * The server's name goes through the box's resolver (resolve.h): an IPv4 literal, the
+ * static host table (`host add`), then DNS only when a DNS server is configured (`set net
+ * dns`), looked up when the name is applied (boot, commit). SNTP starts once the netif has
+ * a link and an address, asks at once, then hourly. An answer sets the board's clock
+ * (board_set_wallclock) unless it lies before the build's floor or behind the last known
+ * good time kept on flash; then it is refused and logged, and the time stays not valid.
+ * The first answer also writes the last known good time (settings_time_keep). */
 #ifndef GW_TIMESYNC_H
 #define GW_TIMESYNC_H
 

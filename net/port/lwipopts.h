@@ -99,10 +99,11 @@
 
 /* ---- apps: SNTP (firmware/timesync.c) ---------------------------------------------- */
 /* One server, the operator's (`set net ntp HOST`): never a compiled-in default, never one
- * offered by DHCP. A name only DNS knows goes to lwIP's resolver (only with `set net dns`). */
+ * offered by DHCP. Its name is resolved by firmware/resolve.c (literal, host table, DNS only
+ * with `set net dns`); SNTP gets the address. */
 #define SNTP_MAX_SERVERS           1
 #define SNTP_GET_SERVERS_FROM_DHCP 0
-#define SNTP_SERVER_DNS            1
+#define SNTP_SERVER_DNS            0
 /* An answer must come from the server asked, from port 123, and echo our transmit
  * timestamp, which is 64 random bits rather than our clock: an off-path attacker cannot
  * guess it, and the request does not tell the network what our clock says. (No round-trip

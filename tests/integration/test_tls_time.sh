@@ -79,7 +79,17 @@ expect unset_no_ntp "time:     not valid yet: board clock not set; TLS waits (so
 expect unset_no_ntp "sntp:     off: no server configured (set net ntp HOST)"
 t_log "clock unset, no ntp server: $(grep '^verdict' "$T_TMP/unset_no_ntp.out")"
 
-t_provision "$GW" "$FLASH" "set net ntp ntp.example.test"
+# 1b. A server name the box cannot resolve is named in the status; a host table entry
+#     added later (commit) starts SNTP towards it.
+t_provision "$GW" "$FLASH" "set net ntp time.example.test"
+batch unknown_name 0 --clock=unset "show status" "host add time.example.test 192.0.2.1" \
+    "commit" "show status"
+expect unknown_name "sntp:     server time.example.test: not an IPv4 address nor a name in the host table (host add NAME A.B.C.D), and no DNS server configured"
+grep -qE '^sntp:     server time.example.test \(192.0.2.1\): (waiting for the link and an address|asking since [0-9]+ s, no answer yet)$' \
+    "$T_TMP/unknown_name.out" || { cat "$T_TMP/unknown_name.out"; t_fail "unknown_name: host add"; }
+t_log "ntp server name unknown, then added to the host table: SNTP starts"
+
+t_provision "$GW" "$FLASH" "host del time.example.test" "set net ntp ntp.example.test"
 
 # console CASE GATEWAY-OPTION: the gateway with its console on a FIFO this shell writes to
 # (say LINE); its output goes to $T_TMP/CASE.out.

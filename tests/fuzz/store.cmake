@@ -4,4 +4,4 @@ gw_fuzz_target(store SOURCES fuzz_store.c LIBS gw_store gw_flash gw_firmware gw_
 
 # The config text parser (firmware/config): any text; what it prints must read back the same.
 gw_fuzz_target(config_text SOURCES fuzz_config_text.c
-  LIBS gw_config gw_store gw_flash gw_firmware gw_board gw_net gw_tls lwip bearssl)
+  LIBS gw_config gw_store gw_flash gw_firmware gw_board gw_net gw_tunnel gw_tls lwip bearssl)

@@ -133,7 +133,8 @@ void timesync_apply(const struct config *cf, struct netif *netif)
     case RESOLVE_UNKNOWN:
         ts.state = TIMESYNC_UNKNOWN;
         log_warnx("time: ntp server %s: not an IPv4 address nor a name in the host table, "
-                  "and no DNS server configured", name);
+                  "and %s", name, cf->net.has_dns ? "DNS cannot be asked now" :
+                  "no DNS server configured");
         break;
     }
 }
@@ -200,7 +201,7 @@ void timesync_status(char *buf, size_t len)
     case TIMESYNC_UNKNOWN:
         snprintf(buf, len, "server %s: not an IPv4 address nor a name in the host table "
                  "(host add NAME A.B.C.D), and %s", ts.server,
-                 settings_running()->net.has_dns ? "DNS has no address for it" :
+                 settings_running()->net.has_dns ? "DNS gave no address for it" :
                  "no DNS server configured");
         break;
     case TIMESYNC_RESOLVING:

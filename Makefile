@@ -93,3 +93,10 @@ PREFIX ?= /usr/local
 .PHONY: install
 install: all
 	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' BUILD='$(BUILD)' bash tools/install.sh
+
+# Benchmarks against the real alternatives, side by side in one run (issue 9; needs root:
+# one network namespace for everything). Writes bench/results.md; not part of `make test`.
+# Both images are built for the per-architecture size; the bench tools are in the x86_64 tree.
+.PHONY: bench
+bench: all
+	bash bench/run.sh $(BUILD)/x86_64

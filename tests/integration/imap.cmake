@@ -27,3 +27,9 @@ add_test(NAME test_imap_crash
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_crash.sh $<TARGET_FILE:gateway>
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_imap_crash PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 900)
+
+# The real receiver against hostile STARTTLS servers (imap_hostile.py) through a tcp mapping.
+add_test(NAME test_imap_hostile
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_hostile.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_imap_hostile PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)

@@ -416,11 +416,6 @@ static long dispose_next(struct imap_client *c, struct imap_cevent *ev)
     }
 }
 
-static const char *cmd_name(enum imap_cstate s)
-{
-    return imap_client_state_name(s);
-}
-
 static long on_tagged_ok(struct imap_client *c, struct imap_cevent *ev)
 {
     switch (c->state) {
@@ -473,7 +468,7 @@ static long on_tagged(struct imap_client *c, struct imap_cevent *ev)
     if (c->state == IC_S_AUTH) {
         set_verdict(c, "login refused: %s", c->text);
     } else {
-        set_verdict(c, "%s: %s %s", cmd_name(c->state),
+        set_verdict(c, "%s: %s %s", imap_client_state_name(c->state),
                     c->ln.status == ST_NO ? "NO" : "BAD", c->text);
     }
     return fail(c, ev);
@@ -577,7 +572,7 @@ static long on_begin(struct imap_client *c, const struct imap_ev *e, struct imap
             c->ln.kind = L_IGNORE;     /* the base64 challenge (empty) means nothing */
             return 0;
         }
-        set_verdict(c, "%s: unexpected continuation request", cmd_name(c->state));
+        set_verdict(c, "%s: unexpected continuation request", imap_client_state_name(c->state));
         return fail(c, ev);
     }
     if (e->line == IMAP_L_TAGGED) {
@@ -587,7 +582,7 @@ static long on_begin(struct imap_client *c, const struct imap_ev *e, struct imap
                    e->len == strlen(want) && !memcmp(e->p, want, e->len);
         if (!ours) {
             set_verdict(c, "%s: tagged response %.*s is not for the command in flight",
-                        cmd_name(c->state), (int)(e->len < 16 ? e->len : 16),
+                        imap_client_state_name(c->state), (int)(e->len < 16 ? e->len : 16),
                         (const char *)e->p);
             return fail(c, ev);
         }
@@ -748,7 +743,7 @@ long imap_client_feed(struct imap_client *c, const uint8_t *p, size_t len,
         struct imap_ev e;
         long r = imap_next(&c->ps, p + used, len - used, &e);
         if (r < 0) {
-            set_verdict(c, "%s: %s", cmd_name(c->state), imap_perror(r));
+            set_verdict(c, "%s: %s", imap_client_state_name(c->state), imap_perror(r));
             return fail(c, ev);
         }
         used += (size_t)r;
@@ -758,7 +753,7 @@ long imap_client_feed(struct imap_client *c, const uint8_t *p, size_t len,
         if (dispatch(c, &e, ev) < 0) {
             if (c->state != IC_S_FAILED) {
                 set_verdict(c, "%s: command does not fit the output buffer",
-                            cmd_name(c->state));
+                            imap_client_state_name(c->state));
             }
             return fail(c, ev);
         }
@@ -905,7 +900,7 @@ void imap_client_abort(struct imap_client *c, const char *verdict)
     if (c->state == IC_S_FAILED || c->state == IC_S_CLOSED) {
         return;
     }
-    set_verdict(c, "%s: %s", cmd_name(c->state), verdict);
+    set_verdict(c, "%s: %s", imap_client_state_name(c->state), verdict);
     fail(c, NULL);
 }
 

@@ -22,6 +22,7 @@
 #include "splice.h"
 #include "status.h"
 #include "store.h"
+#include "svc_imap.h"
 #include "tls_conn.h"
 #include "tls_err.h"
 #include "tunnel.h"
@@ -501,7 +502,7 @@ static void show_imap(const struct config *cf)
     cons_out("server:    %s:%u, security %s\n", cf->imap.server.host[0] ? cf->imap.server.host : "-",
         cf->imap.server.port, sec[cf->imap.security]);
     cons_out("enabled:   %s\n", cf->imap.enabled ? "yes" : "no");
-    cons_out("state:     not available: the IMAP receiver is not in this build yet\n");
+    imap_show(cons_out);
 }
 
 static void show_flash(void)
@@ -532,8 +533,7 @@ static void show_status(void)
     cons_out("tunnel:   %u of %u relay%s up, %u streams open (limit %u), TLS endpoints %u of %u\n",
              tunnel_up_count(), cf->tunnel.nrelays, cf->tunnel.nrelays == 1 ? "" : "s",
              splice_in_use(), SPLICE_MAX, endpoint_tls_in_use(), ENDPOINT_TLS_MAX);
-    cons_out("imap:     not available in this build (receiver %s in config)\n",
-        cf->imap.enabled ? "enabled" : "disabled");
+    imap_show(cons_out);
 }
 
 static int cmd_show(int argc, char **argv)

@@ -12,6 +12,7 @@
 #include "mappings.h"
 #include "resolve.h"
 #include "settings.h"
+#include "svc_imap.h"
 #include "tunnel.h"
 
 static void out_va(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -68,6 +69,7 @@ void services_after_commit(const struct config *before)
         mappings_reset();
     }
     tunnel_start();                  /* restarts the tunnels only if their settings changed */
+    imap_svc_start();                /* restarts the receiver only if its settings changed */
 }
 
 /* ---- mapping check --------------------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "status.h"
 #include "svc_echo.h"
+#include "svc_imap.h"
 #include "tunnel.h"
 
 #ifndef GW_VERSION
@@ -70,6 +71,7 @@ static int boot(struct netif **netif_out)
     }
     status_set_netif(netif);
     tunnel_start();
+    imap_svc_start();
     *netif_out = netif;
     return 0;
 }
@@ -97,6 +99,7 @@ static unsigned loop_once(int console)
     netif_poll_all();       /* loopback: the gateway talking to itself */
     sys_check_timeouts();
     busy = tunnel_poll();
+    busy |= imap_svc_poll();
     return ev;
 }
 

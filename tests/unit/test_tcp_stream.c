@@ -3,6 +3,7 @@
  * memory, half-close is seen as EOF, and connect failures name their cause. */
 #include <stdlib.h>
 
+#include "board.h"
 #include "check.h"
 #include "lwip/init.h"
 #include "lwip/ip_addr.h"
@@ -30,9 +31,13 @@ static void on_event(struct tcp_stream *s, unsigned events, void *arg)
     }
 }
 
-/* Run lwIP until cond holds or the step budget runs out (no wall-clock sleeps). */
+/* Run lwIP until cond holds, the step budget runs out or RUN_MS pass (a loss on loopback
+ * waits for lwIP's retransmission timer: wall-clock time, slow under an emulator). */
+#define RUN_MS 60000
 #define RUN_UNTIL(cond, steps) do { \
-        for (int step_ = 0; step_ < (steps) && !(cond); step_++) { \
+        uint32_t t0_ = board_now_ms(); \
+        for (int step_ = 0; step_ < (steps) && !(cond) && board_now_ms() - t0_ < RUN_MS; \
+             step_++) { \
             netif_poll_all(); \
             sys_check_timeouts(); \
         } \
@@ -72,7 +77,8 @@ static void bytes_come_back_exact_through_the_echo_service(void)
     CHECK(!check_failed);
     size_t sent = 0, got = 0;
     uint8_t buf[4096];
-    for (int step = 0; step < 2000000 && got < BULK; step++) {
+    uint32_t t0 = board_now_ms();
+    for (int step = 0; step < 2000000 && got < BULK && board_now_ms() - t0 < RUN_MS; step++) {
         while (sent < BULK) {
             size_t n = sizeof buf < BULK - sent ? sizeof buf : BULK - sent;
             for (size_t i = 0; i < n; i++) {
@@ -97,7 +103,7 @@ static void bytes_come_back_exact_through_the_echo_service(void)
     CHECK_EQ(got, BULK);
     tcp_stream_shutdown(&s);
     long r = 0;
-    for (int step = 0; step < 100000 && r == 0; step++) {
+    for (int step = 0; step < 100000 && r == 0 && board_now_ms() - t0 < 2 * RUN_MS; step++) {
         r = tcp_stream_recv(&s, buf, sizeof buf);
         netif_poll_all();
         sys_check_timeouts();

@@ -5,19 +5,31 @@ Run by test_qemu_boot.sh inside a network namespace it made, with passt listenin
 
   boot_test.py --arch ARCH --image DIR --flash FILE --sock PASST_SOCKET --qemu QEMU_SH
                --echo-port PORT [--echo-bytes N] [--flashtool PATH] --log FILE
+               --workdir DIR --pki DIR --token TOKEN --spool DIR --dv DV_SH --dv-dir DIR
+
+The peers (started by test_qemu_boot.sh on the namespace's loopback, which the guest reaches
+as 192.0.2.254 through passt): the relay (tunnels 4443, SOCKS5 1080, spool), Dovecot (143
+STARTTLS, 993) holding 50 market mails, and the lab PKI in --pki whose intermediate signs
+the box's CSR.
 
 Boot 1: QEMU start to /init, to the console prompt, to the DHCP lease from passt; `show
 version` and `show status` typed at the prompt; the echo service byte-exact through passt's
-port forward; configuration A typed and committed. Power cut (SIGKILL to QEMU). Boot 2 from
-the same flash disk: A is back, network and echo again; configuration B typed, and the plug
-is pulled as soon as the box has the Enter of `commit`. Boot 3: the configuration is A or B,
-never a mix; Ctrl-D at the prompt stops the gateway and the box powers off. flashtool verify
-checks the flash image after each boot, and flashtool export must agree with the box.
-Prints the boot figures. Each step is a function, so the configuration, tunnel, IMAP and
-power-cut-during-commit steps of issue 8 slot in once the firmware has them.
+port forward; configuration A typed as an operator would (network, relay, location, device
+key, CSR signed by the lab CA, chain and trust pasted, two mappings, the IMAP receiver) and
+committed. The tunnel comes up to the relay; curl, as the cloud application, fetches a mail
+byte-exact through the relay's SOCKS5 and each mapping (IMAP with STARTTLS end to end through
+the tcp mapping, plain IMAP through the tls mapping); the IMAP receiver moves the 50 mails
+into the relay's spool (each once, byte-exact; INBOX empty, Archive 50). Power cut (SIGKILL
+to QEMU). Boot 2 from the same flash disk: A is back, network, echo and the tunnel again;
+configuration B typed, and the plug is pulled during its `commit`. Boot 3: the configuration
+is A or B, never a mix; the tunnel comes back, 5 more mails arrive and the spool ends with
+exactly 55 distinct messages; Ctrl-D at the prompt stops the gateway and the box powers off.
+flashtool verify checks the flash image after each boot, and flashtool export must agree
+with the box. Prints the boot figures (QEMU start to prompt, to DHCP lease, to tunnel up).
 """
 import argparse
 from collections import Counter
+import hashlib
 import os
 import random
 import re
@@ -30,7 +42,16 @@ from qemu_console import Serial, Timeout  # noqa: E402
 
 FACTORY_HOST = "gateway"     # the prompt is HOSTNAME> , HOSTNAME*> with uncommitted changes
 LOCATION = "LOC-QEMU-1"
-IMAP_SECRET = "Qemu-imap-S3cret"
+# Dovecot's user (test_qemu_boot.sh exports them for dovecot.sh).
+IMAP_USER = os.environ.get("DV_USER", "market")
+IMAP_SECRET = os.environ.get("DV_PASS", "Qemu-imap-S3cret")
+RELAY = "relay.example:4443"
+SOCKS = "127.0.0.1:1080"
+N_MAILS = 50        # market mails in the INBOX before boot 1 (test_qemu_boot.sh: dv_fill 50)
+N_MORE = 5          # appended after boot 3
+CHECKS = "Checks"   # the folder curl reads (the receiver empties INBOX meanwhile)
+CHECK_LARGE = (1001, 600000)   # (mail number, EDIFACT bytes): through the tcp mapping
+CHECK_SMALL = (1002, 0)        # through the tls mapping
 
 # Configuration A: what an operator types to provision the box (issue 8), committed before the
 # first power cut. The device key and its certificate (CSR signed by the test CA) and the
@@ -44,19 +65,22 @@ CONFIG_A = [
     f"set tunnel location {LOCATION}",
     "mapping add imap.example:143 mail.internal:143 tcp",
     "mapping add imap.example:993 mail.internal:993 tls",
-    "set imap server imap.example:993",
-    "set imap security tls",
-    "set imap user market",
+    # STARTTLS end to end through the tcp mapping: the box checks Dovecot's certificate
+    # against the virtual name imap.example.
+    "set imap server imap.example:143",
+    "set imap security starttls",
+    f"set imap user {IMAP_USER}",
     "set imap folder INBOX",
     "set imap after move Archive",
     "set imap poll 30",
     "set imap enabled yes",
 ]
 # Configuration B, being committed when the power is cut: after the cut the box runs A or B,
-# never a mix. B as `show config` lines: A without DROP_B, plus ADD_B.
-CONFIG_B = ["set system hostname qbox-b", "mapping del imap.example:143",
+# never a mix. B as `show config` lines: A without DROP_B, plus ADD_B. B keeps the receiver's
+# mapping (the tcp one), so the receiver resumes with either.
+CONFIG_B = ["set system hostname qbox-b", "mapping del imap.example:993",
             "host add imap2.example 192.0.2.26", "set imap poll 45"]
-DROP_B = ["set system hostname qbox-a", "mapping add imap.example:143 mail.internal:143 tcp",
+DROP_B = ["set system hostname qbox-a", "mapping add imap.example:993 mail.internal:993 tls",
           "set imap poll 30"]
 ADD_B = ["set system hostname qbox-b", "host add imap2.example 192.0.2.26", "set imap poll 45"]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,6 +92,13 @@ T_DHCP = 60         # prompt to DHCP lease
 T_CMD = 20          # a console command to its output and the next prompt
 T_ECHO = 120        # the echo transfer
 T_OFF = 30          # Ctrl-D to QEMU exited
+T_TUNNEL = 120      # commit (or boot) to the tunnel up
+T_CURL = 120        # one curl fetch through SOCKS5, the tunnel and a mapping
+T_IMAP = 400        # the receiver moving the 50 mails (TCG)
+
+# A log line on the console: "[  12.345] text". It can come between a command's output and
+# the next prompt; command outputs are compared without them.
+LOGLINE = re.compile(r"^\[\s*\d+\.\d{3}\] .*\n?", re.M)
 
 
 class Fail(Exception):
@@ -119,13 +150,13 @@ class Box:
     def dhcp(self):
         m = self.con.wait_seen(r"net: address (\d+\.\d+\.\d+\.\d+) .*\(dhcp\)", T_DHCP,
                                what="the DHCP lease from passt")
-        self.figures["dhcp"] = self.con.elapsed()
+        self.figures["dhcp"] = self.con.time_at(m.end())
         if m.group(1) != self.args.guest_ip:
             raise Fail(f"DHCP gave {m.group(1)}, passt should hand out {self.args.guest_ip}")
         return m.group(1)
 
     def cmd(self, line, host=None):
-        out = self.con.command(line, self.prompt_re(host or self.host), T_CMD)
+        out = LOGLINE.sub("", self.con.command(line, self.prompt_re(host or self.host), T_CMD))
         self.host = host or self.host
         if re.search(r"^error", out, re.M):
             raise Fail(f"'{line}' was refused:\n{out}")
@@ -133,6 +164,13 @@ class Box:
 
     def show_config(self):
         return [ln for ln in self.cmd("show config").splitlines() if ln.strip()]
+
+    def tunnel_up(self):
+        """Wait for the tunnel's log line; the figure is when the box printed it."""
+        m = self.con.wait_seen(r"tunnel: relay " + re.escape(RELAY) + r" up \(([^)]*)\)",
+                               T_TUNNEL, what=f"the tunnel up to {RELAY}")
+        self.figures["tunnel"] = self.con.time_at(m.end())
+        return m.group(1)
 
     def paste(self, command, pem):
         """A PEM paste: the command, the text as a terminal pastes it, a blank line ends it."""
@@ -172,6 +210,7 @@ class Box:
         t = c.elapsed()
         c.expect(r"committed\n", T_CMD, what="'committed'")
         took = c.elapsed() - t
+        self.figures["commit"] = c.elapsed()
         c.expect(self.prompt_re(new_host), T_CMD, what="the prompt after commit")
         self.host = new_host
         return took
@@ -195,7 +234,7 @@ class Box:
         if f"CN={LOCATION}" not in out:
             raise Fail(f"tunnel cert import does not show the device certificate:\n{out}")
         out = self.paste("trust import", pki.root)
-        if "CN=QEMU Test Root CA" not in out:
+        if "CN=Lab Root CA" not in out:
             raise Fail(f"trust import does not show the root:\n{out}")
         for ln in CONFIG_A[6:]:
             self.cmd(ln)
@@ -267,29 +306,19 @@ class Box:
 
 
 class TestPKI:
-    """A root and an intermediate made by openssl now; signs the box's CSR (CN = Location)."""
+    """The lab PKI test_qemu_boot.sh made (tests/unit/make_pki.sh): its intermediate signed
+    the relay's and Dovecot's certificates and signs the box's CSR (CN = Location ID); the
+    relay's client-ca is that intermediate, the box's trust store gets the root."""
 
-    def __init__(self, workdir):
-        self.dir = os.path.join(workdir, "pki")
+    def __init__(self, pki_dir, workdir):
+        self.pki = pki_dir
+        self.dir = os.path.join(workdir, "box")
         os.makedirs(self.dir, exist_ok=True)
-        d = self.dir
-        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-        self._ossl(["req", "-x509", *ec, "-days", "30", "-subj", "/CN=QEMU Test Root CA",
-                    "-addext", "basicConstraints=critical,CA:TRUE",
-                    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-                    "-keyout", f"{d}/root.key", "-out", f"{d}/root.pem"])
-        self._ossl(["req", *ec, "-subj", "/CN=QEMU Test Gateway CA",
-                    "-keyout", f"{d}/int.key", "-out", f"{d}/int.csr"])
-        with open(f"{d}/int.ext", "w") as f:
-            f.write("basicConstraints=critical,CA:TRUE,pathlen:0\n"
-                    "keyUsage=critical,keyCertSign,cRLSign\n")
-        self._ossl(["x509", "-req", "-in", f"{d}/int.csr", "-CA", f"{d}/root.pem",
-                    "-CAkey", f"{d}/root.key", "-set_serial", "2", "-days", "30",
-                    "-extfile", f"{d}/int.ext", "-out", f"{d}/int.pem"])
-        with open(f"{d}/leaf.ext", "w") as f:
+        with open(f"{self.dir}/leaf.ext", "w") as f:
             f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                     "extendedKeyUsage=clientAuth\n")
-        self.root = open(f"{d}/root.pem").read()
+        self.root_pem = os.path.join(pki_dir, "root.pem")
+        self.root = open(self.root_pem).read()
         self.serial = 100
 
     @staticmethod
@@ -301,17 +330,107 @@ class TestPKI:
 
     def sign(self, csr_pem):
         """The certificate chain (leaf, intermediate) for a CSR, as the operator pastes it."""
-        d = self.dir
+        d, p = self.dir, self.pki
         self.serial += 1
         with open(f"{d}/leaf.csr", "w") as f:
             f.write(csr_pem)
         subj = self._ossl(["req", "-in", f"{d}/leaf.csr", "-verify", "-noout", "-subject"])
         if LOCATION not in subj:
             raise Fail(f"the CSR names {subj.strip()}, not the Location ID {LOCATION}")
-        self._ossl(["x509", "-req", "-in", f"{d}/leaf.csr", "-CA", f"{d}/int.pem",
-                    "-CAkey", f"{d}/int.key", "-set_serial", str(self.serial), "-days", "30",
+        self._ossl(["x509", "-req", "-in", f"{d}/leaf.csr", "-CA", f"{p}/inter.pem",
+                    "-CAkey", f"{p}/inter.key", "-set_serial", str(self.serial), "-days", "30",
                     "-extfile", f"{d}/leaf.ext", "-out", f"{d}/leaf.pem"])
-        return open(f"{d}/leaf.pem").read() + open(f"{d}/int.pem").read()
+        return open(f"{d}/leaf.pem").read() + open(f"{p}/inter.pem").read()
+
+
+class Peers:
+    """The host side: Dovecot (through dv.sh), curl through the relay's SOCKS5, the spool."""
+
+    def __init__(self, args, pki):
+        self.args = args
+        self.pki = pki
+        self.spool = args.spool
+        self.sha_cache = {}
+
+    def dv(self, *argv, timeout=60):
+        r = subprocess.run(["bash", self.args.dv, self.args.dv_dir, *map(str, argv)],
+                           capture_output=True, timeout=timeout)
+        if r.returncode != 0:
+            raise Fail(f"dv.sh {' '.join(map(str, argv))}: status {r.returncode}\n"
+                       + r.stderr.decode(errors="replace"))
+        return r.stdout
+
+    def count(self, folder):
+        return int(self.dv("count", folder).decode().strip())
+
+    def shas(self, numbers):
+        """The SHA-256 of market mails by number (as dv_fill / dv_append make them)."""
+        want = [i for i in numbers if i not in self.sha_cache]
+        if want:
+            out = self.dv("sha", *want).decode().split()
+            self.sha_cache.update(zip(want, out))
+        return {self.sha_cache[i]: i for i in numbers}
+
+    def curl(self, url, extra=()):
+        cmd = ["curl", "--socks5-hostname", SOCKS, "--proxy-user",
+               f"{LOCATION}:{self.args.token}", "-sS", "--max-time", str(T_CURL),
+               "--user", f"{IMAP_USER}:{IMAP_SECRET}", *extra, url]
+        t = time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, timeout=T_CURL + 30)
+        if r.returncode != 0:
+            raise Fail(f"curl {url} through the relay's SOCKS5: status {r.returncode}: "
+                       + r.stderr.decode(errors="replace").strip())
+        return r.stdout, time.monotonic() - t
+
+    def spool_files(self):
+        try:
+            names = sorted(os.listdir(self.spool))
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.spool, n) for n in names]
+
+    def spool_check(self, numbers, what):
+        """The spool holds exactly the market mails `numbers`: each once, byte-exact."""
+        want = self.shas(numbers)
+        got = Counter()
+        for f in self.spool_files():
+            with open(f, "rb") as fh:
+                got[hashlib.sha256(fh.read()).hexdigest()] += 1
+        twice = [want.get(h, h) for h, n in got.items() if n > 1]
+        alien = [h for h in got if h not in want]
+        missing = sorted(i for h, i in want.items() if h not in got)
+        if twice or alien or missing:
+            raise Fail(f"{what}: the spool holds {sum(got.values())} files: twice {twice}, "
+                       f"unknown {alien}, missing {missing}")
+
+    def wait_spool(self, n, timeout, box):
+        """Wait until the spool holds n files; returns the seconds it took."""
+        t0 = time.monotonic()
+        last_log = t0
+        while True:
+            have = len(self.spool_files())
+            if have >= n:
+                return time.monotonic() - t0
+            now = time.monotonic()
+            if now - last_log >= 30:
+                log(f"{box.name}: {have} of {n} mails in the spool after {now - t0:.0f} s")
+                last_log = now
+            if now - t0 > timeout:
+                out = box.cmd("show imap")
+                raise Fail(f"the spool holds {have} mails after {timeout} s, expected {n}; "
+                           f"show imap:\n{out}")
+            time.sleep(0.5)
+
+    def wait_folders(self, inbox, archive, timeout=30):
+        t0 = time.monotonic()
+        while True:
+            got = (self.count("INBOX"), self.count("Archive"))
+            if got == (inbox, archive):
+                return
+            if time.monotonic() - t0 > timeout:
+                raise Fail(f"after move Archive: INBOX {got[0]}, Archive {got[1]}; expected "
+                           f"{inbox} and {archive}")
+            time.sleep(0.5)
 
 
 def flash_verify(args, when):
@@ -354,9 +473,41 @@ def basics(box, echo_bytes):
                    f"after echoing {echo_bytes}")
 
 
+def curl_both_mappings(peers):
+    """The cloud application: curl through the relay's SOCKS5 reaches Dovecot through both
+    mappings, each fetch byte-exact."""
+    n, size = CHECK_LARGE
+    got, secs = peers.curl(f"imap://imap.example:143/{CHECKS};UID=1",
+                           ["--ssl-reqd", "--cacert", peers.pki.root_pem])
+    if got != peers.dv("mail", n, size):
+        raise Fail(f"IMAP STARTTLS through the tcp mapping: {len(got)} bytes differ from mail {n}")
+    log(f"curl: IMAP STARTTLS end to end through the tcp mapping imap.example:143, "
+        f"{len(got)} bytes byte-exact in {secs:.1f} s")
+    n, size = CHECK_SMALL
+    got, secs = peers.curl(f"imap://imap.example:993/{CHECKS};UID=2")
+    if got != peers.dv("mail", n, size):
+        raise Fail(f"plain IMAP through the tls mapping: {len(got)} bytes differ from mail {n}")
+    log(f"curl: plain IMAP through the tls mapping imap.example:993 -> mail.internal:993, "
+        f"{len(got)} bytes byte-exact in {secs:.1f} s")
+
+
+def show_imap(box, delivered):
+    out = box.cmd("show imap")
+    m = re.search(r"^delivered: (\d+) messages", out, re.M)
+    if not m or int(m.group(1)) != delivered:
+        raise Fail(f"show imap does not count {delivered} delivered:\n{out}")
+    return out
+
+
 def run(args):
     boxes = []
-    pki = TestPKI(args.workdir)
+    pki = TestPKI(args.pki, args.workdir)
+    peers = Peers(args, pki)
+    # curl's folder: apart from the INBOX, which the receiver empties.
+    peers.dv("mkdir", CHECKS)
+    peers.dv("append", CHECKS, "%d:%d" % CHECK_LARGE, "%d:%d" % CHECK_SMALL)
+    if peers.count("INBOX") != N_MAILS:
+        raise Fail(f"Dovecot's INBOX holds {peers.count('INBOX')}, expected {N_MAILS}")
 
     def boot(name, hosts):
         b = Box(args, name)
@@ -377,66 +528,73 @@ def run(args):
             raise Fail("show config does not mask the IMAP password")
         log(f"boot 1: provisioned at the console and committed ({len(shown_a)} lines of "
             f"config; {took * 1000:.0f} ms from the Enter's echo to 'committed')")
-        # (Later: the tunnel comes up to the relay; curl through SOCKS5 and both mappings;
-        # the IMAP receiver delivers 50 market mails into the relay's spool.)
+        how = b.tunnel_up()
+        log(f"boot 1: tunnel up to {RELAY} {b.figures['tunnel'] - b.figures['commit']:.1f} s "
+            f"after 'committed' ({how})")
+        out = b.cmd("show tunnel")
+        if not re.search(r"relay 1: +" + re.escape(RELAY) + r" +up for", out):
+            raise Fail(f"show tunnel does not show the relay up:\n{out}")
+        curl_both_mappings(peers)
+        took_imap = peers.wait_spool(N_MAILS, T_IMAP, b)
+        peers.spool_check(range(1, N_MAILS + 1), "boot 1")
+        peers.wait_folders(0, N_MAILS)
+        imap_secs = b.con.elapsed() - b.figures["commit"]
+        out = show_imap(b, N_MAILS)
+        log(f"boot 1: the IMAP receiver moved {N_MAILS} market mails into the relay's spool "
+            f"in {imap_secs:.1f} s from 'committed' (waited {took_imap:.1f} s after the curl "
+            f"checks): each once, byte-exact; Dovecot INBOX 0, Archive {N_MAILS}")
+        for ln in out.strip().splitlines():
+            log(f"boot 1:   {ln}")
         b.power_cut()
         b.close()
         log("boot 1: power cut (SIGKILL to QEMU) after the commit")
         flash_verify(args, "after the power cut")
 
-        b2 = boot("boot 2", ["qbox-a", FACTORY_HOST] if args.xfail_mtd_durability
-                  else ["qbox-a"])
+        b2 = boot("boot 2", ["qbox-a"])
         log(f"boot 2: {b2.show_version()}")
-        if b2.host == FACTORY_HOST:
-            # Only with --xfail-mtd-durability (see main()). Provision again, stop cleanly
-            # (the flash device is closed and synced), and check that this much holds.
-            log("boot 2: XFAIL (known issue): the committed configuration was lost in the "
-                "power cut: writes to /dev/mtd0 (block2mtd) sit in the guest's page cache; "
-                "the MTD backend must sync after each program and erase")
-            basics(b2, min(args.echo_bytes, 256 * 1024))
-            b2.provision(pki)
-            shown_a = b2.show_config()
-            b2.power_off_by_console()
-            b2.close()
-            log("boot 2: provisioned again; Ctrl-D at the console, box powered off")
-            b3 = boot("boot 3", ["qbox-a"])
-            expect_config(b3, shown_a, "after a clean power off")
-            log("boot 3: the configuration survived the clean power off; the power cut during "
-                "a commit is skipped until the MTD backend is durable")
-            got = shown_a
-        else:
-            if args.xfail_mtd_durability:
-                log("boot 2: XPASS: the configuration survived on /dev/mtd0; drop "
-                    "--xfail-mtd-durability from tests/qemu/qemu.cmake")
-            # Boot 2: A survived the cut. Then the plug is pulled while B is being committed.
-            expect_config(b2, shown_a, "after the power cut")
-            log("boot 2: the configuration came back from flash")
-            basics(b2, min(args.echo_bytes, 256 * 1024))
-            for ln in CONFIG_B:
-                b2.cmd(ln)
-            # The cut lands at a random point within about one commit's duration.
-            delay = random.Random(args.seed).uniform(0, took)
-            done = b2.cut_during_commit(delay)
-            b2.close()
-            log(f"boot 2: power cut {delay * 1000:.0f} ms into the commit of B (seed "
-                f"{args.seed})" + (", after 'committed' was printed" if done else ""))
-            flash_verify(args, "after the power cut during commit")
+        # Boot 2: A survived the cut. Then the plug is pulled while B is being committed.
+        expect_config(b2, shown_a, "after the power cut")
+        log("boot 2: the configuration came back from flash")
+        basics(b2, min(args.echo_bytes, 256 * 1024))
+        b2.tunnel_up()
+        log(f"boot 2: tunnel up {b2.figures['tunnel']:.1f} s after QEMU start")
+        for ln in CONFIG_B:
+            b2.cmd(ln)
+        # The cut lands at a random point within about one commit's duration.
+        delay = random.Random(args.seed).uniform(0, took)
+        done = b2.cut_during_commit(delay)
+        b2.close()
+        log(f"boot 2: power cut {delay * 1000:.0f} ms into the commit of B (seed "
+            f"{args.seed})" + (", after 'committed' was printed" if done else ""))
+        flash_verify(args, "after the power cut during commit")
 
-            # Boot 3: A or B, never a mix.
-            b3 = boot("boot 3", ["qbox-a", "qbox-b"])
-            got = b3.show_config()
-            want_b = [ln for ln in shown_a if ln not in DROP_B] + ADD_B
-            if got == shown_a and not done:
-                verdict = "A: the cut came before the commit took"
-            elif Counter(got) == Counter(want_b):
-                verdict = "B: the commit took before the cut"
-            else:
-                raise Fail("after the power cut during commit, show config printed\n" +
-                           "\n".join(got) + "\nwhich is neither A nor B")
-            if b3.host != ("qbox-b" if verdict.startswith("B") else "qbox-a"):
-                raise Fail(f"prompt {b3.host}> does not match the configuration")
-            log(f"boot 3: configuration {verdict}")
+        # Boot 3: A or B, never a mix.
+        b3 = boot("boot 3", ["qbox-a", "qbox-b"])
+        got = b3.show_config()
+        want_b = [ln for ln in shown_a if ln not in DROP_B] + ADD_B
+        if got == shown_a and not done:
+            verdict = "A: the cut came before the commit took"
+        elif Counter(got) == Counter(want_b):
+            verdict = "B: the commit took before the cut"
+        else:
+            raise Fail("after the power cut during commit, show config printed\n" +
+                       "\n".join(got) + "\nwhich is neither A nor B")
+        if b3.host != ("qbox-b" if verdict.startswith("B") else "qbox-a"):
+            raise Fail(f"prompt {b3.host}> does not match the configuration")
+        log(f"boot 3: configuration {verdict}")
         b3.dhcp()
+        b3.tunnel_up()
+        log(f"boot 3: tunnel up {b3.figures['tunnel']:.1f} s after QEMU start")
+        # The receiver resumes: 5 more mails, and the spool ends with exactly 55 distinct.
+        more = range(N_MAILS + 1, N_MAILS + N_MORE + 1)
+        peers.dv("append", "INBOX", *more)
+        took_more = peers.wait_spool(N_MAILS + N_MORE, T_IMAP, b3)
+        peers.spool_check(range(1, N_MAILS + N_MORE + 1), "boot 3")
+        peers.wait_folders(0, N_MAILS + N_MORE)
+        show_imap(b3, N_MORE)
+        log(f"boot 3: the receiver resumed: {N_MORE} more mails in the spool {took_more:.1f} s "
+            f"after they were appended; the spool holds exactly {N_MAILS + N_MORE} distinct "
+            f"messages (SHA-256), none twice; INBOX 0, Archive {N_MAILS + N_MORE}")
         # The console's reboot: the firmware starts afresh (re-executes itself) and reads the
         # same configuration back.
         b3.reboot()
@@ -456,10 +614,15 @@ def run(args):
             b.close()
 
     f = [b.figures for b in boxes]
-    log(f"figures {args.arch} (TCG): QEMU start -> /init {f[0]['init']:.1f} s "
-        f"(kernel uptime {f[0]['guest_uptime']:.1f} s), -> prompt {f[0]['prompt']:.1f} s, "
-        f"-> DHCP lease {f[0]['dhcp']:.1f} s; later boots: -> prompt "
-        f"{f[1]['prompt']:.1f} s and {f[2]['prompt']:.1f} s")
+    log(f"figures {args.arch} (TCG): boot 1 (factory-fresh): QEMU start -> /init "
+        f"{f[0]['init']:.1f} s (kernel uptime {f[0]['guest_uptime']:.1f} s), -> prompt "
+        f"{f[0]['prompt']:.1f} s, -> DHCP lease {f[0]['dhcp']:.1f} s, -> tunnel up "
+        f"{f[0]['tunnel']:.1f} s (provisioning typed at the console in between; "
+        f"'committed' -> tunnel up {f[0]['tunnel'] - f[0]['commit']:.1f} s)")
+    for i in (1, 2):
+        log(f"figures {args.arch} (TCG): boot {i + 1} (provisioned): QEMU start -> /init "
+            f"{f[i]['init']:.1f} s, -> prompt {f[i]['prompt']:.1f} s, -> DHCP lease "
+            f"{f[i]['dhcp']:.1f} s, -> tunnel up {f[i]['tunnel']:.1f} s")
 
 
 def main():
@@ -473,13 +636,13 @@ def main():
     ap.add_argument("--echo-bytes", type=int, default=1024 * 1024)
     ap.add_argument("--guest-ip", required=True)
     ap.add_argument("--flashtool")
-    # Known issue, x86_64: block2mtd writes through the page cache and mtdchar has no fsync
-    # (it syncs when a writable descriptor is closed), so a commit is not durable until the
-    # kernel writes back. Tolerated (and reported as XFAIL) until board/linux/flash_mtd.c
-    # syncs after each operation.
-    ap.add_argument("--xfail-mtd-durability", action="store_true")
     ap.add_argument("--log", required=True)
-    ap.add_argument("--workdir", required=True, help="for the test PKI")
+    ap.add_argument("--workdir", required=True, help="for the box's certificate")
+    ap.add_argument("--pki", required=True, help="the lab PKI (make_pki.sh) of the peers")
+    ap.add_argument("--token", required=True, help=f"the relay's SOCKS5 token for {LOCATION}")
+    ap.add_argument("--spool", required=True, help=f"the relay's SPOOL/{LOCATION}/new")
+    ap.add_argument("--dv", required=True, help="tests/qemu/dv.sh")
+    ap.add_argument("--dv-dir", required=True, help="the Dovecot instance's directory")
     ap.add_argument("--seed", type=int, default=None, help="for the power cut's timing")
     args = ap.parse_args()
     if args.seed is None:

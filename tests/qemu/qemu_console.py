@@ -6,6 +6,7 @@ thread (raw into log_path, each line stamped with seconds since start), and offe
 expect(regex, timeout) on the text as a terminal shows it: CR dropped, ANSI escape
 sequences (the console's line redraw) removed. Every wait is bounded.
 """
+import bisect
 import ctypes
 import os
 import re
@@ -38,6 +39,7 @@ class Serial:
         self.log.write(b"=== %s\n" % " ".join(cmd).encode())
         self.cond = threading.Condition()
         self.text = ""       # everything so far, cleaned
+        self.stamps = []     # (length of text, seconds since start) after each chunk
         self.raw_pending = b""
         self.eof = False
         self.mark = 0        # expect() searches from here
@@ -77,6 +79,7 @@ class Serial:
                     self.raw_pending = b""
                 clean = ANSI.sub(b"", data).replace(b"\r", b"")
                 self.text += clean.decode("utf-8", "replace")
+                self.stamps.append((len(self.text), self.elapsed()))
                 self.cond.notify_all()
         with self.cond:
             self.eof = True
@@ -98,6 +101,13 @@ class Serial:
                     tail = self.text[max(self.mark, len(self.text) - 600):]
                     raise Timeout(f"waiting for {what or pattern!r}: {why}; console shows:\n{tail}")
                 self.cond.wait(min(left, 0.5))
+
+    def time_at(self, pos):
+        """Seconds since start when the text up to pos had arrived (a match's end: when the
+        guest printed it, not when somebody looked)."""
+        with self.cond:
+            i = bisect.bisect_left(self.stamps, (pos, -1.0))
+            return self.stamps[min(i, len(self.stamps) - 1)][1] if self.stamps else 0.0
 
     def seen(self, pattern):
         """Search everything printed so far (independent of the mark)."""

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # Whole-system boot test (issue 8) for one architecture: build the image from Debian's kernel
 # and the static gateway, boot it under QEMU (TCG), drive its serial console, check the DHCP
-# lease and the echo service through passt, power-cut and boot again (boot_test.py).
+# lease and the echo service through passt, provision the box at the console, bring the
+# tunnel up to a real relay, reach Dovecot through both mappings with curl as the cloud
+# application, let the IMAP receiver move 50 market mails into the relay's spool, power-cut
+# (also during a commit) and boot again (boot_test.py).
 #
-#   test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]
+#   test_qemu_boot.sh ARCH GATEWAY RELAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]
 #
 # Contained like the integration tests: this script re-runs itself in a network namespace of
 # its own, where a veth carries the default route passt wants; passt runs there with -4 -D
 # none, and QEMU's only NIC is a stream netdev on passt's socket. Nothing leaves the machine.
+# The peers live on the namespace's loopback, which the guest reaches as 192.0.2.254 (passt
+# maps its gateway address to the loopback): the relay (tunnels on 4443, SOCKS5 on 1080,
+# spool in the temp dir) and Dovecot (143 with STARTTLS, 993), with certificates from the lab
+# PKI (tests/unit/make_pki.sh) whose intermediate also signs the box's CSR.
 . "$(dirname "$0")/../integration/lib.sh"
-ARCH=${1:?usage: test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]}
-GW=${2:?usage: test_qemu_boot.sh ARCH GATEWAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]}
-FLASHTOOL=${3:-}
-EXTRA=("${@:4}")
+# The mailbox the IMAP receiver empties (boot_test.py types the same at the console).
+export DV_USER=market DV_PASS=Qemu-imap-S3cret
+. "$(dirname "$0")/../integration/dovecot.sh"
+usage="usage: test_qemu_boot.sh ARCH GATEWAY RELAY [FLASHTOOL [BOOT_TEST_OPTIONS...]]"
+ARCH=${1:?$usage}
+GW=${2:?$usage}
+RELAY=${3:?$usage}
+FLASHTOOL=${4:-}
+EXTRA=("${@:5}")
 T_NAME="test_qemu_boot_$ARCH"
 t_enter_netns "$@"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +33,7 @@ start=$SECONDS
 
 command -v "qemu-system-$ARCH" > /dev/null || t_fail "no qemu-system-$ARCH (run make deps)"
 [ -x "$GW" ] || t_fail "no gateway binary at $GW (make $ARCH)"
+[ -x "$RELAY" ] || t_fail "no relay binary at $RELAY"
 
 bash "$top/tools/image/mkimage.sh" "$ARCH" "$GW" "$T_TMP/image" > "$T_TMP/mkimage.log" 2>&1 ||
     { cat "$T_TMP/mkimage.log"; t_fail "make image"; }
@@ -33,6 +46,24 @@ else
     head -c $((256 * 1024)) /dev/zero | tr '\0' '\377' > "$T_TMP/flash.img"
 fi
 
+# ---- the lab PKI: its intermediate signs the box's CSR (boot_test.py), the relay's and
+# Dovecot's certificates; the box's trust store gets the root ----
+P=$T_TMP/pki
+sh "$top/tests/unit/make_pki.sh" "$P" > "$T_TMP/pki.log" 2>&1 || t_fail "make_pki.sh failed"
+issue() { # NAME SUBJECT SAN: a P-256 leaf by the Lab Intermediate CA, and NAME-chain.pem
+    (cd "$P" && export SAN=$3 &&
+     openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" &&
+     openssl req -new -config ca.cnf -key "$1.key" -subj "$2" -out "$1.csr" &&
+     openssl ca -batch -config ca.cnf -notext -preserveDN -cert inter.pem -keyfile inter.key \
+        -in "$1.csr" -out "$1.pem" -extensions v3_leaf -startdate 20240101000000Z \
+        -enddate 20400101000000Z && cat "$1.pem" inter.pem > "$1-chain.pem") \
+        >> "$T_TMP/pki.log" 2>&1 || t_fail "issue $1"
+}
+issue relay "/O=Gateway Test Lab/CN=relay.example" "DNS:relay.example"
+# curl and the receiver (starttls) check the virtual name through the tcp mapping, the tls
+# mapping checks the internal host name.
+issue dovecot "/O=Gateway Test Lab/CN=imap.example" "DNS:imap.example,DNS:mail.internal"
+
 ip link add gwv0 type veth peer name gwv1
 ip addr add 192.0.2.1/24 dev gwv0
 ip link set gwv0 up
@@ -44,9 +75,29 @@ t_spawn passt passt -4 -D none -f -e --runas 0 -m 1500 -s "$sock" -t 10007:7
 for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || t_fail "passt did not create $sock"
 
-# boot_test.py kills its QEMU itself on every path; the trap covers passt.
+# ---- the peers on the namespace's loopback (the guest's 192.0.2.254) ----
+dv_start "$T_TMP/dv" "$P/dovecot-chain.pem" "$P/dovecot.key" 127.0.0.1 143 993
+dv_fill 50
+mkdir -p "$T_TMP/spool"
+"$RELAY" token LOC-QEMU-1 > "$T_TMP/token.txt" || t_fail "relay token"
+TOKEN=$(sed -n 's/^token for LOC-QEMU-1.*: //p' "$T_TMP/token.txt")
+cat > "$T_TMP/relay.conf" <<EOC
+listen 127.0.0.1:4443
+cert $P/relay-chain.pem key $P/relay.key
+client-ca $P/inter.pem
+socks 127.0.0.1:1080
+$(grep '^location' "$T_TMP/token.txt")
+spool $T_TMP/spool
+EOC
+t_spawn relay "$RELAY" --config "$T_TMP/relay.conf"
+t_wait_log relay 'listening: tunnels' 10
+t_log "peers: relay on 127.0.0.1:4443 (SOCKS5 1080), Dovecot on 127.0.0.1:143/993 with 50 market mails"
+
+# boot_test.py kills its QEMU itself on every path; the trap covers passt, relay and Dovecot.
 python3 "$here/boot_test.py" --arch "$ARCH" --image "$T_TMP/image" --flash "$T_TMP/flash.img" \
     --sock "$sock" --qemu "$top/tools/image/qemu.sh" --echo-port 10007 \
     --echo-bytes $((8 * 1024 * 1024)) --guest-ip 192.0.2.1 ${FLASHTOOL:+--flashtool "$FLASHTOOL"} \
-    --log "$T_TMP/console.log" --workdir "$T_TMP" "${EXTRA[@]}" || t_fail "see the console log below"
+    --log "$T_TMP/console.log" --workdir "$T_TMP" --pki "$P" --token "$TOKEN" \
+    --spool "$T_TMP/spool/LOC-QEMU-1/new" --dv "$here/dv.sh" --dv-dir "$T_TMP/dv" \
+    "${EXTRA[@]}" || t_fail "see the console log below"
 t_log "ok in $((SECONDS - start)) s"

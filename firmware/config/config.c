@@ -2,6 +2,7 @@
  * candidate committed as one store transaction. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config_int.h"
 #include "log.h"
@@ -379,12 +380,54 @@ static int commit_walk(struct config_ctx *c, struct walk *w)
 }
 
 /* see config.h */
+/* Settings that are each fine but wrong together: the IMAP receiver reaches its server
+ * only through a mapping, and sends its password in clear only where that mapping does
+ * the TLS. CONFIG_OK, or CONFIG_ESYNTAX with c->error saying why. */
+static int check_together(struct config_ctx *c)
+{
+    static const char *const sec[] = { "starttls", "tls", "off" };
+    const struct config *cf = &c->candidate;
+    const struct config_hostport *srv = &cf->imap.server;
+    const struct config_mapping *m = NULL;
+    if (!cf->imap.enabled || !srv->host[0]) {
+        return CONFIG_OK;
+    }
+    for (unsigned i = 0; i < cf->nmappings && m == NULL; i++) {
+        if (cf->mappings[i].virt.port == srv->port &&
+            strcasecmp(cf->mappings[i].virt.host, srv->host) == 0) {
+            m = &cf->mappings[i];
+        }
+    }
+    if (m == NULL) {
+        snprintf(c->error, sizeof c->error, "commit: imap server %.60s:%u is no mapping "
+                 "(mapping add it first): nothing changed", srv->host, srv->port);
+        return CONFIG_ESYNTAX;
+    }
+    if (cf->imap.security == IMAP_SEC_OFF && !m->tls) {
+        snprintf(c->error, sizeof c->error, "commit: imap security off needs a tls mapping, "
+                 "%.60s:%u is tcp (password in clear): nothing changed", srv->host, srv->port);
+        return CONFIG_ESYNTAX;
+    }
+    if (cf->imap.security != IMAP_SEC_OFF && m->tls) {
+        snprintf(c->error, sizeof c->error, "commit: imap security %s needs a tcp mapping, "
+                 "%.60s:%u is tls (TLS twice: use off): nothing changed",
+                 sec[cf->imap.security], srv->host, srv->port);
+        return CONFIG_ESYNTAX;
+    }
+    return CONFIG_OK;
+}
+
+/* see config.h */
 int config_commit(struct config_ctx *c)
 {
     struct walk w = { 0 };
     if (c->input != CFG_IN_COMMAND) {
         snprintf(c->error, sizeof c->error, "commit: pasted text not finished (blank line)");
         return CONFIG_ESYNTAX;
+    }
+    int bad = check_together(c);
+    if (bad) {
+        return bad;
     }
     int err = commit_walk(c, &w);
     if (!err && w.nrec == 0) {

@@ -79,7 +79,7 @@ static void factory_text(struct text *t, unsigned certs)
            "mapping add mail.virtual:143 mail:143 tcp\n"
            "mapping add mail.virtual:993 mail:993 tls sni mail.corp.example\n"
            "set imap server mail.virtual:993\n"
-           "set imap security tls\n"
+           "set imap security off\n"
            "set imap user \"receiver bot\"\n"
            "set imap password \"s3cret pass\"\n"
            "set imap folder INBOX\n"
@@ -313,7 +313,44 @@ static void an_unversioned_store_is_migrated_at_the_next_commit(void)
     emu_free(m);
 }
 
+/* The receiver's server must be a mapping, and its password crosses the network in clear
+ * only where the mapping does TLS: refused at commit, with the reason, nothing written. */
+static void an_imap_receiver_that_would_send_its_password_in_clear_is_refused_at_commit(void)
+{
+    static const struct {
+        const char *text, *error;
+    } cases[] = {
+        { "set imap server nowhere.v:143\nset imap enabled yes\ncommit\n",
+          "imap server nowhere.v:143 is no mapping" },
+        { "mapping add m.v:143 mail:143 tcp\nset imap server m.v:143\n"
+          "set imap security off\nset imap enabled yes\ncommit\n",
+          "imap security off needs a tls mapping, m.v:143 is tcp (password in clear)" },
+        { "mapping add m.v:993 mail:993 tls\nset imap server m.v:993\n"
+          "set imap security tls\nset imap enabled yes\ncommit\n",
+          "imap security tls needs a tcp mapping, m.v:993 is tls (TLS twice: use off)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct emu *m = fresh();
+        CHECK_EQ(config_load(&cc), CONFIG_OK);
+        uint32_t txn = st.next_txn;
+        CHECK(config_exec_text(&cc, cases[i].text, strlen(cases[i].text)) != CONFIG_OK);
+        CHECK(strstr(cc.error, cases[i].error) != NULL);
+        CHECK_EQ(st.next_txn, txn);        /* nothing reached flash */
+        CHECK(!cc.running.imap.enabled);
+        emu_free(m);
+    }
+    struct emu *m = fresh();
+    const char *ok = "mapping add m.v:993 mail:993 tls\nset imap server M.V:993\n"
+                     "set imap security off\nset imap enabled yes\ncommit\n";
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    CHECK_EQ(config_exec_text(&cc, ok, strlen(ok)), CONFIG_OK);
+    CHECK(cc.running.imap.enabled);
+    emu_free(m);
+}
+
 CHECK_MAIN(
+    { "an_imap_receiver_that_would_send_its_password_in_clear_is_refused_at_commit",
+      an_imap_receiver_that_would_send_its_password_in_clear_is_refused_at_commit },
     { "a_factory_config_commits_once_and_survives_a_reboot",
       a_factory_config_commits_once_and_survives_a_reboot },
     { "export_then_import_gives_the_identical_config",

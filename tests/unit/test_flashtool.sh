@@ -25,7 +25,7 @@ set tunnel relay relay.example.net:8443
 set tunnel location loc-7
 mapping add mail.v:993 mail:993 tls sni mail.corp
 set imap server mail.v:993
-set imap security tls
+set imap security off
 set imap user bot
 set imap password "pa ss"
 set imap enabled yes

@@ -1,39 +1,75 @@
 #!/usr/bin/env bash
-# make run: the gateway on built-in defaults, contained. As root it gets a network namespace
-# of its own with a TAP device (host side 192.0.2.1/24, gateway 192.0.2.2/24); the console
-# is this terminal. Ctrl-D on an empty line (or SIGTERM) stops it, and the namespace, its
-# devices and everything started in it disappear with it.
+# make run: a complete local installation on built-in defaults, contained in a network
+# namespace of its own (root: the gateway on a TAP device), then the gateway's console on
+# this terminal. It sets up, with the lab PKI made now by openssl:
+#
+#   Dovecot      192.0.2.1:143 (STARTTLS) and :993, user market, 5 generated market mails
+#   relay        tunnels on 192.0.2.1:7443, SOCKS5 on 127.0.0.1:1080, spool in a temp dir
+#   gateway      192.0.2.2 on TAP, provisioned through its console language (--batch):
+#                device key made on the box, CSR signed by the lab CA, trust store,
+#                mappings mail.example.test:143 (tcp) and imaps.example.test:143 (tls),
+#                the IMAP receiver (STARTTLS, after-action: move to Archive)
+#
+# It shows the tunnel coming up, the mails travelling from the mailbox into the relay's
+# spool, and curl reaching Dovecot through the relay's SOCKS5 and the gateway; then it
+# restarts the gateway with its console here. Ctrl-D on an empty line stops the gateway,
+# and with it everything this script started; the namespace disappears.
 set -euo pipefail
-GW=${1:?usage: run-local.sh GATEWAY_BINARY}
-GW=$(readlink -f "$GW")
-
+GW=$(readlink -f "${1:?usage: run-local.sh GATEWAY RELAY}")
+RELAY=$(readlink -f "${2:?usage: run-local.sh GATEWAY RELAY}")
+top=$(cd "$(dirname "$0")/.." && pwd)
+MAKE_PKI=$top/tests/unit/make_pki.sh
 if [ "$(id -u)" != 0 ]; then
-    echo "make run: needs root for the network namespace and TAP device (try: sudo make run)" >&2
+    echo "make run: needs root for the network namespace and the TAP device (sudo make run)" >&2
     exit 1
 fi
-if [ -z "${GW_RUN_IN_NETNS:-}" ]; then
-    exec env GW_RUN_IN_NETNS=1 unshare --net -- bash "$0" "$@"
-fi
+. "$top/tests/integration/lib.sh"
+. "$top/tests/integration/dovecot.sh"
+t_enter_netns "$GW" "$RELAY"
+. "$top/tests/integration/imap_e2e.sh"
+say() { printf 'make run: %s\n' "$*"; }
 
-ip link set lo up
-ip tuntap add dev gwtap0 mode tap
-ip addr add 192.0.2.1/24 dev gwtap0
-ip link set gwtap0 up
+say "setting up the lab in a private network namespace (nothing here reaches your network)"
+E2E_SETUP_EXTRA=("set imap after move Archive")
+e2e_setup 5 1
+say "Dovecot on 192.0.2.1 holds $(dv_count INBOX) market mails; relay listening; box provisioned"
+
+# First run: in the background, to show the job being done.
+e2e_gateway_start
+t_wait_log gw 'tunnel: relay relay.example.test:7443 up' 30
+say "$(grep -m1 -o 'tunnel: relay .* up ([^)]*)' "$T_TMP/gw.log")"
+wait_spool 5 60
+say "the IMAP receiver delivered $(spool_count) mails into the relay's spool:"
+for f in "$SPOOL"/*; do
+    printf '    %s  %s\n' "$(grep -m1 '^Subject:' "$f" | cut -c1-60)" "$(stat -c %s "$f") bytes"
+done
+for ((i = 0; i < 50 && $(dv_count Archive) < 5; i++)); do sleep 0.1; done
+say "after-action on Dovecot: INBOX $(dv_count INBOX), Archive $(dv_count Archive)"
+say "curl --socks5-hostname 127.0.0.1:1080 through the relay and the tunnel to Dovecot:"
+if curl -sS --max-time 20 --socks5-hostname 127.0.0.1:1080 --proxy-user "loc1:$E2E_TOKEN" \
+    --user "$DV_USER:$DV_PASS" --ssl-reqd --cacert "$P/root.pem" \
+    "imap://mail.example.test:143/Archive;UID=1" -o "$T_TMP/fetched.eml"; then
+    grep -m2 -E '^(Subject|From):' "$T_TMP/fetched.eml" | sed 's/^/    /'
+    say "($(stat -c %s "$T_TMP/fetched.eml") bytes, Dovecot's chain checked by curl end to end)"
+else
+    say "curl failed (see above)"
+fi
+kill "$E2E_GW_PID"
+wait "$E2E_GW_PID" 2> /dev/null || true
+exec 3>&-
 
 cat <<TXT
-make run: gateway in a private network namespace (nothing here reaches your network)
-  host side   gwtap0 192.0.2.1/24
-  gateway     192.0.2.2/24, TCP echo service on port 7
-  try, from another terminal:
-    nsenter --net=/proc/$$/ns/net ping -c 3 192.0.2.2
-    nsenter --net=/proc/$$/ns/net python3 $(pwd)/tests/integration/echo_check.py 192.0.2.2 7 1000000
-  at the console: help, show status, show log; Ctrl-D on an empty line stops everything.
+
+make run: the gateway again, with its console here (try: show status, show tunnel,
+  show mappings, show imap, mapping check mail.example.test:143, help).
+  From another terminal, inside this namespace:
+    nsenter --net=/proc/$$/ns/net curl --socks5-hostname 127.0.0.1:1080 \\
+      --proxy-user loc1:$E2E_TOKEN --user $DV_USER:$DV_PASS --ssl-reqd \\
+      --cacert $P/root.pem imap://mail.example.test:143/Archive
+  Spool: $T_TMP/spool (removed at the end). Ctrl-D on an empty line stops everything.
 
 TXT
-# The box's flash lives for this run only; provisioning goes through the console language.
-flash=$(mktemp /tmp/gateway-run.XXXXXX.flash)
-trap 'rm -f "$flash" "$flash.txt"' EXIT
-printf '%s\n' "set system hostname gateway" \
-    "set net address 192.0.2.2/24 gateway 192.0.2.1" commit > "$flash.txt"
-"$GW" --flash "$flash" --batch "$flash.txt" > /dev/null
-"$GW" --flash "$flash" --net tap:gwtap0
+rc=0
+"$GW" --flash "$FLASH" --net tap:gwtap0 || rc=$?
+say "stopped; cleaning up"
+exit "$rc"

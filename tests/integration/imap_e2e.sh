@@ -4,7 +4,11 @@
 # a gateway flash provisioned over the console language with the receiver enabled.
 #
 #   e2e_setup N LARGE             PKI, wire, Dovecot holding N mails (LARGE of them ~2.9 MiB),
-#                                 relay started (e2e_relay_start), flash provisioned
+#                                 relay configured and started (e2e_relay), flash provisioned
+#   e2e_pki, e2e_wire, e2e_relay_config, e2e_provision   the steps, for tests that need
+#                                 another order; E2E_RELAY_EXTRA (relay.conf lines) and
+#                                 E2E_SETUP_EXTRA (an array of console lines before the last
+#                                 commit) add to the defaults
 #   e2e_relay_start / e2e_gateway_start   (re)start them; E2E_RELAY_PID, E2E_GW_PID
 #   console LINES...              type lines at the running gateway's console
 #   spool_count / wait_spool N SECONDS / in_spool I SIZE   (exactly once, byte-exact)
@@ -32,9 +36,10 @@ e2e_relay_start() {
     t_wait_log relay 'listening: tunnels' 10
 }
 
-e2e_relay() {
+e2e_relay_config() {
     mkdir -p "$T_TMP/spool"
     "$RELAY" token loc1 > "$T_TMP/token-loc1.txt"
+    E2E_TOKEN=$(sed -n 's/^token for loc1.*: //p' "$T_TMP/token-loc1.txt")
     cat > "$T_TMP/relay.conf" <<EOC
 listen 192.0.2.1:7443
 cert pki/relay-chain.pem key pki/relay.key
@@ -42,7 +47,12 @@ client-ca pki/inter.pem
 socks 127.0.0.1:1080
 $(grep '^location' "$T_TMP/token-loc1.txt")
 spool spool
+${E2E_RELAY_EXTRA:-}
 EOC
+}
+
+e2e_relay() {
+    e2e_relay_config
     e2e_relay_start
 }
 
@@ -67,14 +77,19 @@ e2e_provision() {
         "mapping add mail.example.test:993 mailhost:993 tcp" \
         "set imap server mail.example.test:143" "set imap security starttls" \
         "set imap user $DV_USER" "set imap password $DV_PASS" "set imap folder INBOX" \
-        "set imap after delete" "set imap poll 5" "set imap enabled yes" "commit"
+        "set imap after delete" "set imap poll 5" "set imap enabled yes" \
+        ${E2E_SETUP_EXTRA[@]+"${E2E_SETUP_EXTRA[@]}"} "commit"
+}
+
+e2e_wire() {
+    ip tuntap add dev gwtap0 mode tap
+    ip addr add 192.0.2.1/24 dev gwtap0
+    ip link set gwtap0 up
 }
 
 e2e_setup() { # N LARGE
     e2e_pki
-    ip tuntap add dev gwtap0 mode tap
-    ip addr add 192.0.2.1/24 dev gwtap0
-    ip link set gwtap0 up
+    e2e_wire
     dv_start "$T_TMP/dv" "$P/chain-ec.pem" "$P/leaf-ec.key" 192.0.2.1 143 993
     dv_fill "$1" "$2" "$E2E_LARGE_BYTES"
     e2e_relay

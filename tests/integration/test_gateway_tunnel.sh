@@ -26,79 +26,36 @@
 . "$(dirname "$0")/dovecot.sh"
 t_enter_netns "$@"
 GW=$1 RELAY=$2 MAKE_PKI=$3
+. "$T_DIR/imap_e2e.sh"
 ulimit -n 8192
 PY="python3 $T_DIR/test_relay_socks.py"
-P=$T_TMP/pki
 SOCKS=1080
-FLASH=$T_TMP/flash.img
 
-# ---- PKI: the lab root and intermediate; the relay's and Dovecot's certificates ----
-sh "$MAKE_PKI" "$P" > "$T_TMP/pki.log" 2>&1 || t_fail "make_pki.sh failed"
-issue() { # NAME SUBJECT SAN: a P-256 leaf by the Lab Intermediate CA
-    (cd "$P" && export SAN=$3 &&
-     openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" &&
-     openssl req -new -config ca.cnf -key "$1.key" -subj "$2" -out "$1.csr" &&
-     openssl ca -batch -config ca.cnf -notext -preserveDN -cert inter.pem -keyfile inter.key \
-        -in "$1.csr" -out "$1.pem" -extensions v3_leaf -startdate 20240101000000Z \
-        -enddate 20400101000000Z && cat "$1.pem" inter.pem > "$1-chain.pem") \
-        >> "$T_TMP/pki.log" 2>&1 || t_fail "issue $1"
-}
-issue relay "/O=Gateway Test Lab/CN=relay.example.test" "DNS:relay.example.test"
-
-# ---- the box's wire: a TAP device, the host side is every internal server ----
-ip tuntap add dev gwtap0 mode tap
-ip addr add 192.0.2.1/24 dev gwtap0
-ip link set gwtap0 up
-
+# ---- the lab (imap_e2e.sh): PKI, the TAP wire (192.0.2.1 is every internal server and
+# the relay), Dovecot, the relay's configuration (not started yet), the box provisioned
+# through its console language with more mappings and the IMAP receiver off ----
+e2e_pki
+e2e_wire
 dv_start "$T_TMP/dv" "$P/chain-ec.pem" "$P/leaf-ec.key" 192.0.2.1 143 993
 dv_fill 3 1 600000
 SERVE_ADDR=192.0.2.1 t_spawn services $PY serve 7007 7008
 t_wait_log services 'serving' 10
-
-# ---- the relay ----
-mkdir -p "$T_TMP/spool"
-"$RELAY" token loc1 > "$T_TMP/token-loc1.txt"
 "$RELAY" token loc2 > "$T_TMP/token-loc2.txt"
-TOKEN=$(sed -n 's/^token for loc1.*: //p' "$T_TMP/token-loc1.txt")
 TOKEN2=$(sed -n 's/^token for loc2.*: //p' "$T_TMP/token-loc2.txt")
-cat > "$T_TMP/relay.conf" <<EOF
-listen 192.0.2.1:7443
-cert pki/relay-chain.pem key pki/relay.key
-client-ca pki/inter.pem
-socks 127.0.0.1:$SOCKS
-$(grep '^location' "$T_TMP/token-loc1.txt")
-$(grep '^location' "$T_TMP/token-loc2.txt")
-spool spool
-metrics 127.0.0.1:9100
-EOF
+E2E_RELAY_EXTRA="$(grep '^location' "$T_TMP/token-loc2.txt")
+metrics 127.0.0.1:9100"
+e2e_relay_config
+TOKEN=$E2E_TOKEN
 start_relay() {
-    t_spawn relay "$RELAY" --config "$T_TMP/relay.conf"
-    RELAY_PID=${T_PIDS[-1]}
-    t_wait_log relay 'listening: tunnels' 10
+    e2e_relay_start
+    RELAY_PID=$E2E_RELAY_PID
 }
-
-# ---- provisioning through the console language, as an operator types it ----
-batch() { # NAME LINES...: run on the flash without network; output in NAME.out
-    printf '%s\n' "${@:2}" > "$T_TMP/$1.txt"
-    "$GW" --flash "$FLASH" --batch "$T_TMP/$1.txt" > "$T_TMP/$1.out" 2>&1 ||
-        { cat "$T_TMP/$1.out"; t_fail "batch $1"; }
-}
-batch identity "set system hostname gw-test" "set net address 192.0.2.2/24 gateway 192.0.2.1" \
-    "set tunnel location loc1" "tunnel key generate" "commit" "tunnel csr"
-sed -n '/BEGIN CERTIFICATE REQUEST/,/END CERTIFICATE REQUEST/p' "$T_TMP/identity.out" > "$P/gw.csr"
-openssl x509 -req -in "$P/gw.csr" -CA "$P/inter.pem" -CAkey "$P/inter.key" -CAcreateserial \
-    -days 30 -out "$P/gw.pem" 2> /dev/null || t_fail "the test CA cannot sign the CSR"
-batch setup "tunnel cert import" "$(cat "$P/gw.pem" "$P/inter.pem")" "" \
-    "trust import" "$(cat "$P/root.pem")" "" \
-    "host add relay.example.test 192.0.2.1" "host add mailhost 192.0.2.1" \
-    "set tunnel relay relay.example.test:7443" \
-    "mapping add mail.example.test:143 mailhost:143 tcp" \
-    "mapping add imaps.example.test:143 mailhost:993 tls sni mail.example.test" \
-    "mapping add echo.example.test:7 192.0.2.1:7007 tcp" \
-    "mapping add source.example.test:9 192.0.2.1:7008 tcp" \
-    "mapping add closed.example.test:1 192.0.2.1:7999 tcp" \
-    "mapping add badname.example.test:993 192.0.2.1:993 tls" \
-    "commit"
+E2E_SETUP_EXTRA=("mapping add echo.example.test:7 192.0.2.1:7007 tcp"
+    "mapping add source.example.test:9 192.0.2.1:7008 tcp"
+    "mapping add closed.example.test:1 192.0.2.1:7999 tcp"
+    "mapping add badname.example.test:993 192.0.2.1:993 tls"
+    "set imap enabled no")
+e2e_provision
 t_log "provisioned over the console language: key on the box, CSR signed, chain, trust, mappings"
 
 # ---- the gateway, console on a pipe we keep open ----

@@ -12,7 +12,7 @@
 #define SYS_LIGHTWEIGHT_PROT     0   /* nothing preempts the loop: no locking needed */
 #define LWIP_SOCKET              0
 #define LWIP_NETCONN             0
-#define LWIP_ALTCP               1   /* TCP behind a layer TLS can slot into */
+#define LWIP_ALTCP               0   /* TLS sits on tcp_stream (net/tls_conn.c), not altcp */
 #define LWIP_TIMERS              1   /* the loop sleeps until sys_timeouts_sleeptime() */
 /* Outgoing connections at once: every cloud stream the tunnel splices holds one to its
  * internal host (firmware/splice.h SPLICE_MAX is this number), each with a connect

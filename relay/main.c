@@ -240,10 +240,18 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
-static int usage(void)
+/* To stdout with status 0 when asked (--help), else to stderr with status 2. */
+static int usage(FILE *f, int ret)
 {
-    fprintf(stderr, "usage: relay --config FILE [--check]\n       relay token ID\n");
-    return 2;
+    fprintf(f, "usage: relay --config FILE [--check]\n"
+               "       relay token ID\n"
+               "       relay --help\n"
+               "  --config FILE  the relay's configuration (see relay(8))\n"
+               "  --check        read and check it, say \"configuration OK\" or the line and\n"
+               "                 the reason, and exit\n"
+               "  token ID       make a new SOCKS5 token for location ID: prints it once and\n"
+               "                 the configuration line holding its SHA-256\n");
+    return ret;
 }
 
 static int serve(void)
@@ -317,17 +325,20 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "token") == 0) {
         return cmd_token(argv[2]);
     }
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        return usage(stdout, 0);
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else if (strcmp(argv[i], "--check") == 0) {
             check = 1;
         } else {
-            return usage();
+            return usage(stderr, 2);
         }
     }
     if (config == NULL) {
-        return usage();
+        return usage(stderr, 2);
     }
     if (relay_config_load(&relay_cfg, config, err, sizeof err) != 0
         || relay_identity_load(&relay_cfg, &relay_id, err, sizeof err) != 0) {

@@ -34,6 +34,8 @@ const struct cmd_form cmd_forms[] = {
     { "set imap folder NAME", "the folder to receive from" },
     { "set imap after delete|seen|move FOLDER", "what happens to a delivered message" },
     { "set imap poll SECONDS", "poll interval when the server has no IDLE" },
+    { "set imap max-size BYTES|none", "larger messages stay on the server, reported" },
+    { "set imap batch N", "messages delivered per cycle, 1 to 64 (default 64)" },
     { "set imap enabled yes|no", "run the receiver" },
     { "commit", "write the candidate to flash and apply it" },
     { "discard", "drop uncommitted changes" },

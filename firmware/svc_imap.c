@@ -358,8 +358,8 @@ static void hash_next(void)
     while (sv.cur < sv.ic.nuids && skipped(sv.ic.uids[sv.cur])) {
         sv.cur++;
     }
-    if (sv.cur >= sv.ic.nuids || tunnel_up_count() == 0) {
-        dispose_or_rest();
+    if (sv.cur >= sv.ic.nuids || sv.cur >= cfg()->imap.batch || tunnel_up_count() == 0) {
+        dispose_or_rest();           /* the rest waits for the next cycle */
         return;
     }
     sv.skipping = 0;
@@ -475,11 +475,16 @@ static void on_body(const struct imap_cevent *ev)
         if (ev->type == IC_EV_BODY_BEGIN) {
             br_sha256_init(&sv.sha);
             sv.d.length = 0;
-            if (sv.ic.body_size > DELIVERY_SIZE_MAX) {
-                sv_verdict("UID %u: %llu bytes, over the %llu the relay takes: left on the "
-                           "server", (unsigned)sv.ic.fetch_uid,
-                           (unsigned long long)sv.ic.body_size,
-                           (unsigned long long)DELIVERY_SIZE_MAX);
+            uint64_t max = cfg()->imap.max_size ? cfg()->imap.max_size : DELIVERY_SIZE_MAX;
+            if (max > DELIVERY_SIZE_MAX) {
+                max = DELIVERY_SIZE_MAX;
+            }
+            if (sv.ic.body_size > max) {
+                const char *whose = cfg()->imap.max_size && max == cfg()->imap.max_size
+                                        ? "of set imap max-size" : "the relay takes";
+                sv_verdict("UID %u: %llu bytes, over the %llu %s: left on the server",
+                           (unsigned)sv.ic.fetch_uid, (unsigned long long)sv.ic.body_size,
+                           (unsigned long long)max, whose);
                 log_warnx("imap: %s", sv.verdict);
                 skip_remember(sv.ic.fetch_uid);
                 sv.skipping = 1;

@@ -32,6 +32,7 @@ void config_defaults(struct config *cfg)
     cfg->imap.security = IMAP_SEC_STARTTLS;
     cfg->imap.after = IMAP_AFTER_SEEN;
     cfg->imap.poll = CONFIG_IMAP_POLL_DEFAULT;
+    cfg->imap.batch = CONFIG_IMAP_BATCH_MAX;
 }
 
 /* see config.h */

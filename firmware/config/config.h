@@ -36,6 +36,7 @@
 #define CONFIG_CHAIN_MAX 8000     /* device chain, PEM text (fits STORE_VALUE_MAX) */
 #define CONFIG_KEY_MAX 512        /* device private key, DER */
 #define CONFIG_LINE_MAX 512       /* one command line */
+#define CONFIG_IMAP_BATCH_MAX 64  /* the receiver's UID set per cycle (net/imap_client.h) */
 
 /* Record types of the schema: key = STORE_KEY(type, id). */
 enum config_type {
@@ -113,6 +114,8 @@ struct config {
         enum config_imap_after after;
         char move_folder[CONFIG_NAME_MAX];
         uint32_t poll;
+        uint32_t max_size;          /* bytes; 0: none (the relay's 256 MiB still applies) */
+        uint32_t batch;             /* messages delivered per cycle, 1..CONFIG_IMAP_BATCH_MAX */
         int enabled;
     } imap;
     char console_hash[CONFIG_SECRET_MAX];

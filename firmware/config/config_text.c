@@ -337,8 +337,8 @@ static int cmd_set_imap(struct config_ctx *c, struct conftok *tk)
     const char *what = tk->n > 2 ? tk->t[2] : NULL;
     const char *arg = tk->n > 3 ? tk->t[3] : NULL;
     if (what == NULL) {
-        return expect(c, NULL, "server, security, user, password, folder, after, poll or "
-                               "enabled");
+        return expect(c, NULL, "server, security, user, password, folder, after, poll, "
+                               "max-size, batch or enabled");
     }
     if (strcmp(what, "after") == 0) {
         if (arg != NULL && tk->n == 4 && strcmp(arg, "delete") == 0) {
@@ -400,6 +400,22 @@ static int cmd_set_imap(struct config_ctx *c, struct conftok *tk)
         cf->imap.poll = v;
         return CONFIG_OK;
     }
+    if (strcmp(what, "max-size") == 0) {
+        uint32_t v = 0;
+        if (strcmp(arg, "none") != 0 && (parse_u32(arg, UINT32_MAX, &v) || v < 1024)) {
+            return expect(c, arg, "bytes (1024 or more) or none");
+        }
+        cf->imap.max_size = v;
+        return CONFIG_OK;
+    }
+    if (strcmp(what, "batch") == 0) {
+        uint32_t v;
+        if (parse_u32(arg, CONFIG_IMAP_BATCH_MAX, &v) || v == 0) {
+            return expect(c, arg, "messages per cycle, 1 to 64");
+        }
+        cf->imap.batch = v;
+        return CONFIG_OK;
+    }
     if (strcmp(what, "enabled") == 0) {
         if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
             return expect(c, arg, "yes or no");
@@ -407,7 +423,8 @@ static int cmd_set_imap(struct config_ctx *c, struct conftok *tk)
         cf->imap.enabled = strcmp(arg, "yes") == 0;
         return CONFIG_OK;
     }
-    return expect(c, what, "server, security, user, password, folder, after, poll or enabled");
+    return expect(c, what, "server, security, user, password, folder, after, poll, max-size, "
+                           "batch or enabled");
 }
 
 static int cmd_set_console(struct config_ctx *c, struct conftok *tk)
@@ -684,6 +701,14 @@ void cfg_print_section(const struct config *cf, enum config_type type, unsigned 
         }
         if (cf->imap.poll != CONFIG_IMAP_POLL_DEFAULT) {
             snprintf(b, sizeof b, "set imap poll %u\n", (unsigned)cf->imap.poll);
+            put(&o, b);
+        }
+        if (cf->imap.max_size) {
+            snprintf(b, sizeof b, "set imap max-size %u\n", (unsigned)cf->imap.max_size);
+            put(&o, b);
+        }
+        if (cf->imap.batch != CONFIG_IMAP_BATCH_MAX) {
+            snprintf(b, sizeof b, "set imap batch %u\n", (unsigned)cf->imap.batch);
             put(&o, b);
         }
         if (cf->imap.enabled) {

@@ -97,6 +97,17 @@ for ((i = 0; i < 50 && $(dv_count INBOX) > 0; i++)); do sleep 0.1; done
     t_fail "after move: INBOX $(dv_count INBOX), Archive $(dv_count Archive)"
 t_log "tls through a tcp mapping + move Archive: 2 delivered and moved"
 
+# ---- set imap max-size: a larger message stays on the server and is reported ----
+console "set imap max-size 100000" "commit"
+dv_append INBOX 80 400000
+dv_append INBOX 81
+wait_spool 57 30
+in_spool 81 0
+t_wait_log gw 'imap: UID [0-9]+: [0-9]+ bytes, over the 100000 of set imap max-size: left on the server' 10
+[ "$(dv_count INBOX)" = 1 ] || t_fail "max-size: INBOX holds $(dv_count INBOX), expected the big one"
+[ "$(spool_count)" = 57 ] || t_fail "max-size: the spool holds $(spool_count), expected 57"
+t_log "max-size 100000: the ~530 KB mail left on the server and reported, the small one delivered"
+
 # ---- a refused pairing: off over a tcp mapping never sends the password in clear ----
 console "set imap server mail.example.test:143" "set imap security off" "commit" "show imap"
 sleep 2

@@ -67,8 +67,8 @@ static void count(void *arg, const char *line)
 static void help_lists_the_forms_of_one_command(void)
 {
     lines = 0;
-    CHECK_EQ(cmd_help("set imap", count, NULL), 8);
-    CHECK_EQ(lines, 8);
+    CHECK_EQ(cmd_help("set imap", count, NULL), 10);
+    CHECK_EQ(lines, 10);
     CHECK_EQ(cmd_help("", count, NULL), cmd_forms_count);
     CHECK_EQ(cmd_help("nonsense", count, NULL), 0);
 }

@@ -85,6 +85,8 @@ static void factory_text(struct text *t, unsigned certs)
            "set imap folder INBOX\n"
            "set imap after move Processed\n"
            "set imap poll 30\n"
+           "set imap max-size 10485760\n"
+           "set imap batch 20\n"
            "set imap enabled yes\n"
            "set console password-hash $6$salt$abcdef\n"
            "tunnel key import\n");

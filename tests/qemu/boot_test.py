@@ -94,7 +94,7 @@ T_ECHO = 120        # the echo transfer
 T_OFF = 30          # Ctrl-D to QEMU exited
 T_TUNNEL = 120      # commit (or boot) to the tunnel up
 T_CURL = 120        # one curl fetch through SOCKS5, the tunnel and a mapping
-T_IMAP = 400        # the receiver moving the 50 mails (TCG)
+T_IMAP = 300        # the receiver moving the 50 mails (TCG: about 12 s)
 
 # A log line on the console: "[  12.345] text". It can come between a command's output and
 # the next prompt; command outputs are compared without them.
@@ -535,6 +535,9 @@ def run(args):
         if not re.search(r"relay 1: +" + re.escape(RELAY) + r" +up for", out):
             raise Fail(f"show tunnel does not show the relay up:\n{out}")
         curl_both_mappings(peers)
+        out = b.cmd("show imap")
+        if "not available" in out:
+            raise Fail(f"this gateway build has no IMAP receiver (rebuild it):\n{out}")
         took_imap = peers.wait_spool(N_MAILS, T_IMAP, b)
         peers.spool_check(range(1, N_MAILS + 1), "boot 1")
         peers.wait_folders(0, N_MAILS)

@@ -3,7 +3,7 @@
 # namespace, with the relay (this tree's, the cloud side runs on the host) and Dovecot on the
 # namespace's loopback. Label qemu (make test-qemu; make test runs it). Needs root. The
 # aarch64 gateway comes from the aarch64 build tree beside this one (make aarch64; make
-# test-qemu builds it). Each takes a few minutes under TCG; the bound is generous.
+# test-qemu builds it). Each takes 1-2 minutes under TCG; the bound is generous.
 set(GW_QEMU_AARCH64_GATEWAY "${CMAKE_SOURCE_DIR}/build/aarch64/gateway" CACHE FILEPATH
     "the aarch64 gateway binary for the QEMU system test")
 foreach(arch x86_64 aarch64)
@@ -15,5 +15,5 @@ foreach(arch x86_64 aarch64)
   add_test(NAME test_qemu_boot_${arch}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/qemu/test_qemu_boot.sh ${arch} ${gw}
             $<TARGET_FILE:relay> $<TARGET_FILE:flashtool>)
-  set_tests_properties(test_qemu_boot_${arch} PROPERTIES LABELS qemu RUN_SERIAL ON TIMEOUT 900)
+  set_tests_properties(test_qemu_boot_${arch} PROPERTIES LABELS qemu RUN_SERIAL ON TIMEOUT 600)
 endforeach()

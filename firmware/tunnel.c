@@ -425,6 +425,16 @@ static int link_output(struct link *l)
     return moved;
 }
 
+static int owned_on(const struct link *l)
+{
+    for (unsigned i = 0; i < OWNED_MAX; i++) {
+        if (owned[i].st != NULL && owned[i].link == l) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void dispatch(struct link *l)
 {
     struct yamux_stream *st;
@@ -432,14 +442,15 @@ static void dispatch(struct link *l)
     while (l->state == LINK_UP && (st = yamux_accept(&l->ys)) != NULL) {
         splice_accept(st, l);
     }
-    while ((st = yamux_poll(&l->ys, &ev)) != NULL) {
+    /* Splices and hello are stepped every turn and need no events; only streams that the
+     * gateway opened are told. yamux_poll scans every slot, so ask only when one exists. */
+    while (owned_on(l) && (st = yamux_poll(&l->ys, &ev)) != NULL) {
         for (unsigned i = 0; i < OWNED_MAX; i++) {
             if (owned[i].st == st) {
                 owned[i].cb(st, ev, owned[i].arg);
                 break;
             }
         }
-        /* splices and hello are stepped every turn: their events need no dispatch */
     }
 }
 

@@ -100,6 +100,15 @@ static void on_tcp(struct tcp_stream *s, unsigned events, void *arg)
             finish(c, TLS_CONN_CLOSED, 0);
             return;
         }
+        if (c->state == TLS_CONN_ESTABLISHED && c->tls.state == TLS_ST_CLOSED) {
+            /* The peer's close_notify came before the reset: what it sent is whole. The
+             * owner reads it to the end (then EOF) and closes; nothing more can be sent. */
+            c->peer_gone = 1;
+            if (c->cb != NULL) {
+                c->cb(c, TLS_CONN_READABLE, c->arg);
+            }
+            return;
+        }
         char v[VERDICT_MAX];
         snprintf(v, sizeof v, "%s: %s", c->state == TLS_CONN_CONNECTING ? "connect failed"
                  : c->state == TLS_CONN_HANDSHAKE ? "handshake failed" : "connection lost",
@@ -211,6 +220,9 @@ long tls_conn_read(struct tls_conn *c, uint8_t *buf, size_t len)
 /* see tls_conn.h */
 long tls_conn_write(struct tls_conn *c, const uint8_t *p, size_t len)
 {
+    if (c->peer_gone) {
+        return TLS_IO_ERROR;
+    }
     if (c->state != TLS_CONN_ESTABLISHED) {
         return c->state == TLS_CONN_IDLE || c->state == TLS_CONN_CLOSING ? TLS_IO_ERROR : 0;
     }
@@ -236,6 +248,10 @@ void tls_conn_close(struct tls_conn *c)
     }
     if (c->state != TLS_CONN_ESTABLISHED) {
         finish(c, TLS_CONN_CLOSED, 0);       /* nothing agreed yet: nothing to close */
+        return;
+    }
+    if (c->peer_gone) {
+        finish(c, TLS_CONN_CLOSED, 0);       /* the TCP connection is gone already */
         return;
     }
     c->state = TLS_CONN_CLOSING;

@@ -55,6 +55,7 @@ struct tls_conn {
     enum tls_conn_state state;
     int failed;                    /* ended with TLS_CONN_FAILED */
     int tcp_up;                    /* the TCP connection was established */
+    int peer_gone;                 /* closed by the peer (close_notify), then TCP reset */
     tls_conn_cb cb;
     void *arg;
     char host[TLS_CONN_HOST_MAX], sni[TLS_CONN_HOST_MAX];

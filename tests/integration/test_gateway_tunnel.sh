@@ -81,6 +81,8 @@ dv_mail 1 600000 | cmp -s - "$T_TMP/starttls.eml" || t_fail "STARTTLS fetch diff
 curl "${sx[@]}" "imap://imaps.example.test:143/INBOX;UID=2" > "$T_TMP/tlsmap.eml" ||
     t_fail "curl plain IMAP through the tls mapping"
 dv_mail 2 0 | cmp -s - "$T_TMP/tlsmap.eml" || t_fail "tls-mapping fetch differs"
+# Dovecot ends TLS with close_notify and resets TCP after LOGOUT: a clean close, not a failure
+t_wait_log gw 'stream [0-9]+ to imaps.example.test:143 closed: ' 5
 t_log "curl: IMAP STARTTLS over the tcp mapping ($(stat -c %s "$T_TMP/starttls.eml") bytes)" \
       "and plain IMAP over the tls mapping, both byte-exact"
 

@@ -37,15 +37,15 @@ mail_record() { # TOOL DIR
 
 mail_bench() {
     local D=$T_TMP/dovecot
-    b_log "mail: Dovecot with $MAILS generated market mails ($LARGE of 2.5 MiB)"
+    b_log "mail: Dovecot with $MAILS generated market mails ($LARGE with a large attachment)"
     dv_start "$D" "$P/chain-ec.pem" "$P/leaf-ec.key" 127.0.0.1 143 993
-    dv_fill "$MAILS" "$LARGE"
+    dv_fill "$MAILS" "$LARGE" "$LARGE_BYTES"
     # Dovecot indexes the Maildir once, before anyone is timed.
     dv_count INBOX > "$T_TMP/dv-count.txt" 2>&1 || true
     local total n
     read -r n total < <(maildir_stats "$D/Maildir")
     fig mail source mailbox "$n $total"
-    cmd "mail source: Dovecot $(dovecot --version | cut -d' ' -f1) (tests/integration/dovecot.sh: dv_start, dv_fill $MAILS $LARGE), IMAP on 127.0.0.1:143 without TLS (loopback; both clients alike)"
+    cmd "mail source: Dovecot $(dovecot --version | cut -d' ' -f1) (tests/integration/dovecot.sh: dv_start, dv_fill $MAILS $LARGE $LARGE_BYTES), IMAP on 127.0.0.1:143 without TLS (loopback; both clients alike)"
 
     # ---- mbsync, FSync on
     local M=$T_TMP/mbsync
@@ -99,8 +99,8 @@ EOF
 
     # ---- the gateway's IMAP receiver (slot)
     local state
-    state=$(printf 'show imap\n' | timeout 3 "$GATEWAY" 2>&1 | sed -n 's/^state: *//p' | head -n 1 || true)
-    if [ -z "$state" ] || [[ "$state" == "not available"* ]]; then
+    state=$(printf 'show imap\n' | timeout 3 "$GATEWAY" 2>&1 | grep -m1 'not available' || true)
+    if [ -n "$state" ]; then
         fig mail gateway result "n/a"
     else
         # The receiver exists: its run needs the gateway tunnel up (gateway_path.sh) and a

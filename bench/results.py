@@ -110,12 +110,12 @@ def main():
         if p not in measured:
             continue
         w("| %s | %s |" % (label, " | ".join(tput.get((p, c), "n/a") for c in CASES)))
-    tun = "gateway" if "gateway" in measured else "relay" if "relay" in measured else None
-    if tun:
-        w("\nRatio of the tunnel (%s) to each path (above 1: the tunnel is faster):\n"
-          % ("gateway" if tun == "gateway" else "relay -> test_relay_gw; the gateway row is "
-             "not measured in this build"))
-        w("| tunnel ÷ | 1 up | 1 down | 100 up | 100 down |")
+    for tun in ("gateway", "relay"):
+        if tun not in measured:
+            continue
+        w("\nRatio of the tunnel through %s to each path (above 1: the tunnel is faster):\n"
+          % ("the gateway" if tun == "gateway" else "the test gateway (relay row)"))
+        w("| %s ÷ | 1 up | 1 down | 100 up | 100 down |" % tun)
         w("|---|---:|---:|---:|---:|")
         for p, label in PATHS:
             if p == tun or p not in measured or p == "fwd":
@@ -125,6 +125,9 @@ def main():
                 a, b = num(tput.get((tun, c))), num(tput.get((p, c)))
                 cells.append("%.2f" % (a / b) if a and b else "n/a")
             w("| %s | %s |" % (label, " | ".join(cells)))
+    if "fwd" in measured:
+        w("\nThe relay and gateway rows go through `bench_fwd` (iperf3 cannot speak SOCKS5): "
+          "they cannot exceed its own row.")
     for p in ("ssh", "stunnel"):
         for k in ("cipher", "tls"):
             if (p, k) in info:

@@ -7,8 +7,9 @@
 #
 # Knobs (environment): BENCH_SECS (iperf3 seconds per run, default 3), BENCH_RTT (echoes per
 # RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
-# BENCH_MAILS (1000), BENCH_LARGE (10 mails of 2.5 MiB), BENCH_SCALE_N (300),
-# BENCH_ONLY (space-separated sections: paths mail image scale; default all),
+# BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (300),
+# BENCH_ONLY (space-separated sections: paths mail image scale; default all), BENCH_PATHS
+# (raw fwd ssh stunnel relay gateway; default all),
 # BENCH_OUT (results file, default bench/results.md).
 #
 # Paths (each gets the same iperf3 server on 127.0.0.1:5201 and echo server on :7007):
@@ -34,8 +35,11 @@ RATE_CONC=${BENCH_RATE_CONC:-8}
 HOLD=${BENCH_HOLD:-100 1000}
 MAILS=${BENCH_MAILS:-1000}
 LARGE=${BENCH_LARGE:-10}
+# 1.9 MB of EDIFACT is 2.5 MB as base64: ten mails over 2 MiB, about 26 MB in all.
+LARGE_BYTES=${BENCH_LARGE_BYTES:-1900000}
 SCALE_N=${BENCH_SCALE_N:-300}
 ONLY=${BENCH_ONLY:-paths mail image scale}
+PATHS=${BENCH_PATHS:-raw fwd ssh stunnel relay gateway}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
 T0=$(date +%s)
 B=$BUILD/bench
@@ -55,8 +59,9 @@ done
 
 keep_logs() {
     local rc=$?
+    rm -rf "$BUILD/bench-logs"
     mkdir -p "$BUILD/bench-logs"
-    cp "$T_TMP"/*.log "$T_TMP"/*.txt "$BUILD/bench-logs/" 2> /dev/null || true
+    cp "$T_TMP"/*.log "$T_TMP"/*.txt "$T_TMP"/*.json "$BUILD/bench-logs/" 2> /dev/null || true
     (exit $rc)
     t_cleanup
 }
@@ -66,6 +71,7 @@ b_log() { printf '%s [%3ss] %s\n' "bench" "$(($(date +%s) - T0))" "$*"; }
 fig() { printf '%s|%s|%s|%s\n' "$@" >> "$DATA"; }
 cmd() { printf '%s\n' "$*" >> "$CMDS"; }
 want() { [[ " $ONLY " == *" $1 "* ]]; }
+want_path() { want paths && [[ " $PATHS " == *" $1 "* ]]; }
 
 # b_wait_log NAME REGEX SECONDS: like t_wait_log, but returns 1 instead of ending the run.
 b_wait_log() {
@@ -134,6 +140,14 @@ measure() {
     for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
     sleep 1
     for lbl in "${MEM_PIDS[@]}"; do fig mem "$path" "${lbl%%=*}|idle" "$(hwm "${lbl#*=}")"; done
+    # Latency and connection rate on the fresh path (1000 streams just closed would
+    # still be winding down in some peers).
+    b_log "$path: RTT"
+    out=$("$B/bench_echo" rtt "${echo_args[@]}" "$RTT_N" 2>&1) || true
+    fig rtt "$path" line "$out"
+    b_log "$path: connection rate"
+    out=$("$B/bench_echo" rate "${echo_args[@]}" "$RATE_SECS" "$RATE_CONC" 2>&1) || true
+    fig rate "$path" line "$out"
     for n in $HOLD; do
         [ ${#MEM_PIDS[@]} -gt 0 ] || break
         for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
@@ -152,12 +166,6 @@ measure() {
         b_stop "$pid"
         sleep 1
     done
-    b_log "$path: RTT"
-    out=$("$B/bench_echo" rtt "${echo_args[@]}" "$RTT_N" 2>&1) || true
-    fig rtt "$path" line "$out"
-    b_log "$path: connection rate"
-    out=$("$B/bench_echo" rate "${echo_args[@]}" "$RATE_SECS" "$RATE_CONC" 2>&1) || true
-    fig rate "$path" line "$out"
     [ "$iport" = - ] && return 0
     local case args
     for case in "1 up" "1 down" "100 up" "100 down"; do
@@ -171,9 +179,12 @@ measure() {
 import json, sys
 try:
     j = json.load(open(sys.argv[1]))
-    print("%.3f" % (j["end"]["sum_received"]["bits_per_second"] / 1e9))
+    if j.get("error"):
+        print("failed: iperf3: %s" % j["error"].replace("|", "/"))
+    else:
+        print("%.3f" % (j["end"]["sum_received"]["bits_per_second"] / 1e9))
 except Exception as e:
-    print("failed")
+    print("failed: no iperf3 result")
 ' "$T_TMP/iperf-$path-$1-$2.json")
         fig tput "$path" "$1 $2" "$out"
         for lbl in "${MEM_PIDS[@]}"; do
@@ -188,11 +199,15 @@ cmd "latency: bench_echo rtt [--socks RELAY USER PASS] HOST PORT $RTT_N (1-byte 
 cmd "connection rate: bench_echo rate ... $RATE_SECS $RATE_CONC (each: connect, SOCKS5 if any, 1-byte echo, close; $RATE_CONC at once)"
 cmd "memory: VmHWM (peak RSS, reset with clear_refs 5 before each phase) summed over each process tree; streams held open by bench_echo hold ... N ($HOLD)"
 
+fi
 # ---- raw loopback
+if want_path raw; then
 MEM_PIDS=()
 measure raw 5201 127.0.0.1 7007
+fi
 
 # ---- the forwarder alone
+if want_path fwd; then
 t_spawn fwd "$B/bench_fwd" 15201 --to 127.0.0.1:5201
 FWD_PID=${T_PIDS[-1]}
 t_spawn fwd-echo "$B/bench_fwd" 17007 --to 127.0.0.1:7007
@@ -202,8 +217,10 @@ cmd "fwd: bench_fwd 15201 --to 127.0.0.1:5201 (splice, 1 MiB pipe per direction)
 MEM_PIDS=("bench_fwd=$FWDE_PID")
 measure fwd 15201 127.0.0.1 17007
 b_stop "$FWD_PID" "$FWDE_PID"
+fi
 
 # ---- ssh -R through sshd
+if want_path ssh; then
 S=$T_TMP/ssh
 mkdir -p "$S" /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f "$S/host_key"
@@ -243,8 +260,10 @@ else
 fi
 b_stop "$SSH_PID"
 b_stop "$SSHD_PID"
+fi
 
 # ---- stunnel pair, mutual TLS
+if want_path stunnel; then
 cat > "$T_TMP/stunnel-server.conf" <<EOF
 foreground = yes
 pid =
@@ -298,7 +317,7 @@ port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2> /dev/null; }
 for ((i = 0; i < 50; i++)); do port_open 34444 && port_open 37007 && break; sleep 0.1; done
 if "$B/bench_echo" rtt 127.0.0.1 37007 10 > "$T_TMP/stunnel-probe.txt" 2>&1; then
     # What the pair negotiates (stunnel logs it only at debug level 6, too costly here).
-    proto=$(openssl s_client -connect 127.0.0.1:34444 -cert "$P/gw1.pem" -key "$P/gw1.key" \
+    proto=$(openssl s_client -connect 127.0.0.1:34444 -cert "$P/gw1.pem" -cert_chain "$P/inter.pem" -key "$P/gw1.key" \
         -CAfile "$P/root.pem" < /dev/null 2> /dev/null |
         sed -n 's/^New, \(TLSv[0-9.]*\), Cipher is \(.*\)/\1 \2/p' | head -n 1)
     fig info stunnel tls "$proto"
@@ -310,9 +329,12 @@ else
     fig info stunnel failed "stunnel did not come up (see bench-logs)"
 fi
 b_stop "$STC_PID" "$STS_PID"
-cp "$T_TMP"/stunnel-*.out "$BUILD/bench-logs/" 2> /dev/null || true
+cp "$T_TMP"/stunnel-client.out "$T_TMP/stunnel-client.log" 2> /dev/null || true
+cp "$T_TMP"/stunnel-server.out "$T_TMP/stunnel-server.log" 2> /dev/null || true
+fi
 
 # ---- relay SOCKS5 -> test gateway (kernel sockets, our TLS + yamux)
+if want_path relay || want_path gateway; then
 mkdir -p "$T_TMP/spool"
 "$RELAY" token loc1 > "$T_TMP/token-loc1.txt"
 TOKEN1=$(sed -n 's/^token for loc1.*: //p' "$T_TMP/token-loc1.txt")
@@ -327,6 +349,8 @@ EOF
 t_spawn relay "$RELAY" --config "$T_TMP/relay.conf"
 RELAY_PID=${T_PIDS[-1]}
 b_wait_log relay 'listening: tunnels' 10 || t_fail "relay did not start"
+fi
+if want_path relay; then
 t_spawn testgw "$TESTGW" --relay 127.0.0.1:7443 --ca "$P/root.der" --name mail.example.test \
     --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --location loc1 \
     --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007
@@ -343,12 +367,16 @@ else
     fig info relay failed "test gateway tunnel did not come up (see bench-logs)"
 fi
 b_stop "$TESTGW_PID"
+fi
 
 # ---- relay SOCKS5 -> the gateway firmware (lwIP on TAP)
+if want_path gateway; then
 . "$REPO/bench/gateway_path.sh"
 gateway_path
+fi
+if want_path relay || want_path gateway; then
 b_stop "$RELAY_PID"
-fi   # paths
+fi
 
 # ---------------------------------------------------------------- mail
 if want mail; then

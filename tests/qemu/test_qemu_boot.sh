@@ -78,6 +78,7 @@ for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 # ---- the peers on the namespace's loopback (the guest's 192.0.2.254) ----
 dv_start "$T_TMP/dv" "$P/dovecot-chain.pem" "$P/dovecot.key" 127.0.0.1 143 993
 dv_fill 50
+ln -s dv/dovecot.log "$T_TMP/dovecot-server.log"   # shown with the other logs on failure
 mkdir -p "$T_TMP/spool"
 "$RELAY" token LOC-QEMU-1 > "$T_TMP/token.txt" || t_fail "relay token"
 TOKEN=$(sed -n 's/^token for LOC-QEMU-1.*: //p' "$T_TMP/token.txt")

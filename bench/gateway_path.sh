@@ -80,6 +80,8 @@ gateway_path() {
     b_wait_log fwd-gw forwarding 5 || true
     cmd "gateway: gateway --flash F --net tap:gwtap0 (192.0.2.2; provisioned with --batch: key, CSR, chain, trust, mappings iperf.bench.test:5201 and echo.bench.test:7 to 192.0.2.1); iperf3 via bench_fwd 46201 --socks 127.0.0.1:1080 gwbench TOKEN iperf.bench.test:5201"
     MEM_PIDS=("gateway=$gpid" "relay=$RELAY_PID")
+    PROFILE_PID=$gpid
     measure gateway 46201 --socks 127.0.0.1:1080 gwbench "$tok" echo.bench.test 7
+    PROFILE_PID=
     b_stop "$fpid" "$gpid"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn bench/run.sh's figures into bench/results.md (markdown on stdout).
 
-usage: results.py DATA COMMANDS SIZE_TXT DURATION_S GIT_DESCRIBE
+usage: results.py DATA COMMANDS SIZE_TXT STORE_TXT DURATION_S GIT_DESCRIBE
 DATA has one figure per line, "section|path|key|value" ("mem" lines carry
 "mem|path|process|state|value"). A figure that could not be taken is said so, never guessed.
 """
@@ -61,7 +61,7 @@ def kv(line):
 
 
 def main():
-    data, cmds, size_txt, duration, git = sys.argv[1:6]
+    data, cmds, size_txt, store_txt, duration, git = sys.argv[1:7]
     rows = load(data)
     info = {(r[1], r[2]): r[3] for r in rows if r[0] == "info"}
     tput = {(r[1], r[2]): r[3] for r in rows if r[0] == "tput"}
@@ -195,7 +195,8 @@ def main():
     src = mail.get(("source", "mailbox"))
     if src:
         n, b = src.split()
-        w("Source: %s messages, %.1f MB in Dovecot's INBOX.\n" % (n, int(b) / 1e6))
+        w("Source: %s messages, %.1f MB in Dovecot's INBOX; the Maildirs on %s.\n"
+          % (n, int(b) / 1e6, mail.get(("source", "fs"), "?")))
     w("| client | messages | MB | seconds | messages/s | MB/s | peak RSS (KiB, largest process) |")
     w("|---|---:|---:|---:|---:|---:|---:|")
     for tool, label in (("mbsync", "mbsync (FSync yes)"),
@@ -224,6 +225,14 @@ def main():
     except OSError:
         txt = "not run"
     w("```\n%s\n```" % txt)
+
+    # ---- flash store
+    try:
+        txt = open(store_txt).read().strip()
+        w("\nThe flash record store on this machine (`bench_store`, see bench/README.md):\n")
+        w("```\n%s\n```" % txt)
+    except OSError:
+        pass
 
     # ---- 7. relay scale
     w("\n## 7. Relay scale: idle gateway tunnels one relay holds\n")

@@ -8,9 +8,10 @@
 # Knobs (environment): BENCH_SECS (iperf3 seconds per run, default 3), BENCH_RTT (echoes per
 # RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
 # BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (300),
-# BENCH_ONLY (space-separated sections: paths mail image scale; default all), BENCH_PATHS
+# BENCH_ONLY (space-separated sections: paths mail image store scale; default all), BENCH_PATHS
 # (raw fwd ssh stunnel relay gateway; default all),
-# BENCH_OUT (results file, default bench/results.md).
+# BENCH_OUT (results file, default bench/results.md), BENCH_PROFILE=1 (perf profile of the
+# gateway during each iperf3 run: build/x86_64/bench-logs/perf-gateway-*.txt).
 #
 # Paths (each gets the same iperf3 server on 127.0.0.1:5201 and echo server on :7007):
 #   raw      loopback, the ceiling
@@ -38,7 +39,7 @@ LARGE=${BENCH_LARGE:-10}
 # 1.9 MB of EDIFACT is 2.5 MB as base64: ten mails over 2 MiB, about 26 MB in all.
 LARGE_BYTES=${BENCH_LARGE_BYTES:-1900000}
 SCALE_N=${BENCH_SCALE_N:-300}
-ONLY=${BENCH_ONLY:-paths mail image scale}
+ONLY=${BENCH_ONLY:-paths mail image store scale}
 PATHS=${BENCH_PATHS:-raw fwd ssh stunnel relay gateway}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
 T0=$(date +%s)
@@ -174,7 +175,18 @@ measure() {
         [ "$2" = down ] && args+=(-R)
         for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
         b_log "$path: iperf3 -P $1 $2"
+        local prof=
+        if [ -n "${BENCH_PROFILE:-}" ] && [ -n "${PROFILE_PID:-}" ] && command -v perf > /dev/null; then
+            prof=$T_TMP/perf-$path-$1-$2
+            perf record -q -F 499 -g -p "$PROFILE_PID" -o "$prof.data" -- sleep $((SECS + 1)) \
+                > /dev/null 2>&1 &
+        fi
         timeout $((SECS + 40)) iperf3 "${args[@]}" > "$T_TMP/iperf-$path-$1-$2.json" 2>&1 || true
+        if [ -n "$prof" ]; then
+            wait $! 2> /dev/null || true
+            perf report -q -i "$prof.data" --stdio --no-children --sort symbol -g none \
+                2> /dev/null | head -n 40 > "$prof.txt" || true
+        fi
         out=$(python3 -c '
 import json, sys
 try:
@@ -399,6 +411,17 @@ else
 fi
 fi
 
+# ---------------------------------------------------------------- flash store (bench_store)
+if want store; then
+if [ -x "$BUILD/bench_store" ]; then
+    b_log "store: bench_store"
+    "$BUILD/bench_store" "$T_TMP" > "$T_TMP/store.txt" 2>&1 || true
+    cmd "store: bench_store DIR (bench/bench_store.c: RAM, bytes per commit, mount time)"
+else
+    echo "bench_store not built" > "$T_TMP/store.txt"
+fi
+fi
+
 # ---------------------------------------------------------------- relay scale
 if want scale; then
 . "$REPO/bench/scale.sh"
@@ -407,7 +430,8 @@ fi
 
 # ---------------------------------------------------------------- results
 b_log "writing $OUT"
-python3 "$REPO/bench/results.py" "$DATA" "$CMDS" "$T_TMP/size.txt" "$((($(date +%s) - T0)))" \
+python3 "$REPO/bench/results.py" "$DATA" "$CMDS" "$T_TMP/size.txt" "$T_TMP/store.txt" \
+    "$((($(date +%s) - T0)))" \
     "$(git -C "$REPO" describe --always --dirty 2> /dev/null || echo unknown)" > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 b_log "done: $OUT"

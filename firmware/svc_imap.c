@@ -312,10 +312,16 @@ static void command_sent(enum work w, int r)
     }
 }
 
+static void search(void);
+
 /* Nothing to do now: IDLE when the server has it, else wait for the poll interval. */
 static void rest(void)
 {
     uint32_t poll = cfg()->imap.poll ? cfg()->imap.poll : IMAP_POLL_DEFAULT_S;
+    if (sv.ic.news && tunnel_up_count() > 0) {
+        search();       /* new mail announced while busy: IDLE would not hear of it again */
+        return;
+    }
     sv.idle_without_tunnel = tunnel_up_count() == 0;
     if (sv.ic.caps & IMAP_CAP_IDLE) {
         command_sent(W_IDLE, imap_client_idle(&sv.ic));

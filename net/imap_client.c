@@ -527,6 +527,8 @@ static long on_line_end(struct imap_client *c, struct imap_cevent *ev)
          * by every client to be accounted for exactly. */
         if (c->state == IC_S_IDLE) {
             ev->type = IC_EV_NEWMAIL;
+        } else {
+            c->news = 1;    /* announced now and never again: the next SEARCH must come */
         }
         c->exists = ln->num;
         return 0;
@@ -812,6 +814,7 @@ int imap_client_search(struct imap_client *c)
     }
     c->nuids = 0;
     c->search_more = 0;
+    c->news = 0;
     c->state = IC_S_SEARCH;
     return command(c, "UID SEARCH %s", c->cfg.after == IMAP_DO_SEEN ? "UNSEEN" : "ALL");
 }

@@ -120,6 +120,7 @@ struct imap_client {
     uint8_t authed;
     uint8_t idling;                /* IDLE's "+" came */
     uint8_t idle_done_wanted;
+    uint8_t news;                  /* an EXISTS outside IDLE since the last SEARCH */
     uint8_t dispose_step;
     uint8_t secret_out;            /* the output holds credentials: wipe once sent */
     uint8_t caps_in_answer;        /* the login answer carried CAPABILITY */

@@ -94,8 +94,13 @@ r=$(rep loc2 "$TOKEN2" mail.example.test 143); [ "$r" = "reply 3" ] || t_fail "n
 r=$(rep loc1 wrong-token mail.example.test 143); [ "$r" = "auth refused" ] || t_fail "token: $r"
 r=$(rep loc1 "$TOKEN" closed.example.test 1); [ "$r" = "reply 5" ] || t_fail "refused port: $r"
 r=$(rep loc1 "$TOKEN" badname.example.test 993); [ "$r" = "reply 4" ] || t_fail "bad TLS: $r"
+# The relay forwards any request as it came; the gateway alone decides. An internal address
+# that is no virtual host (what a malicious relay would ask for) reaches nothing.
+r=$(rep loc1 "$TOKEN" 192.0.2.1 7007); [ "$r" = "reply 2" ] || t_fail "internal address: $r"
+r=$(rep loc1 "$TOKEN" mailhost 143); [ "$r" = "reply 2" ] || t_fail "internal name: $r"
 t_wait_log gw 'to badname.example.test:993 refused \(0x04 .*\): name mismatch: wanted 192.0.2.1' 5
-t_log "refusals: 0x02 unmapped host and port, 0x03 not connected, auth, 0x05, 0x04 TLS verdict"
+t_log "refusals: 0x02 unmapped host and port, 0x02 for internal addresses and names asked" \
+      "directly, 0x03 not connected, auth, 0x05, 0x04 with the TLS verdict"
 
 # ---- volume: 64 MiB through one stream, 200 streams at once ----
 $PY get $SOCKS loc1 "$TOKEN" source.example.test 9 $((64 * 1024 * 1024)) > "$T_TMP/get.txt" ||

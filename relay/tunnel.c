@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "tls_io_fd.h"
 
 /* The hello stream's receiver. */
 struct hello_rx {
@@ -30,31 +31,6 @@ static struct tunnel *dirty_head;
 static unsigned next_serial;
 
 static const char *const state_names[] = { "handshake", "hello", "ready", "dead" };
-
-/* ---- the TLS stream over the kernel socket ---- */
-
-static long tio_send(void *arg, const uint8_t *p, size_t len)
-{
-    struct tunnel *t = arg;
-    ssize_t n = send(t->ev.fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
-
-static long tio_recv(void *arg, uint8_t *p, size_t len)
-{
-    struct tunnel *t = arg;
-    ssize_t n = recv(t->ev.fd, p, len, MSG_DONTWAIT);
-    if (n == 0) {
-        return TLS_IO_EOF;
-    }
-    if (n < 0) {
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
 
 /* ---- life and death ---- */
 
@@ -503,7 +479,7 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
         t->ev.fn = on_tunnel_event;
         t->state = TUN_HANDSHAKE;
         t->deadline_ms = relay_now_ms() + RELAY_HANDSHAKE_MS;
-        struct tls_io io = { tio_send, tio_recv, t };
+        struct tls_io io = { tls_io_fd_send, tls_io_fd_recv, &t->ev.fd };
         t->ev.fd = fd;
         if (tls_server_start(t->tls, &relay_id, (int64_t)time(NULL), &io) != 0
             || relay_ev_add(&t->ev, fd, EPOLLIN) != 0) {

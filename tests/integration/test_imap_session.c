@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "imap_client.h"
+#include "tls_io_fd.h"
 #include "tls_stream.h"
 #include "trust.h"
 
@@ -56,33 +57,10 @@ static void die(const char *what)
 
 /* ---- the socket, plain or TLS ---- */
 
-static long sock_send(void *arg, const uint8_t *p, size_t len)
-{
-    (void)arg;
-    ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-        return errno == EAGAIN || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
-
-static long sock_recv(void *arg, uint8_t *p, size_t len)
-{
-    (void)arg;
-    ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-    if (n == 0) {
-        return TLS_IO_EOF;
-    }
-    if (n < 0) {
-        return errno == EAGAIN || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
-
 static long io_read(uint8_t *p, size_t len)
 {
     if (!tls_on) {
-        long n = sock_recv(NULL, p, len);
+        long n = tls_io_fd_recv(&fd, p, len);
         if (n > 0 && trace) {
             fwrite(p, 1, (size_t)n, trace);
         }
@@ -95,7 +73,7 @@ static long io_read(uint8_t *p, size_t len)
 static long io_write(const uint8_t *p, size_t len)
 {
     if (!tls_on) {
-        return sock_send(NULL, p, len);
+        return tls_io_fd_send(&fd, p, len);
     }
     long n = tls_stream_write(&ts, p, len);
     tls_stream_pump(&ts);
@@ -148,7 +126,8 @@ static void start_tls(void)
         .host = tls_host, .anchors = store.ta, .anchors_num = store.count,
         .now = (int64_t)time(NULL),
     };
-    if (tls_stream_client(&ts, &cfg, &(struct tls_io){ sock_send, sock_recv, NULL }) != 0) {
+    static const struct tls_io io = { tls_io_fd_send, tls_io_fd_recv, &fd };
+    if (tls_stream_client(&ts, &cfg, &io) != 0) {
         die("tls: no client");
     }
     uint64_t end = now_ms() + 10000;

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "pem.h"
 #include "socks5.h"
+#include "tls_io_fd.h"
 #include "tls_stream.h"
 #include "trust.h"
 #include "yamux.h"
@@ -184,29 +185,6 @@ static void load_identity(void)
 
 /* ---- the tunnel ---- */
 
-static long sock_send(void *arg, const uint8_t *p, size_t len)
-{
-    (void)arg;
-    ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-        return errno == EAGAIN || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
-
-static long sock_recv(void *arg, uint8_t *p, size_t len)
-{
-    (void)arg;
-    ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-    if (n == 0) {
-        return TLS_IO_EOF;
-    }
-    if (n < 0) {
-        return errno == EAGAIN || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
-
 static int dial(void)
 {
     struct sockaddr_in a = { .sin_family = AF_INET };
@@ -229,7 +207,8 @@ static int dial(void)
         .now = (int64_t)time(NULL), .client_chain = chain, .client_chain_len = chain_len,
         .client_key = br_skey_decoder_get_ec(&skey),
     };
-    if (tls_stream_client(&ts, &cfg, &(struct tls_io){ sock_send, sock_recv, NULL }) != 0) {
+    static const struct tls_io io = { tls_io_fd_send, tls_io_fd_recv, &fd };
+    if (tls_stream_client(&ts, &cfg, &io) != 0) {
         return -1;
     }
     uint64_t end = now_ms() + 10000;

@@ -6,7 +6,7 @@
 add_executable(test_relay_gw test_relay_gw.c)
 target_compile_options(test_relay_gw PRIVATE ${GW_WARNINGS})
 target_link_libraries(test_relay_gw PRIVATE gw_includes
-  "$<LINK_GROUP:RESCAN,gw_tunnel,gw_tls,gw_firmware,gw_board,lwip,bearssl>")
+  "$<LINK_GROUP:RESCAN,gw_tunnel,gw_tls_server,gw_tls,gw_firmware,gw_board,lwip,bearssl>")
 
 add_test(NAME test_relay
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_relay.sh $<TARGET_FILE:relay>

@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "pem.h"
 #include "test_tls_util.h"
+#include "tls_io_fd.h"
 #include "tls_stream.h"
 #include "trust.h"
 
@@ -134,29 +135,8 @@ static int s_server(struct peer *p, const char *args)
 
 /* ---- the kernel-socket backend ---- */
 
-static long sock_send(void *arg, const uint8_t *p, size_t len)
-{
-    ssize_t n = send(*(int *)arg, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
-
-static long sock_recv(void *arg, uint8_t *p, size_t len)
-{
-    ssize_t n = recv(*(int *)arg, p, len, MSG_DONTWAIT);
-    if (n == 0) {
-        return TLS_IO_EOF;
-    }
-    if (n < 0) {
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : TLS_IO_ERROR;
-    }
-    return n;
-}
-
 static int fd = -1;
-static const struct tls_io sock_io = { sock_send, sock_recv, &fd };
+static const struct tls_io sock_io = { tls_io_fd_send, tls_io_fd_recv, &fd };
 
 /* Connects to the peer once it listens (it needs a moment to start, more under qemu). */
 static int dial(int port)

@@ -45,7 +45,7 @@ mail_bench() {
     local total n
     read -r n total < <(maildir_stats "$D/Maildir")
     fig mail source mailbox "$n $total"
-    fig mail source fs "$(stat -f -c %T "$T_TMP")"
+    fig mail source fs "$(df -T "$T_TMP" | awk 'NR == 2 { print $2 }')"
     cmd "mail source: Dovecot $(dovecot --version | cut -d' ' -f1) (tests/integration/dovecot.sh: dv_start, dv_fill $MAILS $LARGE $LARGE_BYTES), IMAP on 127.0.0.1:143 without TLS (loopback; both clients alike)"
 
     # ---- mbsync, FSync on

@@ -39,6 +39,7 @@ step boot "show version" "show status" || t_fail "first boot"
 has boot "flash: no configuration store yet: formatting 256 KiB"
 has boot "sntp:     off: no server configured (set net ntp HOST)"
 has boot "config:   committed"
+has boot "imap:      off"
 step network "set system hostname gw-lab" "set net address 192.0.2.2/24 gateway 192.0.2.1" \
     "host add relay.example.test 192.0.2.1" "host add mail.example.test 192.0.2.1" "commit" \
     "show config" || t_fail "network"
@@ -97,12 +98,52 @@ has inter 'tls: ok: chain anchored at "CN=Lab Intermediate CA, O=Gateway Test La
 step probe --net "tls probe mail.example.test:993" || t_fail "tls probe"
 has probe "server chain (2 certificates):"
 has probe 'verdict: ok: chain anchored at "CN=Lab Intermediate CA, O=Gateway Test Lab"'
-# 10. IMAP settings
+# 10. IMAP settings: the password answered on the next line (the console asks for it);
+# refused pairings of security mode and mapping kind
 step imap "set imap server mail.example.test:143" "set imap security starttls" \
-    "set imap user market" "set imap password m4rket-Pass" "set imap folder INBOX" \
-    "set imap after move Archive" "set imap poll 60" "set imap enabled yes" "commit" "show imap" \
-    || t_fail "imap"
-has imap "committed"
+    "set imap user market" "set imap password" "m4rket-Pass" "set imap folder INBOX" \
+    "set imap after move Archive" "set imap max-size 4096" "set imap batch 2" \
+    "set imap enabled yes" "commit" "show imap" "show config" || t_fail "imap"
+has imap "server:    mail.example.test:143, security starttls"
+has imap "enabled:   yes"
+has imap "imap:      mail.example.test:143, waiting to reconnect (in 0 s)"
+has imap "delivered: 0 messages, 0 bytes; 0 already delivered"
+# show config: the guide shows it up to the PEM of tunnel cert import, in this order
+sed -n '/^set system hostname/,/^tunnel cert import$/p' imap.out > imap-config.out
+cat > imap-config.want <<'CFG'
+set system hostname gw-lab
+set net address 192.0.2.2/24 gateway 192.0.2.1
+set net ntp 192.0.2.1
+host add relay.example.test 192.0.2.1
+host add mail.example.test 192.0.2.1
+host add mailhost 192.0.2.1
+set tunnel relay relay.example.test:8443
+set tunnel location loc1
+mapping add mail.example.test:993 mail.example.test:993 tls
+mapping add mail.example.test:143 mail.example.test:143 tcp
+mapping add mailhost:993 mailhost:993 tls sni mail.example.test
+mapping add mail.example.test:994 mail.example.test:994 tls
+set imap server mail.example.test:143
+set imap user market
+set imap folder INBOX
+set imap after move Archive
+set imap max-size 4096
+set imap batch 2
+set imap enabled yes
+set imap password ********
+# tunnel key: present (secret, shown only by export)
+tunnel cert import
+CFG
+diff imap-config.want imap-config.out || t_fail "imap: show config differs from the guide's"
+step imapoff "set imap security off" "commit" && t_fail "security off through a tcp mapping was committed"
+has imapoff "error: batch: stopped at line 2"
+has imapoff "error: commit: imap security off needs a tls mapping, mail.example.test:143 is tcp (password in clear): nothing changed"
+step imaptls "set imap server mail.example.test:993" "commit" && t_fail "starttls through a tls mapping was committed"
+has imaptls "error: batch: stopped at line 2"
+has imaptls "error: commit: imap security starttls needs a tcp mapping, mail.example.test:993 is tls (TLS twice: use off): nothing changed"
+step imapnomap "set imap server mail.example.test:110" "commit" && t_fail "a server without a mapping was committed"
+has imapnomap "error: batch: stopped at line 2"
+has imapnomap "error: commit: imap server mail.example.test:110 is no mapping (mapping add it first): nothing changed"
 
 # 13. the relay; 14. HA
 "$RELAY" token loc1 > token.txt || t_fail "relay token"
@@ -119,12 +160,22 @@ metrics 127.0.0.1:9100
 $(grep '^location loc1 token-sha256 ' token.txt)
 CONF
 [ "$("$RELAY" --check --config relay/relay.conf)" = "configuration OK" ] || t_fail "relay --check"
-t_spawn relay1 "$RELAY" --config relay/relay.conf
 
+# 10. the tunnel down (no relay yet): the receiver logs in and fetches nothing
 rm -f con; mkfifo con; exec 3<> con
 "$GW" --flash gw.img --net tap:tap0 < con > gw.log 2>&1 &
 GWPID=$!
 T_PIDS+=($GWPID)
+t_wait_log gw 'imap: logged in, folder INBOX \(UIDVALIDITY [0-9]+, 5 messages\)' 10
+t_wait_log gw 'warning: tunnel: relay relay.example.test:8443: connect failed: connection refused; retry in [0-9]+ ms' 10
+echo "show imap" >&3
+t_wait_log gw '^imap:      mail.example.test:143, session, idle$' 5
+t_wait_log gw '^folder:    INBOX, UIDVALIDITY [0-9]+, 5 messages$' 5
+t_wait_log gw '^server:    IMAP4rev1 .* IDLE ' 5
+t_wait_log gw '^last poll: [0-9]+ s ago$' 5
+t_wait_log gw '^delivered: 0 messages, 0 bytes; 0 already delivered$' 5
+[ "$(dv_count INBOX)" = 5 ] && [ -z "$(ls spool)" ] || t_fail "fetched with the tunnel down"
+t_spawn relay1 "$RELAY" --config relay/relay.conf
 t_wait_log gw "relay relay.example.test:8443 up \(location loc1" 20
 t_wait_log relay1 'tunnel up: location=loc1 tunnel=[0-9]+ peer=192.0.2.2:[0-9]+ host="gw-lab"' 5
 # 9. the cloud application: STARTTLS end to end through the tcp mapping (curl checks the
@@ -144,32 +195,55 @@ grep -qF "User was rejected by the SOCKS5 server (1 1)." cbad.out || t_fail "cur
 t_wait_log gw 'warning: tunnel: stream [0-9]+ to mail.example.test:25 refused \(0x02 no mapping\): no mapping for that host and port' 5
 t_wait_log relay1 'socks refused: client=127.0.0.1:[0-9]+ user="loc1" reason="authentication failed"' 5
 
-# 10./11. the IMAP receiver: the five mails into the spool, then moved to Archive (the guide
-# marks these sections "not in this build yet" while show status says so)
-if grep -q '^imap:     not available in this build' boot.out; then
-    t_log "the IMAP receiver is not in this build: sections 10 and 11 not replayed"
-    RECEIVER=0
-else
-    RECEIVER=1
-fi
-[ $RECEIVER = 1 ] && {
+# 11. the tunnel up: the five mails into the spool (batches of 2), then moved to Archive
 for ((i = 0; i < 300 && $(find spool/loc1/new -type f | wc -l) < 5; i++)); do sleep 0.1; done
 [ "$(find spool/loc1/new -type f | wc -l)" = 5 ] || t_fail "spool: $(ls spool/loc1/new | wc -l) of 5"
 for ((i = 0; i < 100 && $(dv_count Archive) < 5; i++)); do sleep 0.1; done
 [ "$(dv_count INBOX)" = 0 ] && [ "$(dv_count Archive)" = 5 ] ||
     t_fail "after move: INBOX $(dv_count INBOX), Archive $(dv_count Archive)"
-t_wait_log relay1 'delivery: location=loc1 tunnel=[0-9]+ stream=[0-9]+ folder="INBOX" .*verdict="stored"' 5
-t_wait_log gw 'imap: UID [0-9]+ \([0-9]+ bytes\) stored' 5
+SIZES=(0 988 944 980 992 944)
+for u in 1 2 3 4 5; do
+    t_wait_log gw "imap: UID $u \\(${SIZES[u]} bytes\\) stored" 5
+    t_wait_log relay1 "delivery: location=loc1 tunnel=1 stream=[0-9]+ folder=\"INBOX\" uidvalidity=[0-9]+ uid=$u bytes=${SIZES[u]} sha256=[0-9a-f]{16} duration=[0-9.]+s verdict=\"stored\"" 5
+done
 echo "show imap" >&3
-t_wait_log gw '^delivered: 5 messages' 5
-}
+t_wait_log gw '^delivered: 5 messages, 4848 bytes; 0 already delivered$' 5
+t_wait_log gw '^folder:    INBOX, UIDVALIDITY [0-9]+, 0 messages$' 5
+# duplicates: the five moved back into INBOX come again; the relay has them
+dv_doveadm move -u "$DV_USER" INBOX mailbox Archive ALL || t_fail "doveadm move"
+for ((i = 0; i < 100 && $(grep -c 'already delivered$' gw.log) < 5; i++)); do sleep 0.1; done
+for u in 6 7 8 9 10; do
+    t_wait_log gw "imap: UID $u \\(${SIZES[u - 5]} bytes\\) already delivered" 10
+done
+for u in 6 10; do
+    t_wait_log relay1 "delivery: location=loc1 tunnel=1 stream=[0-9]+ folder=\"INBOX\" uidvalidity=[0-9]+ uid=$u bytes=0 sha256=[0-9a-f]{16} duration=[0-9.]+s verdict=\"already have it\"" 5
+done
+for ((i = 0; i < 100 && $(dv_count Archive) < 5; i++)); do sleep 0.1; done
+[ "$(find spool/loc1/new -type f | wc -l)" = 5 ] && [ "$(dv_count INBOX)" = 0 ] ||
+    t_fail "duplicates: spool $(ls spool/loc1/new | wc -l), INBOX $(dv_count INBOX)"
+# max-size: a larger mail stays on the server
+dv_append INBOX 11 4000 || t_fail "doveadm save"
+t_wait_log gw 'warning: imap: UID 11: 6235 bytes, over the 4096 of set imap max-size: left on the server' 10
+echo "show imap" >&3
+t_wait_log gw '^delivered: 5 messages, 4848 bytes; 5 already delivered$' 5
+t_wait_log gw '^folder:    INBOX, UIDVALIDITY [0-9]+, 1 messages$' 5
+t_wait_log gw '^last error: UID 11: 6235 bytes, over the 4096 of set imap max-size: left on the server$' 5
+[ "$(dv_count INBOX)" = 1 ] || t_fail "the large mail left INBOX"
+# the password at the console: asked for, not echoed; the same one keeps the session
+printf '%s\n' "set imap password" "m4rket-Pass" "commit" >&3
+t_wait_log gw '^IMAP password: committed$' 5
+grep -qF 'm4rket-Pass' gw.log && t_fail "the console echoed the password"
 echo "show tunnel" >&3
 t_wait_log gw '^relay 1:   relay.example.test:8443  up for' 5
+# open streams: 0, or 1 when the relay's reset of curl's 143 stream has not ended it at the
+# gateway yet (the guide says so; reported as a product issue)
+t_wait_log gw '^streams:   [01] open \(limit 1024\), 1 refused since boot$' 5
+grep -qF 'relay: spool: location=loc1 messages known=0' relay1.log || t_fail "relay: spool line"
 curl -s --max-time 5 http://127.0.0.1:9100/metrics > metrics.out
 grep -qx 'relay_location_tunnels{location="loc1"} 1' metrics.out || t_fail "metrics"
 grep -qx 'relay_socks_auth_failures_total 1' metrics.out || t_fail "metrics: auth failures"
-[ $RECEIVER = 0 ] || grep -qx 'relay_deliveries_total{answer="stored"} 5' metrics.out ||
-    t_fail "metrics: deliveries"
+grep -qx 'relay_deliveries_total{answer="stored"} 5' metrics.out || t_fail "metrics: stored"
+grep -qx 'relay_deliveries_total{answer="duplicate"} 5' metrics.out || t_fail "metrics: duplicates"
 exec 3>&-
 kill $GWPID; wait $GWPID || true
 
@@ -194,6 +268,7 @@ exec 4>&-
 # 12. backup and restore
 "$FT" info gw.img > ft-info.out || t_fail "flashtool info"
 grep -q '^damage       0 damaged records or blocks$' ft-info.out || t_fail "info: $(cat ft-info.out)"
+grep -q '^records      17 live ' ft-info.out || t_fail "info: records: $(cat ft-info.out)"
 "$FT" verify gw.img > ft-verify.out || t_fail "flashtool verify"
 grep -q '^gw.img: OK: [0-9]* keys, every record checked$' ft-verify.out || t_fail "verify"
 "$FT" export gw.img > backup.txt || t_fail "export"

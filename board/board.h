@@ -66,10 +66,18 @@ int board_console_interactive(void);
 /* Create the board's Ethernet netif from opt->net and add it to lwIP (not yet up).
  * Returns NULL when opt->net is NULL or the device cannot be opened (logged). */
 struct netif *board_netif_add(void);
+/* Received frames wait in pbufs until their connection's owner reads them, so many busy
+ * connections can hold the whole pool; then the frames that would free it (the tunnel's
+ * ACKs and data) could not get in either. The last BOARD_RX_RESERVE pbufs go only to frames
+ * the firmware calls urgent (fn returns 1: ARP, the tunnel's TCP); others are shed and
+ * their senders retransmit later. fn NULL: no reserve. */
+#define BOARD_RX_RESERVE 32
+void board_set_rx_urgent(int (*fn)(const uint8_t *frame, size_t len));
 /* Frame counters for `show status`. */
 struct board_netif_stats {
     uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;
     uint64_t rx_dropped;   /* no pbuf free, or a malformed or oversize frame */
+    uint64_t rx_shed;      /* not urgent while only the reserve was left (also dropped) */
     uint64_t tx_dropped;   /* device busy or link down */
 };
 void board_netif_stats(struct board_netif_stats *st);

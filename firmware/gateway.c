@@ -70,6 +70,7 @@ static int boot(struct netif **netif_out)
         return -1;
     }
     status_set_netif(netif);
+    board_set_rx_urgent(tunnel_frame_urgent);
     tunnel_start();
     imap_svc_start();
     *netif_out = netif;

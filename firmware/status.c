@@ -36,9 +36,10 @@ static void print_net(status_out_fn out)
         n->hwaddr[0], n->hwaddr[1], n->hwaddr[2], n->hwaddr[3], n->hwaddr[4], n->hwaddr[5]);
     struct board_netif_stats st;
     board_netif_stats(&st);
-    out("frames:   rx %" PRIu64 " (%" PRIu64 " B, %" PRIu64 " dropped), tx %" PRIu64
-        " (%" PRIu64 " B, %" PRIu64 " dropped)\n",
-        st.rx_frames, st.rx_bytes, st.rx_dropped, st.tx_frames, st.tx_bytes, st.tx_dropped);
+    out("frames:   rx %" PRIu64 " (%" PRIu64 " B, %" PRIu64 " dropped, %" PRIu64 " of them shed "
+        "for the tunnel), tx %" PRIu64 " (%" PRIu64 " B, %" PRIu64 " dropped)\n",
+        st.rx_frames, st.rx_bytes, st.rx_dropped, st.rx_shed, st.tx_frames, st.tx_bytes,
+        st.tx_dropped);
 }
 
 static void print_memory(status_out_fn out)

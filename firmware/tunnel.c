@@ -612,6 +612,30 @@ int tunnel_poll(void)
 }
 
 /* see tunnel.h */
+int tunnel_frame_urgent(const uint8_t *f, size_t len)
+{
+    if (len >= 14 && f[12] == 0x08 && f[13] == 0x06) {
+        return 1;                    /* ARP: without it nothing reaches the relay */
+    }
+    if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[14 + 9] != 6) {
+        return 0;                    /* not IPv4 TCP */
+    }
+    size_t ihl = (size_t)(f[14] & 0x0f) * 4;
+    if (ihl < 20 || len < 14 + ihl + 4) {
+        return 0;
+    }
+    uint16_t sport = (uint16_t)(f[14 + ihl] << 8 | f[14 + ihl + 1]);
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        const struct link *l = &links[i];
+        if (l->state >= LINK_CONNECT && l->relay.port == sport && IP_IS_V4(&l->addr) &&
+            memcmp(&ip_2_ip4(&l->addr)->addr, f + 14 + 12, 4) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* see tunnel.h */
 unsigned tunnel_up_count(void)
 {
     unsigned n = 0;

@@ -17,6 +17,7 @@
 #ifndef GW_TUNNEL_H
 #define GW_TUNNEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -35,6 +36,9 @@ void tunnel_start(void);
 /* Every loop turn: pump TLS and yamux, dispatch stream events, keepalive, reconnect.
  * Returns 1 when work is left that should not wait for the next sleep. */
 int tunnel_poll(void);
+/* For the board's receive reserve (board_set_rx_urgent): 1 for ARP and for frames from a
+ * relay's address and port, which keep the tunnel moving when the pbuf pool runs low. */
+int tunnel_frame_urgent(const uint8_t *frame, size_t len);
 /* Tunnels up now (TLS done and hello answered). */
 unsigned tunnel_up_count(void);
 /* A gateway-opened stream on a live tunnel, or NULL (no tunnel up, or no stream slot). */

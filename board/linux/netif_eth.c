@@ -9,6 +9,7 @@
 #include "lwip/etharp.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
@@ -27,10 +28,29 @@ void linux_netdev_close_fd(struct linux_netdev *dev)
     dev->fd = -1;
 }
 
+static int (*rx_urgent)(const uint8_t *frame, size_t len);
+
+/* see board.h */
+void board_set_rx_urgent(int (*fn)(const uint8_t *frame, size_t len))
+{
+    rx_urgent = fn;
+}
+
+static unsigned pool_free(void)
+{
+    const struct stats_mem *m = lwip_stats.memp[MEMP_PBUF_POOL];
+    return m->avail > m->used ? (unsigned)(m->avail - m->used) : 0;
+}
+
 void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len)
 {
     if (len < 14 || len > ETH_FRAME_MAX) {
         dev->stats.rx_dropped++;
+        return;
+    }
+    if (rx_urgent != NULL && pool_free() <= BOARD_RX_RESERVE && !rx_urgent(frame, len)) {
+        dev->stats.rx_dropped++;
+        dev->stats.rx_shed++;
         return;
     }
     struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);

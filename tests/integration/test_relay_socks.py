@@ -12,6 +12,8 @@
   get SOCKS_PORT USER PASS HOST PORT BYTES
                                       one SOCKS5 client reads BYTES from the source, checks
                                       the pattern, prints MiB/s
+  gets SOCKS_PORT USER PASS HOST PORT STREAMS BYTES
+                                      STREAMS of those downloads at once, each checked
   reply SOCKS_PORT USER PASS HOST PORT  prints the SOCKS5 reply code (or "auth N")
   flood PORT CONNECTIONS SECONDS       opens CONNECTIONS TCP connections that never speak
                                       (a handshake flood), prints "flooding", holds them
@@ -171,6 +173,39 @@ def get(port, user, pw, host, hport, nbytes):
     return 0
 
 
+def gets(port, user, pw, host, hport, streams, nbytes):
+    """STREAMS downloads from the source at once, each checked; a summary line."""
+    results = [None] * streams
+    t0 = time.time()
+
+    def one(i):
+        try:
+            import io
+            import contextlib
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = get(port, user, pw, host, hport, nbytes)
+            results[i] = None if rc == 0 else out.getvalue().strip()
+        except Exception as e:  # noqa: BLE001 - reported per stream
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE)
+    bad = [(i, r) for i, r in enumerate(results) if r is not None]
+    for i, r in bad[:5]:
+        print("stream %d: %s" % (i, r))
+    if bad:
+        print("%d of %d downloads failed" % (len(bad), streams))
+        return 1
+    dt = time.time() - t0
+    print("%d downloads x %d bytes byte-exact in %.2f s: %.1f MiB/s together"
+          % (streams, nbytes, dt, streams * nbytes / dt / 2**20))
+    return 0
+
+
 def reply(port, user, pw, host, hport):
     s, rep = socks_connect(port, user, pw, host, hport)
     print("auth refused" if rep < 0 else "reply %d" % rep)
@@ -213,6 +248,8 @@ def main(a):
         return echo_clients(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]))
     elif a[0] == "get":
         return get(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
+    elif a[0] == "gets":
+        return gets(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]))
     elif a[0] == "flood":
         return flood(int(a[1]), int(a[2]), float(a[3]))
     elif a[0] == "hold":

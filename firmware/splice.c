@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "lwip/tcp.h"
 #include "endpoint.h"
 #include "log.h"
 #include "mappings.h"
@@ -13,6 +14,13 @@
 
 /* Bytes moved from an internal host to a stream per step: one yamux frame at most. */
 #define SPLICE_SCRATCH YAMUX_FRAME_MAX
+/* What internal hosts may have in flight towards us, all splices together: what the pbuf
+ * pool holds beyond the board's reserve and a margin for the tunnel's own window. Each open
+ * plain splice offers its share as receive window (at least two segments, at most TCP_WND),
+ * so a hundred busy downloads do not pin the pool (the reserve alone would keep the tunnel
+ * alive, but their senders would back off for minutes). */
+#define SPLICE_RX_BUDGET ((PBUF_POOL_SIZE - BOARD_RX_RESERVE - 64) * TCP_MSS)
+#define SPLICE_WINDOW_MIN (2 * TCP_MSS)
 
 enum splice_state {
     SP_FREE,
@@ -46,6 +54,7 @@ struct splice {
 
 static struct splice splices[SPLICE_MAX];
 static unsigned in_use, refused;
+static uint32_t window_share;        /* receive window per open plain splice, this turn */
 static unsigned top;                 /* slots at and above this are free: the scan stops */
 static uint8_t scratch[SPLICE_SCRATCH];
 
@@ -371,6 +380,9 @@ static int step_open(struct splice *sp)
         return 1;
     }
     sp->ep_ev = 0;
+    if (sp->ep.tls == NULL) {
+        tcp_stream_set_window(&sp->ep.tcp, window_share);
+    }
     int up = pump_up(sp, ms);
     int down = pump_down(sp, ms);
     if (up < 0 || down < 0) {
@@ -386,6 +398,12 @@ static int step_open(struct splice *sp)
 
 static int step(struct splice *sp, uint32_t now)
 {
+    if (sp->st->state == YAMUX_S_RESET && sp->state != SP_LINGER) {
+        /* the relay gave up on it (its client went away): whatever is left here goes too;
+         * a half-closed splice would never learn it from reads or writes */
+        finish(sp, "reset by the relay");
+        return 1;
+    }
     switch (sp->state) {
     case SP_REQUEST:
         if (elapsed(now, sp->since_ms) > SPLICE_REQUEST_MS) {
@@ -471,6 +489,13 @@ void splice_accept(struct yamux_stream *st, const void *link)
 int splice_poll(uint32_t now_ms)
 {
     int moved = 0;
+    unsigned open = 0;
+    for (unsigned i = 0; i < top; i++) {
+        open += splices[i].state == SP_OPEN && splices[i].ep.tls == NULL;
+    }
+    uint32_t share = SPLICE_RX_BUDGET / (open ? open : 1);
+    window_share = share < SPLICE_WINDOW_MIN ? SPLICE_WINDOW_MIN : share > TCP_WND ? TCP_WND
+                                                                                 : share;
     for (unsigned i = 0; i < top; i++) {
         if (splices[i].state != SP_FREE) {
             moved |= step(&splices[i], now_ms);

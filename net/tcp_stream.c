@@ -95,6 +95,9 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     (void)err; /* lwIP always passes ERR_OK here; failures arrive through on_err */
     s->connected = 1;
     sys_untimeout(on_connect_timeout, s);
+    if (s->window) {
+        tcp_stream_set_window(s, s->window);
+    }
     return notify(s, TCP_STREAM_CONNECTED | TCP_STREAM_WRITABLE);
 }
 
@@ -145,6 +148,44 @@ int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t por
     return TCP_STREAM_OK;
 }
 
+/* Give back held window while the offered window is under the limit (all of it at 0). */
+static void window_release(struct tcp_stream *s)
+{
+    struct tcp_pcb *pcb = s->pcb;
+    if (pcb == NULL || s->withheld == 0) {
+        return;
+    }
+    uint32_t give = s->withheld;
+    if (s->window) {
+        give = pcb->rcv_wnd >= s->window ? 0 : s->window - pcb->rcv_wnd;
+        give = give < s->withheld ? give : s->withheld;
+    }
+    while (give > 0) {
+        u16_t k = (u16_t)(give < 0xffff ? give : 0xffff);
+        tcp_recved(pcb, k);
+        give -= k;
+        s->withheld -= k;
+    }
+}
+
+/* see tcp_stream.h */
+void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes)
+{
+    struct tcp_pcb *pcb = s->pcb;
+    s->window = bytes;
+    if (pcb == NULL || !s->connected) {
+        return;                      /* applied once connected: the SYN-ACK resets it */
+    }
+    if (bytes && pcb->rcv_wnd > bytes && pcb->rcv_wnd == pcb->rcv_ann_wnd && s->withheld == 0
+        && s->rxq == NULL && pcb->rcv_wnd == TCP_WND) {
+        /* nothing received yet: the offer can shrink before the peer sends */
+        s->withheld = pcb->rcv_wnd - bytes;
+        pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)bytes;
+        return;
+    }
+    window_release(s);
+}
+
 /* see tcp_stream.h */
 void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg)
 {
@@ -172,7 +213,8 @@ long tcp_stream_recv(struct tcp_stream *s, uint8_t *buf, size_t len)
     s->rxq = pbuf_free_header(s->rxq, (u16_t)n);
     s->bytes_in += n;
     if (s->pcb != NULL) {
-        tcp_recved(s->pcb, (u16_t)n); /* only now may the peer send more */
+        s->withheld += (uint32_t)n;   /* only now may the peer send more, */
+        window_release(s);            /* as far as the window limit allows */
     }
     return (long)n;
 }
@@ -241,6 +283,8 @@ void tcp_stream_shutdown(struct tcp_stream *s)
 /* see tcp_stream.h */
 void tcp_stream_close(struct tcp_stream *s)
 {
+    s->window = 0;                   /* held window would look like unread data: an RST */
+    window_release(s);
     struct tcp_pcb *pcb = s->pcb;
     stream_detach(s);
     if (pcb != NULL && tcp_close(pcb) != ERR_OK) {

@@ -56,6 +56,8 @@ struct tcp_stream {
     uint8_t in_callback;       /* inside an lwIP callback: defer the pcb's freeing */
     uint8_t aborted_in_cb;     /* aborted from within a callback: return ERR_ABRT */
     uint8_t fail;              /* enum tcp_stream_fail */
+    uint32_t window;           /* tcp_stream_set_window(): receive window offered; 0 full */
+    uint32_t withheld;         /* read but not yet given back to the window (tcp_recved) */
     uint64_t bytes_in, bytes_out;
 };
 
@@ -63,6 +65,11 @@ struct tcp_stream {
  * TCP_FAIL_TIMEOUT unless established within timeout_ms. Returns 0 or an error. */
 int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t port,
                        uint32_t timeout_ms, tcp_stream_cb cb, void *arg);
+/* Offer the peer at most bytes of receive window (0: TCP_WND, the default), from now on:
+ * data read is given back to the window only up to that. Many connections that share the
+ * pbuf pool each get a share of it this way. Window held back is returned before a close,
+ * and when the limit grows again. */
+void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes);
 /* Adopt a connection accepted by a listener. */
 void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg);
 

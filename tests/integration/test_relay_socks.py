@@ -14,6 +14,8 @@
                                       the pattern, prints MiB/s
   gets SOCKS_PORT USER PASS HOST PORT STREAMS BYTES
                                       STREAMS of those downloads at once, each checked
+  abort SOCKS_PORT USER PASS HOST PORT  asks the source for 1 GB, half-closes, reads 1 MiB,
+                                      then resets the connection
   reply SOCKS_PORT USER PASS HOST PORT  prints the SOCKS5 reply code (or "auth N")
   flood PORT CONNECTIONS SECONDS       opens CONNECTIONS TCP connections that never speak
                                       (a handshake flood), prints "flooding", holds them
@@ -142,32 +144,38 @@ def echo_clients(port, user, pw, host, hport, streams, nbytes):
     return 0
 
 
-def get(port, user, pw, host, hport, nbytes):
+def fetch(port, user, pw, host, hport, nbytes):
+    """Read nbytes from the source through SOCKS5: (None, seconds) or (what failed, 0)."""
     s, rep = socks_connect(port, user, pw, host, hport)
     if rep != 0:
-        print("reply %d" % rep)
-        return 1
-    s.settimeout(DEADLINE)
-    t0 = time.time()
-    s.sendall(b"%012d" % nbytes)
-    want = pattern(1, min(nbytes, 1 << 20))
-    got = 0
-    buf = bytearray()
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            break
-        buf += d
-        while len(buf) >= len(want) or (got + len(buf) == nbytes and buf):
-            k = min(len(buf), len(want))
-            if buf[:k] != want[:k]:
-                print("data differs at offset %d" % got)
-                return 1
-            got += k
-            del buf[:k]
-    dt = time.time() - t0
-    if got != nbytes:
-        print("got %d of %d bytes" % (got, nbytes))
+        return "reply %d" % rep, 0
+    with s:
+        s.settimeout(DEADLINE)
+        t0 = time.time()
+        s.sendall(b"%012d" % nbytes)
+        want = pattern(1, min(nbytes, 1 << 20))
+        got = 0
+        buf = bytearray()
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+            while len(buf) >= len(want) or (got + len(buf) == nbytes and buf):
+                k = min(len(buf), len(want))
+                if buf[:k] != want[:k]:
+                    return "data differs at offset %d" % got, 0
+                got += k
+                del buf[:k]
+        if got != nbytes:
+            return "got %d of %d bytes" % (got, nbytes), 0
+        return None, time.time() - t0
+
+
+def get(port, user, pw, host, hport, nbytes):
+    err, dt = fetch(port, user, pw, host, hport, nbytes)
+    if err:
+        print(err)
         return 1
     print("%d MiB byte-exact in %.2f s: %.1f MiB/s" % (nbytes >> 20, dt, nbytes / dt / 2**20))
     return 0
@@ -175,25 +183,20 @@ def get(port, user, pw, host, hport, nbytes):
 
 def gets(port, user, pw, host, hport, streams, nbytes):
     """STREAMS downloads from the source at once, each checked; a summary line."""
-    results = [None] * streams
+    results = ["did not finish"] * streams
     t0 = time.time()
 
     def one(i):
         try:
-            import io
-            import contextlib
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                rc = get(port, user, pw, host, hport, nbytes)
-            results[i] = None if rc == 0 else out.getvalue().strip()
+            results[i] = fetch(port, user, pw, host, hport, nbytes)[0]
         except Exception as e:  # noqa: BLE001 - reported per stream
             results[i] = repr(e)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(streams)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(DEADLINE)
+        t.join(max(0.1, DEADLINE - (time.time() - t0)))
     bad = [(i, r) for i, r in enumerate(results) if r is not None]
     for i, r in bad[:5]:
         print("stream %d: %s" % (i, r))
@@ -203,6 +206,22 @@ def gets(port, user, pw, host, hport, streams, nbytes):
     dt = time.time() - t0
     print("%d downloads x %d bytes byte-exact in %.2f s: %.1f MiB/s together"
           % (streams, nbytes, dt, streams * nbytes / dt / 2**20))
+    return 0
+
+
+def abort(port, user, pw, host, hport):
+    """Ask the source for 1 GB, half-close, read a little, then reset (SO_LINGER 0)."""
+    s, rep = socks_connect(port, user, pw, host, hport)
+    if rep != 0:
+        print("reply %d" % rep)
+        return 1
+    s.settimeout(DEADLINE)
+    s.sendall(b"%012d" % (1 << 30))
+    s.shutdown(socket.SHUT_WR)
+    recv_exact(s, 1 << 20)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("reset after 1 MiB")
     return 0
 
 
@@ -248,6 +267,8 @@ def main(a):
         return echo_clients(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]))
     elif a[0] == "get":
         return get(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
+    elif a[0] == "abort":
+        return abort(int(a[1]), a[2], a[3], a[4], int(a[5]))
     elif a[0] == "gets":
         return gets(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]))
     elif a[0] == "flood":

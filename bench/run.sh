@@ -53,7 +53,10 @@ CMDS=$T_TMP/commands.txt      # the commands behind the figures, for results.md
 : > "$CMDS"
 ulimit -n 16384      # 1000 held streams: a socket each at client, path, echo server
 # Many short connections from one address: reuse TIME_WAIT ports (this namespace only).
-sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
+# The ports our servers listen on are kept out of that range, or an earlier client connection
+# may hold one (sshd once found 2222 taken).
+sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000" \
+    net.ipv4.ip_local_reserved_ports="1080-1081,2222,4431-4444,5000,5201,7007,7443,8443,9100,15201,17007,25201,27007,34443-34444,35201,37007,46201"
 for f in "$B/bench_echo" "$B/bench_fwd" "$B/bench_mda" "$B/sim_gateways" "$RELAY" "$TESTGW"; do
     [ -x "$f" ] || t_fail "missing $f (build the x86_64 tree first: make x86_64)"
 done

@@ -1,7 +1,9 @@
 # Sourced by bench/run.sh: the mail section. A Dovecot of its own (tests/integration/dovecot.sh)
-# with generated market mails in INBOX; mbsync (FSync on) and fetchmail (to bench_mda, which
-# fsyncs like the relay's spool) each fetch the whole mailbox into an empty Maildir; the
-# gateway's IMAP receiver into the relay spool when the build has it.
+# with generated market mails in INBOX, on 192.0.2.1 (the host side of the gateway's TAP wire;
+# every client reaches it there): the gateway's IMAP receiver delivers the whole mailbox
+# through its tunnel into the relay's spool (tests/integration/imap_e2e.sh sets it up, as the
+# receiver tests do); then mbsync (FSync on) and fetchmail (to bench_mda, which fsyncs like
+# the relay's spool) each fetch it into an empty Maildir.
 
 # run_timed NAME CMD...: wall seconds and the largest peak RSS (KiB) among CMD and its
 # descendants (getrusage RUSAGE_CHILDREN), into $T_TMP/NAME.time as "secs maxrss_kib rc".
@@ -35,10 +37,52 @@ mail_record() { # TOOL DIR
     fig mail "$1" result "$rc $secs $rss $n $b"
 }
 
+# The gateway's run, in a subshell: the e2e helpers end their shell on failure, which here
+# ends only this row. It prints "rc secs gateway_rss relay_rss messages bytes".
+mail_gateway() (
+    local n0=${#T_PIDS[@]} secs i t0 p
+    trap 'for p in "${T_PIDS[@]:n0}"; do kill "$p" 2> /dev/null || true; done' EXIT
+    GW=$GATEWAY MAKE_PKI=$REPO/tests/unit/make_pki.sh
+    . "$REPO/tests/integration/imap_e2e.sh"
+    P=$MAIL_PKI FLASH=$T_TMP/mail-flash.img
+    rm -rf "$T_TMP/spool"
+    # The default after-action: the mailbox stays whole for mbsync and fetchmail.
+    E2E_SETUP_EXTRA=("set imap after seen")
+    e2e_relay
+    e2e_provision > /dev/null
+    t0=$(date +%s.%N)
+    e2e_gateway_start
+    # Bounded: 3 minutes in all, or 30 s without a new message in the spool.
+    local last=0 since=0 c
+    for ((i = 0; i < 1800; i++)); do
+        c=$(spool_count)
+        [ "$c" -ge "$1" ] && break
+        if [ "$c" != "$last" ]; then last=$c since=$i; elif ((i - since > 300)); then break; fi
+        sleep 0.1
+    done
+    secs=$(echo "$(date +%s.%N) - $t0" | bc)
+    console "show imap"
+    sleep 0.5
+    read -r n b < <(maildir_stats "$T_TMP/spool/loc1")
+    echo "$([ "$n" -ge "$1" ] && echo 0 || echo timeout) $secs $(hwm "$E2E_GW_PID") $(hwm "$E2E_RELAY_PID") $n $b"
+    cp "$T_TMP/gw.log" "$T_TMP/mail-gateway.log"
+    cp "$T_TMP/relay.log" "$T_TMP/mail-relay.log"
+)
+
 mail_bench() {
     local D=$T_TMP/dovecot
     b_log "mail: Dovecot with $MAILS generated market mails ($LARGE with a large attachment)"
-    dv_start "$D" "$P/chain-ec.pem" "$P/leaf-ec.key" 127.0.0.1 143 993
+    ip link show gwtap0 > /dev/null 2>&1 || {
+        ip tuntap add dev gwtap0 mode tap
+        ip addr add 192.0.2.1/24 dev gwtap0
+        ip link set gwtap0 up
+    }
+    # The lab PKI of the receiver tests (imap_e2e.sh): Dovecot's chain, the relay's, the CA
+    # that signs the gateway's CSR.
+    MAIL_PKI=$T_TMP/mail-pki
+    (MAKE_PKI=$REPO/tests/unit/make_pki.sh; . "$REPO/tests/integration/imap_e2e.sh"
+     P=$MAIL_PKI; e2e_pki) || { b_log "mail: lab PKI failed"; return 0; }
+    dv_start "$D" "$MAIL_PKI/chain-ec.pem" "$MAIL_PKI/leaf-ec.key" 192.0.2.1 143 993
     dv_fill "$MAILS" "$LARGE" "$LARGE_BYTES"
     # Dovecot indexes the Maildir once, before anyone is timed.
     dv_count INBOX > "$T_TMP/dv-count.txt" 2>&1 || true
@@ -46,7 +90,14 @@ mail_bench() {
     read -r n total < <(maildir_stats "$D/Maildir")
     fig mail source mailbox "$n $total"
     fig mail source fs "$(df -T "$T_TMP" | awk 'NR == 2 { print $2 }')"
-    cmd "mail source: Dovecot $(dovecot --version | cut -d' ' -f1) (tests/integration/dovecot.sh: dv_start, dv_fill $MAILS $LARGE $LARGE_BYTES), IMAP on 127.0.0.1:143 without TLS (loopback; both clients alike)"
+    cmd "mail source: Dovecot $(dovecot --version | cut -d' ' -f1) (tests/integration/dovecot.sh: dv_start, dv_fill $MAILS $LARGE $LARGE_BYTES), IMAP on 192.0.2.1:143 (a local address; the gateway reaches it over its TAP wire)"
+
+    # ---- the gateway's IMAP receiver, first: it only marks the mail \Seen
+    b_log "mail: gateway"
+    local res
+    res=$(mail_gateway "$n" 2> "$T_TMP/mail-gateway-setup.log") || res="failed"
+    fig mail gateway result "$res"
+    cmd "gateway: gateway --flash F --net tap:gwtap0 (tests/integration/imap_e2e.sh: e2e_provision; set imap security starttls through a tcp mapping, set imap after seen); relay --config CONF (spool); time from start to the last message in the spool; peak RSS of gateway, relay"
 
     # ---- mbsync, FSync on
     local M=$T_TMP/mbsync
@@ -54,7 +105,7 @@ mail_bench() {
     cat > "$M/mbsyncrc" <<EOF
 FSync yes
 IMAPAccount bench
-Host 127.0.0.1
+Host 192.0.2.1
 Port 143
 User $DV_USER
 Pass $DV_PASS
@@ -86,7 +137,7 @@ EOF
     mkdir -p "$F/Maildir"/{tmp,new,cur}
     cat > "$F/fetchmailrc" <<EOF
 set no syslog
-poll 127.0.0.1 with proto IMAP port 143 auth password
+poll 192.0.2.1 with proto IMAP port 143 auth password
     user "$DV_USER" there with password "$DV_PASS" is root here
     sslproto '' keep fetchall no rewrite
     mda "$B/bench_mda $F/Maildir"
@@ -98,15 +149,5 @@ EOF
     mail_record fetchmail "$F/Maildir"
     cmd "fetchmail $(fetchmail --version 2> /dev/null | sed -n 's/^This is fetchmail release \([^ ,+]*\).*/\1/p'): fetchmail -f RC (IMAP, keep, fetchall, mda \"bench_mda MAILDIR\": tmp/, fsync, rename to new/, fsync dir)"
 
-    # ---- the gateway's IMAP receiver (slot)
-    local state
-    state=$(printf 'show imap\n' | timeout 3 "$GATEWAY" 2>&1 | grep -m1 'not available' || true)
-    if [ -n "$state" ]; then
-        fig mail gateway result "n/a"
-    else
-        # The receiver exists: its run needs the gateway tunnel up (gateway_path.sh) and a
-        # mapping to this Dovecot; not wired yet in this bench.
-        fig mail gateway result "pending"
-    fi
     dv_stop
 }

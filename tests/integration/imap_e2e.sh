@@ -13,6 +13,24 @@
 #   console LINES...              type lines at the running gateway's console
 #   spool_count / wait_spool N SECONDS / in_spool I SIZE   (exactly once, byte-exact)
 # Needs GW, RELAY, MAKE_PKI set; uses E2E_LARGE_BYTES (default 2200000).
+# Where things are, set before sourcing (the defaults are the TAP wire above; make run
+# without root puts the servers on 127.0.0.1 behind passt):
+#   E2E_LISTEN       Dovecot and the relay's tunnels listen here (192.0.2.1)
+#   E2E_SERVER       the address the gateway reaches them at (192.0.2.1)
+#   E2E_IMAP_PORT, E2E_IMAPS_PORT, E2E_TUNNEL_PORT   (143, 993, 7443)
+#   E2E_SOCKS        the relay's SOCKS5 entry (127.0.0.1:1080)
+#   E2E_NET          the gateway's address line (set net address 192.0.2.2/24 gateway 192.0.2.1)
+#   E2E_GW_NET       the gateway's --net (tap:gwtap0)
+#   E2E_WIRE         the function e2e_setup calls for the wire (e2e_wire)
+E2E_LISTEN=${E2E_LISTEN:-192.0.2.1}
+E2E_SERVER=${E2E_SERVER:-192.0.2.1}
+E2E_IMAP_PORT=${E2E_IMAP_PORT:-143}
+E2E_IMAPS_PORT=${E2E_IMAPS_PORT:-993}
+E2E_TUNNEL_PORT=${E2E_TUNNEL_PORT:-7443}
+E2E_SOCKS=${E2E_SOCKS:-127.0.0.1:1080}
+E2E_NET=${E2E_NET:-set net address 192.0.2.2/24 gateway 192.0.2.1}
+E2E_GW_NET=${E2E_GW_NET:-tap:gwtap0}
+E2E_WIRE=${E2E_WIRE:-e2e_wire}
 P=$T_TMP/pki
 FLASH=$T_TMP/flash.img
 SPOOL=$T_TMP/spool/loc1/new
@@ -41,10 +59,10 @@ e2e_relay_config() {
     "$RELAY" token loc1 > "$T_TMP/token-loc1.txt"
     E2E_TOKEN=$(sed -n 's/^token for loc1.*: //p' "$T_TMP/token-loc1.txt")
     cat > "$T_TMP/relay.conf" <<EOC
-listen 192.0.2.1:7443
-cert pki/relay-chain.pem key pki/relay.key
-client-ca pki/inter.pem
-socks 127.0.0.1:1080
+listen $E2E_LISTEN:$E2E_TUNNEL_PORT
+cert $P/relay-chain.pem key $P/relay.key
+client-ca $P/inter.pem
+socks $E2E_SOCKS
 $(grep '^location' "$T_TMP/token-loc1.txt")
 spool spool
 ${E2E_RELAY_EXTRA:-}
@@ -63,18 +81,18 @@ batch() { # NAME LINES...
 }
 
 e2e_provision() {
-    batch identity "set system hostname gw-imap" "set net address 192.0.2.2/24 gateway 192.0.2.1" \
+    batch identity "set system hostname gw-imap" "$E2E_NET" \
         "set tunnel location loc1" "tunnel key generate" "commit" "tunnel csr"
     sed -n '/BEGIN CERTIFICATE REQUEST/,/END CERTIFICATE REQUEST/p' "$T_TMP/identity.out" > "$P/gw.csr"
     openssl x509 -req -in "$P/gw.csr" -CA "$P/inter.pem" -CAkey "$P/inter.key" -CAcreateserial \
         -days 30 -out "$P/gw.pem" 2> /dev/null || t_fail "the test CA cannot sign the CSR"
     batch setup "tunnel cert import" "$(cat "$P/gw.pem" "$P/inter.pem")" "" \
         "trust import" "$(cat "$P/root.pem")" "" \
-        "host add relay.example.test 192.0.2.1" "host add mailhost 192.0.2.1" \
-        "set tunnel relay relay.example.test:7443" \
-        "mapping add mail.example.test:143 mailhost:143 tcp" \
-        "mapping add imaps.example.test:143 mailhost:993 tls sni mail.example.test" \
-        "mapping add mail.example.test:993 mailhost:993 tcp" \
+        "host add relay.example.test $E2E_SERVER" "host add mailhost $E2E_SERVER" \
+        "set tunnel relay relay.example.test:$E2E_TUNNEL_PORT" \
+        "mapping add mail.example.test:143 mailhost:$E2E_IMAP_PORT tcp" \
+        "mapping add imaps.example.test:143 mailhost:$E2E_IMAPS_PORT tls sni mail.example.test" \
+        "mapping add mail.example.test:993 mailhost:$E2E_IMAPS_PORT tcp" \
         "set imap server mail.example.test:143" "set imap security starttls" \
         "set imap user $DV_USER" "set imap password $DV_PASS" "set imap folder INBOX" \
         "set imap after delete" "set imap poll 5" "set imap enabled yes" \
@@ -89,8 +107,8 @@ e2e_wire() {
 
 e2e_setup() { # N LARGE
     e2e_pki
-    e2e_wire
-    dv_start "$T_TMP/dv" "$P/chain-ec.pem" "$P/leaf-ec.key" 192.0.2.1 143 993
+    "$E2E_WIRE"
+    dv_start "$T_TMP/dv" "$P/chain-ec.pem" "$P/leaf-ec.key" "$E2E_LISTEN" "$E2E_IMAP_PORT" "$E2E_IMAPS_PORT"
     dv_fill "$1" "$2" "$E2E_LARGE_BYTES"
     e2e_relay
     e2e_provision
@@ -100,7 +118,7 @@ e2e_setup() { # N LARGE
 e2e_gateway_start() {
     [ -p "$T_TMP/console" ] || mkfifo "$T_TMP/console"
     exec 3<> "$T_TMP/console"
-    "$GW" --flash "$FLASH" --net tap:gwtap0 < "$T_TMP/console" >> "$T_TMP/gw.log" 2>&1 &
+    "$GW" --flash "$FLASH" --net "$E2E_GW_NET" < "$T_TMP/console" >> "$T_TMP/gw.log" 2>&1 &
     E2E_GW_PID=$!
     T_PIDS+=($E2E_GW_PID)
 }

@@ -60,9 +60,10 @@ test-long: x86_64
 	cd $(BUILD)/x86_64 && GW_TEST_LONG=1 $(CTEST) -L 'unit|long'
 
 # The product's main job on built-in defaults: Dovecot with market mails, the relay and the
-# gateway in a network namespace of their own (tools/run-local.sh says what it set up), the
-# mails travel into the relay's spool, curl reaches Dovecot through SOCKS5 and the tunnel;
-# then the gateway's console on this terminal. Ctrl-D on an empty line stops everything.
+# gateway (root: in a network namespace of their own, on TAP; otherwise unprivileged on
+# loopback, the gateway through passt; tools/run-local.sh says what it set up), the mails
+# travel into the relay's spool, curl reaches Dovecot through SOCKS5 and the tunnel; then
+# the gateway's console on this terminal. Ctrl-D on an empty line stops everything.
 run: x86_64
 	bash tools/run-local.sh $(BUILD)/x86_64/gateway $(BUILD)/x86_64/relay/relay
 

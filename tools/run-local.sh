@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# make run: a complete local installation on built-in defaults, contained in a network
-# namespace of its own (root: the gateway on a TAP device), then the gateway's console on
-# this terminal. It sets up, with the lab PKI made now by openssl:
+# make run: a complete local installation on built-in defaults, then the gateway's console on
+# this terminal. Who runs it picks where it lives:
+#
+#   root      in a network namespace of its own, the gateway on a TAP device
+#             (tools/run-local-netns.sh); nothing in it reaches your network
+#   not root  on this machine's loopback, without any privilege: the gateway's network is
+#             passt's (tools/run-local-passt.sh); the servers listen on 127.0.0.1 only, on
+#             free high ports, and the gateway reaches them at passt's gateway address
+#
+# It sets up, with the lab PKI made now by openssl (root's addresses; not root: 127.0.0.1 and
+# high ports for Dovecot and the relay, the gateway at 192.0.2.2 by passt's DHCP, reaching
+# them at 192.0.2.1, which passt maps to 127.0.0.1):
 #
 #   Dovecot      192.0.2.1:143 (STARTTLS) and :993, user market, 5 generated market mails
 #   relay        tunnels on 192.0.2.1:7443, SOCKS5 on 127.0.0.1:1080, spool in a temp dir
@@ -13,30 +22,36 @@
 # It shows the tunnel coming up, the mails travelling from the mailbox into the relay's
 # spool, and curl reaching Dovecot through the relay's SOCKS5 and the gateway; then it
 # restarts the gateway with its console here. Ctrl-D on an empty line stops the gateway,
-# and with it everything this script started; the namespace disappears.
+# and with it everything this script started; the temp dir (and the namespace) disappear.
+#
+# A mode file defines lab_enter (T_TMP, the exit trap, where things are: imap_e2e.sh's
+# E2E_* variables), lab_said (what it set up, beyond the common lines), and LAB_WHERE,
+# LAB_OTHER, LAB_NSENTER (where the lab is, and how another terminal gets into it).
 set -euo pipefail
 GW=$(readlink -f "${1:?usage: run-local.sh GATEWAY RELAY}")
 RELAY=$(readlink -f "${2:?usage: run-local.sh GATEWAY RELAY}")
 top=$(cd "$(dirname "$0")/.." && pwd)
 MAKE_PKI=$top/tests/unit/make_pki.sh
-if [ "$(id -u)" != 0 ]; then
-    echo "make run: needs root for the network namespace and the TAP device (sudo make run)" >&2
-    exit 1
-fi
 . "$top/tests/integration/lib.sh"
+if [ "$(id -u)" = 0 ]; then
+    . "$top/tools/run-local-netns.sh"
+else
+    . "$top/tools/run-local-passt.sh"
+fi
+lab_enter "$GW" "$RELAY"
 . "$top/tests/integration/dovecot.sh"
-t_enter_netns "$GW" "$RELAY"
 . "$top/tests/integration/imap_e2e.sh"
 say() { printf 'make run: %s\n' "$*"; }
 
-say "setting up the lab in a private network namespace (nothing here reaches your network)"
+say "setting up the lab $LAB_WHERE"
 E2E_SETUP_EXTRA=("set imap after move Archive")
 e2e_setup 5 1
-say "Dovecot on 192.0.2.1 holds $(dv_count INBOX) market mails; relay listening; box provisioned"
+say "Dovecot on $E2E_LISTEN holds $(dv_count INBOX) market mails; relay listening; box provisioned"
+lab_said
 
 # First run: in the background, to show the job being done.
 e2e_gateway_start
-t_wait_log gw 'tunnel: relay relay.example.test:7443 up' 30
+t_wait_log gw "tunnel: relay relay.example.test:$E2E_TUNNEL_PORT up" 30
 say "$(grep -m1 -o 'tunnel: relay .* up ([^)]*)' "$T_TMP/gw.log")"
 wait_spool 5 60
 say "the IMAP receiver delivered $(spool_count) mails into the relay's spool:"
@@ -45,8 +60,8 @@ for f in "$SPOOL"/*; do
 done
 for ((i = 0; i < 50 && $(dv_count Archive) < 5; i++)); do sleep 0.1; done
 say "after-action on Dovecot: INBOX $(dv_count INBOX), Archive $(dv_count Archive)"
-say "curl --socks5-hostname 127.0.0.1:1080 through the relay and the tunnel to Dovecot:"
-if curl -sS --max-time 20 --socks5-hostname 127.0.0.1:1080 --proxy-user "loc1:$E2E_TOKEN" \
+say "curl --socks5-hostname $E2E_SOCKS through the relay and the tunnel to Dovecot:"
+if curl -sS --max-time 20 --socks5-hostname "$E2E_SOCKS" --proxy-user "loc1:$E2E_TOKEN" \
     --user "$DV_USER:$DV_PASS" --ssl-reqd --cacert "$P/root.pem" \
     "imap://mail.example.test:143/Archive;UID=1" -o "$T_TMP/fetched.eml"; then
     grep -m2 -E '^(Subject|From):' "$T_TMP/fetched.eml" | sed 's/^/    /'
@@ -62,14 +77,14 @@ cat <<TXT
 
 make run: the gateway again, with its console here (try: show status, show tunnel,
   show mappings, show imap, mapping check mail.example.test:143, help).
-  From another terminal, inside this namespace:
-    nsenter --net=/proc/$$/ns/net curl --socks5-hostname 127.0.0.1:1080 \\
+  From another terminal$LAB_OTHER:
+    ${LAB_NSENTER}curl --socks5-hostname $E2E_SOCKS \\
       --proxy-user loc1:$E2E_TOKEN --user $DV_USER:$DV_PASS --ssl-reqd \\
       --cacert $P/root.pem imap://mail.example.test:143/Archive
   Spool: $T_TMP/spool (removed at the end). Ctrl-D on an empty line stops everything.
 
 TXT
 rc=0
-"$GW" --flash "$FLASH" --net tap:gwtap0 || rc=$?
+"$GW" --flash "$FLASH" --net "$E2E_GW_NET" || rc=$?
 say "stopped; cleaning up"
 exit "$rc"

@@ -14,6 +14,7 @@ relay up; every process the script started is in its session (user: nothing list
 
 usage: test_run_local.py root|user REPO GATEWAY RELAY
 """
+import glob
 import os
 import re
 import shutil
@@ -105,7 +106,7 @@ def main():
     os.umask(0o022)                         # the copy must be readable by nobody
     tmp = tempfile.mkdtemp(prefix="gw-test_run_local.")
     t0 = time.monotonic()
-    s = None
+    s = ttmp = None
     try:
         if mode == "root":
             env = dict(os.environ, TERM="xterm")
@@ -174,6 +175,9 @@ def main():
     except AssertionError:
         if s is not None:                   # the screen: the script's own FAIL and log tails
             print(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", s.seen[-4000:]))
+        for log in sorted(glob.glob(os.path.join(ttmp or tmp, "*.log"))):
+            with open(log, errors="replace") as f:
+                print(f"--- {log}\n" + "".join(f.readlines()[-30:]))
         raise
     finally:
         if s is not None:

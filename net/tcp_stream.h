@@ -52,6 +52,7 @@ struct tcp_stream {
     tcp_stream_cb cb;
     void *arg;
     uint8_t connected;
+    uint8_t connect_pending;   /* connected; the owner is told on the loop's next turn */
     uint8_t peer_fin;          /* the peer's FIN arrived (after rxq drains: EOF) */
     uint8_t in_callback;       /* inside an lwIP callback: defer the pcb's freeing */
     uint8_t aborted_in_cb;     /* aborted from within a callback: return ERR_ABRT */

@@ -135,6 +135,8 @@ struct tunnel {
 void tunnel_listener_start(int fd);
 void tunnel_mark_dirty(struct tunnel *t);
 void tunnel_run_dirty(void);
+/* Work left after tunnel_run_dirty's rounds: the loop must not sleep on it. */
+int tunnel_dirty_pending(void);
 void tunnel_timers(uint64_t now);
 /* A live tunnel of loc for a new stream (round robin over those that can open), or NULL. */
 struct tunnel *tunnel_pick(struct location *loc);

@@ -388,6 +388,12 @@ void tunnel_mark_dirty(struct tunnel *t)
 }
 
 /* see relay.h */
+int tunnel_dirty_pending(void)
+{
+    return dirty_head != NULL;
+}
+
+/* see relay.h */
 void tunnel_run_dirty(void)
 {
     for (int round = 0; round < 64 && dirty_head; round++) {

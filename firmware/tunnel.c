@@ -6,6 +6,7 @@
 #include "gateway.h"
 #include "hello.h"
 #include "keys.h"
+#include "lwip/netif.h"
 #include "log.h"
 #include "pem.h"
 #include "random.h"
@@ -454,11 +455,26 @@ static void dispatch(struct link *l)
     }
 }
 
+/* The box has somewhere to dial from: a link and an address (DHCP may still be asking). A
+ * dial before that only fails ("host unreachable") and costs a backoff step. */
+static int net_ready(void)
+{
+    const struct netif *n = netif_default;
+    return n != NULL && netif_is_up(n) && netif_is_link_up(n)
+           && !ip4_addr_isany_val(*netif_ip4_addr(n));
+}
+
 static int link_step(struct link *l, uint32_t now)
 {
     int moved = 0;
     switch (l->state) {
     case LINK_WAIT:
+        if ((int32_t)(now - l->retry_at_ms) >= 0 && !net_ready()) {
+            if (l->last_error[0] == 0) {
+                set_error(l, "%s", "waiting for a network address (link down or DHCP pending)");
+            }
+            return 0;
+        }
         if ((int32_t)(now - l->retry_at_ms) >= 0) {
             link_attempt(l);
             moved = 1;

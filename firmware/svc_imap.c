@@ -433,6 +433,11 @@ static void on_ready(void)
     case W_LOGIN:
         log_info("imap: logged in, folder %s (UIDVALIDITY %u, %u messages)", cfg()->imap.folder,
                  (unsigned)sv.ic.uidvalidity, (unsigned)sv.ic.exists);
+        if (cfg()->imap.after == IMAP_AFTER_SEEN && !sv.ic.keywords) {
+            log_warnx("imap: folder %s keeps no keywords: with after seen, a message a person "
+                      "read first is not fetched (set imap after move FOLDER has no such gap)",
+                      cfg()->imap.folder);
+        }
         sv.backoff = 0;
         sv.verdict[0] = 0;
         on_uidvalidity();

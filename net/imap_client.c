@@ -11,7 +11,7 @@
 enum { L_NONE, L_IGNORE, L_STATUS, L_CAPA, L_NUMBERED, L_EXISTS, L_EXPUNGE, L_FETCH,
        L_SEARCH, L_CONT, L_TAGGED };
 enum { ST_NONE, ST_OK, ST_NO, ST_BAD, ST_BYE, ST_PREAUTH };
-enum { C_NONE, C_OTHER, C_CAPA, C_UIDVALIDITY, C_UIDNEXT, C_ALERT, C_REFERRAL };
+enum { C_NONE, C_OTHER, C_CAPA, C_UIDVALIDITY, C_UIDNEXT, C_PERMFLAGS, C_ALERT, C_REFERRAL };
 /* FETCH items (item) and where its BODY[] value stands (body_state). */
 enum { I_NONE, I_UID, I_BODY, I_OTHER };
 enum { B_NONE, B_STREAMING, B_DONE };
@@ -200,6 +200,7 @@ static long start_select(struct imap_client *c, struct imap_cevent *ev)
     }
     c->state = IC_S_SELECT;
     c->uidvalidity = c->uidnext = c->exists = 0;
+    c->keywords = 0;
     imap_parser_literal_max(&c->ps, IMAP_SMALL_LITERAL_MAX);
     return command(c, "SELECT %s", q) ? -1 : 0;
 }
@@ -255,7 +256,8 @@ static void search_add(struct imap_client *c, uint32_t uid)
     c->uids[i] = uid;
 }
 
-/* A response code: [CAPABILITY ...], [UIDVALIDITY n], [UIDNEXT n], [ALERT], [REFERRAL]. */
+/* A response code: [CAPABILITY ...], [UIDVALIDITY n], [UIDNEXT n], [PERMANENTFLAGS (...)],
+ * [ALERT], [REFERRAL]. */
 static void on_code_token(struct imap_client *c, const struct imap_ev *e)
 {
     struct imap_line_ctx *ln = &c->ln;
@@ -263,6 +265,7 @@ static void on_code_token(struct imap_client *c, const struct imap_ev *e)
         ln->code = imap_tok_is(e, "CAPABILITY") ? C_CAPA
                  : imap_tok_is(e, "UIDVALIDITY") ? C_UIDVALIDITY
                  : imap_tok_is(e, "UIDNEXT") ? C_UIDNEXT
+                 : imap_tok_is(e, "PERMANENTFLAGS") ? C_PERMFLAGS
                  : imap_tok_is(e, "ALERT") ? C_ALERT
                  : imap_tok_is(e, "REFERRAL") ? C_REFERRAL : C_OTHER;
         if (ln->code == C_CAPA) {
@@ -275,6 +278,8 @@ static void on_code_token(struct imap_client *c, const struct imap_ev *e)
     /* Before login nothing but capabilities is taken from the server. */
     if (ln->code == C_CAPA) {
         caps_add(c, e);
+    } else if (c->authed && ln->code == C_PERMFLAGS && imap_tok_is(e, "\\*")) {
+        c->keywords = 1;             /* the folder keeps keywords we make up */
     } else if (c->authed && ln->code_idx == 2 && v > 0) {
         if (ln->code == C_UIDVALIDITY) {
             c->uidvalidity = (uint32_t)v;
@@ -384,7 +389,8 @@ static long dispose_next(struct imap_client *c, struct imap_cevent *ev)
     switch (c->cfg.after) {
     case IMAP_DO_SEEN:
         if (step == 0) {
-            return command(c, "UID STORE %s +FLAGS.SILENT (\\Seen)", c->uidset);
+            return command(c, "UID STORE %s +FLAGS.SILENT (\\Seen%s)", c->uidset,
+                           c->keywords ? " " IMAP_DELIVERED_KEYWORD : "");
         }
         return done_ready(c, ev);
     case IMAP_DO_DELETE:
@@ -816,7 +822,10 @@ int imap_client_search(struct imap_client *c)
     c->search_more = 0;
     c->news = 0;
     c->state = IC_S_SEARCH;
-    return command(c, "UID SEARCH %s", c->cfg.after == IMAP_DO_SEEN ? "UNSEEN" : "ALL");
+    /* With seen, "not yet delivered" is our own keyword where the folder keeps one: \Seen
+     * alone would skip a message a person read before we came to it. */
+    return command(c, "UID SEARCH %s", c->cfg.after != IMAP_DO_SEEN ? "ALL"
+                   : c->keywords ? "UNKEYWORD " IMAP_DELIVERED_KEYWORD : "UNSEEN");
 }
 
 /* see imap_client.h */

@@ -8,14 +8,15 @@
  *   -> CAPABILITY -> AUTHENTICATE PLAIN (SASL-IR when offered) or LOGIN -> CAPABILITY when
  *   the login answer did not carry it -> SELECT folder -> IC_EV_READY.
  * Then, one at a time, each ending with IC_EV_READY (or IC_EV_FAILED):
- *   imap_client_search    UID SEARCH (UNSEEN when the after-action is seen, else ALL):
+ *   imap_client_search    UID SEARCH (ALL; with the after-action seen, UNKEYWORD
+ *                         IMAP_DELIVERED_KEYWORD where PERMANENTFLAGS has \*, else UNSEEN):
  *                         the smallest IMAP_BATCH_MAX UIDs in c->uids, sorted.
  *   imap_client_fetch     UID FETCH uid BODY.PEEK[]: IC_EV_BODY_BEGIN (c->body_size),
  *                         IC_EV_BODY_DATA pieces, IC_EV_BODY_END; then READY with
  *                         c->body_found (0: the message is gone). The body is only good
  *                         once READY came: a FAILED before it means discard what came.
  *   imap_client_dispose   the after-action on a UID set, in one round trip per command:
- *                         seen: UID STORE +FLAGS.SILENT (\Seen); delete: UID STORE \Deleted,
+ *                         seen: UID STORE +FLAGS.SILENT (\Seen [keyword]); delete: UID STORE \Deleted,
  *                         UID EXPUNGE (UIDPLUS) or EXPUNGE; move: UID MOVE (MOVE) or UID COPY,
  *                         UID STORE \Deleted, UID EXPUNGE or EXPUNGE.
  *   imap_client_idle      IDLE; IC_EV_NEWMAIL when EXISTS grows; imap_client_idle_done ends it.
@@ -44,6 +45,9 @@
 #include "imap_parse.h"
 
 #define IMAP_OUT_MAX 2048          /* one command: a 64-UID set is at most ~1.4 KiB */
+/* With `after seen`, delivered messages carry this keyword too (where the folder allows
+ * keywords): a message a person marked \Seen is still ours to deliver. */
+#define IMAP_DELIVERED_KEYWORD "$GatewayDelivered"
 #define IMAP_BATCH_MAX 64          /* UIDs per SEARCH answer kept and per disposal */
 #define IMAP_STRING_MAX 255        /* user, password, folder names (quoted on the wire) */
 #define IMAP_SMALL_LITERAL_MAX 65536   /* any literal that is not a message body */
@@ -128,6 +132,7 @@ struct imap_client {
     uint8_t skip_body;             /* the owner does not want this body (too large) */
     uint8_t auth_cont;             /* credentials went out after a continuation */
     uint32_t uidvalidity, uidnext, exists;
+    uint8_t keywords;              /* the selected folder's PERMANENTFLAGS has \* */
     uint32_t fetch_uid;            /* UID being fetched */
     uint64_t body_size;
     uint32_t uids[IMAP_BATCH_MAX];

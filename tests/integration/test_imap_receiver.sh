@@ -65,24 +65,30 @@ logins=$(grep -c 'imap: logged in' "$T_TMP/gw.log")
 console "set imap server imaps.example.test:143" "set imap security off" "set imap after seen" "commit"
 for ((i = 0; i < 100 && $(grep -c 'imap: logged in' "$T_TMP/gw.log") == logins; i++)); do sleep 0.1; done
 for i in 60 61 62; do dv_append INBOX $i; done
-wait_spool 54 30
-for i in 60 61 62; do in_spool $i 0; done
-for ((i = 0; i < 50 && $(dv_count INBOX UNSEEN) > 0; i++)); do sleep 0.1; done
-[ "$(dv_count INBOX)" = 3 ] && [ "$(dv_count INBOX UNSEEN)" = 0 ] ||
-    t_fail "after seen: INBOX $(dv_count INBOX), unseen $(dv_count INBOX UNSEEN)"
-t_log "off through a tls mapping + seen: 3 delivered, kept on the server and \\Seen"
+# Mail 63 was read by a person before the receiver came to it (\Seen in its Maildir name):
+# it is still delivered, since the receiver's own keyword, not \Seen, says what it delivered.
+dv_mail 63 > "$DV_DIR/Maildir/tmp/read.63"
+chown "$DV_MAIL_USER" "$DV_DIR/Maildir/tmp/read.63"
+mv "$DV_DIR/Maildir/tmp/read.63" "$DV_DIR/Maildir/cur/1800000063.M63P1.gwtest:2,S"
+wait_spool 55 30
+for i in 60 61 62 63; do in_spool $i 0; done
+kw() { dv_count INBOX 'KEYWORD $GatewayDelivered'; }
+for ((i = 0; i < 50 && $(kw) < 4; i++)); do sleep 0.1; done
+[ "$(dv_count INBOX)" = 4 ] && [ "$(dv_count INBOX UNSEEN)" = 0 ] && [ "$(kw)" = 4 ] ||
+    t_fail "after seen: INBOX $(dv_count INBOX), unseen $(dv_count INBOX UNSEEN), marked $(kw)"
+t_log "off through a tls mapping + seen: 4 delivered (one read by a person first), kept on the server, \\Seen and \$GatewayDelivered"
 
 # ---- UIDVALIDITY changes (the folder was rebuilt): the same mails, unseen again, are new
 # UIDs to us; the relay's SHA-256 dedup answers "already have it": no second spool file.
 dups=$(grep -c 'already delivered' "$T_TMP/gw.log")
-dv_doveadm flags remove -u "$DV_USER" '\Seen' mailbox INBOX all
+dv_doveadm flags remove -u "$DV_USER" '\Seen $GatewayDelivered' mailbox INBOX all
 dv_doveadm mailbox update -u "$DV_USER" --uid-validity 4242 INBOX
 console "set imap poll 2" "commit"      # the session restarts and selects again
 for ((i = 0; i < 150 && $(dv_count INBOX UNSEEN) > 0; i++)); do sleep 0.1; done
 [ "$(dv_count INBOX UNSEEN)" = 0 ] || t_fail "after the UIDVALIDITY change $(dv_count INBOX UNSEEN) stay unseen"
-[ "$(spool_count)" = 54 ] || t_fail "after the UIDVALIDITY change the spool holds $(spool_count), expected 54"
-[ "$(grep -c 'already delivered' "$T_TMP/gw.log")" -ge $((dups + 3)) ] || t_fail "no duplicate answers"
-t_log "UIDVALIDITY changed to 4242: the 3 mails seen again as new, answered 'already have it', no new spool file"
+[ "$(spool_count)" = 55 ] || t_fail "after the UIDVALIDITY change the spool holds $(spool_count), expected 55"
+[ "$(grep -c 'already delivered' "$T_TMP/gw.log")" -ge $((dups + 4)) ] || t_fail "no duplicate answers"
+t_log "UIDVALIDITY changed to 4242: the 4 mails seen again as new, answered 'already have it', no new spool file"
 
 # ---- implicit TLS through a tcp mapping to 993, after move ----
 dv_doveadm expunge -u "$DV_USER" mailbox INBOX all
@@ -90,7 +96,7 @@ logins=$(grep -c 'imap: logged in' "$T_TMP/gw.log")
 console "set imap server mail.example.test:993" "set imap security tls" "set imap after move Archive" "commit"
 for ((i = 0; i < 100 && $(grep -c 'imap: logged in' "$T_TMP/gw.log") == logins; i++)); do sleep 0.1; done
 for i in 70 71; do dv_append INBOX $i; done
-wait_spool 56 30
+wait_spool 57 30
 for i in 70 71; do in_spool $i 0; done
 for ((i = 0; i < 50 && $(dv_count INBOX) > 0; i++)); do sleep 0.1; done
 [ "$(dv_count INBOX)" = 0 ] && [ "$(dv_count Archive)" = 2 ] ||
@@ -101,11 +107,11 @@ t_log "tls through a tcp mapping + move Archive: 2 delivered and moved"
 console "set imap max-size 100000" "commit"
 dv_append INBOX 80 400000
 dv_append INBOX 81
-wait_spool 57 30
+wait_spool 58 30
 in_spool 81 0
 t_wait_log gw 'imap: UID [0-9]+: [0-9]+ bytes, over the 100000 of set imap max-size: left on the server' 10
 [ "$(dv_count INBOX)" = 1 ] || t_fail "max-size: INBOX holds $(dv_count INBOX), expected the big one"
-[ "$(spool_count)" = 57 ] || t_fail "max-size: the spool holds $(spool_count), expected 57"
+[ "$(spool_count)" = 58 ] || t_fail "max-size: the spool holds $(spool_count), expected 58"
 t_log "max-size 100000: the ~530 KB mail left on the server and reported, the small one delivered"
 
 # ---- a refused pairing: off over a tcp mapping never sends the password in clear ----

@@ -275,6 +275,17 @@ static void move_without_move_extension_and_seen(void)
     CHECK_EQ(imap_client_dispose(&c, two, 2), 0);
     EXPECT_STR(out(), "g5 UID STORE 1:2 +FLAGS.SILENT (\\Seen)\r\n");
     EXPECT_STR(server("g5 OK\r\n"), "R");
+
+    /* A folder that keeps keywords: "delivered" is our keyword, not \Seen (a person may
+     * have read the mail first); PERMANENTFLAGS before login would not count. */
+    CHECK_EQ(c.keywords, 0);
+    EXPECT_STR(server("* OK [PERMANENTFLAGS (\\Seen \\*)] Limited\r\n"), "");
+    CHECK_EQ(c.keywords, 1);
+    CHECK_EQ(imap_client_search(&c), 0);
+    EXPECT_STR(out(), "g6 UID SEARCH UNKEYWORD $GatewayDelivered\r\n");
+    EXPECT_STR(server("* SEARCH 3\r\ng6 OK\r\n"), "R");
+    CHECK_EQ(imap_client_dispose(&c, c.uids, c.nuids), 0);
+    EXPECT_STR(out(), "g7 UID STORE 3 +FLAGS.SILENT (\\Seen $GatewayDelivered)\r\n");
 }
 
 /* Before login the server can only tell us capabilities and status. */

@@ -817,15 +817,18 @@ void imap_show(void (*out)(const char *fmt, ...))
     }
     out("\n");
     if (sv.state == SV_SESSION && sv.ic.caps_text[0]) {
-        out("server:    %s\n", sv.ic.caps_text);
-        out("folder:    %s, UIDVALIDITY %u, %u messages\n", c->imap.folder,
-            (unsigned)sv.ic.uidvalidity, (unsigned)sv.ic.exists);
+        out("caps:      %s\n", sv.ic.caps_text);
+        out("folder:    %s, UIDVALIDITY %u, %u message%s%s\n", c->imap.folder,
+            (unsigned)sv.ic.uidvalidity, (unsigned)sv.ic.exists, sv.ic.exists == 1 ? "" : "s",
+            c->imap.after != IMAP_AFTER_SEEN ? ""
+            : sv.ic.keywords ? ", delivered marked " IMAP_DELIVERED_KEYWORD
+                             : ", no keywords: delivered marked \\Seen only");
     }
     if (sv.last_poll) {
         out("last poll: %u s ago\n", (unsigned)((now - sv.last_poll) / 1000));
     }
-    out("delivered: %llu messages, %llu bytes; %llu already delivered\n",
-        (unsigned long long)sv.msgs, (unsigned long long)sv.bytes,
+    out("delivered: %llu message%s, %llu bytes; %llu already delivered\n",
+        (unsigned long long)sv.msgs, sv.msgs == 1 ? "" : "s", (unsigned long long)sv.bytes,
         (unsigned long long)sv.dups);
     if (sv.state == SV_SESSION && (sv.work == W_HASH || sv.work == W_SEND ||
                                    sv.work == W_ANSWER)) {

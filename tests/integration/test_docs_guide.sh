@@ -171,7 +171,7 @@ t_wait_log gw 'warning: tunnel: relay relay.example.test:8443: connect failed: c
 echo "show imap" >&3
 t_wait_log gw '^imap:      mail.example.test:143, session, idle$' 5
 t_wait_log gw '^folder:    INBOX, UIDVALIDITY [0-9]+, 5 messages$' 5
-t_wait_log gw '^server:    IMAP4rev1 .* IDLE ' 5
+t_wait_log gw '^caps:      IMAP4rev1 .* IDLE ' 5
 t_wait_log gw '^last poll: [0-9]+ s ago$' 5
 t_wait_log gw '^delivered: 0 messages, 0 bytes; 0 already delivered$' 5
 [ "$(dv_count INBOX)" = 5 ] && [ -z "$(ls spool)" ] || t_fail "fetched with the tunnel down"
@@ -226,7 +226,7 @@ dv_append INBOX 11 4000 || t_fail "doveadm save"
 t_wait_log gw 'warning: imap: UID 11: 6235 bytes, over the 4096 of set imap max-size: left on the server' 10
 echo "show imap" >&3
 t_wait_log gw '^delivered: 5 messages, 4848 bytes; 5 already delivered$' 5
-t_wait_log gw '^folder:    INBOX, UIDVALIDITY [0-9]+, 1 messages$' 5
+t_wait_log gw '^folder:    INBOX, UIDVALIDITY [0-9]+, 1 message$' 5
 t_wait_log gw '^last error: UID 11: 6235 bytes, over the 4096 of set imap max-size: left on the server$' 5
 [ "$(dv_count INBOX)" = 1 ] || t_fail "the large mail left INBOX"
 # the password at the console: asked for, not echoed; the same one keeps the session

@@ -56,7 +56,7 @@ t_log "duplicate: answered 'already have it', no second file, removed from the I
 console "show imap"
 sleep 1
 grep -q 'delivered: 51 messages' "$T_TMP/gw.log" || { grep -A8 '^imap:' "$T_TMP/gw.log"; t_fail "show imap"; }
-grep -q '^server: .*IDLE' "$T_TMP/gw.log" || t_fail "show imap: no capabilities"
+grep -q '^caps: .*IDLE' "$T_TMP/gw.log" || t_fail "show imap: no capabilities"
 t_log "show imap: $(grep -m1 '^imap:' "$T_TMP/gw.log"); $(grep -m1 '^delivered:' "$T_TMP/gw.log")"
 
 # ---- security off through a tls mapping (993), after seen ----

@@ -214,7 +214,11 @@ static int cmd_token(const char *id)
         fprintf(stderr, "relay: no entropy\n");
         return 1;
     }
-    rng_bytes(raw, sizeof raw);
+    /* Never a leading '-': the token goes on command lines, where it would read as an
+     * option (it cost a test run: argparse took "--token -x..." for two options). */
+    do {
+        rng_bytes(raw, sizeof raw);
+    } while (b64[raw[0] >> 2] == '-');
     for (size_t i = 0; i < sizeof raw / 3; i++) {          /* base64url, 32 characters */
         uint32_t v = (uint32_t)raw[3 * i] << 16 | (uint32_t)raw[3 * i + 1] << 8 | raw[3 * i + 2];
         for (int k = 0; k < 4; k++) {

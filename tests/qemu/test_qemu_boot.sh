@@ -98,7 +98,7 @@ t_log "peers: relay on 127.0.0.1:4443 (SOCKS5 1080), Dovecot on 127.0.0.1:143/99
 python3 "$here/boot_test.py" --arch "$ARCH" --image "$T_TMP/image" --flash "$T_TMP/flash.img" \
     --sock "$sock" --qemu "$top/tools/image/qemu.sh" --echo-port 10007 \
     --echo-bytes $((8 * 1024 * 1024)) --guest-ip 192.0.2.1 ${FLASHTOOL:+--flashtool "$FLASHTOOL"} \
-    --log "$T_TMP/console.log" --workdir "$T_TMP" --pki "$P" --token "$TOKEN" \
+    --log "$T_TMP/console.log" --workdir "$T_TMP" --pki "$P" --token="$TOKEN" \
     --spool "$T_TMP/spool/LOC-QEMU-1/new" --dv "$here/dv.sh" --dv-dir "$T_TMP/dv" \
     "${EXTRA[@]}" || t_fail "see the console log below"
 t_log "ok in $((SECONDS - start)) s"

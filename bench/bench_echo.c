@@ -219,6 +219,9 @@ static void econn_run(int ep, struct econn *c)
     }
 }
 
+/* SIGTERM/SIGINT: the server and hold end (make bench stops its servers this way). */
+static volatile sig_atomic_t stop;
+
 static int serve(void)
 {
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
@@ -235,7 +238,7 @@ static int serve(void)
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &e);
     printf("serving on port %u\n", port);
     fflush(stdout);
-    for (;;) {
+    while (!stop) {                  /* a signal ends epoll_wait with EINTR */
         struct epoll_event ev[256];
         int n = epoll_wait(ep, ev, 256, -1);
         for (int i = 0; i < n; i++) {
@@ -253,6 +256,7 @@ static int serve(void)
             econn_run(ep, ev[i].data.ptr);
         }
     }
+    return 0;
 }
 
 /* ---- clients ---- */
@@ -336,7 +340,6 @@ static int rate(unsigned secs, unsigned conc)
     return ok > 0 ? 0 : 1;
 }
 
-static volatile sig_atomic_t stop;
 static void on_term(int sig)
 {
     (void)sig;

@@ -72,16 +72,12 @@ mail_gateway() (
 mail_bench() {
     local D=$T_TMP/dovecot
     b_log "mail: Dovecot with $MAILS generated market mails ($LARGE with a large attachment)"
-    ip link show gwtap0 > /dev/null 2>&1 || {
-        ip tuntap add dev gwtap0 mode tap
-        ip addr add 192.0.2.1/24 dev gwtap0
-        ip link set gwtap0 up
-    }
-    # The lab PKI of the receiver tests (imap_e2e.sh): Dovecot's chain, the relay's, the CA
-    # that signs the gateway's CSR.
+    # The receiver tests' wire (unless the gateway path made it) and lab PKI (imap_e2e.sh):
+    # Dovecot's chain, the relay's, the CA that signs the gateway's CSR.
     MAIL_PKI=$T_TMP/mail-pki
     (MAKE_PKI=$REPO/tests/unit/make_pki.sh; . "$REPO/tests/integration/imap_e2e.sh"
-     P=$MAIL_PKI; e2e_pki) || { b_log "mail: lab PKI failed"; return 0; }
+     P=$MAIL_PKI; ip link show gwtap0 > /dev/null 2>&1 || e2e_wire; e2e_pki) ||
+        { b_log "mail: lab wire or PKI failed"; return 0; }
     dv_start "$D" "$MAIL_PKI/chain-ec.pem" "$MAIL_PKI/leaf-ec.key" 192.0.2.1 143 993
     dv_fill "$MAILS" "$LARGE" "$LARGE_BYTES"
     # Dovecot indexes the Maildir once, before anyone is timed.

@@ -61,7 +61,6 @@ static void fail(struct tcp_stream *s, enum tcp_stream_fail why)
     tcp_stream_cb cb = s->cb;
     void *arg = s->arg;
     s->fail = (uint8_t)why;
-    connected_cancel(s);
     s->pcb = NULL; /* lwIP freed it (tcp_err) or we aborted it */
     stream_detach(s);
     if (cb != NULL) {
@@ -312,7 +311,6 @@ void tcp_stream_close(struct tcp_stream *s)
 {
     s->window = 0;                   /* held window would look like unread data: an RST */
     window_release(s);
-    connected_cancel(s);
     struct tcp_pcb *pcb = s->pcb;
     stream_detach(s);
     if (pcb != NULL && tcp_close(pcb) != ERR_OK) {
@@ -327,8 +325,7 @@ void tcp_stream_close(struct tcp_stream *s)
 void tcp_stream_abort(struct tcp_stream *s)
 {
     struct tcp_pcb *pcb = s->pcb;
-    connected_cancel(s);
-    stream_detach(s);
+    stream_detach(s);              /* also cancels a pending CONNECTED */
     s->fail = TCP_FAIL_ABORTED;
     if (pcb != NULL) {
         tcp_abort(pcb);

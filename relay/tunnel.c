@@ -307,6 +307,12 @@ static void set_mask(struct tunnel *t)
     relay_ev_mask(&t->ev, (w & TLS_WANT_READ ? EPOLLIN : 0u) | (w & TLS_WANT_WRITE ? EPOLLOUT : 0u));
 }
 
+/* Decrypted bytes wait in the engine and yamux has taken everything read before. */
+static int input_ready(const struct tunnel *t)
+{
+    return t->in_off == t->in_len && tls_server_readable(t->tls) > 0;
+}
+
 static void service(struct tunnel *t)
 {
     char why[VERDICT_MAX + 40];
@@ -370,9 +376,16 @@ static void service(struct tunnel *t)
             tunnel_close(t, tls_server_verdict(t->tls));
             return;
         }
+        /* The pump may have completed a record: the engine then asks for no reads until the
+         * record's plaintext is taken, so sleeping on the socket now would stall (until the
+         * next timer tick, up to 100 ms: measured, every few ms under a download). */
+        progress |= input_ready(t);
         if (!progress) {
             break;
         }
+    }
+    if (input_ready(t)) {
+        tunnel_mark_dirty(t);                   /* the round limit was reached */
     }
     set_mask(t);
 }

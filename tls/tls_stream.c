@@ -229,6 +229,16 @@ long tls_stream_read(struct tls_stream *s, uint8_t *buf, size_t len)
 }
 
 /* see tls_stream.h */
+size_t tls_stream_readable(const struct tls_stream *s)
+{
+    size_t avail = 0;
+    if (br_ssl_engine_recvapp_buf(&s->cc.eng, &avail) == NULL) {
+        return 0;
+    }
+    return avail;
+}
+
+/* see tls_stream.h */
 long tls_stream_write(struct tls_stream *s, const uint8_t *p, size_t len)
 {
     br_ssl_engine_context *eng = &s->cc.eng;

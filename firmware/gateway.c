@@ -17,6 +17,7 @@
 #include "status.h"
 #include "svc_echo.h"
 #include "svc_imap.h"
+#include "tcp_stream.h"
 #include "tunnel.h"
 
 #ifndef GW_VERSION
@@ -101,6 +102,7 @@ static unsigned loop_once(int console)
     sys_check_timeouts();
     busy = tunnel_poll();
     busy |= imap_svc_poll();
+    tcp_stream_flush();     /* this turn's writes leave as full segments, before we sleep */
     return ev;
 }
 

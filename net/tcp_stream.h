@@ -82,6 +82,10 @@ size_t tcp_stream_pending(const struct tcp_stream *s);
 /* Take up to len bytes for sending (copied). Returns the count (0: no room now: wait for
  * WRITABLE), or TCP_STREAM_ERROR. */
 long tcp_stream_send(struct tcp_stream *s, const uint8_t *p, size_t len);
+/* Send what tcp_stream_send() took this turn (one tcp_output() per connection, so writes
+ * fill whole segments). The loop calls it before it sleeps; a loop that does not still sends:
+ * a send schedules it as a zero-time lwIP timeout. */
+void tcp_stream_flush(void);
 /* Bytes that still fit the send buffer now. */
 size_t tcp_stream_room(const struct tcp_stream *s);
 /* Bytes taken by send but not yet acknowledged by the peer. */

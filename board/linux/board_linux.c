@@ -118,6 +118,7 @@ unsigned board_wait(uint32_t timeout_ms)
         pf[n] = (struct pollfd){ .fd = cfd, .events = POLLIN };
         con_i = n++;
     }
+    eth_tx_flush();                 /* frames held back to be joined leave before we sleep */
     short ev = 0;
     int efd = eth_poll_fd(&ev);
     if (efd >= 0) {

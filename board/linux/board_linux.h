@@ -25,6 +25,9 @@ int linux_console_fd(void); /* -1 once closed */
 /* A Linux Ethernet device under the common lwIP netif (netif_eth.c). Each backend
  * (TAP, AF_PACKET, QEMU stream) fills in the operations. */
 #define ETH_FRAME_MAX 1518        /* 1500 MTU + 14 header + 4 VLAN tag; larger is dropped */
+/* ... except a merged TCP/IPv4 frame a TAP with offloads hands over (one IPv4 packet of up
+ * to 64 KiB: the kernel's segments of one flow, before it would have split them). */
+#define ETH_GSO_FRAME_MAX (14 + 65535)
 
 struct linux_netdev;
 struct linux_netdev_ops {
@@ -35,6 +38,8 @@ struct linux_netdev_ops {
     void (*rx_ready)(struct linux_netdev *dev);
     /* Send one whole frame. Returns 0 when sent or queued, -1 when dropped. */
     int (*tx)(struct linux_netdev *dev, const uint8_t *frame, size_t len);
+    /* Send what tx held back to join later frames (before the loop sleeps). Optional. */
+    void (*tx_flush)(struct linux_netdev *dev);
     /* Poll events wanted besides POLLIN (POLLOUT while output is backed up). */
     short (*poll_extra)(struct linux_netdev *dev);
     /* The fd is writable: continue queued output. Optional. */
@@ -61,12 +66,18 @@ void linux_netdev_close_fd(struct linux_netdev *dev);
 
 /* Hand one received frame to lwIP (copied into a pool pbuf; dropped and counted if none). */
 void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len);
+/* The same for a device with offloads (TAP with a virtio-net header): the frame may be a
+ * merged IPv4 packet up to ETH_GSO_FRAME_MAX, and csum_vouched says the host's stack made it
+ * in memory and vouches for its TCP/UDP checksum (partial or checked: lwIP skips the check). */
+void eth_input_offload(struct linux_netdev *dev, const uint8_t *frame, size_t len,
+                       int csum_vouched);
 
 /* netif_eth.c: choose the backend from "kind:arg" (before lwIP starts), the poll set
  * contribution of the netdev, and its dispatch. */
 int linux_eth_configure(const char *net, const char *mac);
 int eth_poll_fd(short *events);
 void eth_poll_dispatch(short revents);
+void eth_tx_flush(void);
 void eth_close(void);
 
 

@@ -7,6 +7,7 @@
 
 #include "board_linux.h"
 #include "lwip/etharp.h"
+#include "lwip/ip4.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/stats.h"
@@ -42,29 +43,68 @@ static unsigned pool_free(void)
     return m->avail > m->used ? (unsigned)(m->avail - m->used) : 0;
 }
 
-void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len)
+/* Pool pbufs a copy of len bytes takes. */
+static unsigned pbufs_for(size_t len)
 {
-    if (len < 14 || len > ETH_FRAME_MAX) {
+    return (unsigned)((len + PBUF_POOL_BUFSIZE - 1) / PBUF_POOL_BUFSIZE);
+}
+
+static void input_frame(struct linux_netdev *dev, const uint8_t *frame, size_t len,
+                        int csum_vouched)
+{
+    /* lwIP's pbuf lengths are 16 bits: a merged 64 KiB IPv4 packet goes to ip4_input without
+     * its Ethernet header (what ethernet_input does for a unicast IPv4 frame anyway). */
+    size_t skip = 0;
+    if (len < 14 || len > ETH_GSO_FRAME_MAX) {
         dev->stats.rx_dropped++;
         return;
     }
-    if (rx_urgent != NULL && pool_free() <= BOARD_RX_RESERVE && !rx_urgent(frame, len)) {
+    if (len > ETH_FRAME_MAX) {
+        if (frame[12] != 0x08 || frame[13] != 0x00 || memcmp(frame, eth_mac, 6) != 0) {
+            dev->stats.rx_dropped++;
+            return;
+        }
+        skip = 14;
+    }
+    if (rx_urgent != NULL && pool_free() < BOARD_RX_RESERVE + pbufs_for(len - skip) &&
+        !rx_urgent(frame, len)) {
         dev->stats.rx_dropped++;
         dev->stats.rx_shed++;
         return;
     }
-    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(len - skip), PBUF_POOL);
     if (p == NULL) {
         dev->stats.rx_dropped++; /* pool exhausted: the sender will retransmit */
         return;
     }
-    pbuf_take(p, frame, (u16_t)len);
+    pbuf_take(p, frame + skip, (u16_t)(len - skip));
     dev->stats.rx_frames++;
     dev->stats.rx_bytes += len;
-    if (eth_netif.input(p, &eth_netif) != ERR_OK) {
+    if (csum_vouched) {
+        NETIF_SET_CHECKSUM_CTRL(&eth_netif, NETIF_CHECKSUM_ENABLE_ALL &
+                                ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+    }
+    err_t err = skip ? ip4_input(p, &eth_netif) : eth_netif.input(p, &eth_netif);
+    NETIF_SET_CHECKSUM_CTRL(&eth_netif, NETIF_CHECKSUM_ENABLE_ALL);
+    if (err != ERR_OK) {
         pbuf_free(p);
         dev->stats.rx_dropped++;
     }
+}
+
+void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len)
+{
+    if (len > ETH_FRAME_MAX) {
+        dev->stats.rx_dropped++;
+        return;
+    }
+    input_frame(dev, frame, len, 0);
+}
+
+void eth_input_offload(struct linux_netdev *dev, const uint8_t *frame, size_t len,
+                       int csum_vouched)
+{
+    input_frame(dev, frame, len, csum_vouched);
 }
 
 static err_t eth_linkoutput(struct netif *netif, struct pbuf *p)
@@ -212,8 +252,16 @@ void eth_poll_dispatch(short revents)
     }
 }
 
+void eth_tx_flush(void)
+{
+    if (eth_active && eth_dev.fd >= 0 && eth_dev.ops->tx_flush) {
+        eth_dev.ops->tx_flush(&eth_dev);
+    }
+}
+
 void eth_close(void)
 {
+    eth_tx_flush();
     if (eth_active && eth_dev.fd >= 0) {
         eth_dev.ops->close(&eth_dev);
     }

@@ -122,6 +122,11 @@
 void timesync_sntp_set(uint32_t unix_seconds);
 #define SNTP_SET_SYSTEM_TIME(sec)  timesync_sntp_set(sec)
 
+/* ---- hooks: net/port/lwip_hooks.h ---------------------------------------------------- */
+#define LWIP_HOOK_FILENAME "lwip_hooks.h"
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+    gw_tcp_inpacket((pcb), (hdr), (p))
+
 /* ---- checks and statistics -------------------------------------------------------- */
 #define LWIP_STATS               1   /* pool use for `show status` */
 #define LWIP_STATS_DISPLAY       1   /* gives each pool its name */

@@ -1,0 +1,14 @@
+/* Hooks we add to lwIP's own code (LWIP_HOOK_FILENAME): lwIP includes this file. */
+#ifndef GW_LWIP_HOOKS_H
+#define GW_LWIP_HOOKS_H
+
+struct tcp_pcb;
+struct tcp_hdr;
+struct pbuf;
+
+/* Every TCP segment for a known connection, before lwIP takes it: 0 to go on, -1 to drop it
+ * (net/port/tcp_guard.c). */
+int gw_tcp_inpacket(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr,
+                    const struct pbuf *p);
+
+#endif

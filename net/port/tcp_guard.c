@@ -1,0 +1,26 @@
+/* A guard in front of lwIP 2.1.3's TCP input, for a flaw in its out-of-order queue.
+ *
+ * tcp_receive() trims every out-of-order segment to the receive window except the first one
+ * it queues. When the gap before that segment fills, the window has shrunk by the gap, the
+ * segment no longer fits, and LWIP_ASSERT("tcp_receive: ooseq tcplen > rcv_wnd") stops the
+ * box. Any TCP peer can send that on purpose (data out of order that ends past the window),
+ * and with TAP offloads the host's merged retransmissions did it under load (`make bench`,
+ * 100 downloads). Such a segment is dropped here: data out of order and past the window is
+ * the sender's to send again, and a peer that keeps to our window never sends it. */
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+#include "lwip_hooks.h"
+
+int gw_tcp_inpacket(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
+{
+    /* Only states that take data have a rcv_nxt (a listener's struct ends before it). */
+    if (pcb->state != ESTABLISHED && pcb->state != FIN_WAIT_1 && pcb->state != FIN_WAIT_2) {
+        return 0;
+    }
+    u32_t seqno = hdr->seqno;                /* host order: tcp_input converted it */
+    if (p->tot_len > 0 && TCP_SEQ_GT(seqno, pcb->rcv_nxt) &&
+        TCP_SEQ_GT(seqno + p->tot_len, pcb->rcv_nxt + pcb->rcv_wnd)) {
+        return -1;
+    }
+    return 0;
+}

@@ -268,9 +268,7 @@ static void wake_writers(struct yamux_session *s)
         if (st->want_write && st->tx_credit > 0) {
             st->want_write = 0;
             st->events |= YAMUX_EV_WRITE;
-        } else if (st->want_write) {
-            s->writers_waiting = 1;              /* waits for a WindowUpdate instead */
-        }
+        }                   /* a stream out of window is woken by its WindowUpdate instead */
     }
 }
 
@@ -883,7 +881,8 @@ size_t yamux_write_room(struct yamux_stream *st)
     room = room < st->tx_credit ? room : st->tx_credit;
     if (room == 0) {
         st->want_write = 1;         /* YAMUX_EV_WRITE says when there is room again */
-        s->writers_waiting = 1;
+        s->writers_waiting |= st->tx_credit > 0;   /* queue full: wake_writers; else the peer's
+                                                      WindowUpdate wakes it (no table scans) */
     }
     return room < YAMUX_FRAME_MAX ? room : YAMUX_FRAME_MAX;
 }
@@ -932,7 +931,7 @@ long yamux_write(struct yamux_stream *st, const uint8_t *p, size_t len)
     }
     if (taken < len) {
         st->want_write = 1;
-        s->writers_waiting = 1;
+        s->writers_waiting |= st->tx_credit > 0;
     }
     return (long)taken;
 }

@@ -191,7 +191,7 @@ struct yamux_session {
     uint32_t rsts[YAMUX_RST_MAX];
     unsigned nrsts;
     int ctl_dirty;               /* some stream may owe a control frame */
-    int writers_waiting;         /* some stream's write came back short */
+    int writers_waiting;         /* some stream's write came back short for queue space */
     int ping_owed;
     int goaway_owed;             /* -1, or the code still to send */
     int goaway_sent, goaway_recv;   /* -1, or the code */

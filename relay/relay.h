@@ -25,6 +25,7 @@
 #include "bearssl.h"
 #include "hello.h"
 #include "socks5.h"
+#include "tls_io_fd.h"
 #include "tls_server.h"
 #include "yamux.h"
 
@@ -119,6 +120,7 @@ struct tunnel {
     char peer[64];
     struct location *loc;
     struct tls_server *tls;
+    struct tls_io_fd_ahead rx;       /* the socket read ahead of BearSSL's asks */
     struct yamux_session ys;
     void *ymem;
     size_t ymem_len;

@@ -498,8 +498,9 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
         t->ev.fn = on_tunnel_event;
         t->state = TUN_HANDSHAKE;
         t->deadline_ms = relay_now_ms() + RELAY_HANDSHAKE_MS;
-        struct tls_io io = { tls_io_fd_send, tls_io_fd_recv, &t->ev.fd };
+        struct tls_io io = { tls_io_fd_send_ahead, tls_io_fd_recv_ahead, &t->rx };
         t->ev.fd = fd;
+        t->rx.fd = fd;
         if (tls_server_start(t->tls, &relay_id, (int64_t)time(NULL), &io) != 0
             || relay_ev_add(&t->ev, fd, EPOLLIN) != 0) {
             log_err("%s: cannot start TLS: %s", __func__, tls_server_verdict(t->tls));

@@ -540,7 +540,49 @@ static void fifty_sequential_handshakes_succeed(void)
            sizeof(br_ssl_client_context), sizeof(struct tls_verify));
 }
 
+/* The relay's read-ahead: small asks (a record header, then its body) and large ones get the
+ * stream's bytes in order, one recv serves several asks, and EOF comes only once the buffer
+ * is drained. */
+static void read_ahead_keeps_order_and_reports_eof_last(void)
+{
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    static uint8_t data[3 * TLS_IO_FD_AHEAD], got[sizeof data];
+    for (size_t i = 0; i < sizeof data; i++) {
+        data[i] = (uint8_t)(i * 7 + (i >> 8));
+    }
+    CHECK_EQ(write(sv[1], data, 100), 100);
+    static struct tls_io_fd_ahead a;
+    a.fd = sv[0];
+    a.off = a.len = 0;
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got, 5), 5);         /* reads all 100 at once */
+    CHECK_EQ(a.len, 100);
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 5, 50), 50);
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 55, 1000), 45);  /* what is buffered, no more */
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 100, 10), 0);    /* nothing now */
+    CHECK_EQ(write(sv[1], data + 100, sizeof data - 100), (long)(sizeof data - 100));
+    size_t have = 100;
+    for (int i = 0; i < 1000 && have < sizeof data; i++) {
+        size_t ask = i % 3 == 0 ? 5 : i % 3 == 1 ? 4120 : sizeof data;   /* large: direct */
+        long n = tls_io_fd_recv_ahead(&a, got + have, ask < sizeof data - have ? ask
+                                                                              : sizeof data - have);
+        CHECK(n > 0);
+        have += (size_t)n;
+    }
+    CHECK_EQ(have, sizeof data);
+    CHECK(memcmp(got, data, sizeof data) == 0);
+    CHECK_EQ(write(sv[1], "xyz", 3), 3);
+    close(sv[1]);
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got, 1), 1);
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 1, 1), 1);
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 2, 1), 1);
+    CHECK(memcmp(got, "xyz", 3) == 0);
+    CHECK_EQ(tls_io_fd_recv_ahead(&a, got, 1), TLS_IO_EOF);
+    close(sv[0]);
+}
+
 TLS_TEST_MAIN(
+    { "read_ahead_keeps_order_and_reports_eof_last", read_ahead_keeps_order_and_reports_eof_last },
     { "valid_chain_handshakes_and_data_flows_both_ways",
       valid_chain_handshakes_and_data_flows_both_ways },
     { "verdict_matrix_against_s_server", verdict_matrix_against_s_server },

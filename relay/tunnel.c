@@ -307,6 +307,9 @@ static void set_mask(struct tunnel *t)
     relay_ev_mask(&t->ev, (w & TLS_WANT_READ ? EPOLLIN : 0u) | (w & TLS_WANT_WRITE ? EPOLLOUT : 0u));
 }
 
+/* TLS reads fed to yamux per service round before the streams are served. */
+#define INPUT_CHUNKS_PER_ROUND 4
+
 /* Decrypted bytes wait in the engine and yamux has taken everything read before. */
 static int input_ready(const struct tunnel *t)
 {
@@ -338,28 +341,35 @@ static void service(struct tunnel *t)
     }
     for (int round = 0; round < 256 && t->state != TUN_DEAD; round++) {
         int progress = 0;
-        if (t->in_off < t->in_len) {
-            long k = yamux_input(&t->ys, t->in + t->in_off, t->in_len - t->in_off);
-            if (k < 0) {
-                push_output(t);                 /* the GoAway */
-                tunnel_close(t, "yamux protocol error from the gateway");
-                return;
+        /* Several records' plaintext into yamux before its streams are served: a SOCKS5
+         * client then gets one send() per 16 KiB, not one per 4 KiB record. */
+        for (int chunk = 0; chunk < INPUT_CHUNKS_PER_ROUND; chunk++) {
+            if (t->in_off < t->in_len) {
+                long k = yamux_input(&t->ys, t->in + t->in_off, t->in_len - t->in_off);
+                if (k < 0) {
+                    push_output(t);             /* the GoAway */
+                    tunnel_close(t, "yamux protocol error from the gateway");
+                    return;
+                }
+                t->in_off += (size_t)k;
+                progress |= k > 0;
+                if (t->in_off < t->in_len) {
+                    break;                      /* the receive pool is full */
+                }
             }
-            t->in_off += (size_t)k;
-            progress |= k > 0;
-        }
-        if (t->in_off == t->in_len) {
             long n = tls_server_read(t->tls, t->in, sizeof t->in);
-            if (n > 0) {
-                t->in_len = (size_t)n;
-                t->in_off = 0;
-                progress = 1;
-            } else if (n < 0) {
+            if (n < 0) {
                 snprintf(why, sizeof why, "%s", n == TLS_IO_EOF ? "closed by the gateway"
                          : tls_server_verdict(t->tls));
                 tunnel_close(t, why);
                 return;
             }
+            if (n == 0) {
+                break;
+            }
+            t->in_len = (size_t)n;
+            t->in_off = 0;
+            progress = 1;
         }
         accept_streams(t);
         dispatch(t);

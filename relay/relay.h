@@ -120,7 +120,7 @@ struct tunnel {
     char peer[64];
     struct location *loc;
     struct tls_server *tls;
-    struct tls_io_fd_ahead rx;       /* the socket read ahead of BearSSL's asks */
+    struct tls_io_fd_buf io;         /* the socket, read ahead and sent in gathered records */
     struct yamux_session ys;
     void *ymem;
     size_t ymem_len;

@@ -12,19 +12,32 @@ long tls_io_fd_send(void *arg, const uint8_t *p, size_t len);
 /* Bytes received (0: none now), TLS_IO_EOF, or TLS_IO_ERROR. */
 long tls_io_fd_recv(void *arg, uint8_t *p, size_t len);
 
-/* Receiving with read-ahead: BearSSL asks for each record's 5-byte header, then for its body,
- * so a plain recv per ask costs two system calls per record (4 KiB with our fragment
- * length); one recv of up to TLS_IO_FD_AHEAD bytes serves several records. arg points to
- * the struct. The engine drains the buffer in the same pump that filled it (it stops only
- * when it holds a record's plaintext), so a caller that waits for the socket while the
- * engine wants to read never sleeps on buffered bytes. */
-#define TLS_IO_FD_AHEAD 8192
-struct tls_io_fd_ahead {
+/* Buffered both ways, for a busy connection (the relay's tunnels). arg points to the struct.
+ *
+ * Receiving reads ahead: BearSSL asks for each record's 5-byte header, then for its body, so
+ * a plain recv per ask costs two system calls per record (4 KiB with our fragment length);
+ * one recv of up to TLS_IO_FD_RBUF bytes serves several records. The engine drains the
+ * buffer in the same pump that filled it (it stops only when it holds a record's
+ * plaintext), so a caller that waits for the socket while the engine wants to read never
+ * sleeps on buffered bytes.
+ *
+ * Sending gathers records (one per 4 KiB) and sends them together: when the buffer is full,
+ * and at tls_io_fd_buf_flush(), which the caller runs before it waits; while
+ * tls_io_fd_buf_pending() it waits for the socket to be writable too. */
+#define TLS_IO_FD_RBUF 8192
+#define TLS_IO_FD_WBUF 16384
+struct tls_io_fd_buf {
     int fd;
-    uint16_t off, len;
-    uint8_t buf[TLS_IO_FD_AHEAD];
+    uint16_t roff, rlen;
+    uint16_t woff, wlen;
+    uint8_t rbuf[TLS_IO_FD_RBUF];
+    uint8_t wbuf[TLS_IO_FD_WBUF];
 };
-long tls_io_fd_recv_ahead(void *arg, uint8_t *p, size_t len);
-long tls_io_fd_send_ahead(void *arg, const uint8_t *p, size_t len);   /* the same arg */
+long tls_io_fd_buf_recv(void *arg, uint8_t *p, size_t len);
+long tls_io_fd_buf_send(void *arg, const uint8_t *p, size_t len);
+/* Send what is gathered: 0 when all is out or nothing could go now, or TLS_IO_ERROR. */
+long tls_io_fd_buf_flush(struct tls_io_fd_buf *b);
+/* Gathered bytes not yet sent. */
+size_t tls_io_fd_buf_pending(const struct tls_io_fd_buf *b);
 
 #endif

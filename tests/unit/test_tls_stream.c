@@ -540,49 +540,87 @@ static void fifty_sequential_handshakes_succeed(void)
            sizeof(br_ssl_client_context), sizeof(struct tls_verify));
 }
 
-/* The relay's read-ahead: small asks (a record header, then its body) and large ones get the
- * stream's bytes in order, one recv serves several asks, and EOF comes only once the buffer
- * is drained. */
-static void read_ahead_keeps_order_and_reports_eof_last(void)
+/* The relay's buffered socket: small asks (a record header, then its body) and large ones get
+ * the stream's bytes in order, one recv serves several asks, EOF comes only once the buffer
+ * is drained; sends are gathered until a flush, and a full socket keeps them pending. */
+static void buffered_io_keeps_order_and_reports_eof_last(void)
 {
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    static uint8_t data[3 * TLS_IO_FD_AHEAD], got[sizeof data];
+    static uint8_t data[3 * TLS_IO_FD_RBUF], got[sizeof data];
     for (size_t i = 0; i < sizeof data; i++) {
         data[i] = (uint8_t)(i * 7 + (i >> 8));
     }
     CHECK_EQ(write(sv[1], data, 100), 100);
-    static struct tls_io_fd_ahead a;
-    a.fd = sv[0];
-    a.off = a.len = 0;
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got, 5), 5);         /* reads all 100 at once */
-    CHECK_EQ(a.len, 100);
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 5, 50), 50);
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 55, 1000), 45);  /* what is buffered, no more */
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 100, 10), 0);    /* nothing now */
+    static struct tls_io_fd_buf b;
+    memset(&b, 0, sizeof b);
+    b.fd = sv[0];
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got, 5), 5);            /* reads all 100 at once */
+    CHECK_EQ(b.rlen, 100);
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got + 5, 50), 50);
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got + 55, 1000), 45);   /* what is buffered, no more */
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got + 100, 10), 0);     /* nothing now */
     CHECK_EQ(write(sv[1], data + 100, sizeof data - 100), (long)(sizeof data - 100));
     size_t have = 100;
     for (int i = 0; i < 1000 && have < sizeof data; i++) {
         size_t ask = i % 3 == 0 ? 5 : i % 3 == 1 ? 4120 : sizeof data;   /* large: direct */
-        long n = tls_io_fd_recv_ahead(&a, got + have, ask < sizeof data - have ? ask
-                                                                              : sizeof data - have);
+        long n = tls_io_fd_buf_recv(&b, got + have, ask < sizeof data - have ? ask
+                                                                             : sizeof data - have);
         CHECK(n > 0);
         have += (size_t)n;
     }
     CHECK_EQ(have, sizeof data);
     CHECK(memcmp(got, data, sizeof data) == 0);
+
+    /* Sending: gathered, out at the flush, in order. */
+    CHECK_EQ(tls_io_fd_buf_send(&b, data, 3000), 3000);
+    CHECK_EQ(tls_io_fd_buf_send(&b, data + 3000, 4000), 4000);
+    CHECK_EQ(recv(sv[1], got, sizeof got, MSG_DONTWAIT), -1);   /* nothing sent yet */
+    CHECK_EQ(tls_io_fd_buf_pending(&b), 7000);
+    CHECK_EQ(tls_io_fd_buf_flush(&b), 0);
+    CHECK_EQ(tls_io_fd_buf_pending(&b), 0);
+    CHECK_EQ(recv(sv[1], got, sizeof got, MSG_DONTWAIT), 7000);
+    CHECK(memcmp(got, data, 7000) == 0);
+    /* A socket that takes nothing more: the gathered bytes stay pending, none is lost. */
+    int small = 4096;
+    CHECK_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    size_t queued = 0;
+    for (int i = 0; i < 10000; i++) {
+        long n = tls_io_fd_buf_send(&b, data + queued % 1000, 1000);
+        CHECK(n >= 0);
+        if (n == 0) {
+            break;
+        }
+        queued += (size_t)n;
+    }
+    CHECK(tls_io_fd_buf_pending(&b) > 0);
+    size_t out = 0;
+    for (int i = 0; i < 100000 && out < queued; i++) {
+        long n = recv(sv[1], got + out % 1000, 1000 - out % 1000, MSG_DONTWAIT);
+        if (n > 0) {
+            for (long k = 0; k < n; k++) {
+                CHECK_EQ(got[(out + (size_t)k) % 1000], data[(out + (size_t)k) % 1000]);
+            }
+            out += (size_t)n;
+        }
+        CHECK_EQ(tls_io_fd_buf_flush(&b), 0);
+    }
+    CHECK_EQ(out, queued);
+    CHECK_EQ(tls_io_fd_buf_pending(&b), 0);
+
     CHECK_EQ(write(sv[1], "xyz", 3), 3);
     close(sv[1]);
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got, 1), 1);
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 1, 1), 1);
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got + 2, 1), 1);
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got, 1), 1);
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got + 1, 1), 1);
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got + 2, 1), 1);
     CHECK(memcmp(got, "xyz", 3) == 0);
-    CHECK_EQ(tls_io_fd_recv_ahead(&a, got, 1), TLS_IO_EOF);
+    CHECK_EQ(tls_io_fd_buf_recv(&b, got, 1), TLS_IO_EOF);
     close(sv[0]);
 }
 
 TLS_TEST_MAIN(
-    { "read_ahead_keeps_order_and_reports_eof_last", read_ahead_keeps_order_and_reports_eof_last },
+    { "buffered_io_keeps_order_and_reports_eof_last",
+      buffered_io_keeps_order_and_reports_eof_last },
     { "valid_chain_handshakes_and_data_flows_both_ways",
       valid_chain_handshakes_and_data_flows_both_ways },
     { "verdict_matrix_against_s_server", verdict_matrix_against_s_server },

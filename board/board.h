@@ -70,7 +70,8 @@ struct netif *board_netif_add(void);
  * connections can hold the whole pool; then the frames that would free it (the tunnel's
  * ACKs and data) could not get in either. The last BOARD_RX_RESERVE pbufs go only to frames
  * the firmware calls urgent (fn returns 1: ARP, the tunnel's TCP); others are shed and
- * their senders retransmit later. fn NULL: no reserve. */
+ * their senders retransmit later. fn NULL: no reserve. A device that receives merged frames
+ * (a TAP with offloads) keeps one such frame's pbufs more (44) on top. */
 #define BOARD_RX_RESERVE 32
 void board_set_rx_urgent(int (*fn)(const uint8_t *frame, size_t len));
 /* Frame counters for `show status`. */

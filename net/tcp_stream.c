@@ -204,8 +204,9 @@ void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes)
         return;                      /* applied once connected: the SYN-ACK resets it */
     }
     if (bytes && pcb->rcv_wnd > bytes && pcb->rcv_wnd == pcb->rcv_ann_wnd && s->withheld == 0
-        && s->rxq == NULL && pcb->rcv_wnd == TCP_WND) {
-        /* nothing received yet: the offer can shrink before the peer sends */
+        && s->rxq == NULL && pcb->ooseq == NULL && pcb->rcv_wnd == TCP_WND) {
+        /* nothing received yet: the offer can shrink before the peer sends (not with data
+         * queued out of order against the larger window: lwIP would assert on it later) */
         s->withheld = pcb->rcv_wnd - bytes;
         pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)bytes;
         return;

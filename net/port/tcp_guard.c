@@ -13,13 +13,16 @@
 
 int gw_tcp_inpacket(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
 {
-    /* Only states that take data have a rcv_nxt (a listener's struct ends before it). */
-    if (pcb->state != ESTABLISHED && pcb->state != FIN_WAIT_1 && pcb->state != FIN_WAIT_2) {
+    /* States whose segments reach tcp_receive (SYN_RCVD's last ACK may carry data); a
+     * listener's struct ends before rcv_nxt, and TIME_WAIT takes none. */
+    if (pcb->state != SYN_RCVD && pcb->state != ESTABLISHED && pcb->state != FIN_WAIT_1 &&
+        pcb->state != FIN_WAIT_2) {
         return 0;
     }
     u32_t seqno = hdr->seqno;                /* host order: tcp_input converted it */
-    if (p->tot_len > 0 && TCP_SEQ_GT(seqno, pcb->rcv_nxt) &&
-        TCP_SEQ_GT(seqno + p->tot_len, pcb->rcv_nxt + pcb->rcv_wnd)) {
+    u32_t len = (u32_t)p->tot_len + ((TCPH_FLAGS(hdr) & TCP_FIN) ? 1u : 0u);   /* TCP_TCPLEN */
+    if (len > 0 && TCP_SEQ_GT(seqno, pcb->rcv_nxt) &&
+        TCP_SEQ_GT(seqno + len, pcb->rcv_nxt + pcb->rcv_wnd)) {
         return -1;
     }
     return 0;

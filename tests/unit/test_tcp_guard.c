@@ -1,6 +1,6 @@
 /* lwIP's TCP receive path against segments a hostile or hurried peer sends: out of order and
- * past the window (net/port/tcp_guard.c). Without the guard, the second case stops the
- * process at lwIP's assertion "tcp_receive: ooseq tcplen > rcv_wnd" (a trap, so this
+ * past the window (net/port/tcp_guard.c). Without the guard, the cases after the first stop
+ * the process at lwIP's assertion "tcp_receive: ooseq tcplen > rcv_wnd" (a trap, so this
  * program dies: the test fails). A peer at 10.9.0.2 talks to our listener on 10.9.0.1:80
  * through a netif whose output is captured; segments are made by hand. */
 #include <stdlib.h>
@@ -22,6 +22,7 @@
 
 static struct netif nif;
 static uint32_t our_isn;
+static uint16_t peer_port = PORT_PEER;
 static struct tcp_pcb *accepted;
 static size_t received;
 
@@ -91,8 +92,8 @@ static void peer_sends(uint32_t seq, uint32_t ack, uint8_t flags, size_t len)
     pkt[9] = 6;
     memcpy(pkt + 12, "\x0a\x09\x00\x02\x0a\x09\x00\x01", 8);
     uint8_t *th = pkt + 20;
-    th[0] = PORT_PEER >> 8;
-    th[1] = PORT_PEER & 0xff;
+    th[0] = (uint8_t)(peer_port >> 8);
+    th[1] = (uint8_t)peer_port;
     th[2] = 0;
     th[3] = PORT_US;
     for (int i = 0; i < 4; i++) {
@@ -188,8 +189,55 @@ static void out_of_order_data_inside_the_window_is_still_queued(void)
     CHECK(accepted->ooseq == NULL);
 }
 
+/* FIN counts as a byte of sequence space: data and FIN that end one past the window. */
+static void an_out_of_order_fin_past_the_window_is_dropped(void)
+{
+    connect_peer();
+    CHECK(!check_failed);
+    uint32_t nxt = accepted->rcv_nxt;
+    uint32_t wnd = accepted->rcv_wnd;
+    CHECK(wnd > 200);
+    peer_sends(nxt + wnd - 100, our_isn + 1, 0x11, 100);    /* ends at the edge, FIN past */
+    CHECK(accepted->ooseq == NULL);
+    size_t before = received;
+    peer_sends(nxt, our_isn + 1, 0x10, wnd - 100);
+    CHECK_EQ(received - before, wnd - 100);
+    CHECK_EQ(accepted->rcv_wnd, 100);
+}
+
+/* The ACK that completes a handshake may carry data: checked too (SYN_RCVD). */
+static void data_on_the_handshake_ack_past_the_window_is_dropped(void)
+{
+    connect_peer();
+    CHECK(!check_failed);
+    struct tcp_pcb *first = accepted;
+    accepted = NULL;
+    peer_port = PORT_PEER + 1;
+    our_isn = 0;
+    peer_sends(PEER_ISN, 0, 0x02, 0);                        /* SYN */
+    CHECK(our_isn != 0);
+    uint32_t wnd = TCP_WND;
+    peer_sends(PEER_ISN + 1 + wnd - 500, our_isn + 1, 0x10, 1500);
+    CHECK(accepted == NULL);                                  /* dropped: still SYN_RCVD */
+    size_t before = received;
+    uint32_t off = 0;
+    while (off < wnd - 500) {
+        uint32_t n = wnd - 500 - off > 1460 ? 1460 : wnd - 500 - off;
+        peer_sends(PEER_ISN + 1 + off, our_isn + 1, 0x10, n);
+        off += n;
+    }
+    CHECK(accepted != NULL && accepted != first);
+    CHECK(accepted->ooseq == NULL);
+    CHECK_EQ(received - before, wnd - 500);
+    CHECK_EQ(accepted->rcv_wnd, 500);
+}
+
 CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_the_window_is_taken },
            { "out_of_order_data_past_the_window_is_dropped_not_fatal",
              out_of_order_data_past_the_window_is_dropped_not_fatal },
            { "out_of_order_data_inside_the_window_is_still_queued",
-             out_of_order_data_inside_the_window_is_still_queued })
+             out_of_order_data_inside_the_window_is_still_queued },
+           { "an_out_of_order_fin_past_the_window_is_dropped",
+             an_out_of_order_fin_past_the_window_is_dropped },
+           { "data_on_the_handshake_ack_past_the_window_is_dropped",
+             data_on_the_handshake_ack_past_the_window_is_dropped })

@@ -481,11 +481,7 @@ long tls_server_read(struct tls_server *s, uint8_t *buf, size_t len)
 /* see tls_server.h */
 size_t tls_server_readable(const struct tls_server *s)
 {
-    size_t avail = 0;
-    if (br_ssl_engine_recvapp_buf(&s->sc.eng, &avail) == NULL) {
-        return 0;
-    }
-    return avail;
+    return tls_engine_readable(&s->sc.eng);
 }
 
 /* see tls_server.h */

@@ -229,13 +229,19 @@ long tls_stream_read(struct tls_stream *s, uint8_t *buf, size_t len)
 }
 
 /* see tls_stream.h */
-size_t tls_stream_readable(const struct tls_stream *s)
+size_t tls_engine_readable(const br_ssl_engine_context *eng)
 {
     size_t avail = 0;
-    if (br_ssl_engine_recvapp_buf(&s->cc.eng, &avail) == NULL) {
+    if (br_ssl_engine_recvapp_buf(eng, &avail) == NULL) {
         return 0;
     }
     return avail;
+}
+
+/* see tls_stream.h */
+size_t tls_stream_readable(const struct tls_stream *s)
+{
+    return tls_engine_readable(&s->cc.eng);
 }
 
 /* see tls_stream.h */

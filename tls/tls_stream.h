@@ -117,6 +117,8 @@ long tls_stream_read(struct tls_stream *s, uint8_t *buf, size_t len);
 /* Decrypted bytes waiting to be read. While there are any, the engine takes no more records
  * (tls_stream_wants() has no TLS_WANT_READ): a backend must not sleep on the socket then. */
 size_t tls_stream_readable(const struct tls_stream *s);
+/* The same for any engine (the relay's server side too). */
+size_t tls_engine_readable(const br_ssl_engine_context *eng);
 /* Queue bytes for sending: returns how many were taken (0: not open yet, or the engine's
  * buffer is full: pump and retry), or TLS_IO_ERROR once closed or failed. */
 long tls_stream_write(struct tls_stream *s, const uint8_t *p, size_t len);

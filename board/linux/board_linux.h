@@ -54,6 +54,8 @@ struct linux_netdev {
     int fd;
     char arg[108];                /* interface name or socket path */
     void *priv;                   /* backend state */
+    int rx_merged;                /* may hand over merged frames (TAP offloads): the rx
+                                     reserve then holds one of them */
     struct board_netif_stats stats;
 };
 

@@ -43,9 +43,6 @@ static unsigned pool_free(void)
     return m->avail > m->used ? (unsigned)(m->avail - m->used) : 0;
 }
 
-/* Pool pbufs only urgent frames may take (BOARD_RX_RESERVE, more with merged frames). */
-static unsigned rx_reserve = BOARD_RX_RESERVE;
-
 /* Pool pbufs a copy of len bytes takes. */
 static unsigned pbufs_for(size_t len)
 {
@@ -69,7 +66,10 @@ static void input_frame(struct linux_netdev *dev, const uint8_t *frame, size_t l
         }
         skip = 14;
     }
-    if (rx_urgent != NULL && pool_free() < rx_reserve + pbufs_for(len - skip) &&
+    /* The last pbufs are for urgent frames only, and one of those may be a merged frame. */
+    unsigned reserve = BOARD_RX_RESERVE
+                       + (dev->rx_merged ? pbufs_for(ETH_GSO_FRAME_MAX - 14) : 0);
+    if (rx_urgent != NULL && pool_free() < reserve + pbufs_for(len - skip) &&
         !rx_urgent(frame, len)) {
         dev->stats.rx_dropped++;
         dev->stats.rx_shed++;
@@ -107,8 +107,6 @@ void eth_input(struct linux_netdev *dev, const uint8_t *frame, size_t len)
 void eth_input_offload(struct linux_netdev *dev, const uint8_t *frame, size_t len,
                        int csum_vouched)
 {
-    /* An urgent frame (the tunnel's) may now be a merged one: the reserve must hold it. */
-    rx_reserve = BOARD_RX_RESERVE + pbufs_for(ETH_GSO_FRAME_MAX - 14);
     input_frame(dev, frame, len, csum_vouched);
 }
 

@@ -77,6 +77,7 @@ static int tap_open(struct linux_netdev *dev, const char *ifname)
         log_warnx("tap: %s: no offloads (%s): one frame per segment", ifname, strerror(errno));
     }
     ts->merge.len = 0;
+    dev->rx_merged = ts->tso;
     dev->fd = fd;
     dev->priv = ts;
     return BOARD_OK;

@@ -111,6 +111,16 @@ static void peer_sends(uint32_t seq, uint32_t ack, uint8_t flags, size_t len)
     }
 }
 
+/* len bytes in order from seq, in full-size segments. */
+static void peer_sends_run(uint32_t seq, uint32_t len)
+{
+    for (uint32_t off = 0; off < len;) {
+        uint32_t n = len - off > 1460 ? 1460 : len - off;
+        peer_sends(seq + off, our_isn + 1, 0x10, n);
+        off += n;
+    }
+}
+
 static void connect_peer(void)
 {
     static int done;
@@ -164,12 +174,7 @@ static void out_of_order_data_past_the_window_is_dropped_not_fatal(void)
      * the queued segment (1500) no longer fits the 600 left and the assertion fires. */
     size_t before = received;
     uint32_t gap = wnd - 600;
-    uint32_t off = 0;
-    while (off < gap) {
-        uint32_t n = gap - off > 1460 ? 1460 : gap - off;
-        peer_sends(nxt + off, our_isn + 1, 0x10, n);
-        off += n;
-    }
+    peer_sends_run(nxt, gap);
     CHECK_EQ(received - before, gap);
     CHECK_EQ(accepted->rcv_nxt, nxt + gap);
     CHECK_EQ(accepted->rcv_wnd, 600);
@@ -220,12 +225,7 @@ static void data_on_the_handshake_ack_past_the_window_is_dropped(void)
     peer_sends(PEER_ISN + 1 + wnd - 500, our_isn + 1, 0x10, 1500);
     CHECK(accepted == NULL);                                  /* dropped: still SYN_RCVD */
     size_t before = received;
-    uint32_t off = 0;
-    while (off < wnd - 500) {
-        uint32_t n = wnd - 500 - off > 1460 ? 1460 : wnd - 500 - off;
-        peer_sends(PEER_ISN + 1 + off, our_isn + 1, 0x10, n);
-        off += n;
-    }
+    peer_sends_run(PEER_ISN + 1, wnd - 500);
     CHECK(accepted != NULL && accepted != first);
     CHECK(accepted->ooseq == NULL);
     CHECK_EQ(received - before, wnd - 500);

@@ -2,7 +2,9 @@
  *
  *   flashtool create IMAGE [--size N] [--block N]   new erased image with an empty store
  *   flashtool info IMAGE                            geometry, records, erase counts
- *   flashtool verify IMAGE                          exit 0 clean, 1 damaged, 2 no store
+ *   flashtool verify IMAGE                          exit 0 clean (a torn write at the end
+ *                                                   of the log is not damage), 1 damaged,
+ *                                                   2 no store
  *   flashtool export IMAGE                          the config as console commands, secrets
  *                                                   included (backup, factory records)
  *   flashtool import IMAGE FILE                     replace the config by FILE's commands,
@@ -162,6 +164,8 @@ static int cmd_info(const char *path)
     printf("space        %u bytes free, %u of them the collector's spare\n", ss.free_bytes,
            ss.spare_bytes);
     printf("damage       %u damaged records or blocks\n", ss.corrupt);
+    printf("interrupted  %u torn writes at the end of the log, discarded (normal after power "
+           "loss)\n", ss.interrupted);
     uint32_t min = UINT32_MAX, max = 0, known = 0;
     uint64_t sum = 0;
     printf("erases      ");
@@ -229,7 +233,11 @@ static int cmd_verify(const char *path)
                ss.corrupt, bad, keys);
         return 1;
     }
-    printf("%s: OK: %u keys, every record checked\n", path, keys);
+    /* A torn write at the end of the log is what a power cut during a commit leaves: mount
+     * discards it and nothing committed is lost, so it is not damage. */
+    printf("%s: OK: %u keys, every record checked%s\n", path, keys,
+           ss.interrupted ? "; an interrupted write at the end of the log was discarded "
+                            "(normal after power loss)" : "");
     return 0;
 }
 

@@ -56,7 +56,9 @@ say "$(grep -m1 -o 'tunnel: relay .* up ([^)]*)' "$T_TMP/gw.log")"
 wait_spool 5 60
 say "the IMAP receiver delivered $(spool_count) mails into the relay's spool:"
 for f in "$SPOOL"/*; do
-    printf '    %s  %s\n' "$(grep -m1 '^Subject:' "$f" | cut -c1-60)" "$(stat -c %s "$f") bytes"
+    # header lines end in CRLF: the CR would send the cursor back over the subject
+    printf '    %s  %s\n' "$(grep -m1 '^Subject:' "$f" | tr -d '\r' | cut -c1-60)" \
+        "$(stat -c %s "$f") bytes"
 done
 for ((i = 0; i < 50 && $(dv_count Archive) < 5; i++)); do sleep 0.1; done
 say "after-action on Dovecot: INBOX $(dv_count INBOX), Archive $(dv_count Archive)"
@@ -64,7 +66,7 @@ say "curl --socks5-hostname $E2E_SOCKS through the relay and the tunnel to Dovec
 if curl -sS --max-time 20 --socks5-hostname "$E2E_SOCKS" --proxy-user "loc1:$E2E_TOKEN" \
     --user "$DV_USER:$DV_PASS" --ssl-reqd --cacert "$P/root.pem" \
     "imap://mail.example.test:143/Archive;UID=1" -o "$T_TMP/fetched.eml"; then
-    grep -m2 -E '^(Subject|From):' "$T_TMP/fetched.eml" | sed 's/^/    /'
+    grep -m2 -E '^(Subject|From):' "$T_TMP/fetched.eml" | tr -d '\r' | sed 's/^/    /'
     say "($(stat -c %s "$T_TMP/fetched.eml") bytes, Dovecot's chain checked by curl end to end)"
 else
     say "curl failed (see above)"

@@ -580,16 +580,24 @@ struct scan {
     int have_first;
 };
 
-static void report(struct store *s, struct scan *sc, uint64_t pos, const char *what)
+/* Damage is counted in corrupt; a torn write at the very end of the log (what a power cut
+ * during a commit leaves, discarded with nothing committed lost) in interrupted. */
+static void report_as(struct store *s, struct scan *sc, uint64_t pos, const char *what,
+                      uint32_t *counter)
 {
     uint32_t b, off;
     if (sc->quiet || pos < sc->report_from) {
         return;
     }
     pos_where(s, pos, &b, &off);
-    s->corrupt++;
+    (*counter)++;
     log_warnx("store: flash 0x%x (block %u offset %u): %s", (unsigned)(b * s->bsize + off), b,
               off, what);
+}
+
+static void report(struct store *s, struct scan *sc, uint64_t pos, const char *what)
+{
+    report_as(s, sc, pos, what, &s->corrupt);
 }
 
 /* Read the header of log block seq; a bad one is reported (once per scan). */
@@ -790,8 +798,8 @@ static int scan(struct store *s, struct scan *sc)
         sc->tail_first = pos;
     }
     if (sc->bad) {
-        report(s, sc, sc->bad_pos, "interrupted or damaged write at the end of the log: "
-                                   "discarded");
+        report_as(s, sc, sc->bad_pos, "interrupted write at the end of the log: discarded "
+                                      "(normal after a power cut)", &s->interrupted);
     }
     return STORE_OK;
 }
@@ -1249,6 +1257,7 @@ void store_stat(const struct store *s, struct store_stat *st)
     st->free_bytes = (uint32_t)free_bytes(s);
     st->spare_bytes = (uint32_t)spare_bytes(s);
     st->corrupt = s->corrupt;
+    st->interrupted = s->interrupted;
     st->gc_runs = s->gc_runs;
     st->next_txn = s->next_txn;
 }

@@ -15,7 +15,7 @@
  * (an interrupted transaction or garbage collection), and reports each damaged record or
  * block once with log_warnx, naming block and offset; it never loops: every step advances.
  *
- * RAM: sizeof(struct store) (656 bytes on x86_64: the two STORE_BUF staging buffers and
+ * RAM: sizeof(struct store) (664 bytes on x86_64: the two STORE_BUF staging buffers and
  * counters) plus the caller's index of 12 bytes per key (STORE_INDEX_ENTRY_SIZE), e.g.
  * 256 keys = 3 KiB. Nothing is allocated; no call uses more than about 512 bytes of stack
  * (a block header padded to the program unit is built on it). store_format() keeps its
@@ -86,6 +86,8 @@ struct store {
     uint32_t live_bytes;    /* bytes of flash the live records occupy */
     uint32_t log_records;   /* records (all kinds) in the live blocks */
     uint32_t corrupt;       /* damaged records or blocks found since mount */
+    uint32_t interrupted;   /* torn writes at the end of the log, discarded at mount (what a
+                               power cut during a commit leaves: nothing committed is lost) */
     uint32_t gc_runs;
     /* staging */
     uint32_t pfill;
@@ -133,6 +135,7 @@ struct store_stat {
     uint32_t dead_records;         /* superseded, deleted, uncommitted, commit markers */
     uint32_t free_bytes, spare_bytes;
     uint32_t corrupt, gc_runs;
+    uint32_t interrupted;          /* torn tail discarded at mount: not damage */
     uint32_t next_txn;
 };
 void store_stat(const struct store *s, struct store_stat *st);

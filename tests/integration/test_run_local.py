@@ -117,8 +117,12 @@ def main():
         sid = s.proc.pid
 
         story = s.read_until(r"Ctrl-D on an empty line stops everything\.", 120)
-        story = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", story).replace("\r", "")
-        print(story)
+        # the pty ends lines in CRLF; any other CR (a mail header's) would overwrite the line
+        story = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", story).replace("\r\n", "\n")
+        print(story.replace("\r", "\\r"))
+        check("\r" not in story, "no stray carriage return on the screen")
+        mails = re.findall(r"^    Subject: .*  \d+ bytes$", story, re.M)
+        check(len(mails) == 5, f"each delivered mail on a line of its own: {mails}")
         check(re.search(r"make run: tunnel: relay relay\.example\.test:\d+ up", story),
               "the tunnel came up")
         check("make run: the IMAP receiver delivered 5 mails into the relay's spool" in story,

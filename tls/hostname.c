@@ -261,7 +261,7 @@ int host_check_cert(const struct x509_parts *x, const char *host, char *have, si
     if (err < 0) {
         return err;
     }
-    if (c.names == 0) {                          /* no usable SAN: the legacy CN */
+    if (err == 0) {                              /* no SAN extension: the legacy CN */
         const uint8_t *cn;
         size_t cn_len;
         err = x509_subject_cn(x, &cn, &cn_len);

@@ -7,8 +7,9 @@
  *     either side ignored. A wildcard is allowed only as the whole left-most label ("*.b.c"),
  *     stands for exactly one non-empty label, and needs at least two labels after it
  *     ("*.test" and "f*.b.c" never match).
- *   - The subject CN is consulted only when the certificate has no SAN dNSName and no SAN
- *     iPAddress at all (legacy certificates), with the same DNS rules.
+ *   - The subject CN is consulted only when the certificate has no SAN extension at all
+ *     (legacy certificates), with the same DNS rules: a SAN of other kinds only (an e-mail
+ *     address, a URI) still rules the CN out.
  * Nothing here allocates; certificate bytes are read within their bounds only. */
 #ifndef GW_HOSTNAME_H
 #define GW_HOSTNAME_H

@@ -146,6 +146,10 @@ char *verdict_chain(const struct tls_verify *v, char *buf, size_t len)
     case BR_ERR_X509_EXPIRED:
         dated(buf, len, v);
         return buf;
+    case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
+        n = snprintf(buf, len, "server certificate is not for server authentication (its "
+                               "extended key usage lacks serverAuth)");
+        break;
     case BR_ERR_X509_BAD_SERVER_NAME:
         n = snprintf(buf, len, "name mismatch: wanted %s, certificate has %s", v->host, v->have);
         break;

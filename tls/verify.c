@@ -52,6 +52,7 @@ static void v_start_chain(const br_x509_class **ctx, const char *server_name)
     v->err = 0;
     v->anchored_at = -1;
     v->name_ok = -1;
+    v->eku_ok = 0;
     v->leaf_too_big = 0;
     v->have[0] = 0;
     memset(&v->cur, 0, sizeof v->cur);
@@ -95,6 +96,8 @@ static void check_leaf_name(struct tls_verify *v, int known)
         snprintf(v->have, sizeof v->have, "malformed names");
     }
     v->name_ok = r < 0 ? 0 : r;
+    /* a certificate issued for clients only (a gateway's, say) never vouches for a server */
+    v->eku_ok = x509_eku_allows(&x, X509_PURPOSE_SERVER) == 1;
 }
 
 static void v_end_cert(const br_x509_class **ctx)
@@ -145,6 +148,8 @@ static unsigned v_end_chain(const br_x509_class **ctx)
         v->err = BR_ERR_X509_LIMIT_EXCEEDED;
     } else if (v->name_ok != 1) {
         v->err = BR_ERR_X509_BAD_SERVER_NAME;
+    } else if (!v->eku_ok) {
+        v->err = BR_ERR_X509_FORBIDDEN_KEY_USAGE;
     }
     return (unsigned)v->err;
 }

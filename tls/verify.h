@@ -4,6 +4,8 @@
  *     a clock before VERIFY_TIME_MIN counts as not set: validation then fails closed);
  *   - the host name is checked by us (hostname.h: SAN DNS with wildcards, SAN IP, CN only
  *     without SAN), never skipped: there is no "trust all" and no "any name";
+ *   - the leaf's extended key usage, when it has one, must allow serverAuth: a certificate
+ *     issued for a client (a gateway's own) never vouches for a server;
  *   - every failure leaves the facts a one-line verdict needs (verdict.h): which
  *     certificate, its names and dates;
  *   - optionally, the chain the server sent is captured for `tls probe`.
@@ -73,6 +75,7 @@ struct tls_verify {
     int anchored_at;             /* index of the certificate whose issuer is an anchor; -1 */
     struct tls_cert_facts anchored;
     int name_ok;                 /* leaf names the host: 1, 0, or -1 when not checked */
+    int eku_ok;                  /* the leaf may serve as a server (extended key usage) */
     uint32_t leaf_too_big;       /* the leaf's size when over VERIFY_CERT_MAX, else 0 */
     char have[VERIFY_HAVE_MAX];  /* the names the leaf has, when they do not match */
 };

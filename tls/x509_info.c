@@ -147,6 +147,34 @@ int x509_find_ext(const struct x509_parts *x, const uint8_t *oid, size_t oid_len
 }
 
 /* see x509_info.h */
+int x509_eku_allows(const struct x509_parts *x, enum x509_purpose purpose)
+{
+    static const uint8_t OID_EKU[] = { 0x55, 0x1d, 0x25 };                       /* 2.5.29.37 */
+    static const uint8_t OID_ANY[] = { 0x55, 0x1d, 0x25, 0x00 };               /* 2.5.29.37.0 */
+    static const uint8_t OID_KP[2][8] = {
+        { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 },   /* 1.3.6.1.5.5.7.3.1 serverAuth */
+        { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02 },   /* 1.3.6.1.5.5.7.3.2 clientAuth */
+    };
+    struct der_tlv value, seq, oid;
+    struct der_reader r, n;
+    int found = x509_find_ext(x, OID_EKU, sizeof OID_EKU, &value, NULL);
+    if (found <= 0) {
+        return found < 0 ? found : 1;
+    }
+    der_enter(&r, &value);
+    if (der_expect(&r, DER_SEQUENCE, &seq) || der_more(&r)) {
+        return TLS_EDER;
+    }
+    int allowed = 0;
+    der_enter(&n, &seq);
+    while (der_more(&n) && !der_expect(&n, DER_OID, &oid)) {
+        allowed |= der_oid_eq(&oid, OID_KP[purpose], sizeof OID_KP[purpose])
+                   || der_oid_eq(&oid, OID_ANY, sizeof OID_ANY);
+    }
+    return n.err ? TLS_EDER : allowed;
+}
+
+/* see x509_info.h */
 int x509_san_foreach(const struct x509_parts *x, x509_san_fn fn, void *arg)
 {
     struct der_tlv value, names, gn;

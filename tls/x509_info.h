@@ -45,6 +45,12 @@ int x509_find_ext(const struct x509_parts *x, const uint8_t *oid, size_t oid_len
 typedef int (*x509_san_fn)(void *arg, int type, const uint8_t *p, size_t len);
 int x509_san_foreach(const struct x509_parts *x, x509_san_fn fn, void *arg);
 
+/* Extended key usage (RFC 5280 4.2.1.12): may the certificate serve this purpose? A
+ * certificate without the extension may serve any; with it, only the purposes it lists
+ * (anyExtendedKeyUsage lists them all). Returns 1 allowed, 0 not, TLS_EDER malformed. */
+enum x509_purpose { X509_PURPOSE_SERVER, X509_PURPOSE_CLIENT };
+int x509_eku_allows(const struct x509_parts *x, enum x509_purpose purpose);
+
 /* A Name (the whole SEQUENCE, as in x509_parts.subject.raw) as text, most specific RDN
  * first (RFC 4514 order): "CN=Lab Intermediate CA, O=Gateway Test Lab". Non-printable and
  * non-ASCII bytes print as \XX; ',' '+' '"' '\' '<' '>' ';' are escaped. Always

@@ -14,6 +14,8 @@
 #   wild.pem        *.example.test
 #   ip.pem          SAN IP 127.0.0.1 and ::1 only
 #   cnonly.pem      no SAN, CN=legacy.example.test
+#   emailsan.pem    SAN e-mail address only, CN=legacy.example.test (the CN must not count)
+#   clientonly.pem  mail.example.test, extended key usage clientAuth only (not a server's)
 #   selfsigned.pem  mail.example.test, self-signed, not a CA
 #   other-root.pem  Other Root CA, unrelated to everything else
 #   chain-ec.pem, chain-rsa.pem   leaf + intermediate, as a server sends them
@@ -75,6 +77,12 @@ subjectAltName = $ENV::SAN
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
+
+[v3_leaf_client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = $ENV::SAN
 EOF
 
 genkey() { # NAME ec|rsa
@@ -120,6 +128,10 @@ issue wild ec "$LAB/CN=*.example.test" inter v3_leaf 20240101000000Z 20400101000
 SAN="IP:127.0.0.1,IP:::1"
 issue ip ec "$LAB/CN=Lab IP Server" inter v3_leaf 20240101000000Z 20400101000000Z
 issue cnonly ec "$LAB/CN=legacy.example.test" inter v3_leaf_nosan 20240101000000Z 20400101000000Z
+SAN="email:postmaster@example.test"
+issue emailsan ec "$LAB/CN=legacy.example.test" inter v3_leaf 20240101000000Z 20400101000000Z
+SAN="DNS:mail.example.test"
+issue clientonly ec "$LAB/CN=mail.example.test" inter v3_leaf_client 20240101000000Z 20400101000000Z
 
 cat leaf-ec.pem inter.pem > chain-ec.pem
 cat leaf-rsa.pem inter.pem > chain-rsa.pem

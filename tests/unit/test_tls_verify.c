@@ -193,6 +193,24 @@ static void legacy_certificate_without_san_matches_its_cn(void)
     CHECK_EQ(connect_to("wild inter", "*.example.test"), BR_ERR_X509_BAD_SERVER_NAME);
 }
 
+static void a_san_of_any_kind_rules_out_the_cn(void)
+{
+    CHECK_EQ(stored("root"), 0);
+    CHECK_EQ(connect_to("emailsan inter", "legacy.example.test"), BR_ERR_X509_BAD_SERVER_NAME);
+    CHECK_VERDICT("name mismatch: wanted legacy.example.test, certificate has no names");
+}
+
+static void a_client_certificate_never_vouches_for_a_server(void)
+{
+    CHECK_EQ(stored("root"), 0);
+    CHECK_EQ(connect_to("clientonly inter", "mail.example.test"),
+             BR_ERR_X509_FORBIDDEN_KEY_USAGE);
+    CHECK_VERDICT("server certificate is not for server authentication (its extended key "
+                  "usage lacks serverAuth)");
+    CHECK_EQ(connect_to("leaf-ec inter", "mail.example.test"), 0);   /* serverAuth, clientAuth */
+    CHECK_EQ(connect_to("cnonly inter", "legacy.example.test"), 0);  /* serverAuth only */
+}
+
 static void clock_at_1970_fails_closed_whatever_the_chain(void)
 {
     CHECK_EQ(stored("root"), 0);
@@ -365,6 +383,9 @@ TLS_TEST_MAIN(
     { "wildcard_covers_exactly_one_label", wildcard_covers_exactly_one_label },
     { "legacy_certificate_without_san_matches_its_cn",
       legacy_certificate_without_san_matches_its_cn },
+    { "a_san_of_any_kind_rules_out_the_cn", a_san_of_any_kind_rules_out_the_cn },
+    { "a_client_certificate_never_vouches_for_a_server",
+      a_client_certificate_never_vouches_for_a_server },
     { "clock_at_1970_fails_closed_whatever_the_chain",
       clock_at_1970_fails_closed_whatever_the_chain },
     { "server_sending_no_certificate_is_named", server_sending_no_certificate_is_named },

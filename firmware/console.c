@@ -10,6 +10,7 @@
 #include "lineedit.h"
 #include "log.h"
 #include "pwhash.h"
+#include "secure_wipe.h"
 #include "settings.h"
 
 /* What the next line typed means. */
@@ -122,25 +123,17 @@ static void try_login(char *pw, size_t len)
 
 /* ---- lines -------------------------------------------------------------------------------- */
 
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) {
-        *v++ = 0;
-    }
-}
-
 /* A whole line: route it by mode. */
 static void take_line(char *line, size_t len)
 {
     switch (con.mode) {
     case CON_LOGIN:
         try_login(line, len);
-        wipe(line, len);
+        secure_wipe(line, len);
         break;
     case CON_SECRET:
         cmds_secret(line, len);
-        wipe(line, len);
+        secure_wipe(line, len);
         con.secret_kind = cmds_wants_secret(con.prompt, sizeof con.prompt);
         con.mode = con.secret_kind ? CON_SECRET : CON_COMMAND;
         break;
@@ -197,7 +190,7 @@ static void feed_plain(char c)
         } else {
             take_line(con.line, len);
         }
-        wipe(con.line, sizeof con.line);
+        secure_wipe(con.line, sizeof con.line);
         con.len = 0;
         con.overflow = 0;
     } else if (con.len + 1 < sizeof con.line) {
@@ -259,7 +252,7 @@ static void poll_busy(void)
             }
         }
     }
-    wipe(buf, sizeof buf);
+    secure_wipe(buf, sizeof buf);
 }
 
 /* see console.h */
@@ -270,11 +263,11 @@ void console_tick(void)
         size_t n = con.hold_len;
         con.busy = 0;
         memcpy(held, con.hold, n);
-        wipe(con.hold, sizeof con.hold);
+        secure_wipe(con.hold, sizeof con.hold);
         con.hold_len = 0;
         show_prompt();
         feed(held, n);
-        wipe(held, sizeof held);
+        secure_wipe(held, sizeof held);
     }
     if (con.locked && (int32_t)(board_now_ms() - con.locked_until) >= 0) {
         con.locked = 0;
@@ -299,7 +292,7 @@ void console_poll(void)
         }
         feed(buf, (size_t)n);
     }
-    wipe(buf, sizeof buf);
+    secure_wipe(buf, sizeof buf);
 }
 
 /* see console.h */
@@ -347,7 +340,7 @@ unsigned console_run_script_loop(const char *text, size_t len, void (*step)(void
                 err = cmds_poll();
             }
         }
-        wipe(line, sizeof line);
+        secure_wipe(line, sizeof line);
         if (err) {
             cmds_set_batch(0);
             return lineno;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pem.h"
 #include "pwhash.h"
+#include "secure_wipe.h"
 #include "settings.h"
 #include "splice.h"
 #include "status.h"
@@ -57,14 +58,6 @@ void cons_out(const char *fmt, ...)
     va_end(ap);
     if (n > 0) {
         board_console_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-    }
-}
-
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) {
-        *v++ = 0;
     }
 }
 
@@ -133,8 +126,8 @@ static int config_line_secret(const char *fmt, const char *secret, size_t len)
     quoted[q] = '\0';
     snprintf(line, sizeof line, fmt, quoted);
     int err = config_line(line, strlen(line));
-    wipe(line, sizeof line);
-    wipe(quoted, sizeof quoted);
+    secure_wipe(line, sizeof line);
+    secure_wipe(quoted, sizeof quoted);
     return err;
 }
 
@@ -235,7 +228,7 @@ static int cmd_key_generate(void)
     }
     ret = 0;
 done:
-    wipe(stored, sizeof stored);
+    secure_wipe(stored, sizeof stored);
     key_wipe(&dev_key);
     return ret;
 }
@@ -347,7 +340,7 @@ static void probe_report(void)
 static void probe_end(void)
 {
     key_wipe(&pr.key);
-    wipe(pr.chain_der, sizeof pr.chain_der);
+    secure_wipe(pr.chain_der, sizeof pr.chain_der);
     probe_report();
     pr.result = strncmp(tls_conn_verdict(&pr.conn), "ok", 2) == 0
                     ? 0 : cons_fail("tls probe %s: failed", pr.target);
@@ -677,7 +670,7 @@ int cmds_exec(const char *text, size_t len)
             ret = pwhash_make(pw, strlen(pw), hash, sizeof hash) == 0
                       ? config_line_secret("set console password-hash %s", hash, strlen(hash))
                       : cons_fail("set system console-password: no random numbers for the salt");
-            wipe(hash, sizeof hash);
+            secure_wipe(hash, sizeof hash);
         }
     } else if (strcmp(argv[0], "trust") == 0 && argc == 2 && strcmp(argv[1], "list") == 0) {
         trust_list(settings_running());
@@ -712,7 +705,7 @@ int cmds_exec(const char *text, size_t len)
             }
         }
     }
-    wipe(copy, sizeof copy);
+    secure_wipe(copy, sizeof copy);
     return ret;
 }
 
@@ -759,9 +752,9 @@ void cmds_secret(const char *s, size_t len)
             if (pwhash_make(s, len, hash, sizeof hash) == 0) {
                 config_line_secret("set console password-hash %s", hash, strlen(hash));
             }
-            wipe(hash, sizeof hash);
+            secure_wipe(hash, sizeof hash);
         }
-        wipe(cm.first, sizeof cm.first);
+        secure_wipe(cm.first, sizeof cm.first);
         break;
     case PEND_FACTORY_RESET:
         if (len == 3 && memcmp(s, "yes", 3) == 0) {
@@ -791,5 +784,5 @@ void cmds_cancel(void)
         cons_out("paste cancelled\n");
     }
     cm.pending = PEND_NONE;
-    wipe(cm.first, sizeof cm.first);
+    secure_wipe(cm.first, sizeof cm.first);
 }

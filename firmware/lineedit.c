@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lineedit.h"
+#include "secure_wipe.h"
 
 enum { ESC_NONE, ESC_SEEN, ESC_CSI, ESC_SS3 };
 
@@ -14,14 +15,6 @@ static void emit(struct lineedit *le, const char *s, size_t n)
 static void emits(struct lineedit *le, const char *s)
 {
     emit(le, s, strlen(s));
-}
-
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) {
-        *v++ = 0;
-    }
 }
 
 /* Redraw everything from the start of the screen line, then put the cursor back. */
@@ -79,7 +72,7 @@ void le_show(struct lineedit *le)
 
 void le_wipe(struct lineedit *le)
 {
-    wipe(le->line, sizeof le->line);
+    secure_wipe(le->line, sizeof le->line);
     le->len = le->cur = 0;
 }
 

@@ -10,6 +10,7 @@
 #include "lwip/dns.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
+#include "secure_wipe.h"
 #include "settings.h"
 #include "store.h"
 #include "timesync.h"
@@ -183,14 +184,6 @@ int settings_factory_reset(void)
 #define SETTINGS_LKG_INTERVAL 86400
 #define SETTINGS_TIME_SLACK 3600
 
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) {
-        *v++ = 0;
-    }
-}
-
 /* see settings.h */
 int settings_device_key(const struct config *cf, struct device_key *k)
 {
@@ -217,11 +210,11 @@ int settings_device_key(const struct config *cf, struct device_key *k)
         uint8_t stored[KEY_STORED_LEN] = { KEY_FORMAT_P256, BR_EC_secp256r1 };
         memcpy(stored + 2 + 32 - ec->xlen, ec->x, ec->xlen);
         ret = key_load(k, stored, sizeof stored) == 0 ? 0 : -2;
-        wipe(stored, sizeof stored);
+        secure_wipe(stored, sizeof stored);
     }
 done:
-    wipe(&dc, sizeof dc);
-    wipe(der, sizeof der);
+    secure_wipe(&dc, sizeof dc);
+    secure_wipe(der, sizeof der);
     return ret;
 }
 

@@ -6,6 +6,7 @@
 
 #include "imap_client.h"
 #include "log.h"
+#include "secure_wipe.h"
 
 /* What a response line is (struct imap_line_ctx.kind). */
 enum { L_NONE, L_IGNORE, L_STATUS, L_CAPA, L_NUMBERED, L_EXISTS, L_EXPUNGE, L_FETCH,
@@ -40,14 +41,6 @@ static long fail(struct imap_client *c, struct imap_cevent *ev)
         ev->type = IC_EV_FAILED;
     }
     return -1;
-}
-
-static void wipe(void *p, size_t n)
-{
-    volatile uint8_t *v = p;
-    while (n--) {
-        *v++ = 0;
-    }
 }
 
 /* Appends one command line "gN ..." and makes it the command in flight. */
@@ -148,7 +141,7 @@ static int plain_b64(struct imap_client *c, char *out, size_t cap)
     raw[1 + u] = 0;
     memcpy(raw + 2 + u, c->cfg.pass, p);
     base64(out, raw, u + p + 2);
-    wipe(raw, sizeof raw);
+    secure_wipe(raw, sizeof raw);
     return 0;
 }
 
@@ -171,7 +164,7 @@ static long start_auth(struct imap_client *c, struct imap_cevent *ev)
         }
         r = c->caps & IMAP_CAP_SASL_IR ? command(c, "AUTHENTICATE PLAIN %s", b64)
                                        : command(c, "AUTHENTICATE PLAIN");
-        wipe(b64, sizeof b64);
+        secure_wipe(b64, sizeof b64);
     } else if (!(c->caps & IMAP_CAP_LOGINDISABLED)) {
         if (quote(qu, sizeof qu, c->cfg.user) || quote(qp, sizeof qp, c->cfg.pass)) {
             set_verdict(c, "login: user or password not sendable by LOGIN (8-bit or control "
@@ -179,7 +172,7 @@ static long start_auth(struct imap_client *c, struct imap_cevent *ev)
             return fail(c, ev);
         }
         r = command(c, "LOGIN %s %s", qu, qp);
-        wipe(qp, sizeof qp);
+        secure_wipe(qp, sizeof qp);
     } else {
         set_verdict(c, "login: the server offers neither AUTH=PLAIN nor LOGIN");
         return fail(c, ev);
@@ -570,11 +563,11 @@ static long on_begin(struct imap_client *c, const struct imap_ev *e, struct imap
             !(c->caps & IMAP_CAP_SASL_IR) && !c->auth_cont) {
             char b64[(2 * IMAP_STRING_MAX + 4) / 3 * 4 + 8];
             if (plain_b64(c, b64, sizeof b64) || raw_line(c, b64)) {
-                wipe(b64, sizeof b64);
+                secure_wipe(b64, sizeof b64);
                 set_verdict(c, "login: credentials do not fit");
                 return fail(c, ev);
             }
-            wipe(b64, sizeof b64);
+            secure_wipe(b64, sizeof b64);
             c->secret_out = 1;
             c->auth_cont = 1;
             c->ln.kind = L_IGNORE;     /* the base64 challenge (empty) means nothing */
@@ -785,7 +778,7 @@ void imap_client_out_done(struct imap_client *c, size_t n)
     c->out_off += n < c->out_len - c->out_off ? n : c->out_len - c->out_off;
     if (c->out_off == c->out_len) {
         if (c->secret_out) {
-            wipe(c->out, c->out_len);
+            secure_wipe(c->out, c->out_len);
             c->secret_out = 0;
         }
         c->out_off = c->out_len = 0;

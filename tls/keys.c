@@ -3,6 +3,7 @@
 
 #include "keys.h"
 #include "random.h"
+#include "secure_wipe.h"
 #include "tls_err.h"
 
 /* P-256 only, with the 31-bit implementation (64-bit and Cortex-A cores). */
@@ -20,12 +21,6 @@ static const uint8_t spki_prefix[KEY_SPKI_LEN - 65] = {
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
     0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 };
-
-static void wipe(void *p, size_t len)
-{
-    memset(p, 0, len);
-    __asm__ __volatile__("" : : "r"(p) : "memory");   /* keep the wipe */
-}
 
 /* ---- BearSSL's PRNG interface over tls/random ---- */
 
@@ -128,7 +123,7 @@ int key_load(struct device_key *k, const uint8_t *p, size_t len)
 /* see keys.h */
 void key_wipe(struct device_key *k)
 {
-    wipe(k, sizeof *k);
+    secure_wipe(k, sizeof *k);
 }
 
 /* see keys.h */

@@ -151,6 +151,7 @@ int settings_commit(void)
     struct config before = st.cfg.running;
     int err = config_commit(&st.cfg);
     if (err != CONFIG_OK) {
+        secure_wipe(&before, sizeof before);   /* a copy of the passwords */
         return err;
     }
     const struct config *now = &st.cfg.running;
@@ -162,6 +163,7 @@ int settings_commit(void)
                memcmp(before.hosts, now->hosts, sizeof now->hosts) != 0) {
         timesync_apply(now, st.netif);  /* the NTP server's name may point elsewhere now */
     }
+    secure_wipe(&before, sizeof before);
     return CONFIG_OK;
 }
 

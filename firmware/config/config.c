@@ -6,6 +6,7 @@
 
 #include "config_int.h"
 #include "log.h"
+#include "secure_wipe.h"
 
 /* ---- schema migration ----------------------------------------------------------------- */
 
@@ -33,6 +34,7 @@ void config_defaults(struct config *cfg)
     cfg->imap.after = IMAP_AFTER_SEEN;
     cfg->imap.poll = CONFIG_IMAP_POLL_DEFAULT;
     cfg->imap.batch = CONFIG_IMAP_BATCH_MAX;
+    cfg->console_timeout = CONFIG_CONSOLE_TIMEOUT_DEFAULT;
 }
 
 /* see config.h */
@@ -52,18 +54,29 @@ int config_changed(const struct config_ctx *c)
     return memcmp(&c->running, &c->candidate, sizeof c->running) != 0;
 }
 
+/* The candidate's new blobs are gone (committed to flash, or dropped): the arena may have
+ * held a device key, and scratch and render records read back or written (passwords). */
+static void wipe_buffers(struct config_ctx *c)
+{
+    secure_wipe(c->arena, c->arena_cap);
+    secure_wipe(c->scratch, sizeof c->scratch);
+    secure_wipe(c->render, sizeof c->render);
+}
+
 /* see config.h */
 void config_discard(struct config_ctx *c)
 {
     c->candidate = c->running;
     c->arena_used = 0;
     c->input = CFG_IN_COMMAND;
+    wipe_buffers(c);
 }
 
 /* see config.h */
 void config_discard_paste(struct config_ctx *c)
 {
     if (c->input != CFG_IN_COMMAND) {
+        secure_wipe(c->arena + c->pem_start, c->arena_used - c->pem_start);
         c->arena_used = c->pem_start;
         c->input = CFG_IN_COMMAND;
     }
@@ -196,6 +209,7 @@ int config_load(struct config_ctx *c)
     }
     c->running = c->candidate;
     c->line = 0;
+    secure_wipe(c->scratch, sizeof c->scratch);   /* the last record read: maybe a password */
     return CONFIG_OK;
 }
 
@@ -418,8 +432,7 @@ static int check_together(struct config_ctx *c)
     return CONFIG_OK;
 }
 
-/* see config.h */
-int config_commit(struct config_ctx *c)
+static int commit(struct config_ctx *c)
 {
     struct walk w = { 0 };
     if (c->input != CFG_IN_COMMAND) {
@@ -464,6 +477,21 @@ int config_commit(struct config_ctx *c)
     c->schema_loaded = CONFIG_SCHEMA_VERSION;
     c->running = c->candidate;
     return CONFIG_OK;
+}
+
+/* see config.h */
+int config_commit(struct config_ctx *c)
+{
+    int err = commit(c);
+    if (err == CONFIG_OK) {
+        c->arena_used = 0;
+        wipe_buffers(c);   /* the new blobs are on flash */
+    } else {
+        /* the candidate keeps its blobs for another try; records read back go */
+        secure_wipe(c->scratch, sizeof c->scratch);
+        secure_wipe(c->render, sizeof c->render);
+    }
+    return err;
 }
 
 /* see config.h */

@@ -37,6 +37,8 @@
 #define CONFIG_KEY_MAX 512        /* device private key, DER */
 #define CONFIG_LINE_MAX 512       /* one command line */
 #define CONFIG_IMAP_BATCH_MAX 64  /* the receiver's UID set per cycle (net/imap_client.h) */
+#define CONFIG_CONSOLE_TIMEOUT_DEFAULT 15    /* minutes idle before the console logs out */
+#define CONFIG_CONSOLE_TIMEOUT_MAX 1440      /* a day; 0 means never */
 
 /* Record types of the schema: key = STORE_KEY(type, id). */
 enum config_type {
@@ -119,6 +121,7 @@ struct config {
         int enabled;
     } imap;
     char console_hash[CONFIG_SECRET_MAX];
+    uint32_t console_timeout;        /* minutes idle before logout (with a password); 0: never */
     /* blobs: on flash, or (candidate) in the arena */
     struct config_trust trust[CONFIG_TRUST_MAX];
     unsigned ntrust;
@@ -144,6 +147,9 @@ struct config_ctx {
     uint8_t scratch[STORE_VALUE_MAX]; /* a record read back from flash */
     char render[2048];                /* one record's text being written */
 };
+/* Secrets never outlive their use in the context's own buffers: the arena (a new device
+ * key), scratch (records read back) and render are wiped after every commit, discard,
+ * load and print, and the parts of the arena a paste gives back are wiped at once. */
 
 /* Set up ctx over a mounted store; arena holds PEM/DER pasted into the candidate (64 KiB
  * takes a whole trust store of 30+ certificates). Loads nothing yet. */
@@ -179,6 +185,12 @@ int config_changed(const struct config_ctx *c);
 typedef void (*config_sink)(void *arg, const char *p, size_t len);
 int config_print(struct config_ctx *c, const struct config *cfg, unsigned flags,
                  config_sink sink, void *arg);
+/* What a commit would change (config_compare.c), as `show config` lines: those of the
+ * running config the candidate drops as "- LINE", those it adds as "+ LINE", section by
+ * section. Secrets stay masked: a changed secret is its masked line removed and added. The
+ * device key, chain and trust anchors are one comment line each (a trust anchor by its
+ * SHA-256). Returns the number of lines printed (0: no difference). Uses c->render. */
+int config_compare(struct config_ctx *c, config_sink sink, void *arg);
 
 /* ---- the device identity's blobs (config_blob.c) ----
  * The device key (tls/keys.h stored form, or the DER of an imported key) and the device

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config_int.h"
+#include "secure_wipe.h"
 
 /* see config.h */
 int config_set_key(struct config_ctx *c, const uint8_t *p, size_t len)
@@ -72,6 +73,7 @@ void config_chain_restore(struct config_ctx *c, const struct config_chain_mark *
     struct config *cf = &c->candidate;
     if (cf->chain_new && !(m->is_new && m->off == cf->chain_off) &&
         cf->chain_off + cf->chain_len == c->arena_used) {
+        secure_wipe(c->arena + cf->chain_off, cf->chain_len);
         c->arena_used = cf->chain_off;   /* the refused paste was the arena's last blob */
     }
     cf->has_chain = m->has;

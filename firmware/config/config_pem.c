@@ -7,6 +7,7 @@
 #include <bearssl_hash.h>
 
 #include "config_int.h"
+#include "secure_wipe.h"
 #include "pem.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -141,9 +142,11 @@ static int add_anchor(struct config_ctx *c, uint32_t off, uint32_t len)
 static int same_as_stored(struct config_ctx *c, uint32_t key, const uint8_t *p, size_t len)
 {
     size_t have;
-    return c->store != NULL &&
-           store_get(c->store, key, c->scratch, sizeof c->scratch, &have) == STORE_OK &&
-           have == len && memcmp(c->scratch, p, len) == 0;
+    int same = c->store != NULL &&
+               store_get(c->store, key, c->scratch, sizeof c->scratch, &have) == STORE_OK &&
+               have == len && memcmp(c->scratch, p, len) == 0;
+    secure_wipe(c->scratch, sizeof c->scratch);   /* it may have been the device key */
+    return same;
 }
 
 static int set_key(struct config_ctx *c, uint32_t off, uint32_t len)
@@ -211,7 +214,7 @@ static int chain_pem_valid(struct config_ctx *c, uint32_t start, uint32_t end)
     return CONFIG_OK;
 }
 
-static int pem_done(struct config_ctx *c)
+static int pem_decode_done(struct config_ctx *c)
 {
     enum config_input in = c->input;
     uint32_t start = c->pem_start, end = (uint32_t)c->arena_used;
@@ -274,6 +277,18 @@ static int pem_done(struct config_ctx *c)
     return CONFIG_OK;
 }
 
+/* The end of a paste: what the arena no longer holds (the text a block was decoded from,
+ * a refused paste) is wiped at once, since it may have been a private key. */
+static int pem_done(struct config_ctx *c)
+{
+    size_t end = c->arena_used;
+    int err = pem_decode_done(c);
+    if (end > c->arena_used) {
+        secure_wipe(c->arena + c->arena_used, end - c->arena_used);
+    }
+    return err;
+}
+
 /* see config_int.h */
 int cfg_pem_line(struct config_ctx *c, const char *p, size_t len)
 {
@@ -284,6 +299,7 @@ int cfg_pem_line(struct config_ctx *c, const char *p, size_t len)
         return pem_done(c);
     }
     if (c->arena_cap - c->arena_used < len + 1) {
+        secure_wipe(c->arena + c->pem_start, c->arena_used - c->pem_start);
         c->arena_used = c->pem_start;
         c->input = CFG_IN_COMMAND;
         snprintf(c->error, sizeof c->error, "line %u: pasted text larger than the %zu-byte "
@@ -378,5 +394,6 @@ int cfg_print_blobs(struct config_ctx *c, const struct config *cf, unsigned flag
         }
         sink(arg, "\n", 1);
     }
+    secure_wipe(c->scratch, sizeof c->scratch);   /* the device key of an export */
     return ret;
 }

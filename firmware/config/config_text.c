@@ -8,6 +8,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "conftok.h"
+#include "secure_wipe.h"
 
 /* ---- tokens --------------------------------------------------------------------------- */
 
@@ -132,8 +133,17 @@ static int expect(struct config_ctx *c, const char *tok, const char *what)
 static int cmd_set_system(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
+    if (tk->n > 2 && strcmp(tk->t[2], "console-timeout") == 0) {
+        uint32_t v;
+        if (tk->n != 4 || parse_u32(tk->t[3], CONFIG_CONSOLE_TIMEOUT_MAX, &v)) {
+            return expect(c, tk->n > 4 ? tk->t[4] : tk->n > 3 ? tk->t[3] : NULL,
+                          "minutes, 0 (never) to 1440");
+        }
+        cf->console_timeout = v;
+        return CONFIG_OK;
+    }
     if (tk->n < 3 || strcmp(tk->t[2], "hostname") != 0) {
-        return expect(c, tk->n > 2 ? tk->t[2] : NULL, "hostname");
+        return expect(c, tk->n > 2 ? tk->t[2] : NULL, "hostname or console-timeout");
     }
     if (tk->n != 4 || parse_host(tk->t[3], cf->hostname)) {
         return expect(c, tk->n > 3 ? tk->t[3] : NULL, "a host name (letters, digits, . -)");
@@ -357,6 +367,19 @@ static int cmd_set_imap(struct config_ctx *c, struct conftok *tk)
         memset(cf->imap.move_folder, 0, CONFIG_NAME_MAX);
         return CONFIG_OK;
     }
+    if (strcmp(what, "password") == 0) {
+        /* the secret's words are never quoted back, however many there are */
+        if (tk->n != 4) {
+            return expect(c, tk->n > 3 ? "(secret)" : NULL,
+                          "one password (in quotes if it has blanks)");
+        }
+        if (strcmp(arg, CONFIG_MASK) == 0) {
+            return CONFIG_OK;   /* the masked secret of `show config`: keep it */
+        }
+        return parse_text(arg, cf->imap.password, CONFIG_SECRET_MAX)
+                   ? expect(c, "(secret)", "a password of printable characters")
+                   : CONFIG_OK;
+    }
     if (tk->n != 4) {
         return expect(c, tk->n > 4 ? tk->t[4] : arg, "one value");
     }
@@ -379,14 +402,6 @@ static int cmd_set_imap(struct config_ctx *c, struct conftok *tk)
     if (strcmp(what, "user") == 0) {
         return parse_text(arg, cf->imap.user, CONFIG_NAME_MAX) ? expect(c, arg, "a user name")
                                                                : CONFIG_OK;
-    }
-    if (strcmp(what, "password") == 0) {
-        if (strcmp(arg, CONFIG_MASK) == 0) {
-            return CONFIG_OK;   /* the masked secret of `show config`: keep it */
-        }
-        return parse_text(arg, cf->imap.password, CONFIG_SECRET_MAX)
-                   ? expect(c, "(secret)", "a password of printable characters")
-                   : CONFIG_OK;
     }
     if (strcmp(what, "folder") == 0) {
         return parse_text(arg, cf->imap.folder, CONFIG_NAME_MAX) ? expect(c, arg, "a folder")
@@ -539,15 +554,16 @@ int config_exec(struct config_ctx *c, const char *p, size_t len)
         return cfg_pem_line(c, p, len);
     }
     struct conftok tk;
+    int err = CONFIG_OK;
     if (len > CONFIG_LINE_MAX || conftok_split(&tk, p, len, TOK_MAX) != 0) {
         snprintf(c->error, sizeof c->error, "line %u: expected at most %d tokens, %d bytes, "
                  "closed quotes", c->line, TOK_MAX, CONFIG_LINE_MAX);
-        return CONFIG_ESYNTAX;
+        err = CONFIG_ESYNTAX;
+    } else if (tk.n > 0) {
+        err = exec_command(c, &tk);
     }
-    if (tk.n == 0) {
-        return CONFIG_OK;
-    }
-    return exec_command(c, &tk);
+    secure_wipe(&tk, sizeof tk);   /* the words may be a secret's */
+    return err;
 }
 
 /* ---- printing ------------------------------------------------------------------------- */
@@ -610,6 +626,11 @@ void cfg_print_section(const struct config *cf, enum config_type type, unsigned 
             put(&o, "set system hostname");
             put_tok(&o, cf->hostname);
             put(&o, "\n");
+        }
+        if (cf->console_timeout != CONFIG_CONSOLE_TIMEOUT_DEFAULT) {
+            snprintf(b, sizeof b, "set system console-timeout %u\n",
+                     (unsigned)cf->console_timeout);
+            put(&o, b);
         }
         break;
     case CFG_T_NET:

@@ -1,6 +1,7 @@
 /* Fuzz the config text parser: any text, line by line, into a candidate (no store). What the
  * printer then writes (secrets and blobs included) must parse back, and print the same:
- * print(parse(print(x))) == print(x). No crash, no hang, no read past the input. */
+ * print(parse(print(x))) == print(x). No crash, no hang, no read past the input; `compare`
+ * of the edits against the defaults runs on the same candidate. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,6 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     feed(&a, (const char *)data, size);
     t1.len = 0;
     config_print(&a, &a.candidate, CONFIG_PRINT_SECRETS, to_text, &t1);
+    t2.len = 0;
+    config_compare(&a, to_text, &t2);   /* the edits against the defaults: no crash */
 
     config_init(&b, NULL, arena_b, sizeof arena_b);
     feed(&b, t1.buf, t1.len);

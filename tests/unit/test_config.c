@@ -2,7 +2,10 @@
  * commands commits in one store transaction, survives a reboot, exports to text that imports
  * back to the identical config, `show config` hides secrets yet re-imports unchanged, errors
  * name the token, a power cut during commit leaves the old or the new config, and an
- * unversioned store is migrated to the current schema. */
+ * unversioned store is migrated to the current schema. `compare` shows what a commit would
+ * change, secrets masked, and no secret outlives a commit or a discard in the context's
+ * own buffers. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 
 #include "check.h"
@@ -350,7 +353,212 @@ static void an_imap_receiver_that_would_send_its_password_in_clear_is_refused_at
     emu_free(m);
 }
 
+/* Where a secret's bytes are still in the context's own buffers (NULL: nowhere). */
+static const char *holds(const struct config_ctx *c, const void *secret, size_t n)
+{
+    if (memmem(c->arena, c->arena_cap, secret, n) != NULL) {
+        return "arena";
+    }
+    if (memmem(c->scratch, sizeof c->scratch, secret, n) != NULL) {
+        return "scratch";
+    }
+    if (memmem(c->render, sizeof c->render, secret, n) != NULL) {
+        return "render";
+    }
+    return NULL;
+}
+
+/* The secrets of factory_text, and a second key and password that are discarded. */
+struct secrets {
+    uint8_t key[138], key2[138];
+    char key_b64[24], key2_b64[24];   /* a piece of each key's PEM text: its last line */
+};
+
+static void key_of(uint64_t seed, uint8_t der[138], char b64[24])
+{
+    static struct text pem;
+    pem.len = 0;
+    add_pem(&pem, "PRIVATE KEY", seed, 138);
+    rng_fill(&seed, der, 138);
+    der[0] = 0x30;
+    der[1] = 0x82;
+    der[2] = 0;
+    der[3] = 134;
+    /* the body's last line: behind the DER decoded in place over the text */
+    const char *end = memmem(pem.buf, pem.len, "\n-----END", 9);
+    const char *last = end - 1;
+    while (*last != '\n') {
+        last--;
+    }
+    memcpy(b64, last + 1, 24);
+}
+
+static int secret_left(const struct config_ctx *c, const struct secrets *k, const char *when)
+{
+    /* the hash by its tail: a record read after it (the schema) covers its first bytes */
+    static const char *const words[] = { "s3cret pass", "t$abcdef", "n3w secret" };
+    const char *where = NULL, *what = NULL;
+    for (size_t i = 0; i < 3 && where == NULL; i++) {
+        what = words[i];
+        where = holds(c, words[i], strlen(words[i]));
+    }
+    if (where == NULL && (where = holds(c, k->key + 40, 32)) != NULL) {
+        what = "the device key's DER";
+    }
+    if (where == NULL && (where = holds(c, k->key2 + 40, 32)) != NULL) {
+        what = "the discarded device key's DER";
+    }
+    if (where == NULL && (where = holds(c, k->key_b64, 24)) != NULL) {
+        what = "the device key's PEM";
+    }
+    if (where == NULL && (where = holds(c, k->key2_b64, 24)) != NULL) {
+        what = "the discarded device key's PEM";
+    }
+    if (where != NULL) {
+        fprintf(stderr, "%s: %s is still in the %s\n", when, what, where);
+    }
+    return where != NULL;
+}
+
+static void no_secret_is_left_in_the_arena_scratch_or_render_after_commit_or_discard(void)
+{
+    static struct secrets k;
+    key_of(99, k.key, k.key_b64);
+    key_of(77, k.key2, k.key2_b64);
+    struct emu *m = fresh();
+    factory_text(&input, 3);
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    CHECK_EQ(config_exec_text(&cc, input.buf, input.len), CONFIG_OK);   /* ends with commit */
+    CHECK(!secret_left(&cc, &k, "after the commit of the factory text"));
+    /* a second commit reads the stored records back to compare */
+    const char *again = "set system hostname gw-berlin-2\ncommit\n";
+    CHECK_EQ(config_exec_text(&cc, again, strlen(again)), CONFIG_OK);
+    CHECK(!secret_left(&cc, &k, "after a second commit"));
+    /* an export reads the device key from flash */
+    export(&cc, &t1, CONFIG_PRINT_SECRETS);
+    CHECK(strstr(t1.buf, "s3cret pass") != NULL);
+    CHECK(!secret_left(&cc, &k, "after an export"));
+    /* a new password and key in the candidate, then discarded */
+    input.len = 0;
+    add(&input, "set imap password \"n3w secret\"\ntunnel key import\n");
+    add_pem(&input, "PRIVATE KEY", 77, 138);
+    add(&input, "\n");
+    CHECK_EQ(config_exec_text(&cc, input.buf, input.len), CONFIG_OK);
+    CHECK(cc.candidate.key_new);
+    CHECK(holds(&cc, k.key2_b64, 24) == NULL);   /* only its DER waits for the commit */
+    config_discard(&cc);
+    CHECK(!secret_left(&cc, &k, "after a discard"));
+    /* a reboot reads every record */
+    CHECK_EQ(store_mount(&st, &m->e.base, idx, KEYS), STORE_OK);
+    config_init(&cc, &st, arena, sizeof arena);
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    CHECK(!secret_left(&cc, &k, "after a load"));
+    emu_free(m);
+    /* a box with a key and no chain: the export reads the key last */
+    m = fresh();
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    input.len = 0;
+    add(&input, "tunnel key import\n");
+    add_pem(&input, "PRIVATE KEY", 99, 138);
+    add(&input, "\ncommit\n");
+    CHECK_EQ(config_exec_text(&cc, input.buf, input.len), CONFIG_OK);
+    export(&cc, &t1, CONFIG_PRINT_SECRETS);
+    CHECK(!secret_left(&cc, &k, "after the export of a key"));
+    emu_free(m);
+}
+
+static void compare_shows_removed_and_added_lines_with_secrets_masked(void)
+{
+    struct emu *m = fresh();
+    factory_text(&input, 3);
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    CHECK_EQ(config_exec_text(&cc, input.buf, input.len), CONFIG_OK);
+    t1.len = 0;
+    CHECK_EQ(config_compare(&cc, to_text, &t1), 0);
+    CHECK_EQ(t1.len, 0);
+    const char *edit = "set system hostname gw-berlin-2\nhost del ldap\n"
+                       "mapping add new.virtual:25 mail:25 tcp\nset imap password \"n3w secret\"\n"
+                       "set system console-timeout 0\n";
+    CHECK_EQ(config_exec_text(&cc, edit, strlen(edit)), CONFIG_OK);
+    input.len = 0;
+    add(&input, "trust import\n");
+    add_pem(&input, "CERTIFICATE", 4242, 700);
+    add(&input, "\n");
+    CHECK_EQ(config_exec_text(&cc, input.buf, input.len), CONFIG_OK);
+    t1.len = 0;
+    int lines = config_compare(&cc, to_text, &t1);
+    t1.buf[t1.len] = '\0';
+    static const char *const want[] = {
+        ("- set system hostname gw-berlin-1\n+ set system hostname gw-berlin-2\n"
+         "+ set system console-timeout 0\n"),
+        "- host add ldap 10.1.2.11\n",
+        "+ mapping add new.virtual:25 mail:25 tcp\n",
+        "- set imap password ********\n+ set imap password ********\n",
+        "+ # trust certificate sha256 ",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (strstr(t1.buf, want[i]) == NULL) {
+            fprintf(stderr, "compare lacks %s in:\n%s", want[i], t1.buf);
+        }
+        CHECK(strstr(t1.buf, want[i]) != NULL);
+    }
+    CHECK_EQ(lines, 8);
+    CHECK(strstr(t1.buf, "n3w") == NULL && strstr(t1.buf, "s3cret") == NULL);
+    CHECK(strstr(t1.buf, "host add mail") == NULL);   /* unchanged lines are not shown */
+    config_discard(&cc);
+    t1.len = 0;
+    CHECK_EQ(config_compare(&cc, to_text, &t1), 0);
+    emu_free(m);
+}
+
+static void the_console_timeout_is_a_system_setting_printed_when_not_the_default(void)
+{
+    struct emu *m = fresh();
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    CHECK_EQ(cc.running.console_timeout, CONFIG_CONSOLE_TIMEOUT_DEFAULT);
+    const char *a = "set system console-timeout 0\ncommit\n";
+    CHECK_EQ(config_exec_text(&cc, a, strlen(a)), CONFIG_OK);
+    export(&cc, &t1, 0);
+    t1.buf[t1.len] = '\0';
+    CHECK(strstr(t1.buf, "set system console-timeout 0\n") != NULL);
+    const char *b = "set system console-timeout 15\ncommit\n";
+    CHECK_EQ(config_exec_text(&cc, b, strlen(b)), CONFIG_OK);
+    export(&cc, &t1, 0);
+    t1.buf[t1.len] = '\0';
+    CHECK(strstr(t1.buf, "console-timeout") == NULL);   /* the default is not printed */
+    CHECK(config_exec(&cc, "set system console-timeout 1441", 31) < 0);
+    CHECK(strstr(cc.error, "'1441': expected minutes, 0 (never) to 1440") != NULL);
+    emu_free(m);
+}
+
+static void an_error_never_quotes_a_secret(void)
+{
+    struct emu *m = fresh();
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    static const char *const lines[] = {
+        "set imap password secretword1 secretword2",
+        "set imap password \"secretword1\x01\"",
+        "set console password-hash secretword1 secretword2",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        CHECK(config_exec(&cc, lines[i], strlen(lines[i])) < 0);
+        if (strstr(cc.error, "secretword") != NULL) {
+            fprintf(stderr, "%s -> %s\n", lines[i], cc.error);
+        }
+        CHECK(strstr(cc.error, "secretword") == NULL);
+        CHECK(strstr(cc.error, "'(secret)'") != NULL);
+    }
+    emu_free(m);
+}
+
 CHECK_MAIN(
+    { "no_secret_is_left_in_the_arena_scratch_or_render_after_commit_or_discard",
+      no_secret_is_left_in_the_arena_scratch_or_render_after_commit_or_discard },
+    { "compare_shows_removed_and_added_lines_with_secrets_masked",
+      compare_shows_removed_and_added_lines_with_secrets_masked },
+    { "the_console_timeout_is_a_system_setting_printed_when_not_the_default",
+      the_console_timeout_is_a_system_setting_printed_when_not_the_default },
+    { "an_error_never_quotes_a_secret", an_error_never_quotes_a_secret },
     { "an_imap_receiver_that_would_send_its_password_in_clear_is_refused_at_commit",
       an_imap_receiver_that_would_send_its_password_in_clear_is_refused_at_commit },
     { "a_factory_config_commits_once_and_survives_a_reboot",

@@ -7,6 +7,8 @@
 const struct cmd_form cmd_forms[] = {
     { "set system hostname NAME", "the box's name (prompt, DHCP, hello to the relay)" },
     { "set system console-password [SECRET]", "require a password at the console (prompts)" },
+    { "set system console-timeout MINUTES",
+      "with a console password: log out after MINUTES idle (default 15, 0: never)" },
     { "set net address dhcp", "take the address from DHCP" },
     { "set net address A.B.C.D/NN gateway A.B.C.D", "static address and default route" },
     { "set net dns A.B.C.D", "DNS server (none by default)" },
@@ -37,10 +39,12 @@ const struct cmd_form cmd_forms[] = {
     { "set imap max-size BYTES|none", "larger messages stay on the server, reported" },
     { "set imap batch N", "messages delivered per cycle, 1 to 64 (default 64)" },
     { "set imap enabled yes|no", "run the receiver" },
-    { "commit", "write the candidate to flash and apply it" },
+    { "compare", "what commit would change: - removed, + added lines (secrets masked)" },
+    { "commit", "write the candidate to flash and apply it (says so when nothing changed)" },
     { "discard", "drop uncommitted changes" },
     { "show config", "the running configuration as commands (secrets masked)" },
-    { "show config secrets", "the same with secrets, for a backup" },
+    { "show config candidate", "the candidate configuration, with uncommitted changes" },
+    { "show config secrets", "the running configuration with secrets, for a backup" },
     { "show status", "uptime, network, time, memory against limits, services" },
     { "show log", "the last log lines" },
     { "show mappings", "mappings with their counters" },
@@ -50,9 +54,14 @@ const struct cmd_form cmd_forms[] = {
     { "show version", "firmware version and board" },
     { "reboot", "restart the gateway" },
     { "factory-reset", "erase the configuration (asks first)" },
+    { "logout", "end the session: back to the console password prompt" },
+    { "exit", "the same as logout" },
     { "help [COMMAND]", "this list, or the forms of one command" },
 };
 const size_t cmd_forms_count = sizeof cmd_forms / sizeof cmd_forms[0];
+
+/* Forms that carry a secret but are not typed (restores write them): not in help. */
+static const char *const hidden_secret_forms[] = { "set console password-hash HASH" };
 
 /* The i-th token of a pattern, without brackets; returns its length (0: no such token). */
 static size_t token_at(const char *pattern, unsigned i, const char **tok)
@@ -195,4 +204,64 @@ size_t cmd_help(const char *words, void (*out)(void *arg, const char *line), voi
         matched++;
     }
     return matched;
+}
+
+static int is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+/* Where the secret of pattern begins in line (see cmd_secret_at), or CMD_NO_SECRET. */
+static size_t secret_in_form(const char *pattern, const char *line, size_t len)
+{
+    size_t p = 0;
+    for (unsigned i = 0;; i++) {
+        const char *tok;
+        size_t tn = token_at(pattern, i, &tok);
+        if (tn == 0) {
+            return CMD_NO_SECRET;
+        }
+        if ((tn == 6 && memcmp(tok, "SECRET", 6) == 0) ||
+            (tn == 4 && memcmp(tok, "HASH", 4) == 0)) {
+            return i > 0 && p > 0 && is_blank(line[p - 1]) ? p : CMD_NO_SECRET;
+        }
+        size_t s = p;
+        while (p < len && !is_blank(line[p])) {
+            p++;
+        }
+        if (p - s != tn || memcmp(line + s, tok, tn) != 0) {
+            return CMD_NO_SECRET;
+        }
+        while (p < len && is_blank(line[p])) {
+            p++;
+        }
+    }
+}
+
+/* see cmd_grammar.h */
+size_t cmd_secret_at(const char *line, size_t len)
+{
+    size_t start = 0;
+    while (start < len && is_blank(line[start])) {
+        start++;
+    }
+    if (len - start > 5 && memcmp(line + start, "help", 4) == 0 && is_blank(line[start + 4])) {
+        start += 5;   /* `help set imap password x` carries the secret all the same */
+        while (start < len && is_blank(line[start])) {
+            start++;
+        }
+    }
+    for (size_t f = 0; f < cmd_forms_count; f++) {
+        size_t at = secret_in_form(cmd_forms[f].pattern, line + start, len - start);
+        if (at != CMD_NO_SECRET) {
+            return start + at;
+        }
+    }
+    for (size_t f = 0; f < sizeof hidden_secret_forms / sizeof hidden_secret_forms[0]; f++) {
+        size_t at = secret_in_form(hidden_secret_forms[f], line + start, len - start);
+        if (at != CMD_NO_SECRET) {
+            return start + at;
+        }
+    }
+    return CMD_NO_SECRET;
 }

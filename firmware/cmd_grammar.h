@@ -26,4 +26,12 @@ size_t cmd_complete(const char *line, size_t ws, size_t cur, const char **cands,
  * line, pattern then help, through out. Returns how many matched. */
 size_t cmd_help(const char *words, void (*out)(void *arg, const char *line), void *arg);
 
+/* Where the secret begins in a line that carries one (`set imap password SECRET`, `set
+ * system console-password SECRET`, and the restore form `set console password-hash HASH`):
+ * the offset after the blanks that follow the command's words (len when nothing was typed
+ * after them yet), or CMD_NO_SECRET. After `help` too. The line editor echoes from there as '*' and keeps only
+ * the words before it in the history; errors never quote what follows. */
+#define CMD_NO_SECRET ((size_t)-1)
+size_t cmd_secret_at(const char *line, size_t len);
+
 #endif

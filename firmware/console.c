@@ -23,6 +23,7 @@ enum con_mode {
 static struct {
     struct lineedit le;
     int interactive;
+    int editing;       /* a prompt and the line typed so far are on the screen */
     enum con_mode mode;
     char prompt[96];
     /* plain (non-tty) line assembly */
@@ -34,6 +35,7 @@ static struct {
     unsigned failures;
     uint32_t locked_until;
     int locked;
+    uint32_t last_input;   /* board_now_ms() of the last byte read: the idle logout */
     /* a network command (tls probe) runs: typed bytes wait here until it ends */
     int busy;
     char hold[256];
@@ -53,6 +55,7 @@ static void show_prompt(void)
     if (!con.interactive) {
         return;
     }
+    con.editing = 1;
     if (con.mode == CON_LOGIN || con.mode == CON_SECRET) {
         le_start(&con.le, con.prompt, con.mode == CON_LOGIN || con.secret_kind == 1);
         return;
@@ -70,11 +73,12 @@ static void show_prompt(void)
 static void console_log_sink(enum log_level level, const char *line, size_t len)
 {
     (void)level;
-    if (con.interactive) {
+    int redraw = con.interactive && con.editing;   /* not while a command prints */
+    if (redraw) {
         le_hide(&con.le);
     }
     board_console_write(line, len);
-    if (con.interactive && !con.locked) {
+    if (redraw && !con.locked) {
         le_show(&con.le);
     }
 }
@@ -87,6 +91,17 @@ static size_t le_complete(void *arg, const char *line, size_t ws, size_t cur,
         return 0;
     }
     return cmd_complete(line, ws, cur, cands, max);
+}
+
+/* A command line that carries a secret (set imap password SECRET): the editor masks it. */
+static size_t le_secret(void *arg, const char *line, size_t len)
+{
+    (void)arg;
+    if (con.mode != CON_COMMAND || cmds_pasting()) {
+        return LE_NO_SECRET;
+    }
+    size_t at = cmd_secret_at(line, len);
+    return at == CMD_NO_SECRET ? LE_NO_SECRET : at;
 }
 
 /* ---- login -------------------------------------------------------------------------------- */
@@ -105,11 +120,40 @@ static void ask_password(void)
     }
 }
 
+/* End the session (logout, exit, idle): back to the password prompt. What it left
+ * behind goes: a half-typed line, a pending question or paste, the history. The candidate
+ * stays, like at a reboot's prompt: the next login sees it (`*`). */
+static void logout(void)
+{
+    if (con.interactive && con.editing) {
+        le_hide(&con.le);
+    }
+    con.editing = 0;
+    le_forget(&con.le);
+    secure_wipe(con.line, sizeof con.line);
+    con.len = 0;
+    con.overflow = 0;
+    char question[96];
+    if (cmds_pasting() || cmds_wants_secret(question, sizeof question)) {
+        cmds_cancel();
+    }
+    ask_password();
+}
+
+/* With a console password and a timeout, an idle session ends by itself. */
+static int idle_expired(void)
+{
+    uint32_t minutes = settings_running()->console_timeout;
+    return con.mode != CON_LOGIN && !con.busy && minutes != 0 && login_required() &&
+           board_now_ms() - con.last_input >= minutes * 60000u;
+}
+
 static void try_login(char *pw, size_t len)
 {
     if (pwhash_check(settings_running()->console_hash, pw, len)) {
         con.failures = 0;
         con.mode = CON_COMMAND;
+        con.last_input = board_now_ms();
         log_info("console: login");
         return;
     }
@@ -141,6 +185,11 @@ static void take_line(char *line, size_t len)
         if (cmds_exec(line, len) == CMDS_IN_PROGRESS) {
             con.busy = 1;
         }
+        if (cmds_take_logout()) {
+            log_info("console: logout");
+            logout();
+            break;
+        }
         con.secret_kind = cmds_wants_secret(con.prompt, sizeof con.prompt);
         if (con.secret_kind) {
             con.mode = CON_SECRET;
@@ -158,6 +207,7 @@ static void feed_interactive(char c)
     if (r == LE_MORE) {
         return;
     }
+    con.editing = 0;
     if (r == LE_LINE) {
         take_line(con.le.line, con.le.len);
         le_wipe(&con.le);
@@ -206,6 +256,7 @@ void console_init(void)
     memset(&con, 0, sizeof con);
     con.interactive = board_console_interactive();
     le_init(&con.le, le_out, le_complete, NULL);
+    le_set_secret_fn(&con.le, le_secret);
     log_set_sink(console_log_sink);
     if (login_required()) {
         ask_password();
@@ -218,6 +269,11 @@ void console_init(void)
 static void feed(const char *buf, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (con.locked) {
+            /* A wrong password: the rest of this read goes with it, unread. A pasted burst
+             * of guesses buys one attempt per delay, like guesses typed one by one. */
+            return;
+        }
         if (con.busy) {
             /* the rest waits for the command's end (typed ahead, or a pipe's next lines) */
             size_t keep = n - i < sizeof con.hold - con.hold_len ? n - i
@@ -274,6 +330,16 @@ void console_tick(void)
         ask_password();
         show_prompt();
     }
+    if (idle_expired()) {
+        if (con.interactive && con.editing) {
+            le_hide(&con.le);   /* the half-typed line goes with the session */
+            con.editing = 0;
+        }
+        log_info("console: idle for %u min: logged out",
+                 (unsigned)settings_running()->console_timeout);
+        logout();
+        show_prompt();
+    }
 }
 
 /* see console.h */
@@ -286,6 +352,7 @@ void console_poll(void)
         return;
     }
     while (!con.busy && (n = board_console_read(buf, sizeof buf)) > 0) {
+        con.last_input = board_now_ms();   /* first: typing never lands on the next prompt */
         console_tick();
         if (con.locked) {
             continue; /* typed during the delay: dropped, like any login */

@@ -10,6 +10,7 @@
 #include "certtime.h"
 #include "cmd_grammar.h"
 #include "console_cmds.h"
+#include "conftok.h"
 #include "console_int.h"
 #include "csr.h"
 #include "endpoint.h"
@@ -46,6 +47,7 @@ static struct {
     unsigned trust_before;           /* anchors in the candidate before the paste */
     struct config_chain_mark chain_before;   /* the candidate's chain before the paste */
     enum { NET_CMD_TLS_PROBE, NET_CMD_MAPPING_CHECK } net_cmd;   /* the one cmds_poll asks */
+    int logout;                      /* `logout` or `exit`: console.c ends the session */
 } cm;
 
 /* see console_int.h */
@@ -91,15 +93,19 @@ static int config_line(const char *line, size_t len)
     if (err < 0) {
         return config_fail(c);
     }
-    if (err == CONFIG_DO_COMMIT) {
+    if (err == CONFIG_DO_COMMIT && !config_changed(c)) {
+        cons_out("nothing to commit\n");   /* and nothing is written to flash */
+    } else if (err == CONFIG_DO_COMMIT) {
         static struct config before;    /* static: a whole config is too big for the stack */
         before = *settings_running();
         err = settings_commit();
         if (err < 0) {
+            secure_wipe(&before, sizeof before);
             return config_fail(c);
         }
         cons_out("committed\n");
         services_after_commit(&before);
+        secure_wipe(&before, sizeof before);   /* it held the old passwords */
     } else if (err == CONFIG_DO_DISCARD) {
         config_discard(c);
         cons_out("discarded\n");
@@ -535,9 +541,12 @@ static int cmd_show(int argc, char **argv)
     const struct config *cf = settings_running();
     if (strcmp(what, "config") == 0 && argc <= 3) {
         unsigned flags = 0;
-        if (argc == 3) {
+        if (argc == 3 && strcmp(argv[2], "candidate") == 0) {
+            cf = &settings_ctx()->candidate;
+        } else if (argc == 3) {
             if (strcmp(argv[2], "secrets") != 0) {
-                return cons_fail("show config %s: expected 'secrets' or nothing", argv[2]);
+                return cons_fail("show config %s: expected 'candidate', 'secrets' or nothing",
+                                 argv[2]);
             }
             flags = CONFIG_PRINT_SECRETS;
         }
@@ -556,8 +565,59 @@ static int cmd_show(int argc, char **argv)
         if (strcmp(what, "tunnel") == 0) { show_tunnel(cf); return 0; }
         if (strcmp(what, "imap") == 0) { show_imap(cf); return 0; }
     }
-    return cons_fail("show %s: expected config [secrets], status, log, version, mappings, trust, "
-                "tunnel or imap", argc > 1 ? argv[1] : "(nothing)");
+    return cons_fail("show %s: expected config [candidate|secrets], status, log, version, "
+                "mappings, trust, tunnel or imap", argc > 1 ? argv[1] : "(nothing)");
+}
+
+/* ---- the session and the candidate ----------------------------------------------------- */
+
+static int cmd_logout(void)
+{
+    if (settings_running()->console_hash[0] == '\0') {
+        cons_out("no console password is set: there is no session to end "
+                 "(set system console-password, commit)\n");
+    } else if (!cm.batch) {
+        cm.logout = 1;   /* a script has no session: nothing to do */
+    }
+    return 0;
+}
+
+/* see console_cmds.h */
+int cmds_take_logout(void)
+{
+    int l = cm.logout;
+    cm.logout = 0;
+    return l;
+}
+
+static int cmd_compare(void)
+{
+    if (config_compare(settings_ctx(), config_sink_out, NULL) == 0) {
+        cons_out("no changes: the candidate is the running configuration\n");
+    }
+    return 0;
+}
+
+/* set system console-password SECRET: the console language's words, so a quoted password
+ * is its words without the quotes, as typed at the password prompt and at the login. */
+static int cmd_console_password_line(const char *text, size_t len)
+{
+    static struct conftok tk;          /* static: 1 KiB; wiped after use */
+    char hash[PWHASH_TEXT_MAX];
+    int ret;
+    if (conftok_split(&tk, text, len, CONFTOK_WORDS_MAX) != 0 || tk.n != 4) {
+        ret = cons_fail("set system console-password: expected one password (in quotes if it "
+                        "has blanks), or none to be asked");
+    } else if (strlen(tk.t[3]) == 0 || strlen(tk.t[3]) >= CONFIG_SECRET_MAX) {
+        ret = cons_fail("console password: 1 to %d characters", CONFIG_SECRET_MAX - 1);
+    } else if (pwhash_make(tk.t[3], strlen(tk.t[3]), hash, sizeof hash) != 0) {
+        ret = cons_fail("set system console-password: no random numbers for the salt");
+    } else {
+        ret = config_line_secret("set console password-hash %s", hash, strlen(hash));
+    }
+    secure_wipe(hash, sizeof hash);
+    secure_wipe(&tk, sizeof tk);
+    return ret;
 }
 
 /* ---- the dispatcher ---------------------------------------------------------------------- */
@@ -642,7 +702,17 @@ int cmds_exec(const char *text, size_t len)
             strncat(words, argv[i], sizeof words - strlen(words) - 2);
             strcat(words, " ");
         }
-        ret = cmd_help(words, help_out, NULL) ? 0 : cons_fail("help %s: no such command", words);
+        if (!cmd_help(words, help_out, NULL)) {
+            size_t at = cmd_secret_at(words, strlen(words));
+            if (at != CMD_NO_SECRET) {
+                /* a secret typed after help is not repeated */
+                snprintf(words + at, sizeof words - at, "...");
+            }
+            ret = cons_fail("help %s: no such command", words);
+        } else {
+            ret = 0;
+        }
+        secure_wipe(words, sizeof words);
     } else if (strcmp(argv[0], "show") == 0) {
         ret = cmd_show(argc, argv);
     } else if (strcmp(argv[0], "reboot") == 0 && argc == 1) {
@@ -665,13 +735,12 @@ int cmds_exec(const char *text, size_t len)
             ret = 0;
         } else {
             /* given on the line (scripts): hash it at once; the line itself is wiped */
-            char hash[PWHASH_TEXT_MAX];
-            const char *pw = text + (argv[3] - copy);
-            ret = pwhash_make(pw, strlen(pw), hash, sizeof hash) == 0
-                      ? config_line_secret("set console password-hash %s", hash, strlen(hash))
-                      : cons_fail("set system console-password: no random numbers for the salt");
-            secure_wipe(hash, sizeof hash);
+            ret = cmd_console_password_line(text, len);
         }
+    } else if ((strcmp(argv[0], "logout") == 0 || strcmp(argv[0], "exit") == 0) && argc == 1) {
+        ret = cmd_logout();
+    } else if (strcmp(argv[0], "compare") == 0 && argc == 1) {
+        ret = cmd_compare();
     } else if (strcmp(argv[0], "trust") == 0 && argc == 2 && strcmp(argv[1], "list") == 0) {
         trust_list(settings_running());
         ret = 0;
@@ -695,6 +764,12 @@ int cmds_exec(const char *text, size_t len)
         unsigned before = settings_ctx()->candidate.ntrust;
         config_chain_save(settings_ctx(), &cm.chain_before);
         ret = config_line(text, len);
+        if (ret == 0 && argc == 4 && strcmp(argv[0], "set") == 0 &&
+            strcmp(argv[1], "system") == 0 && strcmp(argv[2], "console-timeout") == 0 &&
+            settings_ctx()->candidate.console_hash[0] == '\0') {
+            cons_out("note: no console password is set: the console logs out only once one "
+                     "is\n");
+        }
         if (ret == 0 && cmds_pasting()) {
             cm.paste_kind = strcmp(argv[0], "trust") == 0 ? 1 :
                             strcmp(argv[0], "tunnel") == 0 && argc > 1 &&

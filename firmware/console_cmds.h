@@ -24,5 +24,8 @@ void cmds_secret(const char *s, size_t len);
 void cmds_set_batch(int on);
 /* Ctrl-C: drop a paste in progress or a pending question. */
 void cmds_cancel(void);
+/* 1, once, after `logout` or `exit` asked the console to end the session (only with a
+ * console password, and never in a script). */
+int cmds_take_logout(void);
 
 #endif

@@ -17,6 +17,32 @@ static void emits(struct lineedit *le, const char *s)
     emit(le, s, strlen(s));
 }
 
+/* Where the line's secret begins (LE_NO_SECRET: it has none). */
+static size_t secret_start(const struct lineedit *le)
+{
+    return le->secret_at ? le->secret_at(le->arg, le->line, le->len) : LE_NO_SECRET;
+}
+
+/* Echo line[from, from + n): a secret's bytes as '*'. */
+static void emit_masked(struct lineedit *le, size_t from, size_t n)
+{
+    size_t at = secret_start(le);
+    if (at == LE_NO_SECRET || from + n <= at) {
+        emit(le, le->line + from, n);
+        return;
+    }
+    if (from < at) {
+        emit(le, le->line + from, at - from);
+        n -= at - from;
+    }
+    static const char stars[] = "****************";
+    while (n > 0) {
+        size_t k = n < sizeof stars - 1 ? n : sizeof stars - 1;
+        emit(le, stars, k);
+        n -= k;
+    }
+}
+
 /* Redraw everything from the start of the screen line, then put the cursor back. */
 static void refresh(struct lineedit *le)
 {
@@ -25,7 +51,7 @@ static void refresh(struct lineedit *le)
     }
     emits(le, "\r");
     emits(le, le->prompt);
-    emit(le, le->line, le->len);
+    emit_masked(le, 0, le->len);
     emits(le, "\033[K");
     if (le->len > le->cur) {
         char mv[16];
@@ -44,9 +70,14 @@ void le_init(struct lineedit *le, le_out_fn out, le_complete_fn complete, void *
     le->hist_pos = -1;
 }
 
+void le_set_secret_fn(struct lineedit *le, le_secret_fn secret_at)
+{
+    le->secret_at = secret_at;
+}
+
 void le_start(struct lineedit *le, const char *prompt, int secret)
 {
-    le->len = le->cur = 0;
+    le_wipe(le);
     le->line[0] = '\0';
     le->hist_pos = -1;
     le->esc = ESC_NONE;
@@ -73,7 +104,16 @@ void le_show(struct lineedit *le)
 void le_wipe(struct lineedit *le)
 {
     secure_wipe(le->line, sizeof le->line);
+    secure_wipe(le->saved, sizeof le->saved);   /* the draft while walking the history */
     le->len = le->cur = 0;
+}
+
+void le_forget(struct lineedit *le)
+{
+    le_wipe(le);
+    secure_wipe(le->history, sizeof le->history);
+    le->hist_count = le->hist_next = 0;
+    le->hist_pos = -1;
 }
 
 static void insert(struct lineedit *le, const char *s, size_t n)
@@ -91,7 +131,7 @@ static void insert(struct lineedit *le, const char *s, size_t n)
         return;
     }
     if (le->cur == le->len) {
-        emit(le, s, n); /* typing at the end: no redraw needed */
+        emit_masked(le, le->cur - n, n); /* typing at the end: no redraw needed */
     } else {
         refresh(le);
     }
@@ -148,15 +188,21 @@ static void hist_walk(struct lineedit *le, int dir)
     refresh(le);
 }
 
+/* The line goes into the history without its secret: its words before it, to type a new
+ * one after. */
 static void hist_add(struct lineedit *le)
 {
+    size_t n = secret_start(le);
     if (le->secret || le->len == 0) {
         return;
     }
-    if (le->hist_count > 0 && strcmp(hist_entry(le, 0), le->line) == 0) {
+    n = n < le->len ? n : le->len;
+    if (le->hist_count > 0 && strncmp(hist_entry(le, 0), le->line, n) == 0 &&
+        hist_entry(le, 0)[n] == '\0') {
         return; /* the same command again: keep one */
     }
-    memcpy(le->history[le->hist_next], le->line, le->len + 1);
+    memcpy(le->history[le->hist_next], le->line, n);
+    memset(le->history[le->hist_next] + n, 0, LE_LINE_MAX - n);
     le->hist_next = (le->hist_next + 1) % LE_HISTORY;
     if (le->hist_count < LE_HISTORY) {
         le->hist_count++;

@@ -6,7 +6,9 @@
  * Ctrl-C drops it, Ctrl-D on an empty line means end of input.
  *
  * Secret mode (passwords) echoes nothing and keeps nothing in the history; the buffer is
- * wiped after the line is taken. RAM: sizeof(struct lineedit), about 9 KiB: the line and
+ * wiped after the line is taken. A line that carries a secret after some words (`set imap
+ * password SECRET`: a callback says where it begins) echoes the secret as '*' and goes into
+ * the history without it. RAM: sizeof(struct lineedit), about 9 KiB: the line and
  * LE_HISTORY previous lines of LE_LINE_MAX bytes. */
 #ifndef GW_LINEEDIT_H
 #define GW_LINEEDIT_H
@@ -22,6 +24,11 @@ typedef void (*le_out_fn)(void *arg, const char *s, size_t n);
  * return how many. The strings must outlive the call (static tables). */
 typedef size_t (*le_complete_fn)(void *arg, const char *line, size_t word_start,
                                  size_t cur, const char **cands, size_t max);
+
+/* Where a secret begins in line[0..len): the offset of its first byte (len when it has not
+ * been typed yet), or LE_NO_SECRET when the line carries none. */
+#define LE_NO_SECRET ((size_t)-1)
+typedef size_t (*le_secret_fn)(void *arg, const char *line, size_t len);
 
 enum le_result {
     LE_MORE = 0,     /* keep feeding */
@@ -45,6 +52,7 @@ struct lineedit {
     const char *prompt;
     le_out_fn out;
     le_complete_fn complete;
+    le_secret_fn secret_at;   /* NULL: no line carries a secret */
     void *arg;
 };
 
@@ -56,7 +64,11 @@ enum le_result le_feed(struct lineedit *le, char c);
  * again (after it), so asynchronous output never garbles what the operator types. */
 void le_hide(struct lineedit *le);
 void le_show(struct lineedit *le);
+/* Tell the editor which lines carry a secret (see le_secret_fn); the same arg as le_init. */
+void le_set_secret_fn(struct lineedit *le, le_secret_fn secret_at);
 /* Wipe the line buffer (after a secret was used). */
 void le_wipe(struct lineedit *le);
+/* Wipe the history too (a session ends: the next one starts with none). */
+void le_forget(struct lineedit *le);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "board_linux.h"
+#include "cmd_grammar.h"
 #include "console.h"
 #include "lineedit.h"
 #include "random.h"
@@ -19,6 +20,14 @@ static void sink(void *arg, const char *s, size_t n)
     (void)arg;
     (void)s;
     (void)n;
+}
+
+/* The console's rule for lines that carry a secret: their echo is masked. */
+static size_t secret_at(void *arg, const char *line, size_t len)
+{
+    (void)arg;
+    size_t at = cmd_secret_at(line, len);
+    return at == CMD_NO_SECRET ? LE_NO_SECRET : at;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -52,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     store_stat(settings_store(), &before);
 
     le_init(&le, sink, NULL, NULL);
+    le_set_secret_fn(&le, secret_at);
     le_start(&le, "> ", 0);
     for (size_t i = 0; i < size; i++) {
         le_feed(&le, text[i]);

@@ -1,5 +1,7 @@
 /* The console line editor, driven by the bytes a terminal sends. */
+#define _GNU_SOURCE /* memmem */
 #include "check.h"
+#include "cmd_grammar.h"
 #include "lineedit.h"
 
 static char screen[8192];
@@ -140,7 +142,71 @@ static void an_overlong_line_is_refused_with_a_bell(void)
     CHECK(strchr(screen, '\a') != NULL);
 }
 
+/* The console's rule: the grammar says where a command line's secret begins. */
+static size_t secret_at(void *arg, const char *line, size_t len)
+{
+    (void)arg;
+    size_t at = cmd_secret_at(line, len);
+    return at == CMD_NO_SECRET ? LE_NO_SECRET : at;
+}
+
+/* Is the secret anywhere in the editor's memory (line, draft, history)? */
+static int remembers(const char *secret)
+{
+    return memmem(&le, sizeof le, secret, strlen(secret)) != NULL;
+}
+
+static void a_secret_on_a_command_line_is_echoed_as_stars_and_kept_out_of_history(void)
+{
+    fresh();
+    le_set_secret_fn(&le, secret_at);
+    CHECK_EQ(type("set imap password hunter2\r"), LE_LINE);
+    CHECK(strcmp(le.line, "set imap password hunter2") == 0);   /* the console runs it */
+    CHECK(strstr(screen, "> set imap password *******\r\n") != NULL);
+    CHECK(strstr(screen, "hunter2") == NULL);
+    le_wipe(&le);
+    CHECK(!remembers("hunter2"));
+    le_start(&le, "> ", 0);
+    CHECK_EQ(type("\033[A\r"), LE_LINE);      /* Up: the command, without its secret */
+    CHECK(strcmp(le.line, "set imap password ") == 0);
+    /* edited in the middle, quoted, on the console password: redrawn masked */
+    le_start(&le, "> ", 0);
+    screen_len = 0;
+    CHECK_EQ(type("set system console-password \"Quo Pw\"\033[D\033[DX\r"), LE_LINE);
+    CHECK(strcmp(le.line, "set system console-password \"Quo PXw\"") == 0);
+    CHECK(strstr(screen, "Quo") == NULL && strstr(screen, "PX") == NULL);
+    CHECK(strstr(screen, "console-password *********") != NULL);
+    le_wipe(&le);
+    CHECK(!remembers("Quo"));
+}
+
+static void a_draft_with_a_secret_is_wiped_with_the_line(void)
+{
+    fresh();
+    le_set_secret_fn(&le, secret_at);
+    type("show log\r");
+    le_start(&le, "> ", 0);
+    CHECK_EQ(type("set imap password hunter3\033[A\x03"), LE_CANCEL);   /* Up, then Ctrl-C */
+    CHECK(!remembers("hunter3"));
+    CHECK(strstr(screen, "hunter3") == NULL);
+}
+
+static void forget_empties_the_history(void)
+{
+    fresh();
+    type("show log\r");
+    le_forget(&le);
+    CHECK(!remembers("show log"));
+    le_start(&le, "> ", 0);
+    CHECK_EQ(type("\033[A\r"), LE_LINE);
+    CHECK(strcmp(le.line, "") == 0);
+}
+
 CHECK_MAIN(
+    { "a_secret_on_a_command_line_is_echoed_as_stars_and_kept_out_of_history",
+      a_secret_on_a_command_line_is_echoed_as_stars_and_kept_out_of_history },
+    { "a_draft_with_a_secret_is_wiped_with_the_line", a_draft_with_a_secret_is_wiped_with_the_line },
+    { "forget_empties_the_history", forget_empties_the_history },
     { "typing_and_enter_give_the_line", typing_and_enter_give_the_line },
     { "arrows_and_control_keys_edit_in_the_middle", arrows_and_control_keys_edit_in_the_middle },
     { "history_walks_back_and_forth", history_walks_back_and_forth },

@@ -1,6 +1,7 @@
 /* The console's command grammar as data: one row per command form, with its help text.
- * It drives `help`, `help COMMAND` and Tab completion; the commands themselves are run by
- * the config text parser (settings) and by console.c (everything that acts or shows).
+ * It drives `help`, `help COMMAND`, Tab completion and the masking of secrets typed on a
+ * command line; the commands themselves are run by the config text parser (settings) and
+ * by console.c (everything that acts or shows).
  *
  * A pattern is space-separated tokens: a literal keyword ("show"), alternatives
  * ("tcp|tls"), or a placeholder in capitals ("NAME", "A.B.C.D/NN"); a token in brackets
@@ -29,8 +30,8 @@ size_t cmd_help(const char *words, void (*out)(void *arg, const char *line), voi
 /* Where the secret begins in a line that carries one (`set imap password SECRET`, `set
  * system console-password SECRET`, and the restore form `set console password-hash HASH`):
  * the offset after the blanks that follow the command's words (len when nothing was typed
- * after them yet), or CMD_NO_SECRET. After `help` too. The line editor echoes from there as '*' and keeps only
- * the words before it in the history; errors never quote what follows. */
+ * after them yet), or CMD_NO_SECRET; after `help` too. The line editor echoes from there as
+ * '*' and keeps only the words before it in the history; errors never quote what follows. */
 #define CMD_NO_SECRET ((size_t)-1)
 size_t cmd_secret_at(const char *line, size_t len);
 

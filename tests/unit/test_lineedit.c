@@ -205,7 +205,8 @@ static void forget_empties_the_history(void)
 CHECK_MAIN(
     { "a_secret_on_a_command_line_is_echoed_as_stars_and_kept_out_of_history",
       a_secret_on_a_command_line_is_echoed_as_stars_and_kept_out_of_history },
-    { "a_draft_with_a_secret_is_wiped_with_the_line", a_draft_with_a_secret_is_wiped_with_the_line },
+    { "a_draft_with_a_secret_is_wiped_with_the_line",
+      a_draft_with_a_secret_is_wiped_with_the_line },
     { "forget_empties_the_history", forget_empties_the_history },
     { "typing_and_enter_give_the_line", typing_and_enter_give_the_line },
     { "arrows_and_control_keys_edit_in_the_middle", arrows_and_control_keys_edit_in_the_middle },

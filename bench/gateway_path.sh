@@ -51,6 +51,9 @@ gateway_path() {
         echo "tunnel cert import"
         cat "$G/gw.pem" "$P/inter.pem"
         echo
+        echo "trust import relay"
+        cat "$P/root.pem"
+        echo
         echo "trust import"
         cat "$P/root.pem"
         echo

@@ -162,8 +162,9 @@ static void report_trust_paste(void)
         cons_out("certificate %u:\n", i - cm.trust_before + 1);
         print_cert("  ", c->arena + t->arena_off, t->len);
     }
-    cons_out("%u certificate%s added to the candidate trust store (commit to keep)\n", added,
-        added == 1 ? "" : "s");
+    int relay = cm.trust_before < c->candidate.ntrust && c->candidate.trust[cm.trust_before].relay;
+    cons_out("%u certificate%s added to the candidate %strust store (commit to keep)\n", added,
+        added == 1 ? "" : "s", relay ? "relay " : "");
 }
 
 /* After `tunnel cert import`: the chain as it was read. */
@@ -187,24 +188,41 @@ static void report_chain_paste(void)
         n == 1 ? "" : "s");
 }
 
+/* Both trust stores: the tunnel's own anchors, then those of the internal servers. */
 static void trust_list(const struct config *cf)
 {
     static uint8_t der[CONFIG_CERT_MAX];
-    if (cf->ntrust == 0) {
-        cons_out("trust store: empty\n");
-        return;
-    }
-    for (unsigned i = 0; i < cf->ntrust; i++) {
-        const struct config_trust *t = &cf->trust[i];
-        size_t len = 0;
-        cons_out("%u:\n", i + 1);
-        if (t->len > 0) {
-            print_cert("  ", settings_ctx()->arena + t->arena_off, t->len);
-        } else if (store_get(settings_store(), STORE_KEY(CFG_T_TRUST, t->id), der, sizeof der,
-                             &len) == STORE_OK) {
-            print_cert("  ", der, len);
-        } else {
-            cons_out("  (record unreadable)\n");
+    static const char *const title[2] = {
+        "trust store (tls mappings, IMAP receiver)", "relay trust store (the tunnel)" };
+    for (int relay = 1; relay >= 0; relay--) {
+        unsigned n = 0, shown = 0;
+        for (unsigned i = 0; i < cf->ntrust; i++) {
+            n += cf->trust[i].relay == relay;
+        }
+        cons_out("%s: %u certificate%s\n", title[relay], n, n == 1 ? "" : "s");
+        for (unsigned i = 0; i < cf->ntrust; i++) {
+            const struct config_trust *t = &cf->trust[i];
+            size_t len = 0;
+            if (t->relay != relay) {
+                continue;
+            }
+            cons_out("%u:\n", ++shown);
+            if (t->len > 0) {
+                print_cert("  ", settings_ctx()->arena + t->arena_off, t->len);
+            } else if (store_get(settings_store(), config_trust_key(t), der, sizeof der, &len)
+                       == STORE_OK) {
+                print_cert("  ", der, len);
+            } else {
+                cons_out("  (record unreadable)\n");
+            }
+        }
+        if (relay && cf->tunnel.trust_shared) {
+            cons_out("note: set tunnel trust shared: the trust store below vouches for relays "
+                     "too, so any CA in it could stand in for the relay; import the relay's CA "
+                     "with `trust import relay`, then `set tunnel trust separate`\n");
+        } else if (relay && n == 0) {
+            cons_out("note: the tunnel trusts no relay yet: import the relay's CA with "
+                     "`trust import relay`\n");
         }
     }
 }
@@ -419,10 +437,10 @@ static int cmd_tls_probe(int argc, char **argv)
 {
     struct tls_client_config cfg = { 0 };
     const char *name = NULL;
-    int client = 0;
+    int client = 0, relay = 0;
     ip_addr_t addr;
     if (argc < 3 || strcmp(argv[1], "probe") != 0) {
-        return cons_fail("tls %s: expected probe HOST:PORT [name NAME] [client]",
+        return cons_fail("tls %s: expected probe HOST:PORT [name NAME] [client] [relay]",
                     argc > 1 ? argv[1] : "(nothing)");
     }
     for (int i = 3; i < argc; i++) {
@@ -430,8 +448,10 @@ static int cmd_tls_probe(int argc, char **argv)
             name = argv[++i];
         } else if (strcmp(argv[i], "client") == 0) {
             client = 1;
+        } else if (strcmp(argv[i], "relay") == 0) {
+            relay = 1;
         } else {
-            return cons_fail("tls probe: %s: expected name NAME or client", argv[i]);
+            return cons_fail("tls probe: %s: expected name NAME, client or relay", argv[i]);
         }
     }
     char *colon = strrchr(argv[2], ':');
@@ -449,7 +469,11 @@ static int cmd_tls_probe(int argc, char **argv)
     memset(&pr.chain, 0, sizeof pr.chain);
     snprintf(pr.target, sizeof pr.target, "%s:%lu", argv[2], port);
     cfg.host = name ? name : argv[2];
-    settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
+    if (relay) {
+        settings_relay_anchors(&cfg.anchors, &cfg.anchors_num);   /* as the tunnel checks */
+    } else {
+        settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
+    }
     settings_time(&cfg.now);
     cfg.capture = &pr.chain;
     if (client && probe_client_identity(&cfg) != 0) {

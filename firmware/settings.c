@@ -27,6 +27,7 @@ static struct {
     /* the running trust store as anchors; stale after a commit until asked for again */
     int anchors_stale;
     struct trust_store trust;
+    size_t relay_anchors;            /* the first ones of trust: the tunnel's own */
     br_x509_trust_anchor ta[CONFIG_TRUST_MAX];
     uint8_t ta_arena[CONFIG_TRUST_MAX * TRUST_ARENA_PER_ANCHOR];
     uint8_t der[CONFIG_CERT_MAX];
@@ -220,21 +221,24 @@ done:
     return ret;
 }
 
-/* see settings.h */
-void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n)
+/* The running anchors in one table: the relay's first, then the servers'. */
+static void anchors_build(void)
 {
-    if (st.anchors_stale) {
-        const struct config *cf = &st.cfg.running;
-        trust_init(&st.trust, st.ta, CONFIG_TRUST_MAX, st.ta_arena, sizeof st.ta_arena);
+    const struct config *cf = &st.cfg.running;
+    trust_init(&st.trust, st.ta, CONFIG_TRUST_MAX, st.ta_arena, sizeof st.ta_arena);
+    for (int relay = 1; relay >= 0; relay--) {
         for (unsigned i = 0; i < cf->ntrust; i++) {
             const struct config_trust *t = &cf->trust[i];
             const uint8_t *der = st.der;
             size_t len = 0;
+            if (t->relay != relay) {
+                continue;
+            }
             if (t->len > 0) {
                 der = st.cfg.arena + t->arena_off;
                 len = t->len;
-            } else if (store_get(&st.store, STORE_KEY(CFG_T_TRUST, t->id), st.der,
-                                 sizeof st.der, &len) != STORE_OK) {
+            } else if (store_get(&st.store, config_trust_key(t), st.der, sizeof st.der, &len)
+                       != STORE_OK) {
                 log_warnx("trust: record %u unreadable: left out", t->id);
                 continue;
             }
@@ -244,10 +248,32 @@ void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n)
                           err);
             }
         }
-        st.anchors_stale = 0;
+        if (relay) {
+            st.relay_anchors = st.trust.count;
+            trust_section(&st.trust);          /* a CA in both stores is an anchor in each */
+        }
+    }
+    st.anchors_stale = 0;
+}
+
+/* see settings.h */
+void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n)
+{
+    if (st.anchors_stale) {
+        anchors_build();
+    }
+    *ta = st.trust.ta + st.relay_anchors;
+    *n = st.trust.count - st.relay_anchors;
+}
+
+/* see settings.h */
+void settings_relay_anchors(const br_x509_trust_anchor **ta, size_t *n)
+{
+    if (st.anchors_stale) {
+        anchors_build();
     }
     *ta = st.trust.ta;
-    *n = st.trust.count;
+    *n = st.cfg.running.tunnel.trust_shared ? st.trust.count : st.relay_anchors;
 }
 
 /* see settings.h */

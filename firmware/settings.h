@@ -37,10 +37,15 @@ int settings_factory_reset(void);
  * key; -2 when it cannot be read or is not a P-256 key. Wipe k with key_wipe(). */
 int settings_device_key(const struct config *cf, struct device_key *k);
 
-/* The running trust store as BearSSL trust anchors, rebuilt from the DER records after
- * boot and after each commit (RAM: CONFIG_TRUST_MAX anchors and their names and keys, about
- * 32 KiB, static). Certificates BearSSL cannot use are logged and left out. */
+/* The running trust anchors as BearSSL wants them, rebuilt from the DER records after boot
+ * and after each commit (RAM: CONFIG_TRUST_MAX anchors and their names and keys, about
+ * 32 KiB, static, shared by both views). Certificates BearSSL cannot use are logged and
+ * left out. Two views, so that a CA imported for an internal server never vouches for a
+ * relay: settings_trust_anchors() gives the server anchors (tls mappings, the receiver's
+ * TLS, tls probe); settings_relay_anchors() the tunnel's own (`trust import relay`), plus
+ * the server anchors only while `set tunnel trust shared` (an older flash) says so. */
 void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n);
+void settings_relay_anchors(const br_x509_trust_anchor **ta, size_t *n);
 /* Time for certificate checks: 1 and *now (Unix seconds) when the clock is valid; 0 when
  * not (TLS must wait or fail, never skip the check). Valid: the board believes its clock,
  * and it is not behind the last-known-good time kept on flash (a floor). */

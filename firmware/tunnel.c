@@ -245,7 +245,12 @@ static void link_connect(struct link *l)
         return;
     }
     cfg.host = l->relay.host;
-    settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
+    settings_relay_anchors(&cfg.anchors, &cfg.anchors_num);
+    if (cfg.anchors_num == 0) {
+        /* say so plainly: an empty trust store would read as "unknown issuer" */
+        link_down(l, "no relay trust anchors: import the relay's CA with `trust import relay`");
+        return;
+    }
     cfg.client_chain = id.certs;
     cfg.client_chain_len = id.ncerts;
     cfg.client_key = &id.key.sk;

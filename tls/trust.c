@@ -11,6 +11,7 @@ void trust_init(struct trust_store *ts, br_x509_trust_anchor *ta, size_t max,
     ts->ta = ta;
     ts->max = max;
     ts->count = 0;
+    ts->section = 0;
     ts->arena = arena;
     ts->cap = cap;
     ts->used = 0;
@@ -20,7 +21,14 @@ void trust_init(struct trust_store *ts, br_x509_trust_anchor *ta, size_t max,
 void trust_clear(struct trust_store *ts)
 {
     ts->count = 0;
+    ts->section = 0;
     ts->used = 0;
+}
+
+/* see trust.h */
+void trust_section(struct trust_store *ts)
+{
+    ts->section = ts->count;
 }
 
 /* The subject DN arrives from BearSSL's decoder in pieces; it goes straight to the arena. */
@@ -83,7 +91,7 @@ int trust_add_der(struct trust_store *ts, const uint8_t *der, size_t len)
         return TLS_ETRUST_FULL;
     }
     unsigned flags = br_x509_decoder_isCA(&dc) ? BR_X509_TA_CA : 0;
-    for (size_t i = 0; i < ts->count; i++) {
+    for (size_t i = ts->section; i < ts->count; i++) {
         const br_x509_trust_anchor *t = &ts->ta[i];
         if (t->dn.len == dn.len && memcmp(t->dn.data, ts->arena + dn.start, dn.len) == 0
             && t->flags == flags && same_key(&t->pkey, pk)) {

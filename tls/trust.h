@@ -28,6 +28,7 @@
 struct trust_store {
     br_x509_trust_anchor *ta;    /* the caller's array */
     size_t max, count;
+    size_t section;              /* first anchor of the current section (trust_section) */
     uint8_t *arena;              /* the caller's bytes for DNs and keys */
     size_t cap, used;
 };
@@ -38,6 +39,10 @@ void trust_init(struct trust_store *ts, br_x509_trust_anchor *ta, size_t max,
  * anchor when the same name and key are already there), or TLS_ECERT (BearSSL cannot
  * decode it), TLS_EKEYTYPE, TLS_ETRUST_FULL (no slot or arena room left). */
 int trust_add_der(struct trust_store *ts, const uint8_t *der, size_t len);
+/* Start a section: the anchors added from now on form a list of their own (ta + count at this
+ * call), so a certificate already in an earlier section is added again. One table can then
+ * hold two trust stores (the gateway's relay anchors and those of its internal servers). */
+void trust_section(struct trust_store *ts);
 /* Drop all anchors (the caller's buffers stay theirs). */
 void trust_clear(struct trust_store *ts);
 

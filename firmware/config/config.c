@@ -21,7 +21,21 @@ static int migrate_0_to_1(struct config_ctx *c)
     return CONFIG_OK;
 }
 
-static const config_migrate_fn migrations[CONFIG_SCHEMA_VERSION] = { migrate_0_to_1 };
+/* Schema 2 gives the tunnel anchors of its own. An older flash has one trust store for
+ * relays and internal servers alike: it keeps working that way (`set tunnel trust shared`)
+ * until the operator imports the relay's CA with `trust import relay` and separates them. */
+static int migrate_1_to_2(struct config_ctx *c)
+{
+    if (c->candidate.ntrust > 0) {
+        c->candidate.tunnel.trust_shared = 1;
+        log_warnx("config: the trust store also vouches for relays (set tunnel trust shared, "
+                  "kept from older firmware): see show trust");
+    }
+    return CONFIG_OK;
+}
+
+static const config_migrate_fn migrations[CONFIG_SCHEMA_VERSION] = { migrate_0_to_1,
+                                                                      migrate_1_to_2 };
 
 /* ---- set-up --------------------------------------------------------------------------- */
 
@@ -137,10 +151,12 @@ static void load_record(struct config_ctx *c, uint32_t key, const uint8_t *v, si
         }
         break;
     case CFG_T_TRUST:
+    case CFG_T_RELAY_TRUST:
         if (cf->ntrust < CONFIG_TRUST_MAX) {
             struct config_trust *t = &cf->trust[cf->ntrust++];
             memset(t, 0, sizeof *t);
             t->id = (uint16_t)id;
+            t->relay = STORE_KEY_TYPE(key) == CFG_T_RELAY_TRUST;
             cfg_sha256(v, len, t->sha256);
         }
         break;
@@ -296,13 +312,13 @@ static int sync_trust(struct config_ctx *c, struct walk *w)
 {
     struct config *cf = &c->candidate;
     for (unsigned i = 0; i < c->running.ntrust; i++) {   /* removed anchors */
-        uint16_t id = c->running.trust[i].id;
+        uint32_t key = config_trust_key(&c->running.trust[i]);
         unsigned j = 0;
-        while (j < cf->ntrust && cf->trust[j].id != id) {
+        while (j < cf->ntrust && config_trust_key(&cf->trust[j]) != key) {
             j++;
         }
         if (j == cf->ntrust) {
-            int err = sync_record(c, w, STORE_KEY(CFG_T_TRUST, id), NULL, 0);
+            int err = sync_record(c, w, key, NULL, 0);
             if (err) {
                 return err;
             }
@@ -323,8 +339,7 @@ static int sync_trust(struct config_ctx *c, struct walk *w)
         w->nrec++;
         w->bytes += t->len;
         if (w->write) {
-            int err = store_put(c->store, STORE_KEY(CFG_T_TRUST, t->id), c->arena + t->arena_off,
-                                t->len);
+            int err = store_put(c->store, config_trust_key(t), c->arena + t->arena_off, t->len);
             if (err) {
                 return err;
             }

@@ -23,7 +23,7 @@
 
 #include "store.h"
 
-#define CONFIG_SCHEMA_VERSION 1
+#define CONFIG_SCHEMA_VERSION 2
 
 /* Limits (RAM costs are for struct config; the candidate holds a second copy). */
 #define CONFIG_NAME_MAX 64        /* host names, user, folder, location, NTP server */
@@ -54,6 +54,8 @@ enum config_type {
     CFG_T_CONSOLE = 10,  /* id 0: console password hash */
     CFG_T_TIME = 11,     /* id 0: last-known-good time, 8 bytes little-endian seconds */
     CFG_T_SCHEMA = 12,   /* id 0: schema version, 4 bytes little-endian */
+    CFG_T_RELAY_TRUST = 13,  /* id i: one relay trust anchor, DER (schema 2: the tunnel's own,
+                                apart from the anchors of tls mappings and the receiver) */
 };
 
 enum config_err_code {
@@ -83,9 +85,17 @@ enum config_imap_after { IMAP_AFTER_SEEN, IMAP_AFTER_DELETE, IMAP_AFTER_MOVE };
 
 struct config_trust {
     uint16_t id;                 /* record id on flash */
+    uint8_t relay;               /* 1: vouches for relays only (`trust import relay`, record
+                                    CFG_T_RELAY_TRUST); 0: for internal servers (CFG_T_TRUST) */
     uint8_t sha256[32];          /* fingerprint: `trust del` takes a hex prefix of it */
     uint32_t arena_off, len;     /* new in the candidate: its DER in the arena; else len 0 */
 };
+
+/* The record of a trust anchor: relay anchors and server anchors are kept apart on flash. */
+static inline uint32_t config_trust_key(const struct config_trust *t)
+{
+    return STORE_KEY(t->relay ? CFG_T_RELAY_TRUST : CFG_T_TRUST, t->id);
+}
 
 struct config {
     char hostname[CONFIG_NAME_MAX];
@@ -104,6 +114,9 @@ struct config {
         struct config_hostport relays[CONFIG_RELAYS_MAX];
         unsigned nrelays;
         char location[CONFIG_NAME_MAX];
+        int trust_shared;           /* `set tunnel trust shared`: the server anchors vouch for
+                                       relays too (what the schema-2 migration keeps for an
+                                       older flash, until the operator separates them) */
     } tunnel;
     struct config_mapping mappings[CONFIG_MAPPINGS_MAX];
     unsigned nmappings;
@@ -131,7 +144,9 @@ struct config {
 };
 
 /* Multi-line input (PEM pasted after `trust import` etc.) runs through these states. */
-enum config_input { CFG_IN_COMMAND, CFG_IN_TRUST_PEM, CFG_IN_CHAIN_PEM, CFG_IN_KEY_PEM };
+enum config_input {
+    CFG_IN_COMMAND, CFG_IN_TRUST_PEM, CFG_IN_RELAY_TRUST_PEM, CFG_IN_CHAIN_PEM, CFG_IN_KEY_PEM
+};
 
 struct config_ctx {
     struct store *store;

@@ -106,10 +106,10 @@ static void table(struct config_ctx *c, struct cmp *m, enum config_type type, un
     }
 }
 
-static int has_anchor(const struct config *cf, const uint8_t sha256[32])
+static int has_anchor(const struct config *cf, const struct config_trust *t)
 {
     for (unsigned i = 0; i < cf->ntrust; i++) {
-        if (memcmp(cf->trust[i].sha256, sha256, 32) == 0) {
+        if (cf->trust[i].relay == t->relay && memcmp(cf->trust[i].sha256, t->sha256, 32) == 0) {
             return 1;
         }
     }
@@ -144,9 +144,10 @@ static void blobs(struct config_ctx *c, struct cmp *m)
         const struct config *mine = pass ? cand : run, *other = pass ? run : cand;
         for (unsigned i = 0; i < mine->ntrust; i++) {
             static const char hex[] = "0123456789abcdef";
-            char line[96];
-            size_t n = (size_t)snprintf(line, sizeof line, "# trust certificate sha256 ");
-            if (has_anchor(other, mine->trust[i].sha256)) {
+            char line[112];
+            size_t n = (size_t)snprintf(line, sizeof line, "# trust %scertificate sha256 ",
+                                        mine->trust[i].relay ? "relay " : "");
+            if (has_anchor(other, &mine->trust[i])) {
                 continue;
             }
             for (int k = 0; k < 32; k++) {

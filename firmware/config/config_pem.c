@@ -109,7 +109,7 @@ static int pem_decode(struct config_ctx *c, uint32_t start, uint32_t end, const 
     return blocks;
 }
 
-static int add_anchor(struct config_ctx *c, uint32_t off, uint32_t len)
+static int add_anchor(struct config_ctx *c, uint32_t off, uint32_t len, int relay)
 {
     struct config *cf = &c->candidate;
     uint8_t fp[32];
@@ -120,7 +120,7 @@ static int add_anchor(struct config_ctx *c, uint32_t off, uint32_t len)
     }
     cfg_sha256(c->arena + off, len, fp);
     for (unsigned i = 0; i < cf->ntrust; i++) {
-        if (memcmp(cf->trust[i].sha256, fp, 32) == 0) {
+        if (cf->trust[i].relay == relay && memcmp(cf->trust[i].sha256, fp, 32) == 0) {
             return CONFIG_OK;   /* already trusted: importing it again changes nothing */
         }
     }
@@ -132,6 +132,7 @@ static int add_anchor(struct config_ctx *c, uint32_t off, uint32_t len)
     struct config_trust *t = &cf->trust[cf->ntrust++];
     memset(t, 0, sizeof *t);
     t->id = 0xffff;
+    t->relay = (uint8_t)relay;
     memcpy(t->sha256, fp, 32);
     t->arena_off = off;
     t->len = len;
@@ -172,7 +173,7 @@ static int set_key(struct config_ctx *c, uint32_t off, uint32_t len)
 /* Pasted certificates (trust import): decoded by tls/pem in place, DER over the text
  * (the DER of a block is always shorter than, and behind, the text still to be read).
  * A private key pasted by mistake, a truncated block or garbage refuses the whole paste. */
-static int trust_pem_done(struct config_ctx *c, uint32_t start, uint32_t end)
+static int trust_pem_done(struct config_ctx *c, uint32_t start, uint32_t end, int relay)
 {
     static struct pem_decoder d;
     static struct pem_cert certs[CONFIG_TRUST_MAX];
@@ -181,7 +182,7 @@ static int trust_pem_done(struct config_ctx *c, uint32_t start, uint32_t end)
                              certs, CONFIG_TRUST_MAX);
     int err = n;
     for (int i = 0; i < n && err >= 0; i++) {
-        err = add_anchor(c, (uint32_t)(certs[i].der - c->arena), (uint32_t)certs[i].len);
+        err = add_anchor(c, (uint32_t)(certs[i].der - c->arena), (uint32_t)certs[i].len, relay);
     }
     if (n < 0) {
         char why[PEM_MSG_MAX];
@@ -220,8 +221,8 @@ static int pem_decode_done(struct config_ctx *c)
     uint32_t start = c->pem_start, end = (uint32_t)c->arena_used;
     int n;
     c->input = CFG_IN_COMMAND;
-    if (in == CFG_IN_TRUST_PEM) {
-        return trust_pem_done(c, start, end);
+    if (in == CFG_IN_TRUST_PEM || in == CFG_IN_RELAY_TRUST_PEM) {
+        return trust_pem_done(c, start, end, in == CFG_IN_RELAY_TRUST_PEM);
     }
     if (in == CFG_IN_CHAIN_PEM) {
         if (end - start > CONFIG_CHAIN_MAX) {
@@ -381,18 +382,27 @@ int cfg_print_blobs(struct config_ctx *c, const struct config *cf, unsigned flag
             ret = CONFIG_ESTORE;
         }
     }
-    if (cf->ntrust) {
-        sink(arg, "trust import\n", 13);
+    for (int relay = 0; relay < 2; relay++) {   /* the server anchors, then the relay's */
+        unsigned shown = 0;
         for (unsigned i = 0; i < cf->ntrust; i++) {
             const struct config_trust *t = &cf->trust[i];
-            p = blob(c, t->len != 0, t->arena_off, STORE_KEY(CFG_T_TRUST, t->id), &len);
+            if (t->relay != relay) {
+                continue;
+            }
+            if (shown++ == 0) {
+                const char *head = relay ? "trust import relay\n" : "trust import\n";
+                sink(arg, head, strlen(head));
+            }
+            p = blob(c, t->len != 0, t->arena_off, config_trust_key(t), &len);
             if (p == NULL) {
                 ret = CONFIG_ESTORE;
                 continue;
             }
             put_pem(sink, arg, "CERTIFICATE", p, t->len ? t->len : len);
         }
-        sink(arg, "\n", 1);
+        if (shown) {
+            sink(arg, "\n", 1);
+        }
     }
     secure_wipe(c->scratch, sizeof c->scratch);   /* the device key of an export */
     return ret;

@@ -275,7 +275,15 @@ static int cmd_set_tunnel(struct config_ctx *c, struct conftok *tk)
         }
         return CONFIG_OK;
     }
-    return expect(c, what, "relay or location");
+    if (what != NULL && strcmp(what, "trust") == 0) {
+        const char *how = tk->n == 4 ? tk->t[3] : NULL;
+        if (how == NULL || (strcmp(how, "shared") != 0 && strcmp(how, "separate") != 0)) {
+            return expect(c, tk->n > 3 ? tk->t[3] : NULL, "shared or separate");
+        }
+        cf->tunnel.trust_shared = how[0] == 's' && how[1] == 'h';
+        return CONFIG_OK;
+    }
+    return expect(c, what, "relay, location or trust");
 }
 
 static int cmd_mapping(struct config_ctx *c, struct conftok *tk)
@@ -456,26 +464,30 @@ static int cmd_set_console(struct config_ctx *c, struct conftok *tk)
     return CONFIG_OK;
 }
 
+/* trust del [relay] FINGERPRINT: from the server anchors, or with `relay` the tunnel's */
 static int cmd_trust_del(struct config_ctx *c, struct conftok *tk)
 {
     struct config *cf = &c->candidate;
     uint8_t want[32];
-    size_t n = tk->n == 3 ? strlen(tk->t[2]) : 0;
-    if (n < 8 || n > 64 || n % 2 || cfg_hex_decode(tk->t[2], want, n / 2)) {
-        return expect(c, tk->n > 2 ? tk->t[2] : NULL, "a SHA-256 fingerprint (8+ hex digits)");
+    int relay = tk->n == 4 && strcmp(tk->t[2], "relay") == 0;
+    const char *fp = tk->n == 3 + (unsigned)relay ? tk->t[2 + relay] : NULL;
+    size_t n = fp != NULL ? strlen(fp) : 0;
+    if (n < 8 || n > 64 || n % 2 || cfg_hex_decode(fp, want, n / 2)) {
+        return expect(c, tk->n > 2 ? tk->t[tk->n - 1] : NULL,
+                      "a SHA-256 fingerprint (8+ hex digits)");
     }
     unsigned hit = cf->ntrust;
     for (unsigned i = 0; i < cf->ntrust; i++) {
-        if (memcmp(cf->trust[i].sha256, want, n / 2) == 0) {
+        if (cf->trust[i].relay == relay && memcmp(cf->trust[i].sha256, want, n / 2) == 0) {
             if (hit != cf->ntrust) {
-                return expect(c, tk->t[2], "a fingerprint that names one certificate");
+                return expect(c, fp, "a fingerprint that names one certificate");
             }
             hit = i;
         }
     }
     if (hit == cf->ntrust) {
-        snprintf(c->error, sizeof c->error, "line %u: trust %s: no such certificate", c->line,
-                 tk->t[2]);
+        snprintf(c->error, sizeof c->error, "line %u: trust %s%s: no such certificate", c->line,
+                 relay ? "relay " : "", fp);
         return CONFIG_ENOENT;
     }
     memmove(&cf->trust[hit], &cf->trust[hit + 1], (cf->ntrust - hit - 1) * sizeof cf->trust[0]);
@@ -527,6 +539,12 @@ static int exec_command(struct config_ctx *c, struct conftok *tk)
     if (strcmp(t0, "trust") == 0) {
         if (strcmp(t1, "import") == 0 && tk->n == 2) {
             return begin_pem(c, CFG_IN_TRUST_PEM);
+        }
+        if (strcmp(t1, "import") == 0) {
+            if (tk->n != 3 || strcmp(tk->t[2], "relay") != 0) {
+                return expect(c, tk->t[2], "nothing, or relay (the tunnel's own anchors)");
+            }
+            return begin_pem(c, CFG_IN_RELAY_TRUST_PEM);
         }
         if (strcmp(t1, "del") == 0) {
             return cmd_trust_del(c, tk);
@@ -672,6 +690,9 @@ void cfg_print_section(const struct config *cf, enum config_type type, unsigned 
             put(&o, "set tunnel location");
             put_tok(&o, cf->tunnel.location);
             put(&o, "\n");
+        }
+        if (cf->tunnel.trust_shared) {
+            put(&o, "set tunnel trust shared\n");
         }
         break;
     case CFG_T_MAPPING:

@@ -87,7 +87,7 @@ e2e_provision() {
     openssl x509 -req -in "$P/gw.csr" -CA "$P/inter.pem" -CAkey "$P/inter.key" -CAcreateserial \
         -days 30 -out "$P/gw.pem" 2> /dev/null || t_fail "the test CA cannot sign the CSR"
     batch setup "tunnel cert import" "$(cat "$P/gw.pem" "$P/inter.pem")" "" \
-        "trust import" "$(cat "$P/root.pem")" "" \
+        "trust import relay" "$(cat "$P/root.pem")" "" "trust import" "$(cat "$P/root.pem")" "" \
         "host add relay.example.test $E2E_SERVER" "host add mailhost $E2E_SERVER" \
         "set tunnel relay relay.example.test:$E2E_TUNNEL_PORT" \
         "mapping add mail.example.test:143 mailhost:$E2E_IMAP_PORT tcp" \

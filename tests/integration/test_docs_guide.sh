@@ -65,8 +65,12 @@ step cert "tunnel cert import" "$(cat loc1.pem relay/gateway-ca.pem)" "" "commit
 has cert "device certificate chain of 2 certificates in the candidate (commit to keep)"
 has cert "chain:     present"
 # 8. trust store
-step trust "trust import" "$(cat pki/root.pem)" "" "commit" "trust list" || t_fail "trust"
+step trust "trust import relay" "$(cat pki/root.pem)" "" "trust import" "$(cat pki/root.pem)" "" \
+    "commit" "trust list" || t_fail "trust"
+has trust "1 certificate added to the candidate relay trust store (commit to keep)"
 has trust "1 certificate added to the candidate trust store (commit to keep)"
+has trust "relay trust store (the tunnel): 1 certificate"
+has trust "trust store (tls mappings, IMAP receiver): 1 certificate"
 has trust "subject     CN=Lab Root CA, O=Gateway Test Lab"
 
 # internal hosts: Dovecot (IMAP 143 with STARTTLS, IMAPS 993) with five market mails, and a
@@ -268,7 +272,7 @@ exec 4>&-
 # 12. backup and restore
 "$FT" info gw.img > ft-info.out || t_fail "flashtool info"
 grep -q '^damage       0 damaged records or blocks$' ft-info.out || t_fail "info: $(cat ft-info.out)"
-grep -q '^records      17 live ' ft-info.out || t_fail "info: records: $(cat ft-info.out)"
+grep -q '^records      18 live ' ft-info.out || t_fail "info: records: $(cat ft-info.out)"
 "$FT" verify gw.img > ft-verify.out || t_fail "flashtool verify"
 grep -q '^gw.img: OK: [0-9]* keys, every record checked$' ft-verify.out || t_fail "verify"
 "$FT" export gw.img > backup.txt || t_fail "export"

@@ -42,6 +42,7 @@ server ipsan 4437 ip192 -cert_chain "$PKI/inter.pem"
 server rsa 4438 leaf-rsa -cert_chain "$PKI/inter.pem"
 server mtls 4439 leaf-ec -cert_chain "$PKI/inter.pem" -Verify 2 -verify_return_error \
     -CAfile "$PKI/root.pem" -chainCAfile "$PKI/inter.pem"
+server clientonly 4442 clientonly -cert_chain "$PKI/inter.pem"
 # Not TLS servers: one accepts and never speaks, one closes after the ClientHello.
 cat > "$T_TMP/plain.py" <<'PY'
 import socket, sys
@@ -60,7 +61,7 @@ while True:
 PY
 t_spawn silent python3 "$T_TMP/plain.py" 4440 hold
 t_spawn closer python3 "$T_TMP/plain.py" 4441 close
-for p in 4431 4432 4433 4434 4435 4436 4437 4438 4439 4440 4441; do
+for p in 4431 4432 4433 4434 4435 4436 4437 4438 4439 4440 4441 4442; do
     for ((i = 0; i < 50; i++)); do
         ss -ltn | grep -q "192.0.2.1:$p " && break
         sleep 0.1
@@ -113,6 +114,8 @@ probe wrongname 1 "tls probe mail.example.test:4435"
 verdict wrongname "name mismatch: wanted mail.example.test, certificate has other.example.test"
 probe rightname 0 "tls probe mail.example.test:4435 name other.example.test"
 verdict rightname "$OK_ROOT"
+probe clientonly 1 "tls probe mail.example.test:4442"
+verdict clientonly "server certificate is not for server authentication (its extended key usage lacks serverAuth)"
 probe selfsigned 1 "tls probe mail.example.test:4436"
 verdict selfsigned "self-signed certificate \"CN=mail.example.test, $LAB\" (not in trust store)"
 probe ip_san 0 "tls probe 192.0.2.1:4437"
@@ -160,6 +163,35 @@ probe mtls_without_client 1 "tls probe mail.example.test:4439"
 verdict mtls_without_client "handshake failed: server sent fatal alert 40 (handshake_failure)"
 probe mtls 0 "tls probe mail.example.test:4439 client"
 verdict mtls "$OK_ROOT"
+
+# Trust separation: the root is in the trust store of internal servers only, so as the tunnel
+# checks (`relay`) it vouches for nothing; a relay anchor or `set tunnel trust shared` does.
+probe relay_separate 1 "tls probe mail.example.test:4431 relay"
+verdict relay_separate "unknown issuer \"CN=Lab Root CA, $LAB\" (not in trust store)"
+probe relay_shared 0 "set tunnel trust shared" "commit" "tls probe mail.example.test:4431 relay"
+verdict relay_shared "$OK_ROOT"
+probe relay_anchor 0 "set tunnel trust separate" "trust import relay" "$(cat "$PKI/root.pem")" \
+    "" "commit" "tls probe mail.example.test:4431 relay" "trust list"
+verdict relay_anchor "$OK_ROOT"
+grep -q '^relay trust store (the tunnel): 1 certificate$' "$T_TMP/relay_anchor.out" ||
+    { cat "$T_TMP/relay_anchor.out"; t_fail "trust list: the relay store"; }
+# The tunnel itself, to a server whose certificate the internal CA issued for the relay's
+# name: refused while only the servers' store could vouch for it, and while the relay's own
+# anchor is another CA (the case of an internal CA that would let anyone stand in for the
+# relay and be handed all mail).
+tunnel_try() { # CASE LINES...: the lines at a console on a pipe, then show tunnel
+    local name=$1; shift
+    { sleep 1; printf '%s\n' "$@" "set tunnel relay mail.example.test:4431" "commit"; sleep 4
+      printf 'show tunnel\n'; sleep 1; } |
+        timeout 10 "$GW" --flash "$FLASH" --net tap:gwtap0 > "$T_TMP/$name.out" 2>&1 || true
+}
+tunnel_try tunnel_none "trust del relay $(openssl x509 -in "$PKI/root.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | cut -c1-16)"
+grep -q "tunnel: relay mail.example.test:4431: no relay trust anchors: import the relay's CA with \`trust import relay\`" \
+    "$T_TMP/tunnel_none.out" || { cat "$T_TMP/tunnel_none.out"; t_fail "tunnel with no relay anchors"; }
+tunnel_try tunnel_other "trust import relay" "$(cat "$PKI/other-root.pem")" ""
+grep -q "tunnel: relay mail.example.test:4431: unknown issuer \"CN=Lab Root CA, $LAB\" (not in trust store)" \
+    "$T_TMP/tunnel_other.out" || { cat "$T_TMP/tunnel_other.out"; t_fail "tunnel vouched for by a server CA"; }
+t_log "trust separation: a CA of the internal servers never vouches for the relay"
 
 # 50 handshakes in a row: the pools and the heap end where they were after the first (which
 # warms ARP and lwIP's timers up).

@@ -234,6 +234,9 @@ class Box:
         out = self.paste("tunnel cert import", chain)
         if f"CN={LOCATION}" not in out:
             raise Fail(f"tunnel cert import does not show the device certificate:\n{out}")
+        out = self.paste("trust import relay", pki.root)
+        if "relay trust store" not in out or "CN=Lab Root CA" not in out:
+            raise Fail(f"trust import relay does not show the root:\n{out}")
         out = self.paste("trust import", pki.root)
         if "CN=Lab Root CA" not in out:
             raise Fail(f"trust import does not show the root:\n{out}")

@@ -318,6 +318,114 @@ static void an_unversioned_store_is_migrated_at_the_next_commit(void)
     emu_free(m);
 }
 
+/* The tunnel's anchors live apart from those of the internal servers (records of their own):
+ * the same CA may be in both, each is deleted on its own, and both survive export/import. */
+static void relay_anchors_are_kept_apart_from_the_server_anchors(void)
+{
+    struct emu *m = fresh();
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    input.len = 0;
+    add(&input, "trust import\n");
+    add_pem(&input, "CERTIFICATE", 7, 900);
+    add(&input, "\ntrust import relay\n");
+    add_pem(&input, "CERTIFICATE", 7, 900);        /* the same CA for both: two anchors */
+    add_pem(&input, "CERTIFICATE", 8, 700);
+    add(&input, "\ncommit\n");
+    CHECK_EQ(config_exec_text(&cc, input.buf, input.len), CONFIG_OK);
+    CHECK_EQ(cc.running.ntrust, 3);
+    unsigned relay = 0;
+    for (unsigned i = 0; i < cc.running.ntrust; i++) {
+        relay += cc.running.trust[i].relay;
+    }
+    CHECK_EQ(relay, 2);
+    CHECK_EQ(cc.running.tunnel.trust_shared, 0);       /* a new configuration: separate */
+    /* reboot: the records say which is which */
+    CHECK_EQ(store_mount(&st, &m->e.base, idx, KEYS), STORE_OK);
+    config_init(&cc, &st, arena, sizeof arena);
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    relay = 0;
+    for (unsigned i = 0; i < cc.running.ntrust; i++) {
+        relay += cc.running.trust[i].relay;
+    }
+    CHECK_EQ(relay, 2);
+    export(&cc, &t1, CONFIG_PRINT_SECRETS);
+    char *server = strstr(t1.buf, "trust import\n"), *rel = strstr(t1.buf, "trust import relay\n");
+    CHECK(server != NULL && rel != NULL && server < rel);
+    /* the export re-imports to the same two stores */
+    struct emu *m2 = fresh();
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    t1.buf[t1.len] = 0;
+    CHECK_EQ(config_exec_text(&cc, t1.buf, t1.len), CONFIG_OK);
+    CHECK_EQ(config_commit(&cc), CONFIG_OK);
+    export(&cc, &t2, CONFIG_PRINT_SECRETS);
+    CHECK(t1.len == t2.len && memcmp(t1.buf, t2.buf, t1.len) == 0);
+    /* deleting the CA from the relay store leaves the server's copy of it */
+    const struct config_trust *srv = NULL;
+    for (unsigned i = 0; i < cc.running.ntrust; i++) {
+        if (!cc.running.trust[i].relay) {
+            srv = &cc.running.trust[i];
+        }
+    }
+    CHECK(srv != NULL);
+    char fp[17], line[64];
+    for (unsigned i = 0; i < 8; i++) {
+        snprintf(fp + 2 * i, 3, "%02x", srv->sha256[i]);
+    }
+    snprintf(line, sizeof line, "trust del relay %s", fp);
+    CHECK_EQ(config_exec(&cc, line, strlen(line)), CONFIG_OK);
+    CHECK_EQ(config_exec(&cc, line, strlen(line)), CONFIG_ENOENT);   /* gone from there */
+    CHECK_EQ(config_commit(&cc), CONFIG_OK);
+    CHECK_EQ(cc.running.ntrust, 2);
+    relay = 0;
+    for (unsigned i = 0; i < cc.running.ntrust; i++) {
+        relay += cc.running.trust[i].relay;
+    }
+    CHECK_EQ(relay, 1);
+    snprintf(line, sizeof line, "trust del %s", fp);                  /* the server's own */
+    CHECK_EQ(config_exec(&cc, line, strlen(line)), CONFIG_OK);
+    CHECK_EQ(config_exec(&cc, "set tunnel trust maybe", 22), CONFIG_ESYNTAX);
+    CHECK(strstr(cc.error, "shared or separate") != NULL);
+    CHECK_EQ(config_exec(&cc, "trust import everything", 23), CONFIG_ESYNTAX);
+    emu_free(m2);
+    emu_free(m);
+}
+
+/* A configuration of schema 1 had one trust store for relays and servers: after the update it
+ * keeps working as it did (`set tunnel trust shared`, written at the next commit) until the
+ * operator separates them; a schema-1 configuration without anchors needs nothing. */
+static void an_older_trust_store_keeps_vouching_for_relays_until_separated(void)
+{
+    struct emu *m = fresh();
+    uint8_t der[300], one[4] = { 1, 0, 0, 0 };
+    der[0] = 0x30;
+    der[1] = 0x82;
+    der[2] = 0x01;
+    der[3] = 0x28;
+    for (unsigned i = 4; i < sizeof der; i++) {
+        der[i] = (uint8_t)(i * 7);
+    }
+    CHECK_EQ(store_begin(&st, 2, sizeof der + 4), STORE_OK);
+    CHECK_EQ(store_put(&st, STORE_KEY(CFG_T_SCHEMA, 0), one, 4), STORE_OK);
+    CHECK_EQ(store_put(&st, STORE_KEY(CFG_T_TRUST, 0), der, sizeof der), STORE_OK);
+    CHECK_EQ(store_commit(&st), STORE_OK);
+    CHECK_EQ(config_load(&cc), CONFIG_OK);
+    CHECK_EQ(cc.schema_loaded, 1);
+    CHECK_EQ(cc.running.tunnel.trust_shared, 1);
+    CHECK_EQ(cc.running.trust[0].relay, 0);
+    CHECK_EQ(config_commit(&cc), CONFIG_OK);
+    export(&cc, &t1, 0);
+    CHECK(strstr(t1.buf, "set tunnel trust shared\n") != NULL);
+    CHECK_EQ(config_exec(&cc, "set tunnel trust separate", 25), CONFIG_OK);
+    CHECK_EQ(config_commit(&cc), CONFIG_OK);
+    export(&cc, &t1, 0);
+    CHECK(strstr(t1.buf, "set tunnel trust") == NULL);
+    CHECK_EQ(store_mount(&st, &m->e.base, idx, KEYS), STORE_OK);
+    config_init(&cc, &st, arena, sizeof arena);
+    CHECK_EQ(config_load(&cc), CONFIG_OK);              /* schema 2 now: no second migration */
+    CHECK_EQ(cc.running.tunnel.trust_shared, 0);
+    emu_free(m);
+}
+
 /* The receiver's server must be a mapping, and its password crosses the network in clear
  * only where the mapping does TLS: refused at commit, with the reason, nothing written. */
 static void an_imap_receiver_that_would_send_its_password_in_clear_is_refused_at_commit(void)
@@ -552,6 +660,10 @@ static void an_error_never_quotes_a_secret(void)
 }
 
 CHECK_MAIN(
+    { "relay_anchors_are_kept_apart_from_the_server_anchors",
+      relay_anchors_are_kept_apart_from_the_server_anchors },
+    { "an_older_trust_store_keeps_vouching_for_relays_until_separated",
+      an_older_trust_store_keeps_vouching_for_relays_until_separated },
     { "no_secret_is_left_in_the_arena_scratch_or_render_after_commit_or_discard",
       no_secret_is_left_in_the_arena_scratch_or_render_after_commit_or_discard },
     { "compare_shows_removed_and_added_lines_with_secrets_masked",

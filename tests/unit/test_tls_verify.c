@@ -338,6 +338,14 @@ static void trust_store_reuses_duplicates_and_reports_full(void)
     CHECK_EQ(trust_add_der(&store, other, len), TLS_ETRUST_FULL);
     printf("RAM per anchor: %zu bytes slot + %zu bytes (RSA-2048 root), %zu bytes (P-256 CA)\n",
            sizeof(br_x509_trust_anchor), used, store.used - used);
+    /* A section is a store of its own in the same table: the CA is added again, once. */
+    inter = load_der("inter", &len);
+    trust_init(&store, ta, 3, arena, sizeof arena);
+    CHECK_EQ(trust_add_der(&store, inter, len), 0);
+    trust_section(&store);
+    CHECK_EQ(trust_add_der(&store, inter, len), 1);
+    CHECK_EQ(trust_add_der(&store, inter, len), 1);
+    CHECK_EQ(store.count, 2);
     /* A small arena: refused, and nothing half-added. */
     static uint8_t small[100];
     trust_init(&store, ta, 2, small, sizeof small);

@@ -7,6 +7,7 @@
 /* see socks5.h */
 long socks5_greeting_parse(const uint8_t *p, size_t len, int *userpass)
 {
+    *userpass = 0;
     if (len < 1) {
         return 0;
     }
@@ -23,7 +24,6 @@ long socks5_greeting_parse(const uint8_t *p, size_t len, int *userpass)
     if (len < 2 + n) {
         return 0;
     }
-    *userpass = 0;
     for (size_t i = 0; i < n; i++) {
         if (p[2 + i] == SOCKS5_M_USERPASS) {
             *userpass = 1;
@@ -57,8 +57,7 @@ static long field(const uint8_t *p, size_t len, char *out, uint8_t *out_len)
     return (long)(1 + n);
 }
 
-/* see socks5.h */
-long socks5_auth_parse(const uint8_t *p, size_t len, struct socks5_auth *a)
+static long auth_parse(const uint8_t *p, size_t len, struct socks5_auth *a)
 {
     if (len < 1) {
         return 0;
@@ -78,7 +77,16 @@ long socks5_auth_parse(const uint8_t *p, size_t len, struct socks5_auth *a)
 }
 
 /* see socks5.h */
-long socks5_request_parse(const uint8_t *p, size_t len, struct socks5_request *r)
+long socks5_auth_parse(const uint8_t *p, size_t len, struct socks5_auth *a)
+{
+    long n = auth_parse(p, len, a);
+    if (n <= 0) {
+        memset(a, 0, sizeof *a);         /* no half-read name, no piece of a password */
+    }
+    return n;
+}
+
+static long request_parse(const uint8_t *p, size_t len, struct socks5_request *r)
 {
     size_t alen;
     if (len < 1) {
@@ -95,7 +103,6 @@ long socks5_request_parse(const uint8_t *p, size_t len, struct socks5_request *r
     }
     r->cmd = p[1];
     r->atyp = p[3];
-    r->host[0] = 0;
     switch (p[3]) {
     case SOCKS5_ATYP_IPV4:
         alen = 4;
@@ -132,6 +139,18 @@ long socks5_request_parse(const uint8_t *p, size_t len, struct socks5_request *r
         return SOCKS5_EATYP;
     }
     return (long)(4 + alen + 2);
+}
+
+/* see socks5.h */
+long socks5_request_parse(const uint8_t *p, size_t len, struct socks5_request *r)
+{
+    long n = request_parse(p, len, r);
+    if (n <= 0) {
+        /* Every path but a whole CONNECT leaves the same defined result, whichever return
+         * it took: nothing a caller could print as a target (it once logged stack bytes). */
+        memset(r, 0, sizeof *r);
+    }
+    return n;
 }
 
 /* see socks5.h */

@@ -79,12 +79,16 @@ struct socks5_auth {
 };
 
 /* ---- server side (relay) ---- */
-/* VER NMETHODS METHODS: *userpass is set when method 0x02 is offered. */
+/* Every parser leaves its output defined whatever it returns: filled on success, and
+ * cleared (0, empty strings) when it asks for more bytes or fails, so a caller that looks
+ * at it after an error sees nothing rather than stale or uninitialised bytes. */
+/* VER NMETHODS METHODS: *userpass is 1 when method 0x02 is offered. */
 long socks5_greeting_parse(const uint8_t *p, size_t len, int *userpass);
 /* VER=1 ULEN UNAME PLEN PASSWD. Empty names or passwords are malformed. */
 long socks5_auth_parse(const uint8_t *p, size_t len, struct socks5_auth *a);
 /* VER CMD RSV ATYP DST.ADDR DST.PORT. The bytes used are also what the relay forwards. On
- * SOCKS5_ECMD and SOCKS5_EATYP the message was complete; *r holds what was read. */
+ * SOCKS5_ECMD and SOCKS5_EATYP the message was complete (the caller may skip it), but it
+ * is no request: *r is cleared as on every other error. */
 long socks5_request_parse(const uint8_t *p, size_t len, struct socks5_request *r);
 /* The reply code for a request parse error. */
 enum socks5_reply socks5_err_reply(long err);

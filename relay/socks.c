@@ -247,10 +247,10 @@ static int handshake_step(struct socks *s)
     } else if (s->state == SS_REQUEST) {
         struct socks5_request r;
         n = socks5_request_parse(s->hs, s->hs_len, &r);
-        if (n > 0 || (n < 0 && r.host[0])) {
-            snprintf(s->target, sizeof s->target, "%s:%u", r.host, r.port);
-        }
         if (n > 0) {
+            /* Only a request that parsed names a target: the log never shows one that
+             * did not (its "host" would be whatever the client made up, or nothing). */
+            snprintf(s->target, sizeof s->target, "%s:%u", r.host, r.port);
             connect_request(s, s->hs, (size_t)n);
         } else if (n < 0) {
             refuse(s, socks5_err_reply(n), n == SOCKS5_EATYP ? "address type not supported"

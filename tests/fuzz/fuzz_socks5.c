@@ -1,7 +1,8 @@
 /* Fuzz the SOCKS5 parsers (greeting, RFC 1929 auth, CONNECT request, reply) on the same
  * input, cut at every length a reading loop would see: a parser must ask for more or
  * answer, never read past len, never claim more bytes than it was given, and agree with
- * itself when given more bytes than it needs. */
+ * itself when given more bytes than it needs; and whatever is not a whole message leaves
+ * its output cleared. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,11 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n > 0 && (strlen(r.host) == 0 || r.cmd != SOCKS5_CMD_CONNECT)) {
             abort();
         }
+        if (n <= 0 && (r.host[0] != 0 || r.port != 0)) {
+            abort();                             /* no request: nothing to print as one */
+        }
         if (n > 0 && len < size && socks5_request_parse(copy, size, &r) != n) {
             abort();
         }
         n = socks5_auth_parse(copy, len, &a);
-        if (n > (long)len || (n > 0 && (a.user_len == 0 || a.pass_len == 0))) {
+        if (n > (long)len || (n > 0 && (a.user_len == 0 || a.pass_len == 0))
+            || (n <= 0 && (a.user[0] != 0 || a.pass[0] != 0))) {
             abort();
         }
         n = socks5_greeting_parse(copy, len, &up);

@@ -159,6 +159,74 @@ static void encoders_refuse_what_does_not_fit(void)
     CHECK_EQ(socks5_parse_ip4("127.0.0.1", ip), 1);
 }
 
+/* A parser's output after a call that did not return a whole message: cleared, whatever
+ * the struct held before (0xAA stands for a stack frame's old contents). */
+#define POISON(x) memset(&(x), 0xAA, sizeof(x))
+
+static void a_request_that_fails_leaves_no_host_behind(void)
+{
+    static const struct {
+        const char *why;
+        uint8_t msg[16];
+        size_t len;
+    } bad[] = {
+        { "SOCKS version 4", { 4, 1, 0, 3, 1, 'a', 0, 80 }, 8 },
+        { "RSV not 0", { 5, 1, 7, 3, 1, 'a', 0, 80 }, 8 },
+        { "RSV not 0 (IPv4)", { 5, 1, 1, 1, 1, 2, 3, 4, 0, 80 }, 10 },
+        { "empty name", { 5, 1, 0, 3, 0, 0, 80 }, 7 },
+        { "NUL in the name", { 5, 1, 0, 3, 2, 'a', 0, 0, 80 }, 9 },
+        { "BIND to a name", { 5, 2, 0, 3, 1, 'a', 0, 80 }, 8 },
+        { "UDP ASSOCIATE to IPv4", { 5, 3, 0, 1, 1, 2, 3, 4, 0, 80 }, 10 },
+        { "unknown address type", { 5, 1, 0, 9, 1, 2 }, 6 },
+        { "IPv6", { 5, 1, 0, 4 }, 4 },                 /* (more bytes wanted) */
+        { "a name cut short", { 5, 1, 0, 3, 5, 'a', 'b' }, 7 },
+        { "nothing yet", { 0 }, 0 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct socks5_request r;
+        POISON(r);
+        long n = socks5_request_parse(bad[i].msg, bad[i].len, &r);
+        if (n > 0 || r.host[0] != 0 || r.port != 0 || r.cmd != 0 || r.atyp != 0) {
+            fprintf(stderr, "case '%s': returned %ld, host[0]=0x%02x\n", bad[i].why, n,
+                    (unsigned char)r.host[0]);
+        }
+        CHECK(n <= 0);
+        CHECK_EQ(r.host[0], 0);
+        CHECK_EQ(r.port, 0);
+        CHECK_EQ(r.cmd, 0);
+    }
+}
+
+static void a_greeting_or_auth_that_fails_leaves_nothing_behind(void)
+{
+    int up;
+    static const uint8_t v4[] = { 4, 1, 2 }, none[] = { 5, 0 }, cut[] = { 5, 2, 2 };
+    up = 1;
+    CHECK_EQ(socks5_greeting_parse(v4, sizeof v4, &up), SOCKS5_EVERSION);
+    CHECK_EQ(up, 0);
+    up = 1;
+    CHECK_EQ(socks5_greeting_parse(none, sizeof none, &up), SOCKS5_EMALFORMED);
+    CHECK_EQ(up, 0);
+    up = 1;
+    CHECK_EQ(socks5_greeting_parse(cut, sizeof cut, &up), 0);
+    CHECK_EQ(up, 0);
+    /* The user parsed, the password did not: neither is left in the struct. */
+    static const uint8_t nopass[] = { 1, 4, 'l', 'o', 'c', '1', 0 };
+    static const uint8_t badver[] = { 5, 1, 'a', 1, 'b' };
+    static const uint8_t halfpass[] = { 1, 1, 'a', 6, 's', '3', 'c' };
+    const uint8_t *msgs[] = { nopass, badver, halfpass };
+    size_t lens[] = { sizeof nopass, sizeof badver, sizeof halfpass };
+    for (size_t i = 0; i < 3; i++) {
+        struct socks5_auth a;
+        POISON(a);
+        CHECK(socks5_auth_parse(msgs[i], lens[i], &a) <= 0);
+        CHECK_EQ(a.user[0], 0);
+        CHECK_EQ(a.pass[0], 0);
+        CHECK_EQ(a.pass[1], 0);
+        CHECK_EQ(a.user_len, 0);
+    }
+}
+
 CHECK_MAIN(
     { "greeting_offering_userpass_is_recognised", greeting_offering_userpass_is_recognised },
     { "auth_carries_location_and_token", auth_carries_location_and_token },
@@ -168,4 +236,7 @@ CHECK_MAIN(
     { "ipv6_and_other_commands_get_their_reply_codes",
       ipv6_and_other_commands_get_their_reply_codes },
     { "replies_round_trip_with_every_code", replies_round_trip_with_every_code },
-    { "encoders_refuse_what_does_not_fit", encoders_refuse_what_does_not_fit })
+    { "encoders_refuse_what_does_not_fit", encoders_refuse_what_does_not_fit },
+    { "a_request_that_fails_leaves_no_host_behind", a_request_that_fails_leaves_no_host_behind },
+    { "a_greeting_or_auth_that_fails_leaves_nothing_behind",
+      a_greeting_or_auth_that_fails_leaves_nothing_behind })

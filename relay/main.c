@@ -21,11 +21,19 @@
 #include "log.h"
 #include "random.h"
 #include "relay.h"
+#include "text_escape.h"
 
 struct tls_server_identity relay_id;
 struct relay_metrics relay_m;
 
 /* ---- log.h, for the relay: one line per event on stderr, UTC time first ---- */
+
+/* A message as formatted, and the line it becomes: every byte of the message that is not
+ * printable ASCII is written as \xHH (text_escape.h), here, once, so no caller can forget
+ * to escape what a peer sent (a SOCKS5 host name, hello fields, a folder name). The line
+ * stays within PIPE_BUF (4096), so journald and a pipe get it in one piece. */
+#define RELAY_LOG_MSG_MAX 1024
+#define RELAY_LOG_LINE_MAX 4096
 
 static enum log_level log_max = LOG_INFO;
 
@@ -33,7 +41,7 @@ static enum log_level log_max = LOG_INFO;
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
     static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
-    char line[LOG_LINE_MAX * 2], when[32];
+    char msg[RELAY_LOG_MSG_MAX], line[RELAY_LOG_LINE_MAX], when[32];
     if (level > log_max) {
         return;
     }
@@ -42,12 +50,16 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t mlen = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
     int n = snprintf(line, sizeof line, "%s.%03ldZ relay: %s", when, ts.tv_nsec / 1000000,
                      tag[level]);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2) {
-        len = sizeof line - 2;
+    size_t used, len = (size_t)n;
+    /* Room kept for "..." and the newline. */
+    len += text_escape(line + len, sizeof line - len - 4, msg, mlen, &used);
+    if (used < mlen || (size_t)m > mlen) {
+        memcpy(line + len, "...", 3);
+        len += 3;
     }
     line[len++] = '\n';
     if (write(2, line, len) < 0) {

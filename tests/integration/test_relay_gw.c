@@ -4,14 +4,15 @@
  *
  *   test_relay_gw --relay ADDR:PORT --ca ROOT.der --name RELAYNAME --cert CHAIN.pem
  *                 --key KEY.pem [--location ID] [--map VHOST:VPORT=PORT]...
- *                 [--deliver FILE]... [--exit-after-deliveries] [--reconnect]
+ *                 [--deliver FILE]... [--folder NAME] [--exit-after-deliveries] [--reconnect]
  *
  * It dials the relay, says hello, then serves relay-opened streams like the gateway will:
  * the RFC 1928 request is checked against the --map list (exact host, case-insensitive, and
  * port; anything else gets 0x02, and nothing is dialled), the mapped target on 127.0.0.1 is
  * connected (refused: 0x05, 5 s: 0x06), then bytes are spliced with half-close both ways.
- * --deliver sends each FILE as a mail delivery and prints the relay's answer. With
- * --reconnect it dials again (backoff 100 ms doubling to 2 s) whenever the tunnel is lost.
+ * --deliver sends each FILE as a mail delivery (from folder NAME, default INBOX) and prints
+ * the relay's answer. With --reconnect it dials again (backoff 100 ms doubling to 2 s)
+ * whenever the tunnel is lost.
  * Lines on stdout ("tunnel up", "tunnel lost: ...", "delivery FILE: stored ...") are what
  * the test scripts wait for; SIGUSR1 prints every open stream's state (for a stuck test). */
 #include <arpa/inet.h>
@@ -82,6 +83,7 @@ static struct delivery_tx dl[DELIVERIES_MAX];
 static unsigned ndl, dl_next;
 static int exit_after, reconnect;
 static const char *relay_addr, *ca_file, *relay_name, *cert_file, *key_file;
+static const char *folder = "INBOX";
 static char location[HELLO_LOCATION_MAX + 1];
 
 static int fd = -1;
@@ -495,7 +497,7 @@ static void delivery_step(void)
         br_sha256_init(&sha);
         br_sha256_update(&sha, d->data, d->len);
         br_sha256_out(&sha, h.sha256);
-        snprintf(h.folder, sizeof h.folder, "INBOX");
+        snprintf(h.folder, sizeof h.folder, "%s", folder);
         d->hdr_len = (size_t)delivery_encode(d->hdr, sizeof d->hdr, &h);
         d->hdr_off = d->off = d->ans_len = 0;
         d->st = yamux_open(&ys);
@@ -734,6 +736,8 @@ int main(int argc, char **argv)
             if (dl[ndl++].data == NULL) {
                 die("--deliver: cannot read the file");
             }
+        } else if (strcmp(a, "--folder") == 0) {
+            folder = value(argc, argv, &i);
         } else if (strcmp(a, "--exit-after-deliveries") == 0) {
             exit_after = 1;
         } else if (strcmp(a, "--reconnect") == 0) {

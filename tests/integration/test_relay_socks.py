@@ -22,6 +22,12 @@
   hold SOCKS_PORT USER PASS HOST PORT STREAMS SECONDS
                                       opens STREAMS connections, prints "holding", keeps
                                       them open (idle) for SECONDS, then closes them
+  names SOCKS_PORT USER PASS PORT     one CONNECT per byte value 0..255 to the name
+                                      "esc" BYTE "z", and one to a name of every byte
+                                      1..255; prints how many of each reply code came back
+  raw SOCKS_PORT USER PASS HEX        authenticates, then sends the bytes HEX as the
+                                      request: prints the reply code, or "closed"
+  authfail SOCKS_PORT USER_HEX        an RFC 1929 user name of any bytes: prints the status
 """
 import os
 import socket
@@ -260,6 +266,59 @@ def flood(port, n, seconds):
     return 0
 
 
+def auth_only(port, user, pw):
+    """A connection that passed RFC 1929 (user and pw as bytes), ready for the request."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"\x05\x01\x02")
+    if recv_exact(s, 2) != b"\x05\x02":
+        raise RuntimeError("relay did not choose user/password")
+    s.sendall(bytes([1, len(user)]) + user + bytes([len(pw)]) + pw)
+    if recv_exact(s, 2) != b"\x01\x00":
+        raise RuntimeError("authentication refused")
+    return s
+
+
+def raw_request(port, user, pw, req):
+    """Sends req after authenticating; the reply code, or None when the relay closed."""
+    with auth_only(port, user, pw) as s:
+        s.sendall(req)
+        try:
+            rep = recv_exact(s, 2)
+        except (EOFError, ConnectionResetError):
+            return None
+        return rep[1]
+
+
+def names(port, user, pw, hport):
+    """A CONNECT to a name holding each byte value (0 is malformed), then to all of them."""
+    codes = {}
+    u, p = user.encode(), pw.encode()
+    reqs = [b"esc" + bytes([b]) + b"z" for b in range(256)] + [bytes(range(1, 256))]
+    for name in reqs:
+        req = b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack(">H", hport)
+        rep = raw_request(port, u, p, req)
+        codes[rep] = codes.get(rep, 0) + 1
+    print("%d requests: %s" % (len(reqs), " ".join("reply %s: %d" % (k, v) for k, v in
+                                                    sorted(codes.items(), key=str))))
+    return 0
+
+
+def raw(port, user, pw, hexreq):
+    rep = raw_request(port, user.encode(), pw.encode(), bytes.fromhex(hexreq))
+    print("closed" if rep is None else "reply %d" % rep)
+    return 0
+
+
+def authfail(port, user_hex):
+    u = bytes.fromhex(user_hex)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"\x05\x01\x02")
+        recv_exact(s, 2)
+        s.sendall(bytes([1, len(u)]) + u + b"\x01x")
+        print("auth status %d" % recv_exact(s, 2)[1])
+    return 0
+
+
 def main(a):
     if a[0] == "serve":
         serve(int(a[1]), int(a[2]))
@@ -277,6 +336,12 @@ def main(a):
         return hold(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), float(a[7]))
     elif a[0] == "reply":
         return reply(int(a[1]), a[2], a[3], a[4], int(a[5]))
+    elif a[0] == "names":
+        return names(int(a[1]), a[2], a[3], int(a[4]))
+    elif a[0] == "raw":
+        return raw(int(a[1]), a[2], a[3], a[4])
+    elif a[0] == "authfail":
+        return authfail(int(a[1]), a[2])
     return 2
 
 

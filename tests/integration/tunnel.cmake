@@ -13,6 +13,16 @@ add_test(NAME test_relay
           $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_relay PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
 
+# The relay's hardening (issue 16), one scenario per script (relay_env.sh sets them up):
+#   test_relay_log_escape    network bytes in the log only as \xHH; no target for a request
+#                            that did not parse
+foreach(t test_relay_log_escape)
+  add_test(NAME ${t}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${t}.sh $<TARGET_FILE:relay>
+            $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+  set_tests_properties(${t} PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 180)
+endforeach()
+
 # Our yamux against js-libp2p's: a C driver on a kernel socket, the Node peer from
 # tests/interop (npm ci by make deps).
 add_executable(test_yamux_interop test_yamux_interop.c)

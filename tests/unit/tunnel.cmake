@@ -4,6 +4,7 @@ set(TUNNEL_TEST_LIBS gw_tunnel gw_firmware gw_board lwip)
 gw_unit_test(test_yamux SOURCES test_yamux.c LIBS ${TUNNEL_TEST_LIBS})
 gw_unit_test(test_socks5 SOURCES test_socks5.c LIBS ${TUNNEL_TEST_LIBS})
 gw_unit_test(test_hello SOURCES test_hello.c LIBS ${TUNNEL_TEST_LIBS})
+gw_unit_test(test_text_escape SOURCES test_text_escape.c LIBS gw_text_escape)
 # The relay's TLS server against the gateway's TLS client over a socketpair (test PKI).
 gw_unit_test(test_relay_tls SOURCES test_relay_tls.c test_tls_util.c
   LIBS gw_tls_server gw_tls gw_board gw_firmware lwip bearssl

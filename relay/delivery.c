@@ -49,6 +49,38 @@ static void drop_tmp(struct delivery_rx *r)
     }
 }
 
+/* Writes message bytes to the tmp file; on failure logs the file and the reason (a full
+ * disk shows as a short write or ENOSPC) and returns -1. */
+static int tmp_write(struct delivery_rx *r, const uint8_t *p, size_t n)
+{
+    ssize_t w = write(r->fd, p, n);
+    if (w == (ssize_t)n) {
+        return 0;
+    }
+    log_err("%s: %s: %s", __func__, r->tmp,
+            w < 0 ? strerror(errno) : "short write (disk full?)");
+    return -1;
+}
+
+/* fsync and close the tmp file; the descriptor is closed whatever fsync said (it once leaked
+ * one per failed fsync). Returns 0, or -1 logged, with the file unlinked. */
+static int tmp_sync_close(struct delivery_rx *r)
+{
+    const char *what = "fsync";
+    int err = fsync(r->fd) != 0 ? errno : 0;
+    if (close(r->fd) != 0 && err == 0) {
+        err = errno;
+        what = "close";
+    }
+    r->fd = -1;
+    if (err) {
+        log_err("%s: %s: %s: %s", __func__, r->tmp, what, strerror(err));
+        unlink(r->tmp);
+        return -1;
+    }
+    return 0;
+}
+
 static void dl_free(struct delivery_rx *r)
 {
     drop_tmp(r);
@@ -116,7 +148,7 @@ static void header_step(struct delivery_rx *r)
             r->state = DL_DISCARD;
             return;
         }
-        if (write(r->fd, r->hdr + n, extra) != (ssize_t)extra) {
+        if (tmp_write(r, r->hdr + n, extra) != 0) {
             answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
             drop_tmp(r);
             r->state = DL_DISCARD;
@@ -136,12 +168,9 @@ static void body_end(struct delivery_rx *r)
         answer(r, DELIVERY_ST_ERROR, "stream ended before the announced length");
     } else if (memcmp(sha, r->d.sha256, 32) != 0) {
         answer(r, DELIVERY_ST_ERROR, "SHA-256 mismatch");
-    } else if (fsync(r->fd) != 0 || close(r->fd) != 0) {
-        r->fd = -1;
-        unlink(r->tmp);
+    } else if (tmp_sync_close(r) != 0) {
         answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
     } else {
-        r->fd = -1;
         if (spool_commit(r->t->loc, r->tmp, &r->d, name, sizeof name) != 0) {
             unlink(r->tmp);
             answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
@@ -174,7 +203,7 @@ void delivery_on_stream(void *owner, unsigned ev)
                     answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
                     drop_tmp(r);
                     r->state = DL_DISCARD;
-                } else if (write(r->fd, buf, (size_t)n) != n) {
+                } else if (tmp_write(r, buf, (size_t)n) != 0) {
                     answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
                     drop_tmp(r);
                     r->state = DL_DISCARD;

@@ -214,8 +214,16 @@ int spool_commit(struct location *loc, const char *tmp_path, const struct delive
              (unsigned long long)d->length);
     loc_path(dir, sizeof dir, loc, "new");
     snprintf(path, sizeof path, "%s/%s", dir, final_name);
-    if (rename(tmp_path, path) != 0 || fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0) {
+    if (rename(tmp_path, path) != 0) {
         log_err("%s: %s: %s", __func__, path, strerror(errno));
+        return -1;
+    }
+    if (fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0) {
+        /* The rename may not last a crash, and the gateway will deliver again after our
+         * "error": take the file back out of new/, or the retry would make a second copy. */
+        log_err("%s: %s: fsync: %s", __func__, dir, strerror(errno));
+        unlink(path);
+        (void)fsync_path(dir, O_RDONLY | O_DIRECTORY);
         return -1;
     }
     loc_path(dir, sizeof dir, loc, ".relay-index");

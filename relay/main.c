@@ -326,6 +326,7 @@ static int serve(void)
         if (now - last_timers >= 100) {
             tunnel_timers(now);
             socks_timers(now);
+            metrics_timers(now);
             tunnel_run_dirty();
             last_timers = now;
         }

@@ -1,18 +1,38 @@
 /* relay metrics: Prometheus text format (version 0.0.4) on a separate listener. Each
- * connection gets one HTTP/1.0 response, whatever it asked, and is closed. */
-#include <fcntl.h>
+ * connection gets one HTTP/1.0 response, whatever it asked, and is closed.
+ *
+ * A scrape is a non-blocking client of the loop like any other socket: its answer is
+ * rendered once at accept into a buffer of its own and sent as the socket takes it. A
+ * scraper that does not take the whole answer within METRICS_DEADLINE_MS is closed; one
+ * that never reads can cost no more than its buffer, and the tunnels never wait for it. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "relay.h"
 
+#define METRICS_CLIENTS_MAX 8        /* scrapes at once; more are closed at accept */
+#define METRICS_BODY_MAX 65536       /* the answer's body (1024 locations take ~46 KiB) */
+#define METRICS_HEAD_MAX 160
+#define METRICS_DEADLINE_MS 5000     /* to take the whole answer and close */
+
+struct scrape {
+    struct relay_ev ev;
+    char *out;                   /* head and body: at most METRICS_HEAD_MAX + BODY_MAX */
+    size_t len, off;
+    int shut;                    /* all sent and SHUT_WR done: waiting for the client's EOF */
+    uint64_t deadline_ms;
+    char peer[64];
+};
+
 static struct relay_ev listen_ev;
+static struct scrape *scrapes[METRICS_CLIENTS_MAX];
 
 struct out {
     char *p;
@@ -101,28 +121,130 @@ static size_t render(char *buf, size_t cap)
     return o.len;
 }
 
+static void scrape_close(struct scrape *c)
+{
+    for (unsigned i = 0; i < METRICS_CLIENTS_MAX; i++) {
+        if (scrapes[i] == c) {
+            scrapes[i] = NULL;
+        }
+    }
+    relay_ev_del(&c->ev);
+    free(c->out);
+    c->out = NULL;
+    relay_defer_free(c, free);
+}
+
+/* Sends what the socket takes; after the answer, half-closes and reads (and drops) the
+ * request until the client's EOF, so closing never resets an answer still in flight. */
+static void scrape_service(struct scrape *c)
+{
+    char sink[1024];
+    ssize_t n;
+    while (c->off < c->len) {
+        n = send(c->ev.fd, c->out + c->off, c->len - c->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                scrape_close(c);
+                return;
+            }
+            break;
+        }
+        c->off += (size_t)n;
+    }
+    if (c->off == c->len && !c->shut) {
+        shutdown(c->ev.fd, SHUT_WR);
+        c->shut = 1;
+        free(c->out);
+        c->out = NULL;
+    }
+    for (int i = 0; i < 16; i++) {           /* bounded: the deadline ends a chatty client */
+        n = recv(c->ev.fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            scrape_close(c);
+            return;
+        }
+        if (n < 0) {
+            break;
+        }
+    }
+    relay_ev_mask(&c->ev, c->shut ? EPOLLIN : EPOLLIN | EPOLLOUT);
+}
+
+static void on_scrape_event(struct relay_ev *ev, uint32_t events)
+{
+    (void)events;
+    scrape_service((struct scrape *)(void *)ev);     /* ev is the first member */
+}
+
+/* see relay.h */
+void metrics_timers(uint64_t now)
+{
+    static uint64_t last_warn;
+    for (unsigned i = 0; i < METRICS_CLIENTS_MAX; i++) {
+        struct scrape *c = scrapes[i];
+        if (c == NULL || now < c->deadline_ms) {
+            continue;
+        }
+        if (!c->shut) {
+            /* Reset, not FIN: the kernel would otherwise keep the unsent rest queued for a
+             * scraper that does not read. */
+            struct linger lg = { 1, 0 };
+            setsockopt(c->ev.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            if (now - last_warn > 1000) {
+                log_warnx("%s: scraper %s took %zu of %zu bytes in %d s: closed", __func__,
+                          c->peer, c->off, c->len, METRICS_DEADLINE_MS / 1000);
+                last_warn = now;
+            }
+        }
+        scrape_close(c);
+    }
+}
+
 static void on_accept(struct relay_ev *ev, uint32_t events)
 {
-    static char body[65536];
-    char head[160];
+    static char body[METRICS_BODY_MAX];
+    static uint64_t last_warn;
     (void)events;
     for (int i = 0; i < 16; i++) {
         int fd = relay_accept(ev->fd);
         if (fd < 0) {
             return;
         }
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        /* A scrape is small and local: one blocking send with a short timeout. */
-        struct timeval tv = { 1, 0 };
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        size_t n = render(body, sizeof body);
-        int h = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-                         "version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
-        if (send(fd, head, (size_t)h, MSG_NOSIGNAL) == h) {
-            send(fd, body, n, MSG_NOSIGNAL);
+        unsigned slot = 0;
+        while (slot < METRICS_CLIENTS_MAX && scrapes[slot]) {
+            slot++;
         }
-        shutdown(fd, SHUT_WR);
-        close(fd);
+        struct scrape *c = slot < METRICS_CLIENTS_MAX ? calloc(1, sizeof *c) : NULL;
+        size_t n = c ? render(body, sizeof body) : 0;
+        char *out = c ? malloc(METRICS_HEAD_MAX + n) : NULL;
+        if (out == NULL) {
+            uint64_t now = relay_now_ms();
+            if (now - last_warn > 1000) {
+                log_warnx("%s: %d scrapes at once: connection refused", __func__,
+                          METRICS_CLIENTS_MAX);
+                last_warn = now;
+            }
+            free(c);
+            close(fd);
+            continue;
+        }
+        int h = snprintf(out, METRICS_HEAD_MAX, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+                         "version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+        memcpy(out + h, body, n);
+        c->out = out;
+        c->len = (size_t)h + n;
+        c->ev.fn = on_scrape_event;
+        c->deadline_ms = relay_now_ms() + METRICS_DEADLINE_MS;
+        relay_sock_tune(fd);
+        relay_peer_name(fd, c->peer, sizeof c->peer);
+        if (relay_ev_add(&c->ev, fd, EPOLLIN | EPOLLOUT) != 0) {
+            close(fd);
+            free(out);
+            free(c);
+            continue;
+        }
+        scrapes[slot] = c;
+        scrape_service(c);
     }
 }
 

@@ -14,7 +14,9 @@
  *                              more are closed at accept
  *   RELAY_SOCKS_MAX            SOCKS5 clients at once; each ~1 KiB idle, plus a 16 KiB
  *                              splice buffer for each direction that holds bytes
- *   RELAY_TUNNELS_PER_LOC      live tunnels per location (HA) */
+ *   RELAY_TUNNELS_PER_LOC      live tunnels per location (HA)
+ *   metrics.c                  8 scrapes at once, each holding its answer (at most
+ *                              64 KiB) for at most 5 s */
 #ifndef GW_RELAY_H
 #define GW_RELAY_H
 
@@ -176,5 +178,7 @@ struct relay_metrics {
 };
 extern struct relay_metrics relay_m;
 void metrics_listener_start(int fd);
+/* Closes scrapers past their deadline. */
+void metrics_timers(uint64_t now);
 
 #endif

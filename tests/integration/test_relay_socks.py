@@ -28,6 +28,10 @@
   raw SOCKS_PORT USER PASS HEX        authenticates, then sends the bytes HEX as the
                                       request: prints the reply code, or "closed"
   authfail SOCKS_PORT USER_HEX        an RFC 1929 user name of any bytes: prints the status
+  slowscrape PORT N SECONDS           N scrapers with a tiny receive buffer each ask for
+                                      the metrics and do not read; prints "stalling"; after
+                                      SECONDS reads what is there: prints each one's bytes
+                                      and whether the relay had closed it
 """
 import os
 import socket
@@ -319,6 +323,43 @@ def authfail(port, user_hex):
     return 0
 
 
+def slowscrape(port, n, seconds):
+    """Scrapers that ask and then do not read: a 1 KiB receive buffer each (set before
+    connect, so the window is small from the start)."""
+    conns = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        conns.append(s)
+    print("stalling %d scrapers" % n, flush=True)
+    time.sleep(seconds)
+    for i, s in enumerate(conns):
+        data = bytearray()
+        closed = False
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    closed = True
+                    break
+                data += d
+        except ConnectionResetError:
+            closed = True
+        except socket.timeout:
+            pass
+        head, _, body = bytes(data).partition(b"\r\n\r\n")
+        want = [int(x.split(b":")[1]) for x in head.split(b"\r\n")
+                if x.lower().startswith(b"content-length:")]
+        print("scraper %d: %d of %s body bytes, %s" % (i, len(body), want[0] if want else "?",
+                                                      "closed by the relay" if closed
+                                                      else "still open"), flush=True)
+        s.close()
+    return 0
+
+
 def main(a):
     if a[0] == "serve":
         serve(int(a[1]), int(a[2]))
@@ -342,6 +383,8 @@ def main(a):
         return raw(int(a[1]), a[2], a[3], a[4])
     elif a[0] == "authfail":
         return authfail(int(a[1]), a[2])
+    elif a[0] == "slowscrape":
+        return slowscrape(int(a[1]), int(a[2]), float(a[3]))
     return 2
 
 

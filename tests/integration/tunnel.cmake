@@ -17,7 +17,8 @@ set_tests_properties(test_relay PROPERTIES LABELS integration RUN_SERIAL ON TIME
 #   test_relay_log_escape    network bytes in the log only as \xHH; no target for a request
 #                            that did not parse
 #   test_relay_spool_full    a full disk, failing fsyncs: "error", no leftovers, no leaked fd
-foreach(t test_relay_log_escape test_relay_spool_full)
+#   test_relay_metrics_slow  scrapers that do not read: the relay serves on, closes them
+foreach(t test_relay_log_escape test_relay_spool_full test_relay_metrics_slow)
   add_test(NAME ${t}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${t}.sh $<TARGET_FILE:relay>
             $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)

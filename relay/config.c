@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "conftok.h"
@@ -66,11 +67,78 @@ static int unhex(const char *s, uint8_t *out, size_t n)
     return 0;
 }
 
+/* A SHA-256 fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it after the
+ * '=' (AB:CD:...), or the same 64 hex digits without colons; either case. */
+static int parse_fingerprint(const char *s, uint8_t out[32])
+{
+    char hex[65];
+    size_t len = strlen(s), k = 0;
+    if (len == 95) {
+        for (size_t i = 0; i < len; i++) {
+            if (i % 3 == 2) {
+                if (s[i] != ':') {
+                    return -1;
+                }
+            } else {
+                hex[k++] = s[i];
+            }
+        }
+        hex[k] = 0;
+        s = hex;
+    }
+    return unhex(s, out, 32);
+}
+
+static int add_revoked(struct relay_config *c, const uint8_t sha[32])
+{
+    if (c->nrevoked == c->revoked_cap) {
+        if (c->revoked_cap == RELAY_REVOKED_MAX) {
+            return -1;
+        }
+        unsigned cap = c->revoked_cap ? 2 * c->revoked_cap : 64;
+        void *p = realloc(c->revoked, (size_t)cap * sizeof *c->revoked);
+        if (p == NULL) {
+            return -1;
+        }
+        c->revoked = p;
+        c->revoked_cap = cap;
+    }
+    memcpy(c->revoked[c->nrevoked++], sha, 32);
+    return 0;
+}
+
+static int cmp_sha(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Sorted and without repeats, for relay_revoked's binary search. */
+static void sort_revoked(struct relay_config *c)
+{
+    unsigned k = 0;
+    if (c->nrevoked == 0) {
+        return;
+    }
+    qsort(c->revoked, c->nrevoked, sizeof *c->revoked, cmp_sha);
+    for (unsigned i = 1; i < c->nrevoked; i++) {
+        if (memcmp(c->revoked[i], c->revoked[k], 32) != 0) {
+            memcpy(c->revoked[++k], c->revoked[i], 32);
+        }
+    }
+    c->nrevoked = k + 1;
+}
+
+/* see relay.h */
+int relay_revoked(const struct relay_config *c, const uint8_t sha[32])
+{
+    return c->nrevoked && bsearch(sha, c->revoked, c->nrevoked, sizeof *c->revoked, cmp_sha);
+}
+
 /* see relay.h */
 struct location *relay_location(const char *id)
 {
     for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
-        if (strcmp(relay_cfg.locs[i].id, id) == 0) {
+        if (!relay_cfg.locs[i].removed && strcmp(relay_cfg.locs[i].id, id) == 0) {
             return &relay_cfg.locs[i];
         }
     }
@@ -173,8 +241,85 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
         c->nlocs++;
         return 0;
     }
+    if (strcmp(d, "revoked") == 0) {
+        uint8_t sha[32];
+        if (n != 2 || parse_fingerprint(tk->t[1], sha) != 0) {
+            return bad(ps, "revoked: expected the SHA-256 fingerprint of a gateway certificate "
+                       "(64 hex digits, colons allowed)");
+        }
+        if (add_revoked(c, sha) != 0) {
+            return bad(ps, "revoked: more than %d certificates", RELAY_REVOKED_MAX);
+        }
+        return 0;
+    }
+    if (strcmp(d, "revoked-file") == 0) {
+        if (n != 2) {
+            return bad(ps, "revoked-file: expected a file name");
+        }
+        if (c->revoked_file[0]) {
+            return bad(ps, "revoked-file: given twice (one file; it may list any number)");
+        }
+        if (path_from(c->revoked_file, RELAY_PATH_MAX, dir, tk->t[1]) != 0) {
+            return bad(ps, "revoked-file: path longer than %d bytes", RELAY_PATH_MAX - 1);
+        }
+        return 0;
+    }
     return bad(ps, "unknown directive '%s' (expected listen, cert, key, client-ca, socks, "
-               "location, spool or metrics)", d);
+               "location, spool, metrics, revoked or revoked-file)", d);
+}
+
+/* The revoked-file: one fingerprint per line, as `relay --check` and the loader read it;
+ * blank lines and # comments are skipped, and openssl's own "sha256 Fingerprint=" before
+ * the digits is accepted, so its output can be appended as it is. */
+static int load_revoked_file(struct relay_config *c, char *err, size_t errlen)
+{
+    char line[256];
+    unsigned lineno = 0;
+    int ret = -1;
+    FILE *f = fopen(c->revoked_file, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "revoked-file %s: cannot open: %s", c->revoked_file,
+                 strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        uint8_t sha[32];
+        char *p = line, *end;
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%u: line longer than %zu bytes", c->revoked_file,
+                     lineno, sizeof line - 2);
+            goto done;
+        }
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        end = p + strcspn(p, "#\r\n");
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        *end = 0;
+        if (*p == 0) {
+            continue;
+        }
+        if (strncasecmp(p, "sha256 Fingerprint=", 19) == 0) {
+            p += 19;
+        }
+        if (parse_fingerprint(p, sha) != 0) {
+            snprintf(err, errlen, "%s:%u: not a SHA-256 fingerprint (64 hex digits, colons "
+                     "allowed)", c->revoked_file, lineno);
+            goto done;
+        }
+        if (add_revoked(c, sha) != 0) {
+            snprintf(err, errlen, "%s:%u: more than %d revoked certificates", c->revoked_file,
+                     lineno, RELAY_REVOKED_MAX);
+            goto done;
+        }
+    }
+    ret = 0;
+done:
+    fclose(f);
+    return ret;
 }
 
 /* see relay.h */
@@ -217,6 +362,7 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
     if (c->nlocs == 0) {
         return bad(&ps, "no 'location' directive: no gateway could connect");
     }
+    sort_revoked(c);
     return 0;
 }
 
@@ -226,6 +372,9 @@ void relay_config_free(struct relay_config *c)
     free(c->locs);
     c->locs = NULL;
     c->nlocs = 0;
+    free(c->revoked);
+    c->revoked = NULL;
+    c->nrevoked = c->revoked_cap = 0;
 }
 
 /* see relay.h */
@@ -259,6 +408,12 @@ int relay_config_load(struct relay_config *c, const char *path, char *err, size_
     if (stat(c->spool, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "%s: spool %s: not a directory", path, c->spool);
         return -1;
+    }
+    if (c->revoked_file[0]) {
+        if (load_revoked_file(c, err, errlen) != 0) {
+            return -1;
+        }
+        sort_revoked(c);
     }
     return 0;
 }

@@ -1,6 +1,6 @@
 /* relay: command line, the epoll loop, its log (log.h on stderr) and socket helpers.
  *
- *   relay --config FILE            run
+ *   relay --config FILE            run; SIGHUP reads FILE again (reload.c), SIGTERM stops
  *   relay --check --config FILE    "configuration OK", or the file, line and reason
  *   relay token ID                 a new token for location ID and the line to add */
 #include <arpa/inet.h>
@@ -79,7 +79,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* ---- the loop ---- */
 
 static int epfd = -1;
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_wanted;
 
 struct deferred {
     void *p;
@@ -252,8 +252,11 @@ static int cmd_token(const char *id)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stopping = 1;
+    if (sig == SIGHUP) {
+        reload_wanted = 1;
+    } else {
+        stopping = 1;
+    }
 }
 
 /* To stdout with status 0 when asked (--help), else to stderr with status 2. */
@@ -270,7 +273,7 @@ static int usage(FILE *f, int ret)
     return ret;
 }
 
-static int serve(void)
+static int serve(const char *config)
 {
     char err[300];
     int lfd = relay_listen(&relay_cfg.listen), sfd = relay_listen(&relay_cfg.socks);
@@ -295,6 +298,7 @@ static int serve(void)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    signal(SIGHUP, on_signal);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     tunnel_listener_start(lfd);
     socks_listener_start(sfd);
@@ -331,6 +335,11 @@ static int serve(void)
             last_timers = now;
         }
         run_deferred();
+        if (reload_wanted) {
+            reload_wanted = 0;
+            relay_reload(config);
+            run_deferred();                     /* the tunnels it closed */
+        }
     }
     log_info("stopping");
     return 0;
@@ -372,5 +381,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "relay: no entropy: TLS unavailable\n");
         return 1;
     }
-    return serve();
+    return serve(config);
 }

@@ -115,8 +115,10 @@ static size_t render(char *buf, size_t cap)
     /* Label values are Location IDs, which the configuration holds to A-Z a-z 0-9 . _ -:
      * nothing a peer sends reaches this page, and nothing here needs escaping. */
     for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
-        put(&o, "relay_location_tunnels{location=\"%s\"} %u\n", relay_cfg.locs[i].id,
-            relay_cfg.locs[i].nlive);
+        if (!relay_cfg.locs[i].removed) {
+            put(&o, "relay_location_tunnels{location=\"%s\"} %u\n", relay_cfg.locs[i].id,
+                relay_cfg.locs[i].nlive);
+        }
     }
     return o.len;
 }

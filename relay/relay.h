@@ -46,6 +46,7 @@
 #define RELAY_SPLICE_BUF 16384       /* each way, per SOCKS5 client */
 #define RELAY_LOCATIONS_MAX 1024
 #define RELAY_PATH_MAX 512
+#define RELAY_REVOKED_MAX 65536      /* revoked gateway certificates: 32 B each, as used */
 
 /* ---- the loop ---- */
 struct relay_ev {
@@ -65,6 +66,7 @@ void relay_defer_free(void *p, void (*fn)(void *));
 struct location {
     char id[HELLO_LOCATION_MAX + 1];
     uint8_t token_sha256[32];
+    int removed;                 /* gone from the file at a reload: its slot stays, unused */
     struct tunnel *live[RELAY_TUNNELS_PER_LOC];
     unsigned nlive, rr;
     struct spool_index *index;   /* delivered SHA-256s (dedup) */
@@ -76,8 +78,11 @@ struct relay_config {
     int has_metrics;
     char cert[RELAY_PATH_MAX], key[RELAY_PATH_MAX], client_ca[RELAY_PATH_MAX];
     char spool[RELAY_PATH_MAX];
+    char revoked_file[RELAY_PATH_MAX];       /* "" when none */
     struct location *locs;
     unsigned nlocs;
+    uint8_t (*revoked)[32];      /* SHA-256 of revoked gateway leaf certificates, sorted */
+    unsigned nrevoked, revoked_cap;
 };
 
 /* Parse FILE; on error, "FILE:LINE: reason" in err. Returns 0 or -1. */
@@ -87,6 +92,10 @@ int relay_config_load(struct relay_config *c, const char *path, char *err, size_
 int relay_config_parse(struct relay_config *c, const char *text, size_t len, const char *dir,
                        const char *name, char *err, size_t errlen);
 void relay_config_free(struct relay_config *c);
+/* SIGHUP: read PATH again and apply what can change while running (reload.c). */
+void relay_reload(const char *path);
+/* 1 when the gateway certificate whose DER has this SHA-256 is revoked. */
+int relay_revoked(const struct relay_config *c, const uint8_t sha[32]);
 /* Load the TLS identity the config names; on error, the reason in err. */
 int relay_identity_load(const struct relay_config *c, struct tls_server_identity *id,
                         char *err, size_t errlen);
@@ -132,6 +141,7 @@ struct tunnel {
     char hostname[HELLO_TEXT_MAX + 1], firmware[HELLO_TEXT_MAX + 1];
     uint64_t deadline_ms, opened_ms;
     uint64_t streams_total;
+    uint8_t cert_sha256[32];         /* of the gateway's leaf, once the handshake is done */
     int dirty;
     struct tunnel *next_dirty;
 };
@@ -142,6 +152,9 @@ void tunnel_run_dirty(void);
 /* Work left after tunnel_run_dirty's rounds: the loop must not sleep on it. */
 int tunnel_dirty_pending(void);
 void tunnel_timers(uint64_t now);
+/* After a reload: closes the tunnels whose certificate is now revoked or whose location
+ * was removed. Returns how many. */
+unsigned tunnel_recheck(void);
 /* A live tunnel of loc for a new stream (round robin over those that can open), or NULL. */
 struct tunnel *tunnel_pick(struct location *loc);
 

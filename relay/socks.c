@@ -168,7 +168,7 @@ static int authenticate(struct socks *s, struct socks5_auth *a)
     struct location *loc = NULL;
     const uint8_t *want = no_location;
     for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
-        if (strcmp(relay_cfg.locs[i].id, a->user) == 0) {
+        if (!relay_cfg.locs[i].removed && strcmp(relay_cfg.locs[i].id, a->user) == 0) {
             loc = &relay_cfg.locs[i];
             want = loc->token_sha256;
         }

@@ -12,7 +12,9 @@
 
 #include "log.h"
 #include "relay.h"
+#include "tls_err.h"
 #include "tls_io_fd.h"
+#include "x509_info.h"
 
 /* The hello stream's receiver. */
 struct hello_rx {
@@ -136,13 +138,77 @@ static void tunnel_close(struct tunnel *t, const char *why)
 
 /* ---- handshake and hello ---- */
 
+/* "serverAuth, codeSigning" for a log line. */
+static void eku_names(unsigned bits, char *out, size_t cap)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        { X509_EKU_SERVER_AUTH, "serverAuth" }, { X509_EKU_CLIENT_AUTH, "clientAuth" },
+        { X509_EKU_CODE_SIGNING, "codeSigning" }, { X509_EKU_EMAIL, "emailProtection" },
+        { X509_EKU_TIME_STAMPING, "timeStamping" }, { X509_EKU_OCSP_SIGNING, "OCSPSigning" },
+        { X509_EKU_ANY, "anyExtendedKeyUsage" },
+    };
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (bits & names[i].bit) {
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", names[i].name);
+            bits &= ~names[i].bit;
+        }
+        if (len >= cap) {
+            return;
+        }
+    }
+    if (bits) {
+        snprintf(out + len, cap - len, "%sanother purpose", len ? ", " : "");
+    }
+}
+
+/* The gateway's leaf (kept whole by tls_server: its CN was read from it) may open a tunnel:
+ * not revoked, and meant for TLS clients. The CA signs certificates for other purposes
+ * too; a server certificate from it must not pass for a gateway. 0, or -1 with why. */
+static int certificate_allowed(struct tunnel *t, char *why, size_t cap)
+{
+    const struct tls_peer_check *pc = &t->tls->check;
+    struct x509_parts x;
+    char hex[65], names[120];
+    unsigned bits;
+    br_sha256_context h;
+    br_sha256_init(&h);
+    br_sha256_update(&h, pc->leaf, pc->leaf_len);
+    br_sha256_out(&h, t->cert_sha256);
+    relay_hex(t->cert_sha256, 32, hex);
+    if (relay_revoked(&relay_cfg, t->cert_sha256)) {
+        snprintf(why, cap, "certificate sha256=%s is revoked", hex);
+        return -1;
+    }
+    int r = x509_split(pc->leaf, pc->leaf_len, &x) == 0 ? x509_eku(&x, &bits) : TLS_EDER;
+    if (r < 0) {
+        snprintf(why, cap, "certificate sha256=%s: malformed extended key usage", hex);
+        return -1;
+    }
+    if (r == 1 && !(bits & (X509_EKU_CLIENT_AUTH | X509_EKU_ANY))) {
+        eku_names(bits, names, sizeof names);
+        snprintf(why, cap, "certificate sha256=%s is not for TLS clients (extended key usage: "
+                 "%s; a gateway needs clientAuth)", hex, names);
+        return -1;
+    }
+    return 0;
+}
+
 static int handshake_done(struct tunnel *t)
 {
     const char *cn = tls_server_peer_cn(t->tls);
     struct location *loc = hello_location_valid(cn, strlen(cn)) ? relay_location(cn) : NULL;
-    char name[YAMUX_NAME_MAX];
+    char name[YAMUX_NAME_MAX], why[300];
+    if (certificate_allowed(t, why, sizeof why) != 0) {
+        relay_m.tunnels_refused++;
+        tunnel_close(t, why);
+        return -1;
+    }
     if (loc == NULL) {
-        char why[160];
         snprintf(why, sizeof why, "certificate CN \"%s\" is not a configured location", cn);
         relay_m.tunnels_refused++;
         tunnel_close(t, why);
@@ -252,8 +318,11 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     relay_m.handshakes_pending--;
     relay_m.tunnels_up++;
     t->loc->live[t->loc->nlive++] = t;
-    log_info("tunnel up: location=%s tunnel=%u peer=%s host=\"%s\" firmware=\"%s\" live=%u",
-             t->loc->id, t->serial, t->peer, t->hostname, t->firmware, t->loc->nlive);
+    char cert[65];
+    relay_hex(t->cert_sha256, 32, cert);
+    log_info("tunnel up: location=%s tunnel=%u peer=%s host=\"%s\" firmware=\"%s\" live=%u "
+             "cert=%s", t->loc->id, t->serial, t->peer, t->hostname, t->firmware,
+             t->loc->nlive, cert);
 }
 
 /* ---- the service routine ---- */
@@ -471,6 +540,31 @@ void tunnel_timers(uint64_t now)
             tunnel_mark_dirty(t);                   /* keepalive */
         }
     }
+}
+
+/* see relay.h */
+unsigned tunnel_recheck(void)
+{
+    char why[200], hex[65];
+    unsigned closed = 0;
+    for (unsigned i = 0; i < RELAY_TUNNELS_MAX; i++) {
+        struct tunnel *t = tunnels[i];
+        if (t == NULL || t->loc == NULL || t->state == TUN_DEAD) {
+            continue;                           /* still in the handshake: checked at its end */
+        }
+        relay_hex(t->cert_sha256, 32, hex);
+        if (relay_revoked(&relay_cfg, t->cert_sha256)) {
+            snprintf(why, sizeof why, "certificate sha256=%s is revoked", hex);
+        } else if (t->loc->removed) {
+            snprintf(why, sizeof why, "location removed from the configuration");
+        } else {
+            continue;
+        }
+        relay_m.tunnels_refused += t->state != TUN_READY;
+        tunnel_close(t, why);
+        closed++;
+    }
+    return closed;
 }
 
 /* see relay.h */

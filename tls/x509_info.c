@@ -149,29 +149,13 @@ int x509_find_ext(const struct x509_parts *x, const uint8_t *oid, size_t oid_len
 /* see x509_info.h */
 int x509_eku_allows(const struct x509_parts *x, enum x509_purpose purpose)
 {
-    static const uint8_t OID_EKU[] = { 0x55, 0x1d, 0x25 };                       /* 2.5.29.37 */
-    static const uint8_t OID_ANY[] = { 0x55, 0x1d, 0x25, 0x00 };               /* 2.5.29.37.0 */
-    static const uint8_t OID_KP[2][8] = {
-        { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 },   /* 1.3.6.1.5.5.7.3.1 serverAuth */
-        { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02 },   /* 1.3.6.1.5.5.7.3.2 clientAuth */
-    };
-    struct der_tlv value, seq, oid;
-    struct der_reader r, n;
-    int found = x509_find_ext(x, OID_EKU, sizeof OID_EKU, &value, NULL);
-    if (found <= 0) {
-        return found < 0 ? found : 1;
+    unsigned bits, want = purpose == X509_PURPOSE_SERVER ? X509_EKU_SERVER_AUTH
+                                                         : X509_EKU_CLIENT_AUTH;
+    int r = x509_eku(x, &bits);
+    if (r <= 0) {
+        return r < 0 ? r : 1;                /* no extension: no restriction */
     }
-    der_enter(&r, &value);
-    if (der_expect(&r, DER_SEQUENCE, &seq) || der_more(&r)) {
-        return TLS_EDER;
-    }
-    int allowed = 0;
-    der_enter(&n, &seq);
-    while (der_more(&n) && !der_expect(&n, DER_OID, &oid)) {
-        allowed |= der_oid_eq(&oid, OID_KP[purpose], sizeof OID_KP[purpose])
-                   || der_oid_eq(&oid, OID_ANY, sizeof OID_ANY);
-    }
-    return n.err ? TLS_EDER : allowed;
+    return (bits & (want | X509_EKU_ANY)) != 0;
 }
 
 /* see x509_info.h */
@@ -199,6 +183,47 @@ int x509_san_foreach(const struct x509_parts *x, x509_san_fn fn, void *arg)
         }
     }
     return n.err ? TLS_EDER : 1;
+}
+
+/* ---- extended key usage ---- */
+
+static const uint8_t OID_EKU[] = { 0x55, 0x1d, 0x25 };           /* 2.5.29.37 */
+
+/* see x509_info.h */
+int x509_eku(const struct x509_parts *x, unsigned *bits)
+{
+    /* id-kp-* are 1.3.6.1.5.5.7.3.N: these 7 bytes, then N. */
+    static const uint8_t kp[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03 };
+    static const uint8_t any[] = { 0x55, 0x1d, 0x25, 0x00 };     /* 2.5.29.37.0 */
+    struct der_tlv value, seq, oid;
+    struct der_reader r, q;
+    *bits = 0;
+    int found = x509_find_ext(x, OID_EKU, sizeof OID_EKU, &value, NULL);
+    if (found <= 0) {
+        return found;
+    }
+    der_enter(&r, &value);
+    if (der_expect(&r, DER_SEQUENCE, &seq) || der_more(&r)) {
+        return TLS_EDER;
+    }
+    der_enter(&q, &seq);
+    if (!der_more(&q)) {
+        return TLS_EDER;                     /* KeyPurposeId: SIZE (1..MAX) */
+    }
+    while (der_more(&q)) {
+        if (der_expect(&q, DER_OID, &oid)) {
+            break;
+        }
+        if (oid.len == sizeof kp + 1 && memcmp(oid.p, kp, sizeof kp) == 0 && oid.p[7] >= 1
+            && oid.p[7] <= 9) {
+            *bits |= 1u << (oid.p[7] - 1);
+        } else if (der_oid_eq(&oid, any, sizeof any)) {
+            *bits |= X509_EKU_ANY;
+        } else {
+            *bits |= X509_EKU_OTHER;
+        }
+    }
+    return q.err ? TLS_EDER : 1;
 }
 
 /* ---- names as text ---- */

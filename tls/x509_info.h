@@ -45,7 +45,20 @@ int x509_find_ext(const struct x509_parts *x, const uint8_t *oid, size_t oid_len
 typedef int (*x509_san_fn)(void *arg, int type, const uint8_t *p, size_t len);
 int x509_san_foreach(const struct x509_parts *x, x509_san_fn fn, void *arg);
 
-/* Extended key usage (RFC 5280 4.2.1.12): may the certificate serve this purpose? A
+/* Extended key usage (RFC 5280 4.2.1.12): the purposes the certificate lists, as bits.
+ * id-kp-N (1.3.6.1.5.5.7.3.N, N = 1..9) is bit N-1: */
+#define X509_EKU_SERVER_AUTH (1u << 0)   /* id-kp-serverAuth */
+#define X509_EKU_CLIENT_AUTH (1u << 1)   /* id-kp-clientAuth */
+#define X509_EKU_CODE_SIGNING (1u << 2)
+#define X509_EKU_EMAIL (1u << 3)         /* id-kp-emailProtection */
+#define X509_EKU_TIME_STAMPING (1u << 7)
+#define X509_EKU_OCSP_SIGNING (1u << 8)
+#define X509_EKU_ANY (1u << 9)           /* anyExtendedKeyUsage, 2.5.29.37.0 */
+#define X509_EKU_OTHER (1u << 10)        /* any other purpose */
+/* Returns 1 with *bits when the certificate has the extension, 0 (and *bits 0) when it has
+ * none (no restriction), TLS_EDER when it is malformed (also an empty list). */
+int x509_eku(const struct x509_parts *x, unsigned *bits);
+/* May the certificate serve this purpose (from x509_eku)? A
  * certificate without the extension may serve any; with it, only the purposes it lists
  * (anyExtendedKeyUsage lists them all). Returns 1 allowed, 0 not, TLS_EDER malformed. */
 enum x509_purpose { X509_PURPOSE_SERVER, X509_PURPOSE_CLIENT };

@@ -1,6 +1,7 @@
 /* Fuzz the relay's configuration parser (relay/config.c) on arbitrary text: it must accept
  * or name a line and reason, never read past the text, and what it accepts must be
- * complete (every required directive, at least one location with a valid ID). */
+ * complete (every required directive, at least one location with a valid ID, the revoked
+ * fingerprints ready for their binary search). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         for (unsigned i = 0; i < c.nlocs; i++) {
             if (!hello_location_valid(c.locs[i].id, strlen(c.locs[i].id))) {
+                abort();
+            }
+        }
+        /* Revoked fingerprints: sorted, each once, each found (relay_revoked's search). */
+        for (unsigned i = 0; i < c.nrevoked; i++) {
+            if ((i > 0 && memcmp(c.revoked[i - 1], c.revoked[i], 32) >= 0)
+                || !relay_revoked(&c, c.revoked[i])) {
                 abort();
             }
         }

@@ -2,7 +2,8 @@
  * over a socketpair: the relay identity loads from PEM (EC and RSA, key matching the leaf),
  * a gateway with a certificate from the client CA is let in and its CN read, and a gateway
  * without a certificate, with one from another CA or with an expired one is refused with a
- * verdict. Both ends are pumped from this one thread, as the event loops would. */
+ * verdict; the leaf kept for the relay tells its extended key usage. Both ends are pumped
+ * from this one thread, as the event loops would. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "tls_server.h"
 #include "tls_stream.h"
 #include "trust.h"
+#include "x509_info.h"
 
 static struct tls_server_identity id;
 static struct tls_server srv;
@@ -225,6 +227,30 @@ static void gateway_certificates_from_elsewhere_or_expired_are_refused(void)
            sizeof(struct tls_server), sizeof(struct tls_server_identity));
 }
 
+/* The relay refuses gateway certificates meant for other purposes (relay/tunnel.c): the
+ * leaf it keeps after the handshake says which purposes its extended key usage lists. */
+static void the_kept_leaf_tells_its_extended_key_usage(void)
+{
+    char err[200];
+    struct x509_parts x;
+    unsigned bits = 99;
+    static uint8_t der[4096];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_OPEN);
+    CHECK_EQ(x509_split(srv.check.leaf, srv.check.leaf_len, &x), 0);
+    CHECK_EQ(x509_eku(&x, &bits), 1);
+    CHECK_EQ(bits, X509_EKU_SERVER_AUTH | X509_EKU_CLIENT_AUTH);
+    hang_up();
+    size_t n = pki_load("cnonly.der", der, sizeof der);        /* serverAuth only */
+    CHECK_EQ(x509_split(der, n, &x), 0);
+    CHECK_EQ(x509_eku(&x, &bits), 1);
+    CHECK_EQ(bits, X509_EKU_SERVER_AUTH);
+    n = pki_load("root.der", der, sizeof der);                 /* none: no restriction */
+    CHECK_EQ(x509_split(der, n, &x), 0);
+    CHECK_EQ(x509_eku(&x, &bits), 0);
+    CHECK_EQ(bits, 0);
+}
+
 TLS_TEST_MAIN(
     { "relay_identity_loads_ec_and_rsa_and_refuses_a_foreign_key",
       relay_identity_loads_ec_and_rsa_and_refuses_a_foreign_key },
@@ -232,4 +258,5 @@ TLS_TEST_MAIN(
       gateway_with_a_certificate_from_the_client_ca_is_let_in },
     { "gateway_without_a_certificate_is_refused", gateway_without_a_certificate_is_refused },
     { "gateway_certificates_from_elsewhere_or_expired_are_refused",
-      gateway_certificates_from_elsewhere_or_expired_are_refused })
+      gateway_certificates_from_elsewhere_or_expired_are_refused },
+    { "the_kept_leaf_tells_its_extended_key_usage", the_kept_leaf_tells_its_extended_key_usage })

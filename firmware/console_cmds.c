@@ -26,6 +26,7 @@
 #include "store.h"
 #include "svc_imap.h"
 #include "tls_conn.h"
+#include "text_escape.h"
 #include "tls_err.h"
 #include "tunnel.h"
 #include "x509_info.h"
@@ -58,9 +59,23 @@ void cons_out(const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (n > 0) {
-        board_console_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    if (n <= 0) {
+        return;
     }
+    /* What `show` prints may hold text from the network (a server's capabilities or alert, a
+     * relay's refusal): only printable ASCII and the newline reach the terminal as they are. */
+    size_t len = (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, run = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)buf[i];
+        if ((c >= 0x20 && c <= 0x7e) || c == '\n') {
+            continue;
+        }
+        char esc[5];
+        board_console_write(buf + run, i - run);
+        run = i + 1;
+        board_console_write(esc, text_escape(esc, sizeof esc, &c, 1, NULL));
+    }
+    board_console_write(buf + run, len - run);
 }
 
 /* see console_int.h */

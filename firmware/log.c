@@ -4,6 +4,7 @@
 
 #include "board.h"
 #include "log.h"
+#include "text_escape.h"
 
 static struct {
     char ring[LOG_RING_BYTES];
@@ -38,17 +39,20 @@ static void ring_put(const char *line, size_t len)
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-    char line[LOG_LINE_MAX];
+    char line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
     uint32_t ms = board_now_ms();
     int n = snprintf(line, sizeof line, "[%6lu.%03lu] %s", (unsigned long)(ms / 1000),
                      (unsigned long)(ms % 1000), level_tag[level]);
     if (n < 0) {
         return;
     }
-    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2) { /* cut: keep room for "...\n" */
-        len = sizeof line - 5;
+    /* Names and texts from the network (a SOCKS5 host, an IMAP alert, a relay's reason) are
+     * in the message: every byte a terminal or a log reader would act on leaves as \xHH. */
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t mlen = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1, used;
+    size_t len = (size_t)n + text_escape(line + n, sizeof line - (size_t)n, msg, mlen, &used);
+    if (used < mlen || (size_t)m >= sizeof msg || len > sizeof line - 2) {
+        len = len < sizeof line - 5 ? len : sizeof line - 5;  /* cut: room for "...\n" */
         memcpy(line + len, "...", 3);
         len += 3;
     }

@@ -48,6 +48,9 @@ CASES = [
     ("tunnel cert export", "'export'"),
     ("tls probe mail.example:993", "tls probe"),
     ("commit now", "'now'"),
+    # a word with control bytes is named escaped: the terminal never gets them raw
+    ("frob\x1b[2J\x07now", "'frob\\x1b[2J\\x07now'"),
+    ("set imap user \x1b]0;pwned\x07x y", "'y'"),
 ]
 
 
@@ -66,7 +69,8 @@ def main():
         out = r.stdout + r.stderr
         err_lines = [l for l in out.splitlines() if "error:" in l and "batch:" not in l]
         ok = (r.returncode == 1 and err_lines and named in err_lines[0]
-              and "stopped at line 3" in out)
+              and "stopped at line 3" in out
+              and not any(ord(c) < 0x20 and c != "\n" for c in out))
         with open(script, "w") as f:
             f.write("show config\n")
         shown = subprocess.run([gw, "--flash", flash, "--batch", script], capture_output=True,

@@ -101,6 +101,23 @@ r=$(rep loc1 "$TOKEN" mailhost 143); [ "$r" = "reply 2" ] || t_fail "internal na
 t_wait_log gw 'to badname.example.test:993 refused \(0x04 .*\): name mismatch: wanted 192.0.2.1' 5
 t_log "refusals: 0x02 unmapped host and port, 0x02 for internal addresses and names asked" \
       "directly, 0x03 not connected, auth, 0x05, 0x04 with the TLS verdict"
+# Every byte value in a host name (ESC, CR, LF, DEL, UTF-8 ...): the gateway refuses each
+# (0x02), and its log, which is the operator's console, holds none of them raw.
+r=$($PY names $SOCKS loc1 "$TOKEN" 80) || t_fail "names: $r"
+[ "$r" = "257 requests: reply 1: 1 reply 2: 256" ] || t_fail "names: $r"
+t_wait_log gw 'to esc\\xffz:80 refused \(0x02' 5
+python3 - "$T_TMP/gw.log" <<'PY' || t_fail "the gateway's console shows raw network bytes"
+import sys
+data = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+bad = [l for l in data.split(b"\n") if any(c < 0x20 or c > 0x7e for c in l)]
+for l in bad[:5]:
+    print(repr(l[:160]))
+sys.exit(1 if bad else 0)
+PY
+for want in 'esc\x1bz:80' 'esc\x0dz:80' 'esc\x0az:80' 'esc\x7fz:80' 'esc\x5cz:80'; do
+    grep -qF -- "to $want refused" "$T_TMP/gw.log" || t_fail "no '$want' in the gateway's log"
+done
+t_log "host names with every byte value: refused, and shown only as \\xHH on the console"
 
 # ---- volume: 64 MiB through one stream, 200 streams at once ----
 $PY get $SOCKS loc1 "$TOKEN" source.example.test 9 $((64 * 1024 * 1024)) > "$T_TMP/get.txt" ||

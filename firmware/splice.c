@@ -196,8 +196,8 @@ static void connect_internal(struct splice *sp)
         }
     }
     sp->ep_live = 1;
-    if (endpoint_open(&sp->ep, &sp->addr, m->internal.port, m->tls ? &cfg : NULL, on_endpoint,
-                      sp) != 0) {
+    if (endpoint_open_shared(&sp->ep, &sp->addr, m->internal.port, m->tls ? &cfg : NULL,
+                             on_endpoint, sp) != 0) {
         sp->ep_live = 0;
         if (sp->ep.fail == EP_FAIL_NOMEM && elapsed(board_now_ms(), sp->since_ms) <
                                                 SPLICE_REQUEST_MS) {
@@ -399,9 +399,11 @@ static int step_open(struct splice *sp)
 static int step(struct splice *sp, uint32_t now)
 {
     if (sp->st->state == YAMUX_S_RESET && sp->state != SP_LINGER) {
-        /* the relay gave up on it (its client went away): whatever is left here goes too;
+        /* the relay gave up on it (its client went away), or yamux reset it here (it sat
+         * unread on a full receive pool; yamux logged which): whatever is left goes too;
          * a half-closed splice would never learn it from reads or writes */
-        finish(sp, "reset by the relay");
+        finish(sp, sp->st->reset_here ? "reset by the gateway (see the yamux line before)"
+                                      : "reset by the relay");
         return 1;
     }
     switch (sp->state) {

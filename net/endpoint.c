@@ -13,24 +13,13 @@ struct tls_slot {
     struct tls_conn conn;
     struct endpoint *owner;
     uint8_t used;
+    uint8_t shared;                 /* taken by endpoint_open_shared */
 };
 static struct tls_slot slots[ENDPOINT_TLS_MAX];
 
 static struct tls_slot *slot_of(const struct tls_conn *c)
 {
     return (struct tls_slot *)((char *)c - offsetof(struct tls_slot, conn));
-}
-
-static struct tls_slot *slot_take(struct endpoint *e)
-{
-    for (unsigned i = 0; i < ENDPOINT_TLS_MAX; i++) {
-        if (!slots[i].used) {
-            slots[i].used = 1;
-            slots[i].owner = e;
-            return &slots[i];
-        }
-    }
-    return NULL;
 }
 
 /* see endpoint.h */
@@ -41,6 +30,27 @@ unsigned endpoint_tls_in_use(void)
         n += slots[i].used;
     }
     return n;
+}
+
+/* A free slot; for a shared one, only while the shared slots in use leave the reserve. */
+static struct tls_slot *slot_take(struct endpoint *e, int shared)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < ENDPOINT_TLS_MAX; i++) {
+        n += slots[i].used && slots[i].shared;
+    }
+    if (shared && n >= ENDPOINT_TLS_MAX - ENDPOINT_TLS_RESERVED) {
+        return NULL;
+    }
+    for (unsigned i = 0; i < ENDPOINT_TLS_MAX; i++) {
+        if (!slots[i].used) {
+            slots[i].used = 1;
+            slots[i].shared = (uint8_t)(shared != 0);
+            slots[i].owner = e;
+            return &slots[i];
+        }
+    }
+    return NULL;
 }
 
 /* ---- events ------------------------------------------------------------------------- */
@@ -145,9 +155,9 @@ static int fail_now(struct endpoint *e, enum endpoint_fail why, const char *verd
     return -1;
 }
 
-/* see endpoint.h */
-int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
-                  const struct tls_client_config *tls, endpoint_cb cb, void *arg)
+static int open_with(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
+                     const struct tls_client_config *tls, endpoint_cb cb, void *arg,
+                     int shared)
 {
     memset(e, 0, sizeof *e);
     e->cb = cb;
@@ -162,9 +172,12 @@ int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
         }
         return 0;
     }
-    struct tls_slot *slot = slot_take(e);
+    struct tls_slot *slot = slot_take(e, shared);
     if (slot == NULL) {
-        return fail_now(e, EP_FAIL_NOMEM, "no TLS slot free");
+        return fail_now(e, EP_FAIL_NOMEM, shared
+                                              ? "no TLS slot free (the last is kept for the "
+                                                "IMAP receiver)"
+                                              : "no TLS slot free");
     }
     e->tls = &slot->conn;
     if (tls_conn_open(e->tls, addr, port, tls, on_tls, NULL) != 0) {
@@ -177,6 +190,20 @@ int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
 }
 
 /* see endpoint.h */
+int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
+                  const struct tls_client_config *tls, endpoint_cb cb, void *arg)
+{
+    return open_with(e, addr, port, tls, cb, arg, 0);
+}
+
+/* see endpoint.h */
+int endpoint_open_shared(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
+                         const struct tls_client_config *tls, endpoint_cb cb, void *arg)
+{
+    return open_with(e, addr, port, tls, cb, arg, 1);
+}
+
+/* see endpoint.h */
 int endpoint_starttls(struct endpoint *e, const struct tls_client_config *tls)
 {
     if (e->tls != NULL || !e->open || !tcp_stream_alive(&e->tcp)) {
@@ -186,7 +213,7 @@ int endpoint_starttls(struct endpoint *e, const struct tls_client_config *tls)
         /* plaintext after the server's OK: it would be taken for the TLS session's */
         return fail_now(e, EP_FAIL_TLS, "STARTTLS: bytes arrived before the TLS handshake");
     }
-    struct tls_slot *slot = slot_take(e);
+    struct tls_slot *slot = slot_take(e, 0);
     if (slot == NULL) {
         return fail_now(e, EP_FAIL_NOMEM, "no TLS slot free");
     }

@@ -14,7 +14,10 @@
  *
  * Memory: struct endpoint is ~0.2 KiB (a tcp_stream and a verdict); a TLS endpoint also
  * holds one of ENDPOINT_TLS_MAX TLS connections (~52 KiB each, a static pool), so at most
- * that many TLS endpoints exist at once; one more fails at once with "no TLS slot free". */
+ * that many TLS endpoints exist at once; one more fails at once with "no TLS slot free".
+ * endpoint_open_shared() (the cloud's streams) leaves the last ENDPOINT_TLS_RESERVED slots
+ * to endpoint_open() and endpoint_starttls() (the IMAP receiver, mapping check), so however
+ * many tls-mapping streams the cloud opens, the receiver still gets its TLS connection. */
 #ifndef GW_ENDPOINT_H
 #define GW_ENDPOINT_H
 
@@ -26,6 +29,7 @@
 #include "tls_conn.h"
 
 #define ENDPOINT_TLS_MAX 8             /* TLS endpoints at once: 8 x ~52 KiB */
+#define ENDPOINT_TLS_RESERVED 1        /* of them, never taken by endpoint_open_shared */
 #define ENDPOINT_CONNECT_MS 10000      /* TCP connect deadline (TLS: connect + handshake) */
 /* lwIP heap (MEM_SIZE) that plain endpoints leave free when they queue send data: many busy
  * internal connections must never starve the tunnel, new SYNs and ACKs of memory. */
@@ -68,6 +72,10 @@ struct endpoint {
  * does). 0: events follow; -1: failed at once (verdict and fail say why; no event). */
 int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
                   const struct tls_client_config *tls, endpoint_cb cb, void *arg);
+/* The same for traffic that must not starve the reserved owners (the cloud's streams): a
+ * TLS endpoint fails with EP_FAIL_NOMEM once only the reserved slots are left. */
+int endpoint_open_shared(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
+                         const struct tls_client_config *tls, endpoint_cb cb, void *arg);
 /* Upgrade an open plain endpoint to TLS on its connection. 0: EP_OPEN follows once the
  * handshake is done (or EP_FAILED); -1: refused at once (received bytes were not read,
  * no TLS slot, not plain and open); the verdict says why. */

@@ -170,6 +170,9 @@ static size_t rx_append(struct yamux_session *s, struct yamux_stream *st, const 
         c->end = (uint16_t)(c->end + k);
         done += k;
     }
+    if (st->rx_buffered == 0 && done > 0) {
+        st->rx_since_ms = s->now_ms;    /* unread data starts to wait now */
+    }
     st->rx_buffered += (uint32_t)done;
     return done;
 }
@@ -233,6 +236,7 @@ static void stream_abort(struct yamux_session *s, struct yamux_stream *st, int s
     rx_drop(s, st);
     st->state = YAMUX_S_RESET;
     st->owed = send_rst ? YAMUX_F_RST : 0;
+    st->reset_here = (uint8_t)(send_rst != 0);
     s->ctl_dirty |= send_rst;
     st->events |= YAMUX_EV_READ | YAMUX_EV_WRITE;
     maybe_free(s, st);
@@ -243,6 +247,34 @@ static void violation(struct yamux_session *s, struct yamux_stream *st, const ch
     slog(s, LOG_WARN, __func__, "stream %lu: %s: reset", (unsigned long)st->id, what);
     s->stats.violations++;
     stream_abort(s, st, 1);
+}
+
+/* The pool policy (yamux.h): the pool is full, so reset the stream that holds the most of
+ * it among those nobody read from for YAMUX_STALL_MS. Returns 1 if one was reset, 0 when
+ * every holder is being read (input then waits for them). */
+static int pool_reclaim(struct yamux_session *s)
+{
+    struct yamux_stream *v = NULL;
+    for (unsigned i = 0; i < s->cfg.max_streams; i++) {
+        struct yamux_stream *st = &s->streams[i];
+        if (st->state != YAMUX_S_IDLE && st->state != YAMUX_S_RESET && st->rx_buffered > 0
+            && s->now_ms - st->rx_since_ms >= YAMUX_STALL_MS
+            && (v == NULL || st->rx_buffered > v->rx_buffered)) {
+            v = st;
+        }
+    }
+    if (v == NULL) {
+        return 0;
+    }
+    if (s->stats.pool_resets++ == 0 || s->now_ms - s->pool_log_ms >= 1000) {
+        slog(s, LOG_WARN, __func__,
+             "stream %lu: %lu bytes of the full receive pool unread for %lu ms: reset "
+             "(%lu such resets)", (unsigned long)v->id, (unsigned long)v->rx_buffered,
+             (unsigned long)(s->now_ms - v->rx_since_ms), (unsigned long)s->stats.pool_resets);
+        s->pool_log_ms = s->now_ms;
+    }
+    stream_abort(s, v, 1);
+    return 1;
 }
 
 static void abort_all(struct yamux_session *s)
@@ -573,10 +605,18 @@ static size_t on_payload(struct yamux_session *s, const uint8_t *p, size_t n)
         n = s->in_left;
     }
     size_t k = rx_append(s, st, p, n);
+    while (k < n && st->state != YAMUX_S_RESET && pool_reclaim(s)) {
+        k += rx_append(s, st, p + k, n - k);
+    }
+    s->in_left -= (uint32_t)k;
+    if (st->state == YAMUX_S_RESET) {
+        /* it was the stalest holder itself: the rest of its frame is skipped */
+        s->in_state = s->in_left ? YAMUX_IN_SKIP : YAMUX_IN_HDR;
+        return k;
+    }
     if (k > 0) {
         st->events |= YAMUX_EV_READ;
     }
-    s->in_left -= (uint32_t)k;
     if (s->in_left == 0) {
         s->in_state = YAMUX_IN_HDR;
         end_flags(s, st, s->in_flags);
@@ -848,6 +888,7 @@ void yamux_consume(struct yamux_stream *st, size_t n)
         return;
     }
     st->rx_buffered -= (uint32_t)done;
+    st->rx_since_ms = s->now_ms;        /* read from: not stalled */
     st->rx_unacked += (uint32_t)done;
     st->bytes_in += done;
     /* Grant back once half a window was read, as hashicorp does; a peer that is done

@@ -33,6 +33,14 @@
  *   - receiving: a stream's window is granted back to the peer only as the application
  *     reads (WindowUpdate once half a window was consumed), so a stream buffers at most its
  *     window; all streams together buffer at most the session's receive pool;
+ *   - the pool policy: a window once granted cannot be revoked (the spec), so streams that
+ *     are not read can fill a pool smaller than their windows, and then input stops for the
+ *     whole session (pings included). When a Data frame finds the pool full, the stream
+ *     holding the most of it among those not read from for YAMUX_STALL_MS is reset (RST,
+ *     its chunks freed, stats.pool_resets, a log line at most once a second) and input goes
+ *     on. If every holder was read from within YAMUX_STALL_MS, input waits as above: a slow
+ *     reader that progresses is never reset, and one that stops stalls the session for at
+ *     most YAMUX_STALL_MS (measured with the now_ms of yamux_tick);
  *   - sending: yamux_write() takes only what the peer's window and the output queue allow
  *     and returns 0 otherwise (YAMUX_EV_WRITE tells when to retry). Control frames (ACK,
  *     FIN, RST, WindowUpdate, pings) are owed as per-stream bits, not queued, and go out
@@ -79,6 +87,8 @@ enum yamux_goaway { YAMUX_GOAWAY_NORMAL = 0, YAMUX_GOAWAY_PROTO = 1, YAMUX_GOAWA
 #define YAMUX_RST_MAX 16         /* RSTs owed for refused SYNs that got no slot (64 B) */
 #define YAMUX_CTL_RESERVE (8 * YAMUX_HDR_LEN)  /* output kept free for control frames */
 #define YAMUX_NAME_MAX 80        /* session name in log lines */
+#define YAMUX_STALL_MS 2000      /* a stream not read from for this long while the receive
+                                    pool is full is reset (the pool policy, below) */
 
 /* Return codes: negative, from this one enum. */
 enum yamux_err {
@@ -140,14 +150,17 @@ struct yamux_stream {
     uint32_t id;
     enum yamux_stream_state state;
     enum yamux_holder holder;
-    unsigned owed;               /* control flags still to send: YAMUX_F_* */
+    uint16_t owed;               /* control flags still to send: YAMUX_F_* */
+    uint8_t want_write;          /* a write came back short: report YAMUX_EV_WRITE */
+    uint8_t reset_here;          /* we reset it (a violation, or it sat on the pool unread) */
     unsigned events;             /* YAMUX_EV_* not yet reported by yamux_poll() */
-    int want_write;              /* a write came back short: report YAMUX_EV_WRITE */
     uint32_t tx_credit;          /* bytes the peer lets us send */
     uint32_t rx_window;          /* bytes we let the peer send */
     uint32_t rx_unacked;         /* read by the application, not yet granted back */
     uint32_t rx_buffered;        /* received, not yet read */
     uint32_t rx_head, rx_tail;   /* chunk list (YAMUX_NONE: empty) */
+    uint32_t rx_since_ms;        /* last read, or when unread data began to wait: the pool
+                                    policy's clock (now_ms of yamux_tick) */
     uint64_t bytes_in, bytes_out;
     struct yamux_session *sess;
     void *user;                  /* the application's */
@@ -159,7 +172,8 @@ struct yamux_stats {
     uint32_t violations;         /* stream-level protocol violations answered by RST */
     uint32_t unknown_frames;     /* frames for streams we do not have */
     uint32_t pings_dropped;      /* ping replies not owed because too many were */
-    uint32_t input_stalls;       /* times the receive pool was full */
+    uint32_t input_stalls;       /* times the receive pool was full and input waited */
+    uint32_t pool_resets;        /* streams reset for sitting on the full pool unread */
 };
 
 enum yamux_in_state { YAMUX_IN_HDR, YAMUX_IN_DATA, YAMUX_IN_SKIP };
@@ -185,6 +199,7 @@ struct yamux_session {
     uint32_t in_id, in_left;     /* frame being received: stream, payload bytes left */
     unsigned in_flags;
     int in_blocked;              /* the receive pool was full at the last input */
+    uint32_t pool_log_ms;        /* last pool-reset log line (at most one a second) */
     /* control owed at session level */
     uint32_t pongs[YAMUX_PONG_MAX];
     unsigned npongs;

@@ -290,6 +290,186 @@ static void a_full_receive_pool_stops_input_until_read(void)
     CHECK(srv.stats.input_stalls > 0);
 }
 
+/* ---- the pool policy: a stream nobody reads cannot stop the session ---- */
+
+/* One turn of a driver at now: both sessions tick, bytes cross both ways. 1: a link died. */
+static int turn(uint32_t now)
+{
+    int dead = yamux_tick(&cli, now) != YAMUX_OK;
+    dead |= yamux_tick(&srv, now) != YAMUX_OK;
+    wire(1 << 20);
+    return dead;
+}
+
+/* Everything readable from st into buf at *got (up to cap); the reader that keeps up. */
+static void read_all(struct yamux_stream *st, uint8_t *buf, size_t *got, size_t cap)
+{
+    long m;
+    while (st != NULL && *got < cap && (m = yamux_read(st, buf + *got, cap - *got)) > 0) {
+        *got += (size_t)m;
+    }
+}
+
+/* The relay pushes a window into a stream whose consumer never reads, and the gateway's
+ * pool (smaller than one window) fills: input waits, the ping and another stream's data
+ * wait behind it. Once nothing was read from the full stream for YAMUX_STALL_MS, that
+ * stream is reset and freed, the ping is answered and the other stream's data arrives. */
+static void a_stream_nobody_reads_is_reset_once_it_sits_on_a_full_pool(void)
+{
+    static uint8_t buf[YAMUX_INITIAL_WINDOW], src[20000], got[20000];
+    struct yamux_config cc = config(1), sc = config(0);
+    sc.rx_pool = 64 * YAMUX_CHUNK;               /* ~127 KiB: half a window */
+    CHECK_EQ(start(&cc, &sc), 0);
+    for (size_t i = 0; i < sizeof src; i++) {
+        src[i] = pattern(i);
+    }
+    struct yamux_stream *stuck = yamux_open(&cli), *live = yamux_open(&cli);
+    struct yamux_stream *s_stuck = NULL, *s_live = NULL, *st;
+    size_t stuck_sent = 0, live_sent = 0, n = 0;
+    uint32_t now = 0;
+    for (; now <= 4000; now += 100) {
+        long w = yamux_write(stuck, buf, sizeof buf - stuck_sent);
+        stuck_sent += (size_t)(w > 0 ? w : 0);
+        w = yamux_write(live, src + live_sent, sizeof src - live_sent);
+        live_sent += (size_t)(w > 0 ? w : 0);
+        if (now == 100) {
+            yamux_ping(&cli, now);               /* behind the stuck stream's data */
+        }
+        CHECK_EQ(turn(now), 0);
+        while ((st = yamux_accept(&srv)) != NULL) {
+            *(st->id == stuck->id ? &s_stuck : &s_live) = st;
+        }
+        read_all(s_live, got, &n, sizeof got);   /* s_stuck is never read */
+        if (now >= 500 && now < YAMUX_STALL_MS) {     /* full since about 100 ms */
+            CHECK(yamux_input_blocked(&srv));
+            CHECK_EQ(srv.stats.pool_resets, 0);
+            CHECK_EQ(cli.ping_outstanding, 1);
+            CHECK_EQ(n, 0);
+        }
+    }
+    CHECK(s_stuck != NULL && s_live != NULL);
+    CHECK_EQ(srv.stats.pool_resets, 1);
+    CHECK_EQ(s_stuck->state, YAMUX_S_RESET);
+    CHECK_EQ(s_stuck->reset_here, 1);
+    CHECK_EQ(yamux_write(stuck, buf, 1), YAMUX_ERESET);      /* the relay learns of it */
+    CHECK_EQ(cli.ping_outstanding, 0);
+    CHECK_EQ(cli.rtt_ms, YAMUX_STALL_MS - 100);     /* sent at 100, answered at the reset */
+    CHECK_EQ(n, sizeof src);
+    CHECK(memcmp(src, got, n) == 0);
+    CHECK_EQ(srv.state, YAMUX_SS_OPEN);
+}
+
+/* Sixteen streams push 2 MiB each into consumers that never read, against a 512 KiB pool
+ * (the gateway's), while keepalive runs as on a tunnel (5 s / 15 s) and one stream carries
+ * 1 MiB to a consumer that keeps up; a stream opened in the middle of it gets its data too.
+ * No link is declared dead, the live streams are byte-exact, and the stuck ones are reset. */
+static void many_streams_nobody_reads_cannot_stop_the_session(void)
+{
+    enum { STUCK = 16, LIVE = 1 << 20, LATE = 50000 };
+    static uint8_t buf[YAMUX_FRAME_MAX], src[LIVE], got[LIVE], late_got[LATE];
+    struct yamux_config cc = config(1), sc = config(0);
+    cc.max_streams = sc.max_streams = 32;
+    sc.rx_pool = 512u * 1024;
+    cc.keepalive_ms = sc.keepalive_ms = 5000;
+    cc.dead_ms = sc.dead_ms = 15000;
+    CHECK_EQ(start(&cc, &sc), 0);
+    for (size_t i = 0; i < sizeof src; i++) {
+        src[i] = pattern(i);
+    }
+    struct yamux_stream *stuck[STUCK], *live = NULL, *late = NULL, *st;
+    struct yamux_stream *s_live = NULL, *s_late = NULL;
+    size_t stuck_sent[STUCK] = { 0 }, live_sent = 0, n = 0, late_sent = 0, late_n = 0;
+    unsigned reset_seen = 0;
+    for (int i = 0; i < STUCK; i++) {
+        stuck[i] = yamux_open(&cli);
+        CHECK(stuck[i]);
+    }
+    live = yamux_open(&cli);
+    for (uint32_t now = 0; now <= 40000 && (n < LIVE || late_n < LATE); now += 50) {
+        for (int i = 0; i < STUCK; i++) {
+            if (stuck[i] != NULL && stuck_sent[i] < (2u << 20)) {
+                long w = yamux_write(stuck[i], buf, sizeof buf);
+                if (w == YAMUX_ERESET) {
+                    yamux_release(stuck[i]);
+                    stuck[i] = NULL;
+                    reset_seen++;
+                    continue;
+                }
+                CHECK(w >= 0);
+                stuck_sent[i] += (size_t)w;
+            }
+        }
+        long w = yamux_write(live, src + live_sent, sizeof src - live_sent);
+        live_sent += (size_t)(w > 0 ? w : 0);
+        if (now == 3000) {
+            late = yamux_open(&cli);
+            CHECK(late);
+        }
+        if (late != NULL && late_sent < LATE) {
+            w = yamux_write(late, src + late_sent, LATE - late_sent);
+            late_sent += (size_t)(w > 0 ? w : 0);
+        }
+        CHECK_EQ(turn(now), 0);
+        while ((st = yamux_accept(&srv)) != NULL) {
+            if (st->id == live->id) {
+                s_live = st;
+            } else if (late != NULL && st->id == late->id) {
+                s_late = st;
+            }                                    /* the others are never read */
+        }
+        read_all(s_live, got, &n, sizeof got);
+        read_all(s_late, late_got, &late_n, sizeof late_got);
+    }
+    CHECK_EQ(n, (size_t)LIVE);
+    CHECK(memcmp(src, got, n) == 0);
+    CHECK_EQ(late_n, (size_t)LATE);
+    CHECK(memcmp(src, late_got, late_n) == 0);
+    CHECK(srv.stats.pool_resets >= 1);
+    CHECK(reset_seen >= 1);
+    CHECK_EQ(srv.stats.violations, 0);
+    CHECK(cli.rtt_ms > 0 && srv.rtt_ms > 0);
+    printf("16 stuck streams: %u reset for sitting on the pool, live 1 MiB and late 50 KB "
+           "byte-exact, rtt %u ms\n", (unsigned)srv.stats.pool_resets, (unsigned)cli.rtt_ms);
+}
+
+/* Readers that are slow but make progress (a little every 1.5 s, under YAMUX_STALL_MS)
+ * keep a small pool full all the time: input waits for them, and nobody is reset. */
+static void slow_readers_that_progress_are_never_reset(void)
+{
+    enum { LEN = 120000, STEP = 3000 };
+    static uint8_t src[LEN], got[2][LEN];
+    struct yamux_config cc = config(1), sc = config(0);
+    sc.rx_pool = 16 * YAMUX_CHUNK;
+    CHECK_EQ(start(&cc, &sc), 0);
+    for (size_t i = 0; i < sizeof src; i++) {
+        src[i] = pattern(i);
+    }
+    struct yamux_stream *a[2] = { yamux_open(&cli), yamux_open(&cli) }, *b[2] = { 0 }, *st;
+    size_t sent[2] = { 0 }, n[2] = { 0 };
+    int stalls = 0;
+    for (uint32_t now = 0; now < 1000000 && (n[0] < LEN || n[1] < LEN); now += 1500) {
+        for (int i = 0; i < 2; i++) {
+            long w = yamux_write(a[i], src + sent[i], LEN - sent[i]);
+            sent[i] += (size_t)(w > 0 ? w : 0);
+        }
+        CHECK_EQ(turn(now), 0);
+        stalls += yamux_input_blocked(&srv);
+        while ((st = yamux_accept(&srv)) != NULL) {
+            b[st->id == a[0]->id ? 0 : 1] = st;
+        }
+        for (int i = 0; i < 2; i++) {
+            long m = b[i] ? yamux_read(b[i], got[i] + n[i], STEP) : 0;
+            n[i] += (size_t)(m > 0 ? m : 0);
+        }
+    }
+    CHECK(stalls > 0);                           /* the pool was full most of the time */
+    CHECK_EQ(srv.stats.pool_resets, 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(n[i], (size_t)LEN);
+        CHECK(memcmp(src, got[i], LEN) == 0);
+    }
+}
+
 /* ---- half-close and reset ---- */
 
 static void half_close_works_both_ways(void)
@@ -629,6 +809,11 @@ CHECK_MAIN(
       a_reader_that_stops_gets_back_pressure_not_a_queue },
     { "output_queue_is_bounded", output_queue_is_bounded },
     { "a_full_receive_pool_stops_input_until_read", a_full_receive_pool_stops_input_until_read },
+    { "a_stream_nobody_reads_is_reset_once_it_sits_on_a_full_pool",
+      a_stream_nobody_reads_is_reset_once_it_sits_on_a_full_pool },
+    { "many_streams_nobody_reads_cannot_stop_the_session",
+      many_streams_nobody_reads_cannot_stop_the_session },
+    { "slow_readers_that_progress_are_never_reset", slow_readers_that_progress_are_never_reset },
     { "half_close_works_both_ways", half_close_works_both_ways },
     { "reset_reaches_the_other_side_and_frees_both_slots",
       reset_reaches_the_other_side_and_frees_both_slots },

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bearssl.h"
 #include "mappings.h"
 #include "settings.h"
 
@@ -54,4 +55,34 @@ void mappings_reset(void)
 uint32_t mappings_generation(void)
 {
     return generation;
+}
+
+static void hash_hostport(br_sha256_context *h, const struct config_hostport *hp)
+{
+    uint8_t port[2] = { (uint8_t)(hp->port >> 8), (uint8_t)hp->port };
+    br_sha256_update(h, hp->host, strlen(hp->host) + 1);
+    br_sha256_update(h, port, sizeof port);
+}
+
+/* see mappings.h */
+uint64_t mappings_fingerprint(int i)
+{
+    const struct config_mapping *m = mappings_get(i);
+    br_sha256_context h;
+    uint8_t out[32], tls;
+    uint64_t fp = 0;
+    if (m == NULL) {
+        return 0;
+    }
+    br_sha256_init(&h);
+    hash_hostport(&h, &m->virt);
+    hash_hostport(&h, &m->internal);
+    tls = (uint8_t)(m->tls != 0);
+    br_sha256_update(&h, &tls, 1);
+    br_sha256_update(&h, m->sni, strlen(m->sni) + 1);
+    br_sha256_out(&h, out);
+    for (unsigned k = 0; k < 8; k++) {
+        fp = fp << 8 | out[k];
+    }
+    return fp;
 }

@@ -29,9 +29,14 @@ struct mapping_stats *mappings_stats(int i);
 /* The name a TLS mapping checks the internal host's certificate against: sni, else the
  * internal host. */
 const char *mappings_tls_name(int i);
-/* Forget all counters (the mapping list changed). Streams opened before keep running but
- * no longer count: they hold the generation they started in. */
+/* Forget all counters (the mapping list changed). Indexes change with it: a stream or
+ * session that outlives the change finds its mapping again by name (mappings_find) and
+ * goes on only if its fingerprint is unchanged. */
 void mappings_reset(void);
 uint32_t mappings_generation(void);
+/* What running mapping i says (virtual and internal host:port, tls, sni) in 64 bits of
+ * SHA-256: equal for an unchanged mapping whatever its index, different once the operator
+ * changed any of it. 0 when i is out of range. */
+uint64_t mappings_fingerprint(int i);
 
 #endif

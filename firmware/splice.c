@@ -41,6 +41,7 @@ struct splice {
     uint8_t reply_len, reply_off;
     int16_t map;                 /* mapping index, -1 none */
     uint32_t gen;                /* mappings_generation() when map was taken */
+    uint64_t map_fp;             /* mappings_fingerprint(map) then: the mapping it may use */
     const void *link;
     struct yamux_stream *st;
     uint32_t since_ms;
@@ -136,6 +137,9 @@ static void reply(struct splice *sp, enum socks5_reply rep, const char *why)
     if (sp->ep_live) {
         endpoint_abort(&sp->ep);
         sp->ep_live = 0;
+    }
+    if (sp->state == SP_RESOLVE) {
+        resolve_cancel(on_resolved, sp);     /* a refusal can come before the DNS answer */
     }
     sp->state = SP_LINGER;
     sp->since_ms = board_now_ms();
@@ -261,6 +265,7 @@ static int read_request(struct splice *sp)
     }
     sp->map = (int16_t)mappings_find(r.host, r.port);
     sp->gen = mappings_generation();
+    sp->map_fp = mappings_fingerprint(sp->map);
     if (sp->map < 0) {
         reply(sp, SOCKS5_REP_NO_MAPPING, "no mapping for that host and port");
         return 1;
@@ -396,6 +401,37 @@ static int step_open(struct splice *sp)
     return up || down;
 }
 
+/* A commit changed the mappings since sp took its mapping, and an index names another
+ * mapping after that (or none). Find it again by name: the stream goes on only with the
+ * very mapping it was checked against (its address was resolved, its connection made for
+ * that one); else it is refused (0x02) or, once open, closed: the operator withdrew or
+ * changed the permission. 1 when sp was refused or closed. */
+static int recheck(struct splice *sp)
+{
+    struct socks5_request r;
+    int i = socks5_request_parse(sp->req, sp->req_len, &r) > 0 ? mappings_find(r.host, r.port)
+                                                               : -1;
+    if (i >= 0 && mappings_fingerprint(i) == sp->map_fp) {
+        sp->map = (int16_t)i;
+        sp->gen = mappings_generation();
+        if (sp->state == SP_OPEN) {
+            mappings_stats(i)->active++;     /* the commit reset the counters */
+        }
+        return 0;
+    }
+    const char *why = i < 0 ? "its mapping was deleted by a commit"
+                            : "its mapping was changed by a commit";
+    sp->map = -1;
+    if (sp->state == SP_OPEN) {
+        char how[64];
+        snprintf(how, sizeof how, "closed: %s", why);
+        finish(sp, how);
+    } else {
+        reply(sp, SOCKS5_REP_NO_MAPPING, why);
+    }
+    return 1;
+}
+
 static int step(struct splice *sp, uint32_t now)
 {
     if (sp->st->state == YAMUX_S_RESET && sp->state != SP_LINGER) {
@@ -404,6 +440,10 @@ static int step(struct splice *sp, uint32_t now)
          * a half-closed splice would never learn it from reads or writes */
         finish(sp, sp->st->reset_here ? "reset by the gateway (see the yamux line before)"
                                       : "reset by the relay");
+        return 1;
+    }
+    if (sp->map >= 0 && sp->gen != mappings_generation() && sp->state != SP_LINGER
+        && recheck(sp)) {
         return 1;
     }
     switch (sp->state) {
@@ -418,7 +458,7 @@ static int step(struct splice *sp, uint32_t now)
     case SP_RESOLVE:
         if (sp->resolved) {
             connect_internal(sp);
-            return 1;
+            return sp->state != SP_RESOLVE;  /* still here: out of memory, retried later */
         }
         if (sp->resolve_failed) {
             reply(sp, SOCKS5_REP_UNREACHABLE, "internal host: DNS found no address");

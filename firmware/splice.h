@@ -5,6 +5,12 @@
  * splices bytes both ways, half-close included. A request for anything no mapping names is
  * refused (0x02) before any connection is made: the relay is never trusted blindly.
  *
+ * A commit that changes the mapping list is felt by every stream at its next step: each
+ * finds its mapping again by virtual host:port and goes on only if that mapping is exactly
+ * the one it was checked against (mappings_fingerprint); otherwise a stream still starting
+ * is refused (0x02) and an open one is closed (RST both ways) with a log line, since the
+ * operator withdrew or changed the permission. Indexes are never trusted across a commit.
+ *
  * Replies: 0x00 ok, 0x02 no mapping, 0x04 internal host unreachable or TLS to it failed,
  * 0x05 refused, 0x06 timeout, 0x01 no resources; request parse errors as socks5_err_reply.
  *

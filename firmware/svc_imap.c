@@ -31,7 +31,7 @@ static const char *const work_names[] = {
 static struct {
     enum sv_state state;
     enum work work;
-    int map;                         /* index of the server's mapping */
+    uint64_t map_fp;                 /* the server's mapping when its name was resolved */
     ip_addr_t addr;
     uint8_t resolved, resolve_failed;
     struct endpoint ep;
@@ -163,11 +163,11 @@ static void session_down(const char *why)
 /* ---- connecting through the mapping ---- */
 
 /* The TLS check: starttls and tls check the virtual name (TLS runs end to end through a
- * tcp mapping); off over a tls mapping checks what that mapping checks. */
-static const char *tls_config(struct tls_client_config *t, int mapping_side)
+ * tcp mapping); off over a tls mapping (map >= 0) checks what that mapping checks. */
+static const char *tls_config(struct tls_client_config *t, int map)
 {
     memset(t, 0, sizeof *t);
-    t->host = mapping_side ? mappings_tls_name(sv.map) : cfg()->imap.server.host;
+    t->host = map >= 0 ? mappings_tls_name(map) : cfg()->imap.server.host;
     settings_trust_anchors(&t->anchors, &t->anchors_num);
     if (!settings_time(&t->now)) {
         return "time not valid yet: TLS to the mail server waits";
@@ -210,13 +210,36 @@ static void on_resolved(const char *name, const ip_addr_t *addr, void *arg)
     }
 }
 
+/* The server's mapping, found again by name: a commit may have moved, changed or deleted
+ * it while its name was being resolved (an index would then name another mapping, or
+ * none). It is used only if it is the one resolved for, with its pairing checked again;
+ * else the session starts over (a commit that changes it restarts the session too). */
+static int server_mapping(const struct config_mapping **m)
+{
+    const struct config_hostport *srv = &cfg()->imap.server;
+    int i = mappings_find(srv->host, srv->port);
+    *m = mappings_get(i);
+    if (*m == NULL || mappings_fingerprint(i) != sv.map_fp || pairing(*m) != NULL) {
+        char v[IMAP_VERDICT_MAX];
+        snprintf(v, sizeof v, "server %s:%u: its mapping changed while connecting: starting "
+                 "again", srv->host, srv->port);
+        session_down(v);
+        return -1;
+    }
+    return i;
+}
+
 static void connect_server(void)
 {
-    const struct config_mapping *m = mappings_get(sv.map);
+    const struct config_mapping *m;
     struct tls_client_config t;
     const char *why = NULL;
+    int i = server_mapping(&m);
+    if (i < 0) {
+        return;
+    }
     int tls_now = cfg()->imap.security == IMAP_SEC_TLS || m->tls;
-    if (tls_now && (why = tls_config(&t, m->tls)) != NULL) {
+    if (tls_now && (why = tls_config(&t, m->tls ? i : -1)) != NULL) {
         session_down(why);
         return;
     }
@@ -257,9 +280,10 @@ static void connect_start(void)
 {
     const struct config *c = cfg();
     char v[IMAP_VERDICT_MAX];
-    sv.map = mappings_find(c->imap.server.host, c->imap.server.port);
-    const struct config_mapping *m = mappings_get(sv.map);
+    int i = mappings_find(c->imap.server.host, c->imap.server.port);
+    const struct config_mapping *m = mappings_get(i);
     const char *why = m ? pairing(m) : NULL;
+    sv.map_fp = mappings_fingerprint(i);
     if (m == NULL || why != NULL) {
         snprintf(v, sizeof v, "server %s:%u: %s", c->imap.server.host, c->imap.server.port,
                  m ? why : "no mapping for it (the receiver goes through a mapping)");
@@ -539,7 +563,7 @@ static void on_body(const struct imap_cevent *ev)
 static void starttls_now(void)
 {
     struct tls_client_config t;
-    const char *why = tls_config(&t, 0);
+    const char *why = tls_config(&t, -1);
     if (sv.rx_off < sv.rx_len) {
         why = "starttls: bytes arrived after the STARTTLS OK, before TLS: refused";
     }

@@ -4,3 +4,9 @@ add_test(NAME test_gateway_tunnel
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_gateway_tunnel.sh $<TARGET_FILE:gateway>
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_gateway_tunnel PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
+# Hardening (issue 16): commits that change the mapping list while streams and the IMAP
+# receiver are connecting (a DNS server that answers late, canaries on unmapped ports).
+add_test(NAME test_mapping_commit
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_mapping_commit.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_mapping_commit PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)

@@ -172,6 +172,7 @@ static size_t rx_append(struct yamux_session *s, struct yamux_stream *st, const 
     }
     if (st->rx_buffered == 0 && done > 0) {
         st->rx_since_ms = s->now_ms;    /* unread data starts to wait now */
+        st->rx_progress = 0;
     }
     st->rx_buffered += (uint32_t)done;
     return done;
@@ -250,8 +251,8 @@ static void violation(struct yamux_session *s, struct yamux_stream *st, const ch
 }
 
 /* The pool policy (yamux.h): the pool is full, so reset the stream that holds the most of
- * it among those nobody read from for YAMUX_STALL_MS. Returns 1 if one was reset, 0 when
- * every holder is being read (input then waits for them). */
+ * it among those that made no progress for YAMUX_STALL_MS. Returns 1 if one was reset, 0
+ * when every holder progresses (input then waits for them). */
 static int pool_reclaim(struct yamux_session *s)
 {
     struct yamux_stream *v = NULL;
@@ -268,8 +269,8 @@ static int pool_reclaim(struct yamux_session *s)
     }
     if (s->stats.pool_resets++ == 0 || s->now_ms - s->pool_log_ms >= 1000) {
         slog(s, LOG_WARN, __func__,
-             "stream %lu: %lu bytes of the full receive pool unread for %lu ms: reset "
-             "(%lu such resets)", (unsigned long)v->id, (unsigned long)v->rx_buffered,
+             "stream %lu: %lu bytes on the full receive pool, no progress for %lu ms: "
+             "reset (%lu such resets)", (unsigned long)v->id, (unsigned long)v->rx_buffered,
              (unsigned long)(s->now_ms - v->rx_since_ms), (unsigned long)s->stats.pool_resets);
         s->pool_log_ms = s->now_ms;
     }
@@ -888,7 +889,11 @@ void yamux_consume(struct yamux_stream *st, size_t n)
         return;
     }
     st->rx_buffered -= (uint32_t)done;
-    st->rx_since_ms = s->now_ms;        /* read from: not stalled */
+    st->rx_progress += (uint32_t)done;
+    if (st->rx_progress >= YAMUX_PROGRESS_MIN || st->rx_buffered == 0) {
+        st->rx_since_ms = s->now_ms;    /* progress: not stalled */
+        st->rx_progress = 0;
+    }
     st->rx_unacked += (uint32_t)done;
     st->bytes_in += done;
     /* Grant back once half a window was read, as hashicorp does; a peer that is done

@@ -36,11 +36,12 @@
  *   - the pool policy: a window once granted cannot be revoked (the spec), so streams that
  *     are not read can fill a pool smaller than their windows, and then input stops for the
  *     whole session (pings included). When a Data frame finds the pool full, the stream
- *     holding the most of it among those not read from for YAMUX_STALL_MS is reset (RST,
- *     its chunks freed, stats.pool_resets, a log line at most once a second) and input goes
- *     on. If every holder was read from within YAMUX_STALL_MS, input waits as above: a slow
- *     reader that progresses is never reset, and one that stops stalls the session for at
- *     most YAMUX_STALL_MS (measured with the now_ms of yamux_tick);
+ *     holding the most of it among those that made no progress (read YAMUX_PROGRESS_MIN
+ *     bytes, or all they held) for YAMUX_STALL_MS is reset (RST, its chunks freed,
+ *     stats.pool_resets, a log line at most once a second) and input goes on. If every
+ *     holder progressed within YAMUX_STALL_MS, input waits as above: a slow reader that
+ *     progresses is never reset, and readers that stop stall the session for about
+ *     YAMUX_STALL_MS (measured with the now_ms of yamux_tick);
  *   - sending: yamux_write() takes only what the peer's window and the output queue allow
  *     and returns 0 otherwise (YAMUX_EV_WRITE tells when to retry). Control frames (ACK,
  *     FIN, RST, WindowUpdate, pings) are owed as per-stream bits, not queued, and go out
@@ -87,8 +88,11 @@ enum yamux_goaway { YAMUX_GOAWAY_NORMAL = 0, YAMUX_GOAWAY_PROTO = 1, YAMUX_GOAWA
 #define YAMUX_RST_MAX 16         /* RSTs owed for refused SYNs that got no slot (64 B) */
 #define YAMUX_CTL_RESERVE (8 * YAMUX_HDR_LEN)  /* output kept free for control frames */
 #define YAMUX_NAME_MAX 80        /* session name in log lines */
-#define YAMUX_STALL_MS 2000      /* a stream not read from for this long while the receive
-                                    pool is full is reset (the pool policy, below) */
+#define YAMUX_STALL_MS 2000      /* a stream that made no progress for this long while the
+                                    receive pool is full is reset (the pool policy, below) */
+#define YAMUX_PROGRESS_MIN 2048  /* progress: this much read, or everything buffered; a
+                                    few bytes now and then (a TCP peer's zero-window
+                                    probes taken) do not count */
 
 /* Return codes: negative, from this one enum. */
 enum yamux_err {
@@ -148,19 +152,20 @@ struct yamux_session;
 
 struct yamux_stream {
     uint32_t id;
-    enum yamux_stream_state state;
-    enum yamux_holder holder;
+    uint8_t state;               /* enum yamux_stream_state */
+    uint8_t holder;              /* enum yamux_holder */
     uint16_t owed;               /* control flags still to send: YAMUX_F_* */
+    uint8_t events;              /* YAMUX_EV_* not yet reported by yamux_poll() */
     uint8_t want_write;          /* a write came back short: report YAMUX_EV_WRITE */
     uint8_t reset_here;          /* we reset it (a violation, or it sat on the pool unread) */
-    unsigned events;             /* YAMUX_EV_* not yet reported by yamux_poll() */
     uint32_t tx_credit;          /* bytes the peer lets us send */
     uint32_t rx_window;          /* bytes we let the peer send */
     uint32_t rx_unacked;         /* read by the application, not yet granted back */
     uint32_t rx_buffered;        /* received, not yet read */
     uint32_t rx_head, rx_tail;   /* chunk list (YAMUX_NONE: empty) */
-    uint32_t rx_since_ms;        /* last read, or when unread data began to wait: the pool
-                                    policy's clock (now_ms of yamux_tick) */
+    uint32_t rx_since_ms;        /* the pool policy's clock (now_ms of yamux_tick): when
+                                    unread data began to wait, or the last progress */
+    uint32_t rx_progress;        /* bytes read since rx_since_ms */
     uint64_t bytes_in, bytes_out;
     struct yamux_session *sess;
     void *user;                  /* the application's */

@@ -10,3 +10,8 @@ add_test(NAME test_mapping_commit
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_mapping_commit.sh $<TARGET_FILE:gateway>
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_mapping_commit PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)
+# One cloud client pushing into consumers that never read cannot stop the tunnel (issue 16).
+add_test(NAME test_tunnel_stall
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_tunnel_stall.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_tunnel_stall PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)

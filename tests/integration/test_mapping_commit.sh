@@ -2,8 +2,8 @@
 # A commit that changes the mapping list while streams and the IMAP receiver are still
 # connecting (issue 16, item 1), inside a network namespace this test creates: the real
 # gateway on TAP, the relay, Dovecot, a DNS server that answers when the test lets it
-# (race_peers.py dns: the gateway waits for a DNS answer, the operator commits meanwhile)
-# and canaries on host:port pairs no mapping names (race_peers.py canary).
+# (hardening_peers.py dns: the gateway waits for a DNS answer, the operator commits
+# meanwhile) and canaries on host:port pairs no mapping names (hardening_peers.py canary).
 #
 # Indexes shift when a mapping before them is deleted. A stream or session that kept its
 # mapping's index connected the next mapping's port with the old resolved address (or, for
@@ -38,7 +38,7 @@ t_enter_netns "$@"
 GW=$1 RELAY=$2 MAKE_PKI=$3
 . "$T_DIR/imap_e2e.sh"
 PY="python3 $T_DIR/test_relay_socks.py"
-PEERS="python3 $T_DIR/race_peers.py"
+PEERS="python3 $T_DIR/hardening_peers.py"
 SOCKS=1080
 REL=$T_TMP/dns-release
 mkdir -p "$REL"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Peers for test_mapping_commit.sh (python3 stdlib only; runs until killed):
+"""Peers for the hardening tests (issue 16: test_mapping_commit.sh, test_tunnel_stall.sh),
+python3 stdlib only, each bounded in time or run until the test kills it:
 
   dns ADDR RELEASE_DIR NAME=IP[@held] ...
         A DNS server on ADDR:53 (UDP) that answers A queries for the NAMEs (TTL 0, so the
@@ -14,6 +15,14 @@
         misled into it would show what it sends: CAPABILITY is answered, so a LOGIN would
         follow), and every line it sends is logged by its first two words ("canary PORT:
         got TAG COMMAND").
+  sink ADDR PORT
+        An internal service that accepts every connection and never reads from it (the
+        stalled consumer): the connections are kept open until the process is killed.
+  push SOCKS_PORT USER PASS HOST PORT STREAMS BYTES SECONDS
+        STREAMS SOCKS5 clients through the relay, each pushing BYTES (to a sink) and then
+        waiting, until its connection ends (reset or closed by the tunnel) or SECONDS have
+        passed since the start; prints "pushing" once all are connected, then a summary
+        line (how many the tunnel ended, how many are still open), and exits 0.
 """
 import os
 import socket
@@ -132,11 +141,81 @@ def canary(addr, ports):
     time.sleep(3600)
 
 
+def sink(addr, port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(64)
+    held = []
+    log("sink: listening on %s:%d" % (addr, port))
+    while True:
+        c, _ = ls.accept()
+        held.append(c)                 # never read: the peer's window closes
+
+
+def socks_connect(port, user, pw, host, hport):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"\x05\x01\x02")
+    if s.recv(2) != b"\x05\x02":
+        raise RuntimeError("relay did not choose user/password")
+    u, p = user.encode(), pw.encode()
+    s.sendall(bytes([1, len(u)]) + u + bytes([len(p)]) + p)
+    if s.recv(2)[1:] != b"\x00":
+        raise RuntimeError("authentication refused")
+    h = host.encode()
+    s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h + struct.pack(">H", hport))
+    rep = s.recv(10)
+    if len(rep) < 2 or rep[1] != 0:
+        raise RuntimeError("SOCKS5 reply %r" % rep[:2])
+    return s
+
+
+def push(port, user, pw, host, hport, streams, nbytes, seconds):
+    deadline = time.time() + seconds
+    socks = [socks_connect(port, user, pw, host, hport) for _ in range(streams)]
+    log("pushing %d streams x %d bytes" % (streams, nbytes))
+    result = ["stalled"] * streams
+    sent = [0] * streams
+
+    def one(i):
+        s = socks[i]
+        data = b"\x5a" * 65536
+        try:
+            while time.time() < deadline:
+                s.settimeout(max(0.01, min(deadline - time.time(), 1.0)))
+                try:
+                    if sent[i] < nbytes:
+                        sent[i] += s.send(data[:min(len(data), nbytes - sent[i])])
+                    elif not s.recv(1):        # all sent: wait for the end
+                        result[i] = "reset"
+                        return
+                except socket.timeout:
+                    continue
+        except OSError:
+            result[i] = "reset"
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 5)
+    log("push: %d streams: %d ended by the tunnel, %d still open after %.0f s; %d bytes "
+        "taken" % (streams, result.count("reset"), result.count("stalled"), seconds,
+                   sum(sent)))
+    return 0
+
+
 def main(a):
     if a[0] == "dns":
         dns(a[1], a[2], a[3:])
     elif a[0] == "canary":
         canary(a[1], [int(p) for p in a[2:]])
+    elif a[0] == "sink":
+        sink(a[1], int(a[2]))
+    elif a[0] == "push":
+        return push(int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), int(a[7]), float(a[8]))
     return 2
 
 

@@ -250,17 +250,26 @@ static void violation(struct yamux_session *s, struct yamux_stream *st, const ch
     stream_abort(s, st, 1);
 }
 
-/* The pool policy (yamux.h): the pool is full, so reset the stream that holds the most of
- * it among those that made no progress for YAMUX_STALL_MS. Returns 1 if one was reset, 0
- * when every holder progresses (input then waits for them). */
+/* The pool policy (yamux.h): a holder that made no progress for YAMUX_STALL_MS, or for
+ * YAMUX_HOG_MS while it sits on more than its share, may be reset for a full pool. A
+ * stream that can take a quarter of the pool and not drain it is what keeps everybody
+ * waiting; the longer time spares those that hold little. */
+static int stalled(const struct yamux_session *s, const struct yamux_stream *st)
+{
+    uint32_t idle = s->now_ms - st->rx_since_ms;
+    uint64_t share = (uint64_t)s->nchunks * CHUNK_DATA / YAMUX_SHARE_DIV;
+    return idle >= YAMUX_STALL_MS || (st->rx_buffered > share && idle >= YAMUX_HOG_MS);
+}
+
+/* The pool is full: reset the stalled stream that holds the most of it. Returns 1 if one
+ * was reset, 0 when no holder is stalled (input then waits for them). */
 static int pool_reclaim(struct yamux_session *s)
 {
     struct yamux_stream *v = NULL;
     for (unsigned i = 0; i < s->cfg.max_streams; i++) {
         struct yamux_stream *st = &s->streams[i];
         if (st->state != YAMUX_S_IDLE && st->state != YAMUX_S_RESET && st->rx_buffered > 0
-            && s->now_ms - st->rx_since_ms >= YAMUX_STALL_MS
-            && (v == NULL || st->rx_buffered > v->rx_buffered)) {
+            && stalled(s, st) && (v == NULL || st->rx_buffered > v->rx_buffered)) {
             v = st;
         }
     }

@@ -36,12 +36,12 @@
  *   - the pool policy: a window once granted cannot be revoked (the spec), so streams that
  *     are not read can fill a pool smaller than their windows, and then input stops for the
  *     whole session (pings included). When a Data frame finds the pool full, the stream
- *     holding the most of it among those that made no progress (read YAMUX_PROGRESS_MIN
- *     bytes, or all they held) for YAMUX_STALL_MS is reset (RST, its chunks freed,
- *     stats.pool_resets, a log line at most once a second) and input goes on. If every
- *     holder progressed within YAMUX_STALL_MS, input waits as above: a slow reader that
- *     progresses is never reset, and readers that stop stall the session for about
- *     YAMUX_STALL_MS (measured with the now_ms of yamux_tick);
+ *     holding the most of it among the stalled ones is reset (RST, its chunks freed,
+ *     stats.pool_resets, a log line at most once a second) and input goes on. Stalled: no
+ *     progress (YAMUX_PROGRESS_MIN bytes read, or all it held) for YAMUX_STALL_MS, or for
+ *     YAMUX_HOG_MS when it holds more than its share (1/YAMUX_SHARE_DIV) of the pool. If
+ *     no holder is stalled, input waits as above: a reader that progresses is never reset,
+ *     and under normal load the pool is not full at all (time: the now_ms of yamux_tick);
  *   - sending: yamux_write() takes only what the peer's window and the output queue allow
  *     and returns 0 otherwise (YAMUX_EV_WRITE tells when to retry). Control frames (ACK,
  *     FIN, RST, WindowUpdate, pings) are owed as per-stream bits, not queued, and go out
@@ -89,7 +89,9 @@ enum yamux_goaway { YAMUX_GOAWAY_NORMAL = 0, YAMUX_GOAWAY_PROTO = 1, YAMUX_GOAWA
 #define YAMUX_CTL_RESERVE (8 * YAMUX_HDR_LEN)  /* output kept free for control frames */
 #define YAMUX_NAME_MAX 80        /* session name in log lines */
 #define YAMUX_STALL_MS 2000      /* a stream that made no progress for this long while the
-                                    receive pool is full is reset (the pool policy, below) */
+                                    receive pool is full is reset (the pool policy, above) */
+#define YAMUX_HOG_MS 500         /* ... or this long, if it holds more than its share */
+#define YAMUX_SHARE_DIV 4        /* a stream's share: a quarter of the pool */
 #define YAMUX_PROGRESS_MIN 2048  /* progress: this much read, or everything buffered; a
                                     few bytes now and then (a TCP peer's zero-window
                                     probes taken) do not count */

@@ -620,7 +620,7 @@ static size_t on_payload(struct yamux_session *s, const uint8_t *p, size_t n)
     }
     s->in_left -= (uint32_t)k;
     if (st->state == YAMUX_S_RESET) {
-        /* it was the stalest holder itself: the rest of its frame is skipped */
+        /* the victim was this stream itself: the rest of its frame is skipped */
         s->in_state = s->in_left ? YAMUX_IN_SKIP : YAMUX_IN_HDR;
         return k;
     }

@@ -110,6 +110,9 @@ static size_t render(char *buf, size_t cap)
     counter(&o, "relay_yamux_violations_total",
             "Stream-level yamux violations answered by RST (closed tunnels).",
             relay_m.yamux_violations);
+    counter(&o, "relay_yamux_pool_resets_total",
+            "Streams reset for sitting unread on a full receive pool (closed tunnels).",
+            relay_m.yamux_pool_resets);
     put(&o, "# HELP relay_location_tunnels Live tunnels per location.\n"
             "# TYPE relay_location_tunnels gauge\n");
     /* Label values are Location IDs, which the configuration holds to A-Z a-z 0-9 . _ -:

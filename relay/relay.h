@@ -187,6 +187,7 @@ struct relay_metrics {
     uint64_t bytes_up, bytes_down;
     uint64_t deliveries_stored, deliveries_duplicate, deliveries_failed;
     uint64_t yamux_violations;
+    uint64_t yamux_pool_resets;  /* streams reset for sitting on a full receive pool unread */
     unsigned tunnels_open, handshakes_pending, socks_open, deliveries_open;
 };
 extern struct relay_metrics relay_m;

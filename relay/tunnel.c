@@ -115,6 +115,7 @@ static void tunnel_close(struct tunnel *t, const char *why)
             }
         }
         relay_m.yamux_violations += t->ys.stats.violations;
+        relay_m.yamux_pool_resets += t->ys.stats.pool_resets;
         if (t->tls->state == TLS_ST_OPEN) {
             yamux_goaway(&t->ys, YAMUX_GOAWAY_NORMAL);
             push_output(t);

@@ -352,14 +352,18 @@ static int pump_down(struct splice *sp, struct mapping_stats *ms)
     return moved;
 }
 
-static void finish(struct splice *sp, const char *how)
+/* How a splice ends: both sides finished (the internal connection is closed in order), or
+ * anything else (it is aborted: RST). */
+enum splice_end { SPLICE_CLOSED, SPLICE_ABORTED };
+
+static void finish(struct splice *sp, enum splice_end end, const char *how)
 {
     char t[SOCKS5_NAME_MAX + 8];
     log_info("tunnel: stream %u to %s %s: %llu bytes in, %llu out, %u ms", (unsigned)sp->st->id,
              target_of(sp, t, sizeof t), how, (unsigned long long)sp->up_bytes,
              (unsigned long long)sp->down_bytes, (unsigned)(board_now_ms() - sp->since_ms));
     if (sp->ep_live) {
-        if (strcmp(how, "closed") == 0) {
+        if (end == SPLICE_CLOSED) {
             endpoint_close(&sp->ep);
         } else {
             endpoint_abort(&sp->ep);
@@ -381,7 +385,7 @@ static int step_open(struct splice *sp)
             snprintf(ms->last_error, sizeof ms->last_error, "%s", endpoint_verdict(&sp->ep));
         }
         snprintf(how, sizeof how, "failed on the internal side (%s)", endpoint_verdict(&sp->ep));
-        finish(sp, how);
+        finish(sp, SPLICE_ABORTED, how);
         return 1;
     }
     sp->ep_ev = 0;
@@ -391,11 +395,11 @@ static int step_open(struct splice *sp)
     int up = pump_up(sp, ms);
     int down = pump_down(sp, ms);
     if (up < 0 || down < 0) {
-        finish(sp, "reset");
+        finish(sp, SPLICE_ABORTED, "reset");
         return 1;
     }
     if (sp->up_eof && sp->down_eof) {
-        finish(sp, "closed");
+        finish(sp, SPLICE_CLOSED, "closed");
         return 1;
     }
     return up || down;
@@ -425,7 +429,7 @@ static int recheck(struct splice *sp)
     if (sp->state == SP_OPEN) {
         char how[64];
         snprintf(how, sizeof how, "closed: %s", why);
-        finish(sp, how);
+        finish(sp, SPLICE_ABORTED, how);
     } else {
         reply(sp, SOCKS5_REP_NO_MAPPING, why);
     }
@@ -438,8 +442,9 @@ static int step(struct splice *sp, uint32_t now)
         /* the relay gave up on it (its client went away), or yamux reset it here (it sat
          * unread on a full receive pool; yamux logged which): whatever is left goes too;
          * a half-closed splice would never learn it from reads or writes */
-        finish(sp, sp->st->reset_here ? "reset by the gateway (see the yamux line before)"
-                                      : "reset by the relay");
+        finish(sp, SPLICE_ABORTED, sp->st->reset_here
+                                       ? "reset by the gateway (see the yamux line before)"
+                                       : "reset by the relay");
         return 1;
     }
     if (sp->map >= 0 && sp->gen != mappings_generation() && sp->state != SP_LINGER

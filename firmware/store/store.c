@@ -203,9 +203,16 @@ static int geometry_init(struct store *s, struct flash *f)
 
 /* ---- flash access --------------------------------------------------------------------- */
 
+/* A flash error breaks the store until remount (the power may be going): said once, with
+ * which of the two it was, since an access the flash refused means a bug, not wear. */
 static int fail(struct store *s, int ferr)
 {
-    (void)ferr;
+    if (!s->broken) {
+        log_err("store: %s: no more writes until the next mount",
+                ferr == FLASH_EINVAL ? "the flash refused an access (out of range, misaligned "
+                                       "or against NOR rules)"
+                                     : "the flash failed (or lost power)");
+    }
     s->broken = STORE_EIO;
     return STORE_EIO;
 }

@@ -30,8 +30,11 @@
 /* The heap holds TCP send data copied by tcp_write (TCP_WRITE_FLAG_COPY) and outgoing
  * headers: TCP_SND_BUF for four busy connections at once. 256 KiB. */
 #define MEM_SIZE                 (256 * 1024)
-/* Receive buffers: each pbuf carries one full Ethernet frame (1536 B + ~32 B header).
- * 128 of them = ~200 KiB: two full receive windows in flight, plus headroom. */
+/* Receive buffers: each pbuf carries one full Ethernet frame (~1.6 KiB with its header).
+ * 512 of them = ~800 KiB: the board's reserve for urgent frames (BOARD_RX_RESERVE, the
+ * tunnel and ARP), one 64 KiB merged frame on a TAP with offloads (44 pbufs), and what is
+ * left shared as receive window among the open splices (firmware/splice.c); at least two
+ * full windows fit besides the reserve (net/port/lwip_checks.c holds these relations). */
 #define PBUF_POOL_SIZE           512
 #define PBUF_POOL_BUFSIZE        LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 #define MEMP_NUM_PBUF            64  /* pbufs referencing ROM/static data, 32 B each */
@@ -67,7 +70,8 @@
 #define LWIP_TCP                 1
 #define TCP_MSS                  1460  /* full Ethernet frames; lwIP's 536 wastes 60 % */
 /* Receive window 44 MSS = 64,240 B (just under the unscaled 64 KiB), send buffer the same:
- * one connection can fill a LAN link. Two full receive windows fit the pbuf pool. */
+ * one connection can fill a LAN link. Two full receive windows fit the pbuf pool beside the
+ * board's reserve. */
 #define TCP_WND                  (44 * TCP_MSS)
 #define TCP_SND_BUF              (44 * TCP_MSS)
 #define TCP_SND_QUEUELEN         (4 * TCP_SND_BUF / TCP_MSS)  /* 176 segments */

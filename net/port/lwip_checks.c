@@ -1,0 +1,34 @@
+/* The relations between lwIP's pool numbers (lwipopts.h) and the limits of the modules that
+ * use them, checked at compile time as lwIP's own init.c checks its options: a change to one
+ * number that breaks another's assumption stops the build instead of a box in the field. */
+#include "lwip/opt.h"
+#include "netif/ppp/ppp_opts.h"   /* PPP_NUM_TIMEOUTS, part of LWIP_NUM_SYS_TIMEOUT_INTERNAL */
+
+#include "board.h"
+#include "endpoint.h"
+
+/* lwIP's own rule for the send queue (init.c only warns about it). */
+_Static_assert(TCP_SND_QUEUELEN >= 2 * (TCP_SND_BUF / TCP_MSS),
+               "TCP_SND_QUEUELEN must hold two send buffers of full segments");
+_Static_assert(MEMP_NUM_TCP_SEG >= TCP_SND_QUEUELEN,
+               "one connection's send queue must fit the segment pool");
+/* The window is advertised scaled: it must fit 16 bits after the shift. */
+_Static_assert(TCP_WND <= (0xffffu << TCP_RCV_SCALE), "TCP_WND does not fit the scaled window");
+_Static_assert(TCP_WND <= TCP_SND_BUF * 2, "the receive window is sized like the send buffer");
+/* Receive pbufs: the board's reserve for urgent frames (ARP, the tunnel), one merged 64 KiB
+ * frame on a TAP with offloads (44 pbufs), and two full receive windows beside them. */
+_Static_assert(PBUF_POOL_SIZE >= BOARD_RX_RESERVE + 44 + 2 * (TCP_WND / TCP_MSS),
+               "the pbuf pool cannot hold the reserve, a merged frame and two windows");
+/* One connection's out-of-order queue may pin TCP_OOSEQ_MAX_PBUFS: far below the reserve. */
+_Static_assert(TCP_OOSEQ_MAX_PBUFS < BOARD_RX_RESERVE, "out-of-order data could eat the reserve");
+/* Connections: every splice's internal connection, the tunnels (4), the TLS endpoints and
+ * the echo service's clients come out of the PCB pool; a splice also holds a timer while
+ * it connects, a TLS connection two. */
+_Static_assert(MEMP_NUM_TCP_PCB >= GW_TCP_CONN_MAX + 4 + ENDPOINT_TLS_MAX,
+               "the PCB pool is smaller than the connections the modules may open");
+_Static_assert(MEMP_NUM_SYS_TIMEOUT >= LWIP_NUM_SYS_TIMEOUT_INTERNAL + GW_TCP_CONN_MAX
+                                           + 2 * (ENDPOINT_TLS_MAX + 4),
+               "too few timers for every connecting stream and every TLS connection");
+/* The heap carries the plain endpoints' send data but keeps a reserve for the tunnel. */
+_Static_assert(MEM_SIZE >= ENDPOINT_HEAP_RESERVE + 2 * TCP_SND_BUF,
+               "the lwIP heap cannot keep its reserve beside two send buffers");

@@ -201,7 +201,10 @@ lines+=("show status")
 probe fifty 0 "${lines[@]}"
 [ "$(grep -c "^verdict: $OK_ROOT" "$T_TMP/fifty.out")" = 51 ] || t_fail "50 probes"
 mem() { awk -v n="$1" '/^memory:/ { k++ } k == n && /^ *[A-Z_a-z]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+/ { print $1, $2 }' "$T_TMP/fifty.out"; }
-diff <(mem 1) <(mem 2) > "$T_TMP/memdiff.log" || { cat "$T_TMP/memdiff.log"; t_fail "memory grew over 50 probes"; }
+# A pool may hold less after the fifty (the first probe's connection may still have been
+# closing when the first status was taken), never more.
+join <(mem 1 | sort) <(mem 2 | sort) | awk '$3 > $2 { print; bad = 1 } END { exit bad }' \
+    > "$T_TMP/memdiff.log" || { cat "$T_TMP/memdiff.log"; t_fail "memory grew over 50 probes"; }
 t_log "50 probes: pools in use before and after: $(mem 2 | tr '\n' ' ')"
 t_log "handshake times (ms): $(grep '^handshake: ' "$T_TMP/fifty.out" | awk '{ s += $2; n++ } END { printf "mean %.1f over %d", s / n, n }')"
 t_log "ok"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "board.h"
-#include "cmd_grammar.h"
+#include "cmd_table.h"
 #include "console.h"
 #include "console_cmds.h"
 #include "lineedit.h"

@@ -1,14 +1,16 @@
-/* The console's commands: everything that acts or shows is run here; settings go to the
- * config text parser (config_exec) on the candidate. Shared by the interactive console, a
- * console on a pipe and --batch scripts. Output goes to the board console. */
+/* The console's interpreter: each line runs the handler its row of the command table
+ * (cmd_table.h) names; the settings language goes to the config text parser (config_exec)
+ * on the candidate. Here too: the questions a command asks (passwords, factory-reset), PEM
+ * pastes, the session. Shared by the interactive console, a console on a pipe and --batch
+ * scripts. Output goes to the board console. */
 #ifndef GW_CONSOLE_CMDS_H
 #define GW_CONSOLE_CMDS_H
 
 #include <stddef.h>
 
 /* Run one line. Returns 0, or -1 after printing "error: ..." naming the wrong token, or
- * CMDS_IN_PROGRESS for a command that talks to the network (`tls probe`): it goes on from
- * the event loop, and cmds_poll() gives its result. */
+ * CMDS_IN_PROGRESS for a command that talks to the network (`tls probe`, `mapping check`):
+ * it goes on from the event loop, and cmds_poll() gives its result. */
 #define CMDS_IN_PROGRESS 1
 int cmds_exec(const char *line, size_t len);
 /* CMDS_IN_PROGRESS while a network command runs; then its result, 0 or -1. */

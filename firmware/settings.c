@@ -10,11 +10,14 @@
 #include "lwip/dns.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
+#include "mappings.h"
 #include "secure_wipe.h"
 #include "settings.h"
 #include "store.h"
+#include "svc_imap.h"
 #include "timesync.h"
 #include "trust.h"
+#include "tunnel.h"
 #include "verify.h"
 
 static struct {
@@ -147,24 +150,37 @@ const char *settings_hostname(void)
 }
 
 /* see settings.h */
-int settings_commit(void)
+int settings_commit(void (*written)(void))
 {
-    struct config before = st.cfg.running;
+    /* What the commit changes is decided before it, from the candidate: afterwards the
+     * running config is the candidate, so no copy of the old one (sizeof (struct config),
+     * 12 KiB, passwords and all) is kept to compare against. */
+    const struct config *was = &st.cfg.running, *next = &st.cfg.candidate;
+    int net = memcmp(&was->net, &next->net, sizeof next->net) != 0 ||
+              strcmp(was->hostname, next->hostname) != 0;
+    int hosts = was->nhosts != next->nhosts ||
+                memcmp(was->hosts, next->hosts, sizeof next->hosts) != 0;
+    int mappings = was->nmappings != next->nmappings ||
+                   memcmp(was->mappings, next->mappings, sizeof next->mappings) != 0;
     int err = config_commit(&st.cfg);
     if (err != CONFIG_OK) {
-        secure_wipe(&before, sizeof before);   /* a copy of the passwords */
         return err;
     }
     const struct config *now = &st.cfg.running;
     st.anchors_stale = 1;
-    if (memcmp(&before.net, &now->net, sizeof now->net) != 0 ||
-        strcmp(before.hostname, now->hostname) != 0) {
+    if (net) {
         settings_apply_net(st.netif);
-    } else if (before.nhosts != now->nhosts ||
-               memcmp(before.hosts, now->hosts, sizeof now->hosts) != 0) {
+    } else if (hosts) {
         timesync_apply(now, st.netif);  /* the NTP server's name may point elsewhere now */
     }
-    secure_wipe(&before, sizeof before);
+    if (written != NULL) {
+        written();
+    }
+    if (mappings) {
+        mappings_reset();
+    }
+    tunnel_start();                  /* restarts the tunnels only if their settings changed */
+    imap_svc_start();                /* restarts the receiver only if its settings changed */
     return CONFIG_OK;
 }
 

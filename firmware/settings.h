@@ -27,8 +27,13 @@ const struct config *settings_running(void);
 void settings_apply_net(struct netif *netif);
 /* The box's name as running (the prompt shows it). */
 const char *settings_hostname(void);
-/* Commit the candidate and apply what changed. 0, or the config error (ctx->error). */
-int settings_commit(void);
+/* Commit the candidate to flash and apply everything it changed to the live system: the
+ * network (address, DNS, host name; the NTP server when the host table changed), the trust
+ * anchors, the mapping counters, the tunnels and the IMAP receiver (each restarted only if
+ * its settings changed). written, when not NULL, is called once the commit is on flash and
+ * the network applied, before the services restart: what the console says there comes
+ * before what the restarts log. 0, or the config error (ctx->error). */
+int settings_commit(void (*written)(void));
 /* Erase the configuration (factory-reset): the store is formatted. */
 int settings_factory_reset(void);
 

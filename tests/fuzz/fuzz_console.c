@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "board_linux.h"
-#include "cmd_grammar.h"
+#include "cmd_table.h"
 #include "console.h"
 #include "lineedit.h"
 #include "random.h"

@@ -5,7 +5,7 @@
 
 For each binary, the options (--word) and commands (the word after the program's name on a
 usage line) of its --help output must appear in the rendered page; every console form of
-firmware/cmd_grammar.c must appear in gateway(8); every directive relay/config.c accepts
+firmware/cmd_table.c must appear in gateway(8); every directive relay/config.c accepts
 must appear in relay(8). `man --warnings -l` and `groff -mandoc -ww -z` must say nothing.
 """
 import os
@@ -90,12 +90,13 @@ for name, rel in sources.items():
         need(pages[name][1], "option accepted by %s" % rel, o, rendered.get(name, ""))
     print("%s: %d options accepted by the code: %s" % (name, len(accepted), " ".join(sorted(accepted))))
 
-# The console language: every form of the grammar table.
-with open(os.path.join(src, "firmware", "cmd_grammar.c"), encoding="utf-8") as f:
+# The console language: every form of the command table that help lists (those with a help
+# text; the others are restores and catch-alls).
+with open(os.path.join(src, "firmware", "cmd_table.c"), encoding="utf-8") as f:
     grammar = f.read()
 table = grammar[grammar.index("cmd_forms[] = {"):]
 table = table[:table.index("};")]
-forms = re.findall(r'\{\s*"([^"]+)",', table)
+forms = re.findall(r'\{\s*"([^"]+)",\s*"', table)
 for form in forms:
     need(pages["gateway"][1], "console form", form, rendered.get("gateway", ""))
 print("gateway: %d console forms" % len(forms))

@@ -1,7 +1,7 @@
 /* The console line editor, driven by the bytes a terminal sends. */
 #define _GNU_SOURCE /* memmem */
 #include "check.h"
-#include "cmd_grammar.h"
+#include "cmd_table.h"
 #include "lineedit.h"
 
 static char screen[8192];

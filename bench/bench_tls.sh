@@ -101,11 +101,11 @@ printf '  echo through socat      openssl s_client (kernel TCP): %s MiB/s each w
 
 # ---- RAM --------------------------------------------------------------------------------
 if command -v gdb > /dev/null; then
-    gdb -batch -ex 'print sizeof(struct tls_conn)' -ex 'print sizeof(struct tls_stream)' \
-        -ex 'print sizeof(struct tls_verify)' -ex 'print sizeof(((struct tls_stream *)0)->buf)' \
+    gdb -batch -ex 'print sizeof(struct tls_conn)' -ex 'print sizeof(struct tls_client)' \
+        -ex 'print sizeof(struct tls_verify)' -ex 'print sizeof(((struct tls_client *)0)->buf)' \
         -ex 'print sizeof(struct tcp_pcb)' "$GW" 2>/dev/null |
         awk '{ v[NR] = $3 }
-             END { printf "RAM per TLS connection: struct tls_conn %d B (tls_stream %d, of it " \
+             END { printf "RAM per TLS connection: struct tls_conn %d B (tls_client %d, of it " \
                    "verifier %d and record buffers %d: 16 KiB in, 4 KiB out) + lwIP tcp_pcb " \
                    "%d B + at most one receive window of pbufs\n", v[1], v[2], v[3], v[4], v[5] }'
 fi

@@ -1,7 +1,7 @@
 /* sim_gateways: many idle gateways in one process, to see how many tunnels one relay holds
  * and what each costs it (bench/run.sh, relay scale). Each simulated gateway is the
  * gateway's own protocol code on a kernel socket: TLS client with its certificate
- * (tls_stream), yamux client, hello on the first stream; then it stays idle and answers
+ * (tls_client), yamux client, hello on the first stream; then it stays idle and answers
  * the relay's keepalive pings.
  *
  *   sim_gateways --relay ADDR:PORT --ca ROOT.der --name RELAYNAME --key KEY.pem
@@ -29,14 +29,14 @@
 #include "hello.h"
 #include "log.h"
 #include "pem.h"
-#include "tls_stream.h"
+#include "tls_client.h"
 #include "trust.h"
 #include "yamux.h"
 
 #define SIM_MAX 4096
 #define SIM_CHAIN_MAX 4
 #define SIM_DER_MAX 8192
-/* Per simulated gateway: struct tls_stream (~52 KiB) + this yamux block (~6 KiB). */
+/* Per simulated gateway: struct tls_client (~52 KiB) + this yamux block (~6 KiB). */
 #define SIM_STREAMS 4
 #define SIM_RX_POOL (4u * 1024)
 #define SIM_OUT (2u * 1024)
@@ -48,7 +48,7 @@ struct sim {
     int fd;
     int counted;                 /* answered: up or refused */
     char loc[HELLO_LOCATION_MAX + 1];
-    struct tls_stream ts;
+    struct tls_client ts;
     struct yamux_session ys;
     void *ymem;
     struct yamux_stream *hello_st;
@@ -214,7 +214,7 @@ static void sim_start(struct sim *s)
         .now = (int64_t)time(NULL), .client_chain = s->chain, .client_chain_len = s->chain_len,
         .client_key = br_skey_decoder_get_ec(&skey),
     };
-    if (tls_stream_client(&s->ts, &cfg, &(struct tls_io){ sock_send, sock_recv, s }) != 0) {
+    if (tls_client_start(&s->ts, &cfg, &(struct tls_io){ sock_send, sock_recv, s }) != 0) {
         sim_end(s, 1);
     }
 }
@@ -243,7 +243,7 @@ static void sim_pump(struct sim *s)
 {
     static uint8_t in[16384];
     if (s->state == SIM_HANDSHAKE) {
-        enum tls_stream_state st = tls_stream_pump(&s->ts);
+        enum tls_state st = tls_client_pump(&s->ts);
         if (st == TLS_ST_OPEN) {
             sim_hello(s);
         } else if (st != TLS_ST_HANDSHAKE || now_ms() > s->deadline) {
@@ -255,8 +255,8 @@ static void sim_pump(struct sim *s)
         return;
     }
     for (int round = 0; round < 16; round++) {
-        tls_stream_pump(&s->ts);
-        long n = tls_stream_read(&s->ts, in, sizeof in);
+        tls_client_pump(&s->ts);
+        long n = tls_client_read(&s->ts, in, sizeof in);
         if (n < 0 || yamux_tick(&s->ys, (uint32_t)now_ms()) != YAMUX_OK) {
             sim_end(s, 1);
             return;
@@ -300,7 +300,7 @@ static void sim_pump(struct sim *s)
         size_t len;
         int wrote = 0;
         while ((len = yamux_out_peek(&s->ys, &p)) > 0) {
-            long w = tls_stream_write(&s->ts, p, len);
+            long w = tls_client_write(&s->ts, p, len);
             if (w < 0) {
                 sim_end(s, 1);
                 return;
@@ -418,7 +418,7 @@ int main(int argc, char **argv)
             if (s->fd < 0) {
                 continue;
             }
-            unsigned w = tls_stream_wants(&s->ts);
+            unsigned w = tls_client_wants(&s->ts);
             pfd[np] = (struct pollfd){ s->fd, (short)((w & TLS_WANT_READ ? POLLIN : 0)
                                                       | (w & TLS_WANT_WRITE ? POLLOUT : 0)), 0 };
             idx[np++] = i;

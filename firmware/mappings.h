@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "tls_stream.h"
+#include "tls_client.h"
 
 struct mapping_stats {
     uint32_t connections;        /* streams that asked for this mapping */

@@ -104,7 +104,7 @@ void tcp_stream_move(struct tcp_stream *dst, struct tcp_stream *src, tcp_stream_
 int tcp_stream_alive(const struct tcp_stream *s);
 const char *tcp_stream_fail_text(enum tcp_stream_fail f);
 
-/* struct tls_io adapters (tls/tls_stream.h): arg is the struct tcp_stream. */
+/* struct tls_io adapters (tls/tls_engine.h): arg is the struct tcp_stream. */
 long tcp_stream_io_send(void *arg, const uint8_t *p, size_t len);
 long tcp_stream_io_recv(void *arg, uint8_t *p, size_t len);
 

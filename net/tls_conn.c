@@ -52,23 +52,23 @@ static void on_deadline(void *arg)
 /* Move records, then tell the owner what changed. */
 static void advance(struct tls_conn *c, unsigned tcp_events)
 {
-    enum tls_stream_state st = tls_stream_pump(&c->tls);
+    enum tls_state st = tls_client_pump(&c->tls);
     unsigned ev = 0;
     if (st == TLS_ST_FAILED) {
-        snprintf(c->verdict, sizeof c->verdict, "%s", tls_stream_verdict(&c->tls));
+        snprintf(c->verdict, sizeof c->verdict, "%s", tls_client_verdict(&c->tls));
         finish(c, TLS_CONN_FAILED, 0);
         return;
     }
     if (c->state == TLS_CONN_HANDSHAKE && st != TLS_ST_HANDSHAKE) {
         c->handshake_ms = board_now_ms() - c->started_ms;
-        snprintf(c->verdict, sizeof c->verdict, "%s", tls_stream_verdict(&c->tls));
+        snprintf(c->verdict, sizeof c->verdict, "%s", tls_client_verdict(&c->tls));
         sys_untimeout(on_deadline, c);
         c->state = TLS_CONN_ESTABLISHED;
         ev |= TLS_CONN_OPEN | TLS_CONN_WRITABLE;
     }
     if (c->state == TLS_CONN_CLOSING) {
         /* FIN only once the engine handed every record (close_notify last) to TCP */
-        if (!(tls_stream_wants(&c->tls) & TLS_WANT_WRITE)) {
+        if (!(tls_client_wants(&c->tls) & TLS_WANT_WRITE)) {
             finish(c, TLS_CONN_CLOSED, 1);
         }
         return;
@@ -100,7 +100,7 @@ static void on_tcp(struct tcp_stream *s, unsigned events, void *arg)
             finish(c, TLS_CONN_CLOSED, 0);
             return;
         }
-        if (c->state == TLS_CONN_ESTABLISHED && c->tls.state == TLS_ST_CLOSED) {
+        if (c->state == TLS_CONN_ESTABLISHED && c->tls.engine.state == TLS_ST_CLOSED) {
             /* The peer's close_notify came before the reset: what it sent is whole. The
              * owner reads it to the end (then EOF) and closes; nothing more can be sent. */
             c->peer_gone = 1;
@@ -149,8 +149,8 @@ static int setup(struct tls_conn *c, const struct tls_client_config *cfg)
     static const struct tls_io io = { tcp_stream_io_send, tcp_stream_io_recv, NULL };
     struct tls_io tio = io;
     tio.arg = &c->tcp;
-    if (tls_stream_client(&c->tls, &c->cfg, &tio) != 0) {
-        snprintf(c->verdict, sizeof c->verdict, "%s", tls_stream_verdict(&c->tls));
+    if (tls_client_start(&c->tls, &c->cfg, &tio) != 0) {
+        snprintf(c->verdict, sizeof c->verdict, "%s", tls_client_verdict(&c->tls));
         return -1;
     }
     c->failed = 0;
@@ -214,7 +214,7 @@ long tls_conn_read(struct tls_conn *c, uint8_t *buf, size_t len)
     if (c->state != TLS_CONN_ESTABLISHED) {
         return c->failed ? TLS_IO_ERROR : c->state == TLS_CONN_IDLE ? TLS_IO_EOF : 0;
     }
-    return tls_stream_read(&c->tls, buf, len);
+    return tls_client_read(&c->tls, buf, len);
 }
 
 /* see tls_conn.h */
@@ -226,7 +226,7 @@ long tls_conn_write(struct tls_conn *c, const uint8_t *p, size_t len)
     if (c->state != TLS_CONN_ESTABLISHED) {
         return c->state == TLS_CONN_IDLE || c->state == TLS_CONN_CLOSING ? TLS_IO_ERROR : 0;
     }
-    return tls_stream_write(&c->tls, p, len);
+    return tls_client_write(&c->tls, p, len);
 }
 
 /* see tls_conn.h */
@@ -257,7 +257,7 @@ void tls_conn_close(struct tls_conn *c)
     c->state = TLS_CONN_CLOSING;
     sys_untimeout(on_deadline, c);
     sys_timeout(TLS_CONN_TIMEOUT_MS, on_deadline, c);
-    tls_stream_close(&c->tls);
+    tls_client_close(&c->tls);
     advance(c, 0);
 }
 

@@ -1,4 +1,4 @@
-/* A TLS client connection over lwIP TCP: a tcp_stream below, tls_stream's pump above, driven
+/* A TLS client connection over lwIP TCP: a tcp_stream below, tls_client's pump above, driven
  * by the event loop (lwIP's callbacks and timers), never blocking. The tunnel (mutual TLS
  * with the device key), `tls` mappings, the IMAP receiver and `tls probe` sit on it.
  *
@@ -15,8 +15,8 @@
  * at once with the verdict "time not valid yet": certificate dates are never skipped.
  *
  * Every connection has one deadline (connect + handshake, then close) run by an lwIP timer.
- * RAM: sizeof(struct tls_conn), the tls_stream (about 39 KiB on 64-bit: 16 KiB in, 4 KiB
- * out record buffers, see tls_stream.h) plus
+ * RAM: sizeof(struct tls_conn), the tls_client (about 39 KiB on 64-bit: 16 KiB in, 4 KiB
+ * out record buffers, see tls_client.h) plus
  * ~0.3 KiB here, plus one lwIP tcp_pcb and at most one receive window of pbufs. */
 #ifndef GW_TLS_CONN_H
 #define GW_TLS_CONN_H
@@ -26,7 +26,7 @@
 
 #include "lwip/ip_addr.h"
 #include "tcp_stream.h"
-#include "tls_stream.h"
+#include "tls_client.h"
 
 #define TLS_CONN_HOST_MAX 64
 #define TLS_CONN_TIMEOUT_MS 10000    /* connect + handshake, and again for a close */
@@ -63,7 +63,7 @@ struct tls_conn {
     uint32_t started_ms, handshake_ms;  /* board_now_ms() at open; handshake duration */
     char verdict[VERDICT_MAX];
     struct tcp_stream tcp;
-    struct tls_stream tls;
+    struct tls_client tls;
 };
 
 /* Connect to addr:port and run a client handshake with cfg (host required; anchors, client
@@ -78,7 +78,7 @@ int tls_conn_open(struct tls_conn *c, const ip_addr_t *addr, uint16_t port,
  * stream then stays with the caller). */
 int tls_conn_adopt(struct tls_conn *c, struct tcp_stream *plain,
                    const struct tls_client_config *cfg, tls_conn_cb cb, void *arg);
-/* Decrypted bytes: count, 0 (none yet), TLS_IO_EOF, TLS_IO_ERROR (as tls_stream_read). */
+/* Decrypted bytes: count, 0 (none yet), TLS_IO_EOF, TLS_IO_ERROR (as tls_client_read). */
 long tls_conn_read(struct tls_conn *c, uint8_t *buf, size_t len);
 /* Queue bytes: count taken (0: wait for WRITABLE), or TLS_IO_ERROR. */
 long tls_conn_write(struct tls_conn *c, const uint8_t *p, size_t len);

@@ -116,12 +116,12 @@ static void tunnel_close(struct tunnel *t, const char *why)
         }
         relay_m.yamux_violations += t->ys.stats.violations;
         relay_m.yamux_pool_resets += t->ys.stats.pool_resets;
-        if (t->tls->state == TLS_ST_OPEN) {
+        if (t->tls->engine.state == TLS_ST_OPEN) {
             yamux_goaway(&t->ys, YAMUX_GOAWAY_NORMAL);
             push_output(t);
         }
     }
-    if (t->tls && t->tls->state == TLS_ST_OPEN) {
+    if (t->tls && t->tls->engine.state == TLS_ST_OPEN) {
         tls_server_close(t->tls);
     }
     (void)tls_io_fd_buf_flush(&t->io);      /* GoAway and close_notify, as far as they go */
@@ -398,7 +398,7 @@ static int input_ready(const struct tunnel *t)
 static void service(struct tunnel *t)
 {
     char why[VERDICT_MAX + 40];
-    enum tls_stream_state ts = tls_server_pump(t->tls);
+    enum tls_state ts = tls_server_pump(t->tls);
     if (t->state == TUN_HANDSHAKE) {
         if (ts == TLS_ST_HANDSHAKE) {
             set_mask(t);

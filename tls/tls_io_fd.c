@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 
 #include "tls_io_fd.h"
-#include "tls_stream.h"
+#include "tls_engine.h"
 
 static long result(ssize_t n)
 {

@@ -1,4 +1,4 @@
-/* struct tls_io (tls_stream.h) over a non-blocking kernel socket, for the programs that run on
+/* struct tls_io (tls_engine.h) over a non-blocking kernel socket, for the programs that run on
  * a Linux host: the relay, its tests and the benches. arg points to the int descriptor.
  * Never part of the gateway image, which has no kernel sockets. */
 #ifndef GW_TLS_IO_FD_H

@@ -5,7 +5,6 @@
 
 #include "certtime.h"
 #include "pem.h"
-#include "random.h"
 #include "tls_err.h"
 #include "tls_server.h"
 #include "x509_info.h"
@@ -269,258 +268,73 @@ static void check_init(struct tls_peer_check *c, const struct trust_store *cas, 
     br_x509_minimal_set_time(&c->mini, days, seconds);
 }
 
-/* ---- the server profile ---- */
+/* ---- the server ---- */
 
-/* The client's profile (tls_stream.c): forward secrecy and AEAD only. */
-static const uint16_t server_suites[] = {
-    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+static struct tls_server *server_of(struct tls_engine *e)
+{
+    return (struct tls_server *)(void *)e;
+}
+
+static void server_verdict(struct tls_engine *e, int err)
+{
+    if (e->state == TLS_ST_OPEN) {
+        snprintf(e->verdict, sizeof e->verdict, "ok: client \"%s\"", server_of(e)->check.cn);
+    } else if (err == BR_ERR_OK) {
+        snprintf(e->verdict, sizeof e->verdict, "handshake failed: client closed the connection");
+    } else if (err == BR_ERR_NO_CLIENT_AUTH) {
+        snprintf(e->verdict, sizeof e->verdict, "client certificate refused: the client sent none");
+    } else if (err >= BR_ERR_X509_OK + 1 && err < BR_ERR_RECV_FATAL_ALERT) {
+        const char *name = verdict_br_err_name(err);
+        snprintf(e->verdict, sizeof e->verdict,
+                 "client certificate refused: BearSSL error %d (%s)", err,
+                 name ? name : "unknown");
+    } else {
+        verdict_handshake(err, NULL, e->verdict, sizeof e->verdict);
+    }
+}
+
+static int server_reset(struct tls_engine *e)
+{
+    return br_ssl_server_reset(&server_of(e)->sc);
+}
+
+static const struct tls_engine_class server_class = {
+    "client", server_verdict, server_reset,
 };
 
-static void server_profile(br_ssl_server_context *sc, const struct tls_server_identity *id)
-{
-    br_ssl_engine_context *eng = &sc->eng;
-    br_ssl_server_zero(sc);
-    br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
-    br_ssl_engine_set_suites(eng, server_suites, sizeof server_suites / sizeof server_suites[0]);
-    br_ssl_engine_set_hash(eng, br_sha224_ID, &br_sha224_vtable);
-    br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable);
-    br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
-    br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
-    br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
-    br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-    br_ssl_engine_set_ec(eng, &br_ec_all_m31);
-    br_ssl_engine_set_ecdsa(eng, br_ecdsa_i31_vrfy_asn1);    /* client CertificateVerify */
-    br_ssl_engine_set_rsavrfy(eng, br_rsa_i31_pkcs1_vrfy);
-    br_ssl_engine_set_default_aes_gcm(eng);
-    br_ssl_engine_set_default_chapol(eng);
-    br_ssl_engine_remove_flags(eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
-    if (id->key_type == BR_KEYTYPE_EC) {
-        br_ssl_server_set_single_ec(sc, id->chain, id->chain_len, br_skey_decoder_get_ec(&id->key),
-                                    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, &br_ec_all_m31,
-                                    br_ecdsa_i31_sign_asn1);
-    } else {
-        br_ssl_server_set_single_rsa(sc, id->chain, id->chain_len,
-                                     br_skey_decoder_get_rsa(&id->key), BR_KEYTYPE_SIGN,
-                                     br_rsa_i31_private, br_rsa_i31_pkcs1_sign);
-    }
-    br_ssl_server_set_trust_anchor_names_alt(sc, id->cas.ta, id->cas.count);
-}
-
-/* ---- the pump (as tls_stream.c's, over the server engine) ---- */
-
-static void set_verdict(struct tls_server *s, const char *text)
-{
-    snprintf(s->verdict, sizeof s->verdict, "%s", text);
-}
-
-static void update_state(struct tls_server *s)
-{
-    br_ssl_engine_context *eng = &s->sc.eng;
-    unsigned st = br_ssl_engine_current_state(eng);
-    if (st & BR_SSL_CLOSED) {
-        int err = br_ssl_engine_last_error(eng);
-        s->engine_err = err;
-        if (err == BR_ERR_OK && s->state == TLS_ST_OPEN) {
-            s->state = TLS_ST_CLOSED;
-        } else if (s->state == TLS_ST_HANDSHAKE) {
-            if (err == BR_ERR_OK) {
-                set_verdict(s, "handshake failed: client closed the connection");
-            } else if (err == BR_ERR_NO_CLIENT_AUTH) {
-                set_verdict(s, "client certificate refused: the client sent none");
-            } else if (err >= BR_ERR_X509_OK + 1 && err < BR_ERR_RECV_FATAL_ALERT) {
-                const char *name = verdict_br_err_name(err);
-                snprintf(s->verdict, sizeof s->verdict,
-                         "client certificate refused: BearSSL error %d (%s)", err,
-                         name ? name : "unknown");
-            } else {
-                verdict_handshake(err, NULL, s->verdict, sizeof s->verdict);
-            }
-            s->state = TLS_ST_FAILED;
-        } else {
-            const char *name = verdict_br_err_name(err);
-            snprintf(s->verdict, sizeof s->verdict, "connection failed: BearSSL error %d (%s)",
-                     err, name ? name : "unknown");
-            s->state = TLS_ST_FAILED;
-        }
-        return;
-    }
-    if (s->io_failed || (s->eof && s->state == TLS_ST_HANDSHAKE)) {
-        set_verdict(s, s->state == TLS_ST_OPEN ? "connection lost"
-                       : s->io_failed ? "handshake failed: connection lost"
-                                      : "handshake failed: client closed the connection");
-        s->state = TLS_ST_FAILED;
-        return;
-    }
-    if (s->state == TLS_ST_HANDSHAKE && (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) {
-        s->state = TLS_ST_OPEN;
-        snprintf(s->verdict, sizeof s->verdict, "ok: client \"%s\"", s->check.cn);
-    }
-    if (s->state == TLS_ST_OPEN && s->eof && !(st & BR_SSL_RECVAPP)) {
-        s->state = TLS_ST_CLOSED;
-        s->truncated = 1;
-    }
-}
-
-/* see tls_server.h */
-enum tls_stream_state tls_server_pump(struct tls_server *s)
-{
-    br_ssl_engine_context *eng = &s->sc.eng;
-    if (s->state == TLS_ST_FAILED || s->state == TLS_ST_CLOSED) {
-        return s->state;
-    }
-    for (;;) {
-        unsigned st = br_ssl_engine_current_state(eng);
-        int moved = 0;
-        if (st & BR_SSL_CLOSED) {
-            break;
-        }
-        if (st & BR_SSL_SENDREC) {
-            size_t len;
-            unsigned char *p = br_ssl_engine_sendrec_buf(eng, &len);
-            long n = s->io.send(s->io.arg, p, len);
-            if (n < 0) {
-                s->io_failed = 1;
-                break;
-            }
-            if (n > 0) {
-                br_ssl_engine_sendrec_ack(eng, (size_t)n);
-                moved = 1;
-            }
-        }
-        if ((st & BR_SSL_RECVREC) && !s->eof) {
-            size_t len;
-            unsigned char *p = br_ssl_engine_recvrec_buf(eng, &len);
-            long n = s->io.recv(s->io.arg, p, len);
-            if (n == TLS_IO_EOF) {
-                s->eof = 1;
-            } else if (n < 0) {
-                s->io_failed = 1;
-                break;
-            } else if (n > 0) {
-                br_ssl_engine_recvrec_ack(eng, (size_t)n);
-                moved = 1;
-            }
-        }
-        if (!moved) {
-            break;
-        }
-    }
-    update_state(s);
-    return s->state;
-}
-
-/* see tls_server.h */
-unsigned tls_server_wants(const struct tls_server *s)
-{
-    if (s->state == TLS_ST_FAILED) {
-        return 0;
-    }
-    unsigned st = br_ssl_engine_current_state(&s->sc.eng);
-    return ((st & BR_SSL_SENDREC) ? TLS_WANT_WRITE : 0)
-           | ((st & BR_SSL_RECVREC) && !s->eof ? TLS_WANT_READ : 0);
-}
+_Static_assert(offsetof(struct tls_server, engine) == 0, "server_of() needs the engine first");
 
 /* see tls_server.h */
 int tls_server_start(struct tls_server *s, const struct tls_server_identity *id, int64_t now,
                      const struct tls_io *io)
 {
-    uint8_t seed[32];
     memset(s, 0, offsetof(struct tls_server, buf));
-    s->io = *io;
-    s->state = TLS_ST_HANDSHAKE;
-    set_verdict(s, "handshake not finished");
     if (id->chain_len == 0 || id->cas.count == 0) {
-        s->state = TLS_ST_FAILED;
+        snprintf(s->engine.verdict, sizeof s->engine.verdict, "handshake not finished");
+        s->engine.state = TLS_ST_FAILED;
         return TLS_EINVAL;
     }
-    server_profile(&s->sc, id);
+    br_ssl_server_zero(&s->sc);
+    br_ssl_engine_remove_flags(&s->sc.eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+    if (id->key_type == BR_KEYTYPE_EC) {
+        br_ssl_server_set_single_ec(&s->sc, id->chain, id->chain_len,
+                                    br_skey_decoder_get_ec(&id->key), BR_KEYTYPE_SIGN,
+                                    BR_KEYTYPE_EC, &br_ec_all_m31, br_ecdsa_i31_sign_asn1);
+    } else {
+        br_ssl_server_set_single_rsa(&s->sc, id->chain, id->chain_len,
+                                     br_skey_decoder_get_rsa(&id->key), BR_KEYTYPE_SIGN,
+                                     br_rsa_i31_private, br_rsa_i31_pkcs1_sign);
+    }
+    br_ssl_server_set_trust_anchor_names_alt(&s->sc, id->cas.ta, id->cas.count);
     br_ssl_engine_set_buffer(&s->sc.eng, s->buf, sizeof s->buf, 1);
     check_init(&s->check, &id->cas, now);
     br_ssl_engine_set_x509(&s->sc.eng, &s->check.vtable);
-    if (rng_init() != 0) {
-        set_verdict(s, "no entropy: TLS unavailable");
-        s->state = TLS_ST_FAILED;
-        return TLS_ENORANDOM;
-    }
-    rng_bytes(seed, sizeof seed);
-    br_ssl_engine_inject_entropy(&s->sc.eng, seed, sizeof seed);
-    memset(seed, 0, sizeof seed);
-    __asm__ __volatile__("" : : "r"(seed) : "memory");
-    if (!br_ssl_server_reset(&s->sc)) {
-        s->state = TLS_ST_FAILED;
-        verdict_handshake(br_ssl_engine_last_error(&s->sc.eng), NULL, s->verdict,
-                          sizeof s->verdict);
-        return TLS_EINVAL;
-    }
-    return 0;
-}
-
-/* see tls_server.h */
-long tls_server_read(struct tls_server *s, uint8_t *buf, size_t len)
-{
-    size_t avail;
-    unsigned char *p = br_ssl_engine_recvapp_buf(&s->sc.eng, &avail);
-    if (p && avail && len) {
-        size_t n = avail < len ? avail : len;
-        memcpy(buf, p, n);
-        br_ssl_engine_recvapp_ack(&s->sc.eng, n);
-        tls_server_pump(s);
-        return (long)n;
-    }
-    if (s->state == TLS_ST_FAILED) {
-        return TLS_IO_ERROR;
-    }
-    return s->state == TLS_ST_CLOSED ? TLS_IO_EOF : 0;
-}
-
-/* see tls_server.h */
-size_t tls_server_readable(const struct tls_server *s)
-{
-    return tls_engine_readable(&s->sc.eng);
-}
-
-/* see tls_server.h */
-long tls_server_write(struct tls_server *s, const uint8_t *p, size_t len)
-{
-    br_ssl_engine_context *eng = &s->sc.eng;
-    if (s->state == TLS_ST_FAILED || s->state == TLS_ST_CLOSED) {
-        return TLS_IO_ERROR;
-    }
-    size_t room;
-    unsigned char *dst = br_ssl_engine_sendapp_buf(eng, &room);
-    if (dst == NULL || room == 0 || len == 0) {
-        return 0;
-    }
-    size_t n = room < len ? room : len;
-    memcpy(dst, p, n);
-    br_ssl_engine_sendapp_ack(eng, n);
-    br_ssl_engine_flush(eng, 0);
-    tls_server_pump(s);
-    return (long)n;
-}
-
-/* see tls_server.h */
-void tls_server_close(struct tls_server *s)
-{
-    if (s->state != TLS_ST_FAILED && s->state != TLS_ST_CLOSED) {
-        br_ssl_engine_close(&s->sc.eng);
-        tls_server_pump(s);
-    }
-}
-
-/* see tls_server.h */
-const char *tls_server_verdict(const struct tls_server *s)
-{
-    return s->verdict;
+    return tls_engine_start(&s->engine, &s->sc.eng, &server_class, io);
 }
 
 /* see tls_server.h */
 const char *tls_server_peer_cn(const struct tls_server *s)
 {
-    return s->state == TLS_ST_OPEN || s->state == TLS_ST_CLOSED ? s->check.cn : "";
+    enum tls_state st = s->engine.state;
+    return st == TLS_ST_OPEN || st == TLS_ST_CLOSED ? s->check.cn : "";
 }

@@ -1,6 +1,5 @@
-/* TLS server over a byte stream, for the relay: BearSSL's server engine pumped from the
- * event loop over the same struct tls_io as tls_stream.h (send/recv, never blocking), with
- * mutual authentication required:
+/* The TLS server (the relay's side): BearSSL's server engine on the pump of tls_engine.h,
+ * over the same struct tls_io, with mutual authentication required:
  *
  *   - the relay's identity: a certificate chain (leaf first) and its private key, RSA or EC,
  *     from PEM text (tls_server_identity_load);
@@ -11,12 +10,12 @@
  *   - after the handshake, tls_server_peer_cn() is the client certificate's subject CN
  *     (for the relay, the Location ID), printable ASCII only, else the handshake fails.
  *
- * TLS 1.2 only, ECDHE with ECDSA or RSA, AES-GCM or ChaCha20-Poly1305 (the client profile
- * of tls_stream.c). No session cache: a tunnel lives for hours.
+ * The profile is the pump's (tls_engine_init: TLS 1.2, ECDHE, AEAD), as the client's. No
+ * session cache: a tunnel lives for hours.
  *
  * RAM (64-bit, measured by test_relay_tls): struct tls_server_identity once per process,
- * 20,752 bytes (chain DER, key, client CA anchors); struct tls_server per connection,
- * 44,952 bytes: 33,178 bytes of bidirectional record buffers, the server context, the
+ * 20,760 bytes (chain DER, key, client CA anchors); struct tls_server per connection,
+ * 44,968 bytes: 33,178 bytes of bidirectional record buffers, the server context, the
  * X.509 validator (~3.2 KiB) and the client's leaf certificate (TLS_PEER_CERT_MAX). */
 #ifndef GW_TLS_SERVER_H
 #define GW_TLS_SERVER_H
@@ -25,9 +24,8 @@
 #include <stdint.h>
 
 #include "bearssl.h"
-#include "tls_stream.h"
+#include "tls_engine.h"
 #include "trust.h"
-#include "verdict.h"
 
 /* Full-size records both ways: the relay accepts any client, also one that sends 16 KiB
  * records; a client that asks for a smaller maximum fragment length gets it. */
@@ -63,12 +61,9 @@ struct tls_peer_check {
 };
 
 struct tls_server {
+    struct tls_engine engine;    /* the pump: state, verdict */
     br_ssl_server_context sc;
     struct tls_peer_check check;
-    struct tls_io io;
-    enum tls_stream_state state;
-    int eof, io_failed, truncated, engine_err;
-    char verdict[VERDICT_MAX];
     uint8_t buf[TLS_SERVER_BUF];
 };
 
@@ -86,15 +81,44 @@ void tls_server_identity_wipe(struct tls_server_identity *id);
  * seconds for the client certificate's validity. Returns 0, TLS_ENORANDOM or TLS_EINVAL. */
 int tls_server_start(struct tls_server *s, const struct tls_server_identity *id, int64_t now,
                      const struct tls_io *io);
-/* As tls_stream.h: pump, what to wait for, read, write, close, verdict. */
-enum tls_stream_state tls_server_pump(struct tls_server *s);
-unsigned tls_server_wants(const struct tls_server *s);
-long tls_server_read(struct tls_server *s, uint8_t *buf, size_t len);
-long tls_server_write(struct tls_server *s, const uint8_t *p, size_t len);
-void tls_server_close(struct tls_server *s);
-const char *tls_server_verdict(const struct tls_server *s);
-/* Decrypted bytes waiting to be read (no copy). */
-size_t tls_server_readable(const struct tls_server *s);
+
+/* The pump's calls on the server (tls_engine.h says what each does). */
+static inline enum tls_state tls_server_pump(struct tls_server *s)
+{
+    return tls_engine_pump(&s->engine);
+}
+
+static inline unsigned tls_server_wants(const struct tls_server *s)
+{
+    return tls_engine_wants(&s->engine);
+}
+
+static inline long tls_server_read(struct tls_server *s, uint8_t *buf, size_t len)
+{
+    return tls_engine_read(&s->engine, buf, len);
+}
+
+static inline size_t tls_server_readable(const struct tls_server *s)
+{
+    return tls_engine_readable(&s->engine);
+}
+
+static inline long tls_server_write(struct tls_server *s, const uint8_t *p, size_t len)
+{
+    return tls_engine_write(&s->engine, p, len);
+}
+
+static inline void tls_server_close(struct tls_server *s)
+{
+    tls_engine_close(&s->engine);
+}
+
+/* The one-line verdict: "ok: client \"CN\"", or what failed. */
+static inline const char *tls_server_verdict(const struct tls_server *s)
+{
+    return s->engine.verdict;
+}
+
 /* The client certificate's CN once open ("" before). */
 const char *tls_server_peer_cn(const struct tls_server *s);
 

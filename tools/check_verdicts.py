@@ -53,7 +53,7 @@ SINKS = {
     "log_err", "log_warnx", "log_info", "log_msg",
     # console errors (console_cmds.c, console_*.c) and the board's start-up errors
     "fail", "cons_fail", "linux_err",
-    # TLS and connection verdicts (tls_stream, tls_server, tls_conn, endpoint)
+    # TLS and connection verdicts (tls_engine, tls_client, tls_server, tls_conn, endpoint)
     "fail_with", "set_verdict", "fail_now",
     # the configuration language (config_text.c) and the relay's file (relay/config.c)
     "expect", "bad",

@@ -1,5 +1,5 @@
 /* A small IMAP receiver made of the gateway's own IMAP engine (net/imap_client) and TLS
- * (tls/tls_stream) on a kernel socket, for test_imap_session.sh: it runs the engine against
+ * (tls/tls_client) on a kernel socket, for test_imap_session.sh: it runs the engine against
  * Dovecot (and against hostile scripted servers) without lwIP or the tunnel.
  *
  *   test_imap_session --connect ADDR:PORT --mode starttls|tls|plain --host NAME --ca CA.der
@@ -26,12 +26,12 @@
 #include <unistd.h>
 
 #include "imap_client.h"
+#include "tls_client.h"
 #include "tls_io_fd.h"
-#include "tls_stream.h"
 #include "trust.h"
 
 static int fd = -1, tls_on, idle_wanted, idled;
-static struct tls_stream ts;
+static struct tls_client ts;
 static struct imap_client c;
 static const char *out_dir;
 static FILE *trace;
@@ -66,8 +66,8 @@ static long io_read(uint8_t *p, size_t len)
         }
         return n;
     }
-    tls_stream_pump(&ts);
-    return tls_stream_read(&ts, p, len);
+    tls_client_pump(&ts);
+    return tls_client_read(&ts, p, len);
 }
 
 static long io_write(const uint8_t *p, size_t len)
@@ -75,8 +75,8 @@ static long io_write(const uint8_t *p, size_t len)
     if (!tls_on) {
         return tls_io_fd_send(&fd, p, len);
     }
-    long n = tls_stream_write(&ts, p, len);
-    tls_stream_pump(&ts);
+    long n = tls_client_write(&ts, p, len);
+    tls_client_pump(&ts);
     return n;
 }
 
@@ -127,18 +127,18 @@ static void start_tls(void)
         .now = (int64_t)time(NULL),
     };
     static const struct tls_io io = { tls_io_fd_send, tls_io_fd_recv, &fd };
-    if (tls_stream_client(&ts, &cfg, &io) != 0) {
+    if (tls_client_start(&ts, &cfg, &io) != 0) {
         die("tls: no client");
     }
     uint64_t end = now_ms() + 10000;
-    while (tls_stream_pump(&ts) == TLS_ST_HANDSHAKE && now_ms() < end) {
-        unsigned w = tls_stream_wants(&ts);
+    while (tls_client_pump(&ts) == TLS_ST_HANDSHAKE && now_ms() < end) {
+        unsigned w = tls_client_wants(&ts);
         struct pollfd p = { fd, (short)((w & TLS_WANT_READ ? POLLIN : 0)
                                         | (w & TLS_WANT_WRITE ? POLLOUT : 0)), 0 };
         poll(&p, 1, 50);
     }
-    if (ts.state != TLS_ST_OPEN) {
-        printf("verdict: tls: %s\n", ts.verdict);
+    if (ts.engine.state != TLS_ST_OPEN) {
+        printf("verdict: tls: %s\n", ts.engine.verdict);
         exit(1);
     }
     tls_on = 1;
@@ -315,7 +315,7 @@ static void run(uint64_t deadline)
         }
         feed();     /* pending events (a quoted body) need no bytes */
         struct pollfd pf = { fd, POLLIN, 0 };
-        if (tls_on && (tls_stream_wants(&ts) & TLS_WANT_WRITE)) {
+        if (tls_on && (tls_client_wants(&ts) & TLS_WANT_WRITE)) {
             pf.events |= POLLOUT;
         }
         poll(&pf, 1, 50);

@@ -1,4 +1,4 @@
-/* A fake gateway for the relay tests, made of the gateway's own protocol code (tls_stream
+/* A fake gateway for the relay tests, made of the gateway's own protocol code (tls_client
  * client with a client certificate, yamux client, hello, SOCKS5 codec, delivery header)
  * over kernel sockets instead of lwIP:
  *
@@ -34,8 +34,8 @@
 #include "log.h"
 #include "pem.h"
 #include "socks5.h"
+#include "tls_client.h"
 #include "tls_io_fd.h"
-#include "tls_stream.h"
 #include "trust.h"
 #include "yamux.h"
 
@@ -87,7 +87,7 @@ static const char *folder = "INBOX";
 static char location[HELLO_LOCATION_MAX + 1];
 
 static int fd = -1;
-static struct tls_stream ts;
+static struct tls_client ts;
 static struct yamux_session ys;
 static void *ymem;
 static struct yamux_stream *hello_st;
@@ -210,18 +210,18 @@ static int dial(void)
         .client_key = br_skey_decoder_get_ec(&skey),
     };
     static const struct tls_io io = { tls_io_fd_send, tls_io_fd_recv, &fd };
-    if (tls_stream_client(&ts, &cfg, &io) != 0) {
+    if (tls_client_start(&ts, &cfg, &io) != 0) {
         return -1;
     }
     uint64_t end = now_ms() + 10000;
-    while (tls_stream_pump(&ts) == TLS_ST_HANDSHAKE && now_ms() < end) {
-        unsigned w = tls_stream_wants(&ts);
+    while (tls_client_pump(&ts) == TLS_ST_HANDSHAKE && now_ms() < end) {
+        unsigned w = tls_client_wants(&ts);
         struct pollfd p = { fd, (short)((w & TLS_WANT_READ ? POLLIN : 0)
                                         | (w & TLS_WANT_WRITE ? POLLOUT : 0)), 0 };
         poll(&p, 1, 50);
     }
-    if (ts.state != TLS_ST_OPEN) {
-        printf("tunnel failed: %s\n", ts.verdict);
+    if (ts.engine.state != TLS_ST_OPEN) {
+        printf("tunnel failed: %s\n", ts.engine.verdict);
         return -1;
     }
     struct yamux_config yc = {
@@ -576,10 +576,10 @@ static int serve(void)
         int progress = 1;
         for (int round = 0; round < 64 && progress; round++) {
             progress = 0;
-            tls_stream_pump(&ts);
-            long n = tls_stream_read(&ts, in, sizeof in);
+            tls_client_pump(&ts);
+            long n = tls_client_read(&ts, in, sizeof in);
             if (n < 0) {
-                tunnel_drop(n == TLS_IO_EOF ? "closed by the relay" : ts.verdict);
+                tunnel_drop(n == TLS_IO_EOF ? "closed by the relay" : ts.engine.verdict);
                 return -1;
             }
             for (long off = 0; off < n;) {
@@ -622,9 +622,9 @@ static int serve(void)
             const uint8_t *p;
             size_t len;
             while ((len = yamux_out_peek(&ys, &p)) > 0) {
-                long w = tls_stream_write(&ts, p, len);
+                long w = tls_client_write(&ts, p, len);
                 if (w < 0) {
-                    tunnel_drop(ts.verdict);
+                    tunnel_drop(ts.engine.verdict);
                     return -1;
                 }
                 if (w == 0) {
@@ -635,7 +635,7 @@ static int serve(void)
             }
         }
         unsigned np = 0;
-        unsigned w = tls_stream_wants(&ts);
+        unsigned w = tls_client_wants(&ts);
         pfd[np] = (struct pollfd){ fd, (short)((w & TLS_WANT_READ ? POLLIN : 0)
                                                | (w & TLS_WANT_WRITE ? POLLOUT : 0)), 0 };
         pc[np++] = NULL;
@@ -655,7 +655,7 @@ static int serve(void)
             pc[np++] = c;
         }
         /* A record completed by the last pump waits decrypted: read it now, not in 20 ms. */
-        poll(pfd, np, tls_stream_readable(&ts) > 0 ? 0 : 20);
+        poll(pfd, np, tls_client_readable(&ts) > 0 ? 0 : 20);
         if (dump_wanted) {
             dump_wanted = 0;
             dump();

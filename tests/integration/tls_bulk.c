@@ -1,5 +1,5 @@
 /* tls_bulk: bulk data through one TLS connection of the gateway's own stack: tls_conn
- * (BearSSL's engine pumped by tls_stream) on lwIP TCP, on the Linux board's TAP netif,
+ * (tls_client on the pump of tls_engine) on lwIP TCP, on the Linux board's TAP netif,
  * driven by the same kind of loop as the firmware (board_wait, sys_check_timeouts).
  *
  *   tls_bulk --net tap:IF --addr A.B.C.D/NN --server A.B.C.D:PORT --name NAME --ca ROOT.pem

@@ -1,4 +1,4 @@
-/* The relay's TLS server (tls/tls_server) against the gateway's TLS client (tls/tls_stream)
+/* The relay's TLS server (tls/tls_server) against the gateway's TLS client (tls/tls_client)
  * over a socketpair: the relay identity loads from PEM (EC and RSA, key matching the leaf),
  * a gateway with a certificate from the client CA is let in and its CN read, and a gateway
  * without a certificate, with one from another CA or with an expired one is refused with a
@@ -14,14 +14,14 @@
 
 #include "pem.h"
 #include "test_tls_util.h"
+#include "tls_client.h"
 #include "tls_server.h"
-#include "tls_stream.h"
 #include "trust.h"
 #include "x509_info.h"
 
 static struct tls_server_identity id;
 static struct tls_server srv;
-static struct tls_stream cli;
+static struct tls_client cli;
 static int sv[2];
 
 static long io_send(void *arg, const uint8_t *p, size_t len)
@@ -102,7 +102,7 @@ static int load_gateway(const char *chain, const char *key)
 }
 
 /* Handshake both ends; returns the server's state afterwards. */
-static enum tls_stream_state handshake(const char *chain, const char *key, int64_t now)
+static enum tls_state handshake(const char *chain, const char *key, int64_t now)
 {
     int n = load_gateway(chain, key);
     if (n < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
@@ -114,26 +114,26 @@ static enum tls_stream_state handshake(const char *chain, const char *key, int64
         .client_key = chain ? br_skey_decoder_get_ec(&gw_key) : NULL,
     };
     if (tls_server_start(&srv, &id, now, &(struct tls_io){ io_send, io_recv, &sv[0] }) != 0
-        || tls_stream_client(&cli, &cfg, &(struct tls_io){ io_send, io_recv, &sv[1] }) != 0) {
+        || tls_client_start(&cli, &cfg, &(struct tls_io){ io_send, io_recv, &sv[1] }) != 0) {
         return TLS_ST_FAILED;
     }
     for (int i = 0; i < 1000; i++) {
-        enum tls_stream_state s = tls_server_pump(&srv), c = tls_stream_pump(&cli);
+        enum tls_state s = tls_server_pump(&srv), c = tls_client_pump(&cli);
         if (s != TLS_ST_HANDSHAKE && c != TLS_ST_HANDSHAKE) {
             break;
         }
         if (s == TLS_ST_FAILED || c == TLS_ST_FAILED) {
             /* One side gave up: let the other see it. */
             tls_server_pump(&srv);
-            tls_stream_pump(&cli);
+            tls_client_pump(&cli);
             close(sv[0]);
             close(sv[1]);
             tls_server_pump(&srv);
-            tls_stream_pump(&cli);
-            return srv.state;
+            tls_client_pump(&cli);
+            return srv.engine.state;
         }
     }
-    return srv.state;
+    return srv.engine.state;
 }
 
 static void hang_up(void)
@@ -169,10 +169,10 @@ static void gateway_with_a_certificate_from_the_client_ca_is_let_in(void)
     uint8_t buf[64];
     CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
     CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_OPEN);
-    CHECK_EQ(cli.state, TLS_ST_OPEN);
+    CHECK_EQ(cli.engine.state, TLS_ST_OPEN);
     CHECK(strcmp(tls_server_peer_cn(&srv), "mail.example.test") == 0);
     printf("server verdict: %s\n", tls_server_verdict(&srv));
-    CHECK_EQ(tls_stream_write(&cli, (const uint8_t *)"hello relay", 11), 11);
+    CHECK_EQ(tls_client_write(&cli, (const uint8_t *)"hello relay", 11), 11);
     long n = 0;
     for (int i = 0; i < 100 && n == 0; i++) {
         tls_server_pump(&srv);
@@ -183,8 +183,8 @@ static void gateway_with_a_certificate_from_the_client_ca_is_let_in(void)
     CHECK_EQ(tls_server_write(&srv, (const uint8_t *)"welcome", 7), 7);
     n = 0;
     for (int i = 0; i < 100 && n == 0; i++) {
-        tls_stream_pump(&cli);
-        n = tls_stream_read(&cli, buf, sizeof buf);
+        tls_client_pump(&cli);
+        n = tls_client_read(&cli, buf, sizeof buf);
     }
     CHECK_EQ(n, 7);
     hang_up();

@@ -14,6 +14,6 @@ gw_unit_test(test_tls_verify SOURCES test_tls_verify.c test_tls_util.c LIBS ${TL
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)
 gw_unit_test(test_tls_keys SOURCES test_tls_keys.c test_tls_util.c LIBS ${TLS_TEST_LIBS}
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)
-gw_unit_test(test_tls_stream SOURCES test_tls_stream.c test_tls_util.c
+gw_unit_test(test_tls_client SOURCES test_tls_client.c test_tls_util.c
   LIBS gw_tls_server ${TLS_TEST_LIBS}
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)

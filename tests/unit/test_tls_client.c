@@ -21,8 +21,8 @@
 #include "keys.h"
 #include "pem.h"
 #include "test_tls_util.h"
+#include "tls_client.h"
 #include "tls_io_fd.h"
-#include "tls_stream.h"
 #include "trust.h"
 
 extern char **environ;
@@ -30,7 +30,7 @@ extern char **environ;
 static br_x509_trust_anchor ta[4];
 static uint8_t arena[4 * TRUST_ARENA_PER_ANCHOR];
 static struct trust_store store;
-static struct tls_stream ts;
+static struct tls_client ts;
 static struct tls_chain chain;
 
 /* ---- the peer: openssl s_server or socat, on a free port ---- */
@@ -167,12 +167,12 @@ static double now_s(void)
 }
 
 /* The event loop's part: pump, then wait for what the stream wants, until done. */
-static enum tls_stream_state run_until(int (*done)(void), double timeout)
+static enum tls_state run_until(int (*done)(void), double timeout)
 {
     double end = now_s() + timeout;
-    enum tls_stream_state st;
-    while ((st = tls_stream_pump(&ts)) != TLS_ST_FAILED && !done() && now_s() < end) {
-        unsigned w = tls_stream_wants(&ts);
+    enum tls_state st;
+    while ((st = tls_client_pump(&ts)) != TLS_ST_FAILED && !done() && now_s() < end) {
+        unsigned w = tls_client_wants(&ts);
         struct pollfd p = { .fd = fd, .events = (short)((w & TLS_WANT_READ ? POLLIN : 0)
                                                         | (w & TLS_WANT_WRITE ? POLLOUT : 0)) };
         poll(&p, 1, 50);
@@ -182,11 +182,11 @@ static enum tls_stream_state run_until(int (*done)(void), double timeout)
 
 static int handshake_over(void)
 {
-    return ts.state != TLS_ST_HANDSHAKE;
+    return ts.engine.state != TLS_ST_HANDSHAKE;
 }
 
-/* Dial the peer and handshake; the verdict is in ts.verdict. */
-static enum tls_stream_state handshake(struct peer *p, const char *host, int64_t now,
+/* Dial the peer and handshake; the verdict is in ts.engine.verdict. */
+static enum tls_state handshake(struct peer *p, const char *host, int64_t now,
                                        const br_x509_certificate *id, size_t id_len,
                                        const struct device_key *key)
 {
@@ -199,7 +199,7 @@ static enum tls_stream_state handshake(struct peer *p, const char *host, int64_t
         fprintf(stderr, "cannot reach the peer on port %d\n", p->port);
         return TLS_ST_FAILED;
     }
-    if (tls_stream_client(&ts, &cfg, &sock_io) != 0) {
+    if (tls_client_start(&ts, &cfg, &sock_io) != 0) {
         return TLS_ST_FAILED;
     }
     return run_until(handshake_over, 30);
@@ -228,26 +228,26 @@ static int stored(const char *a, const char *b)
 }
 
 #define CHECK_VERDICT(want) do { \
-        if (strcmp(ts.verdict, want) != 0) { \
-            fprintf(stderr, "verdict: %s\nwanted:  %s\n", ts.verdict, want); \
+        if (strcmp(ts.engine.verdict, want) != 0) { \
+            fprintf(stderr, "verdict: %s\nwanted:  %s\n", ts.engine.verdict, want); \
         } \
-        CHECK(strcmp(ts.verdict, want) == 0); \
+        CHECK(strcmp(ts.engine.verdict, want) == 0); \
     } while (0)
 
 /* One case of the matrix: server arguments, store, expected name, state and verdict. */
 static int matrix_case(const char *server_args, const char *a, const char *b, const char *host,
-                       int64_t now, enum tls_stream_state want, const char *verdict)
+                       int64_t now, enum tls_state want, const char *verdict)
 {
     struct peer p;
     if (stored(a, b) != 0 || s_server(&p, server_args) != 0) {
         return 0;
     }
-    enum tls_stream_state st = handshake(&p, host, now, NULL, 0, NULL);
+    enum tls_state st = handshake(&p, host, now, NULL, 0, NULL);
     hang_up();
     peer_stop(&p);
-    if (st != want || strcmp(ts.verdict, verdict) != 0) {
+    if (st != want || strcmp(ts.engine.verdict, verdict) != 0) {
         fprintf(stderr, "server %s, host %s:\n  state %d, verdict: %s\n  wanted %d, %s\n",
-                server_args, host, st, ts.verdict, want, verdict);
+                server_args, host, st, ts.engine.verdict, want, verdict);
         return 0;
     }
     return 1;
@@ -264,7 +264,7 @@ static size_t rx_len;
 
 static int got_pong(void)
 {
-    long n = tls_stream_read(&ts, (uint8_t *)rx + rx_len, sizeof rx - 1 - rx_len);
+    long n = tls_client_read(&ts, (uint8_t *)rx + rx_len, sizeof rx - 1 - rx_len);
     if (n > 0) {
         rx_len += (size_t)n;
         rx[rx_len] = 0;
@@ -277,7 +277,7 @@ static void valid_chain_handshakes_and_data_flows_both_ways(void)
     struct peer p;
     CHECK_EQ(stored("root", NULL), 0);
     CHECK_EQ(s_server(&p, EC_CHAIN), 0);
-    enum tls_stream_state st = handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL);
+    enum tls_state st = handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL);
     if (st != TLS_ST_OPEN) {
         peer_stop(&p);
     }
@@ -286,13 +286,13 @@ static void valid_chain_handshakes_and_data_flows_both_ways(void)
     CHECK_EQ(chain.count, 2);
     CHECK(strcmp(chain.cert[1].subject, "CN=Lab Intermediate CA, O=Gateway Test Lab") == 0);
     /* To the server (it prints it) and from it (it sends its stdin). */
-    CHECK_EQ(tls_stream_write(&ts, (const uint8_t *)"ping\n", 5), 5);
+    CHECK_EQ(tls_client_write(&ts, (const uint8_t *)"ping\n", 5), 5);
     CHECK_EQ(write(p.in, "pong\n", 5), 5);
     rx_len = 0;
     rx[0] = 0;
     run_until(got_pong, 30);
     int printed = peer_printed("ping");
-    tls_stream_close(&ts);
+    tls_client_close(&ts);
     hang_up();
     peer_stop(&p);
     CHECK(strcmp(rx, "pong\n") == 0);
@@ -372,16 +372,16 @@ static void server_requiring_client_certificate_accepts_the_device_identity(void
     CHECK_EQ(peer_start(&p, "openssl s_server -quiet -accept 127.0.0.1:%d " EC_CHAIN
                             " -Verify 2 -CAfile root.pem -verify_return_error"), 0);
     CHECK_EQ(handshake(&p, "mail.example.test", TEST_NOW, id, 2, &key), TLS_ST_OPEN);
-    CHECK_EQ(tls_stream_write(&ts, (const uint8_t *)"hello from loc-mtls\n", 20), 20);
+    CHECK_EQ(tls_client_write(&ts, (const uint8_t *)"hello from loc-mtls\n", 20), 20);
     CHECK(peer_printed("hello from loc-mtls"));
     hang_up();
     /* Without an identity the server refuses. */
-    enum tls_stream_state st = handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL);
+    enum tls_state st = handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL);
     hang_up();
     peer_stop(&p);
     CHECK_EQ(st, TLS_ST_FAILED);
-    CHECK(strncmp(ts.verdict, "handshake failed: server sent fatal alert ", 42) == 0);
-    printf("no client certificate: %s\n", ts.verdict);
+    CHECK(strncmp(ts.engine.verdict, "handshake failed: server sent fatal alert ", 42) == 0);
+    printf("no client certificate: %s\n", ts.engine.verdict);
 }
 
 static void server_closing_during_handshake_is_named(void)
@@ -415,14 +415,14 @@ static int echoed_all(void)
         for (size_t i = 0; i < chunk; i++) {
             buf[i] = pattern(sent + i);
         }
-        long n = tls_stream_write(&ts, buf, chunk);
+        long n = tls_client_write(&ts, buf, chunk);
         if (n <= 0) {
             break;
         }
         sent += (uint64_t)n;
     }
     long n;
-    while ((n = tls_stream_read(&ts, buf, sizeof buf)) > 0) {
+    while ((n = tls_client_read(&ts, buf, sizeof buf)) > 0) {
         for (long i = 0; i < n; i++) {
             mismatch |= buf[i] != pattern(received + (uint64_t)i);
         }
@@ -450,7 +450,7 @@ static void bulk_data_is_echoed_byte_exact(void)
     double dt = now_s() - t0;
     br_ssl_session_parameters sp;
     br_ssl_engine_get_session_parameters(&ts.cc.eng, &sp);
-    tls_stream_close(&ts);
+    tls_client_close(&ts);
     hang_up();
     peer_stop(&p);
     CHECK_EQ(mismatch, 0);
@@ -467,7 +467,7 @@ static int got_12000(void)
 {
     static uint8_t buf[4096];
     long n;
-    while ((n = tls_stream_read(&ts, buf, sizeof buf)) > 0) {
+    while ((n = tls_client_read(&ts, buf, sizeof buf)) > 0) {
         received += (uint64_t)n;
     }
     return received >= 12001 || n < 0;
@@ -487,10 +487,10 @@ static void max_fragment_length_is_negotiated_and_kept(void)
     CHECK_EQ(handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL), TLS_ST_OPEN);
     size_t off = 0;
     for (int i = 0; i < 100 && off < sizeof line; i++) {
-        long n = tls_stream_write(&ts, line + off, sizeof line - off);
+        long n = tls_client_write(&ts, line + off, sizeof line - off);
         CHECK(n >= 0);
         off += (size_t)n;
-        tls_stream_pump(&ts);
+        tls_client_pump(&ts);
         usleep(10000);
     }
     CHECK_EQ(off, sizeof line);
@@ -498,7 +498,7 @@ static void max_fragment_length_is_negotiated_and_kept(void)
     received = 0;
     run_until(got_12000, 30);
     CHECK_EQ(received, sizeof line);
-    tls_stream_close(&ts);
+    tls_client_close(&ts);
     hang_up();
     peer_stop(&p);
     /* the ServerHello echoes 2^12; no application record either way above 4096 + 24 */
@@ -527,7 +527,7 @@ static void fifty_sequential_handshakes_succeed(void)
     int ok = 0;
     for (int i = 0; i < 50; i++) {
         ok += handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL) == TLS_ST_OPEN;
-        tls_stream_close(&ts);
+        tls_client_close(&ts);
         hang_up();
     }
     double dt = now_s() - t0;
@@ -536,7 +536,7 @@ static void fifty_sequential_handshakes_succeed(void)
     printf("handshakes: 50 in %.2f s, %.1f ms each (P-256 ECDHE, ECDSA chain of 2)\n", dt,
            dt * 1000 / 50);
     printf("RAM per connection: %zu bytes (record buffers %u, client context %zu, verifier "
-           "%zu)\n", sizeof(struct tls_stream), (unsigned)TLS_STREAM_BUF,
+           "%zu)\n", sizeof(struct tls_client), (unsigned)TLS_CLIENT_BUF,
            sizeof(br_ssl_client_context), sizeof(struct tls_verify));
 }
 

@@ -71,7 +71,18 @@ size: all
 	bash tools/size.sh $(ARCHES)
 
 clean:
-	rm -rf $(BUILD)/x86_64 $(BUILD)/aarch64 $(BUILD)/asan $(BUILD)/fuzz
+	rm -rf $(BUILD)/x86_64 $(BUILD)/aarch64 $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/aarch64-virt
+
+# The bare-metal box (issue 20): the same firmware, musl and toolchain as the aarch64 image,
+# on board/virt (QEMU -M virt, no operating system) instead of Linux. Builds
+# build/aarch64-virt/gateway.elf and the boot smoke test image.
+VIRT := $(BUILD)/aarch64-virt
+.PHONY: virt
+$(VIRT)/build.ninja: $(DEPS_STAMP)
+	cmake -S . -B $(VIRT) $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
+	  -DGW_ARCH=aarch64 -DGW_BOARD=virt -DCMAKE_BUILD_TYPE=Release >/dev/null
+virt: deps $(VIRT)/build.ninja
+	ninja -C $(VIRT) -j $(JOBS) virt_smoke.elf
 
 # QEMU system images (issue 8): Debian's kernel, busybox and the static gateway in an
 # initramfs; `make qemu` boots it with the console on this terminal, the NIC on passt in a

@@ -1,0 +1,129 @@
+/* The console: an ARM PL011 UART (TRM DDI 0183). Output is polled (a console is slow but
+ * never refuses, board.h). Input is interrupt-driven: the handler moves the receive FIFO
+ * into a ring the firmware reads from. When the ring is full the handler stops taking
+ * bytes and masks the receive interrupt, so the FIFO fills and the sender is held back
+ * (QEMU's serial backend waits; a real line would need flow control): a long PEM paste is
+ * never cut, only slowed. Trap context: no C library calls. */
+#include "aarch64_cpu.h"
+#include "virt.h"
+
+#define UART_DR 0x000
+#define UART_FR 0x018
+#define UART_LCRH 0x02c
+#define UART_CR 0x030
+#define UART_IMSC 0x038
+#define UART_ICR 0x044
+
+#define FR_RXFE (1u << 4)
+#define FR_TXFF (1u << 5)
+#define LCRH_FEN (1u << 4)
+#define LCRH_WLEN8 (3u << 5)
+#define CR_UARTEN (1u << 0)
+#define CR_TXE (1u << 8)
+#define CR_RXE (1u << 9)
+#define INT_RX (1u << 4)
+#define INT_RT (1u << 6)
+
+/* 4 KiB: a whole certificate chain pasted ahead of the console's reading. */
+#define RX_RING 4096u
+
+static uintptr_t uart;
+static uint8_t ring[RX_RING];
+static volatile uint32_t ring_head;    /* written by the interrupt handler */
+static volatile uint32_t ring_tail;    /* written by the reader */
+static volatile int rx_held;           /* the handler masked receive: the ring was full */
+static unsigned long overruns;
+
+/* see virt.h */
+void pl011_init(uintptr_t base)
+{
+    uart = base;
+    mmio_write32(uart + UART_CR, 0);
+    mmio_write32(uart + UART_LCRH, LCRH_WLEN8 | LCRH_FEN);
+    mmio_write32(uart + UART_IMSC, 0);
+    mmio_write32(uart + UART_ICR, 0x7ff);
+    mmio_write32(uart + UART_CR, CR_UARTEN | CR_TXE | CR_RXE);
+}
+
+static void putc_raw(uint8_t c)
+{
+    while (mmio_read32(uart + UART_FR) & FR_TXFF) {
+    }
+    mmio_write32(uart + UART_DR, c);
+}
+
+/* see virt.h */
+void pl011_write(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    if (uart == 0) {
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\n') {
+            putc_raw('\r');
+        }
+        putc_raw(p[i]);
+    }
+}
+
+static void rx_irq(void *arg)
+{
+    (void)arg;
+    while (!(mmio_read32(uart + UART_FR) & FR_RXFE)) {
+        uint32_t head = ring_head;
+        if (head - ring_tail >= RX_RING) {
+            /* Full: leave the rest in the FIFO, where it holds the sender back. */
+            mmio_write32(uart + UART_IMSC, 0);
+            rx_held = 1;
+            break;
+        }
+        uint32_t dr = mmio_read32(uart + UART_DR);
+        if (dr & 0xf00) {
+            overruns++;    /* framing, parity, break or FIFO overrun on the line */
+        }
+        ring[head % RX_RING] = (uint8_t)dr;
+        dmb_ish();
+        ring_head = head + 1;
+    }
+    mmio_write32(uart + UART_ICR, INT_RX | INT_RT);
+}
+
+/* see virt.h */
+void pl011_start_rx(uint32_t irq)
+{
+    gic_attach(irq, 0, rx_irq, 0);
+    mmio_write32(uart + UART_IMSC, INT_RX | INT_RT);
+}
+
+/* see virt.h */
+int pl011_rx_pending(void)
+{
+    return ring_head != ring_tail;
+}
+
+/* see virt.h */
+size_t pl011_read(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    size_t n = 0;
+    uint32_t head = ring_head;
+    dmb_ishld();
+    while (n < len && ring_tail != head) {
+        p[n++] = ring[ring_tail % RX_RING];
+        ring_tail = ring_tail + 1;
+    }
+    if (rx_held && n > 0) {
+        uint64_t daif = irq_save();
+        rx_held = 0;
+        mmio_write32(uart + UART_IMSC, INT_RX | INT_RT);
+        irq_restore(daif);
+    }
+    return n;
+}
+
+/* see virt.h */
+unsigned long pl011_rx_overruns(void)
+{
+    return overruns;
+}

@@ -82,7 +82,7 @@ $(VIRT)/build.ninja: $(DEPS_STAMP)
 	cmake -S . -B $(VIRT) $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/toolchain.cmake \
 	  -DGW_ARCH=aarch64 -DGW_BOARD=virt -DCMAKE_BUILD_TYPE=Release >/dev/null
 virt: deps $(VIRT)/build.ninja
-	ninja -C $(VIRT) -j $(JOBS) virt_smoke.elf
+	ninja -C $(VIRT) -j $(JOBS) gateway.elf virt_smoke.elf
 
 # QEMU system images (issue 8): Debian's kernel, busybox and the static gateway in an
 # initramfs; `make qemu` boots it with the console on this terminal, the NIC on passt in a

@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include "board_linux.h"
+#include "eth_rx.h"
 #include "lwip/etharp.h"
 #include "lwip/ip4.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
-#include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
@@ -27,26 +27,6 @@ void linux_netdev_close_fd(struct linux_netdev *dev)
         close(dev->fd);
     }
     dev->fd = -1;
-}
-
-static int (*rx_urgent)(const uint8_t *frame, size_t len);
-
-/* see board.h */
-void board_set_rx_urgent(int (*fn)(const uint8_t *frame, size_t len))
-{
-    rx_urgent = fn;
-}
-
-static unsigned pool_free(void)
-{
-    const struct stats_mem *m = lwip_stats.memp[MEMP_PBUF_POOL];
-    return m->avail > m->used ? (unsigned)(m->avail - m->used) : 0;
-}
-
-/* Pool pbufs a copy of len bytes takes. */
-static unsigned pbufs_for(size_t len)
-{
-    return (unsigned)((len + PBUF_POOL_BUFSIZE - 1) / PBUF_POOL_BUFSIZE);
 }
 
 static void input_frame(struct linux_netdev *dev, const uint8_t *frame, size_t len,
@@ -67,10 +47,8 @@ static void input_frame(struct linux_netdev *dev, const uint8_t *frame, size_t l
         skip = 14;
     }
     /* The last pbufs are for urgent frames only, and one of those may be a merged frame. */
-    unsigned reserve = BOARD_RX_RESERVE
-                       + (dev->rx_merged ? pbufs_for(ETH_GSO_FRAME_MAX - 14) : 0);
-    if (rx_urgent != NULL && pool_free() < reserve + pbufs_for(len - skip) &&
-        !rx_urgent(frame, len)) {
+    unsigned extra = dev->rx_merged ? eth_rx_pbufs_for(ETH_GSO_FRAME_MAX - 14) : 0;
+    if (eth_rx_shed(frame, len, len - skip, extra)) {
         dev->stats.rx_dropped++;
         dev->stats.rx_shed++;
         return;

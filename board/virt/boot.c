@@ -27,10 +27,14 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* AT_RANDOM: the tree's rng-seed (from the host's RNG) mixed with the counter. It guards
- * the stack canary and malloc's pointer checks only; TLS keys come from board_entropy. */
+/* AT_RANDOM: from the entropy source when there is one, else the tree's rng-seed (from
+ * the host's RNG) mixed with the counter: it guards the stack canary and malloc's pointer
+ * checks only, TLS keys come from board_entropy, which has no such fallback. */
 static void at_random(uint8_t out[16])
 {
+    if (virt_rng_read(out, 16) == 0) {
+        return;
+    }
     uint64_t s = sysreg_read(cntvct_el0);
     for (unsigned i = 0; i + 8 <= virt_hw.seed_len; i += 8) {
         uint64_t w = 0;
@@ -126,6 +130,7 @@ uintptr_t virt_boot(void)
         (void)pl031_init((uintptr_t)virt_hw.rtc.base);
     }
     virt_clock_init();
+    (void)virt_entropy_init();   /* none: board_init says so, and TLS will not start */
     pl011_start_rx(virt_hw.uart.irq);
     return first_stack();
 }

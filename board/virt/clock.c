@@ -22,6 +22,14 @@ void virt_clock_init(void)
 }
 
 /* see virt_clock.h */
+void virt_clock_unset(void)
+{
+    epoch = 0;
+    epoch_ms = timer_ms();
+    believed = 0;
+}
+
+/* see virt_clock.h */
 int64_t virt_clock_realtime(uint64_t *ns)
 {
     uint64_t since = timer_ns() - epoch_ms * 1000000u;

@@ -54,6 +54,22 @@ void virt_putdec(uint64_t v)
     virt_puts(buf + i);
 }
 
+/* A box that fails while running is restarted, as a kernel would restart a crashed
+ * process under /init; one that fails within its first seconds would only fail again (a
+ * missing device, too little RAM), so it is powered off instead of looping. */
+#define RESTART_AFTER_MS 10000
+
+static void restart_or_stop(void) __attribute__((noreturn));
+static void restart_or_stop(void)
+{
+    if (timer_freq() != 0 && timer_ms() >= RESTART_AFTER_MS) {
+        virt_puts("board: reset\n");
+        psci_system_reset();
+    }
+    virt_puts("board: this happened during start-up: power off instead of a reset loop\n");
+    psci_system_off();
+}
+
 /* see virt.h */
 void virt_panic(const char *what, uint64_t a, uint64_t b)
 {
@@ -64,8 +80,8 @@ void virt_panic(const char *what, uint64_t a, uint64_t b)
     virt_puthex(a);
     virt_puts(", ");
     virt_puthex(b);
-    virt_puts("): resetting\n");
-    psci_system_reset();
+    virt_puts(")\n");
+    restart_or_stop();
 }
 
 static void fault(struct trap_frame *tf, unsigned kind, uint64_t esr)
@@ -97,8 +113,8 @@ static void fault(struct trap_frame *tf, unsigned kind, uint64_t esr)
     virt_puthex(tf->x[1]);
     virt_puts(" x2 ");
     virt_puthex(tf->x[2]);
-    virt_puts("\nresetting\n");
-    psci_system_reset();
+    virt_puts("\n");
+    restart_or_stop();
 }
 
 /* see virt.h */
@@ -144,6 +160,6 @@ void virt_exit(int status)
     }
     virt_puts("board: gateway exited with status ");
     virt_putdec((uint64_t)(unsigned)status);
-    virt_puts("; reset\n");
-    psci_system_reset();
+    virt_puts("\n");
+    restart_or_stop();
 }

@@ -16,7 +16,8 @@ add_library(gw_virt_trap OBJECT
   ${VIRT_DIR}/aarch64_start.S ${VIRT_DIR}/aarch64_mmu.c ${VIRT_DIR}/aarch64_timer.c
   ${VIRT_DIR}/clock.c ${VIRT_DIR}/gicv2.c ${VIRT_DIR}/pl011.c
   ${VIRT_DIR}/pl031.c ${VIRT_DIR}/psci.c ${VIRT_DIR}/syscall.c ${VIRT_DIR}/trap.c
-  ${VIRT_DIR}/virt_heap.c ${VIRT_DIR}/virtio_rng_stub.c)
+  ${VIRT_DIR}/virt_heap.c ${VIRT_DIR}/virtq.c ${VIRT_DIR}/virtio_mmio.c ${VIRT_DIR}/virtio_rng.c
+  ${VIRT_DIR}/entropy.c)
 target_link_libraries(gw_virt_trap PUBLIC gw_includes)
 target_include_directories(gw_virt_trap PUBLIC ${VIRT_DIR})
 target_compile_options(gw_virt_trap PRIVATE $<$<COMPILE_LANGUAGE:C>:${GW_WARNINGS} ${VIRT_TRAP_FLAGS}>)
@@ -25,8 +26,9 @@ set_source_files_properties(${VIRT_DIR}/aarch64_mmu.c PROPERTIES COMPILE_OPTIONS
 
 # Everything else of the board: device tree, drivers the firmware calls, the HAL.
 add_library(gw_board_virt STATIC ${VIRT_DIR}/boot.c ${VIRT_DIR}/fdt.c ${VIRT_DIR}/virt_hw.c
-  $<TARGET_OBJECTS:gw_virt_trap>)
-target_link_libraries(gw_board_virt PUBLIC gw_includes)
+  ${VIRT_DIR}/board_virt.c ${VIRT_DIR}/virtio_net.c ${VIRT_DIR}/flash_virt.c
+  ${VIRT_DIR}/cfi_flash.c ${CMAKE_CURRENT_SOURCE_DIR}/eth_rx.c $<TARGET_OBJECTS:gw_virt_trap>)
+target_link_libraries(gw_board_virt PUBLIC gw_includes lwip)
 target_include_directories(gw_board_virt PUBLIC ${VIRT_DIR})
 target_compile_options(gw_board_virt PRIVATE ${GW_WARNINGS} ${VIRT_TRAP_FLAGS})
 
@@ -51,6 +53,11 @@ function(gw_virt_image name)
     COMMAND sh ${VIRT_DIR}/check_trap_objects.sh ${GW_VIRT_NM} $<TARGET_OBJECTS:gw_virt_trap>
     COMMAND_EXPAND_LISTS VERBATIM)
 endfunction()
+
+# The firmware on this board: build/aarch64-virt/gateway.elf.
+gw_virt_image(gateway.elf SOURCES ${VIRT_DIR}/main.c
+  LIBS gw_firmware gw_config gw_store gw_flash gw_net gw_imap gw_tunnel gw_tls lwip bearssl)
+target_compile_definitions(gw_board_virt PRIVATE GW_VERSION="${GW_VERSION}")
 
 # The boot smoke test: musl's stdio, malloc, clocks and sleep through the shim.
 gw_virt_image(virt_smoke.elf SOURCES ${CMAKE_SOURCE_DIR}/tests/qemu/virt_smoke.c LIBS "")

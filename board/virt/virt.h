@@ -80,11 +80,20 @@ int pl031_present(void);
 uint32_t pl031_read(void);
 void pl031_write(uint32_t unix_seconds);
 
-/* ---- entropy (virtio_rng.c) ---- */
-/* Fill buf from virtio-rng; 0, or -1 when there is no device or it failed. Safe in trap
- * context (getrandom) and in the firmware's. */
+/* ---- entropy (entropy.c: virtio-rng, else the CPU's RNDR; virtio_rng.c) ---- */
+/* Find the source; 0, or -1 when there is none (TLS will refuse to start). */
+int virt_entropy_init(void);
+const char *virt_entropy_source(void);   /* "virtio-rng", "RNDR" or NULL */
+/* Fill buf; 0, or -1 when there is no source or it failed. Safe in trap context
+ * (getrandom) and in the firmware's. */
 int virt_rng_read(void *buf, size_t len);
 int virt_rng_present(void);
+int vrng_init(void);
+int vrng_present(void);
+int vrng_read(void *buf, size_t len);
+
+/* ---- configuration flash (flash_virt.c) ---- */
+int virt_flash_open(void);
 
 /* ---- the heap behind brk and mmap (heap.c) ---- */
 #include "virt_heap.h"

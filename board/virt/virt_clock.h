@@ -8,6 +8,8 @@
 
 /* After timer_init and pl031_init: read the RTC once. */
 void virt_clock_init(void);
+/* Forget the RTC's time: the box runs as one without an RTC (--clock unset). */
+void virt_clock_unset(void);
 /* Wall-clock seconds now and the nanoseconds into the second. */
 int64_t virt_clock_realtime(uint64_t *ns);
 

@@ -62,24 +62,30 @@ static uint8_t query(struct flash_cfi *fc, uint32_t index)
     return (uint8_t)rd(fc, index * 4);
 }
 
+/* Status reads per millisecond of timeout, at most: a bound on the poll that holds even
+ * if the clock stood still (a bus read takes at least a few tens of nanoseconds). */
+#define POLLS_PER_MS 100000u
+
 /* Poll the status registers until every chip is ready, then return their error bits (0:
  * done well) or -1 on timeout. Leaves the chips in read-status mode. */
 static int wait_ready(struct flash_cfi *fc, uint32_t off, uint32_t timeout_ms, uint32_t *status)
 {
     uint32_t ready = flash_cfi_cmd(fc, SR_READY), errors = flash_cfi_cmd(fc, SR_ERRORS);
     uint32_t start = fc->bus.now_ms(fc->bus.ctx);
-    for (;;) {
+    *status = 0;
+    for (uint64_t polls = (uint64_t)timeout_ms * POLLS_PER_MS; polls > 0; polls--) {
         uint32_t st = rd(fc, off);
         if ((st & ready) == ready) {
             *status = st;
             return (int)(st & errors ? 1 : 0);
         }
+        *status = st;
         if (fc->bus.now_ms(fc->bus.ctx) - start > timeout_ms) {
-            *status = st;
-            fc->timeouts++;
-            return -1;
+            break;
         }
     }
+    fc->timeouts++;
+    return -1;
 }
 
 /* An operation failed: clear the error bits and go back to reading data. */
@@ -133,8 +139,9 @@ static int program_word(struct flash_cfi *fc, uint32_t off, uint32_t value)
             fc->words_programmed++;
             return FLASH_OK;
         }
+        /* A locked block reports SR.1 (with SR.4, the program that did not happen). */
         if (r > 0 && attempt == 0 && (st & flash_cfi_cmd(fc, SR_LOCKED)) &&
-            !(st & flash_cfi_cmd(fc, SR_PROGRAM_ERR | SR_VPP_LOW))) {
+            !(st & flash_cfi_cmd(fc, SR_VPP_LOW))) {
             command(fc, off, CMD_CLEAR_STATUS);
             if (unlock_block(fc, off & ~(fc->base.geo.block_size - 1)) != FLASH_OK) {
                 return FLASH_EIO;

@@ -291,7 +291,7 @@ static uint32_t bus_read(void *ctx, uint32_t off)
 {
     struct cfi_model *m = ctx;
     if (!m->powered) {
-        return 0;
+        return 0xffffffffu;
     }
     if (off >= m->size || off % 4) {
         violation(m, "read at 0x%x (%u): outside the bank or not a word", off, 0);
@@ -299,6 +299,7 @@ static uint32_t bus_read(void *ctx, uint32_t off)
     }
     uint32_t v = 0;
     int counted = 0;
+    m->clock_us += 1;   /* time passes on every bus access, more on a status read */
     for (int lane = 0; lane < CFI_MODEL_LANES; lane++) {
         struct cfi_chip *c = &m->chip[lane];
         uint16_t lv;
@@ -306,7 +307,7 @@ static uint32_t bus_read(void *ctx, uint32_t off)
             /* a chip in an operation answers with its status, whatever the mode */
             if (!counted) {
                 m->status_reads++;
-                m->clock_ms++;
+                m->clock_us += 9;
                 counted = 1;
             }
             lv = (uint16_t)(c->busy ? (c->status & ~SR_READY) : (c->status | SR_READY));
@@ -328,7 +329,7 @@ static uint32_t bus_read(void *ctx, uint32_t off)
 static uint32_t bus_now(void *ctx)
 {
     struct cfi_model *m = ctx;
-    return m->clock_ms;
+    return (uint32_t)(m->clock_us / 1000);
 }
 
 struct cfi_bus cfi_model_bus(struct cfi_model *m)

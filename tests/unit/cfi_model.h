@@ -9,8 +9,9 @@
  * chips are slow; QEMU's are not), and the model's clock advances one millisecond per
  * status read, so driver timeouts run in model time. Power: after the write operation
  * numbered cut_at (programs and erases, counted per bank operation) power fails, optionally
- * in the middle of that operation (torn: some of its bits done); reads then return 0 and
- * writes vanish until cfi_model_power_on(), after which the chips are in read-array mode
+ * in the middle of that operation (torn: some of its bits done); reads then return all ones
+ * (a bus nobody drives: status "ready, every error") and writes vanish until
+ * cfi_model_power_on(), after which the chips are in read-array mode
  * (and, with lock_at_power_up, every block locked again, as on Intel P30 parts). */
 #ifndef GW_CFI_MODEL_H
 #define GW_CFI_MODEL_H
@@ -46,7 +47,7 @@ struct cfi_model {
     int tear, powered;
     uint64_t rng;
     /* what happened */
-    uint32_t clock_ms;
+    uint64_t clock_us;
     unsigned violations;
     char last_violation[160];
     uint64_t programs, erases, status_reads;

@@ -67,8 +67,8 @@ test-long: x86_64
 run: x86_64
 	bash tools/run-local.sh $(BUILD)/x86_64/gateway $(BUILD)/x86_64/relay/relay
 
-size: all
-	bash tools/size.sh $(ARCHES)
+size: all virt
+	bash tools/size.sh $(ARCHES) aarch64-virt
 
 clean:
 	rm -rf $(BUILD)/x86_64 $(BUILD)/aarch64 $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/aarch64-virt
@@ -83,6 +83,12 @@ $(VIRT)/build.ninja: $(DEPS_STAMP)
 	  -DGW_ARCH=aarch64 -DGW_BOARD=virt -DCMAKE_BUILD_TYPE=Release >/dev/null
 virt: deps $(VIRT)/build.ninja
 	ninja -C $(VIRT) -j $(JOBS) gateway.elf virt_smoke.elf
+
+# Boot it with the console on this terminal, the NIC on passt in a private network
+# namespace (as make qemu), the configuration flash kept in build/aarch64-virt/flash.img.
+.PHONY: qemu-virt
+qemu-virt: virt x86_64
+	bash tools/image/run-qemu.sh aarch64-virt $(VIRT) $(BUILD)/x86_64/flashtool
 
 # QEMU system images (issue 8): Debian's kernel, busybox and the static gateway in an
 # initramfs; `make qemu` boots it with the console on this terminal, the NIC on passt in a

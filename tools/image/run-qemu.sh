@@ -10,6 +10,8 @@
 #
 # The flash disk IMAGEDIR/flash.img is kept between runs (delete it for a factory-fresh box);
 # a new one is a formatted empty store made by flashtool, or an erased chip without it.
+# ARCH aarch64-virt is the bare-metal image (make qemu-virt): IMAGEDIR holds gateway.elf,
+# and its flash is the 64 MiB pflash bank (256 KiB erase blocks), booted by qemu-virt.sh.
 set -euo pipefail
 ARCH=${1:?usage: run-qemu.sh ARCH IMAGEDIR [FLASHTOOL]}
 IMG=$(readlink -f "${2:?usage: run-qemu.sh ARCH IMAGEDIR [FLASHTOOL]}")
@@ -25,11 +27,19 @@ if [ -z "${GW_QEMU_IN_NETNS:-}" ]; then
 fi
 
 flash=$IMG/flash.img
+flash_kib=256
+geometry=()
+boot=(bash "$here/qemu.sh" "$ARCH" "$IMG" "$flash")
+if [ "$ARCH" = aarch64-virt ]; then
+    flash_kib=$((64 * 1024))
+    geometry=(--size 64M --block 256K)
+    boot=(bash "$here/qemu-virt.sh" "$IMG/gateway.elf" "$flash")
+fi
 if [ ! -f "$flash" ]; then
     if [ -n "$FLASHTOOL" ] && [ -x "$FLASHTOOL" ]; then
-        "$FLASHTOOL" create "$flash" > /dev/null
+        "$FLASHTOOL" create "$flash" "${geometry[@]}" > /dev/null
     else
-        head -c $((256 * 1024)) /dev/zero | tr '\0' '\377' > "$flash"
+        head -c $((flash_kib * 1024)) /dev/zero | tr '\0' '\377' > "$flash"
     fi
 fi
 
@@ -65,4 +75,4 @@ make qemu: the gateway image for $ARCH in a private network namespace
   flash     $flash (kept between runs)
 
 TXT
-GW_QEMU_SERIAL=mon bash "$here/qemu.sh" "$ARCH" "$IMG" "$flash" "$sock" || true
+GW_QEMU_SERIAL=mon "${boot[@]}" "$sock" || true

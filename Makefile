@@ -100,9 +100,9 @@ image: $(GW_ARCH)
 qemu: image x86_64
 	bash tools/image/run-qemu.sh $(GW_ARCH) $(BUILD)/image-$(GW_ARCH) $(BUILD)/x86_64/flashtool
 
-# The QEMU system tests, both architectures under TCG (needs root, like test-integration).
-# `make test` runs them last.
-test-qemu: x86_64 aarch64
+# The QEMU system tests, both architectures under TCG, and the bare-metal image (needs root,
+# like test-integration). `make test` runs them last.
+test-qemu: x86_64 aarch64 virt
 	cd $(BUILD)/x86_64 && ctest --output-on-failure --timeout 600 -L qemu
 test: test-qemu
 

@@ -2,7 +2,8 @@
  *
  * _reset: interrupts masked, FP/SIMD on (musl's printf and memcpy use it), vectors
  * installed, the identity map and caches on (virt_mmu_init, before anything touches RAM
- * through C), .bss cleared, then virt_boot() reads the device tree, starts the console and
+ * through C), the device tree read and the console started (virt_early, which also checks
+ * that RAM holds the whole image), .bss cleared, then virt_boot() starts the rest and
  * builds the first stack the way Linux would (argc, argv, envp, auxv) at the top of the
  * stack region, and we jump to musl's own _start with SP_EL0 pointing at it.
  *
@@ -29,6 +30,7 @@ _reset:
     msr     vbar_el1, x1
     isb
     bl      virt_mmu_init
+    bl      virt_early              /* device tree, console; stops if RAM is too small */
     ldr     x0, =__bss_start
     ldr     x1, =__bss_end
 1:  cmp     x0, x1

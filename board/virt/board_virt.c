@@ -80,6 +80,7 @@ int board_console_interactive(void)
 void board_reboot(void)
 {
     board_shutdown();
+    virt_ram_report();
     psci_system_reset();
 }
 

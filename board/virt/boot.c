@@ -18,6 +18,8 @@
 /* QEMU's virt machine promises RAM at 1 GiB and puts the tree at its start. */
 #define VIRT_DTB ((const void *)0x40000000)
 #define ARGV_MAX 16
+/* The least heap a box starts with (musl's stdio and malloc bookkeeping). */
+#define VIRT_HEAP_MIN (256u * 1024)
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -105,11 +107,11 @@ static uintptr_t first_stack(void)
     return (uintptr_t)sp;
 }
 
-/* see virt.h */
-uintptr_t virt_boot(void)
+/* see virt.h: before .bss is cleared (virt_hw and the console's address live in .data) */
+void virt_early(void)
 {
-    const char *why;
     uintptr_t ram = (uintptr_t)VIRT_DTB;
+    const char *why;
     if (virt_hw_from_fdt(&virt_hw, VIRT_DTB, (size_t)(LINKER_ADDR(__image_start) - ram),
                          &why) != 0) {
         /* No tree, so no console to say it on: stop where a debugger will find it. */
@@ -119,11 +121,21 @@ uintptr_t virt_boot(void)
     }
     pl011_init((uintptr_t)virt_hw.uart.base);
     uintptr_t ram_end = (uintptr_t)(virt_hw.ram_base + virt_hw.ram_size);
-    uintptr_t heap = LINKER_ADDR(__heap_start);
-    if (heap >= ram_end) {
-        virt_panic("RAM ends before the image's stacks (give QEMU more -m)", ram_end, heap);
+    if (LINKER_ADDR(__heap_start) + VIRT_HEAP_MIN > ram_end) {
+        virt_puts("board: ");
+        virt_putdec(virt_hw.ram_size >> 20);
+        virt_puts(" MiB of RAM do not hold the image, its stack and a heap (");
+        virt_putdec((LINKER_ADDR(__heap_start) + VIRT_HEAP_MIN - virt_hw.ram_base + 0xfffff) >> 20);
+        virt_puts(" MiB at least: give QEMU more -m): power off\n");
+        psci_system_off();
     }
-    virt_heap_init(&virt_heap, heap, ram_end);
+}
+
+/* see virt.h */
+uintptr_t virt_boot(void)
+{
+    uintptr_t ram_end = (uintptr_t)(virt_hw.ram_base + virt_hw.ram_size);
+    virt_heap_init(&virt_heap, LINKER_ADDR(__heap_start), ram_end);
     gic_init(virt_hw.gicd_base, virt_hw.gicc_base);
     timer_init(virt_hw.timer_irq);
     if (virt_hw.rtc.size != 0) {

@@ -11,7 +11,7 @@ nm=$1
 shift
 # Linker-script symbols, musl's entry, the boot code _reset calls before any trap can
 # happen, and the stack protector's failure path are fine.
-allowed='_start virt_boot __stack_chk_fail __stack_chk_guard __bss_start __bss_end __exc_stack_top
+allowed='_start virt_early virt_boot __stack_chk_fail __stack_chk_guard __bss_start __bss_end __exc_stack_top
 __stack_guard __stack_bottom __stack_top __heap_start __image_start'
 defined=$("$nm" --defined-only -g "$@" 2>/dev/null | awk 'NF == 3 { print $3 }')
 bad=$("$nm" -u "$@" | awk 'NF == 2 { print $2 }' | sort -u | while read -r sym; do

@@ -27,7 +27,7 @@
 /* 4 KiB: a whole certificate chain pasted ahead of the console's reading. */
 #define RX_RING 4096u
 
-static uintptr_t uart;
+static uintptr_t uart __attribute__((section(".data.virt_early")));   /* set before .bss is cleared */
 static uint8_t ring[RX_RING];
 static volatile uint32_t ring_head;    /* written by the interrupt handler */
 static volatile uint32_t ring_tail;    /* written by the reader */
@@ -67,16 +67,16 @@ void pl011_write(const void *buf, size_t len)
     }
 }
 
-static void rx_irq(void *arg)
+/* Move what the receive FIFO holds into the ring; when the ring is full, leave the rest in
+ * the FIFO (where it holds the sender back) and mask the receive interrupt. */
+static void rx_drain(void)
 {
-    (void)arg;
     while (!(mmio_read32(uart + UART_FR) & FR_RXFE)) {
         uint32_t head = ring_head;
         if (head - ring_tail >= RX_RING) {
-            /* Full: leave the rest in the FIFO, where it holds the sender back. */
             mmio_write32(uart + UART_IMSC, 0);
             rx_held = 1;
-            break;
+            return;
         }
         uint32_t dr = mmio_read32(uart + UART_DR);
         if (dr & 0xf00) {
@@ -86,7 +86,16 @@ static void rx_irq(void *arg)
         dmb_ish();
         ring_head = head + 1;
     }
+}
+
+static void rx_irq(void *arg)
+{
+    (void)arg;
+    /* Clear first, then drain: a byte that arrives after the drain raises the interrupt
+     * anew. (Cleared after the drain, that byte's interrupt would be lost, and QEMU's PL011
+     * raises it only when its FIFO goes from empty to one byte: input would stop.) */
     mmio_write32(uart + UART_ICR, INT_RX | INT_RT);
+    rx_drain();
 }
 
 /* see virt.h */
@@ -114,9 +123,15 @@ size_t pl011_read(void *buf, size_t len)
         ring_tail = ring_tail + 1;
     }
     if (rx_held && n > 0) {
+        /* The FIFO kept what the ring could not take, and will not interrupt again for it:
+         * take it now, then let the interrupt back on. */
         uint64_t daif = irq_save();
         rx_held = 0;
-        mmio_write32(uart + UART_IMSC, INT_RX | INT_RT);
+        mmio_write32(uart + UART_ICR, INT_RX | INT_RT);
+        rx_drain();
+        if (!rx_held) {
+            mmio_write32(uart + UART_IMSC, INT_RX | INT_RT);
+        }
         irq_restore(daif);
     }
     return n;

@@ -11,8 +11,9 @@
 #define EC_SP_ALIGN 0x26
 #define EC_BRK 0x3c
 
-/* The board's state that trap context reads; boot.c fills it in. */
-struct virt_hw virt_hw;
+/* The board's state that trap context reads; boot.c fills it in. The hardware description
+ * is read before .bss is cleared, so it lives in .data. */
+struct virt_hw virt_hw __attribute__((section(".data.virt_early")));
 struct virt_heap virt_heap;
 
 enum { KIND_SYNC = 0, KIND_IRQ = 1, KIND_SYNC_SPX = 4, KIND_IRQ_SPX = 5 };
@@ -143,10 +144,9 @@ size_t virt_stack_peak(void)
     return (size_t)(top - (uintptr_t)q);
 }
 
-/* see virt.h: from exit_group, in trap context. */
-void virt_exit(int status)
+/* see virt.h */
+void virt_ram_report(void)
 {
-    irq_mask();
     virt_puts("board: peak RAM use: static ");
     virt_putdec((LINKER_ADDR(__bss_end) - LINKER_ADDR(__image_start)) / 1024);
     virt_puts(" KiB (image and .bss), stack ");
@@ -154,6 +154,13 @@ void virt_exit(int status)
     virt_puts(" KiB, heap ");
     virt_putdec(virt_heap.peak / 1024);
     virt_puts(" KiB\n");
+}
+
+/* see virt.h: from exit_group, in trap context. */
+void virt_exit(int status)
+{
+    irq_mask();
+    virt_ram_report();
     if (status == 0) {
         virt_puts("board: gateway stopped; power off\n");
         psci_system_off();

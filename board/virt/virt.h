@@ -16,6 +16,7 @@ extern struct virt_hw virt_hw;
 /* ---- boot (aarch64_start.S, aarch64_mmu.c, boot.c) ---- */
 void virt_mmu_init(void);
 int virt_mmu_is_guard(uint64_t addr);
+void virt_early(void);
 uintptr_t virt_boot(void);
 /* Bytes of the main stack used so far (its unused part still holds the boot's paint). */
 #define VIRT_STACK_PAINT 0x5354414b5354414bull
@@ -40,6 +41,9 @@ void virt_putdec(uint64_t v);
 
 /* ---- the syscall shim (syscall.c), trap context ---- */
 void virt_syscall(struct trap_frame *tf);
+/* The RAM the image, the stack and the heap have used, on the console (at power-off and
+ * reboot: the stack's high-water mark is only known from its untouched paint). */
+void virt_ram_report(void);
 /* Exit status of the firmware: power off (0) or reset (anything else). */
 void virt_exit(int status) __attribute__((noreturn));
 

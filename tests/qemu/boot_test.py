@@ -26,6 +26,11 @@ is A or B, never a mix; the tunnel comes back, 5 more mails arrive and the spool
 exactly 55 distinct messages; Ctrl-D at the prompt stops the gateway and the box powers off.
 flashtool verify checks the flash image after each boot, and flashtool export must agree
 with the box. Prints the boot figures (QEMU start to prompt, to DHCP lease, to tunnel up).
+
+--board virt (issue 20): the same story on the bare-metal image (board/virt, QEMU's virt
+machine, no kernel): --image is gateway.elf, --qemu is tools/image/qemu-virt.sh, --flash
+the 64 MiB pflash bank. There is no /init: the banner is the first thing the box prints,
+and Ctrl-D powers the machine off through PSCI; the box reports its peak RAM use then.
 """
 import argparse
 from collections import Counter
@@ -97,6 +102,9 @@ T_CURL = 120        # one curl fetch through SOCKS5, the tunnel and a mapping
 T_IMAP = 300        # the receiver moving the 50 mails (TCG: about 12 s)
 T_IMAP_MORE = 120   # 5 more mails (about 1 s; the poll interval is 30 or 45 s)
 
+# The bare-metal board's RAM report (at reboot and power-off).
+RAM_REPORT = (r"board: peak RAM use: static (\d+) KiB \(image and \.bss\), stack (\d+) KiB, "
+              r"heap (\d+) KiB")
 # A log line on the console: "[  12.345] text". It can come between a command's output and
 # the next prompt; command outputs are compared without them.
 LOGLINE = re.compile(r"^\[\s*\d+\.\d{3}\] .*\n?", re.M)
@@ -117,7 +125,11 @@ class Box:
         self.args = args
         self.name = name
         env = dict(os.environ, GW_QEMU_SERIAL="stdio", GW_QEMU_ACCEL="tcg")
-        cmd = ["bash", args.qemu, args.arch, args.image, args.flash, args.sock]
+        if args.board == "virt":
+            env["GW_QEMU_MEM"] = args.mem
+            cmd = ["bash", args.qemu, args.image, args.flash, args.sock]
+        else:
+            cmd = ["bash", args.qemu, args.arch, args.image, args.flash, args.sock]
         self.con = Serial(cmd, args.log, env=env)
         self.figures = {}
         self.host = None
@@ -129,6 +141,8 @@ class Box:
     def boot(self, hosts):
         """Boot to the console prompt; hosts: the hostnames the flash may legitimately hold."""
         c = self.con
+        if self.args.board == "virt":
+            return self.boot_bare(hosts)
         m = c.expect(r"init: (\S+) up in ([0-9.]+) s; starting gateway (.*)\n", T_BOOT,
                      what="/init starting the gateway")
         self.figures["init"] = c.elapsed()
@@ -138,8 +152,25 @@ class Box:
         if f"--console {want_con}" not in gw_args or "--net packet:eth0" not in gw_args:
             raise Fail(f"/init started the gateway with unexpected arguments: {gw_args}")
         self.gw_args = gw_args
-        c.expect(r"gateway (\S+) on linux-" + re.escape(self.args.arch), T_BOOT,
+        c.expect(r"gateway (\S+) on " + re.escape(self.args.board_name), T_BOOT,
                  what="the gateway's banner")
+        self.prompt(hosts)
+
+    def boot_bare(self, hosts):
+        """The bare-metal board: the image itself prints first (no kernel, no /init)."""
+        c = self.con
+        m = c.expect(r"board: QEMU virt, (\d+) MiB RAM, timer (\d+) Hz", T_BOOT,
+                     what="the board's first line")
+        self.figures["init"] = c.time_at(m.end())
+        self.figures["guest_uptime"] = 0.0
+        self.kernel, self.gw_args = "none (bare metal)", ""
+        self.ram_mib, self.timer_hz = int(m.group(1)), int(m.group(2))
+        c.expect(r"gateway (\S+) on " + re.escape(self.args.board_name), T_BOOT,
+                 what="the gateway's banner")
+        self.prompt(hosts)
+
+    def prompt(self, hosts):
+        c = self.con
         m = c.expect(r"([A-Za-z0-9._-]+)> ", T_BOOT, what="the console prompt")
         self.host = m.group(1)
         if self.host not in hosts:
@@ -260,7 +291,7 @@ class Box:
 
     def show_version(self):
         out = self.cmd("show version")
-        if not re.search(r"^gateway \S+ on linux-" + re.escape(self.args.arch) + r"$", out, re.M):
+        if not re.search(r"^gateway \S+ on " + re.escape(self.args.board_name) + r"$", out, re.M):
             raise Fail(f"show version printed:\n{out}")
         return out.strip()
 
@@ -290,14 +321,20 @@ class Box:
         with c.cond:
             c.mark = len(c.text)
         c.type("reboot\r")
-        c.expect(r"gateway \S+ on linux-" + re.escape(self.args.arch) + r" \(lwIP", T_BOOT,
+        c.expect(r"gateway \S+ on " + re.escape(self.args.board_name) + r" \(lwIP", T_BOOT,
                  what="the banner after reboot")
         c.expect(self.prompt_re(self.host), T_BOOT, what="the prompt after reboot")
 
     def power_off_by_console(self):
-        """Ctrl-D on an empty line stops the gateway; /init powers the box off."""
+        """Ctrl-D on an empty line stops the gateway; /init (or the bare-metal board, through
+        PSCI) powers the box off."""
         self.con.type("\x04")
-        self.con.expect(r"init: gateway stopped; power off", T_OFF, what="/init powering off")
+        if self.args.board == "virt":
+            self.con.expect(RAM_REPORT, T_OFF, what="the board's RAM report")
+            self.con.expect(r"board: gateway stopped; power off", T_OFF,
+                            what="the board powering off")
+        else:
+            self.con.expect(r"init: gateway stopped; power off", T_OFF, what="/init powering off")
         rc = self.con.wait_exit(T_OFF)
         if rc != 0:
             raise Fail(f"QEMU exited with status {rc} after power off")
@@ -528,7 +565,10 @@ def run(args):
     try:
         # Boot 1: a factory-fresh box, provisioned at the console (A), then the plug is pulled.
         b = boot("boot 1", [FACTORY_HOST])
-        log(f"boot 1: kernel {b.kernel}, /init ran: gateway {b.gw_args}")
+        if args.board == "virt":
+            log(f"boot 1: bare metal, {b.ram_mib} MiB RAM, generic timer at {b.timer_hz} Hz")
+        else:
+            log(f"boot 1: kernel {b.kernel}, /init ran: gateway {b.gw_args}")
         log(f"boot 1: {b.show_version()}")
         basics(b, args.echo_bytes)
         expect_config(b, [], "factory-fresh box")
@@ -627,6 +667,25 @@ def run(args):
             b.close()
 
     f = [b.figures for b in boxes]
+    if args.board == "virt":
+        what = f"{args.board_name} (bare metal, TCG, -m {args.mem})"
+        log(f"figures {what}: boot 1 (factory-fresh): QEMU start -> first line "
+            f"{f[0]['init']:.2f} s, -> prompt {f[0]['prompt']:.2f} s, -> DHCP lease "
+            f"{f[0]['dhcp']:.1f} s, -> tunnel up {f[0]['tunnel']:.1f} s (provisioning typed at "
+            f"the console in between; 'committed' -> tunnel up "
+            f"{f[0]['tunnel'] - f[0]['commit']:.1f} s)")
+        for i in (1, 2):
+            log(f"figures {what}: boot {i + 1} (provisioned): QEMU start -> prompt "
+                f"{f[i]['prompt']:.2f} s, -> DHCP lease {f[i]['dhcp']:.1f} s, -> tunnel up "
+                f"{f[i]['tunnel']:.1f} s")
+        # The board reports at reboot (boot 3's whole run: tunnel, receiver) and power-off.
+        reports = [tuple(int(g) for g in m) for m in re.findall(RAM_REPORT, boxes[-1].con.text)]
+        static = max(r[0] for r in reports)
+        stack = max(r[1] for r in reports)
+        heap = max(r[2] for r in reports)
+        log(f"RAM {what}: {boxes[-1].ram_mib} MiB, image and .bss {static} KiB, peak stack "
+            f"{stack} KiB, peak heap (malloc) {heap} KiB; timer {boxes[-1].timer_hz} Hz")
+        return
     log(f"figures {args.arch} (TCG): boot 1 (factory-fresh): QEMU start -> /init "
         f"{f[0]['init']:.1f} s (kernel uptime {f[0]['guest_uptime']:.1f} s), -> prompt "
         f"{f[0]['prompt']:.1f} s, -> DHCP lease {f[0]['dhcp']:.1f} s, -> tunnel up "
@@ -657,7 +716,13 @@ def main():
     ap.add_argument("--dv", required=True, help="tests/qemu/dv.sh")
     ap.add_argument("--dv-dir", required=True, help="the Dovecot instance's directory")
     ap.add_argument("--seed", type=int, default=None, help="for the power cut's timing")
+    ap.add_argument("--board", choices=["linux", "virt"], default="linux",
+                    help="virt: the bare-metal image on QEMU's virt machine (issue 20)")
+    ap.add_argument("--mem", default="16M", help="--board virt: the guest's RAM")
     args = ap.parse_args()
+    if args.board == "virt" and args.arch != "aarch64":
+        ap.error("--board virt is an aarch64 board")
+    args.board_name = "virt-aarch64" if args.board == "virt" else f"linux-{args.arch}"
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 30)
     start = time.monotonic()

@@ -17,3 +17,21 @@ foreach(arch x86_64 aarch64)
             $<TARGET_FILE:relay> $<TARGET_FILE:flashtool>)
   set_tests_properties(test_qemu_boot_${arch} PROPERTIES LABELS qemu RUN_SERIAL ON TIMEOUT 600)
 endforeach()
+
+# The bare-metal board (issue 20): gateway.elf on QEMU's virt machine with no kernel and
+# -m 16M, the same whole story (test_qemu_virt.sh; once more on the modern virtio-mmio
+# transport), and the board's boot tests (test_virt_smoke.sh). The images come from the
+# virt tree beside this one (make virt; make test-qemu builds it). Each takes seconds.
+set(GW_QEMU_VIRT_DIR "${CMAKE_SOURCE_DIR}/build/aarch64-virt" CACHE PATH
+    "the build tree of the bare-metal virt images")
+add_test(NAME test_virt_smoke
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/qemu/test_virt_smoke.sh ${GW_QEMU_VIRT_DIR})
+add_test(NAME test_qemu_virt
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/qemu/test_qemu_virt.sh ${GW_QEMU_VIRT_DIR}/gateway.elf
+          $<TARGET_FILE:relay> $<TARGET_FILE:flashtool>)
+add_test(NAME test_qemu_virt_modern
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/qemu/test_qemu_virt.sh ${GW_QEMU_VIRT_DIR}/gateway.elf
+          $<TARGET_FILE:relay> $<TARGET_FILE:flashtool>)
+set_tests_properties(test_virt_smoke test_qemu_virt test_qemu_virt_modern
+  PROPERTIES LABELS qemu RUN_SERIAL ON TIMEOUT 600)
+set_tests_properties(test_qemu_virt_modern PROPERTIES ENVIRONMENT "GW_QEMU_VIRTIO=modern")

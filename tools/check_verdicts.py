@@ -42,9 +42,10 @@ SOURCES = [
     # Whole folders, so that a new service, helper or backend is checked from its first
     # verdict: the TLS glue, the network code (tls_conn, SOCKS5, hello, endpoints, IMAP), the
     # firmware (console, config, store, settings, tunnel, mappings, IMAP receiver ...), the
-    # Linux board (flash backends, network devices), the relay and flashtool.
+    # Linux board (flash backends, network devices), the bare-metal virt board, the relay
+    # and flashtool.
     "tls/*.c", "net/*.c", "firmware/*.c", "firmware/*/*.c",
-    "board/*.c", "board/linux/*.c", "relay/*.c", "tools/flashtool.c",
+    "board/*.c", "board/linux/*.c", "board/virt/*.c", "relay/*.c", "tools/flashtool.c",
 ]
 
 # Calls whose string-literal arguments are operator text.
@@ -63,6 +64,8 @@ SINKS = {
     "tunnel_close", "refuse", "finish", "answer",
     # the IMAP receiver (svc_imap.c), the certificate name check (hostname.c)
     "session_down", "sv_verdict", "imap_client_abort", "have_add",
+    # the bare-metal board's trap-context console output (no printf there) and panics
+    "virt_puts", "virt_panic",
 }
 # snprintf destinations and assignment targets that hold operator text.
 DESTS = {"verdict", "error", "err", "why", "buf", "have", "reason", "time_why", "msg",

@@ -114,7 +114,14 @@ void virt_early(void)
     const char *why;
     if (virt_hw_from_fdt(&virt_hw, VIRT_DTB, (size_t)(LINKER_ADDR(__image_start) - ram),
                          &why) != 0) {
-        /* No tree, so no console to say it on: stop where a debugger will find it. */
+        if (virt_hw.uart.size != 0) {
+            pl011_init((uintptr_t)virt_hw.uart.base);
+            virt_puts("board: cannot start: ");
+            virt_puts(why);
+            virt_puts("\n");
+            psci_system_off();
+        }
+        /* No console to say it on: stop where a debugger will find it. */
         for (;;) {
             __asm__ volatile("wfe");
         }

@@ -88,6 +88,29 @@ int virt_hw_from_fdt(struct virt_hw *hw, const void *blob, size_t max, const cha
         *why = "no device tree at the start of RAM (is the image linked at 0x40200000?)";
         return -1;
     }
+    /* The console and the power controller first: a tree the board cannot run on is then
+     * still reported on the console, and the machine powered off. */
+    int chosen = fdt_find_root_child(&f, "chosen");
+    int uart = chosen_uart(&f, chosen);
+    if (uart < 0) {
+        uart = fdt_find_compatible(&f, -1, "arm,pl011");
+    }
+    if (uart < 0 || mmio_of(&f, uart, 0, &hw->uart) != 0 ||
+        irq_of(&f, uart, 0, &hw->uart.irq, &hw->uart.edge) != 0) {
+        *why = "device tree: no PL011 UART";
+        return -1;
+    }
+    int psci = fdt_find_compatible(&f, -1, "arm,psci-0.2");
+    if (psci < 0) {
+        psci = fdt_find_compatible(&f, -1, "arm,psci-1.0");
+    }
+    uint32_t len;
+    const char *method = psci >= 0 ? fdt_prop(&f, psci, "method", &len) : NULL;
+    if (method != NULL && len == 4 && memcmp(method, "hvc", 4) == 0) {
+        hw->psci = VIRT_PSCI_HVC;
+    } else if (method != NULL && len == 4 && memcmp(method, "smc", 4) == 0) {
+        hw->psci = VIRT_PSCI_SMC;
+    }
     int mem = fdt_find_root_child(&f, "memory");
     if (mem < 0 || fdt_reg(&f, mem, 0, &hw->ram_base, &hw->ram_size) != 0) {
         *why = "device tree: no memory node";
@@ -105,16 +128,6 @@ int virt_hw_from_fdt(struct virt_hw *hw, const void *blob, size_t max, const cha
         *why = "device tree: no GICv2 (run QEMU with gic-version=2, its default)";
         return -1;
     }
-    int chosen = fdt_find_root_child(&f, "chosen");
-    int uart = chosen_uart(&f, chosen);
-    if (uart < 0) {
-        uart = fdt_find_compatible(&f, -1, "arm,pl011");
-    }
-    if (uart < 0 || mmio_of(&f, uart, 0, &hw->uart) != 0 ||
-        irq_of(&f, uart, 0, &hw->uart.irq, &hw->uart.edge) != 0) {
-        *why = "device tree: no PL011 UART";
-        return -1;
-    }
     int timer = fdt_find_compatible(&f, -1, "arm,armv8-timer");
     if (timer < 0 || irq_of(&f, timer, 2, &hw->timer_irq, NULL) != 0) {
         *why = "device tree: no generic timer with a virtual timer interrupt";
@@ -123,17 +136,6 @@ int virt_hw_from_fdt(struct virt_hw *hw, const void *blob, size_t max, const cha
     int rtc = fdt_find_compatible(&f, -1, "arm,pl031");
     if (rtc >= 0 && mmio_of(&f, rtc, 0, &hw->rtc) != 0) {
         hw->rtc.size = 0;
-    }
-    int psci = fdt_find_compatible(&f, -1, "arm,psci-0.2");
-    if (psci < 0) {
-        psci = fdt_find_compatible(&f, -1, "arm,psci-1.0");
-    }
-    uint32_t len;
-    const char *method = psci >= 0 ? fdt_prop(&f, psci, "method", &len) : NULL;
-    if (method != NULL && len == 4 && memcmp(method, "hvc", 4) == 0) {
-        hw->psci = VIRT_PSCI_HVC;
-    } else if (method != NULL && len == 4 && memcmp(method, "smc", 4) == 0) {
-        hw->psci = VIRT_PSCI_SMC;
     }
     /* QEMU describes both pflash banks in one node; bank 1 is the configuration's. */
     int flash = fdt_find_compatible(&f, -1, "cfi-flash");

@@ -38,7 +38,8 @@ struct virt_hw {
 
 /* Fill hw from the DTB at blob (at most max bytes). Returns 0, or -1 with *why naming
  * what is missing or damaged (a console, an interrupt controller and RAM are required;
- * the rest may be absent). */
+ * the rest may be absent). The console and PSCI are read first: when they were found,
+ * hw->uart.size and hw->psci are set even on failure, so the failure can be reported. */
 int virt_hw_from_fdt(struct virt_hw *hw, const void *blob, size_t max, const char **why);
 
 #endif

@@ -2,9 +2,10 @@
 # Boot tests of the bare-metal board (issue 20), each a QEMU virt machine under TCG with no
 # network device at all: the smoke image (virt_smoke.c: musl's stdio, malloc, clocks,
 # sleep and getrandom through the syscall shim) on both virtio-mmio transports and with
-# RNDR; a stack overflow stopped by the guard page; an unserved system call named; and the
-# firmware image refusing to start without entropy or in too little RAM, and going through
-# a console reboot (PSCI reset) and Ctrl-D (PSCI off). Every QEMU run is bounded by timeout.
+# RNDR; a stack overflow stopped by the guard page; an unserved system call named; a long
+# paste into a console nobody reads for a while; and the firmware image refusing to start
+# without entropy, in too little RAM or on a GICv3, and going through a console reboot
+# (PSCI reset) and Ctrl-D (PSCI off). Every QEMU run is bounded by timeout.
 #
 #   test_virt_smoke.sh VIRT_BUILD_DIR     (build/aarch64-virt: virt_smoke.elf, gateway.elf)
 set -euo pipefail
@@ -98,6 +99,11 @@ expect gw_norng 'no entropy source \(no virtio-rng device, no RNDR\): refusing t
     'power off instead of a reset loop'
 exited gw_norng 0
 echo "$T_NAME: the firmware refuses to start without entropy and powers off"
+
+boot gw_gicv3 "$nothing" gateway.elf -M virt,gic-version=3 -cpu cortex-a53 -m 16M
+expect gw_gicv3 'board: cannot start: device tree: no GICv2'
+exited gw_gicv3 0
+echo "$T_NAME: a machine the board cannot run on is named on the console (GICv3)"
 
 boot gw_small "$nothing" gateway.elf -cpu cortex-a53 -m 8M -device virtio-rng-device
 expect gw_small '8 MiB of RAM do not hold the image, its stack and a heap'

@@ -2,9 +2,18 @@
  *
  * A board provides clocks, entropy, a console byte channel, one Ethernet netif and a way
  * to sleep until something happens. The firmware above never touches a file descriptor,
- * a register or an OS call directly, so the same firmware runs on board/linux/ (TAP,
- * AF_PACKET, QEMU stream) and, later, on a bare-metal board. Flash lives in board/flash.h.
- * No function here blocks, except board_wait(), which is the loop's only sleep. */
+ * a register or an OS call directly, so the same firmware, unchanged and built the same
+ * way, runs on two boards:
+ *  - board/linux/: a process under Linux (TAP, AF_PACKET, QEMU stream; a flash file or
+ *    MTD; a tty; ppoll as the sleep; getrandom);
+ *  - board/virt/: QEMU's virt machine (aarch64) with no operating system: PL011 console,
+ *    GICv2 and the generic timer (wfi as the sleep), virtio-mmio net and rng, PL031 RTC,
+ *    the CFI pflash bank as the flash, PSCI for reboot and power-off; musl's few system
+ *    calls are served by a shim there (board/virt/syscall.c).
+ * A new board implements every function below and a flash device behind board_flash()
+ * (docs/architecture.md says what a third, riscv64 virt, would change). Flash lives in
+ * board/flash.h. No function here blocks, except board_wait(), which is the loop's only
+ * sleep. */
 #ifndef GW_BOARD_H
 #define GW_BOARD_H
 
@@ -93,7 +102,7 @@ struct flash *board_flash(void);
 int board_flash_created(void);
 
 /* Start the firmware afresh (the console's `reboot`). Linux: the process re-executes
- * itself with the same arguments. Does not return. */
+ * itself with the same arguments; virt: PSCI SYSTEM_RESET. Does not return. */
 void board_reboot(void) __attribute__((noreturn));
 
 /* ---- the loop's sleep ---- */
@@ -102,7 +111,8 @@ enum board_event {
     BOARD_EV_STOP = 1 << 1,     /* the board was asked to stop (SIGTERM, SIGINT) */
 };
 /* The firmware asks to stop (the operator pressed Ctrl-D at a local console): the next
- * board_wait() returns BOARD_EV_STOP. On Linux the process then exits cleanly. */
+ * board_wait() returns BOARD_EV_STOP. On Linux the process then exits cleanly; on virt the
+ * machine powers off (PSCI SYSTEM_OFF). */
 void board_request_stop(void);
 /* Sleep up to timeout_ms or until something happens. Received frames are handed to lwIP
  * here, before returning; other events are returned as a mask of enum board_event. */

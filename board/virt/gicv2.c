@@ -30,7 +30,6 @@ static struct {
     void *arg;
 } handlers[GIC_HANDLERS];
 static unsigned nhandlers;
-static unsigned long spurious_irqs;
 
 /* see virt.h */
 void gic_init(uint64_t d, uint64_t c)
@@ -80,10 +79,7 @@ void gic_dispatch(void)
         uint32_t iar = mmio_read32(gicc + GICC_IAR);
         uint32_t irq = iar & 0x3ff;
         if (irq >= IRQ_SPURIOUS) {
-            if (budget == 0) {
-                spurious_irqs++;
-            }
-            return;
+            return;   /* nothing (more) pending */
         }
         unsigned i = 0;
         while (i < nhandlers && handlers[i].irq != irq) {

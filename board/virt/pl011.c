@@ -32,7 +32,7 @@ static uint8_t ring[RX_RING];
 static volatile uint32_t ring_head;    /* written by the interrupt handler */
 static volatile uint32_t ring_tail;    /* written by the reader */
 static volatile int rx_held;           /* the handler masked receive: the ring was full */
-static unsigned long overruns;
+static unsigned long line_errors;      /* framing, parity, break, overrun: for a debugger */
 
 /* see virt.h */
 void pl011_init(uintptr_t base)
@@ -80,7 +80,7 @@ static void rx_drain(void)
         }
         uint32_t dr = mmio_read32(uart + UART_DR);
         if (dr & 0xf00) {
-            overruns++;    /* framing, parity, break or FIFO overrun on the line */
+            line_errors++;
         }
         ring[head % RX_RING] = (uint8_t)dr;
         dmb_ish();
@@ -135,10 +135,4 @@ size_t pl011_read(void *buf, size_t len)
         irq_restore(daif);
     }
     return n;
-}
-
-/* see virt.h */
-unsigned long pl011_rx_overruns(void)
-{
-    return overruns;
 }

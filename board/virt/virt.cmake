@@ -57,7 +57,6 @@ endfunction()
 # The firmware on this board: build/aarch64-virt/gateway.elf.
 gw_virt_image(gateway.elf SOURCES ${VIRT_DIR}/main.c
   LIBS gw_firmware gw_config gw_store gw_flash gw_net gw_imap gw_tunnel gw_tls lwip bearssl)
-target_compile_definitions(gw_board_virt PRIVATE GW_VERSION="${GW_VERSION}")
 
 # The boot smoke test: musl's stdio, malloc, clocks and sleep through the shim.
 gw_virt_image(virt_smoke.elf SOURCES ${CMAKE_SOURCE_DIR}/tests/qemu/virt_smoke.c LIBS "")

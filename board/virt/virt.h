@@ -59,7 +59,6 @@ void pl011_write(const void *buf, size_t len);       /* "\n" leaves as CR LF, li
 void pl011_start_rx(uint32_t irq);                   /* after gic_init */
 size_t pl011_read(void *buf, size_t len);            /* what the ring holds, 0 if nothing */
 int pl011_rx_pending(void);
-unsigned long pl011_rx_overruns(void);
 
 /* ---- GICv2 (gicv2.c) ---- */
 void gic_init(uint64_t gicd, uint64_t gicc);

@@ -139,10 +139,8 @@ int virt_hw_from_fdt(struct virt_hw *hw, const void *blob, size_t max, const cha
     }
     /* QEMU describes both pflash banks in one node; bank 1 is the configuration's. */
     int flash = fdt_find_compatible(&f, -1, "cfi-flash");
-    if (flash >= 0 && mmio_of(&f, flash, 1, &hw->flash) == 0 &&
-        fdt_prop_u32(&f, flash, "bank-width", 0, &hw->flash_width) == 0) {
-        hw->flash.irq = 0;
-    } else {
+    if (flash < 0 || mmio_of(&f, flash, 1, &hw->flash) != 0 ||
+        fdt_prop_u32(&f, flash, "bank-width", 0, &hw->flash_width) != 0) {
         hw->flash.size = 0;
     }
     for (int n = fdt_find_compatible(&f, -1, "virtio,mmio");

@@ -53,7 +53,7 @@ static int present;
 static struct netif eth_netif;
 static uint8_t eth_mac[6];
 static struct board_netif_stats stats;
-static unsigned bad_returns;         /* used entries naming no buffer of ours */
+static unsigned bad_returns;         /* used entries naming no buffer of ours (a debugger's) */
 
 static void net_irq(void *arg)
 {

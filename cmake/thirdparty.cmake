@@ -15,6 +15,17 @@ add_library(lwip STATIC
 target_include_directories(lwip PUBLIC
   "${CMAKE_SOURCE_DIR}/net/port" "${LWIP_DIR}/src/include")
 target_compile_options(lwip PRIVATE ${GW_THIRDPARTY_FLAGS})
+# The port (net/port) is lwIP's own other half: the hooks its core calls (time, SNTP,
+# assertions, randomness, the TCP input guard), so it is built into the same library, with
+# our warnings. It calls down only: the log, the DRBG; time and SNTP are handed in at boot.
+add_library(gw_lwip_port OBJECT
+  "${CMAKE_SOURCE_DIR}/net/port/sys_arch.c" "${CMAKE_SOURCE_DIR}/net/port/tcp_guard.c")
+target_include_directories(gw_lwip_port PRIVATE
+  "${CMAKE_SOURCE_DIR}/net/port" "${LWIP_DIR}/src/include")
+target_link_libraries(gw_lwip_port PRIVATE gw_base gw_tls)
+target_compile_options(gw_lwip_port PRIVATE ${GW_WARNINGS})
+target_sources(lwip PRIVATE $<TARGET_OBJECTS:gw_lwip_port>)
+target_link_libraries(lwip PUBLIC gw_base gw_tls)
 
 file(GLOB_RECURSE BEARSSL_SRCS "${BEARSSL_DIR}/src/*.c")
 add_library(bearssl STATIC ${BEARSSL_SRCS})

@@ -8,7 +8,7 @@
 #include "console.h"
 #include "console_cmds.h"
 #include "lineedit.h"
-#include "log.h"
+#include "log_ring.h"
 #include "pwhash.h"
 #include "secure_wipe.h"
 #include "settings.h"
@@ -257,7 +257,7 @@ void console_init(void)
     con.interactive = board_console_interactive();
     le_init(&con.le, le_out, le_complete, NULL);
     le_set_secret_fn(&con.le, le_secret);
-    log_set_sink(console_log_sink);
+    log_ring_set_console(console_log_sink);
     if (login_required()) {
         ask_password();
     } else {

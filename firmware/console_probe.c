@@ -12,6 +12,7 @@
 #include "console_cmds.h"
 #include "console_int.h"
 #include "endpoint.h"
+#include "hostport.h"
 #include "keys.h"
 #include "mappings.h"
 #include "pem.h"
@@ -26,14 +27,12 @@ static enum { PROBE_TLS, PROBE_MAPPING } last;
 /* HOST:PORT in place: the port (1..65535) with s cut to HOST, or 0 (s as it was). */
 static unsigned long split_hostport(char *s)
 {
-    char *colon = strrchr(s, ':');
-    char *end = NULL;
-    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
-    if (colon == NULL || colon == s || end == colon + 1 || *end != '\0' || port == 0 ||
-        port > 65535) {
+    char host[CONFIG_LINE_MAX];
+    uint16_t port;
+    if (hostport_split(s, host, sizeof host, &port) != 0) {
         return 0;
     }
-    *colon = '\0';
+    s[strlen(host)] = '\0';
     return port;
 }
 

@@ -8,7 +8,7 @@
 #include "console_int.h"
 #include "endpoint.h"
 #include "gateway.h"
-#include "log.h"
+#include "log_ring.h"
 #include "mappings.h"
 #include "settings.h"
 #include "splice.h"

@@ -12,12 +12,14 @@
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
+#include "lwip_port.h"
 #include "random.h"
 #include "settings.h"
 #include "status.h"
 #include "svc_echo.h"
 #include "svc_imap.h"
 #include "tcp_stream.h"
+#include "timesync.h"
 #include "tunnel.h"
 
 #ifndef GW_VERSION
@@ -54,10 +56,11 @@ static void banner_mac(const struct netif *netif)
 
 static int boot(struct netif **netif_out)
 {
-    if (rng_init() != 0) {
+    if (rng_init(board_entropy) != 0) {
         return -1;
     }
     log_info("gateway %s on %s (lwIP %s)", gateway_version, board_name(), LWIP_VERSION_STRING);
+    lwip_port_init(board_now_ms, timesync_sntp_set);
     lwip_init();
     struct netif *netif = board_netif_add();
     banner_mac(netif);

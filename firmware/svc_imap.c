@@ -6,7 +6,7 @@
 #include "bearssl.h"
 #include "board.h"
 #include "endpoint.h"
-#include "hello.h"
+#include "hello_delivery.h"
 #include "imap_client.h"
 #include "log.h"
 #include "mappings.h"

@@ -1,6 +1,6 @@
 /* The IMAP receiver (issue 7): logs into the on-premise mailbox through the gateway's own
  * mappings (`set imap server VHOST:VPORT` must be a mapping), and delivers each new message
- * to the relay's spool through a tunnel stream (net/hello.h delivery), then applies the
+ * to the relay's spool through a tunnel stream (proto/hello_delivery.h delivery), then applies the
  * after-action to the delivered batch as one UID set. Nothing is lost: the after-action
  * waits for the relay's answer (stored, or already have it); nothing is kept twice: the
  * relay deduplicates by SHA-256, so a message delivered again after a crash, a lost

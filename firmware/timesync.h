@@ -22,7 +22,7 @@ struct netif;
  * the network or the host table). Unchanged server: the running client is left alone. */
 void timesync_apply(const struct config *cf, struct netif *netif);
 
-/* lwIP's SNTP_SET_SYSTEM_TIME hook (lwipopts.h): a checked answer, in Unix seconds. */
+/* Where SNTP answers go (handed to lwIP's port at boot): a checked answer, in Unix seconds. */
 void timesync_sntp_set(uint32_t unix_seconds);
 
 /* "sntp" once an SNTP answer set the clock, else "board clock". */

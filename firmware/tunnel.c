@@ -4,7 +4,7 @@
 
 #include "board.h"
 #include "gateway.h"
-#include "hello.h"
+#include "hello_delivery.h"
 #include "keys.h"
 #include "lwip/netif.h"
 #include "log.h"

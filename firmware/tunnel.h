@@ -1,5 +1,5 @@
 /* The tunnel service (issue 6): one tunnel to each configured relay, mutual TLS with the
- * device identity, yamux inside (net/yamux.h), `hello` on the first stream; keepalive by
+ * device identity, yamux inside (proto/yamux.h), `hello` on the first stream; keepalive by
  * yamux ping, a dead link noticed within TUNNEL_DEAD_MS, reconnect with exponential backoff
  * and jitter (1 s to 60 s) forever. Streams the relay opens carry a SOCKS5 request that is
  * checked against the local mappings (mappings.h) before anything is connected.

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "board.h"
+#include "lwip/sys.h"
 #include "lwip/timeouts.h"
 #include "tls_conn.h"
 
@@ -60,7 +60,7 @@ static void advance(struct tls_conn *c, unsigned tcp_events)
         return;
     }
     if (c->state == TLS_CONN_HANDSHAKE && st != TLS_ST_HANDSHAKE) {
-        c->handshake_ms = board_now_ms() - c->started_ms;
+        c->handshake_ms = sys_now() - c->started_ms;
         snprintf(c->verdict, sizeof c->verdict, "%s", tls_client_verdict(&c->tls));
         sys_untimeout(on_deadline, c);
         c->state = TLS_CONN_ESTABLISHED;
@@ -128,7 +128,7 @@ static int setup(struct tls_conn *c, const struct tls_client_config *cfg)
 {
     memset(c, 0, offsetof(struct tls_conn, tls));
     c->cfg = *cfg;
-    c->started_ms = board_now_ms();
+    c->started_ms = sys_now();
     c->failed = 1;
     if (cfg->host == NULL || strlen(cfg->host) >= sizeof c->host ||
         (cfg->sni != NULL && strlen(cfg->sni) >= sizeof c->sni)) {

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "conftok.h"
+#include "hex.h"
+#include "hostport.h"
 #include "relay.h"
 
 #define LINE_MAX_LEN 1024
@@ -22,49 +24,25 @@ struct relay_config relay_cfg;
 int relay_parse_addr(const char *s, struct sockaddr_in *a)
 {
     char host[64];
-    const char *colon = strrchr(s, ':');
-    if (colon == NULL || (size_t)(colon - s) >= sizeof host || colon == s) {
-        return -1;
-    }
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || colon[1] == 0 || port < 1 || port > 65535) {
+    uint16_t port;
+    if (hostport_split(s, host, sizeof host, &port) != 0) {
         return -1;
     }
     memset(a, 0, sizeof *a);
     a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
+    a->sin_port = htons(port);
     return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
 /* see relay.h */
 void relay_hex(const uint8_t *p, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = 0;
+    hex_encode(out, p, n);
 }
 
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
-    if (strlen(s) != 2 * n) {
-        return -1;
-    }
-    for (size_t i = 0; i < 2 * n; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (v < 0) {
-            return -1;
-        }
-        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
-    }
-    return 0;
+    return hex_decode(s, strlen(s), out, n);
 }
 
 /* A SHA-256 fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it after the

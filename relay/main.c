@@ -18,62 +18,42 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "log.h"
 #include "random.h"
 #include "relay.h"
-#include "text_escape.h"
+#include "secure_wipe.h"
 
 struct tls_server_identity relay_id;
 struct relay_metrics relay_m;
 
-/* ---- log.h, for the relay: one line per event on stderr, UTC time first ---- */
+/* ---- log.h's stamp and sink for the relay: UTC time first, one line per event on stderr
+ * (the line stays within PIPE_BUF, so journald and a pipe get it in one piece) ---- */
 
-/* A message as formatted, and the line it becomes: every byte of the message that is not
- * printable ASCII is written as \xHH (text_escape.h), here, once, so no caller can forget
- * to escape what a peer sent (a SOCKS5 host name, hello fields, a folder name). The line
- * stays within PIPE_BUF (4096), so journald and a pipe get it in one piece. */
-#define RELAY_LOG_MSG_MAX 1024
-#define RELAY_LOG_LINE_MAX 4096
-
-static enum log_level log_max = LOG_INFO;
-
-/* see log.h */
-void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+static size_t log_stamp(char *out, size_t cap)
 {
-    static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
-    char msg[RELAY_LOG_MSG_MAX], line[RELAY_LOG_LINE_MAX], when[32];
-    if (level > log_max) {
-        return;
-    }
     struct timespec ts;
     struct tm tm;
+    char when[32];
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    int m = vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t mlen = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
-    int n = snprintf(line, sizeof line, "%s.%03ldZ relay: %s", when, ts.tv_nsec / 1000000,
-                     tag[level]);
-    size_t used, len = (size_t)n;
-    /* Room kept for "..." and the newline. */
-    len += text_escape(line + len, sizeof line - len - 4, msg, mlen, &used);
-    if (used < mlen || (size_t)m > mlen) {
-        memcpy(line + len, "...", 3);
-        len += 3;
-    }
-    line[len++] = '\n';
+    int n = snprintf(out, cap, "%s.%03ldZ relay: ", when, ts.tv_nsec / 1000000);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static void log_sink(enum log_level level, const char *line, size_t len)
+{
+    (void)level;
     if (write(2, line, len) < 0) {
         return;              /* nowhere else to say it */
     }
 }
 
-/* see log.h */
-void log_msg(enum log_level level, const char *fmt, ...)
+/* The relay's entropy: the kernel's (seeds are 32 bytes: one getentropy call). */
+static int entropy(void *buf, size_t len)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    log_vmsg(level, fmt, ap);
-    va_end(ap);
+    return getentropy(buf, len) == 0 ? 0 : -1;
 }
 
 /* ---- the loop ---- */
@@ -214,15 +194,13 @@ void relay_peer_name(int fd, char *out, size_t cap)
 static int cmd_token(const char *id)
 {
     uint8_t raw[24], sha[32];
-    char token[64], hex[65];
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char token[BASE64_SIZE(sizeof raw)], hex[65];
     if (!hello_location_valid(id, strlen(id))) {
         fprintf(stderr, "relay: '%s' is not a Location ID (1..%d of A-Z a-z 0-9 . _ -)\n", id,
                 HELLO_LOCATION_MAX);
         return 2;
     }
-    if (rng_init() != 0) {
+    if (rng_init(entropy) != 0) {
         fprintf(stderr, "relay: no entropy\n");
         return 1;
     }
@@ -230,14 +208,8 @@ static int cmd_token(const char *id)
      * option (it cost a test run: argparse took "--token -x..." for two options). */
     do {
         rng_bytes(raw, sizeof raw);
-    } while (b64[raw[0] >> 2] == '-');
-    for (size_t i = 0; i < sizeof raw / 3; i++) {          /* base64url, 32 characters */
-        uint32_t v = (uint32_t)raw[3 * i] << 16 | (uint32_t)raw[3 * i + 1] << 8 | raw[3 * i + 2];
-        for (int k = 0; k < 4; k++) {
-            token[4 * i + (size_t)k] = b64[(v >> (18 - 6 * k)) & 63];
-        }
-    }
-    token[32] = 0;
+        base64_encode(token, raw, sizeof raw, BASE64_URL);     /* 32 characters */
+    } while (token[0] == '-');
     br_sha256_context h;
     br_sha256_init(&h);
     br_sha256_update(&h, token, 32);
@@ -245,8 +217,8 @@ static int cmd_token(const char *id)
     relay_hex(sha, 32, hex);
     printf("token for %s (give it to the cloud application; it is not stored): %s\n", id, token);
     printf("add to the relay's configuration:\nlocation %s token-sha256 %s\n", id, hex);
-    memset(token, 0, sizeof token);
-    memset(raw, 0, sizeof raw);
+    secure_wipe(token, sizeof token);
+    secure_wipe(raw, sizeof raw);
     return 0;
 }
 
@@ -350,6 +322,9 @@ int main(int argc, char **argv)
     const char *config = NULL;
     int check = 0;
     char err[400];
+    log_set_stamp(log_stamp);
+    log_set_sink(log_sink);
+    log_set_level(LOG_INFO);
     if (argc == 3 && strcmp(argv[1], "token") == 0) {
         return cmd_token(argv[2]);
     }
@@ -377,7 +352,7 @@ int main(int argc, char **argv)
         printf("configuration OK\n");
         return 0;
     }
-    if (rng_init() != 0) {
+    if (rng_init(entropy) != 0) {
         fprintf(stderr, "relay: no entropy: TLS unavailable\n");
         return 1;
     }

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "bearssl.h"
-#include "hello.h"
+#include "hello_delivery.h"
 #include "socks5.h"
 #include "tls_io_fd.h"
 #include "tls_server.h"

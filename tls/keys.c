@@ -65,7 +65,7 @@ int key_generate(struct device_key *k)
     struct rng_adapter rng = { &rng_adapter_vtable };
     memset(k, 0, sizeof *k);
     /* A fresh seed from the board before a long-term key; none means no key. */
-    if (rng_init() != 0) {
+    if (rng_reseed() != 0) {
         return TLS_ENORANDOM;
     }
     if (br_ec_keygen(&rng.vtable, KEY_EC, &k->sk, k->priv, BR_EC_secp256r1) != 32) {

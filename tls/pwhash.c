@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bearssl.h"
+#include "hex.h"
 #include "pwhash.h"
 #include "random.h"
 
@@ -37,32 +38,6 @@ void pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t saltle
     memset(&kc, 0, sizeof kc);
 }
 
-static void hex(char *dst, const uint8_t *p, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        dst[2 * i] = digits[p[i] >> 4];
-        dst[2 * i + 1] = digits[p[i] & 15];
-    }
-    dst[2 * n] = '\0';
-}
-
-static int unhex(const char *s, size_t slen, uint8_t *out, size_t n)
-{
-    if (slen != 2 * n) {
-        return -1;
-    }
-    for (size_t i = 0; i < 2 * n; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0) {
-            return -1;
-        }
-        out[i / 2] = (uint8_t)((i & 1) ? (out[i / 2] | v) : (v << 4));
-    }
-    return 0;
-}
-
 /* see pwhash.h */
 int pwhash_make(const char *pw, size_t pwlen, char *text, size_t cap)
 {
@@ -73,8 +48,8 @@ int pwhash_make(const char *pw, size_t pwlen, char *text, size_t cap)
     }
     rng_bytes(salt, sizeof salt);
     pbkdf2_sha256(pw, pwlen, salt, sizeof salt, PWHASH_ITERATIONS, hash, sizeof hash);
-    hex(salt_hex, salt, sizeof salt);
-    hex(hash_hex, hash, sizeof hash);
+    hex_encode(salt_hex, salt, sizeof salt);
+    hex_encode(hash_hex, hash, sizeof hash);
     snprintf(text, cap, "pbkdf2-sha256$%u$%s$%s", (unsigned)PWHASH_ITERATIONS, salt_hex,
              hash_hex);
     memset(hash, 0, sizeof hash);
@@ -98,8 +73,8 @@ int pwhash_check(const char *text, const char *pw, size_t pwlen)
     }
     const char *dollar = strchr(p, '$');
     uint8_t salt[PWHASH_SALT_LEN], want[PWHASH_LEN], got[PWHASH_LEN];
-    if (dollar == NULL || unhex(p, (size_t)(dollar - p), salt, sizeof salt) != 0 ||
-        unhex(dollar + 1, strlen(dollar + 1), want, sizeof want) != 0) {
+    if (dollar == NULL || hex_decode(p, (size_t)(dollar - p), salt, sizeof salt) != 0 ||
+        hex_decode(dollar + 1, strlen(dollar + 1), want, sizeof want) != 0) {
         return 0;
     }
     pbkdf2_sha256(pw, pwlen, salt, sizeof salt, iter, got, sizeof got);

@@ -2,18 +2,19 @@
 #include <string.h>
 
 #include "bearssl.h"
-#include "board.h"
 #include "log.h"
 #include "random.h"
+#include "secure_wipe.h"
 
 static br_hmac_drbg_context drbg;
+static rng_entropy_fn source;
 static int seeded;
 static uint32_t since_seed;
 
 static int reseed(void)
 {
     uint8_t seed[RNG_SEED_BYTES];
-    int err = board_entropy(seed, sizeof seed);
+    int err = source != NULL ? source(seed, sizeof seed) : -1;
     if (err) {
         return err;
     }
@@ -22,21 +23,27 @@ static int reseed(void)
     } else {
         br_hmac_drbg_update(&drbg, seed, sizeof seed);
     }
-    memset(seed, 0, sizeof seed);
-    __asm__ __volatile__("" : : "r"(seed) : "memory"); /* keep the wipe */
+    secure_wipe(seed, sizeof seed);
     seeded = 1;
     since_seed = 0;
     return 0;
 }
 
 /* see random.h */
-int rng_init(void)
+int rng_init(rng_entropy_fn entropy)
 {
+    source = entropy;
     int err = reseed();
     if (err) {
-        log_err("%s: no entropy from the board: TLS and keys are unavailable", __func__);
+        log_err("%s: no entropy: TLS and keys are unavailable", __func__);
     }
     return err;
+}
+
+/* see random.h */
+int rng_reseed(void)
+{
+    return reseed();
 }
 
 /* see random.h */

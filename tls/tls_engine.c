@@ -51,7 +51,7 @@ int tls_engine_start(struct tls_engine *e, br_ssl_engine_context *eng,
     br_ssl_engine_set_default_chapol(eng);
 
     /* Strong entropy or nothing: a fresh seed from the board for every connection. */
-    if (rng_init() != 0) {
+    if (rng_reseed() != 0) {
         set_verdict(e, "no entropy: TLS unavailable");
         e->state = TLS_ST_FAILED;
         return TLS_ENORANDOM;

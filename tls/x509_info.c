@@ -4,6 +4,7 @@
 
 #include "bearssl.h"
 #include "certtime.h"
+#include "hex.h"
 #include "tls_err.h"
 #include "x509_info.h"
 
@@ -561,12 +562,7 @@ int x509_info_parse(struct x509_info *xi, const uint8_t *der, size_t len)
     br_sha256_init(&sha);
     br_sha256_update(&sha, der, len);
     br_sha256_out(&sha, xi->sha256);
-    for (size_t i = 0; i < sizeof xi->sha256; i++) {
-        static const char hex[] = "0123456789abcdef";
-        xi->fingerprint[2 * i] = hex[xi->sha256[i] >> 4];
-        xi->fingerprint[2 * i + 1] = hex[xi->sha256[i] & 15];
-    }
-    xi->fingerprint[2 * sizeof xi->sha256] = 0;
+    hex_encode(xi->fingerprint, xi->sha256, sizeof xi->sha256);
 
     err = x509_san_foreach(&x, collect_san, xi);
     if (err < 0) {

@@ -40,11 +40,13 @@ import sys
 
 SOURCES = [
     # Whole folders, so that a new service, helper or backend is checked from its first
-    # verdict: the TLS glue, the network code (tls_conn, SOCKS5, hello, endpoints, IMAP), the
+    # verdict: the base layer, the protocol engines (yamux, SOCKS5, hello and delivery, IMAP),
+    # the TLS glue, the lwIP glue (tls_conn, endpoints) and its port, the
     # firmware (console, config, store, settings, tunnel, mappings, IMAP receiver ...), the
     # Linux board (flash backends, network devices), the bare-metal virt board, the relay
     # and flashtool.
-    "tls/*.c", "net/*.c", "firmware/*.c", "firmware/*/*.c",
+    "base/*.c", "proto/*.c", "tls/*.c", "net/*.c", "net/port/*.c", "firmware/*.c",
+    "firmware/*/*.c",
     "board/*.c", "board/linux/*.c", "board/virt/*.c", "relay/*.c", "tools/flashtool.c",
 ]
 

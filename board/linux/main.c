@@ -9,6 +9,7 @@
 #include "board.h"
 #include "board_linux.h"
 #include "gateway.h"
+#include "log_ring.h"
 
 /* A --batch script is read whole: provisioning files are small. */
 #define BATCH_MAX (256 * 1024)
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
         ga.batch = batch;
     }
     linux_set_argv(argv);
+    log_ring_init();                  /* the board's own lines go where the firmware's do */
     if (board_init(&bo) != BOARD_OK) {
         board_shutdown();
         free(batch);

@@ -1,27 +1,12 @@
 /* see tx_merge.h */
 #include <string.h>
 
+#include "bytes.h"
 #include "tx_merge.h"
 
 #define TX_MERGE_SEGS_MAX 64         /* segments in one frame (44 fill 64 KiB at MSS 1460) */
 #define TCP_F_PSH 0x08
 #define TCP_F_ACK 0x10
-
-static uint32_t rd16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return rd16(p) << 16 | rd16(p + 2);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 static uint32_t fold(uint32_t sum)
 {
@@ -41,13 +26,13 @@ struct seg {
 /* A TCP/IPv4 segment with data and no flags but ACK and PSH, headers whole: 1 and *s. */
 static int data_segment(const uint8_t *f, size_t len, struct seg *s)
 {
-    if (len < 14 + 20 + 20 || len > TX_MERGE_FRAME_MAX || rd16(f + 12) != 0x0800) {
+    if (len < 14 + 20 + 20 || len > TX_MERGE_FRAME_MAX || get_be16(f + 12) != 0x0800) {
         return 0;
     }
     const uint8_t *ip = f + 14;
     size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if ((ip[0] >> 4) != 4 || ihl != 20 || ip[9] != 6 || (rd16(ip + 6) & 0x3fff) != 0 ||
-        rd16(ip + 2) != len - 14) {
+    if ((ip[0] >> 4) != 4 || ihl != 20 || ip[9] != 6 || (get_be16(ip + 6) & 0x3fff) != 0 ||
+        get_be16(ip + 2) != len - 14) {
         return 0;                    /* options, fragments or padding: not ours to touch */
     }
     const uint8_t *th = ip + ihl;
@@ -58,14 +43,14 @@ static int data_segment(const uint8_t *f, size_t len, struct seg *s)
     s->l4_off = (uint16_t)(14 + ihl);
     s->hdr_len = (uint16_t)(14 + ihl + thl);
     s->payload = (uint32_t)(len - s->hdr_len);
-    s->seq = rd32(th + 4);
+    s->seq = get_be32(th + 4);
     return 1;
 }
 
 /* Same addresses and ports: one TCP connection (the frame is IPv4 TCP, maybe not data). */
 static int same_flow(const struct tx_merge *m, const uint8_t *f, size_t len)
 {
-    if (len < 14 + 20 + 4 || rd16(f + 12) != 0x0800 || f[14] != 0x45 || f[14 + 9] != 6) {
+    if (len < 14 + 20 + 4 || get_be16(f + 12) != 0x0800 || f[14] != 0x45 || f[14 + 9] != 6) {
         return 0;
     }
     return memcmp(f + 26, m->frame + 26, 8) == 0 && memcmp(f + 34, m->frame + 34, 4) == 0;
@@ -99,7 +84,7 @@ enum tx_merge_verdict tx_merge_add(struct tx_merge *m, const uint8_t *f, size_t 
     uint32_t pending = (uint32_t)(m->len - m->hdr_len);
     if (m->closed || s.hdr_len != m->hdr_len || s.payload > m->gso_size ||
         m->segs >= TX_MERGE_SEGS_MAX || m->len + s.payload > TX_MERGE_FRAME_MAX ||
-        s.seq != rd32(mth + 4) + pending ||
+        s.seq != get_be32(mth + 4) + pending ||
         memcmp(f, m->frame, 14) != 0 ||                         /* MACs, type */
         f[15] != m->frame[15] || f[22] != m->frame[22] ||       /* TOS, TTL */
         memcmp(th + 8, mth + 8, 4) != 0 ||                      /* ACK number */
@@ -126,17 +111,17 @@ size_t tx_merge_take(struct tx_merge *m, uint8_t vnet[TX_MERGE_VNET_LEN])
     }
     uint8_t *ip = m->frame + 14, *th = m->frame + m->l4_off;
     uint32_t tcp_len = (uint32_t)(len - m->l4_off);
-    wr16(ip + 2, (uint32_t)(len - 14));
-    wr16(ip + 10, 0);
+    put_be16(ip + 2, (uint16_t)(len - 14));
+    put_be16(ip + 10, 0);
     uint32_t sum = 0;
     for (int i = 0; i < 20; i += 2) {
-        sum += rd16(ip + i);
+        sum += get_be16(ip + i);
     }
-    wr16(ip + 10, ~fold(sum) & 0xffff);
+    put_be16(ip + 10, (uint16_t)~fold(sum));
     /* NEEDS_CSUM: the field holds the pseudo-header sum, not inverted; the host adds the
      * segment's bytes (and adjusts the length for each segment it cuts). */
-    sum = rd16(ip + 12) + rd16(ip + 14) + rd16(ip + 16) + rd16(ip + 18) + 6 + tcp_len;
-    wr16(th + 16, fold(sum));
+    sum = get_be16(ip + 12) + get_be16(ip + 14) + get_be16(ip + 16) + get_be16(ip + 18) + 6 + tcp_len;
+    put_be16(th + 16, (uint16_t)fold(sum));
     vnet[0] = 1;                     /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
     vnet[1] = 1;                     /* VIRTIO_NET_HDR_GSO_TCPV4 */
     /* hdr_len, gso_size, csum_start, csum_offset: native byte order (a legacy TAP header) */

@@ -8,6 +8,7 @@
 
 #include "board.h"
 #include "gateway.h"
+#include "log_ring.h"
 
 int main(int argc, char **argv)
 {
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    log_ring_init();                  /* the board's own lines go where the firmware's do */
     if (board_init(&bo) != BOARD_OK) {
         board_shutdown();
         return 1;

@@ -18,7 +18,7 @@ add_library(gw_virt_trap OBJECT
   ${VIRT_DIR}/pl031.c ${VIRT_DIR}/psci.c ${VIRT_DIR}/syscall.c ${VIRT_DIR}/trap.c
   ${VIRT_DIR}/virt_heap.c ${VIRT_DIR}/virtq.c ${VIRT_DIR}/virtio_mmio.c ${VIRT_DIR}/virtio_rng.c
   ${VIRT_DIR}/entropy.c)
-target_link_libraries(gw_virt_trap PUBLIC gw_includes)
+target_link_libraries(gw_virt_trap PUBLIC gw_board_hal gw_base)
 target_include_directories(gw_virt_trap PUBLIC ${VIRT_DIR})
 target_compile_options(gw_virt_trap PRIVATE $<$<COMPILE_LANGUAGE:C>:${GW_WARNINGS} ${VIRT_TRAP_FLAGS}>)
 # With the MMU still off every access is Device memory, where unaligned accesses fault.
@@ -28,7 +28,7 @@ set_source_files_properties(${VIRT_DIR}/aarch64_mmu.c PROPERTIES COMPILE_OPTIONS
 add_library(gw_board_virt STATIC ${VIRT_DIR}/boot.c ${VIRT_DIR}/fdt.c ${VIRT_DIR}/virt_hw.c
   ${VIRT_DIR}/board_virt.c ${VIRT_DIR}/virtio_net.c ${VIRT_DIR}/flash_virt.c
   ${VIRT_DIR}/cfi_flash.c ${CMAKE_CURRENT_SOURCE_DIR}/eth_rx.c $<TARGET_OBJECTS:gw_virt_trap>)
-target_link_libraries(gw_board_virt PUBLIC gw_includes lwip)
+target_link_libraries(gw_board_virt PUBLIC gw_board_hal gw_flash lwip gw_base)
 target_include_directories(gw_board_virt PUBLIC ${VIRT_DIR})
 target_compile_options(gw_board_virt PRIVATE ${GW_WARNINGS} ${VIRT_TRAP_FLAGS})
 
@@ -38,11 +38,7 @@ function(gw_virt_image name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_compile_options(${name} PRIVATE ${GW_WARNINGS})
-  if(T_LIBS)
-    target_link_libraries(${name} PRIVATE "$<LINK_GROUP:RESCAN,gw_board_virt,${T_LIBS}>")
-  else()
-    target_link_libraries(${name} PRIVATE gw_board_virt)
-  endif()
+  target_link_libraries(${name} PRIVATE ${T_LIBS} gw_board_virt)
   target_link_options(${name} PRIVATE -static -T ${VIRT_DIR}/virt.ld -Wl,-u,_reset
     -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,max-page-size=4096
     -Wl,-Map=${CMAKE_BINARY_DIR}/${name}.map)
@@ -55,8 +51,7 @@ function(gw_virt_image name)
 endfunction()
 
 # The firmware on this board: build/aarch64-virt/gateway.elf.
-gw_virt_image(gateway.elf SOURCES ${VIRT_DIR}/main.c
-  LIBS gw_firmware gw_config gw_store gw_flash gw_net gw_imap gw_tunnel gw_tls lwip bearssl)
+gw_virt_image(gateway.elf SOURCES ${VIRT_DIR}/main.c LIBS gw_firmware)
 
 # The boot smoke test: musl's stdio, malloc, clocks and sleep through the shim.
 gw_virt_image(virt_smoke.elf SOURCES ${CMAKE_SOURCE_DIR}/tests/qemu/virt_smoke.c LIBS "")

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bytes.h"
 #include "config_int.h"
 #include "log.h"
 #include "secure_wipe.h"
@@ -119,11 +120,6 @@ static int load_text(struct config_ctx *c, uint32_t key, const uint8_t *p, size_
     return CONFIG_OK;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void load_record(struct config_ctx *c, uint32_t key, const uint8_t *v, size_t len)
 {
     struct config *cf = &c->candidate;
@@ -168,12 +164,12 @@ static void load_record(struct config_ctx *c, uint32_t key, const uint8_t *v, si
         break;
     case CFG_T_TIME:
         if (len == 8) {
-            c->lkg_time = (int64_t)((uint64_t)le32(v) | (uint64_t)le32(v + 4) << 32);
+            c->lkg_time = (int64_t)((uint64_t)get_le32(v) | (uint64_t)get_le32(v + 4) << 32);
         }
         break;
     case CFG_T_SCHEMA:
         if (len == 4) {
-            c->schema_loaded = le32(v);
+            c->schema_loaded = get_le32(v);
         }
         break;
     default:

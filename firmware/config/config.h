@@ -36,7 +36,7 @@
 #define CONFIG_CHAIN_MAX 8000     /* device chain, PEM text (fits STORE_VALUE_MAX) */
 #define CONFIG_KEY_MAX 512        /* device private key, DER */
 #define CONFIG_LINE_MAX 512       /* one command line */
-#define CONFIG_IMAP_BATCH_MAX 64  /* the receiver's UID set per cycle (net/imap_client.h) */
+#define CONFIG_IMAP_BATCH_MAX 64  /* the receiver's UID set per cycle (proto/imap_client.h) */
 #define CONFIG_CONSOLE_TIMEOUT_DEFAULT 15    /* minutes idle before the console logs out */
 #define CONFIG_CONSOLE_TIMEOUT_MAX 1440      /* a day; 0 means never */
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config_int.h"
+#include "hex.h"
 #include "secure_wipe.h"
 
 /* One section's text: a half of c->render (the largest section, the IMAP settings with
@@ -143,18 +144,14 @@ static void blobs(struct config_ctx *c, struct cmp *m)
     for (int pass = 0; pass < 2; pass++) {
         const struct config *mine = pass ? cand : run, *other = pass ? run : cand;
         for (unsigned i = 0; i < mine->ntrust; i++) {
-            static const char hex[] = "0123456789abcdef";
             char line[112];
             size_t n = (size_t)snprintf(line, sizeof line, "# trust %scertificate sha256 ",
                                         mine->trust[i].relay ? "relay " : "");
             if (has_anchor(other, &mine->trust[i])) {
                 continue;
             }
-            for (int k = 0; k < 32; k++) {
-                line[n++] = hex[mine->trust[i].sha256[k] >> 4];
-                line[n++] = hex[mine->trust[i].sha256[k] & 15];
-            }
-            emit(m, pass ? '+' : '-', line, n);
+            hex_encode(line + n, mine->trust[i].sha256, 32);
+            emit(m, pass ? '+' : '-', line, n + 64);
         }
     }
 }

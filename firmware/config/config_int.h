@@ -15,7 +15,6 @@ void cfg_print_section(const struct config *cf, enum config_type type, unsigned 
 int cfg_pem_line(struct config_ctx *c, const char *p, size_t len);
 int cfg_print_blobs(struct config_ctx *c, const struct config *cf, unsigned flags,
                     config_sink sink, void *arg);
-int cfg_hex_decode(const char *hex, uint8_t *out, size_t n);
 
 void cfg_sha256(const void *p, size_t len, uint8_t out[32]);
 

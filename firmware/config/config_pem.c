@@ -6,17 +6,10 @@
 
 #include <bearssl_hash.h>
 
+#include "base64.h"
 #include "config_int.h"
 #include "secure_wipe.h"
 #include "pem.h"
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(char ch)
-{
-    const char *p = ch ? strchr(b64, ch) : NULL;
-    return p ? (int)(p - b64) : -1;
-}
 
 /* see config_int.h */
 void cfg_sha256(const void *p, size_t len, uint8_t out[32])
@@ -25,21 +18,6 @@ void cfg_sha256(const void *p, size_t len, uint8_t out[32])
     br_sha256_init(&h);
     br_sha256_update(&h, p, len);
     br_sha256_out(&h, out);
-}
-
-/* see config_int.h */
-int cfg_hex_decode(const char *hex, uint8_t *out, size_t n)
-{
-    for (size_t i = 0; i < 2 * n; i++) {
-        char ch = hex[i];
-        int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-        if (v < 0) {
-            return -1;
-        }
-        out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] << 4) | v : v);
-    }
-    return 0;
 }
 
 /* Decode the PEM blocks in arena[start, end) in place. For each block whose label ends with
@@ -76,7 +54,7 @@ static int pem_decode(struct config_ctx *c, uint32_t start, uint32_t end, const 
                 done = 1;
             } else {
                 for (uint32_t i = r; i < eol; i++) {
-                    int v = b64_value((char)a[i]);
+                    int v = base64_value((char)a[i]);
                     if (a[i] == '=' || a[i] == '\r' || a[i] == ' ') {
                         continue;
                     }
@@ -321,19 +299,10 @@ static void put_pem(config_sink sink, void *arg, const char *label, const uint8_
     char line[80];
     int n = snprintf(line, sizeof line, "-----BEGIN %s-----\n", label);
     sink(arg, line, (size_t)n);
-    size_t col = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)der[i] << 16;
-        v |= i + 1 < len ? (uint32_t)der[i + 1] << 8 : 0;
-        v |= i + 2 < len ? der[i + 2] : 0;
-        char q[4] = { b64[v >> 18], b64[(v >> 12) & 63],
-                      i + 1 < len ? b64[(v >> 6) & 63] : '=', i + 2 < len ? b64[v & 63] : '=' };
-        sink(arg, q, 4);
-        col += 4;
-        if (col == 64 || i + 3 >= len) {
-            sink(arg, "\n", 1);
-            col = 0;
-        }
+    for (size_t i = 0; i < len; i += 48) {               /* 64 characters a line */
+        size_t k = base64_encode(line, der + i, len - i < 48 ? len - i : 48, BASE64_STD);
+        line[k++] = '\n';
+        sink(arg, line, k);
     }
     n = snprintf(line, sizeof line, "-----END %s-----\n", label);
     sink(arg, line, (size_t)n);

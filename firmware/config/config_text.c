@@ -8,6 +8,8 @@
 #include "config.h"
 #include "config_int.h"
 #include "conftok.h"
+#include "hex.h"
+#include "hostport.h"
 #include "secure_wipe.h"
 
 /* ---- tokens --------------------------------------------------------------------------- */
@@ -84,22 +86,13 @@ static int parse_host(const char *s, char *out)
 
 static int parse_hostport(const char *s, struct config_hostport *hp)
 {
-    const char *colon = strrchr(s, ':');
     char host[CONFIG_NAME_MAX];
-    uint32_t port;
-    if (colon == NULL || (size_t)(colon - s) >= sizeof host) {
-        return -1;
-    }
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    if (parse_u32(colon + 1, 65535, &port) || port == 0) {
-        return -1;
-    }
+    uint16_t port;
     struct config_hostport tmp;
-    if (parse_host(host, tmp.host)) {
+    if (hostport_split(s, host, sizeof host, &port) != 0 || parse_host(host, tmp.host)) {
         return -1;
     }
-    tmp.port = (uint16_t)port;
+    tmp.port = port;
     *hp = tmp;
     return 0;
 }
@@ -472,7 +465,7 @@ static int cmd_trust_del(struct config_ctx *c, struct conftok *tk)
     int relay = tk->n == 4 && strcmp(tk->t[2], "relay") == 0;
     const char *fp = tk->n == 3 + (unsigned)relay ? tk->t[2 + relay] : NULL;
     size_t n = fp != NULL ? strlen(fp) : 0;
-    if (n < 8 || n > 64 || n % 2 || cfg_hex_decode(fp, want, n / 2)) {
+    if (n < 8 || n > 64 || n % 2 || hex_decode(fp, n, want, n / 2)) {
         return expect(c, tk->n > 2 ? tk->t[tk->n - 1] : NULL,
                       "a SHA-256 fingerprint (8+ hex digits)");
     }

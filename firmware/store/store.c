@@ -6,6 +6,7 @@
  * a block's payload is the first of the next block's. */
 #include <string.h>
 
+#include "bytes.h"
 #include "crc32.h"
 #include "log.h"
 #include "store.h"
@@ -39,53 +40,40 @@ struct rhdr {
     uint32_t key, txn, len, dcrc;
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void bh_encode(uint8_t *p, const struct bhdr *h)
 {
-    put32(p, BH_MAGIC);
+    put_le32(p, BH_MAGIC);
     p[4] = BH_VERSION;
     p[5] = h->flags;
     p[6] = p[7] = 0xff;
-    put32(p + 8, h->seq);
-    put32(p + 12, h->erase_count);
-    put32(p + 16, h->tail);
-    put32(p + 20, h->first);
-    put32(p + 24, h->resume_seq);
-    put32(p + 28, h->resume_off);
-    put32(p + 32, h->block_size);
-    put32(p + 36, h->block_count);
-    put32(p + 40, h->prog_size);
-    put32(p + 44, crc32_update(0, p, 44));
+    put_le32(p + 8, h->seq);
+    put_le32(p + 12, h->erase_count);
+    put_le32(p + 16, h->tail);
+    put_le32(p + 20, h->first);
+    put_le32(p + 24, h->resume_seq);
+    put_le32(p + 28, h->resume_off);
+    put_le32(p + 32, h->block_size);
+    put_le32(p + 36, h->block_count);
+    put_le32(p + 40, h->prog_size);
+    put_le32(p + 44, crc32_update(0, p, 44));
 }
 
 /* Parser: p holds BH_SIZE bytes. 1 when they are a header of this format. */
 static int bh_decode(const uint8_t *p, struct bhdr *h)
 {
-    if (get32(p) != BH_MAGIC || p[4] != BH_VERSION || get32(p + 44) != crc32_update(0, p, 44)) {
+    if (get_le32(p) != BH_MAGIC || p[4] != BH_VERSION || get_le32(p + 44) != crc32_update(0, p, 44)) {
         return 0;
     }
     h->flags = p[5];
-    h->seq = get32(p + 8);
-    h->erase_count = get32(p + 12);
-    h->tail = get32(p + 16);
-    h->first = get32(p + 20);
-    h->resume_seq = get32(p + 24);
-    h->resume_off = get32(p + 28);
-    h->block_size = get32(p + 32);
-    h->block_count = get32(p + 36);
-    h->prog_size = get32(p + 40);
+    h->seq = get_le32(p + 8);
+    h->erase_count = get_le32(p + 12);
+    h->tail = get_le32(p + 16);
+    h->first = get_le32(p + 20);
+    h->resume_seq = get_le32(p + 24);
+    h->resume_off = get_le32(p + 28);
+    h->block_size = get_le32(p + 32);
+    h->block_count = get_le32(p + 36);
+    h->prog_size = get_le32(p + 40);
     return 1;
 }
 
@@ -93,24 +81,24 @@ static void rh_encode(uint8_t *p, const struct rhdr *r)
 {
     p[0] = r->kind;
     p[1] = p[2] = p[3] = 0xff;
-    put32(p + 4, r->key);
-    put32(p + 8, r->txn);
-    put32(p + 12, r->len);
-    put32(p + 16, r->dcrc);
-    put32(p + 20, crc32_update(0, p, 20));
+    put_le32(p + 4, r->key);
+    put_le32(p + 8, r->txn);
+    put_le32(p + 12, r->len);
+    put_le32(p + 16, r->dcrc);
+    put_le32(p + 20, crc32_update(0, p, 20));
 }
 
 /* Parser: p holds RH_SIZE bytes. 1 for a well-formed record header. */
 static int rh_decode(const uint8_t *p, struct rhdr *r)
 {
-    if (get32(p + 20) != crc32_update(0, p, 20)) {
+    if (get_le32(p + 20) != crc32_update(0, p, 20)) {
         return 0;
     }
     r->kind = p[0];
-    r->key = get32(p + 4);
-    r->txn = get32(p + 8);
-    r->len = get32(p + 12);
-    r->dcrc = get32(p + 16);
+    r->key = get_le32(p + 4);
+    r->txn = get_le32(p + 8);
+    r->len = get_le32(p + 12);
+    r->dcrc = get_le32(p + 16);
     if (r->kind != REC_DATA && r->kind != REC_DEL && r->kind != REC_COMMIT) {
         return 0;
     }
@@ -502,9 +490,9 @@ static int write_commit(struct store *s, uint32_t txn, uint32_t nrec, uint32_t f
 {
     uint8_t v[COMMIT_LEN];
     uint32_t addr;
-    put32(v, tail);
-    put32(v + 4, nrec);
-    put32(v + 8, flags);
+    put_le32(v, tail);
+    put_le32(v + 4, nrec);
+    put_le32(v + 8, flags);
     struct rhdr r = { .kind = REC_COMMIT, .key = 0, .txn = txn, .len = COMMIT_LEN,
                       .dcrc = crc32_update(0, v, sizeof v) };
     return write_record(s, &r, v, &addr);
@@ -708,7 +696,7 @@ static int commit_tail(struct store *s, struct scan *sc, uint64_t pos, const str
         return err;
     }
     (void)r;
-    uint32_t t = get32(v);
+    uint32_t t = get_le32(v);
     if (t >= sc->from && t <= sc->head && t > sc->tail) {
         sc->tail = t;
     }

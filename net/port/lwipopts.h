@@ -34,7 +34,7 @@
  * 512 of them = ~800 KiB: the board's reserve for urgent frames (BOARD_RX_RESERVE, the
  * tunnel and ARP), one 64 KiB merged frame on a TAP with offloads (44 pbufs), and what is
  * left shared as receive window among the open splices (firmware/splice.c); at least two
- * full windows fit besides the reserve (net/port/lwip_checks.c holds these relations). */
+ * full windows fit besides the reserve (net/lwip_checks.c holds these relations). */
 #define PBUF_POOL_SIZE           512
 #define PBUF_POOL_BUFSIZE        LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 #define MEMP_NUM_PBUF            64  /* pbufs referencing ROM/static data, 32 B each */
@@ -121,10 +121,11 @@
 /* Ask at once when the link is up: TLS waits until the first answer. Then hourly (the
  * default SNTP_UPDATE_DELAY), retrying after 15, 30 ... 150 s when no answer comes. */
 #define SNTP_STARTUP_DELAY         0
-/* The answer goes to the board's clock through our checks (behind the floor: refused). */
+/* The answer goes to the board's clock through the firmware's checks (behind the floor:
+ * refused), handed to the port at boot (lwip_port.h). */
 #include <stdint.h>
-void timesync_sntp_set(uint32_t unix_seconds);
-#define SNTP_SET_SYSTEM_TIME(sec)  timesync_sntp_set(sec)
+void lwip_port_sntp_time(uint32_t unix_seconds);
+#define SNTP_SET_SYSTEM_TIME(sec)  lwip_port_sntp_time(sec)
 
 /* ---- hooks: net/port/lwip_hooks.h ---------------------------------------------------- */
 #define LWIP_HOOK_FILENAME "lwip_hooks.h"

@@ -1,16 +1,35 @@
-/* lwIP's hooks into the board and the firmware: time, diagnostics, assertions, randomness. */
+/* lwIP's hooks: time and SNTP (handed in, lwip_port.h), diagnostics and assertions (the
+ * log), randomness (the DRBG). */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "arch/cc.h"
-#include "board.h"
 #include "log.h"
 #include "lwip/sys.h"
+#include "lwip_port.h"
 #include "random.h"
+
+static uint32_t (*clock_ms)(void);
+static void (*sntp_sink)(uint32_t unix_seconds);
+
+/* see lwip_port.h */
+void lwip_port_init(uint32_t (*now_ms)(void), void (*sntp_time)(uint32_t unix_seconds))
+{
+    clock_ms = now_ms;
+    sntp_sink = sntp_time;
+}
+
+/* see lwip_port.h */
+void lwip_port_sntp_time(uint32_t unix_seconds)
+{
+    if (sntp_sink != NULL) {
+        sntp_sink(unix_seconds);
+    }
+}
 
 u32_t sys_now(void)
 {
-    return board_now_ms();
+    return clock_ms != NULL ? clock_ms() : 0;
 }
 
 void gw_lwip_diag(const char *fmt, ...)

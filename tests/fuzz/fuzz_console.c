@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int ready;
     static struct lineedit le;
     if (!ready) {
-        if (rng_init() != 0 || linux_flash_open(NULL) != 0) {
+        if (rng_init(board_entropy) != 0 || linux_flash_open(NULL) != 0) {
             abort();
         }
         log_set_level(LOG_ERR);

@@ -2,7 +2,7 @@
  * fuzz_store.c uses) after workloads that cross blocks, collect garbage, delete, and are cut
  * by power in the middle of a write. Run by hand when the format changes:
  *   cc -Iboard -Ifirmware -Ifirmware/store tests/fuzz/store_seeds.c board/flash.c \
- *      board/flash_emu.c firmware/store/store.c firmware/store/crc32.c firmware/log.c \
+ *      board/flash_emu.c firmware/store/store.c base/crc32.c base/log.c \
  *      -o /tmp/store_seeds -DSEEDS_STANDALONE && /tmp/store_seeds tests/fuzz/corpus/store */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 # Tunnel parsers: the yamux frame decoder and session, the SOCKS5 messages, hello and the
 # mail delivery header. Seed corpora in corpus/{yamux,socks5,hello}/ (small hand-made
 # frames and messages, one story each).
-set(TUNNEL_FUZZ_LIBS gw_tunnel gw_firmware gw_board lwip)
+set(TUNNEL_FUZZ_LIBS gw_proto)
 gw_fuzz_target(yamux SOURCES fuzz_yamux.c LIBS ${TUNNEL_FUZZ_LIBS})
 gw_fuzz_target(socks5 SOURCES fuzz_socks5.c LIBS ${TUNNEL_FUZZ_LIBS})
 gw_fuzz_target(hello SOURCES fuzz_hello.c LIBS ${TUNNEL_FUZZ_LIBS})
 # The relay's configuration text (relay/config.c, compiled in; the relay is a Linux tool).
 gw_fuzz_target(relay_config SOURCES fuzz_relay_config.c ${CMAKE_SOURCE_DIR}/relay/config.c
-  LIBS gw_tunnel gw_tls_server gw_tls gw_firmware gw_board gw_conftok lwip bearssl)
+  LIBS gw_proto gw_tls_server)
 target_include_directories(fuzz_relay_config PRIVATE ${CMAKE_SOURCE_DIR}/relay)

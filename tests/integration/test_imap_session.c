@@ -1,4 +1,4 @@
-/* A small IMAP receiver made of the gateway's own IMAP engine (net/imap_client) and TLS
+/* A small IMAP receiver made of the gateway's own IMAP engine (proto/imap_client) and TLS
  * (tls/tls_client) on a kernel socket, for test_imap_session.sh: it runs the engine against
  * Dovecot (and against hostile scripted servers) without lwIP or the tunnel.
  *

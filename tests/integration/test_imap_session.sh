@@ -1,5 +1,5 @@
 #!/bin/bash
-# The IMAP engine (net/imap_client) with our BearSSL TLS on kernel sockets, against a real
+# The IMAP engine (proto/imap_client) with our BearSSL TLS on kernel sockets, against a real
 # Dovecot in this test's network namespace: STARTTLS on 143 with the certificate checked
 # for mail.example.test, implicit TLS on 993, plain; each after-action leaves the server
 # as the operator asked; every message arrives byte-exact (2.9 MiB ones included); IDLE

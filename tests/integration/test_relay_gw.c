@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hello.h"
+#include "hello_delivery.h"
 #include "log.h"
 #include "pem.h"
 #include "socks5.h"

@@ -22,8 +22,7 @@ set_tests_properties(test_tls_time_aarch64 PROPERTIES LABELS integration RUN_SER
 # -WWW. tls_bulk is also bench/bench_tls.sh's throughput probe.
 add_executable(tls_bulk tls_bulk.c)
 target_compile_options(tls_bulk PRIVATE ${GW_WARNINGS})
-target_link_libraries(tls_bulk PRIVATE gw_includes
-  "$<LINK_GROUP:RESCAN,gw_net,gw_tls,gw_firmware,gw_board,gw_flash,lwip,bearssl>")
+target_link_libraries(tls_bulk PRIVATE gw_net gw_board)
 add_test(NAME test_tls_bulk
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_tls_bulk.sh $<TARGET_FILE:tls_bulk>)
 set_tests_properties(test_tls_bulk PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)

@@ -22,6 +22,7 @@
 
 #include "board.h"
 #include "lwip/init.h"
+#include "lwip_port.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
@@ -184,9 +185,10 @@ int main(int argc, char **argv)
     b.total = (uint64_t)mib << 20;
 
     struct board_options bo = { .console = "stdio", .net = net };
-    if (board_init(&bo) != BOARD_OK || rng_init() != 0) {
+    if (board_init(&bo) != BOARD_OK || rng_init(board_entropy) != 0) {
         return 1;
     }
+    lwip_port_init(board_now_ms, NULL);
     lwip_init();
     struct netif *netif = board_netif_add();
     if (netif == NULL) {

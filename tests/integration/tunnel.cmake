@@ -5,8 +5,7 @@
 # The fake gateway: our TLS client, yamux client, hello and SOCKS5 codec on kernel sockets.
 add_executable(test_relay_gw test_relay_gw.c)
 target_compile_options(test_relay_gw PRIVATE ${GW_WARNINGS})
-target_link_libraries(test_relay_gw PRIVATE gw_includes
-  "$<LINK_GROUP:RESCAN,gw_tunnel,gw_tls_server,gw_tls,gw_firmware,gw_board,lwip,bearssl>")
+target_link_libraries(test_relay_gw PRIVATE gw_proto gw_tls_server)
 
 add_test(NAME test_relay
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_relay.sh $<TARGET_FILE:relay>
@@ -31,8 +30,7 @@ endforeach()
 # tests/interop (npm ci by make deps).
 add_executable(test_yamux_interop test_yamux_interop.c)
 target_compile_options(test_yamux_interop PRIVATE ${GW_WARNINGS})
-target_link_libraries(test_yamux_interop PRIVATE gw_includes
-  "$<LINK_GROUP:RESCAN,gw_tunnel,gw_firmware,gw_board,lwip>")
+target_link_libraries(test_yamux_interop PRIVATE gw_proto)
 add_test(NAME test_yamux_interop
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_yamux_interop.sh
           $<TARGET_FILE:test_yamux_interop> ${CMAKE_SOURCE_DIR}/tests/interop)

@@ -1,7 +1,24 @@
 /* see check.h */
+#include <time.h>
+#include <unistd.h>
+
 #include "check.h"
 
 int check_failed;
+
+/* see check.h */
+int check_entropy(void *buf, size_t len)
+{
+    return getentropy(buf, len) == 0 ? 0 : -1;
+}
+
+/* see check.h */
+unsigned check_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
 
 int check_main(const struct check_case *cases, int argc, char **argv)
 {

@@ -28,6 +28,11 @@ extern int check_failed;
 
 struct check_case { const char *name; void (*fn)(void); };
 
+/* What the board would hand the lower layers, for tests that link no board: the kernel's
+ * entropy (rng_init) and monotonic milliseconds (lwip_port_init). */
+int check_entropy(void *buf, size_t len);
+unsigned check_now_ms(void);
+
 /* Runs every case (or those named on the command line); exit status 0 only if all pass. */
 int check_main(const struct check_case *cases, int argc, char **argv);
 

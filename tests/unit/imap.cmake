@@ -1,5 +1,4 @@
-# IMAP client (net/imap_parse, net/imap_client): sans-IO, no sockets, so they run natively,
+# IMAP client (proto/imap_parse, proto/imap_client): sans-IO, no sockets, so they run natively,
 # under ASan/UBSan and under qemu-aarch64 alike. The engine logs through log.h (firmware).
-gw_unit_test(test_imap_parse SOURCES test_imap_parse.c LIBS gw_imap)
-gw_unit_test(test_imap_client SOURCES test_imap_client.c
-  LIBS gw_imap gw_firmware gw_board lwip)
+gw_unit_test(test_imap_parse SOURCES test_imap_parse.c LIBS gw_proto)
+gw_unit_test(test_imap_client SOURCES test_imap_client.c LIBS gw_proto)

@@ -1,7 +1,7 @@
 # Flash HAL and record store suites (issue 3). The store libraries link the firmware log.
-set(GW_STORE_LIBS gw_store gw_flash gw_firmware gw_board lwip)
+set(GW_STORE_LIBS gw_store)
 
-gw_unit_test(test_flash SOURCES test_flash.c LIBS ${GW_STORE_LIBS})
+gw_unit_test(test_flash SOURCES test_flash.c LIBS ${GW_STORE_LIBS} gw_board)
 gw_unit_test(test_store SOURCES test_store.c LIBS ${GW_STORE_LIBS})
 gw_unit_test(test_store_powercut SOURCES test_store_powercut.c LIBS ${GW_STORE_LIBS})
 gw_unit_test(test_store_endurance SOURCES test_store_endurance.c LIBS ${GW_STORE_LIBS})
@@ -19,4 +19,4 @@ if(GW_ARCH STREQUAL "x86_64")
 endif()
 
 # The configuration on the store (config.h): schema, candidate/commit, config text.
-gw_unit_test(test_config SOURCES test_config.c LIBS gw_config gw_tls ${GW_STORE_LIBS} bearssl)
+gw_unit_test(test_config SOURCES test_config.c LIBS gw_config)

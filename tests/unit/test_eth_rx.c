@@ -9,6 +9,7 @@
 #include "lwip/memp.h"
 #include "lwip/pbuf.h"
 #include "lwip/stats.h"
+#include "lwip_port.h"
 #include "random.h"
 
 static int urgent_calls;
@@ -33,7 +34,8 @@ static void only_urgent_frames_take_the_last_pbufs(void)
     static struct pbuf *held[PBUF_POOL_SIZE];
     static const uint8_t frame[1514];
     unsigned n = 0;
-    CHECK_EQ(rng_init(), 0);   /* lwIP asks for random port numbers */
+    CHECK_EQ(rng_init(board_entropy), 0);   /* lwIP asks for random port numbers */
+    lwip_port_init(board_now_ms, NULL);
     lwip_init();
     board_set_rx_urgent(urgent);
     /* plenty free: taken without asking */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "hello.h"
+#include "hello_delivery.h"
 
 static void hello_round_trips_and_needs_every_byte(void)
 {

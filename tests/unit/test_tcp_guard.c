@@ -14,6 +14,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "lwip_port.h"
 #include "random.h"
 
 #define PEER_ISN 1000000u
@@ -127,7 +128,8 @@ static void connect_peer(void)
     if (done) {
         return;
     }
-    CHECK_EQ(rng_init(), 0);
+    CHECK_EQ(rng_init(check_entropy), 0);
+    lwip_port_init(check_now_ms, NULL);
     lwip_init();
     ip4_addr_t a, m, g;
     IP4_ADDR(&a, 10, 9, 0, 1);

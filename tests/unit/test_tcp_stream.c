@@ -10,6 +10,7 @@
 #include "lwip/netif.h"
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
+#include "lwip_port.h"
 #include "random.h"
 #include "svc_echo.h"
 #include "tcp_stream.h"
@@ -47,7 +48,8 @@ static void setup_once(void)
 {
     static int done;
     if (!done) {
-        CHECK_EQ(rng_init(), 0);
+        CHECK_EQ(rng_init(board_entropy), 0);
+        lwip_port_init(board_now_ms, NULL);
         lwip_init();
         CHECK_EQ(echo_start(ECHO_PORT), 0);
         done = 1;

@@ -1,4 +1,4 @@
-/* Network text made printable (net/text_escape): what a SOCKS5 client, a gateway's hello or
+/* Network text made printable (base/text_escape): what a SOCKS5 client, a gateway's hello or
  * a mail folder name may carry comes out as printable ASCII only, each other byte as \xHH,
  * and an escape is never cut in half when the room runs out. */
 #include <stdint.h>

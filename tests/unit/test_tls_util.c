@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "random.h"
 #include "test_tls_util.h"
 
 const char *pki_dir = "pki";
@@ -20,6 +21,10 @@ int tls_test_main(const struct check_case *cases, int argc, char **argv)
         }
     }
     argv[n] = NULL;
+    if (rng_init(check_entropy) != 0) {
+        fprintf(stderr, "no entropy\n");
+        return 1;
+    }
     return check_main(cases, n, argv);
 }
 

@@ -5,7 +5,7 @@ set(GW_TLS_PKI ${CMAKE_CURRENT_BINARY_DIR}/tls-pki)
 add_test(NAME tls_make_pki COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/make_pki.sh ${GW_TLS_PKI})
 set_tests_properties(tls_make_pki PROPERTIES LABELS unit FIXTURES_SETUP tls_pki TIMEOUT 120)
 
-set(TLS_TEST_LIBS gw_tls gw_board gw_firmware lwip bearssl)
+set(TLS_TEST_LIBS gw_tls)
 gw_unit_test(test_tls_pem SOURCES test_tls_pem.c test_tls_util.c LIBS ${TLS_TEST_LIBS}
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)
 gw_unit_test(test_tls_x509 SOURCES test_tls_x509.c test_tls_util.c LIBS ${TLS_TEST_LIBS}

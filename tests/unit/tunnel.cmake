@@ -1,11 +1,11 @@
-# Tunnel protocols (net/yamux, net/socks5, net/hello): pure state machines and codecs, no
+# Tunnel protocols (proto/yamux, proto/socks5, proto/hello_delivery): pure state machines and codecs, no
 # sockets, so they run natively, under ASan/UBSan and under qemu-aarch64 alike.
-set(TUNNEL_TEST_LIBS gw_tunnel gw_firmware gw_board lwip)
+set(TUNNEL_TEST_LIBS gw_proto)
 gw_unit_test(test_yamux SOURCES test_yamux.c LIBS ${TUNNEL_TEST_LIBS})
 gw_unit_test(test_socks5 SOURCES test_socks5.c LIBS ${TUNNEL_TEST_LIBS})
 gw_unit_test(test_hello SOURCES test_hello.c LIBS ${TUNNEL_TEST_LIBS})
-gw_unit_test(test_text_escape SOURCES test_text_escape.c LIBS gw_text_escape)
+gw_unit_test(test_text_escape SOURCES test_text_escape.c LIBS gw_base)
 # The relay's TLS server against the gateway's TLS client over a socketpair (test PKI).
 gw_unit_test(test_relay_tls SOURCES test_relay_tls.c test_tls_util.c
-  LIBS gw_tls_server gw_tls gw_board gw_firmware lwip bearssl
+  LIBS gw_tls_server
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "imap_client.h"
 #include "log.h"
 #include "secure_wipe.h"
@@ -102,24 +103,6 @@ static int quote(char *out, size_t cap, const char *s)
     return 0;
 }
 
-static size_t base64(char *out, const uint8_t *in, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        v |= i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0;
-        v |= i + 2 < n ? in[i + 2] : 0;
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    out[o] = 0;
-    return o;
-}
-
 /* ---- session steps ---- */
 
 static int send_capability(struct imap_client *c, enum imap_cstate next)
@@ -140,7 +123,7 @@ static int plain_b64(struct imap_client *c, char *out, size_t cap)
     memcpy(raw + 1, c->cfg.user, u);
     raw[1 + u] = 0;
     memcpy(raw + 2 + u, c->cfg.pass, p);
-    base64(out, raw, u + p + 2);
+    base64_encode(out, raw, u + p + 2, BASE64_STD);
     secure_wipe(raw, sizeof raw);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "log.h"
 #include "yamux.h"
 
@@ -21,27 +22,14 @@ _Static_assert(sizeof(struct yamux_chunk) == YAMUX_CHUNK, "YAMUX_MEM_SIZE assume
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
 
-/* ---- bytes ---- */
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* see yamux.h */
 void yamux_hdr_encode(const struct yamux_hdr *h, uint8_t out[YAMUX_HDR_LEN])
 {
     out[0] = h->version;
     out[1] = h->type;
-    put16(out + 2, h->flags);
-    put32(out + 4, h->id);
-    put32(out + 8, h->length);
+    put_be16(out + 2, h->flags);
+    put_be32(out + 4, h->id);
+    put_be32(out + 8, h->length);
 }
 
 /* see yamux.h */
@@ -50,8 +38,8 @@ void yamux_hdr_decode(const uint8_t in[YAMUX_HDR_LEN], struct yamux_hdr *h)
     h->version = in[0];
     h->type = in[1];
     h->flags = (uint16_t)(in[2] << 8 | in[3]);
-    h->id = get32(in + 4);
-    h->length = get32(in + 8);
+    h->id = get_be32(in + 4);
+    h->length = get_be32(in + 8);
 }
 
 /* see yamux.h */

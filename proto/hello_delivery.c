@@ -1,11 +1,12 @@
-/* see hello.h */
+/* see hello_delivery.h */
 #include <string.h>
 
-#include "hello.h"
+#include "bytes.h"
+#include "hello_delivery.h"
 
 /* ---- framing ---- */
 
-/* see hello.h */
+/* see hello_delivery.h */
 int hello_peek(const uint8_t *p, size_t len, uint8_t *kind, uint8_t *version)
 {
     if (len < HELLO_HDR_LEN) {
@@ -83,15 +84,6 @@ static int text(char *out, size_t cap, const uint8_t *v, size_t n, int utf8)
     return 0;
 }
 
-static uint64_t get_be(const uint8_t *v, size_t n)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        x = x << 8 | v[i];
-    }
-    return x;
-}
-
 /* ---- writer ---- */
 
 struct wr {
@@ -112,12 +104,10 @@ static void put(struct wr *w, uint8_t tag, const void *v, size_t n)
     w->len += 2 + n;
 }
 
-static void put_be(struct wr *w, uint8_t tag, uint64_t x, size_t n)
+static void put_uint(struct wr *w, uint8_t tag, uint64_t x, size_t n)
 {
     uint8_t b[8];
-    for (size_t i = 0; i < n; i++) {
-        b[n - 1 - i] = (uint8_t)(x >> (8 * i));
-    }
+    put_be(b, x, n);
     put(w, tag, b, n);
 }
 
@@ -146,7 +136,7 @@ static long finish(struct wr *w)
 
 /* ---- hello ---- */
 
-/* see hello.h */
+/* see hello_delivery.h */
 int hello_location_valid(const char *s, size_t len)
 {
     if (len == 0 || len > HELLO_LOCATION_MAX || (len == 1 && s[0] == '.')
@@ -181,7 +171,7 @@ static int hello_field(void *arg, uint8_t tag, const uint8_t *v, size_t n)
     }
 }
 
-/* see hello.h */
+/* see hello_delivery.h */
 long hello_parse(const uint8_t *p, size_t len, struct hello *h)
 {
     const uint8_t *b;
@@ -199,7 +189,7 @@ long hello_parse(const uint8_t *p, size_t len, struct hello *h)
     return (seen & (1u << 1)) ? m : HELLO_EMISSING;
 }
 
-/* see hello.h */
+/* see hello_delivery.h */
 long hello_encode(uint8_t *out, size_t cap, const struct hello *h)
 {
     struct wr w;
@@ -249,7 +239,7 @@ static int delivery_field(void *arg, uint8_t tag, const uint8_t *v, size_t n)
     }
 }
 
-/* see hello.h */
+/* see hello_delivery.h */
 long delivery_parse(const uint8_t *p, size_t len, struct delivery *d)
 {
     const uint8_t *b;
@@ -268,7 +258,7 @@ long delivery_parse(const uint8_t *p, size_t len, struct delivery *d)
     return (seen & need) == need ? m : HELLO_EMISSING;
 }
 
-/* see hello.h */
+/* see hello_delivery.h */
 long delivery_encode(uint8_t *out, size_t cap, const struct delivery *d)
 {
     struct wr w;
@@ -276,10 +266,10 @@ long delivery_encode(uint8_t *out, size_t cap, const struct delivery *d)
         return HELLO_ETOOBIG;
     }
     begin(&w, out, cap, HELLO_K_DELIVERY);
-    put_be(&w, 1, d->length, 8);
+    put_uint(&w, 1, d->length, 8);
     put(&w, 2, d->sha256, 32);
-    put_be(&w, 3, d->uidvalidity, 4);
-    put_be(&w, 4, d->uid, 4);
+    put_uint(&w, 3, d->uidvalidity, 4);
+    put_uint(&w, 4, d->uid, 4);
     put(&w, 5, d->folder, strlen(d->folder));
     return finish(&w);
 }
@@ -303,7 +293,7 @@ static int answer_field(void *arg, uint8_t tag, const uint8_t *v, size_t n)
     }
 }
 
-/* see hello.h */
+/* see hello_delivery.h */
 long answer_parse(const uint8_t *p, size_t len, uint8_t kind, struct hello_answer *a)
 {
     const uint8_t *b;
@@ -321,7 +311,7 @@ long answer_parse(const uint8_t *p, size_t len, uint8_t kind, struct hello_answe
     return (seen & (1u << 1)) ? m : HELLO_EMISSING;
 }
 
-/* see hello.h */
+/* see hello_delivery.h */
 long answer_encode(uint8_t *out, size_t cap, uint8_t kind, uint8_t status, const char *txt)
 {
     struct wr w;
@@ -334,7 +324,7 @@ long answer_encode(uint8_t *out, size_t cap, uint8_t kind, uint8_t status, const
     return finish(&w);
 }
 
-/* see hello.h */
+/* see hello_delivery.h */
 const char *hello_strerror(long err)
 {
     switch (err) {

@@ -20,8 +20,8 @@
  *
  * Parsers take (p, len) and return the message's length (> 0), 0 when more bytes are needed
  * (at most HELLO_MSG_MAX in all), or a negative enum hello_err; they never read past len. */
-#ifndef GW_HELLO_H
-#define GW_HELLO_H
+#ifndef GW_HELLO_DELIVERY_H
+#define GW_HELLO_DELIVERY_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -26,9 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "hello_delivery.h"
 #include "log.h"
 #include "pem.h"
+#include "random.h"
 #include "tls_client.h"
 #include "trust.h"
 #include "yamux.h"
@@ -347,6 +349,10 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
     log_set_sink(log_to_stderr);
+    if (rng_init(check_entropy) != 0) {
+        fprintf(stderr, "no entropy\n");
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--relay") == 0) {

@@ -7,7 +7,7 @@ gw_integration_test(test_imap_dovecot)
 # (imap_hostile.py).
 add_executable(test_imap_session test_imap_session.c)
 target_compile_options(test_imap_session PRIVATE ${GW_WARNINGS})
-target_link_libraries(test_imap_session PRIVATE gw_proto gw_tls_server)
+target_link_libraries(test_imap_session PRIVATE gw_proto gw_tls_server gw_check)
 add_test(NAME test_imap_session
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_session.sh
           $<TARGET_FILE:test_imap_session> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)

@@ -25,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "imap_client.h"
+#include "random.h"
 #include "tls_client.h"
 #include "tls_io_fd.h"
 #include "trust.h"
@@ -329,6 +331,10 @@ int main(int argc, char **argv)
     const char *connect_to = NULL, *mode = "starttls", *ca = NULL, *after = "delete";
     struct imap_client_config cfg = { .folder = "INBOX" };
     int timeout = 120;
+    if (rng_init(check_entropy) != 0) {
+        fprintf(stderr, "no entropy\n");
+        return 1;
+    }
     for (int i = 1; i + 1 < argc || (i < argc && !strcmp(argv[i], "--idle")); i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--idle")) { idle_wanted = 1; i--; continue; }

@@ -30,9 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "hello_delivery.h"
 #include "log.h"
 #include "pem.h"
+#include "random.h"
 #include "socks5.h"
 #include "tls_client.h"
 #include "tls_io_fd.h"
@@ -706,6 +708,10 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_term);
     log_set_sink(log_to_stderr);
     signal(SIGUSR1, on_usr1);
+    if (rng_init(check_entropy) != 0) {
+        fprintf(stderr, "no entropy\n");
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--relay") == 0) {

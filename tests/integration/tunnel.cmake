@@ -5,7 +5,7 @@
 # The fake gateway: our TLS client, yamux client, hello and SOCKS5 codec on kernel sockets.
 add_executable(test_relay_gw test_relay_gw.c)
 target_compile_options(test_relay_gw PRIVATE ${GW_WARNINGS})
-target_link_libraries(test_relay_gw PRIVATE gw_proto gw_tls_server)
+target_link_libraries(test_relay_gw PRIVATE gw_proto gw_tls_server gw_check)
 
 add_test(NAME test_relay
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_relay.sh $<TARGET_FILE:relay>

@@ -238,15 +238,12 @@ static void violation(struct yamux_session *s, struct yamux_stream *st, const ch
     stream_abort(s, st, 1);
 }
 
-/* The pool policy (yamux.h): a holder that made no progress for YAMUX_STALL_MS, or for
- * YAMUX_HOG_MS while it sits on more than its share, may be reset for a full pool. A
- * stream that can take a quarter of the pool and not drain it is what keeps everybody
- * waiting; the longer time spares those that hold little. */
+/* The pool policy (yamux.h): a holder that made no progress for YAMUX_STALL_MS may be
+ * reset for a full pool. One time for all: a shorter one for big holders let fresh streams
+ * that filled the pool pick an innocent big transfer whose reader paused for a moment. */
 static int stalled(const struct yamux_session *s, const struct yamux_stream *st)
 {
-    uint32_t idle = s->now_ms - st->rx_since_ms;
-    uint64_t share = (uint64_t)s->nchunks * CHUNK_DATA / YAMUX_SHARE_DIV;
-    return idle >= YAMUX_STALL_MS || (st->rx_buffered > share && idle >= YAMUX_HOG_MS);
+    return s->now_ms - st->rx_since_ms >= YAMUX_STALL_MS;
 }
 
 /* The pool is full: reset the stalled stream that holds the most of it. Returns 1 if one
@@ -405,7 +402,7 @@ int yamux_init(struct yamux_session *s, const struct yamux_config *cfg, void *me
     s->chunks_free = s->nchunks;
     s->next_id = cfg->client ? 1 : 2;
     s->goaway_owed = s->goaway_sent = s->goaway_recv = -1;
-    s->now_ms = s->last_ping_ms = now_ms;
+    s->now_ms = s->last_ping_ms = s->last_in_ms = now_ms;
     s->state = YAMUX_SS_OPEN;
     return YAMUX_OK;
 }
@@ -665,6 +662,9 @@ long yamux_input(struct yamux_session *s, const uint8_t *p, size_t len)
             break;
         }
     }
+    if (used > 0) {
+        s->last_in_ms = s->now_ms;            /* the peer is alive, however slow we read */
+    }
     flush_control(s);
     return (long)used;
 }
@@ -726,16 +726,23 @@ int yamux_tick(struct yamux_session *s, uint32_t now_ms)
     if (s->state != YAMUX_SS_OPEN) {
         return YAMUX_EPROTO;
     }
-    if (s->ping_outstanding && s->cfg.dead_ms && now_ms - s->ping_sent_ms >= s->cfg.dead_ms) {
+    if (s->ping_outstanding && s->cfg.dead_ms && now_ms - s->ping_sent_ms >= s->cfg.dead_ms
+        && now_ms - s->last_in_ms >= s->cfg.dead_ms) {
         slog(s, LOG_WARN, __func__, "no ping reply for %lu ms: link dead",
              (unsigned long)(now_ms - s->ping_sent_ms));
         abort_all(s);
         s->state = YAMUX_SS_DEAD;
         return YAMUX_EDEAD;
     }
-    if (s->cfg.keepalive_ms && !s->ping_outstanding
-        && now_ms - s->last_ping_ms >= s->cfg.keepalive_ms) {
-        start_ping(s, now_ms);
+    if (s->cfg.keepalive_ms && now_ms - s->last_ping_ms >= s->cfg.keepalive_ms) {
+        if (!s->ping_outstanding) {
+            start_ping(s, now_ms);
+        } else {
+            /* the answer is late (our peer may be reading slowly): ping again with the same
+             * ID, so the peer keeps hearing from us and knows the link is alive */
+            s->ping_owed = 1;
+            s->last_ping_ms = now_ms;
+        }
         flush_control(s);
     }
     return YAMUX_OK;

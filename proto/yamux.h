@@ -38,10 +38,16 @@
  *     whole session (pings included). When a Data frame finds the pool full, the stream
  *     holding the most of it among the stalled ones is reset (RST, its chunks freed,
  *     stats.pool_resets, a log line at most once a second) and input goes on. Stalled: no
- *     progress (YAMUX_PROGRESS_MIN bytes read, or all it held) for YAMUX_STALL_MS, or for
- *     YAMUX_HOG_MS when it holds more than its share (1/YAMUX_SHARE_DIV) of the pool. If
- *     no holder is stalled, input waits as above: a reader that progresses is never reset,
- *     and under normal load the pool is not full at all (time: the now_ms of yamux_tick);
+ *     progress (YAMUX_PROGRESS_MIN bytes read, or all it held) for YAMUX_STALL_MS, the same
+ *     for every stream, so a reader that pauses briefly (a retransmission on its LAN) is
+ *     never the one sacrificed to streams that filled the pool after it. If no holder is
+ *     stalled, input waits as above: a reader that progresses is never reset, and under
+ *     normal load the pool is not full at all (time: the now_ms of yamux_tick);
+ *   - liveness: a link is dead when a ping has gone unanswered for dead_ms *and* nothing at
+ *     all arrived for dead_ms; a ping whose answer is late is sent again (same ID) every
+ *     keepalive_ms, so each side keeps hearing from the other. Readers that drain slowly may
+ *     keep a pool full and queue the ping replies behind their data: the link is slow then,
+ *     not dead;
  *   - sending: yamux_write() takes only what the peer's window and the output queue allow
  *     and returns 0 otherwise (YAMUX_EV_WRITE tells when to retry). Control frames (ACK,
  *     FIN, RST, WindowUpdate, pings) are owed as per-stream bits, not queued, and go out
@@ -90,8 +96,6 @@ enum yamux_goaway { YAMUX_GOAWAY_NORMAL = 0, YAMUX_GOAWAY_PROTO = 1, YAMUX_GOAWA
 #define YAMUX_NAME_MAX 80        /* session name in log lines */
 #define YAMUX_STALL_MS 2000      /* a stream that made no progress for this long while the
                                     receive pool is full is reset (the pool policy, above) */
-#define YAMUX_HOG_MS 500         /* ... or this long, if it holds more than its share */
-#define YAMUX_SHARE_DIV 4        /* a stream's share: a quarter of the pool */
 #define YAMUX_PROGRESS_MIN 2048  /* progress: this much read, or everything buffered; a
                                     few bytes now and then (a TCP peer's zero-window
                                     probes taken) do not count */
@@ -220,6 +224,7 @@ struct yamux_session {
     /* keepalive */
     uint32_t now_ms;
     uint32_t ping_id, ping_sent_ms, last_ping_ms;
+    uint32_t last_in_ms;         /* now_ms when input bytes were last taken: liveness */
     int ping_outstanding;
     uint32_t rtt_ms;             /* last measured round trip; 0 until the first reply */
     unsigned poll_cursor;

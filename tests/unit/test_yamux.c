@@ -378,16 +378,14 @@ static void stuck_streams_hold_a_full_pool_until(unsigned nstuck, size_t each, u
     CHECK_EQ(srv.state, YAMUX_SS_OPEN);
 }
 
-/* One stream holding the whole pool (more than its quarter share) without progress is
- * reset after YAMUX_HOG_MS. */
-static void a_stream_sitting_on_more_than_its_share_is_reset_after_the_hog_time(void)
+/* One stream holding the whole pool without progress is reset after YAMUX_STALL_MS. */
+static void a_stream_sitting_on_the_whole_pool_is_reset_after_the_stall_time(void)
 {
-    stuck_streams_hold_a_full_pool_until(1, YAMUX_INITIAL_WINDOW, YAMUX_HOG_MS);
+    stuck_streams_hold_a_full_pool_until(1, YAMUX_INITIAL_WINDOW, YAMUX_STALL_MS);
 }
 
-/* Eight streams holding 8 full chunks each (an eighth of the pool, under their share) are
- * given the longer YAMUX_STALL_MS. */
-static void streams_within_their_share_are_reset_after_the_stall_time(void)
+/* Eight streams holding 8 full chunks each are given the same YAMUX_STALL_MS. */
+static void streams_holding_little_are_reset_after_the_stall_time_too(void)
 {
     stuck_streams_hold_a_full_pool_until(8, 8 * (YAMUX_CHUNK - 8), YAMUX_STALL_MS);
 }
@@ -503,6 +501,59 @@ static void slow_readers_that_progress_are_never_reset(void)
         CHECK_EQ(n[i], (size_t)LEN);
         CHECK(memcmp(src, got[i], LEN) == 0);
     }
+}
+
+/* Readers that progress just enough (2100 B per 1.9 s each: never "stalled") keep the
+ * 512 KiB pool full, and the relay's 256 KiB output queue sits ahead of every ping reply:
+ * the link is slow, not dead (data keeps arriving), so nobody declares it dead. */
+static void slow_readers_that_keep_the_pool_full_do_not_kill_the_link(void)
+{
+    enum { NS = 8 };
+    static uint8_t buf[YAMUX_FRAME_MAX], sink[4096];
+    struct yamux_config cc = config(1), sc = config(0);
+    cc.max_streams = sc.max_streams = 32;
+    sc.rx_pool = 512u * 1024;          /* the gateway's LINK_RX_POOL */
+    cc.out_cap = 256u * 1024;          /* the relay's RELAY_YAMUX_OUT, no kernel buffer */
+    cc.keepalive_ms = sc.keepalive_ms = 5000;
+    cc.dead_ms = sc.dead_ms = 15000;
+    CHECK_EQ(start(&cc, &sc), 0);
+    struct yamux_stream *a[NS], *b[NS] = { 0 }, *st;
+    for (int i = 0; i < NS; i++) a[i] = yamux_open(&cli);
+    uint32_t now, died = 0;
+    for (now = 0; now <= 60000; now += 100) {
+        for (int i = 0; i < NS; i++) (void)yamux_write(a[i], buf, sizeof buf);
+        if (turn(now)) { died = now; break; }
+        while ((st = yamux_accept(&srv)) != NULL) {
+            for (int i = 0; i < NS; i++) if (st->id == a[i]->id) b[i] = st;
+        }
+        if (now % 1900 == 0)
+            for (int i = 0; i < NS; i++) if (b[i]) (void)yamux_read(b[i], sink, 2100);
+    }
+    CHECK_EQ(died, 0);
+}
+
+/* An innocent stream holding a big part of the pool whose reader pauses 600 ms (a LAN
+ * retransmission) is not the one reset when fresh streams fill the pool meanwhile. */
+static void a_reader_pausing_briefly_is_not_sacrificed_to_fresh_streams(void)
+{
+    static uint8_t buf[YAMUX_FRAME_MAX], sink[1 << 18];
+    struct yamux_config cc = config(1), sc = config(0);
+    cc.max_streams = sc.max_streams = 32;
+    sc.rx_pool = 512u * 1024;
+    cc.out_cap = 256u * 1024;          /* the relay's RELAY_YAMUX_OUT */
+    CHECK_EQ(start(&cc, &sc), 0);
+    struct yamux_stream *good = yamux_open(&cli), *bad[4], *sg = NULL, *st;
+    size_t gsent = 0;
+    for (uint32_t now = 0; now <= 3000; now += 100) {
+        while (now >= 400 && gsent < 200000) { long w = yamux_write(good, buf, sizeof buf); if (w <= 0) break; gsent += (size_t)w; }
+        if (now == 800) for (int i = 0; i < 4; i++) bad[i] = yamux_open(&cli);
+        if (now >= 800) for (int k = 0; k < 8; k++) for (int i = 0; i < 4; i++) (void)yamux_write(bad[i], buf, sizeof buf);
+        CHECK_EQ(turn(now), 0);
+        while ((st = yamux_accept(&srv)) != NULL) if (st->id == good->id) sg = st;
+        /* the good reader reads everything, except it pauses 400..1000 ms (a LAN RTO) */
+        if (sg && (now < 400 || now > 1100) && sg->state != YAMUX_S_RESET) (void)yamux_read(sg, sink, sizeof sink);
+    }
+    CHECK(sg != NULL && sg->state != YAMUX_S_RESET);
 }
 
 /* ---- half-close and reset ---- */
@@ -844,13 +895,17 @@ CHECK_MAIN(
       a_reader_that_stops_gets_back_pressure_not_a_queue },
     { "output_queue_is_bounded", output_queue_is_bounded },
     { "a_full_receive_pool_stops_input_until_read", a_full_receive_pool_stops_input_until_read },
-    { "a_stream_sitting_on_more_than_its_share_is_reset_after_the_hog_time",
-      a_stream_sitting_on_more_than_its_share_is_reset_after_the_hog_time },
-    { "streams_within_their_share_are_reset_after_the_stall_time",
-      streams_within_their_share_are_reset_after_the_stall_time },
+    { "a_stream_sitting_on_the_whole_pool_is_reset_after_the_stall_time",
+      a_stream_sitting_on_the_whole_pool_is_reset_after_the_stall_time },
+    { "streams_holding_little_are_reset_after_the_stall_time_too",
+      streams_holding_little_are_reset_after_the_stall_time_too },
     { "many_streams_nobody_reads_cannot_stop_the_session",
       many_streams_nobody_reads_cannot_stop_the_session },
     { "slow_readers_that_progress_are_never_reset", slow_readers_that_progress_are_never_reset },
+    { "slow_readers_that_keep_the_pool_full_do_not_kill_the_link",
+      slow_readers_that_keep_the_pool_full_do_not_kill_the_link },
+    { "a_reader_pausing_briefly_is_not_sacrificed_to_fresh_streams",
+      a_reader_pausing_briefly_is_not_sacrificed_to_fresh_streams },
     { "half_close_works_both_ways", half_close_works_both_ways },
     { "reset_reaches_the_other_side_and_frees_both_slots",
       reset_reaches_the_other_side_and_frees_both_slots },

@@ -1,22 +1,21 @@
 /* The console's commands that talk to the network: `tls probe` (a TLS handshake to any
  * host, its chain and verdict) and `mapping check` (connect, and handshake for a tls
- * mapping, to a mapping's internal host). One runs at a time: its handler returns
- * CMDS_IN_PROGRESS, the event loop drives it, probe_poll() gives its result. */
+ * mapping, to a mapping's internal host). Both dial (dial.h) without DNS: a console command
+ * names an address or a host-table name. One runs at a time: its handler returns
+ * CMDS_IN_PROGRESS, probe_poll() steps it on each turn of the loop and gives its result. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "board.h"
 #include "certtime.h"
 #include "console_cmds.h"
 #include "console_int.h"
-#include "endpoint.h"
+#include "dial.h"
 #include "hostport.h"
 #include "keys.h"
 #include "mappings.h"
 #include "pem.h"
-#include "resolve.h"
 #include "secure_wipe.h"
 #include "settings.h"
 #include "tls_conn.h"
@@ -38,11 +37,13 @@ static unsigned long split_hostport(char *s)
 
 /* ---- tls probe ------------------------------------------------------------------------ */
 
-/* One probe at a time; its connection is static so 50 probes in a row cost no more than
- * one (RAM: sizeof pr, about 62 KiB, most of it the TLS buffers). */
+/* One probe at a time; its connection is its own (not the endpoints' pool) and static, so
+ * 50 probes in a row cost no more than one (RAM: sizeof pr, about 62 KiB, most of it the
+ * TLS buffers). */
 static struct {
     int running, result;
-    struct tls_conn conn;
+    struct dial dial;
+    struct endpoint_tls tls;
     struct tls_chain chain;
     struct device_key key;
     br_x509_certificate certs[TLS_CHAIN_MAX];
@@ -54,10 +55,11 @@ static struct {
 static void probe_report(void)
 {
     const struct tls_chain *ch = &pr.chain;
-    const char *v = tls_conn_verdict(&pr.conn);
+    const struct tls_conn *conn = &pr.tls.conn;
+    const char *v = tls_conn_verdict(conn);
     if (ch->count > 0) {
         cons_out("server chain (%u certificate%s):\n", ch->count, ch->count == 1 ? "" : "s");
-    } else if (pr.conn.tcp_up) {
+    } else if (conn->tcp_up) {
         cons_out("server chain: none received\n");
     }
     for (unsigned i = 0; i < ch->count && i < TLS_CHAIN_MAX; i++) {
@@ -73,8 +75,8 @@ static void probe_report(void)
         cons_out("     issuer   %s\n", f->issuer);
         cons_out("     valid    %s to %s, %s%s\n", nb, na, f->key_text, f->is_ca ? ", CA" : "");
     }
-    if (!pr.conn.failed || pr.conn.handshake_ms) {
-        cons_out("handshake: %u ms\n", (unsigned)pr.conn.handshake_ms);
+    if (!conn->failed || conn->handshake_ms) {
+        cons_out("handshake: %u ms\n", (unsigned)conn->handshake_ms);
     }
     cons_out("verdict: %s\n", v);
 }
@@ -84,19 +86,17 @@ static void probe_end(void)
     key_wipe(&pr.key);
     secure_wipe(pr.chain_der, sizeof pr.chain_der);
     probe_report();
-    pr.result = strncmp(tls_conn_verdict(&pr.conn), "ok", 2) == 0
+    pr.result = strncmp(tls_conn_verdict(&pr.tls.conn), "ok", 2) == 0
                     ? 0 : cons_fail("tls probe %s: failed", pr.target);
     pr.running = 0;
 }
 
-static void probe_event(struct tls_conn *c, unsigned events, void *arg)
+/* The probe, one step: the handshake was the point, so the endpoint closed it cleanly as
+ * soon as it was open (ENDPOINT_CLOSE_ON_OPEN); the report comes once the close is done. */
+static void probe_step(void)
 {
-    (void)arg;
-    if (events & TLS_CONN_OPEN) {
-        tls_conn_close(c);          /* the handshake was the point: close cleanly */
-        return;
-    }
-    if (events & (TLS_CONN_CLOSED | TLS_CONN_FAILED)) {
+    enum dial_state s = dial_poll(&pr.dial);
+    if (s == DIAL_CLOSED || s == DIAL_FAILED) {
         probe_end();
     }
 }
@@ -134,32 +134,15 @@ static int probe_client_identity(struct tls_client_config *cfg)
     return 0;
 }
 
-/* HOST: an IPv4 literal or a name of the static host table. */
-static int probe_resolve(const char *host, ip_addr_t *addr)
-{
-    const struct config *cf = settings_running();
-    if (ipaddr_aton(host, addr) && IP_IS_V4(addr)) {
-        return 0;
-    }
-    for (unsigned i = 0; i < cf->nhosts; i++) {
-        if (strcasecmp(cf->hosts[i].name, host) == 0) {
-            const uint8_t *b = cf->hosts[i].addr;
-            IP_ADDR4(addr, b[0], b[1], b[2], b[3]);
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* see console_int.h */
 int probe_tls(const struct cmd_args *a)
 {
     int argc = a->argc;
     char **argv = a->argv;
-    struct tls_client_config cfg = { 0 };
+    struct tls_client_config cfg;
+    char what[CONFIG_LINE_MAX + 16];
     const char *name = NULL;
     int client = 0, relay = 0;
-    ip_addr_t addr;
     last = PROBE_TLS;
     if (argc < 3 || strcmp(argv[1], "probe") != 0) {
         return cons_fail("tls %s: expected probe HOST:PORT [name NAME] [client] [relay]",
@@ -180,25 +163,23 @@ int probe_tls(const struct cmd_args *a)
     if (port == 0) {
         return cons_fail("tls probe: %s: expected HOST:PORT", argv[2]);
     }
-    if (probe_resolve(argv[2], &addr) != 0) {
-        return cons_fail("tls probe: %s: not an IPv4 address nor a name in the host table "
-                    "(host add NAME A.B.C.D)", argv[2]);
+    snprintf(what, sizeof what, "tls probe: %s", argv[2]);
+    dial_start(&pr.dial, argv[2], what, DIAL_NO_DNS);
+    if (dial_poll(&pr.dial) == DIAL_FAILED) {
+        return cons_fail("%s", dial_verdict(&pr.dial));
     }
     memset(&pr.chain, 0, sizeof pr.chain);
     snprintf(pr.target, sizeof pr.target, "%s:%lu", argv[2], port);
-    cfg.host = name ? name : argv[2];
-    if (relay) {
-        settings_relay_anchors(&cfg.anchors, &cfg.anchors_num);   /* as the tunnel checks */
-    } else {
-        settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
-    }
-    settings_time(&cfg.now);
+    /* as the tunnel (relay) or a tls mapping checks; what cannot be used (no time, no
+     * relay anchors) the handshake's verdict says */
+    settings_tls_client(&cfg, name ? name : argv[2],
+                        relay ? SETTINGS_PEER_RELAY : SETTINGS_PEER_SERVER);
     cfg.capture = &pr.chain;
     if (client && probe_client_identity(&cfg) != 0) {
         key_wipe(&pr.key);
         return -1;
     }
-    if (tls_conn_open(&pr.conn, &addr, (uint16_t)port, &cfg, probe_event, NULL) != 0) {
+    if (dial_connect(&pr.dial, (uint16_t)port, &cfg, &pr.tls, ENDPOINT_CLOSE_ON_OPEN) != 0) {
         probe_end();
         return pr.result;
     }
@@ -209,19 +190,18 @@ int probe_tls(const struct cmd_args *a)
 
 /* ---- mapping check --------------------------------------------------------------------- */
 
-/* One check at a time (RAM: an endpoint, ~0.3 KiB, plus a TLS slot while it runs). */
+/* One check at a time (RAM: a dial, ~0.3 KiB, plus a TLS slot of the pool while it runs). */
 static struct {
     int running, result, map;
     uint32_t started_ms;
-    ip_addr_t addr;
-    struct endpoint ep;
+    struct dial dial;
 } mc;
 
 static void check_done(int ok, const char *verdict)
 {
     const struct config_mapping *m = mappings_get(mc.map);
     char a[16];
-    ipaddr_ntoa_r(&mc.addr, a, sizeof a);
+    ipaddr_ntoa_r(&mc.dial.addr, a, sizeof a);
     cons_out("%s:%u -> %s:%u (%s) %s: %s (%u ms)\n", m->virt.host, m->virt.port,
              m->internal.host, m->internal.port, a, m->tls ? "tls" : "tcp", verdict,
              (unsigned)(board_now_ms() - mc.started_ms));
@@ -232,17 +212,23 @@ static void check_done(int ok, const char *verdict)
     mc.running = 0;
 }
 
-static void on_check(struct endpoint *e, unsigned events, void *arg)
+/* The check, one step: open is ok (and closed at once), failed says why. */
+static void check_step(void)
 {
-    (void)arg;
-    if (events & EP_FAILED) {
-        check_done(0, endpoint_verdict(e));
-    } else if (events & EP_OPEN) {
+    switch (dial_poll(&mc.dial)) {
+    case DIAL_FAILED:
+        check_done(0, dial_verdict(&mc.dial));
+        return;
+    case DIAL_OPEN: {
         char v[VERDICT_MAX + 16];
-        snprintf(v, sizeof v, "%s", mappings_get(mc.map)->tls ? endpoint_verdict(e)
+        snprintf(v, sizeof v, "%s", mappings_get(mc.map)->tls ? dial_verdict(&mc.dial)
                                                               : "ok: connected");
-        endpoint_close(e);
+        dial_close(&mc.dial);
         check_done(1, v);
+        return;
+    }
+    default:
+        return;
     }
 }
 
@@ -251,7 +237,8 @@ int probe_mapping(const struct cmd_args *a)
 {
     int argc = a->argc;
     char **argv = a->argv;
-    struct tls_client_config cfg = { 0 };
+    struct tls_client_config cfg;
+    char what[CONFIG_NAME_MAX + 32];
     last = PROBE_MAPPING;
     unsigned long port = argc == 3 ? split_hostport(argv[2]) : 0;
     if (port == 0) {
@@ -263,21 +250,20 @@ int probe_mapping(const struct cmd_args *a)
                                      "(mapping list)", argv[2], port);
     }
     const struct config_mapping *m = mappings_get(mc.map);
-    if (resolve_name(m->internal.host, &mc.addr, NULL, NULL) != RESOLVE_DONE) {
-        /* DNS answers would come later: the check names what the table lacks instead */
-        return mc.result = cons_fail("mapping check: internal host %s: not an address nor in "
-                                     "the host table (host add NAME A.B.C.D)", m->internal.host);
+    snprintf(what, sizeof what, "mapping check: internal host %s", m->internal.host);
+    dial_start(&mc.dial, m->internal.host, what, DIAL_NO_DNS);
+    if (dial_poll(&mc.dial) == DIAL_FAILED) {
+        return mc.result = cons_fail("%s", dial_verdict(&mc.dial));
     }
     if (m->tls) {
-        cfg.host = mappings_tls_name(mc.map);
-        settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
-        settings_time(&cfg.now);
+        /* as the stream would: without a valid time the handshake says so */
+        settings_tls_client(&cfg, mappings_tls_name(mc.map), SETTINGS_PEER_SERVER);
     }
     mc.started_ms = board_now_ms();
     mc.running = 1;
-    if (endpoint_open(&mc.ep, &mc.addr, m->internal.port, m->tls ? &cfg : NULL, on_check,
-                      NULL) != 0) {
-        check_done(0, endpoint_verdict(&mc.ep));
+    if (dial_connect(&mc.dial, m->internal.port, m->tls ? &cfg : NULL, NULL,
+                     ENDPOINT_CLOSE_ON_OPEN) != 0) {
+        check_done(0, dial_verdict(&mc.dial));
         return mc.result;
     }
     return CMDS_IN_PROGRESS;
@@ -287,7 +273,13 @@ int probe_mapping(const struct cmd_args *a)
 int probe_poll(void)
 {
     if (last == PROBE_MAPPING) {
+        if (mc.running) {
+            check_step();
+        }
         return mc.running ? CMDS_IN_PROGRESS : mc.result;
+    }
+    if (pr.running) {
+        probe_step();
     }
     return pr.running ? CMDS_IN_PROGRESS : pr.result;
 }
@@ -296,7 +288,7 @@ int probe_poll(void)
 void probe_cancel(void)
 {
     if (pr.running) {
-        tls_conn_abort(&pr.conn);
+        dial_abort(&pr.dial);
         pr.running = 0;
         key_wipe(&pr.key);
         pr.result = cons_fail("tls probe %s: cancelled", pr.target);

@@ -15,17 +15,21 @@ static struct pending {
     char name[CONFIG_NAME_MAX];
 } pending[RESOLVE_PENDING_MAX];
 
-static int from_table(const char *name, ip_addr_t *addr)
+/* see resolve.h */
+int resolve_now(const char *name, ip_addr_t *addr)
 {
     const struct config *cf = settings_running();
+    if (ipaddr_aton(name, addr) && IP_IS_V4(addr)) {
+        return 0;
+    }
     for (unsigned i = 0; i < cf->nhosts; i++) {
         if (strcasecmp(cf->hosts[i].name, name) == 0) {
             const uint8_t *b = cf->hosts[i].addr;
             IP_ADDR4(addr, b[0], b[1], b[2], b[3]);
-            return 1;
+            return 0;
         }
     }
-    return 0;
+    return -1;
 }
 
 /* lwIP answers every query for a name through one callback: hand it to each asker. */
@@ -45,10 +49,7 @@ static void on_dns(const char *name, const ip_addr_t *addr, void *unused)
 /* see resolve.h */
 enum resolve_result resolve_name(const char *name, ip_addr_t *addr, resolve_cb cb, void *arg)
 {
-    if (ipaddr_aton(name, addr) && IP_IS_V4(addr)) {
-        return RESOLVE_DONE;
-    }
-    if (from_table(name, addr)) {
+    if (resolve_now(name, addr) == 0) {
         return RESOLVE_DONE;
     }
     if (!settings_running()->net.has_dns || strlen(name) >= CONFIG_NAME_MAX) {

@@ -16,6 +16,9 @@ enum resolve_result {
 };
 
 enum resolve_result resolve_name(const char *name, ip_addr_t *addr, resolve_cb cb, void *arg);
+/* The answer now, never DNS (the console's commands, which cannot wait): an IPv4 literal or
+ * a name of the host table. 0, or -1 (*addr undefined). */
+int resolve_now(const char *name, ip_addr_t *addr);
 /* Forget a pending query's callback (its owner went away). */
 void resolve_cancel(resolve_cb cb, void *arg);
 

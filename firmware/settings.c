@@ -16,6 +16,7 @@
 #include "store.h"
 #include "svc_imap.h"
 #include "timesync.h"
+#include "tls_client.h"
 #include "trust.h"
 #include "tunnel.h"
 #include "verify.h"
@@ -290,6 +291,30 @@ void settings_relay_anchors(const br_x509_trust_anchor **ta, size_t *n)
     }
     *ta = st.trust.ta;
     *n = st.cfg.running.tunnel.trust_shared ? st.trust.count : st.relay_anchors;
+}
+
+/* see settings.h */
+const char *settings_tls_client(struct tls_client_config *cfg, const char *host,
+                                enum settings_peer peer)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = host;
+    if (peer == SETTINGS_PEER_RELAY) {
+        settings_relay_anchors(&cfg->anchors, &cfg->anchors_num);
+    } else {
+        settings_trust_anchors(&cfg->anchors, &cfg->anchors_num);
+    }
+    int timed = settings_time(&cfg->now);
+    if (peer == SETTINGS_PEER_RELAY && cfg->anchors_num == 0) {
+        /* say so plainly: an empty trust store would read as "unknown issuer" */
+        return "no relay trust anchors: import the relay's CA with `trust import relay`";
+    }
+    if (!timed) {
+        static char reason[96];     /* read at once by every caller */
+        snprintf(reason, sizeof reason, "time not valid yet (%s)", st.time_why);
+        return reason;
+    }
+    return NULL;
 }
 
 /* see settings.h */

@@ -9,6 +9,7 @@
 
 struct netif;
 struct device_key;
+struct tls_client_config;
 
 /* Index entries for the store: distinct keys it can hold (12 B each: 3 KiB). */
 #define SETTINGS_KEYS_MAX 256
@@ -51,6 +52,17 @@ int settings_device_key(const struct config *cf, struct device_key *k);
  * the server anchors only while `set tunnel trust shared` (an older flash) says so. */
 void settings_trust_anchors(const br_x509_trust_anchor **ta, size_t *n);
 void settings_relay_anchors(const br_x509_trust_anchor **ta, size_t *n);
+/* Whose certificates a TLS client checks: an internal server's (tls mappings, the IMAP
+ * receiver, tls probe) or a relay's (the tunnel, `tls probe ... relay`). */
+enum settings_peer { SETTINGS_PEER_SERVER, SETTINGS_PEER_RELAY };
+/* The TLS client configuration every client starts from: *cfg zeroed, then host, the trust
+ * anchors for peer and the validated time. NULL when it can be used; else why not: "no
+ * relay trust anchors: ..." (a relay, and its trust store empty) or "time not valid yet
+ * (WHY)". *cfg is filled all the same (its time 0 when not valid), so that `tls probe` and
+ * `mapping check` can let the handshake say it. The caller adds a client identity, SNI or
+ * a capture. */
+const char *settings_tls_client(struct tls_client_config *cfg, const char *host,
+                                enum settings_peer peer);
 /* Time for certificate checks: 1 and *now (Unix seconds) when the clock is valid; 0 when
  * not (TLS must wait or fail, never skip the check). Valid: the board believes its clock,
  * and it is not behind the last-known-good time kept on flash (a floor). */

@@ -3,11 +3,10 @@
 #include <string.h>
 
 #include "board.h"
+#include "dial.h"
 #include "lwip/tcp.h"
-#include "endpoint.h"
 #include "log.h"
 #include "mappings.h"
-#include "resolve.h"
 #include "settings.h"
 #include "socks5.h"
 #include "splice.h"
@@ -25,8 +24,7 @@
 enum splice_state {
     SP_FREE,
     SP_REQUEST,          /* reading the SOCKS5 request */
-    SP_RESOLVE,          /* the internal host's name is being looked up (DNS) */
-    SP_CONNECT,          /* connecting (and for tls mappings, the handshake) */
+    SP_DIAL,             /* the internal host: name, connect, a tls mapping's handshake */
     SP_OPEN,             /* replied 0x00: splicing */
     SP_LINGER,           /* refused: the reply and FIN go out, then the stream is released */
 };
@@ -35,9 +33,6 @@ struct splice {
     uint8_t state;               /* enum splice_state */
     uint8_t up_eof;              /* the cloud side finished sending (FIN passed on) */
     uint8_t down_eof;            /* the internal host finished sending (FIN passed on) */
-    uint8_t ep_live;             /* ep holds a connection (or a connection attempt) */
-    uint8_t ep_ev;               /* endpoint events not yet handled */
-    uint8_t resolved, resolve_failed;
     uint8_t reply_len, reply_off;
     int16_t map;                 /* mapping index, -1 none */
     uint32_t gen;                /* mappings_generation() when map was taken */
@@ -49,8 +44,7 @@ struct splice {
     uint8_t req[SOCKS5_REQUEST_MAX];
     uint8_t reply[SOCKS5_REPLY_LEN];
     uint64_t up_bytes, down_bytes;
-    ip_addr_t addr;
-    struct endpoint ep;
+    struct dial dial;            /* to the internal host; sp->dial.ep once open */
 };
 
 static struct splice splices[SPLICE_MAX];
@@ -87,8 +81,6 @@ static const char *target_of(const struct splice *sp, char *buf, size_t cap)
     return buf;
 }
 
-static void on_resolved(const char *name, const ip_addr_t *addr, void *arg);
-
 /* Milliseconds since then; a splice started during this turn (after now was read) has 0. */
 static uint32_t elapsed(uint32_t now, uint32_t then)
 {
@@ -98,12 +90,7 @@ static uint32_t elapsed(uint32_t now, uint32_t then)
 
 static void release(struct splice *sp)
 {
-    if (sp->ep_live) {
-        endpoint_abort(&sp->ep);
-    }
-    if (sp->state == SP_RESOLVE) {
-        resolve_cancel(on_resolved, sp);
-    }
+    dial_abort(&sp->dial);
     struct mapping_stats *ms = stats_of(sp);
     if (ms != NULL && sp->state == SP_OPEN && ms->active > 0) {
         ms->active--;
@@ -134,37 +121,9 @@ static void reply(struct splice *sp, enum socks5_reply rep, const char *why)
         ms->failures++;
         snprintf(ms->last_error, sizeof ms->last_error, "%s", why);
     }
-    if (sp->ep_live) {
-        endpoint_abort(&sp->ep);
-        sp->ep_live = 0;
-    }
-    if (sp->state == SP_RESOLVE) {
-        resolve_cancel(on_resolved, sp);     /* a refusal can come before the DNS answer */
-    }
+    dial_abort(&sp->dial);          /* a refusal can come before the DNS answer */
     sp->state = SP_LINGER;
     sp->since_ms = board_now_ms();
-}
-
-static void on_endpoint(struct endpoint *e, unsigned events, void *arg)
-{
-    struct splice *sp = arg;
-    (void)e;
-    sp->ep_ev |= (uint8_t)events;
-    if (events & EP_FAILED) {
-        sp->ep_live = 0;             /* the endpoint has let go of its connection */
-    }
-}
-
-static void on_resolved(const char *name, const ip_addr_t *addr, void *arg)
-{
-    struct splice *sp = arg;
-    (void)name;
-    if (addr != NULL) {
-        sp->addr = *addr;
-        sp->resolved = 1;
-    } else {
-        sp->resolve_failed = 1;
-    }
 }
 
 static enum socks5_reply reply_for(enum endpoint_fail f)
@@ -183,54 +142,64 @@ static enum socks5_reply reply_for(enum endpoint_fail f)
 
 /* ---- request, lookup, connect --------------------------------------------------------- */
 
+static int step_open(struct splice *sp);
+
+/* The address is known: connect (a tls mapping: with the trust store and its name). */
 static void connect_internal(struct splice *sp)
 {
     const struct config_mapping *m = mappings_get(sp->map);
-    struct tls_client_config cfg = { 0 };
+    struct tls_client_config cfg;
+    const char *why;
     if (m == NULL) {
         reply(sp, SOCKS5_REP_NO_MAPPING, "the mapping was removed");
         return;
     }
-    if (m->tls) {
-        cfg.host = mappings_tls_name(sp->map);
-        settings_trust_anchors(&cfg.anchors, &cfg.anchors_num);
-        if (!settings_time(&cfg.now)) {
-            reply(sp, SOCKS5_REP_UNREACHABLE, "time not valid yet: TLS to the internal host waits");
-            return;
-        }
-    }
-    sp->ep_live = 1;
-    if (endpoint_open_shared(&sp->ep, &sp->addr, m->internal.port, m->tls ? &cfg : NULL,
-                             on_endpoint, sp) != 0) {
-        sp->ep_live = 0;
-        if (sp->ep.fail == EP_FAIL_NOMEM && elapsed(board_now_ms(), sp->since_ms) <
-                                                SPLICE_REQUEST_MS) {
-            sp->state = SP_RESOLVE;  /* memory is short for a moment: try again next turn */
-            sp->resolved = 1;
-            return;
-        }
-        reply(sp, reply_for((enum endpoint_fail)sp->ep.fail), endpoint_verdict(&sp->ep));
+    if (m->tls && (why = settings_tls_client(&cfg, mappings_tls_name(sp->map),
+                                             SETTINGS_PEER_SERVER)) != NULL) {
+        reply(sp, SOCKS5_REP_UNREACHABLE, why);
         return;
     }
-    sp->state = SP_CONNECT;
+    if (dial_connect(&sp->dial, m->internal.port, m->tls ? &cfg : NULL, NULL,
+                     ENDPOINT_SHARED) != 0 &&
+        (sp->dial.state != DIAL_RESOLVED ||
+         elapsed(board_now_ms(), sp->since_ms) >= SPLICE_REQUEST_MS)) {
+        /* (still RESOLVED: memory is short for a moment; tried again next turn) */
+        reply(sp, reply_for((enum endpoint_fail)sp->dial.ep.fail), dial_verdict(&sp->dial));
+    }
 }
 
-static void lookup_internal(struct splice *sp)
+/* The dial to the internal host, one step: 1 when its state moved. */
+static int step_dial(struct splice *sp)
+{
+    switch (dial_poll(&sp->dial)) {
+    case DIAL_RESOLVED:
+        connect_internal(sp);
+        return sp->state != SP_DIAL || sp->dial.state != DIAL_RESOLVED;
+    case DIAL_FAILED:
+        reply(sp, reply_for((enum endpoint_fail)sp->dial.ep.fail), dial_verdict(&sp->dial));
+        return 1;
+    case DIAL_OPEN: {
+        struct mapping_stats *ms = stats_of(sp);
+        reply(sp, SOCKS5_REP_OK, NULL);
+        sp->state = SP_OPEN;
+        if (ms != NULL) {
+            ms->active++;
+        }
+        return step_open(sp) || 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+static void dial_internal(struct splice *sp)
 {
     const struct config_mapping *m = mappings_get(sp->map);
-    char why[CONFIG_NAME_MAX + 64];
-    switch (resolve_name(m->internal.host, &sp->addr, on_resolved, sp)) {
-    case RESOLVE_DONE:
-        connect_internal(sp);
-        return;
-    case RESOLVE_PENDING:
-        sp->state = SP_RESOLVE;
-        return;
-    default:
-        snprintf(why, sizeof why, "internal host %s: not in the host table and no DNS server",
-                 m->internal.host);
-        reply(sp, SOCKS5_REP_UNREACHABLE, why);
-    }
+    char what[CONFIG_NAME_MAX + 16];
+    snprintf(what, sizeof what, "internal host %s", m->internal.host);
+    dial_start(&sp->dial, m->internal.host, what, 0);
+    sp->state = SP_DIAL;
+    step_dial(sp);
 }
 
 /* Read the request a byte at a time: nothing after it (the client's first data) is taken
@@ -271,7 +240,7 @@ static int read_request(struct splice *sp)
         return 1;
     }
     mappings_stats(sp->map)->connections++;
-    lookup_internal(sp);
+    dial_internal(sp);
     return 1;
 }
 
@@ -297,8 +266,8 @@ static int pump_up(struct splice *sp, struct mapping_stats *ms)
     int moved = 0;
     size_t room, k;
     const uint8_t *p;
-    while ((room = endpoint_write_room(&sp->ep)) > 0 && (k = yamux_peek(sp->st, &p)) > 0) {
-        long w = endpoint_write(&sp->ep, p, k < room ? k : room);
+    while ((room = endpoint_write_room(&sp->dial.ep)) > 0 && (k = yamux_peek(sp->st, &p)) > 0) {
+        long w = endpoint_write(&sp->dial.ep, p, k < room ? k : room);
         if (w <= 0) {
             break;
         }
@@ -312,7 +281,7 @@ static int pump_up(struct splice *sp, struct mapping_stats *ms)
     if (!sp->up_eof && yamux_readable(sp->st) == 0) {
         long n = yamux_read(sp->st, scratch, 0);
         if (n == YAMUX_EOF) {
-            endpoint_shutdown(&sp->ep);
+            endpoint_shutdown(&sp->dial.ep);
             sp->up_eof = 1;
             moved = 1;
         } else if (n < 0) {
@@ -328,7 +297,8 @@ static int pump_down(struct splice *sp, struct mapping_stats *ms)
     int moved = 0;
     size_t room;
     while (!sp->down_eof && (room = yamux_write_room(sp->st)) > 0) {
-        long n = endpoint_read(&sp->ep, scratch, room < sizeof scratch ? room : sizeof scratch);
+        long n = endpoint_read(&sp->dial.ep, scratch,
+                               room < sizeof scratch ? room : sizeof scratch);
         if (n == 0) {
             break;
         }
@@ -362,15 +332,10 @@ static void finish(struct splice *sp, enum splice_end end, const char *how)
     log_info("tunnel: stream %u to %s %s: %llu bytes in, %llu out, %u ms", (unsigned)sp->st->id,
              target_of(sp, t, sizeof t), how, (unsigned long long)sp->up_bytes,
              (unsigned long long)sp->down_bytes, (unsigned)(board_now_ms() - sp->since_ms));
-    if (sp->ep_live) {
-        if (end == SPLICE_CLOSED) {
-            endpoint_close(&sp->ep);
-        } else {
-            endpoint_abort(&sp->ep);
-        }
-        sp->ep_live = 0;
+    if (end == SPLICE_CLOSED) {
+        dial_close(&sp->dial);
     }
-    release(sp);
+    release(sp);                     /* else RST */
 }
 
 static int step_open(struct splice *sp)
@@ -379,18 +344,17 @@ static int step_open(struct splice *sp)
     if (!flush_reply(sp)) {
         return 0;
     }
-    if (sp->ep_ev & EP_FAILED) {
+    if (dial_poll(&sp->dial) == DIAL_FAILED) {
         char how[VERDICT_MAX + 32];
         if (ms != NULL) {
-            snprintf(ms->last_error, sizeof ms->last_error, "%s", endpoint_verdict(&sp->ep));
+            snprintf(ms->last_error, sizeof ms->last_error, "%s", dial_verdict(&sp->dial));
         }
-        snprintf(how, sizeof how, "failed on the internal side (%s)", endpoint_verdict(&sp->ep));
+        snprintf(how, sizeof how, "failed on the internal side (%s)", dial_verdict(&sp->dial));
         finish(sp, SPLICE_ABORTED, how);
         return 1;
     }
-    sp->ep_ev = 0;
-    if (sp->ep.tls == NULL) {
-        tcp_stream_set_window(&sp->ep.tcp, window_share);
+    if (sp->dial.ep.tls == NULL) {
+        tcp_stream_set_window(&sp->dial.ep.tcp, window_share);
     }
     int up = pump_up(sp, ms);
     int down = pump_down(sp, ms);
@@ -460,31 +424,8 @@ static int step(struct splice *sp, uint32_t now)
             return 1;
         }
         return read_request(sp);
-    case SP_RESOLVE:
-        if (sp->resolved) {
-            connect_internal(sp);
-            return sp->state != SP_RESOLVE;  /* still here: out of memory, retried later */
-        }
-        if (sp->resolve_failed) {
-            reply(sp, SOCKS5_REP_UNREACHABLE, "internal host: DNS found no address");
-            return 1;
-        }
-        return 0;
-    case SP_CONNECT:
-        if (sp->ep_ev & EP_FAILED) {
-            reply(sp, reply_for((enum endpoint_fail)sp->ep.fail), endpoint_verdict(&sp->ep));
-            return 1;
-        }
-        if (sp->ep_ev & EP_OPEN) {
-            struct mapping_stats *ms = stats_of(sp);
-            reply(sp, SOCKS5_REP_OK, NULL);
-            sp->state = SP_OPEN;
-            if (ms != NULL) {
-                ms->active++;
-            }
-            return step_open(sp) || 1;
-        }
-        return 0;
+    case SP_DIAL:
+        return step_dial(sp);
     case SP_OPEN:
         return step_open(sp);
     case SP_LINGER: {
@@ -538,7 +479,7 @@ int splice_poll(uint32_t now_ms)
     int moved = 0;
     unsigned open = 0;
     for (unsigned i = 0; i < top; i++) {
-        open += splices[i].state == SP_OPEN && splices[i].ep.tls == NULL;
+        open += splices[i].state == SP_OPEN && splices[i].dial.ep.tls == NULL;
     }
     uint32_t share = SPLICE_RX_BUDGET / (open ? open : 1);
     window_share = share < SPLICE_WINDOW_MIN ? SPLICE_WINDOW_MIN : share > TCP_WND ? TCP_WND

@@ -14,7 +14,7 @@
  * Replies: 0x00 ok, 0x02 no mapping, 0x04 internal host unreachable or TLS to it failed,
  * 0x05 refused, 0x06 timeout, 0x01 no resources; request parse errors as socks5_err_reply.
  *
- * Memory: SPLICE_MAX splices, ~0.6 KiB each (a request buffer and an endpoint), static;
+ * Memory: SPLICE_MAX splices, ~0.6 KiB each (a request buffer and a dial, dial.h), static;
  * data is never buffered here: it goes from yamux's receive pool straight into TCP (or the
  * TLS engine), and from there into yamux's output queue, as far as the other side has room. */
 #ifndef GW_SPLICE_H
@@ -30,7 +30,7 @@
 /* A stream the relay opened on link's session: the splice owns it from now on (a full
  * table resets it). */
 void splice_accept(struct yamux_stream *st, const void *link);
-/* Advance every splice: returns 1 when bytes moved or states changed. */
+/* Advance every splice (tunnel_poll, once a turn): 1 when bytes moved or states changed. */
 int splice_poll(uint32_t now_ms);
 /* link's session is going away: drop its splices (their streams die with the session). */
 void splice_link_down(const void *link);

@@ -5,43 +5,56 @@
 
 #include "bearssl.h"
 #include "board.h"
-#include "endpoint.h"
+#include "dial.h"
 #include "hello_delivery.h"
 #include "imap_client.h"
 #include "log.h"
 #include "mappings.h"
-#include "resolve.h"
 #include "settings.h"
 #include "svc_imap.h"
 #include "tunnel.h"
 
-/* The connection to the server. */
-enum sv_state { SV_OFF, SV_WAIT, SV_RESOLVE, SV_CONNECT, SV_STARTTLS, SV_SESSION };
-/* What the session is doing: each IMAP command in flight has one. */
-enum work { W_LOGIN, W_SEARCH, W_HASH, W_SEND, W_ANSWER, W_DISPOSE, W_IDLE, W_PAUSE, W_NOOP };
-
-static const char *const sv_names[] = {
-    "off", "waiting to reconnect", "resolving", "connecting", "tls handshake", "session",
+/* The receiver: where the connection is, then what the session does (one state per IMAP
+ * command in flight). A STARTTLS handshake runs under IM_LOGIN: sv.dial says HANDSHAKING. */
+enum im_state {
+    IM_OFF,              /* disabled, or no server set */
+    IM_WAIT,             /* backing off until retry_at */
+    IM_DIAL,             /* through the server's mapping: name, connect, implicit TLS */
+    IM_LOGIN,            /* greeting, capabilities, STARTTLS, login, select */
+    IM_SEARCH,
+    IM_HASH,             /* first read of a message: its SHA-256 and length */
+    IM_SEND,             /* second read, into the delivery stream */
+    IM_ANSWER,           /* the message is out: waiting for the relay's answer */
+    IM_DISPOSE,          /* the after-action on the delivered batch */
+    IM_IDLE,
+    IM_PAUSE,            /* no IDLE on the server: waiting for the poll interval */
+    IM_NOOP,
 };
-static const char *const work_names[] = {
-    "logging in", "searching", "reading (hash)", "delivering", "waiting for the relay",
-    "after-action", "idle", "polling", "noop",
+static const char *const state_names[] = {
+    "off", "waiting to reconnect", "connecting", "logging in", "searching", "reading (hash)",
+    "delivering", "waiting for the relay", "after-action", "idle", "polling", "noop",
+};
+
+/* The message being read: on its way to the relay (IM_SEND, IM_ANSWER), or why not. */
+enum dl_state {
+    DL_NONE,             /* no delivery stream */
+    DL_TOO_BIG,          /* the hash read found it over the limit: it stays on the server */
+    DL_STREAM,           /* a stream: the header goes out, the body has not begun */
+    DL_BODY,             /* the body goes into the stream as the server sends it */
+    DL_SENT,             /* all of it and our FIN are out */
+    DL_ANSWERED,         /* the relay answered (early for a duplicate): sv.answer */
+    DL_GONE,             /* the tunnel went down under it: the stream is gone, not released */
 };
 
 static struct {
-    enum sv_state state;
-    enum work work;
+    enum im_state state;
     uint64_t map_fp;                 /* the server's mapping when its name was resolved */
-    ip_addr_t addr;
-    uint8_t resolved, resolve_failed;
-    struct endpoint ep;
-    uint8_t ep_live;
-    unsigned ep_ev;
+    struct dial dial;                /* to the server; sv.dial.ep once open */
     struct imap_client ic;
     uint8_t rx[IMAP_RX_MAX];
     size_t rx_len, rx_off;
     uint32_t retry_at, backoff, since, next_poll;
-    uint8_t idle_without_tunnel;
+    uint8_t idle_without_tunnel;     /* IDLE or PAUSE began with no tunnel up */
     /* the batch: UIDs from the last search, the ones the relay confirmed */
     unsigned cur;
     uint32_t delivered[IMAP_BATCH_MAX];
@@ -50,7 +63,7 @@ static struct {
     br_sha256_context sha;
     struct delivery d;
     struct yamux_stream *st;
-    uint8_t st_gone, in_body, answered, skipping;
+    enum dl_state dl;
     uint64_t sent;
     uint8_t hdr[HELLO_MSG_MAX];
     size_t hdr_len, hdr_off;
@@ -87,7 +100,9 @@ static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
     (void)arg;
     if (events & TUNNEL_EV_GONE) {
         sv.st = NULL;                /* already gone: not released by us */
-        sv.st_gone = 1;
+        if (sv.dl != DL_ANSWERED) {
+            sv.dl = DL_GONE;         /* (an answer that came first still counts) */
+        }
     }
 }
 
@@ -97,7 +112,7 @@ static void stream_drop(void)
         tunnel_release(sv.st);       /* RST unless closed both ways: nothing half-stored */
         sv.st = NULL;
     }
-    sv.in_body = sv.answered = sv.skipping = 0;
+    sv.dl = DL_NONE;
 }
 
 /* The header goes out before the body; the answer may come early (a duplicate). */
@@ -113,7 +128,7 @@ static void stream_pump(void)
         }
         sv.hdr_off += (size_t)w;
     }
-    if (sv.answered) {
+    if (sv.dl == DL_ANSWERED) {
         return;
     }
     long n = yamux_read(sv.st, sv.ans + sv.ans_len, sizeof sv.ans - sv.ans_len);
@@ -122,22 +137,20 @@ static void stream_pump(void)
     }
     long r = answer_parse(sv.ans, sv.ans_len, HELLO_K_DELIVERY_ANSWER, &sv.answer);
     if (r > 0) {
-        sv.answered = 1;
+        sv.dl = DL_ANSWERED;
     } else if (r < 0 || n < 0) {
-        sv.answered = 1;             /* a broken or missing answer counts as an error */
+        sv.dl = DL_ANSWERED;         /* a broken or missing answer counts as an error */
         sv.answer.status = DELIVERY_ST_ERROR;
         snprintf(sv.answer.text, sizeof sv.answer.text, "%s",
                  r < 0 ? hello_strerror(r) : "stream ended without an answer");
     }
-    if (sv.answered && sv.work == W_SEND) {
+    if (sv.dl == DL_ANSWERED && sv.state == IM_SEND) {
         /* "Already have it" comes right after the header: the rest need not be sent. */
         imap_client_skip_body(&sv.ic);
     }
 }
 
 /* ---- session end, reconnect ---- */
-
-static void on_resolved(const char *name, const ip_addr_t *addr, void *arg);
 
 static void session_down(const char *why)
 {
@@ -146,18 +159,14 @@ static void session_down(const char *why)
         log_warnx("imap: %s", why);
     }
     stream_drop();
-    if (sv.ep_live) {
-        endpoint_abort(&sv.ep);
-        sv.ep_live = 0;
-    }
-    resolve_cancel(on_resolved, &sv);
+    dial_abort(&sv.dial);
     explicit_bzero(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
     sv.backoff = sv.backoff ? sv.backoff * 2 : IMAP_RETRY_MIN_MS;
     if (sv.backoff > IMAP_RETRY_MAX_MS) {
         sv.backoff = IMAP_RETRY_MAX_MS;
     }
     sv.retry_at = board_now_ms() + sv.backoff;
-    sv.state = SV_WAIT;
+    sv.state = IM_WAIT;
 }
 
 /* ---- connecting through the mapping ---- */
@@ -166,13 +175,8 @@ static void session_down(const char *why)
  * tcp mapping); off over a tls mapping (map >= 0) checks what that mapping checks. */
 static const char *tls_config(struct tls_client_config *t, int map)
 {
-    memset(t, 0, sizeof *t);
-    t->host = map >= 0 ? mappings_tls_name(map) : cfg()->imap.server.host;
-    settings_trust_anchors(&t->anchors, &t->anchors_num);
-    if (!settings_time(&t->now)) {
-        return "time not valid yet: TLS to the mail server waits";
-    }
-    return NULL;
+    return settings_tls_client(t, map >= 0 ? mappings_tls_name(map) : cfg()->imap.server.host,
+                               SETTINGS_PEER_SERVER);
 }
 
 /* The pairing of security mode and mapping kind, or why it is refused. */
@@ -186,28 +190,6 @@ static const char *pairing(const struct config_mapping *m)
         return "security starttls/tls over a tls mapping: TLS twice; use security off";
     }
     return NULL;
-}
-
-static void on_endpoint(struct endpoint *e, unsigned events, void *arg)
-{
-    (void)e;
-    (void)arg;
-    sv.ep_ev |= events;
-    if (events & EP_FAILED) {
-        sv.ep_live = 0;              /* the endpoint has let go of its connection */
-    }
-}
-
-static void on_resolved(const char *name, const ip_addr_t *addr, void *arg)
-{
-    (void)name;
-    (void)arg;
-    if (addr != NULL) {
-        sv.addr = *addr;
-        sv.resolved = 1;
-    } else {
-        sv.resolve_failed = 1;
-    }
 }
 
 /* The server's mapping, found again by name: a commit may have moved, changed or deleted
@@ -243,18 +225,13 @@ static void connect_server(void)
         session_down(why);
         return;
     }
-    sv.ep_ev = 0;
-    sv.ep_live = 1;
-    if (endpoint_open(&sv.ep, &sv.addr, m->internal.port, tls_now ? &t : NULL, on_endpoint,
-                      NULL) != 0) {
-        sv.ep_live = 0;
+    if (dial_connect(&sv.dial, m->internal.port, tls_now ? &t : NULL, NULL, 0) != 0) {
         char v[IMAP_VERDICT_MAX];
         snprintf(v, sizeof v, "connect %s:%u: %s", m->internal.host, m->internal.port,
-                 endpoint_verdict(&sv.ep));
+                 dial_verdict(&sv.dial));
         session_down(v);
         return;
     }
-    sv.state = SV_CONNECT;
     sv.since = board_now_ms();
 }
 
@@ -271,9 +248,34 @@ static void session_begin(void)
     };
     imap_client_init(&sv.ic, &ic);
     sv.rx_len = sv.rx_off = 0;
-    sv.work = W_LOGIN;
     sv.since = board_now_ms();
-    sv.state = SV_SESSION;
+    sv.state = IM_LOGIN;
+}
+
+/* The dial to the server, one step. A failure before any connect is the name's (its
+ * verdict names the host); after, it was the connect or the handshake. */
+static int dial_step(void)
+{
+    int connecting = sv.dial.state == DIAL_CONNECTING || sv.dial.state == DIAL_HANDSHAKING;
+    char v[IMAP_VERDICT_MAX];
+    switch (dial_poll(&sv.dial)) {
+    case DIAL_RESOLVED:
+        connect_server();
+        return 0;
+    case DIAL_FAILED:
+        if (!connecting) {
+            session_down(dial_verdict(&sv.dial));
+            return 0;
+        }
+        snprintf(v, sizeof v, "connecting: %s", dial_verdict(&sv.dial));
+        session_down(v);
+        return 0;
+    case DIAL_OPEN:
+        session_begin();
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static void connect_start(void)
@@ -290,19 +292,10 @@ static void connect_start(void)
         session_down(v);
         return;
     }
-    sv.resolved = sv.resolve_failed = 0;
-    switch (resolve_name(m->internal.host, &sv.addr, on_resolved, &sv)) {
-    case RESOLVE_DONE:
-        connect_server();
-        return;
-    case RESOLVE_PENDING:
-        sv.state = SV_RESOLVE;
-        return;
-    default:
-        snprintf(v, sizeof v, "internal host %s: not in the host table and no DNS server",
-                 m->internal.host);
-        session_down(v);
-    }
+    snprintf(v, sizeof v, "internal host %s", m->internal.host);
+    dial_start(&sv.dial, m->internal.host, v, 0);
+    sv.state = IM_DIAL;
+    dial_step();
 }
 
 /* ---- the batch: search, hash, deliver, after-action ---- */
@@ -326,9 +319,9 @@ static void skip_remember(uint32_t uid)
     }
 }
 
-static void command_sent(enum work w, int r)
+static void command_sent(enum im_state s, int r)
 {
-    sv.work = w;
+    sv.state = s;
     sv.since = board_now_ms();
     if (r != 0) {
         imap_client_abort(&sv.ic, "the engine refused the command");
@@ -336,33 +329,28 @@ static void command_sent(enum work w, int r)
     }
 }
 
-static void search(void);
-
-/* Nothing to do now: IDLE when the server has it, else wait for the poll interval. */
-static void rest(void)
+/* What comes after a batch, or when a search is due: SEARCH if a tunnel is up and a search
+ * is due or new mail was announced meanwhile (IDLE would not hear of it again); else IDLE
+ * when the server has it, or a pause until the poll interval. With no tunnel up nothing
+ * is fetched: the mailbox stays the queue. */
+static void next_cycle(int due)
 {
     uint32_t poll = cfg()->imap.poll ? cfg()->imap.poll : IMAP_POLL_DEFAULT_S;
-    if (sv.ic.news && tunnel_up_count() > 0) {
-        search();       /* new mail announced while busy: IDLE would not hear of it again */
+    int tunnel = tunnel_up_count() > 0;
+    if (due || (tunnel && sv.ic.news)) {
+        sv.last_poll = board_now_ms();
+    }
+    if (tunnel && (due || sv.ic.news)) {
+        command_sent(IM_SEARCH, imap_client_search(&sv.ic));
         return;
     }
-    sv.idle_without_tunnel = tunnel_up_count() == 0;
+    sv.idle_without_tunnel = !tunnel;
     if (sv.ic.caps & IMAP_CAP_IDLE) {
-        command_sent(W_IDLE, imap_client_idle(&sv.ic));
+        command_sent(IM_IDLE, imap_client_idle(&sv.ic));
         return;
     }
-    sv.work = W_PAUSE;
+    sv.state = IM_PAUSE;
     sv.next_poll = board_now_ms() + poll * 1000u;
-}
-
-static void search(void)
-{
-    sv.last_poll = board_now_ms();
-    if (tunnel_up_count() == 0) {
-        rest();                      /* the mailbox stays the queue */
-        return;
-    }
-    command_sent(W_SEARCH, imap_client_search(&sv.ic));
 }
 
 static void hash_next(void);
@@ -370,10 +358,10 @@ static void hash_next(void);
 static void dispose_or_rest(void)
 {
     if (sv.ndelivered) {
-        command_sent(W_DISPOSE, imap_client_dispose(&sv.ic, sv.delivered, sv.ndelivered));
+        command_sent(IM_DISPOSE, imap_client_dispose(&sv.ic, sv.delivered, sv.ndelivered));
         return;
     }
-    rest();
+    next_cycle(0);
 }
 
 static void next_message(void)
@@ -392,8 +380,8 @@ static void hash_next(void)
         dispose_or_rest();           /* the rest waits for the next cycle */
         return;
     }
-    sv.skipping = 0;
-    command_sent(W_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
+    sv.dl = DL_NONE;
+    command_sent(IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
 }
 
 /* Second read, into a tunnel stream behind the delivery header. */
@@ -404,7 +392,6 @@ static void send_start(void)
     sv.d.uid = sv.ic.fetch_uid;
     snprintf(sv.d.folder, sizeof sv.d.folder, "%s", c->imap.folder);
     long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
-    sv.st_gone = 0;
     sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
     if (sv.st == NULL) {
         log_warnx("imap: UID %u: no tunnel stream now: left on the server",
@@ -414,9 +401,9 @@ static void send_start(void)
     }
     sv.hdr_len = (size_t)n;
     sv.hdr_off = sv.ans_len = 0;
-    sv.answered = sv.in_body = 0;
+    sv.dl = DL_STREAM;
     sv.sent = 0;
-    command_sent(W_SEND, imap_client_fetch(&sv.ic, sv.d.uid));
+    command_sent(IM_SEND, imap_client_fetch(&sv.ic, sv.d.uid));
 }
 
 /* The relay's answer decides: stored or already there is delivered; else retried later. */
@@ -453,8 +440,8 @@ static void on_uidvalidity(void)
 /* The command in flight finished. */
 static void on_ready(void)
 {
-    switch (sv.work) {
-    case W_LOGIN:
+    switch (sv.state) {
+    case IM_LOGIN:
         log_info("imap: logged in, folder %s (UIDVALIDITY %u, %u messages)", cfg()->imap.folder,
                  (unsigned)sv.ic.uidvalidity, (unsigned)sv.ic.exists);
         if (cfg()->imap.after == IMAP_AFTER_SEEN && !sv.ic.keywords) {
@@ -465,39 +452,39 @@ static void on_ready(void)
         sv.backoff = 0;
         sv.verdict[0] = 0;
         on_uidvalidity();
-        search();
+        next_cycle(1);
         return;
-    case W_SEARCH:
+    case IM_SEARCH:
         sv.cur = sv.ndelivered = 0;
         hash_next();
         return;
-    case W_HASH:
-        if (!sv.ic.body_found || sv.skipping) {
+    case IM_HASH:
+        if (!sv.ic.body_found || sv.dl == DL_TOO_BIG) {
             next_message();
         } else {
             send_start();
         }
         return;
-    case W_SEND:
-        if (sv.answered) {
+    case IM_SEND:
+        if (sv.dl == DL_ANSWERED) {
             answer_done();           /* early: a duplicate (or a refusal) */
             return;
         }
-        if (!sv.ic.body_found || sv.st == NULL || sv.sent != sv.d.length) {
+        if (!sv.ic.body_found || sv.dl != DL_SENT || sv.sent != sv.d.length) {
             /* vanished between the reads, tunnel gone, or changed: not delivered */
             stream_drop();
             next_message();
             return;
         }
-        sv.work = W_ANSWER;
+        sv.state = IM_ANSWER;
         sv.since = board_now_ms();
         return;
-    case W_DISPOSE:
+    case IM_DISPOSE:
         sv.ndelivered = 0;
-        search();                    /* more may be waiting beyond this batch */
+        next_cycle(1);               /* more may be waiting beyond this batch */
         return;
     default:                         /* IDLE ended, NOOP done */
-        search();
+        next_cycle(1);
         return;
     }
 }
@@ -506,7 +493,7 @@ static void on_ready(void)
 
 static void on_body(const struct imap_cevent *ev)
 {
-    if (sv.work == W_HASH) {
+    if (sv.state == IM_HASH) {
         if (ev->type == IC_EV_BODY_BEGIN) {
             br_sha256_init(&sv.sha);
             sv.d.length = 0;
@@ -522,7 +509,7 @@ static void on_body(const struct imap_cevent *ev)
                            (unsigned long long)max, whose);
                 log_warnx("imap: %s", sv.verdict);
                 skip_remember(sv.ic.fetch_uid);
-                sv.skipping = 1;
+                sv.dl = DL_TOO_BIG;
                 imap_client_skip_body(&sv.ic);
             }
         } else if (ev->type == IC_EV_BODY_DATA) {
@@ -534,16 +521,17 @@ static void on_body(const struct imap_cevent *ev)
         return;
     }
     if (ev->type == IC_EV_BODY_BEGIN) {
-        sv.in_body = 1;
-        if (sv.st == NULL || sv.answered || sv.ic.body_size != sv.d.length) {
-            imap_client_skip_body(&sv.ic);
+        if (sv.dl == DL_STREAM && sv.ic.body_size == sv.d.length) {
+            sv.dl = DL_BODY;
+        } else {
+            imap_client_skip_body(&sv.ic);  /* answered, gone, or not the message hashed */
         }
-    } else if (ev->type == IC_EV_BODY_DATA && sv.st != NULL && !sv.answered) {
+    } else if (ev->type == IC_EV_BODY_DATA && sv.dl == DL_BODY) {
         /* feed() gave no more than yamux_write_room(): it all goes in. */
         long w = yamux_write(sv.st, ev->p, ev->len);
         if (w != (long)ev->len) {
             stream_pump();           /* the relay may have answered and closed: keep it */
-            if (!sv.answered) {
+            if (sv.dl != DL_ANSWERED) {
                 stream_drop();       /* the body is cut: the relay sees RST, stores nothing */
             }
             imap_client_skip_body(&sv.ic);
@@ -551,14 +539,23 @@ static void on_body(const struct imap_cevent *ev)
         }
         sv.sent += ev->len;
     } else if (ev->type == IC_EV_BODY_END) {
-        sv.in_body = 0;
-        if (sv.st != NULL && sv.sent == sv.d.length) {
+        if (sv.st != NULL && sv.sent == sv.d.length &&
+            (sv.dl == DL_BODY || sv.dl == DL_ANSWERED)) {
             yamux_close(sv.st);      /* FIN: the relay checks length and SHA-256, fsyncs */
+        }
+        if (sv.dl == DL_BODY) {
+            sv.dl = DL_SENT;
         }
     }
 }
 
 /* ---- the session's I/O ---- */
+
+/* A session runs and its connection carries IMAP (no STARTTLS handshake under way). */
+static int session_live(void)
+{
+    return sv.state >= IM_LOGIN && sv.dial.state == DIAL_OPEN;
+}
 
 static void starttls_now(void)
 {
@@ -567,16 +564,31 @@ static void starttls_now(void)
     if (sv.rx_off < sv.rx_len) {
         why = "starttls: bytes arrived after the STARTTLS OK, before TLS: refused";
     }
-    if (why == NULL && endpoint_starttls(&sv.ep, &t) != 0) {
-        why = endpoint_verdict(&sv.ep);
+    if (why == NULL && dial_starttls(&sv.dial, &t) != 0) {
+        why = dial_verdict(&sv.dial);
     }
     if (why != NULL) {
         imap_client_abort(&sv.ic, why);
         session_down(sv.ic.verdict);
-        return;
     }
-    sv.ep_ev = 0;
-    sv.state = SV_STARTTLS;
+}
+
+/* The STARTTLS handshake, one step: then the engine goes on over TLS. */
+static int starttls_step(void)
+{
+    char v[IMAP_VERDICT_MAX];
+    switch (dial_poll(&sv.dial)) {
+    case DIAL_FAILED:
+        snprintf(v, sizeof v, "tls handshake: %s", dial_verdict(&sv.dial));
+        session_down(v);
+        return 0;
+    case DIAL_OPEN:
+        imap_client_tls_done(&sv.ic);
+        sv.since = board_now_ms();
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static void on_event(const struct imap_cevent *ev)
@@ -606,7 +618,7 @@ static void on_event(const struct imap_cevent *ev)
 static size_t feed_limit(void)
 {
     size_t n = sv.rx_len - sv.rx_off;
-    if (sv.work == W_SEND && sv.in_body && sv.st != NULL && !sv.ic.skip_body) {
+    if (sv.state == IM_SEND && sv.dl == DL_BODY && !sv.ic.skip_body) {
         size_t room = yamux_write_room(sv.st);
         n = n < room ? n : room;
     }
@@ -616,7 +628,7 @@ static size_t feed_limit(void)
 static int feed(void)
 {
     int moved = 0;
-    for (unsigned guard = 0; guard < 4096 && sv.state == SV_SESSION; guard++) {
+    for (unsigned guard = 0; guard < 4096 && session_live(); guard++) {
         struct imap_cevent ev;
         size_t limit = feed_limit();
         long k = imap_client_feed(&sv.ic, sv.rx + sv.rx_off, limit, &ev);
@@ -641,7 +653,7 @@ static int flush_out(void)
     if (n == 0) {
         return 0;
     }
-    long w = endpoint_write(&sv.ep, p, n);
+    long w = endpoint_write(&sv.dial.ep, p, n);
     if (w < 0) {
         imap_client_abort(&sv.ic, "connection lost while sending");
         session_down(sv.ic.verdict);
@@ -659,7 +671,7 @@ static int receive(void)
     if (sv.rx_len == sizeof sv.rx) {
         return 0;                    /* still feeding what we have (back-pressure) */
     }
-    long n = endpoint_read(&sv.ep, sv.rx + sv.rx_len, sizeof sv.rx - sv.rx_len);
+    long n = endpoint_read(&sv.dial.ep, sv.rx + sv.rx_len, sizeof sv.rx - sv.rx_len);
     if (n < 0) {
         imap_client_abort(&sv.ic, n == TCP_STREAM_EOF ? "the server closed the connection"
                                                       : "connection lost");
@@ -675,60 +687,62 @@ static void timers(void)
 {
     uint32_t now = board_now_ms();
     int tunnel = tunnel_up_count() > 0;
-    if (sv.work == W_IDLE) {
+    if (sv.state == IM_IDLE) {
         if ((now - sv.since > IMAP_IDLE_MAX_MS || (sv.idle_without_tunnel && tunnel)) &&
             sv.ic.state == IC_S_IDLE && !sv.ic.idle_done_wanted) {
             imap_client_idle_done(&sv.ic);
         }
         return;
     }
-    if (sv.work == W_PAUSE) {
+    if (sv.state == IM_PAUSE) {
         if ((int32_t)(now - sv.next_poll) >= 0 || (sv.idle_without_tunnel && tunnel)) {
             if (tunnel) {
-                search();
+                next_cycle(1);
             } else {
-                command_sent(W_NOOP, imap_client_noop(&sv.ic));
+                command_sent(IM_NOOP, imap_client_noop(&sv.ic));
             }
         }
         return;
     }
-    uint32_t limit = sv.work == W_ANSWER ? IMAP_ANSWER_MS : IMAP_IO_MS;
+    uint32_t limit = sv.state == IM_ANSWER ? IMAP_ANSWER_MS : IMAP_IO_MS;
     if (now - sv.since > limit) {
-        imap_client_abort(&sv.ic, sv.work == W_ANSWER ? "the relay did not answer the delivery"
-                                                      : "the server did not answer");
+        imap_client_abort(&sv.ic, sv.state == IM_ANSWER
+                                      ? "the relay did not answer the delivery"
+                                      : "the server did not answer");
         session_down(sv.ic.verdict);
     }
 }
 
-static int session_poll(void)
+/* The session, one turn: the delivery stream, then commands out, answers in, timers. */
+static int session_step(void)
 {
     int busy = 0;
-    if (sv.st_gone && sv.work != W_SEND) {
-        sv.st_gone = 0;
-        if (sv.work == W_ANSWER) {
-            log_warnx("imap: UID %u: the tunnel went down before the relay answered",
-                      (unsigned)sv.d.uid);
-            stream_drop();
-            next_message();
-        }
+    if (sv.dial.state == DIAL_HANDSHAKING) {
+        return starttls_step();
+    }
+    if (sv.state == IM_ANSWER && sv.dl == DL_GONE) {
+        log_warnx("imap: UID %u: the tunnel went down before the relay answered",
+                  (unsigned)sv.d.uid);
+        stream_drop();
+        next_message();
     }
     stream_pump();
-    if (sv.work == W_ANSWER && sv.answered && sv.state == SV_SESSION) {
+    if (sv.state == IM_ANSWER && sv.dl == DL_ANSWERED) {
         answer_done();
     }
-    busy |= sv.state == SV_SESSION && flush_out();
-    busy |= sv.state == SV_SESSION && receive();
-    int fed = sv.state == SV_SESSION && feed();
-    if (fed && sv.work != W_IDLE && sv.work != W_PAUSE) {
+    busy |= session_live() && flush_out();
+    busy |= session_live() && receive();
+    int fed = session_live() && feed();
+    if (fed && sv.state != IM_IDLE && sv.state != IM_PAUSE) {
         sv.since = board_now_ms();   /* a big message is slow, not silent */
     }
     busy |= fed;
-    if (sv.state == SV_SESSION) {
+    if (session_live()) {
         busy |= flush_out();
         timers();
     }
     /* Bytes wait in rx only when the stream has no room: retry next turn. */
-    return busy || (sv.state == SV_SESSION && sv.rx_off < sv.rx_len && feed_limit() > 0);
+    return busy || (session_live() && sv.rx_off < sv.rx_len && feed_limit() > 0);
 }
 
 /* ---- public ---- */
@@ -761,10 +775,10 @@ void imap_svc_start(void)
     int same = memcmp(&now, &applied, sizeof now) == 0;
     applied = now;
     explicit_bzero(&now, sizeof now);
-    if (same && sv.state != SV_OFF) {
+    if (same && sv.state != IM_OFF) {
         return;
     }
-    if (sv.state != SV_OFF) {
+    if (sv.state != IM_OFF) {
         session_down(NULL);
     }
     memset(&sv, 0, sizeof sv);
@@ -774,10 +788,10 @@ void imap_svc_start(void)
     sv.last_uidvalidity = uidvalidity;   /* a change across restarts is still noticed */
     const struct config *c = cfg();
     if (!c->imap.enabled || !c->imap.server.host[0]) {
-        sv.state = SV_OFF;
+        sv.state = IM_OFF;
         return;
     }
-    sv.state = SV_WAIT;
+    sv.state = IM_WAIT;
     sv.retry_at = board_now_ms();
 }
 
@@ -786,40 +800,17 @@ int imap_svc_poll(void)
 {
     uint32_t now = board_now_ms();
     switch (sv.state) {
-    case SV_OFF:
+    case IM_OFF:
         return 0;
-    case SV_WAIT:
+    case IM_WAIT:
         if ((int32_t)(now - sv.retry_at) >= 0) {
             connect_start();
         }
         return 0;
-    case SV_RESOLVE:
-        if (sv.resolved) {
-            connect_server();
-        } else if (sv.resolve_failed) {
-            session_down("the mail server's internal host name did not resolve");
-        }
-        return 0;
-    case SV_CONNECT:
-    case SV_STARTTLS:
-        if (sv.ep_ev & EP_FAILED) {
-            char v[IMAP_VERDICT_MAX];
-            snprintf(v, sizeof v, "%s: %s", sv_names[sv.state], endpoint_verdict(&sv.ep));
-            session_down(v);
-        } else if (sv.ep_ev & EP_OPEN) {
-            sv.ep_ev = 0;
-            if (sv.state == SV_STARTTLS) {
-                sv.state = SV_SESSION;
-                imap_client_tls_done(&sv.ic);
-                sv.since = board_now_ms();
-            } else {
-                session_begin();
-            }
-            return 1;
-        }
-        return 0;
+    case IM_DIAL:
+        return dial_step();
     default:
-        return session_poll();
+        return session_step();
     }
 }
 
@@ -828,19 +819,24 @@ void imap_show(void (*out)(const char *fmt, ...))
 {
     const struct config *c = cfg();
     uint32_t now = board_now_ms();
-    if (sv.state == SV_OFF) {
+    int session = session_live();
+    if (sv.state == IM_OFF) {
         out("imap:      off%s\n", c->imap.enabled ? " (no server set)" : "");
         return;
     }
-    out("imap:      %s:%u, %s", c->imap.server.host, c->imap.server.port, sv_names[sv.state]);
-    if (sv.state == SV_SESSION) {
-        out(", %s", work_names[sv.work]);
-    } else if (sv.state == SV_WAIT) {
+    out("imap:      %s:%u, %s", c->imap.server.host, c->imap.server.port,
+        session ? "session"
+        : sv.state >= IM_LOGIN ? "tls handshake"
+        : sv.state == IM_DIAL && sv.dial.state == DIAL_RESOLVING ? "resolving"
+        : state_names[sv.state]);
+    if (session) {
+        out(", %s", state_names[sv.state]);
+    } else if (sv.state == IM_WAIT) {
         int32_t left = (int32_t)(sv.retry_at - now);
         out(" (in %u s)", left > 0 ? (unsigned)(left + 999) / 1000 : 0);
     }
     out("\n");
-    if (sv.state == SV_SESSION && sv.ic.caps_text[0]) {
+    if (session && sv.ic.caps_text[0]) {
         out("caps:      %s\n", sv.ic.caps_text);
         out("folder:    %s, UIDVALIDITY %u, %u message%s%s\n", c->imap.folder,
             (unsigned)sv.ic.uidvalidity, (unsigned)sv.ic.exists, sv.ic.exists == 1 ? "" : "s",
@@ -854,8 +850,7 @@ void imap_show(void (*out)(const char *fmt, ...))
     out("delivered: %llu message%s, %llu bytes; %llu already delivered\n",
         (unsigned long long)sv.msgs, sv.msgs == 1 ? "" : "s", (unsigned long long)sv.bytes,
         (unsigned long long)sv.dups);
-    if (sv.state == SV_SESSION && (sv.work == W_HASH || sv.work == W_SEND ||
-                                   sv.work == W_ANSWER)) {
+    if (session && (sv.state == IM_HASH || sv.state == IM_SEND || sv.state == IM_ANSWER)) {
         out("current:   UID %u, %llu bytes\n", (unsigned)sv.ic.fetch_uid,
             (unsigned long long)sv.ic.body_size);
     }

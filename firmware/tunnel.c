@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "dial.h"
 #include "gateway.h"
 #include "hello_delivery.h"
 #include "keys.h"
@@ -10,7 +11,6 @@
 #include "log.h"
 #include "pem.h"
 #include "random.h"
-#include "resolve.h"
 #include "settings.h"
 #include "splice.h"
 #include "tls_conn.h"
@@ -24,26 +24,23 @@
 #define LINK_MEM YAMUX_MEM_SIZE(LINK_STREAMS, LINK_RX_POOL, LINK_OUT_CAP)
 #define OWNED_MAX 16                     /* gateway-opened streams at once (deliveries) */
 #define HELLO_WAIT_MS 10000              /* the relay answers hello within this */
-#define STEP_ROUNDS 32                   /* pump rounds per loop turn: bounded work */
 
 enum link_state {
     LINK_OFF,            /* not configured */
     LINK_WAIT,           /* backing off until retry_at */
-    LINK_RESOLVE,        /* the relay's name is being looked up */
-    LINK_CONNECT,        /* TCP connect and the TLS handshake */
+    LINK_DIAL,           /* the relay's name, TCP connect, the TLS handshake (l->dial) */
     LINK_HELLO,          /* yamux up, hello sent, waiting for the answer */
     LINK_UP,             /* streams flow */
 };
-static const char *const state_names[] = { "off", "waiting to retry", "resolving",
-                                           "connecting", "hello", "up" };
+static const char *const state_names[] = { "off", "waiting to retry", "connecting", "hello",
+                                           "up" };
 
 struct link {
     enum link_state state;
     unsigned idx;
     struct config_hostport relay;
-    ip_addr_t addr;
-    uint8_t conn_live, tls_ev, resolved, resolve_failed;
-    struct tls_conn conn;
+    struct dial dial;                /* its address: dial.addr */
+    struct endpoint_tls tls;         /* the link's own TLS connection, outside the pool */
     struct yamux_session ys;
     struct yamux_stream *hello;
     uint8_t hello_buf[HELLO_MSG_MAX];
@@ -178,8 +175,6 @@ static void owned_gone(struct link *l)
     }
 }
 
-static void on_link_resolved(const char *name, const ip_addr_t *addr, void *arg);
-
 /* Tear the link down (streams die with the session) and schedule the next attempt. */
 static void link_down(struct link *l, const char *why)
 {
@@ -192,11 +187,7 @@ static void link_down(struct link *l, const char *why)
         owned_gone(l);
         l->hello = NULL;
     }
-    if (l->conn_live) {
-        l->conn_live = 0;
-        tls_conn_abort(&l->conn);
-    }
-    resolve_cancel(on_link_resolved, l);
+    dial_abort(&l->dial);
     l->failures++;
     uint32_t wait = backoff_ms(l->failures);
     l->state = LINK_WAIT;
@@ -212,77 +203,27 @@ static void link_down(struct link *l, const char *why)
     }
 }
 
-static void on_link_tls(struct tls_conn *c, unsigned events, void *arg)
-{
-    struct link *l = arg;
-    (void)c;
-    if (events & (TLS_CONN_FAILED | TLS_CONN_CLOSED)) {
-        l->conn_live = 0;            /* tls_conn is idle now */
-    }
-    l->tls_ev |= (uint8_t)events;
-}
-
-static void on_link_resolved(const char *name, const ip_addr_t *addr, void *arg)
-{
-    struct link *l = arg;
-    (void)name;
-    if (addr != NULL) {
-        l->addr = *addr;
-        l->resolved = 1;
-    } else {
-        l->resolve_failed = 1;
-    }
-}
-
+/* The relay's address is known: mutual TLS with the device identity. */
 static void link_connect(struct link *l)
 {
     const char *why = NULL;
-    struct tls_client_config cfg = { 0 };
+    struct tls_client_config cfg;
     l->attempts++;
-    l->tls_ev = 0;
     if (!id.loaded && identity_load(&why) != 0) {
         link_down(l, why);
         return;
     }
-    cfg.host = l->relay.host;
-    settings_relay_anchors(&cfg.anchors, &cfg.anchors_num);
-    if (cfg.anchors_num == 0) {
-        /* say so plainly: an empty trust store would read as "unknown issuer" */
-        link_down(l, "no relay trust anchors: import the relay's CA with `trust import relay`");
+    why = settings_tls_client(&cfg, l->relay.host, SETTINGS_PEER_RELAY);
+    if (why != NULL) {
+        link_down(l, why);
         return;
     }
     cfg.client_chain = id.certs;
     cfg.client_chain_len = id.ncerts;
     cfg.client_key = &id.key.sk;
-    if (!settings_time(&cfg.now)) {
-        char v[VERDICT_MAX];
-        const char *why_time = settings_time_why();
-        snprintf(v, sizeof v, "%s (%.160s)", TLS_CONN_TIME_INVALID, why_time ? why_time : "-");
-        link_down(l, v);
-        return;
-    }
-    l->state = LINK_CONNECT;
     l->since_ms = board_now_ms();
-    l->conn_live = 1;
-    if (tls_conn_open(&l->conn, &l->addr, l->relay.port, &cfg, on_link_tls, l) != 0) {
-        l->conn_live = 0;
-        link_down(l, tls_conn_verdict(&l->conn));
-    }
-}
-
-static void link_attempt(struct link *l)
-{
-    l->resolved = l->resolve_failed = 0;
-    switch (resolve_name(l->relay.host, &l->addr, on_link_resolved, l)) {
-    case RESOLVE_DONE:
-        link_connect(l);
-        break;
-    case RESOLVE_PENDING:
-        l->state = LINK_RESOLVE;
-        l->since_ms = board_now_ms();
-        break;
-    default:
-        link_down(l, "relay name: not in the host table and no DNS server (host add NAME ADDR)");
+    if (dial_connect(&l->dial, l->relay.port, &cfg, &l->tls, 0) != 0) {
+        link_down(l, dial_verdict(&l->dial));
     }
 }
 
@@ -371,7 +312,7 @@ static int hello_step(struct link *l)
     l->ups++;
     l->last_error[0] = '\0';
     log_info("tunnel: relay %s:%u up (location %s, handshake %u ms): %s", l->relay.host,
-             l->relay.port, id.location, (unsigned)l->conn.handshake_ms, a.text);
+             l->relay.port, id.location, (unsigned)l->tls.conn.handshake_ms, a.text);
     return 1;
 }
 
@@ -383,15 +324,15 @@ static int link_input(struct link *l)
     int moved = 0;
     for (;;) {
         if (l->in_off == l->in_len) {
-            long n = tls_conn_read(&l->conn, l->in, sizeof l->in);
+            long n = endpoint_read(&l->dial.ep, l->in, sizeof l->in);
             if (n == 0) {
                 return moved;
             }
             if (n < 0) {
-                link_down(l, n == TLS_IO_EOF ? "relay closed the connection"
-                                             : tls_conn_verdict(&l->conn)[0]
-                                                   ? tls_conn_verdict(&l->conn)
-                                                   : "connection lost");
+                link_down(l, n == TCP_STREAM_EOF ? "relay closed the connection"
+                                                 : tls_conn_verdict(&l->tls.conn)[0]
+                                                       ? tls_conn_verdict(&l->tls.conn)
+                                                       : "connection lost");
                 return -1;
             }
             l->in_off = 0;
@@ -417,7 +358,7 @@ static int link_output(struct link *l)
     const uint8_t *p;
     size_t n;
     while ((n = yamux_out_peek(&l->ys, &p)) > 0) {
-        long w = tls_conn_write(&l->conn, p, n);
+        long w = endpoint_write(&l->dial.ep, p, n);
         if (w < 0) {
             link_down(l, "connection lost while sending");
             return -1;
@@ -469,6 +410,34 @@ static int net_ready(void)
            && !ip4_addr_isany_val(*netif_ip4_addr(n));
 }
 
+/* The dial to the relay, one step: 1 when it moved. */
+static int link_dial(struct link *l)
+{
+    switch (dial_poll(&l->dial)) {
+    case DIAL_RESOLVED:
+        link_connect(l);
+        return 1;
+    case DIAL_FAILED:
+        link_down(l, dial_verdict(&l->dial));
+        return 1;
+    case DIAL_OPEN:
+        link_hello(l);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void link_attempt(struct link *l)
+{
+    dial_start(&l->dial, l->relay.host, "relay name", 0);
+    l->state = LINK_DIAL;
+    l->since_ms = board_now_ms();
+    link_dial(l);
+}
+
+/* One link, one turn: its state, then what the relay sent (into yamux, hello, new streams).
+ * The splices move next and link_flush() sends what they wrote. */
 static int link_step(struct link *l, uint32_t now)
 {
     int moved = 0;
@@ -485,36 +454,24 @@ static int link_step(struct link *l, uint32_t now)
             moved = 1;
         }
         return moved;
-    case LINK_RESOLVE:
-        if (l->resolved) {
-            link_connect(l);
-        } else if (l->resolve_failed) {
-            link_down(l, "relay name: DNS found no address");
+    case LINK_DIAL:
+        moved = link_dial(l);
+        if (l->state != LINK_HELLO) {
+            return moved;
         }
-        return l->state != LINK_RESOLVE;
-    case LINK_CONNECT:
-        if (l->tls_ev & TLS_CONN_FAILED) {
-            link_down(l, tls_conn_verdict(&l->conn));
-            return 1;
-        }
-        if (l->tls_ev & TLS_CONN_OPEN) {
-            link_hello(l);
-            moved = 1;
-            break;
-        }
-        return 0;
+        break;
     case LINK_HELLO:
     case LINK_UP:
         break;
     default:
         return 0;
     }
-    if (l->tls_ev & (TLS_CONN_FAILED | TLS_CONN_CLOSED)) {
-        link_down(l, tls_conn_verdict(&l->conn)[0] && (l->tls_ev & TLS_CONN_FAILED)
-                         ? tls_conn_verdict(&l->conn) : "relay closed the connection");
+    enum dial_state ds = dial_poll(&l->dial);
+    if (ds == DIAL_FAILED || ds == DIAL_CLOSED) {
+        link_down(l, ds == DIAL_FAILED && dial_verdict(&l->dial)[0]
+                         ? dial_verdict(&l->dial) : "relay closed the connection");
         return 1;
     }
-    l->tls_ev = 0;
     if (l->state == LINK_HELLO && (int32_t)(now - l->since_ms) > HELLO_WAIT_MS) {
         link_down(l, "relay did not answer hello within 10 s");
         return 1;
@@ -523,35 +480,37 @@ static int link_step(struct link *l, uint32_t now)
         link_down(l, "no answer to keepalive ping for 15 s: link dead");
         return 1;
     }
-    for (int round = 0; round < STEP_ROUNDS; round++) {
-        int r = link_input(l);
-        if (r < 0) {
+    int r = link_input(l);
+    if (r < 0) {
+        return 1;
+    }
+    moved |= r;
+    if (l->hello != NULL) {
+        moved |= hello_step(l);
+        if (l->state == LINK_WAIT) {
             return 1;
-        }
-        int m = r;
-        if (l->hello != NULL) {
-            m |= hello_step(l);
-            if (l->state == LINK_WAIT) {
-                return 1;
-            }
-        }
-        dispatch(l);
-        m |= splice_poll(now);
-        r = link_output(l);
-        if (r < 0) {
-            return 1;
-        }
-        m |= r;
-        if (l->ys.state != YAMUX_SS_OPEN && yamux_out_pending(&l->ys) == 0) {
-            link_down(l, l->ys.goaway_recv >= 0 ? "relay sent GoAway" : "yamux session failed");
-            return 1;
-        }
-        moved |= m;
-        if (!m) {
-            break;
         }
     }
+    dispatch(l);
     return moved;
+}
+
+/* yamux's output (hello, window updates, the splices' data) into TLS; a session that ended
+ * takes the link down once its last frames are out. */
+static int link_flush(struct link *l)
+{
+    if (l->state != LINK_HELLO && l->state != LINK_UP) {
+        return 0;
+    }
+    int r = link_output(l);
+    if (r < 0) {
+        return 1;
+    }
+    if (l->ys.state != YAMUX_SS_OPEN && yamux_out_pending(&l->ys) == 0) {
+        link_down(l, l->ys.goaway_recv >= 0 ? "relay sent GoAway" : "yamux session failed");
+        return 1;
+    }
+    return r;
 }
 
 /* ---- the interface ------------------------------------------------------------------- */
@@ -629,6 +588,10 @@ int tunnel_poll(void)
     for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
         moved |= link_step(&links[i], now);
     }
+    moved |= splice_poll(now);       /* once a turn, the splices of every link */
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        moved |= link_flush(&links[i]);
+    }
     return moved;
 }
 
@@ -648,8 +611,10 @@ int tunnel_frame_urgent(const uint8_t *f, size_t len)
     uint16_t sport = (uint16_t)(f[14 + ihl] << 8 | f[14 + ihl + 1]);
     for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
         const struct link *l = &links[i];
-        if (l->state >= LINK_CONNECT && l->relay.port == sport && IP_IS_V4(&l->addr) &&
-            memcmp(&ip_2_ip4(&l->addr)->addr, f + 14 + 12, 4) == 0) {
+        int dialled = l->state > LINK_DIAL ||
+                      (l->state == LINK_DIAL && l->dial.state >= DIAL_CONNECTING);
+        if (dialled && l->relay.port == sport && IP_IS_V4(&l->dial.addr) &&
+            memcmp(&ip_2_ip4(&l->dial.addr)->addr, f + 14 + 12, 4) == 0) {
             return 1;
         }
     }
@@ -715,7 +680,9 @@ void tunnel_show(void (*out)(const char *fmt, ...))
         if (l->state == LINK_OFF) {
             continue;
         }
-        out("relay %u:   %s:%u  %s", i + 1, l->relay.host, l->relay.port, state_names[l->state]);
+        out("relay %u:   %s:%u  %s", i + 1, l->relay.host, l->relay.port,
+            l->state == LINK_DIAL && l->dial.state == DIAL_RESOLVING ? "resolving"
+                                                                     : state_names[l->state]);
         if (l->state == LINK_UP) {
             out(" for %u s, rtt %u ms, streams %u, bytes in %llu, out %llu\n",
                 (unsigned)((now - l->up_since_ms) / 1000), (unsigned)l->ys.rtt_ms,

@@ -8,18 +8,13 @@
 /* ---- the TLS pool ---------------------------------------------------------------------
  * A slot outlives its endpoint when the owner closes: the close_notify still has to go
  * out, and the owner may reuse its struct at once. So a slot's callback finds its owner
- * through the slot, which endpoint_close()/abort() clear. */
-struct tls_slot {
-    struct tls_conn conn;
-    struct endpoint *owner;
-    uint8_t used;
-    uint8_t shared;                 /* taken by endpoint_open_shared */
-};
-static struct tls_slot slots[ENDPOINT_TLS_MAX];
+ * through the slot, which endpoint_close()/abort() clear. An owner's own endpoint_tls is
+ * such a slot outside the pool. */
+static struct endpoint_tls slots[ENDPOINT_TLS_MAX];
 
-static struct tls_slot *slot_of(const struct tls_conn *c)
+static struct endpoint_tls *slot_of(const struct tls_conn *c)
 {
-    return (struct tls_slot *)((char *)c - offsetof(struct tls_slot, conn));
+    return (struct endpoint_tls *)((char *)c - offsetof(struct endpoint_tls, conn));
 }
 
 /* see endpoint.h */
@@ -33,7 +28,7 @@ unsigned endpoint_tls_in_use(void)
 }
 
 /* A free slot; for a shared one, only while the shared slots in use leave the reserve. */
-static struct tls_slot *slot_take(struct endpoint *e, int shared)
+static struct endpoint_tls *slot_take(struct endpoint *e, int shared)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < ENDPOINT_TLS_MAX; i++) {
@@ -92,6 +87,11 @@ static void on_tcp(struct tcp_stream *s, unsigned events, void *arg)
     if (events & TCP_STREAM_CONNECTED) {
         ev |= EP_OPEN;
         snprintf(e->verdict, sizeof e->verdict, "ok");
+        if (e->close_on_open) {
+            tcp_stream_close(&e->tcp);
+            deliver(e, EP_OPEN);
+            return;
+        }
     }
     if (events & TCP_STREAM_READABLE) {
         ev |= EP_READABLE;
@@ -104,7 +104,7 @@ static void on_tcp(struct tcp_stream *s, unsigned events, void *arg)
 
 static void on_tls(struct tls_conn *c, unsigned events, void *arg)
 {
-    struct tls_slot *slot = slot_of(c);
+    struct endpoint_tls *slot = slot_of(c);
     struct endpoint *e = slot->owner;
     (void)arg;
     if (events & (TLS_CONN_CLOSED | TLS_CONN_FAILED)) {
@@ -136,6 +136,11 @@ static void on_tls(struct tls_conn *c, unsigned events, void *arg)
     if (events & TLS_CONN_OPEN) {
         ev |= EP_OPEN;
         snprintf(e->verdict, sizeof e->verdict, "%s", tls_conn_verdict(c));
+        if (e->close_on_open) {
+            tls_conn_close(c);      /* its CLOSED (or FAILED) may come first, from in here */
+            deliver(e, EP_OPEN);
+            return;
+        }
     }
     if (events & TLS_CONN_READABLE) {
         ev |= EP_READABLE;
@@ -155,13 +160,16 @@ static int fail_now(struct endpoint *e, enum endpoint_fail why, const char *verd
     return -1;
 }
 
-static int open_with(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
-                     const struct tls_client_config *tls, endpoint_cb cb, void *arg,
-                     int shared)
+/* see endpoint.h */
+int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
+                  const struct tls_client_config *tls, struct endpoint_tls *own,
+                  unsigned flags, endpoint_cb cb, void *arg)
 {
+    int shared = (flags & ENDPOINT_SHARED) != 0;
     memset(e, 0, sizeof *e);
     e->cb = cb;
     e->arg = arg;
+    e->close_on_open = (flags & ENDPOINT_CLOSE_ON_OPEN) != 0;
     if (tls == NULL) {
         int err = tcp_stream_connect(&e->tcp, addr, port, ENDPOINT_CONNECT_MS, on_tcp, e);
         if (err == TCP_STREAM_ENOMEM) {
@@ -172,7 +180,16 @@ static int open_with(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
         }
         return 0;
     }
-    struct tls_slot *slot = slot_take(e, shared);
+    struct endpoint_tls *slot = own;
+    if (own == NULL) {
+        slot = slot_take(e, shared);
+    } else if (own->used) {
+        slot = NULL;                /* its last close is still going out */
+    } else {
+        own->used = 1;
+        own->shared = 0;
+        own->owner = e;
+    }
     if (slot == NULL) {
         return fail_now(e, EP_FAIL_NOMEM, shared
                                               ? "no TLS slot free (the last is kept for the "
@@ -190,20 +207,6 @@ static int open_with(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
 }
 
 /* see endpoint.h */
-int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
-                  const struct tls_client_config *tls, endpoint_cb cb, void *arg)
-{
-    return open_with(e, addr, port, tls, cb, arg, 0);
-}
-
-/* see endpoint.h */
-int endpoint_open_shared(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
-                         const struct tls_client_config *tls, endpoint_cb cb, void *arg)
-{
-    return open_with(e, addr, port, tls, cb, arg, 1);
-}
-
-/* see endpoint.h */
 int endpoint_starttls(struct endpoint *e, const struct tls_client_config *tls)
 {
     if (e->tls != NULL || !e->open || !tcp_stream_alive(&e->tcp)) {
@@ -213,7 +216,7 @@ int endpoint_starttls(struct endpoint *e, const struct tls_client_config *tls)
         /* plaintext after the server's OK: it would be taken for the TLS session's */
         return fail_now(e, EP_FAIL_TLS, "STARTTLS: bytes arrived before the TLS handshake");
     }
-    struct tls_slot *slot = slot_take(e, 0);
+    struct endpoint_tls *slot = slot_take(e, 0);
     if (slot == NULL) {
         return fail_now(e, EP_FAIL_NOMEM, "no TLS slot free");
     }
@@ -310,7 +313,7 @@ void endpoint_abort(struct endpoint *e)
     struct tls_conn *c = e->tls;
     detach(e);
     if (c != NULL) {
-        struct tls_slot *slot = slot_of(c);
+        struct endpoint_tls *slot = slot_of(c);
         tls_conn_abort(c);          /* no event follows: free the slot here */
         slot->used = 0;
     } else {

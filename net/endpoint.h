@@ -1,7 +1,8 @@
 /* One outgoing byte stream over lwIP, plain TCP or TLS, behind one interface: what a
  * mapping connects to an internal host with, and what the IMAP receiver talks through.
  *
- *   endpoint_open(e, addr, port, tls_cfg|NULL, cb, arg)   connect (and handshake for TLS);
+ *   endpoint_open(e, addr, port, tls_cfg|NULL, own, flags, cb, arg)   connect (and
+ *        handshake for TLS);
  *        the owner hears EP_OPEN (TLS: the chain was checked and names the host), or
  *        EP_FAILED with endpoint_verdict() saying why in one line.
  *   endpoint_starttls(e, cfg)   turn an open plain stream into TLS on the same connection
@@ -15,9 +16,11 @@
  * Memory: struct endpoint is ~0.2 KiB (a tcp_stream and a verdict); a TLS endpoint also
  * holds one of ENDPOINT_TLS_MAX TLS connections (~52 KiB each, a static pool), so at most
  * that many TLS endpoints exist at once; one more fails at once with "no TLS slot free".
- * endpoint_open_shared() (the cloud's streams) leaves the last ENDPOINT_TLS_RESERVED slots
- * to endpoint_open() and endpoint_starttls() (the IMAP receiver, mapping check), so however
- * many tls-mapping streams the cloud opens, the receiver still gets its TLS connection. */
+ * A shared open (ENDPOINT_SHARED: the cloud's streams) leaves the last
+ * ENDPOINT_TLS_RESERVED slots to the others and to endpoint_starttls() (the IMAP receiver,
+ * mapping check), so however many tls-mapping streams the cloud opens, the receiver still
+ * gets its TLS connection. An owner that keeps its own struct endpoint_tls (a relay link,
+ * `tls probe`) opens in it: it neither waits for the pool nor takes from it. */
 #ifndef GW_ENDPOINT_H
 #define GW_ENDPOINT_H
 
@@ -29,7 +32,7 @@
 #include "tls_conn.h"
 
 #define ENDPOINT_TLS_MAX 8             /* TLS endpoints at once: 8 x ~52 KiB */
-#define ENDPOINT_TLS_RESERVED 1        /* of them, never taken by endpoint_open_shared */
+#define ENDPOINT_TLS_RESERVED 1        /* of them, never taken with ENDPOINT_SHARED */
 #define ENDPOINT_CONNECT_MS 10000      /* TCP connect deadline (TLS: connect + handshake) */
 /* lwIP heap (MEM_SIZE) that plain endpoints leave free when they queue send data: many busy
  * internal connections must never starve the tunnel, new SYNs and ACKs of memory. */
@@ -42,6 +45,14 @@ enum endpoint_event {
     EP_FAILED = 1u << 3,               /* final: connect, handshake or connection failed */
     EP_CLOSED = 1u << 4,               /* final: a TLS close we started has completed */
 };
+
+/* endpoint_open's flags. */
+#define ENDPOINT_SHARED 1u             /* a pool slot the cloud's streams may take */
+/* A check (tls probe, mapping check): closed as soon as it is open, in the same turn, so
+ * that nothing the peer sends after its handshake is taken (it meets a closed connection,
+ * which lwIP answers with RST). The owner hears EP_OPEN, then (TLS) EP_CLOSED or EP_FAILED
+ * once the close_notify went out. */
+#define ENDPOINT_CLOSE_ON_OPEN 2u
 
 /* Why it failed, for SOCKS5 reply codes (0x04 unreachable or TLS failed, 0x05 refused,
  * 0x06 timeout). */
@@ -57,6 +68,16 @@ enum endpoint_fail {
 struct endpoint;
 typedef void (*endpoint_cb)(struct endpoint *e, unsigned events, void *arg);
 
+/* Where a TLS connection lives: a slot of the pool, or one its owner keeps. It outlives its
+ * endpoint when the owner closes (the close_notify still has to go out): its owner is then
+ * NULL, and it is busy (used) until the close is done; an owner's own is reused only after. */
+struct endpoint_tls {
+    struct tls_conn conn;
+    struct endpoint *owner;
+    uint8_t used;
+    uint8_t shared;                    /* a pool slot taken with ENDPOINT_SHARED */
+};
+
 struct endpoint {
     struct tcp_stream tcp;             /* plain TCP (before STARTTLS, or a tcp mapping) */
     struct tls_conn *tls;              /* TLS: from the pool; NULL for plain */
@@ -65,17 +86,19 @@ struct endpoint {
     uint8_t open;                      /* EP_OPEN was reported */
     uint8_t ended;                     /* EP_CLOSED was reported: reads give EOF */
     uint8_t fail;                      /* enum endpoint_fail */
+    uint8_t close_on_open;             /* ENDPOINT_CLOSE_ON_OPEN */
     char verdict[VERDICT_MAX];
 };
 
 /* Connect to addr:port, plain (tls NULL) or TLS with *tls (validated as tls_conn_open
- * does). 0: events follow; -1: failed at once (verdict and fail say why; no event). */
+ * does), its TLS connection in own (the owner's, not busy) or, own NULL, in a slot of the
+ * pool. flags: ENDPOINT_SHARED for traffic that must not starve the reserved owners (the
+ * cloud's streams: EP_FAIL_NOMEM once only the reserved slots are left), and
+ * ENDPOINT_CLOSE_ON_OPEN. 0: events follow; -1: failed at once (verdict and fail say why;
+ * no event). */
 int endpoint_open(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
-                  const struct tls_client_config *tls, endpoint_cb cb, void *arg);
-/* The same for traffic that must not starve the reserved owners (the cloud's streams): a
- * TLS endpoint fails with EP_FAIL_NOMEM once only the reserved slots are left. */
-int endpoint_open_shared(struct endpoint *e, const ip_addr_t *addr, uint16_t port,
-                         const struct tls_client_config *tls, endpoint_cb cb, void *arg);
+                  const struct tls_client_config *tls, struct endpoint_tls *own,
+                  unsigned flags, endpoint_cb cb, void *arg);
 /* Upgrade an open plain endpoint to TLS on its connection. 0: EP_OPEN follows once the
  * handshake is done (or EP_FAILED); -1: refused at once (received bytes were not read,
  * no TLS slot, not plain and open); the verdict says why. */

@@ -9,3 +9,6 @@ gw_unit_test(test_text_escape SOURCES test_text_escape.c LIBS gw_base)
 gw_unit_test(test_relay_tls SOURCES test_relay_tls.c test_tls_util.c
   LIBS gw_tls_server
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)
+# The dial (firmware/dial.c) over lwIP's loopback, its name lookup answered by the test.
+gw_unit_test(test_dial SOURCES test_dial.c ${CMAKE_SOURCE_DIR}/firmware/dial.c LIBS gw_net)
+target_include_directories(test_dial PRIVATE ${CMAKE_SOURCE_DIR}/firmware)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "endpoint.h"
 #include "flash.h"
 #include "keys.h"
 #include "log.h"
@@ -150,6 +151,21 @@ const char *settings_hostname(void)
     return st.hostname[0] ? st.hostname : "gateway";
 }
 
+/* Do the anchors differ (which certificates, for which purpose, shared or not)? */
+static int trust_view_changed(const struct config *a, const struct config *b)
+{
+    if (a->ntrust != b->ntrust || a->tunnel.trust_shared != b->tunnel.trust_shared) {
+        return 1;
+    }
+    for (unsigned i = 0; i < a->ntrust; i++) {
+        if (a->trust[i].relay != b->trust[i].relay ||
+            memcmp(a->trust[i].sha256, b->trust[i].sha256, 32) != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* see settings.h */
 int settings_commit(void (*written)(void))
 {
@@ -163,12 +179,16 @@ int settings_commit(void (*written)(void))
                 memcmp(was->hosts, next->hosts, sizeof next->hosts) != 0;
     int mappings = was->nmappings != next->nmappings ||
                    memcmp(was->mappings, next->mappings, sizeof next->mappings) != 0;
+    int trust = trust_view_changed(was, next);
     int err = config_commit(&st.cfg);
     if (err != CONFIG_OK) {
         return err;
     }
     const struct config *now = &st.cfg.running;
-    st.anchors_stale = 1;
+    if (trust) {
+        endpoint_trust_changed();      /* before any handshake is given the rebuilt table */
+        st.anchors_stale = 1;
+    }
     if (net) {
         settings_apply_net(st.netif);
     } else if (hosts) {

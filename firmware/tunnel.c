@@ -81,6 +81,8 @@ static struct {
     unsigned nrelays;
     char location[CONFIG_NAME_MAX];
     uint8_t chain_fp[32];           /* a new key always comes with a new chain */
+    uint8_t trust_fp[32];           /* the relay anchors: a link a CA vouched for that is no
+                                       longer trusted for relays must not stay up */
 } started;
 
 /* ---- identity ------------------------------------------------------------------------ */
@@ -527,14 +529,31 @@ static void chain_fingerprint(const struct config *cf, uint8_t fp[32])
     }
 }
 
+/* The SHA-256 of what vouches for relays: each relay anchor (and, while the trust store is
+ * shared, every anchor), in order. */
+static void relay_trust_fingerprint(const struct config *cf, uint8_t fp[32])
+{
+    br_sha256_context h;
+    br_sha256_init(&h);
+    br_sha256_update(&h, &cf->tunnel.trust_shared, sizeof cf->tunnel.trust_shared);
+    for (unsigned i = 0; i < cf->ntrust; i++) {
+        if (cf->trust[i].relay || cf->tunnel.trust_shared) {
+            br_sha256_update(&h, cf->trust[i].sha256, 32);
+        }
+    }
+    br_sha256_out(&h, fp);
+}
+
 static int config_changed_since_start(const struct config *cf)
 {
-    uint8_t fp[32];
+    uint8_t fp[32], tfp[32];
     chain_fingerprint(cf, fp);
+    relay_trust_fingerprint(cf, tfp);
     return cf->tunnel.nrelays != started.nrelays ||
            memcmp(cf->tunnel.relays, started.relays, sizeof started.relays) != 0 ||
            strcmp(cf->tunnel.location, started.location) != 0 ||
-           memcmp(fp, started.chain_fp, sizeof fp) != 0;
+           memcmp(fp, started.chain_fp, sizeof fp) != 0 ||
+           memcmp(tfp, started.trust_fp, sizeof tfp) != 0;
 }
 
 /* see tunnel.h */
@@ -559,6 +578,7 @@ void tunnel_start(void)
     started.nrelays = cf->tunnel.nrelays;
     snprintf(started.location, sizeof started.location, "%s", cf->tunnel.location);
     chain_fingerprint(cf, started.chain_fp);
+    relay_trust_fingerprint(cf, started.trust_fp);
     if (cf->tunnel.nrelays == 0) {
         identity_drop();
         return;

@@ -326,3 +326,14 @@ const char *endpoint_verdict(const struct endpoint *e)
 {
     return e->verdict;
 }
+
+/* see endpoint.h */
+void endpoint_trust_changed(void)
+{
+    for (unsigned i = 0; i < ENDPOINT_TLS_MAX; i++) {
+        struct tls_conn *c = &slots[i].conn;
+        if (slots[i].used && (c->state == TLS_CONN_CONNECTING || c->state == TLS_CONN_HANDSHAKE)) {
+            tls_conn_fail(c, "the trust store changed during the handshake");
+        }
+    }
+}

@@ -117,4 +117,10 @@ const char *endpoint_verdict(const struct endpoint *e);
 /* TLS endpoints in use now (for show status). */
 unsigned endpoint_tls_in_use(void);
 
+/* The trust store changed (a commit): every TLS connection of the pool still connecting or
+ * in its handshake fails now ("the trust store changed during the handshake"), before any
+ * new one is given the rebuilt anchors: BearSSL holds the anchors it was given by
+ * reference for the whole handshake. */
+void endpoint_trust_changed(void);
+
 #endif

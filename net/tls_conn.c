@@ -272,6 +272,14 @@ void tls_conn_abort(struct tls_conn *c)
 }
 
 /* see tls_conn.h */
+void tls_conn_fail(struct tls_conn *c, const char *verdict)
+{
+    if (c->state != TLS_CONN_IDLE) {
+        fail_with(c, verdict);
+    }
+}
+
+/* see tls_conn.h */
 const char *tls_conn_verdict(const struct tls_conn *c)
 {
     return c->verdict;

@@ -88,6 +88,8 @@ size_t tls_conn_write_room(struct tls_conn *c);
 void tls_conn_close(struct tls_conn *c);
 /* Drop the connection now (RST); no event follows. */
 void tls_conn_abort(struct tls_conn *c);
+/* Fail c now with verdict (the owner hears TLS_CONN_FAILED, as for any failure). */
+void tls_conn_fail(struct tls_conn *c, const char *verdict);
 /* The one-line verdict: "ok: chain anchored at ...", or what failed. */
 const char *tls_conn_verdict(const struct tls_conn *c);
 

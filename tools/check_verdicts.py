@@ -57,7 +57,7 @@ SINKS = {
     # console errors (console_cmds.c, console_*.c) and the board's start-up errors
     "fail", "cons_fail", "linux_err",
     # TLS and connection verdicts (tls_engine, tls_client, tls_server, tls_conn, endpoint)
-    "fail_with", "set_verdict", "fail_now",
+    "fail_with", "set_verdict", "fail_now", "tls_conn_fail",
     # the configuration language (config_text.c) and the relay's file (relay/config.c)
     "expect", "bad",
     # the gateway's tunnel links and SOCKS5 splices, yamux violations, store damage

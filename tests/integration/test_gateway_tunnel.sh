@@ -174,5 +174,12 @@ for ((i = 0; i < 400 && $(ups) < 3; i++)); do sleep 0.1; done
 $PY echo $SOCKS loc1 "$TOKEN" echo.example.test 7 10 100000 > /dev/null ||
     t_fail "streams after the relay came back"
 t_log "relay restarted: the gateway reconnected with backoff, streams work"
+
+# ---- the relay's CA withdrawn: the running tunnel goes at the commit, not at its next drop ----
+RFP=$(openssl x509 -in "$P/root.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | cut -c1-16)
+console "trust del relay $RFP" "commit"
+t_wait_log gw 'tunnel: relay relay.example.test:7443 down: configuration changed' 10
+t_wait_log gw "tunnel: relay relay.example.test:7443: no relay trust anchors" 10
+t_log "the relay's CA withdrawn: the live tunnel was closed at the commit"
 kill "$GW_PID"
 t_log "PASS"

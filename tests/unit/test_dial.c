@@ -281,6 +281,25 @@ static void a_tls_dial_shows_its_handshake_and_fails_when_the_server_leaves(void
     CHECK_EQ(own.used, 0);                   /* free for the next attempt */
 }
 
+/* A commit that changes the trust store fails every pool handshake still under way: BearSSL
+ * holds the anchors it was given for the whole handshake, and they are rebuilt in place. */
+static void a_trust_change_fails_the_handshakes_under_way(void)
+{
+    setup_once();
+    static struct dial d;
+    struct tls_client_config cfg;
+    tls_config(&cfg, NOW_VALID);
+    dial_start(&d, "lo.test", "internal host lo.test", 0);
+    CHECK_EQ(dial_connect(&d, HOLD_PORT, &cfg, NULL, ENDPOINT_SHARED), 0);
+    CHECK_EQ(run_while(&d, DIAL_CONNECTING), DIAL_HANDSHAKING);
+    endpoint_trust_changed();
+    CHECK_EQ(run_while(&d, DIAL_HANDSHAKING), DIAL_FAILED);
+    CHECK_EQ(d.ep.fail, EP_FAIL_TLS);
+    CHECK(strcmp(dial_verdict(&d), "the trust store changed during the handshake") == 0);
+    CHECK_EQ(endpoint_tls_in_use(), 0);
+    hold_release();
+}
+
 static void tls_without_a_valid_time_fails_at_once(void)
 {
     setup_once();
@@ -402,6 +421,8 @@ CHECK_MAIN(
     { "a_tls_dial_shows_its_handshake_and_fails_when_the_server_leaves",
       a_tls_dial_shows_its_handshake_and_fails_when_the_server_leaves },
     { "tls_without_a_valid_time_fails_at_once", tls_without_a_valid_time_fails_at_once },
+    { "a_trust_change_fails_the_handshakes_under_way",
+      a_trust_change_fails_the_handshakes_under_way },
     { "a_connect_short_of_memory_stays_resolved_and_may_be_tried_again",
       a_connect_short_of_memory_stays_resolved_and_may_be_tried_again },
     { "the_cloud_streams_leave_the_last_tls_slot_to_the_receiver",

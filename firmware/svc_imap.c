@@ -10,6 +10,7 @@
 #include "imap_client.h"
 #include "log.h"
 #include "mappings.h"
+#include "secure_wipe.h"
 #include "settings.h"
 #include "svc_imap.h"
 #include "tunnel.h"
@@ -160,7 +161,7 @@ static void session_down(const char *why)
     }
     stream_drop();
     dial_abort(&sv.dial);
-    explicit_bzero(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
+    secure_wipe(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
     sv.backoff = sv.backoff ? sv.backoff * 2 : IMAP_RETRY_MIN_MS;
     if (sv.backoff > IMAP_RETRY_MAX_MS) {
         sv.backoff = IMAP_RETRY_MAX_MS;
@@ -747,22 +748,26 @@ static int session_step(void)
 
 /* ---- public ---- */
 
-/* What a running session depends on: a commit that changes none of it keeps it. */
-struct applied {
-    __typeof__(((struct config *)0)->imap) imap;
-    struct config_mapping map;
-};
-static struct applied applied;
+/* What a running session depends on (its settings, password included, and its mapping), as
+ * a SHA-256: a commit that changes none of it keeps the session; no second copy of the
+ * password stays in RAM to compare against. */
+static uint8_t applied[32];
 
-static void applied_now(struct applied *a)
+static void applied_now(uint8_t fp[32])
 {
     const struct config *c = cfg();
-    memset(a, 0, sizeof *a);
-    a->imap = c->imap;
+    struct config_mapping map;
+    br_sha256_context h;
+    memset(&map, 0, sizeof map);
     int i = mappings_find(c->imap.server.host, c->imap.server.port);
     if (mappings_get(i) != NULL) {
-        a->map = *mappings_get(i);
+        map = *mappings_get(i);
     }
+    br_sha256_init(&h);
+    br_sha256_update(&h, &c->imap, sizeof c->imap);
+    br_sha256_update(&h, &map, sizeof map);
+    br_sha256_out(&h, fp);
+    secure_wipe(&h, sizeof h);       /* its state saw the password */
 }
 
 /* see svc_imap.h */
@@ -770,11 +775,10 @@ void imap_svc_start(void)
 {
     uint64_t msgs = sv.msgs, dups = sv.dups, bytes = sv.bytes;
     uint32_t uidvalidity = sv.last_uidvalidity;
-    struct applied now;
-    applied_now(&now);
-    int same = memcmp(&now, &applied, sizeof now) == 0;
-    applied = now;
-    explicit_bzero(&now, sizeof now);
+    uint8_t now[32];
+    applied_now(now);
+    int same = memcmp(now, applied, sizeof now) == 0;
+    memcpy(applied, now, sizeof now);
     if (same && sv.state != IM_OFF) {
         return;
     }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pem.h"
 #include "random.h"
+#include "secure_wipe.h"
 #include "settings.h"
 #include "splice.h"
 #include "tls_conn.h"
@@ -90,7 +91,7 @@ static struct {
 static void identity_drop(void)
 {
     key_wipe(&id.key);
-    explicit_bzero(&id, sizeof id);
+    secure_wipe(&id, sizeof id);
 }
 
 static void fingerprint(const uint8_t *p, size_t len, uint8_t out[32])

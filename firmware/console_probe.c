@@ -48,7 +48,6 @@ static struct {
     struct device_key key;
     br_x509_certificate certs[TLS_CHAIN_MAX];
     uint8_t chain_der[CONFIG_CHAIN_MAX];
-    struct pem_decoder pem;
     char target[CONFIG_NAME_MAX + 8];
 } pr;
 
@@ -104,26 +103,16 @@ static void probe_step(void)
 /* Our chain and key for a server that asks for a client certificate. */
 static int probe_client_identity(struct tls_client_config *cfg)
 {
-    struct config_ctx *c = settings_ctx();
     const struct config *cf = settings_running();
-    size_t len = 0;
-    static char pem[CONFIG_CHAIN_MAX];
-    struct pem_cert certs[TLS_CHAIN_MAX];
+    const char *why = NULL;
     if (!cf->has_key || !cf->has_chain) {
         return cons_fail("tls probe: client: needs the device key and chain (tunnel key generate, "
                     "tunnel cert import, commit)");
     }
-    if (config_get_chain(c, cf, (uint8_t *)pem, sizeof pem, &len) != CONFIG_OK) {
-        return cons_fail("tls probe: client: the device chain cannot be read");
-    }
-    int n = pem_decode_certs(&pr.pem, (const uint8_t *)pem, len, pr.chain_der,
-                             sizeof pr.chain_der, certs, TLS_CHAIN_MAX);
+    int n = settings_device_chain(cf, pr.chain_der, sizeof pr.chain_der, pr.certs,
+                                  TLS_CHAIN_MAX, &why);
     if (n <= 0) {
-        return cons_fail("tls probe: client: the device chain cannot be decoded");
-    }
-    for (int i = 0; i < n; i++) {
-        pr.certs[i].data = (unsigned char *)certs[i].der;
-        pr.certs[i].data_len = certs[i].len;
+        return cons_fail("tls probe: client: %s", why);
     }
     if (settings_device_key(cf, &pr.key) != 0) {
         return cons_fail("tls probe: client: the device key cannot be read");

@@ -12,6 +12,7 @@
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
 #include "mappings.h"
+#include "pem.h"
 #include "secure_wipe.h"
 #include "settings.h"
 #include "store.h"
@@ -256,6 +257,56 @@ done:
     secure_wipe(&dc, sizeof dc);
     secure_wipe(der, sizeof der);
     return ret;
+}
+
+/* One buffer for the device chain's PEM text, whoever reads it: it is decoded (or hashed)
+ * at once and wiped; nothing keeps it between calls. */
+static char chain_pem[CONFIG_CHAIN_MAX];
+
+static int chain_text(const struct config *cf, size_t *len)
+{
+    *len = 0;
+    return cf->has_chain && config_get_chain(&st.cfg, cf, (uint8_t *)chain_pem,
+                                             sizeof chain_pem, len) == CONFIG_OK ? 0 : -1;
+}
+
+/* see settings.h */
+int settings_device_chain(const struct config *cf, uint8_t *der, size_t cap,
+                          br_x509_certificate *certs, size_t max, const char **why)
+{
+    static struct pem_decoder d;
+    struct pem_cert pc[TLS_CHAIN_MAX];
+    size_t len;
+    if (chain_text(cf, &len) != 0) {
+        *why = "the device chain cannot be read from flash";
+        return -1;
+    }
+    int n = pem_decode_certs(&d, (const uint8_t *)chain_pem, len, der, cap, pc,
+                             max < TLS_CHAIN_MAX ? max : TLS_CHAIN_MAX);
+    secure_wipe(chain_pem, len);
+    if (n <= 0) {
+        *why = "the device chain cannot be decoded";
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        certs[i].data = (unsigned char *)pc[i].der;
+        certs[i].data_len = pc[i].len;
+    }
+    return n;
+}
+
+/* see settings.h */
+void settings_chain_fingerprint(const struct config *cf, uint8_t fp[32])
+{
+    size_t len;
+    memset(fp, 0, 32);
+    if (chain_text(cf, &len) == 0) {
+        br_sha256_context h;
+        br_sha256_init(&h);
+        br_sha256_update(&h, chain_pem, len);
+        br_sha256_out(&h, fp);
+        secure_wipe(chain_pem, len);
+    }
 }
 
 /* The running anchors in one table: the relay's first, then the servers'. */

@@ -43,6 +43,16 @@ int settings_factory_reset(void);
  * key; -2 when it cannot be read or is not a P-256 key. Wipe k with key_wipe(). */
 int settings_device_key(const struct config *cf, struct device_key *k);
 
+/* The device chain of cf, decoded: its certificates' DER into der (cap bytes, CONFIG_CHAIN_MAX
+ * holds any chain that can be imported) and certs[] pointing into it. The number of
+ * certificates (> 0), or -1 with why ("the device chain cannot be read from flash", "... be
+ * decoded"). The PEM text is read into one scratch buffer of settings (8 KiB, static) that
+ * every reader of the chain shares (the tunnel, `tls probe ... client`). */
+int settings_device_chain(const struct config *cf, uint8_t *der, size_t cap,
+                          br_x509_certificate *certs, size_t max, const char **why);
+/* The SHA-256 of cf's chain as stored (zeros when there is none). */
+void settings_chain_fingerprint(const struct config *cf, uint8_t fp[32]);
+
 /* The running trust anchors as BearSSL wants them, rebuilt from the DER records after boot
  * and after each commit (RAM: CONFIG_TRUST_MAX anchors and their names and keys, about
  * 32 KiB, static, shared by both views). Certificates BearSSL cannot use are logged and

@@ -72,7 +72,6 @@ static struct {
     br_x509_certificate certs[TLS_CHAIN_MAX];
     size_t ncerts;
     uint8_t der[CONFIG_CHAIN_MAX];
-    struct pem_decoder pem;
     char location[CONFIG_NAME_MAX];
 } id;
 
@@ -94,21 +93,10 @@ static void identity_drop(void)
     secure_wipe(&id, sizeof id);
 }
 
-static void fingerprint(const uint8_t *p, size_t len, uint8_t out[32])
-{
-    br_sha256_context h;
-    br_sha256_init(&h);
-    br_sha256_update(&h, p, len);
-    br_sha256_out(&h, out);
-}
-
 /* Load key and chain of the running config. 0, or -1 with why (a verdict for show tunnel). */
 static int identity_load(const char **why)
 {
-    static char pem[CONFIG_CHAIN_MAX];
-    struct pem_cert certs[TLS_CHAIN_MAX];
     const struct config *cf = settings_running();
-    size_t len = 0;
     identity_drop();
     if (!cf->tunnel.location[0]) {
         *why = "no location (tunnel location ID)";
@@ -118,19 +106,9 @@ static int identity_load(const char **why)
         *why = "no device identity (tunnel key generate, tunnel csr, tunnel cert import)";
         return -1;
     }
-    if (config_get_chain(settings_ctx(), cf, (uint8_t *)pem, sizeof pem, &len) != CONFIG_OK) {
-        *why = "the device chain cannot be read from flash";
-        return -1;
-    }
-    int n = pem_decode_certs(&id.pem, (const uint8_t *)pem, len, id.der, sizeof id.der, certs,
-                             TLS_CHAIN_MAX);
+    int n = settings_device_chain(cf, id.der, sizeof id.der, id.certs, TLS_CHAIN_MAX, why);
     if (n <= 0) {
-        *why = "the device chain cannot be decoded";
         return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        id.certs[i].data = (unsigned char *)certs[i].der;
-        id.certs[i].data_len = certs[i].len;
     }
     id.ncerts = (size_t)n;
     if (settings_device_key(cf, &id.key) != 0) {
@@ -518,18 +496,6 @@ static int link_flush(struct link *l)
 
 /* ---- the interface ------------------------------------------------------------------- */
 
-/* The running chain's SHA-256 (zeros when there is none). */
-static void chain_fingerprint(const struct config *cf, uint8_t fp[32])
-{
-    static char pem[CONFIG_CHAIN_MAX];
-    size_t len = 0;
-    memset(fp, 0, 32);
-    if (cf->has_chain &&
-        config_get_chain(settings_ctx(), cf, (uint8_t *)pem, sizeof pem, &len) == CONFIG_OK) {
-        fingerprint((const uint8_t *)pem, len, fp);
-    }
-}
-
 /* The SHA-256 of what vouches for relays: each relay anchor (and, while the trust store is
  * shared, every anchor), in order. */
 static void relay_trust_fingerprint(const struct config *cf, uint8_t fp[32])
@@ -548,7 +514,7 @@ static void relay_trust_fingerprint(const struct config *cf, uint8_t fp[32])
 static int config_changed_since_start(const struct config *cf)
 {
     uint8_t fp[32], tfp[32];
-    chain_fingerprint(cf, fp);
+    settings_chain_fingerprint(cf, fp);
     relay_trust_fingerprint(cf, tfp);
     return cf->tunnel.nrelays != started.nrelays ||
            memcmp(cf->tunnel.relays, started.relays, sizeof started.relays) != 0 ||
@@ -578,7 +544,7 @@ void tunnel_start(void)
     memcpy(started.relays, cf->tunnel.relays, sizeof started.relays);
     started.nrelays = cf->tunnel.nrelays;
     snprintf(started.location, sizeof started.location, "%s", cf->tunnel.location);
-    chain_fingerprint(cf, started.chain_fp);
+    settings_chain_fingerprint(cf, started.chain_fp);
     relay_trust_fingerprint(cf, started.trust_fp);
     if (cf->tunnel.nrelays == 0) {
         identity_drop();

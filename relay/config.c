@@ -4,11 +4,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conftok.h"
 #include "hex.h"
@@ -19,6 +22,70 @@
 #define TOK_MAX 8   /* words in one directive (conftok.h) */
 
 struct relay_config relay_cfg;
+
+/* Defaults that fit 10,000 gateways on one relay within LimitNOFILE=65536 (relay.service)
+ * and a few hundred MiB: docs/protocol.md section 5 gives each with its cost. */
+const struct relay_limits relay_limits_default = {
+    .tunnels = 10240,
+    .handshakes = 1024,
+    .handshakes_per_source = 32,
+    .handshake_threads = 0,
+    .first_byte_s = 3,
+    .handshake_s = 10,
+    .socks = 4096,
+    .socks_per_source = 128,
+    .socks_auth_s = 5,
+    .socks_idle_s = 1800,
+    .deliveries = 256,
+    .location_streams = 128,
+    .location_deliveries = 4,
+    .location_spool_bytes = 1ull << 30,
+    .location_spool_messages = 50000,
+    .delivery_stall_s = 60,
+};
+
+/* `limit NAME VALUE`: each limit, where it lives and its range. */
+static const struct limit_def {
+    const char *name;
+    size_t off;
+    int wide;                    /* uint64_t (bytes: K, M, G allowed), else unsigned */
+    uint64_t min, max;
+} limit_defs[] = {
+#define U(name, field, lo, hi) { name, offsetof(struct relay_limits, field), 0, lo, hi }
+    U("tunnels", tunnels, 1, 1000000),
+    U("handshakes", handshakes, 1, 65536),
+    U("handshakes-per-source", handshakes_per_source, 1, 65536),
+    U("handshake-threads", handshake_threads, 0, 256),
+    U("first-byte", first_byte_s, 1, 60),
+    U("handshake", handshake_s, 1, 300),
+    U("socks", socks, 1, 1000000),
+    U("socks-per-source", socks_per_source, 1, 1000000),
+    U("socks-auth", socks_auth_s, 1, 300),
+    U("socks-idle", socks_idle_s, 1, 604800),
+    U("deliveries", deliveries, 1, 65536),
+    U("location-streams", location_streams, 1, 60000),
+    U("location-deliveries", location_deliveries, 1, 1024),
+    { "location-spool-bytes", offsetof(struct relay_limits, location_spool_bytes), 1, 1,
+      1ull << 50 },
+    U("location-spool-messages", location_spool_messages, 1, 1u << 30),
+    U("delivery-stall", delivery_stall_s, 1, 3600),
+#undef U
+};
+
+/* "4096", "512K", "1G" (binary multiples); -1 when it is not that. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : *end == 'T' ? 40 : 0;
+    if (errno || end == s || s[0] == '-' || (shift && end[1] != 0) || (!shift && *end != 0)
+        || v > (~0ull >> shift)) {
+        return -1;
+    }
+    *out = (uint64_t)v << shift;
+    return 0;
+}
 
 /* see relay.h */
 int relay_parse_addr(const char *s, struct sockaddr_in *a)
@@ -112,15 +179,42 @@ int relay_revoked(const struct relay_config *c, const uint8_t sha[32])
     return c->nrevoked && bsearch(sha, c->revoked, c->nrevoked, sizeof *c->revoked, cmp_sha);
 }
 
-/* see relay.h */
-struct location *relay_location(const char *id)
+static unsigned bucket_of(const char *id)
 {
-    for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
-        if (!relay_cfg.locs[i].removed && strcmp(relay_cfg.locs[i].id, id) == 0) {
-            return &relay_cfg.locs[i];
+    uint32_t h = 2166136261u;                   /* FNV-1a */
+    while (*id) {
+        h = (h ^ (uint8_t)*id++) * 16777619u;
+    }
+    return h & (RELAY_LOC_BUCKETS - 1);
+}
+
+/* see relay.h */
+struct location *relay_location_in(const struct relay_config *c, const char *id)
+{
+    if (c->hash == NULL) {
+        return NULL;
+    }
+    for (struct location *l = c->hash[bucket_of(id)]; l; l = l->hash_next) {
+        if (strcmp(l->id, id) == 0) {
+            return l;
         }
     }
     return NULL;
+}
+
+/* see relay.h */
+void relay_location_index(struct relay_config *c, struct location *loc)
+{
+    unsigned b = bucket_of(loc->id);
+    loc->hash_next = c->hash[b];
+    c->hash[b] = loc;
+}
+
+/* see relay.h */
+struct location *relay_location(const char *id)
+{
+    struct location *l = relay_location_in(&relay_cfg, id);
+    return l && !l->removed ? l : NULL;
 }
 
 static int path_from(char *out, size_t cap, const char *dir, const char *p)
@@ -199,11 +293,7 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
             return bad(ps, "location: '%s' is not a Location ID (1..%d of A-Z a-z 0-9 . _ -)",
                        tk->t[1], HELLO_LOCATION_MAX);
         }
-        int twice = 0;
-        for (unsigned i = 0; i < c->nlocs; i++) {
-            twice |= strcmp(c->locs[i].id, tk->t[1]) == 0;
-        }
-        if (twice) {
+        if (relay_location_in(c, tk->t[1]) != NULL) {
             return bad(ps, "location: '%s' is configured twice", tk->t[1]);
         }
         if (c->nlocs == RELAY_LOCATIONS_MAX) {
@@ -216,7 +306,32 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
             return bad(ps, "location %s: token-sha256 must be 64 hex digits "
                        "(`relay token %s` makes one)", tk->t[1], tk->t[1]);
         }
+        relay_location_index(c, loc);
         c->nlocs++;
+        return 0;
+    }
+    if (strcmp(d, "limit") == 0) {
+        const struct limit_def *ld = NULL;
+        uint64_t v;
+        for (size_t i = 0; n >= 2 && i < sizeof limit_defs / sizeof limit_defs[0]; i++) {
+            ld = strcmp(limit_defs[i].name, tk->t[1]) == 0 ? &limit_defs[i] : ld;
+        }
+        if (n != 3 || ld == NULL) {
+            return bad(ps, "limit: expected NAME VALUE, NAME one of tunnels, handshakes, "
+                       "handshakes-per-source, handshake-threads, first-byte, handshake, socks, "
+                       "socks-per-source, socks-auth, socks-idle, deliveries, location-streams, "
+                       "location-deliveries, location-spool-bytes, location-spool-messages, "
+                       "delivery-stall");
+        }
+        if (parse_size(tk->t[2], &v) != 0 || v < ld->min || v > ld->max) {
+            return bad(ps, "limit %s: '%s' is not a number from %llu to %llu", ld->name, tk->t[2],
+                       (unsigned long long)ld->min, (unsigned long long)ld->max);
+        }
+        if (ld->wide) {
+            *(uint64_t *)(void *)((char *)&c->lim + ld->off) = v;
+        } else {
+            *(unsigned *)(void *)((char *)&c->lim + ld->off) = (unsigned)v;
+        }
         return 0;
     }
     if (strcmp(d, "revoked") == 0) {
@@ -243,7 +358,7 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
         return 0;
     }
     return bad(ps, "unknown directive '%s' (expected listen, cert, key, client-ca, socks, "
-               "location, spool, metrics, revoked or revoked-file)", d);
+               "location, spool, metrics, revoked, revoked-file or limit)", d);
 }
 
 /* The revoked-file: one fingerprint per line, as `relay --check` and the loader read it;
@@ -308,8 +423,11 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
     static struct conftok tk;
     unsigned seen = 0;
     memset(c, 0, sizeof *c);
+    c->lim = relay_limits_default;
+    /* Large and zeroed: the allocator maps it, and only configured slots are touched. */
     c->locs = calloc(RELAY_LOCATIONS_MAX, sizeof *c->locs);
-    if (c->locs == NULL) {
+    c->hash = calloc(RELAY_LOC_BUCKETS, sizeof *c->hash);
+    if (c->locs == NULL || c->hash == NULL) {
         return bad(&ps, "out of memory");
     }
     for (size_t at = 0; at < len;) {
@@ -349,6 +467,8 @@ void relay_config_free(struct relay_config *c)
 {
     free(c->locs);
     c->locs = NULL;
+    free(c->hash);
+    c->hash = NULL;
     c->nlocs = 0;
     free(c->revoked);
     c->revoked = NULL;
@@ -445,4 +565,108 @@ done:
     free(key);
     free(ca);
     return ret;
+}
+
+/* ---- relay --check: can this machine give what the limits need? ---- */
+
+/* A number from /proc (a sysctl, or a /proc/meminfo line in kB), or 0 when unknown. */
+static uint64_t proc_number(const char *path, const char *key)
+{
+    char line[256];
+    uint64_t v = 0;
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        size_t k = key ? strlen(key) : 0;
+        if (key == NULL || (strncmp(line, key, k) == 0 && line[k] == ':')) {
+            v = strtoull(line + (key ? k + 1 : 0), NULL, 10) * (key ? 1024u : 1u);
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return v;
+}
+
+static void report(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report(char *err, size_t errlen, const char *fmt, ...)
+{
+    size_t len = strlen(err);
+    va_list ap;
+    if (len + 8 >= errlen) {
+        return;
+    }
+    memcpy(err + len, "relay: ", 7);
+    va_start(ap, fmt);
+    vsnprintf(err + len + 7, errlen - len - 7, fmt, ap);
+    va_end(ap);
+}
+
+#define MIB (1024.0 * 1024.0)
+
+/* see relay.h */
+int relay_config_fits(const struct relay_config *c, char *err, size_t errlen)
+{
+    const struct relay_limits *l = &c->lim;
+    struct rlimit rl;
+    size_t map = 0, idle = 0;
+    err[0] = 0;
+    (void)tunnel_sizes(l, &map, &idle);
+    /* Descriptors: one per tunnel connection (admitted ones included), SOCKS5 client and
+     * delivery file, eight scrapes, and a reserve for the listeners, epoll sets, eventfds,
+     * the spare kept for EMFILE and the files opened now and then. */
+    uint64_t fds = (uint64_t)l->tunnels + l->socks + l->deliveries + 8 + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY
+        && fds > rl.rlim_max) {
+        report(err, errlen, "limits tunnels %u, socks %u and deliveries %u need %llu file "
+             "descriptors, RLIMIT_NOFILE allows %llu: raise LimitNOFILE= (relay.service) or "
+             "ulimit -n, or lower the limits\n", l->tunnels, l->socks, l->deliveries,
+             (unsigned long long)fds, (unsigned long long)rl.rlim_max);
+    }
+    /* Memory when every limit is reached and idle: tunnels, handshakes in progress (their
+     * checker, TLS buffers and socket buffers), SOCKS5 clients, and the rest of the
+     * process (identity, tables, buffers kept for reuse). */
+    long pages = sysconf(_SC_PHYS_PAGES), pgsz = sysconf(_SC_PAGESIZE);
+    uint64_t hs = idle + sizeof(struct tls_peer_check) + 4 * (uint64_t)pgsz
+                  + sizeof(struct tls_io_fd_buf);
+    uint64_t mem = (uint64_t)l->tunnels * idle + (uint64_t)l->handshakes * hs
+                   + (uint64_t)l->socks * 1024 + (16u << 20);
+    uint64_t phys = pages > 0 && pgsz > 0 ? (uint64_t)pages * (uint64_t)pgsz : 0;
+    if (phys && mem > phys) {
+        report(err, errlen, "limits tunnels %u and handshakes %u need about %.0f MiB of memory "
+             "(%.1f KiB per idle tunnel), this machine has %.0f MiB: lower the limits\n",
+             l->tunnels, l->handshakes, mem / MIB, idle / 1024.0, phys / MIB);
+    }
+    /* Address space: each tunnel's mapping (its receive pool, committed only as used). */
+    uint64_t va = (uint64_t)l->tunnels * map + (256u << 20);
+    const struct {
+        int res;
+        const char *name;
+    } lims[] = { { RLIMIT_AS, "RLIMIT_AS" }, { RLIMIT_DATA, "RLIMIT_DATA" } };
+    for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++) {
+        if (getrlimit(lims[i].res, &rl) == 0 && rl.rlim_max != RLIM_INFINITY
+            && va > rl.rlim_max) {
+            report(err, errlen, "limit tunnels %u needs %.0f MiB of address space (%.1f MiB a "
+                 "tunnel, its receive pool committed only as used), %s allows %.0f MiB: "
+                 "raise it, or lower limit tunnels or location-streams\n", l->tunnels,
+                 va / MIB, map / MIB, lims[i].name, rl.rlim_max / MIB);
+        }
+    }
+    /* Under vm.overcommit_memory 2 the kernel charges every writable mapping in full. */
+    if (proc_number("/proc/sys/vm/overcommit_memory", NULL) == 2) {
+        uint64_t commit = proc_number("/proc/meminfo", "CommitLimit");
+        if (commit && va > commit) {
+            report(err, errlen, "vm.overcommit_memory is 2: limit tunnels %u would commit %.0f "
+                 "MiB of address space, CommitLimit is %.0f MiB: lower limit tunnels or "
+                 "location-streams, or allow overcommit\n", l->tunnels, va / MIB, commit / MIB);
+        }
+    }
+    uint64_t maps = proc_number("/proc/sys/vm/max_map_count", NULL);
+    if (maps && (uint64_t)l->tunnels + 4096 > maps) {
+        report(err, errlen, "limit tunnels %u needs %u memory mappings, vm.max_map_count is "
+             "%llu: raise it (sysctl) or lower limit tunnels\n", l->tunnels, l->tunnels + 4096,
+             (unsigned long long)maps);
+    }
+    return err[0] ? -1 : 0;
 }

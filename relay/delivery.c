@@ -4,7 +4,15 @@
  * into new/, fsyncs the directory, records the hash, and only then answers "stored". A
  * message whose hash it already has is answered "already have it" as soon as the header is
  * read (the gateway may stop sending; the rest is discarded). Any failure answers "error"
- * and leaves nothing in new/. One log line per delivery. */
+ * and leaves nothing in new/. One log line per delivery.
+ *
+ * Limits (relay.h): at most `deliveries` messages in flight on the relay and
+ * `location-deliveries` of one location, and a location's spool may hold at most
+ * `location-spool-bytes` and `location-spool-messages`: beyond that the header is answered
+ * "error" with a text that starts "quota:", and the gateway delivers again later; other
+ * locations are not affected. A delivery that moves no byte for `delivery-stall` seconds is
+ * reset and its tmp file removed: a gateway that stops mid-body cannot hold a file and a
+ * slot for ever. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,15 +45,26 @@ struct delivery_rx {
     br_sha256_context sha;
     uint8_t answer[HELLO_MSG_MAX];
     size_t answer_len, answer_off;
-    uint64_t start_ms;
+    uint64_t start_ms, active_ms;
+    int counted;                 /* in flight: counted in deliveries and the location's */
+    struct delivery_rx *prev, *next;     /* every delivery, for the stall timer */
 };
 
+static struct delivery_rx *head;
+
+/* The body is over (stored, failed or dropped): its tmp file goes unless renamed, and it
+ * no longer counts as in flight. */
 static void drop_tmp(struct delivery_rx *r)
 {
     if (r->fd >= 0) {
         close(r->fd);
         r->fd = -1;
         unlink(r->tmp);
+    }
+    if (r->counted) {
+        r->counted = 0;
+        relay_m.deliveries_open--;
+        r->t->loc->deliveries--;
     }
 }
 
@@ -84,7 +103,14 @@ static int tmp_sync_close(struct delivery_rx *r)
 static void dl_free(struct delivery_rx *r)
 {
     drop_tmp(r);
-    relay_m.deliveries_open--;
+    if (r->prev) {
+        r->prev->next = r->next;
+    } else {
+        head = r->next;
+    }
+    if (r->next) {
+        r->next->prev = r->prev;
+    }
     free(r);
 }
 
@@ -112,9 +138,28 @@ static void answer(struct delivery_rx *r, enum delivery_status st, const char *t
              (double)(relay_now_ms() - r->start_ms) / 1000.0, text);
 }
 
+/* May a body start? The relay's and the location's deliveries in flight, and the spool
+ * quota. RF_COUNT, or the cause with why ("quota: ..."). */
+static enum refusal admit_body(struct delivery_rx *r, char *why, size_t cap)
+{
+    const struct relay_limits *lim = &relay_cfg.lim;
+    struct location *loc = r->t->loc;
+    if (relay_m.deliveries_open >= lim->deliveries) {
+        snprintf(why, cap, "quota: %u deliveries in flight on this relay (limit deliveries)",
+                 relay_m.deliveries_open);
+        return RF_DELIVERIES;
+    }
+    if (loc->deliveries >= lim->location_deliveries) {
+        snprintf(why, cap, "quota: %u deliveries of this location in flight (limit "
+                 "location-deliveries)", loc->deliveries);
+        return RF_DELIVERIES;
+    }
+    return spool_quota(loc, r->d.length, why, cap) != 0 ? RF_SPOOL_QUOTA : RF_COUNT;
+}
+
 static void header_step(struct delivery_rx *r)
 {
-    char why[120];
+    char why[160];
     long n = delivery_parse(r->hdr, r->hdr_len, &r->d);
     if (n == 0 && r->hdr_len < sizeof r->hdr) {
         return;
@@ -131,9 +176,20 @@ static void header_step(struct delivery_rx *r)
         r->state = DL_DISCARD;
         return;
     }
+    enum refusal rf = admit_body(r, why, sizeof why);
+    if (rf != RF_COUNT) {
+        (void)refusal(rf);                   /* the delivery line says why, every time */
+        answer(r, DELIVERY_ST_ERROR, why);
+        r->state = DL_DISCARD;
+        return;
+    }
+    r->counted = 1;
+    relay_m.deliveries_open++;
+    r->t->loc->deliveries++;
     r->fd = spool_tmp_open(r->t->loc, &r->d, r->tmp, sizeof r->tmp);
     if (r->fd < 0) {
         answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+        drop_tmp(r);
         r->state = DL_DISCARD;
         return;
     }
@@ -192,12 +248,16 @@ void delivery_on_stream(void *owner, unsigned ev)
         if (r->state == DL_HEADER) {
             n = yamux_read(r->st, r->hdr + r->hdr_len, sizeof r->hdr - r->hdr_len);
             if (n > 0) {
+                r->active_ms = relay_now_ms();
                 r->hdr_len += (size_t)n;
                 header_step(r);
                 continue;
             }
         } else {
             n = yamux_read(r->st, buf, sizeof buf);
+            if (n > 0) {
+                r->active_ms = relay_now_ms();
+            }
             if (n > 0 && r->state == DL_BODY) {
                 if ((uint64_t)n > r->d.length - r->got) {
                     answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
@@ -268,9 +328,13 @@ void delivery_start(struct tunnel *t, struct yamux_stream *st)
     r->st = st;
     r->stream_id = st->id;
     r->fd = -1;
-    r->start_ms = relay_now_ms();
+    r->start_ms = r->active_ms = relay_now_ms();
     st->user = r;
-    relay_m.deliveries_open++;
+    r->next = head;
+    if (head) {
+        head->prev = r;
+    }
+    head = r;
     delivery_on_stream(r, YAMUX_EV_READ);
 }
 
@@ -278,4 +342,34 @@ void delivery_start(struct tunnel *t, struct yamux_stream *st)
 void delivery_on_tunnel_gone(void *owner)
 {
     dl_free(owner);
+}
+
+/* see relay.h */
+void delivery_timers(uint64_t now)
+{
+    static uint64_t next;
+    uint64_t limit = (uint64_t)relay_cfg.lim.delivery_stall_s * 1000u;
+    if (now < next) {
+        return;
+    }
+    next = now + 1000;                       /* a second's precision is plenty */
+    for (struct delivery_rx *r = head, *n; r; r = n) {
+        n = r->next;
+        if (now - r->active_ms < limit) {
+            continue;
+        }
+        unsigned k = refusal(RF_DELIVERY_STALL);
+        if (k) {
+            log_warnx("delivery: location=%s tunnel=%u stream=%u dropped: no byte for %u s after "
+                      "%llu bytes (limit delivery-stall) (%u like it since the last such line)",
+                      r->t->loc->id, r->t->serial, r->stream_id, relay_cfg.lim.delivery_stall_s,
+                      (unsigned long long)r->got, k);
+        }
+        struct tunnel *t = r->t;
+        r->st->user = NULL;
+        yamux_reset(r->st);
+        yamux_release(r->st);
+        tunnel_mark_dirty(t);                /* the RST goes out */
+        dl_free(r);
+    }
 }

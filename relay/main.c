@@ -96,6 +96,16 @@ void relay_ev_mask(struct relay_ev *ev, uint32_t mask)
 }
 
 /* see relay.h */
+void relay_ev_forget(struct relay_ev *ev)
+{
+    if (ev->fd >= 0) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+        ev->fd = -1;
+        ev->mask = 0;
+    }
+}
+
+/* see relay.h */
 void relay_ev_del(struct relay_ev *ev)
 {
     if (ev->fd >= 0) {
@@ -145,7 +155,9 @@ int relay_listen(const struct sockaddr_in *a)
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (const struct sockaddr *)a, sizeof *a) != 0 || listen(fd, 512) != 0) {
+    /* A deep backlog: after a restart the whole fleet dials at once, and a SYN dropped for
+     * a full queue costs its gateway a second (the kernel caps it at somaxconn). */
+    if (bind(fd, (const struct sockaddr *)a, sizeof *a) != 0 || listen(fd, 4096) != 0) {
         close(fd);
         return -1;
     }
@@ -153,14 +165,15 @@ int relay_listen(const struct sockaddr_in *a)
 }
 
 /* see relay.h */
-int relay_accept(int listen_fd)
+int relay_accept(int listen_fd, struct sockaddr_in *from)
 {
     static int spare = -2;
-    static uint64_t last_warn;
+    socklen_t len = sizeof *from;
     if (spare == -2) {
         spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    memset(from, 0, sizeof *from);
+    int fd = accept4(listen_fd, (struct sockaddr *)from, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE) && spare >= 0) {
         close(spare);
         fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -168,9 +181,10 @@ int relay_accept(int listen_fd)
             close(fd);
         }
         spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (relay_now_ms() - last_warn > 1000) {
-            log_warnx("%s: out of file descriptors: connection refused", __func__);
-            last_warn = relay_now_ms();
+        unsigned n = refusal(RF_DESCRIPTORS);
+        if (n) {
+            log_warnx("%s: out of file descriptors: connection refused (%u like it since the "
+                      "last such line)", __func__, n);
         }
         return -1;
     }
@@ -178,15 +192,11 @@ int relay_accept(int listen_fd)
 }
 
 /* see relay.h */
-void relay_peer_name(int fd, char *out, size_t cap)
+void relay_addr_name(const struct sockaddr_in *a, char *out, size_t cap)
 {
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
     char ip[INET_ADDRSTRLEN] = "?";
-    if (getpeername(fd, (struct sockaddr *)&a, &len) == 0) {
-        inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
-    }
-    snprintf(out, cap, "%s:%u", ip, len == sizeof a ? ntohs(a.sin_port) : 0);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
 }
 
 /* ---- commands ---- */
@@ -272,7 +282,13 @@ static int serve(const char *config)
     signal(SIGINT, on_signal);
     signal(SIGHUP, on_signal);
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    tunnel_listener_start(lfd);
+    int threads = hspool_start(relay_cfg.lim.handshake_threads);
+    if (threads < 0 || tunnel_init() != 0 || socks_init() != 0) {
+        log_err("%s: cannot start: %s", __func__, threads < 0 ? "no handshake threads"
+                : "out of memory");
+        return 1;
+    }
+    admit_start(lfd);
     socks_listener_start(sfd);
     if (mfd >= 0) {
         metrics_listener_start(mfd);
@@ -281,16 +297,17 @@ static int serve(const char *config)
     inet_ntop(AF_INET, &relay_cfg.listen.sin_addr, a[0], sizeof a[0]);
     inet_ntop(AF_INET, &relay_cfg.socks.sin_addr, a[1], sizeof a[1]);
     inet_ntop(AF_INET, &relay_cfg.metrics.sin_addr, a[2], sizeof a[2]);
-    log_info("listening: tunnels %s:%u, socks %s:%u, metrics %s:%u, %u locations", a[0],
+    log_info("listening: tunnels %s:%u, socks %s:%u, metrics %s:%u, %u locations, "
+             "%d handshake threads, up to %u tunnels", a[0],
              ntohs(relay_cfg.listen.sin_port), a[1], ntohs(relay_cfg.socks.sin_port),
              mfd >= 0 ? a[2] : "-", mfd >= 0 ? ntohs(relay_cfg.metrics.sin_port) : 0,
-             relay_cfg.nlocs);
+             relay_cfg.nlocs, threads, relay_cfg.lim.tunnels);
     uint64_t last_timers = 0;
     while (!stopping) {
-        struct epoll_event evs[64];
+        struct epoll_event evs[256];
         /* Tunnels still owing work (a busy stream yields after 64 passes) have no fd event
          * to wake us: look again at once instead of after the 100 ms timer tick. */
-        int n = epoll_wait(epfd, evs, 64, tunnel_dirty_pending() ? 0 : 100);
+        int n = epoll_wait(epfd, evs, 256, tunnel_dirty_pending() ? 0 : 100);
         for (int i = 0; i < n; i++) {
             struct relay_ev *ev = evs[i].data.ptr;
             if (ev->fd >= 0) {
@@ -300,8 +317,10 @@ static int serve(const char *config)
         tunnel_run_dirty();
         uint64_t now = relay_now_ms();
         if (now - last_timers >= 100) {
+            admit_timers(now);
             tunnel_timers(now);
             socks_timers(now);
+            delivery_timers(now);
             metrics_timers(now);
             tunnel_run_dirty();
             last_timers = now;
@@ -349,6 +368,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
+        if (relay_config_fits(&relay_cfg, err, sizeof err) != 0) {
+            fprintf(stderr, "%s", err);
+            return 1;
+        }
         printf("configuration OK\n");
         return 0;
     }

@@ -18,7 +18,8 @@
 #include "relay.h"
 
 #define METRICS_CLIENTS_MAX 8        /* scrapes at once; more are closed at accept */
-#define METRICS_BODY_MAX 65536       /* the answer's body (1024 locations take ~46 KiB) */
+#define METRICS_BODY_BASE 16384      /* the answer's body without the per-location lines */
+#define METRICS_PER_LOCATION 128     /* ... and each location's (its ID is at most 64) */
 #define METRICS_HEAD_MAX 160
 #define METRICS_DEADLINE_MS 5000     /* to take the whole answer and close */
 
@@ -71,19 +72,30 @@ static size_t render(char *buf, size_t cap)
 {
     struct out o = { buf, 0, cap };
     gauge(&o, "relay_tunnels_open", "Tunnel connections, in any state.", relay_m.tunnels_open);
-    gauge(&o, "relay_handshakes_pending", "Tunnels in TLS handshake or hello.",
+    gauge(&o, "relay_tunnels_up", "Tunnels up: hello answered.", relay_m.tunnels_ready);
+    gauge(&o, "relay_handshakes_pending", "Tunnel connections not yet authenticated.",
           relay_m.handshakes_pending);
+    gauge(&o, "relay_handshakes_in_threads", "TLS handshakes at work in handshake threads.",
+          hspool_busy());
     counter(&o, "relay_tunnels_accepted_total", "Tunnel connections accepted.",
             relay_m.tunnels_accepted);
+    counter(&o, "relay_handshakes_total", "TLS handshakes completed (rate: handshakes/s).",
+            relay_m.handshakes_done);
     counter(&o, "relay_tunnels_up_total", "Tunnels that completed hello.", relay_m.tunnels_up);
     counter(&o, "relay_tunnels_refused_total", "Tunnels refused after TLS (location, hello).",
             relay_m.tunnels_refused);
-    counter(&o, "relay_handshakes_refused_total",
-            "Connections closed at accept: too many pending handshakes.",
-            relay_m.handshakes_refused);
-    counter(&o, "relay_handshake_failures_total", "TLS handshakes that failed or timed out.",
+    counter(&o, "relay_handshake_failures_total",
+            "TLS handshakes that failed, timed out, or whose client left.",
             relay_m.handshake_failures);
     counter(&o, "relay_tunnel_closes_total", "Tunnel connections closed.", relay_m.tunnel_closes);
+    counter(&o, "relay_tunnel_trims_total", "Idle tunnels whose buffers went back to the kernel.",
+            relay_m.trims);
+    put(&o, "# HELP relay_refusals_total Connections, streams and deliveries refused, by cause "
+            "(a limit or a deadline).\n# TYPE relay_refusals_total counter\n");
+    for (unsigned i = 0; i < RF_COUNT; i++) {
+        put(&o, "relay_refusals_total{cause=\"%s\"} %llu\n", refusal_name((enum refusal)i),
+            (unsigned long long)relay_refusals[i]);
+    }
     gauge(&o, "relay_socks_open", "SOCKS5 clients connected.", relay_m.socks_open);
     counter(&o, "relay_socks_accepted_total", "SOCKS5 clients accepted.", relay_m.socks_accepted);
     counter(&o, "relay_socks_auth_failures_total", "SOCKS5 authentications refused.",
@@ -107,6 +119,10 @@ static size_t render(char *buf, size_t cap)
         (unsigned long long)relay_m.deliveries_stored,
         (unsigned long long)relay_m.deliveries_duplicate,
         (unsigned long long)relay_m.deliveries_failed);
+    gauge(&o, "relay_deliveries_in_flight", "Deliveries whose body is being written.",
+          relay_m.deliveries_open);
+    gauge(&o, "relay_spool_bytes", "Bytes in the locations' spools (new/ and cur/), as last "
+          "counted.", relay_m.spool_bytes);
     counter(&o, "relay_yamux_violations_total",
             "Stream-level yamux violations answered by RST (closed tunnels).",
             relay_m.yamux_violations);
@@ -207,20 +223,28 @@ void metrics_timers(uint64_t now)
 
 static void on_accept(struct relay_ev *ev, uint32_t events)
 {
-    static char body[METRICS_BODY_MAX];
+    static char *body;
+    static size_t body_cap;
     static uint64_t last_warn;
     (void)events;
     for (int i = 0; i < 16; i++) {
-        int fd = relay_accept(ev->fd);
+        struct sockaddr_in from;
+        int fd = relay_accept(ev->fd, &from);
         if (fd < 0) {
             return;
+        }
+        size_t want = METRICS_BODY_BASE + (size_t)relay_cfg.nlocs * METRICS_PER_LOCATION;
+        if (want > body_cap) {
+            free(body);
+            body = malloc(want);
+            body_cap = body ? want : 0;
         }
         unsigned slot = 0;
         while (slot < METRICS_CLIENTS_MAX && scrapes[slot]) {
             slot++;
         }
-        struct scrape *c = slot < METRICS_CLIENTS_MAX ? calloc(1, sizeof *c) : NULL;
-        size_t n = c ? render(body, sizeof body) : 0;
+        struct scrape *c = slot < METRICS_CLIENTS_MAX && body ? calloc(1, sizeof *c) : NULL;
+        size_t n = c ? render(body, body_cap) : 0;
         char *out = c ? malloc(METRICS_HEAD_MAX + n) : NULL;
         if (out == NULL) {
             uint64_t now = relay_now_ms();
@@ -241,7 +265,7 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
         c->ev.fn = on_scrape_event;
         c->deadline_ms = relay_now_ms() + METRICS_DEADLINE_MS;
         relay_sock_tune(fd);
-        relay_peer_name(fd, c->peer, sizeof c->peer);
+        relay_addr_name(&from, c->peer, sizeof c->peer);
         if (relay_ev_add(&c->ev, fd, EPOLLIN | EPOLLOUT) != 0) {
             close(fd);
             free(out);

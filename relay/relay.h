@@ -1,22 +1,26 @@
 /* relay: the cloud side. Holds the gateways' tunnels (mutual TLS, yamux), offers SOCKS5 to
  * cloud applications and writes mail the gateways deliver into a Maildir spool.
  *
- * One process, one thread, one epoll loop; every socket is non-blocking. Objects that own a
- * file descriptor embed a struct relay_ev that epoll hands back. Objects are freed only at
- * the end of a loop turn (relay_defer_free), so a handler may close anything it touches.
+ * One process. The loop (main.c) is one thread with one epoll set; every socket is
+ * non-blocking. TLS handshakes, the only work that costs real CPU per connection, run in a
+ * pool of handshake threads (hspool.c, one per core by default): the loop admits a
+ * connection (admit.c) once its whole ClientHello is in, starts its TLS server and hands it
+ * to a worker, which runs the handshake on its own epoll set and hands the finished
+ * session back; everything after the handshake (hello, yamux, SOCKS5, deliveries, metrics)
+ * is the loop's. A tunnel belongs to exactly one thread at a time, and the two hand-overs
+ * go through a mutex, so nothing else is shared.
  *
- * Limits (the memory each costs):
- *   RELAY_TUNNELS_MAX          tunnels at once; each 44 KiB of TLS (struct tls_server),
- *                              17 KiB of struct tunnel, and a yamux block: stream table
- *                              80 KiB (1024 x 80 B), output queue up to 256 KiB and receive
- *                              pool up to RELAY_YAMUX_POOL, both committed only as used
- *   RELAY_HANDSHAKES_MAX       tunnels still in TLS handshake or hello (rathole #508):
- *                              more are closed at accept
- *   RELAY_SOCKS_MAX            SOCKS5 clients at once; each ~1 KiB idle, plus a 16 KiB
- *                              splice buffer for each direction that holds bytes
+ * Objects that own a file descriptor embed a struct relay_ev that epoll hands back.
+ * Objects are freed only at the end of a loop turn (relay_defer_free), so a handler may
+ * close anything it touches.
+ *
+ * Limits: `limit NAME VALUE` lines (struct relay_limits; docs/protocol.md lists each with
+ * its default and its cost). Fixed ones:
+ *   RELAY_LOCATIONS_MAX        configured locations (about 300 B each, as configured)
  *   RELAY_TUNNELS_PER_LOC      live tunnels per location (HA)
- *   metrics.c                  8 scrapes at once, each holding its answer (at most
- *                              64 KiB) for at most 5 s */
+ *   metrics.c                  8 scrapes at once, each holding its answer for at most 5 s
+ * Memory per tunnel: see tunnel.c (one mapping whose pages are committed only while used;
+ * about 28 KiB when idle with the default limits). */
 #ifndef GW_RELAY_H
 #define GW_RELAY_H
 
@@ -31,22 +35,18 @@
 #include "tls_server.h"
 #include "yamux.h"
 
-#define RELAY_TUNNELS_MAX 256
-#define RELAY_HANDSHAKES_MAX 64
-#define RELAY_HANDSHAKE_MS 10000     /* TLS handshake and hello, together */
-#define RELAY_SOCKS_MAX 4096
-#define RELAY_SOCKS_HANDSHAKE_MS 10000   /* greeting, auth and request */
-#define RELAY_SOCKS_REPLY_MS 30000   /* the gateway's answer to a request */
 #define RELAY_TUNNELS_PER_LOC 4
-#define RELAY_STREAMS_PER_TUNNEL 1024
-#define RELAY_YAMUX_POOL (64u << 20)
-#define RELAY_YAMUX_OUT (256u * 1024)
+#define RELAY_SOCKS_REPLY_MS 30000   /* the gateway's answer to a request */
 #define RELAY_KEEPALIVE_MS 5000
 #define RELAY_DEAD_MS 15000
+#define RELAY_YAMUX_POOL_MAX (64u << 20)   /* receive pool per tunnel, at most */
+#define RELAY_YAMUX_OUT (256u * 1024)
 #define RELAY_SPLICE_BUF 16384       /* each way, per SOCKS5 client */
-#define RELAY_LOCATIONS_MAX 1024
+#define RELAY_LOCATIONS_MAX 65536
+#define RELAY_LOC_BUCKETS 16384      /* chains of relay_location()'s index (128 KiB) */
 #define RELAY_PATH_MAX 512
 #define RELAY_REVOKED_MAX 65536      /* revoked gateway certificates: 32 B each, as used */
+#define RELAY_PEER_MAX 24            /* "255.255.255.255:65535" */
 
 /* ---- the loop ---- */
 struct relay_ev {
@@ -58,18 +58,48 @@ struct relay_ev {
 uint64_t relay_now_ms(void);
 int relay_ev_add(struct relay_ev *ev, int fd, uint32_t mask);
 void relay_ev_mask(struct relay_ev *ev, uint32_t mask);
+/* Out of the epoll set, without closing (the fd goes to another thread). */
+void relay_ev_forget(struct relay_ev *ev);
+/* Out of the epoll set and closed. */
 void relay_ev_del(struct relay_ev *ev);
 /* Free p (with fn) at the end of this loop turn. */
 void relay_defer_free(void *p, void (*fn)(void *));
+
+/* ---- limits ---- */
+struct relay_limits {
+    unsigned tunnels;            /* tunnel connections at once, in any state */
+    unsigned handshakes;         /* connections not yet authenticated (accept to hello) */
+    unsigned handshakes_per_source;  /* ... of them from one source address */
+    unsigned handshake_threads;  /* 0: one per online CPU */
+    unsigned first_byte_s;       /* the ClientHello's first byte, after accept */
+    unsigned handshake_s;        /* accept to hello answered */
+    unsigned socks;              /* SOCKS5 clients at once */
+    unsigned socks_per_source;   /* ... not yet authenticated, from one source address */
+    unsigned socks_auth_s;       /* greeting, authentication and request */
+    unsigned socks_idle_s;       /* a connected stream with no byte either way */
+    unsigned deliveries;         /* deliveries in flight over all locations */
+    unsigned location_streams;   /* SOCKS5 streams of one location, over all its tunnels */
+    unsigned location_deliveries;    /* deliveries of one location in flight */
+    uint64_t location_spool_bytes;   /* in the location's spool (new/ and cur/) */
+    unsigned location_spool_messages;
+    unsigned delivery_stall_s;   /* a delivery that moves no byte this long is dropped */
+};
+extern const struct relay_limits relay_limits_default;
 
 /* ---- configuration ---- */
 struct location {
     char id[HELLO_LOCATION_MAX + 1];
     uint8_t token_sha256[32];
     int removed;                 /* gone from the file at a reload: its slot stays, unused */
+    struct location *hash_next;  /* relay_location()'s chain */
     struct tunnel *live[RELAY_TUNNELS_PER_LOC];
     unsigned nlive, rr;
+    unsigned streams;            /* SOCKS5 streams open (location_streams) */
+    unsigned deliveries;         /* deliveries in flight (location_deliveries) */
     struct spool_index *index;   /* delivered SHA-256s (dedup) */
+    uint64_t spool_bytes;        /* what new/ and cur/ hold, as last counted (quota) */
+    unsigned spool_msgs;
+    uint64_t spool_counted_ms;   /* when they were last counted from the directories */
     uint64_t socks_ok, socks_refused, delivered, duplicates;
 };
 
@@ -79,8 +109,10 @@ struct relay_config {
     char cert[RELAY_PATH_MAX], key[RELAY_PATH_MAX], client_ca[RELAY_PATH_MAX];
     char spool[RELAY_PATH_MAX];
     char revoked_file[RELAY_PATH_MAX];       /* "" when none */
-    struct location *locs;
+    struct relay_limits lim;
+    struct location *locs;       /* RELAY_LOCATIONS_MAX slots, committed as used */
     unsigned nlocs;
+    struct location **hash;      /* RELAY_LOC_BUCKETS chains by Location ID */
     uint8_t (*revoked)[32];      /* SHA-256 of revoked gateway leaf certificates, sorted */
     unsigned nrevoked, revoked_cap;
 };
@@ -92,6 +124,9 @@ int relay_config_load(struct relay_config *c, const char *path, char *err, size_
 int relay_config_parse(struct relay_config *c, const char *text, size_t len, const char *dir,
                        const char *name, char *err, size_t errlen);
 void relay_config_free(struct relay_config *c);
+/* relay --check: can this machine give what the limits need (descriptors, memory)? 0, or
+ * -1 with the reasons, one per line, in err. */
+int relay_config_fits(const struct relay_config *c, char *err, size_t errlen);
 /* SIGHUP: read PATH again and apply what can change while running (reload.c). */
 void relay_reload(const char *path);
 /* 1 when the gateway certificate whose DER has this SHA-256 is revoked. */
@@ -99,7 +134,12 @@ int relay_revoked(const struct relay_config *c, const uint8_t sha[32]);
 /* Load the TLS identity the config names; on error, the reason in err. */
 int relay_identity_load(const struct relay_config *c, struct tls_server_identity *id,
                         char *err, size_t errlen);
+/* The running location named id (removed ones are not), or NULL. */
 struct location *relay_location(const char *id);
+/* The location named id in c, removed ones included, or NULL. */
+struct location *relay_location_in(const struct relay_config *c, const char *id);
+/* Enter loc, one of c's, into its index (config parse, reload). */
+void relay_location_index(struct relay_config *c, struct location *loc);
 int relay_parse_addr(const char *s, struct sockaddr_in *a);
 void relay_hex(const uint8_t *p, size_t n, char *out);
 
@@ -108,35 +148,84 @@ extern struct tls_server_identity relay_id;
 
 /* ---- sockets ---- */
 int relay_listen(const struct sockaddr_in *a);
-/* A new non-blocking connection, or -1 (none waiting; or out of descriptors: then one
- * waiting connection is accepted and closed, so the listener does not spin). */
-int relay_accept(int listen_fd);
+/* A new non-blocking connection and its source, or -1 (none waiting; or out of
+ * descriptors: then one waiting connection is accepted and closed, so the listener does
+ * not spin). */
+int relay_accept(int listen_fd, struct sockaddr_in *from);
 void relay_sock_tune(int fd);
-void relay_peer_name(int fd, char *out, size_t cap);
+void relay_addr_name(const struct sockaddr_in *a, char *out, size_t cap);
+
+/* ---- refusals (refuse.c): a counter per cause, and a log line at most once a second per
+ * cause; the caller writes the line when refusal() says one is due ---- */
+enum refusal {
+    RF_TUNNELS,                  /* limit tunnels */
+    RF_HANDSHAKES,               /* limit handshakes */
+    RF_HANDSHAKES_SOURCE,        /* limit handshakes-per-source */
+    RF_FIRST_BYTE,               /* no first byte within first-byte */
+    RF_NOT_TLS,                  /* the first bytes are no TLS handshake record */
+    RF_HANDSHAKE_TIME,           /* handshake and hello not done within handshake */
+    RF_TLS,                      /* the TLS handshake failed */
+    RF_MEMORY,                   /* no memory for a tunnel */
+    RF_SOCKS,                    /* limit socks */
+    RF_SOCKS_SOURCE,             /* limit socks-per-source */
+    RF_SOCKS_AUTH_TIME,          /* no request within socks-auth */
+    RF_SOCKS_IDLE,               /* no byte either way within socks-idle */
+    RF_LOCATION_STREAMS,         /* limit location-streams */
+    RF_DELIVERIES,               /* limit location-deliveries or deliveries */
+    RF_SPOOL_QUOTA,              /* limit location-spool-bytes / -messages */
+    RF_DELIVERY_STALL,           /* a delivery moved nothing within delivery-stall */
+    RF_DESCRIPTORS,              /* out of file descriptors at accept */
+    RF_COUNT
+};
+/* Counts one refusal of cause c. Returns 0 when its log line is not due (one was written in
+ * the last second), else 1 + how many were refused since the last line without one. */
+unsigned refusal(enum refusal c);
+const char *refusal_name(enum refusal c);       /* the metric's label: "first_byte" */
+extern uint64_t relay_refusals[RF_COUNT];
+
+/* ---- per-source counts (srclimit.c): connections not yet authenticated, by IPv4 source
+ * address, in a table of fixed size (2 x its cap, 8 B a slot) ---- */
+struct srclimit {
+    struct src_slot *slots;
+    unsigned cap, mask, used;
+};
+int srclimit_init(struct srclimit *sl, unsigned cap);
+/* Count one for addr, unless addr has max already (then -1). */
+int srclimit_take(struct srclimit *sl, uint32_t addr, unsigned max);
+void srclimit_give(struct srclimit *sl, uint32_t addr);
+unsigned srclimit_count(const struct srclimit *sl, uint32_t addr);
+
+/* ---- admission of tunnel connections (admit.c): accept, per-source and global limits,
+ * the first-byte deadline, waiting for the whole ClientHello; pending connections cost a
+ * descriptor and ~100 B, nothing of TLS ---- */
+void admit_start(int listen_fd);
+void admit_timers(uint64_t now);
+/* A connection admitted from src leaves the unauthenticated (authenticated or closed). */
+void admit_release(uint32_t src);
 
 /* ---- tunnels ---- */
 enum stream_kind { SK_HELLO, SK_SOCKS, SK_DELIVERY };
 
 enum tunnel_state {
-    TUN_HANDSHAKE,               /* TLS handshake running */
+    TUN_HANDSHAKE,               /* TLS handshake running, in a handshake thread */
     TUN_HELLO,                   /* TLS up, waiting for hello on the first stream */
     TUN_READY,                   /* carries streams */
     TUN_DEAD,                    /* closed, freed at the end of the turn */
 };
 
 struct tunnel {
-    struct relay_ev ev;
+    struct relay_ev ev;              /* first: the loop's */
     enum tunnel_state state;
     unsigned serial;
-    char peer[64];
+    uint32_t src;                    /* source address (network order) */
+    int unauthenticated;             /* counted in handshakes and by its source */
+    char peer[RELAY_PEER_MAX];
     struct location *loc;
-    struct tls_server *tls;
-    struct tls_io_fd_buf io;         /* the socket, read ahead and sent in gathered records */
-    struct yamux_session ys;
-    void *ymem;
-    size_t ymem_len;
-    uint8_t in[16384];
-    size_t in_len, in_off;
+    struct tunnel *prev, *next;      /* the loop's list (hello and ready) */
+    struct tunnel *q_next;           /* the hand-over queues */
+    struct tunnel *hs_prev, *hs_next;    /* a handshake thread's list */
+    void *worker;                    /* the handshake thread that has it */
+    int hs_timeout;                  /* set by the worker: the deadline passed */
     struct hello_rx *hello;
     char hostname[HELLO_TEXT_MAX + 1], firmware[HELLO_TEXT_MAX + 1];
     uint64_t deadline_ms, opened_ms;
@@ -144,9 +233,31 @@ struct tunnel {
     uint8_t cert_sha256[32];         /* of the gateway's leaf, once the handshake is done */
     int dirty;
     struct tunnel *next_dirty;
+    /* memory: one mapping (tunnel.c) */
+    size_t map_len;
+    void *ymem;
+    size_t ymem_len;
+    struct tls_peer_check *check;    /* NULL once the handshake is over */
+    uint8_t *ibuf, *obuf;
+    struct tls_io_fd_buf *iob;       /* socket buffers while they hold bytes (iobuf.c) */
+    uint64_t moved;                  /* record bytes both ways since the last trim */
+    uint64_t moved_seen;             /* moved at the last timer visit */
+    int blocked;                     /* input waits for room in the receive pool */
+    struct tunnel *next_blocked;
+    struct tls_server tls;
+    struct yamux_session ys;
 };
 
-void tunnel_listener_start(int fd);
+/* A tunnel's memory under these limits: its mapping (address space) and what an idle one
+ * commits. 0, or -1 when the limits cannot work (too many streams). */
+int tunnel_sizes(const struct relay_limits *lim, size_t *map, size_t *idle);
+/* Sets the tunnels' memory layout from relay_cfg's limits; 0 or -1. */
+int tunnel_init(void);
+/* A connection whose ClientHello is in: a tunnel, its TLS started, to a handshake
+ * thread. The connection holds its handshake slot (admit.c) until hello is answered. */
+void tunnel_start(int fd, uint32_t src, const char *peer, uint64_t deadline_ms);
+/* Called by the loop for each tunnel a handshake thread hands back. */
+void tunnel_handshake_ended(struct tunnel *t);
 void tunnel_mark_dirty(struct tunnel *t);
 void tunnel_run_dirty(void);
 /* Work left after tunnel_run_dirty's rounds: the loop must not sleep on it. */
@@ -157,6 +268,26 @@ void tunnel_timers(uint64_t now);
 unsigned tunnel_recheck(void);
 /* A live tunnel of loc for a new stream (round robin over those that can open), or NULL. */
 struct tunnel *tunnel_pick(struct location *loc);
+/* The tunnel's TLS over its socket (struct tls_io's calls, any thread), and giving the
+ * socket buffers back once they are empty. */
+long tunnel_io_send(void *arg, const uint8_t *p, size_t len);
+long tunnel_io_recv(void *arg, uint8_t *p, size_t len);
+long tunnel_io_flush(struct tunnel *t);
+void tunnel_io_release(struct tunnel *t);
+
+/* ---- handshake threads (hspool.c) ---- */
+/* Starts n threads (0: one per online CPU); returns how many, or -1. */
+int hspool_start(unsigned n);
+/* Hand t (its TLS started, its fd out of the loop's epoll set) to a handshake thread; the
+ * loop gets it back through tunnel_handshake_ended(). */
+void hspool_submit(struct tunnel *t);
+/* Handshakes at work in the threads. */
+unsigned hspool_busy(void);
+
+/* ---- socket buffers (iobuf.c): struct tls_io_fd_buf (24 KiB) taken while a tunnel's
+ * socket has bytes buffered, a free list per thread ---- */
+struct tls_io_fd_buf *iobuf_get(void);
+void iobuf_put(struct tls_io_fd_buf *b);
 
 /* Stream owners: the first member of each is its kind; yamux_stream.user points at it.
  * They are told about stream events and about the tunnel going away. */
@@ -165,8 +296,10 @@ void socks_on_tunnel_gone(void *owner);
 void delivery_start(struct tunnel *t, struct yamux_stream *st);
 void delivery_on_stream(void *owner, unsigned ev);
 void delivery_on_tunnel_gone(void *owner);
+void delivery_timers(uint64_t now);
 
 /* ---- SOCKS5 ---- */
+int socks_init(void);
 void socks_listener_start(int fd);
 void socks_timers(uint64_t now);
 
@@ -177,18 +310,24 @@ int spool_seen(const struct location *loc, const uint8_t sha[32]);
 int spool_commit(struct location *loc, const char *tmp_path, const struct delivery *d,
                  char *final_name, size_t cap);
 int spool_tmp_open(struct location *loc, const struct delivery *d, char *path, size_t cap);
+/* Would a message of len bytes stay within the location's quota? 0, or -1 with why. The
+ * counts are refreshed from the directories (at most once a second) before a refusal, so
+ * a consumer that took messages away is seen. */
+int spool_quota(struct location *loc, uint64_t len, char *why, size_t cap);
 
 /* ---- metrics ---- */
 struct relay_metrics {
-    uint64_t tunnels_accepted, tunnels_up, tunnels_refused, handshakes_refused;
-    uint64_t handshake_failures, tunnel_closes;
-    uint64_t socks_accepted, socks_refused_limit, socks_auth_failed;
+    uint64_t tunnels_accepted, tunnels_up, tunnels_refused;
+    uint64_t handshakes_done, handshake_failures, tunnel_closes;
+    uint64_t socks_accepted, socks_auth_failed;
     uint64_t socks_replies[9];   /* by reply code; 9+ counted in [1] */
     uint64_t bytes_up, bytes_down;
     uint64_t deliveries_stored, deliveries_duplicate, deliveries_failed;
+    uint64_t spool_bytes;        /* over all locations, as last counted */
     uint64_t yamux_violations;
     uint64_t yamux_pool_resets;  /* streams reset for sitting on a full receive pool unread */
-    unsigned tunnels_open, handshakes_pending, socks_open, deliveries_open;
+    uint64_t trims;              /* idle tunnels whose buffers' pages were given back */
+    unsigned tunnels_open, tunnels_ready, handshakes_pending, socks_open, deliveries_open;
 };
 extern struct relay_metrics relay_m;
 void metrics_listener_start(int fd);

@@ -13,16 +13,6 @@
 #include "log.h"
 #include "relay.h"
 
-/* Slot of location id in the running table, removed ones included; -1 when none. */
-static int slot_of(const char *id)
-{
-    for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
-        if (strcmp(relay_cfg.locs[i].id, id) == 0) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
 
 /* Names the settings that differ and only a restart applies ("listen, cert"), or "". */
 static void restart_only_changes(const struct relay_config *n, char *out, size_t cap)
@@ -40,6 +30,7 @@ static void restart_only_changes(const struct relay_config *n, char *out, size_t
         { strcmp(o->key, n->key) != 0, "key" },
         { strcmp(o->client_ca, n->client_ca) != 0, "client-ca" },
         { strcmp(o->spool, n->spool) != 0, "spool" },
+        { memcmp(&o->lim, &n->lim, sizeof o->lim) != 0, "limit" },
     };
     size_t len = 0;
     out[0] = 0;
@@ -56,11 +47,7 @@ static unsigned remove_missing(const struct relay_config *next)
     unsigned removed = 0;
     for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
         struct location *loc = &relay_cfg.locs[i];
-        int keep = 0;
-        for (unsigned j = 0; j < next->nlocs && !keep; j++) {
-            keep = strcmp(next->locs[j].id, loc->id) == 0;
-        }
-        if (!keep && !loc->removed) {
+        if (relay_location_in(next, loc->id) == NULL && !loc->removed) {
             loc->removed = 1;
             removed++;
         }
@@ -75,15 +62,16 @@ static unsigned add_and_update(const struct relay_config *next)
     char err[300];
     unsigned added = 0;
     for (unsigned j = 0; j < next->nlocs; j++) {
-        int i = slot_of(next->locs[j].id);
-        struct location *loc = i >= 0 ? &relay_cfg.locs[i] : &relay_cfg.locs[relay_cfg.nlocs];
-        if (i < 0) {
+        struct location *found = relay_location_in(&relay_cfg, next->locs[j].id);
+        struct location *loc = found ? found : &relay_cfg.locs[relay_cfg.nlocs];
+        if (found == NULL) {
             memset(loc, 0, sizeof *loc);
             snprintf(loc->id, sizeof loc->id, "%s", next->locs[j].id);
             if (spool_prepare(loc, err, sizeof err) != 0) {
                 log_err("reload: location %s not added: %s", loc->id, err);
                 continue;
             }
+            relay_location_index(&relay_cfg, loc);
             relay_cfg.nlocs++;
             added++;
         } else if (loc->removed) {
@@ -108,7 +96,7 @@ void relay_reload(const char *path)
         goto done;
     }
     for (unsigned j = 0; j < next.nlocs; j++) {
-        slots += slot_of(next.locs[j].id) < 0;
+        slots += relay_location_in(&relay_cfg, next.locs[j].id) == NULL;
     }
     if (slots > RELAY_LOCATIONS_MAX) {
         /* Removed locations keep their slots (tunnels and clients may still point there). */

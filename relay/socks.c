@@ -4,7 +4,14 @@
  * request goes, byte for byte, onto a new yamux stream to a live tunnel of that location;
  * the gateway's reply comes back byte for byte, then bytes are spliced both ways with
  * half-close forwarded. Buffers are bounded: a side whose peer cannot take more is not read.
- * One log line per client. */
+ * One log line per client.
+ *
+ * Limits (relay.h): `socks` clients at once, of which `socks-per-source` not yet
+ * authenticated from one address; greeting, authentication and request within
+ * `socks-auth` seconds; `location-streams` streams per location over all its tunnels (one
+ * location's token cannot take every slot); a stream with no byte either way for
+ * `socks-idle` seconds is closed. An idle client costs ~1 KiB: its splice buffers are
+ * taken only while they hold bytes. Refusals are counted and logged (refuse.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,10 +51,20 @@ struct socks {
     int rep;                     /* the reply the client got, -1 before */
     const char *verdict;
     uint64_t up, down, start_ms, deadline_ms;
+    uint64_t active_ms;          /* the last byte either way (socks-idle) */
+    char why[96];                /* a verdict made up here */
+    uint32_t src;
+    int unauthenticated;         /* counted by its source (socks-per-source) */
+    int counted_stream;          /* counted in its location's streams */
+    struct socks *prev, *next;   /* every client, for the timers */
 };
 
 static struct relay_ev listen_ev;
-static struct socks **clients;   /* RELAY_SOCKS_MAX slots, for the timers */
+static struct socks *head, *cursor;
+static unsigned nclients;
+static struct srclimit sources;
+
+#define TIMER_SLICES 10          /* socks_timers (every 100 ms) looks at a tenth of them */
 
 /* A token hash nobody has: an unknown location costs the same comparison. */
 static const uint8_t no_location[32] = { 0 };
@@ -122,12 +139,26 @@ static void finish(struct socks *s, const char *verdict)
     relay_ev_del(&s->ev);
     s->state = SS_DEAD;
     relay_m.socks_open--;
-    for (unsigned i = 0; i < RELAY_SOCKS_MAX; i++) {
-        if (clients[i] == s) {
-            clients[i] = NULL;
-            break;
-        }
+    if (s->unauthenticated) {
+        s->unauthenticated = 0;
+        srclimit_give(&sources, s->src);
     }
+    if (s->counted_stream) {
+        s->counted_stream = 0;
+        s->loc->streams--;
+    }
+    if (cursor == s) {
+        cursor = s->next;
+    }
+    if (s->prev) {
+        s->prev->next = s->next;
+    } else {
+        head = s->next;
+    }
+    if (s->next) {
+        s->next->prev = s->prev;
+    }
+    nclients--;
     relay_defer_free(s, socks_free);
 }
 
@@ -165,14 +196,10 @@ static int authenticate(struct socks *s, struct socks5_auth *a)
 {
     uint8_t sha[32];
     br_sha256_context h;
-    struct location *loc = NULL;
-    const uint8_t *want = no_location;
-    for (unsigned i = 0; i < relay_cfg.nlocs; i++) {
-        if (!relay_cfg.locs[i].removed && strcmp(relay_cfg.locs[i].id, a->user) == 0) {
-            loc = &relay_cfg.locs[i];
-            want = loc->token_sha256;
-        }
-    }
+    /* The index's lookup differs by nanoseconds between a location that exists and one
+     * that does not; the hash and the comparison, the work that shows, are the same. */
+    struct location *loc = relay_location(a->user);
+    const uint8_t *want = loc ? loc->token_sha256 : no_location;
     br_sha256_init(&h);
     br_sha256_update(&h, a->pass, a->pass_len);
     br_sha256_out(&h, sha);
@@ -187,6 +214,15 @@ static int authenticate(struct socks *s, struct socks5_auth *a)
 /* The request: open a stream on a live tunnel and send the request bytes as received. */
 static void connect_request(struct socks *s, const uint8_t *req, size_t n)
 {
+    if (s->loc->streams >= relay_cfg.lim.location_streams) {
+        /* The stream line says it for each client, as for any refused request. */
+        (void)refusal(RF_LOCATION_STREAMS);
+        snprintf(s->why, sizeof s->why, "location has %u streams open (limit location-streams)",
+                 s->loc->streams);
+        s->loc->socks_refused++;
+        refuse(s, SOCKS5_REP_FAILURE, s->why);
+        return;
+    }
     struct tunnel *t = tunnel_pick(s->loc);
     struct yamux_stream *st = t ? yamux_open(&t->ys) : NULL;
     if (st == NULL) {
@@ -202,6 +238,8 @@ static void connect_request(struct socks *s, const uint8_t *req, size_t n)
     st->user = s;
     s->st = st;
     s->tun = t;
+    s->loc->streams++;
+    s->counted_stream = 1;
     s->tunnel_serial = t->serial;
     t->streams_total++;
     memcpy(s->c2g, req, n);
@@ -241,6 +279,8 @@ static int handshake_step(struct socks *s)
                 s->verdict = "authentication failed";
             } else {
                 s->state = SS_REQUEST;
+                s->unauthenticated = 0;              /* no longer the source's to count */
+                srclimit_give(&sources, s->src);
             }
             explicit_bzero(&a, sizeof a);
         }
@@ -441,6 +481,9 @@ static void service(struct socks *s)
     if (s->state == SS_DEAD) {
         return;
     }
+    if (i > 0) {
+        s->active_ms = relay_now_ms();
+    }
     if (s->c2g_len == 0) {
         buf_put(&s->c2g);
     }
@@ -494,45 +537,93 @@ void socks_on_tunnel_gone(void *owner)
     }
 }
 
+/* Deadlines: the request (socks-auth), the gateway's reply (30 s), and a connected stream
+ * that moved nothing either way (socks-idle). */
+static void visit(struct socks *s, uint64_t now)
+{
+    const struct relay_limits *lim = &relay_cfg.lim;
+    if (s->state == SS_SPLICE && now - s->active_ms >= (uint64_t)lim->socks_idle_s * 1000u) {
+        snprintf(s->why, sizeof s->why, "no byte either way for %u s (limit socks-idle)",
+                 lim->socks_idle_s);
+        (void)refusal(RF_SOCKS_IDLE);        /* the stream line below says it, every time */
+        finish(s, s->why);
+        return;
+    }
+    if (now < s->deadline_ms || s->state > SS_WAIT_REPLY) {
+        return;
+    }
+    if (s->state == SS_WAIT_REPLY) {
+        if (s->st) {
+            s->st->user = NULL;
+            yamux_reset(s->st);
+            yamux_release(s->st);
+            tunnel_mark_dirty(s->tun);
+            s->st = NULL;
+        }
+        refuse(s, SOCKS5_REP_TIMEOUT, "no reply from the gateway in time (0x06)");
+        service(s);
+        return;
+    }
+    unsigned n = refusal(RF_SOCKS_AUTH_TIME);
+    if (n) {
+        log_warnx("socks refused: client=%s reason=\"no request within %u s (limit socks-auth)\" "
+                  "(%u like it since the last such line)", s->peer, lim->socks_auth_s, n);
+    }
+    finish(s, "handshake deadline passed");
+}
+
 /* see relay.h */
 void socks_timers(uint64_t now)
 {
-    for (unsigned i = 0; i < RELAY_SOCKS_MAX; i++) {
-        struct socks *s = clients[i];
-        if (s == NULL || now < s->deadline_ms || s->state > SS_WAIT_REPLY) {
-            continue;
-        }
-        if (s->state == SS_WAIT_REPLY) {
-            if (s->st) {
-                s->st->user = NULL;
-                yamux_reset(s->st);
-                yamux_release(s->st);
-                tunnel_mark_dirty(s->tun);
-                s->st = NULL;
-            }
-            refuse(s, SOCKS5_REP_TIMEOUT, "no reply from the gateway in time (0x06)");
-            service(s);
-        } else {
-            finish(s, "handshake deadline passed");
-        }
+    /* A tenth of the clients each tick (every 100 ms): each deadline is seen within a
+     * second of passing. */
+    unsigned quota = nclients / TIMER_SLICES + 1;
+    for (unsigned k = 0; k < quota && head; k++) {
+        struct socks *s = cursor ? cursor : head;
+        cursor = s->next;
+        visit(s, now);
+    }
+}
+
+static void refused_at_accept(const char *peer, enum refusal rf, const char *why)
+{
+    unsigned n = refusal(rf);
+    if (n) {
+        log_warnx("socks refused: client=%s reason=\"%s\" (%u like it since the last such "
+                  "line)", peer, why, n);
     }
 }
 
 static void on_accept(struct relay_ev *ev, uint32_t events)
 {
+    const struct relay_limits *lim = &relay_cfg.lim;
+    char peer[RELAY_PEER_MAX], why[120];
     (void)events;
     for (int i = 0; i < 64; i++) {
-        int fd = relay_accept(ev->fd);
+        struct sockaddr_in from;
+        int fd = relay_accept(ev->fd, &from);
         if (fd < 0) {
             return;
         }
-        unsigned slot = RELAY_SOCKS_MAX;
-        for (unsigned k = 0; k < RELAY_SOCKS_MAX && slot == RELAY_SOCKS_MAX; k++) {
-            slot = clients[k] ? slot : k;
+        relay_addr_name(&from, peer, sizeof peer);
+        uint32_t src = from.sin_addr.s_addr;
+        if (nclients >= lim->socks) {
+            snprintf(why, sizeof why, "%u clients (limit socks)", nclients);
+            refused_at_accept(peer, RF_SOCKS, why);
+            close(fd);
+            continue;
         }
-        struct socks *s = slot < RELAY_SOCKS_MAX ? calloc(1, sizeof *s) : NULL;
+        if (srclimit_take(&sources, src, lim->socks_per_source) != 0) {
+            snprintf(why, sizeof why, "%u clients not yet authenticated from this address "
+                     "(limit socks-per-source)", srclimit_count(&sources, src));
+            refused_at_accept(peer, RF_SOCKS_SOURCE, why);
+            close(fd);
+            continue;
+        }
+        struct socks *s = calloc(1, sizeof *s);
         if (s == NULL) {
-            relay_m.socks_refused_limit++;
+            srclimit_give(&sources, src);
+            refused_at_accept(peer, RF_MEMORY, "relay out of memory");
             close(fd);
             continue;
         }
@@ -542,24 +633,37 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
         s->state = SS_GREETING;
         s->rep = -1;
         s->verdict = "client left";
-        s->start_ms = relay_now_ms();
-        s->deadline_ms = s->start_ms + RELAY_SOCKS_HANDSHAKE_MS;
-        relay_peer_name(fd, s->peer, sizeof s->peer);
+        s->src = src;
+        s->unauthenticated = 1;
+        s->start_ms = s->active_ms = relay_now_ms();
+        s->deadline_ms = s->start_ms + (uint64_t)lim->socks_auth_s * 1000u;
+        snprintf(s->peer, sizeof s->peer, "%s", peer);
         if (relay_ev_add(&s->ev, fd, EPOLLIN) != 0) {
+            srclimit_give(&sources, src);
             close(fd);
             free(s);
             continue;
         }
-        clients[slot] = s;
+        s->next = head;
+        if (head) {
+            head->prev = s;
+        }
+        head = s;
+        nclients++;
         relay_m.socks_accepted++;
         relay_m.socks_open++;
     }
 }
 
 /* see relay.h */
+int socks_init(void)
+{
+    return srclimit_init(&sources, relay_cfg.lim.socks);
+}
+
+/* see relay.h */
 void socks_listener_start(int fd)
 {
-    clients = calloc(RELAY_SOCKS_MAX, sizeof *clients);
     listen_ev.fn = on_accept;
     relay_ev_add(&listen_ev, fd, EPOLLIN);
 }

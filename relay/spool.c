@@ -92,16 +92,29 @@ static int unhex32(const char *s, uint8_t out[32])
     return 0;
 }
 
-static void scan_dir(struct spool_index *ix, const char *dir)
+/* The hashes in dir's names into ix (when not NULL), and its messages and bytes counted
+ * (the size from ",S=SIZE" in the name, as Maildir writers put it, else from stat). */
+static void scan_dir(struct spool_index *ix, const char *dir, unsigned *msgs, uint64_t *bytes)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
     uint8_t sha[32];
     while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
         const char *dot = strchr(e->d_name, '.');
-        if (dot && strlen(dot + 1) > 64 && dot[65] == '.' && unhex32(dot + 1, sha) == 0) {
+        if (ix && dot && strlen(dot + 1) > 64 && dot[65] == '.' && unhex32(dot + 1, sha) == 0) {
             index_add(ix, sha);
         }
+        const char *sz = strstr(e->d_name, ",S=");
+        struct stat st;
+        if (sz) {
+            *bytes += strtoull(sz + 3, NULL, 10);
+        } else if (fstatat(dirfd(d), e->d_name, &st, 0) == 0) {
+            *bytes += (uint64_t)st.st_size;
+        }
+        (*msgs)++;
     }
     if (d) {
         closedir(d);
@@ -111,6 +124,46 @@ static void scan_dir(struct spool_index *ix, const char *dir)
 static void loc_path(char *out, size_t cap, const struct location *loc, const char *sub)
 {
     snprintf(out, cap, "%s/%s%s%s", relay_cfg.spool, loc->id, sub[0] ? "/" : "", sub);
+}
+
+/* What new/ and cur/ hold now (consumers take messages away behind our back). */
+static void count_spool(struct location *loc, struct spool_index *ix)
+{
+    char path[RELAY_PATH_MAX + 128];
+    unsigned msgs = 0;
+    uint64_t bytes = 0;
+    loc_path(path, sizeof path, loc, "new");
+    scan_dir(ix, path, &msgs, &bytes);
+    loc_path(path, sizeof path, loc, "cur");
+    scan_dir(ix, path, &msgs, &bytes);
+    relay_m.spool_bytes += bytes - loc->spool_bytes;
+    loc->spool_bytes = bytes;
+    loc->spool_msgs = msgs;
+    loc->spool_counted_ms = relay_now_ms();
+}
+
+/* see relay.h */
+int spool_quota(struct location *loc, uint64_t len, char *why, size_t cap)
+{
+    const struct relay_limits *l = &relay_cfg.lim;
+    int fits = loc->spool_msgs < l->location_spool_messages
+               && len <= l->location_spool_bytes - (loc->spool_bytes < l->location_spool_bytes
+                                                    ? loc->spool_bytes : l->location_spool_bytes);
+    if (!fits && relay_now_ms() - loc->spool_counted_ms >= 1000) {
+        count_spool(loc, NULL);
+    }
+    if (loc->spool_msgs >= l->location_spool_messages) {
+        snprintf(why, cap, "quota: the spool holds %u messages (limit location-spool-messages)",
+                 loc->spool_msgs);
+        return -1;
+    }
+    if (loc->spool_bytes + len > l->location_spool_bytes) {
+        snprintf(why, cap, "quota: the spool holds %llu bytes, the message has %llu (limit "
+                 "location-spool-bytes)", (unsigned long long)loc->spool_bytes,
+                 (unsigned long long)len);
+        return -1;
+    }
+    return 0;
 }
 
 /* see relay.h */
@@ -149,10 +202,7 @@ int spool_prepare(struct location *loc, char *err, size_t errlen)
     if (f) {
         fclose(f);
     }
-    loc_path(path, sizeof path, loc, "new");
-    scan_dir(loc->index, path);
-    loc_path(path, sizeof path, loc, "cur");
-    scan_dir(loc->index, path);
+    count_spool(loc, loc->index);
     /* Leftovers of deliveries that never finished. */
     loc_path(path, sizeof path, loc, "tmp");
     DIR *d = opendir(path);
@@ -167,7 +217,9 @@ int spool_prepare(struct location *loc, char *err, size_t errlen)
     if (d) {
         closedir(d);
     }
-    log_info("spool: location=%s messages known=%zu", loc->id, loc->index->n);
+    if (relay_cfg.nlocs <= 64) {         /* a line per location is noise for thousands */
+        log_info("spool: location=%s messages known=%zu", loc->id, loc->index->n);
+    }
     return 0;
 }
 
@@ -239,5 +291,8 @@ int spool_commit(struct location *loc, const char *tmp_path, const struct delive
         close(fd);
     }
     index_add(loc->index, d->sha256);
+    loc->spool_msgs++;
+    loc->spool_bytes += d->length;
+    relay_m.spool_bytes += d->length;
     return 0;
 }

@@ -1,11 +1,33 @@
-/* relay tunnels: accept, TLS handshake with a required client certificate whose CN is a
- * configured location, a yamux server session, hello on the first gateway-opened stream,
- * then streams both ways. One log line per tunnel event. */
+/* relay tunnels: a connection admitted with its ClientHello (admit.c) gets a tunnel: TLS
+ * with a required client certificate, run to its end by a handshake thread (hspool.c);
+ * back in the loop, the certificate's CN must be a configured location, then a yamux
+ * server session, hello on the first gateway-opened stream, then streams both ways. One
+ * log line per tunnel event.
+ *
+ * Memory. Each tunnel is one anonymous mapping (MAP_NORESERVE), laid out so that the parts
+ * an idle tunnel touches share as few pages as possible, and the rest is committed by the
+ * kernel only while used:
+ *
+ *   struct tunnel (TLS engine state, yamux session; ~5.6 KiB)   always
+ *   yamux stream table (streams x 80 B), receive pool, output queue
+ *       the table always; the pool's and queue's pages as data passes through them
+ *   the chain checker (7,360 B)      during the handshake; its pages are given back then
+ *   TLS input buffer (16,709 B), output buffer (16,469 B), each on pages of its own
+ *
+ * The gateway asks for 4 KiB records, so of each TLS buffer only the first 4.2 KiB is ever
+ * touched (test_relay_tls). The socket's read-ahead and gathered records (24 KiB) are taken
+ * from a pool only while they hold bytes (iobuf.c). And once a tunnel has been quiet for a
+ * second after moving data, the pages of its TLS buffers, its yamux output queue and (when
+ * no stream holds any) its receive pool are given back (MADV_DONTNEED), all but the first
+ * page of each, which keepalive pings touch anyway (trim). What an idle tunnel then costs
+ * is the struct and stream table, a page of the pool, one of the output queue and one of
+ * each TLS buffer: about 28 KiB with the default limits (bench/results.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +37,11 @@
 #include "tls_err.h"
 #include "tls_io_fd.h"
 #include "x509_info.h"
+
+#define TRIM_MIN 4096                /* bytes moved since the last trim worth a trim */
+#define TIMER_SLICES 10              /* tunnel_timers (every 100 ms) visits a tenth of them */
+#define INPUT_CHUNKS_PER_ROUND 8     /* TLS records fed to yamux per round before the
+                                        streams are served */
 
 /* The hello stream's receiver. */
 struct hello_rx {
@@ -27,24 +54,175 @@ struct hello_rx {
     size_t answer_len, answer_off;
 };
 
-static struct relay_ev listen_ev;
-static struct tunnel *tunnels[RELAY_TUNNELS_MAX];
+static struct tunnel *head;          /* hello and ready tunnels */
+static struct tunnel *cursor;        /* the next one tunnel_timers visits */
+static unsigned nlisted;
 static struct tunnel *dirty_head;
+static struct tunnel *blocked_head;  /* input cut short by a full pool: feed again soon */
 static unsigned next_serial;
 
 static const char *const state_names[] = { "handshake", "hello", "ready", "dead" };
+
+/* ---- memory layout (set once by tunnel_init) ---- */
+
+static size_t page;
+static struct yamux_config ycfg;
+static size_t off_ymem, ymem_len, off_check, off_ibuf, off_obuf, map_len;
+
+static size_t page_up(size_t n)
+{
+    return (n + page - 1) & ~(page - 1);
+}
+
+static size_t page_down(size_t n)
+{
+    return n & ~(page - 1);
+}
+
+static size_t page_size(void)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    return ps > 0 ? (size_t)ps : 4096;
+}
+
+static struct yamux_config yamux_for(const struct relay_limits *lim)
+{
+    unsigned streams = lim->location_streams + lim->location_deliveries;
+    size_t pool = (size_t)streams * YAMUX_INITIAL_WINDOW;
+    return (struct yamux_config){
+        .client = 0,
+        /* every stream the location may have on this one tunnel, the hello stream and a
+         * few to answer deliveries beyond the limit with "quota" */
+        .max_streams = streams + 4,
+        .window = YAMUX_INITIAL_WINDOW,
+        /* a window per stream: no stream waits for another's reader until the pool policy
+         * steps in; bounded, and an unused pool costs address space only */
+        .rx_pool = pool < RELAY_YAMUX_POOL_MAX ? pool : RELAY_YAMUX_POOL_MAX,
+        .out_cap = RELAY_YAMUX_OUT,
+        .keepalive_ms = RELAY_KEEPALIVE_MS,
+        .dead_ms = RELAY_DEAD_MS,
+    };
+}
+
+/* see relay.h */
+int tunnel_sizes(const struct relay_limits *lim, size_t *map, size_t *idle)
+{
+    size_t pg = page_size();
+    struct yamux_config yc = yamux_for(lim);
+    size_t ylen = yamux_mem_size(&yc);
+    if (ylen == 0) {
+        return -1;
+    }
+    size_t up = pg - 1, oym = (sizeof(struct tunnel) + 7u) & ~(size_t)7u;
+    size_t ochk = (oym + ylen + up) & ~up;
+    size_t oin = (ochk + sizeof(struct tls_peer_check) + up) & ~up;
+    size_t oout = (oin + TLS_SERVER_IBUF + up) & ~up;
+    *map = (oout + TLS_SERVER_OBUF + up) & ~up;
+    /* the struct, the stream table and two chunks of the pool; a page of the output
+     * queue and of each TLS buffer */
+    size_t hot = oym + (size_t)yc.max_streams * sizeof(struct yamux_stream) + 2 * YAMUX_CHUNK;
+    *idle = ((hot + up) & ~up) + 3 * pg;
+    return 0;
+}
+
+/* see relay.h */
+int tunnel_init(void)
+{
+    size_t idle;
+    page = page_size();
+    ycfg = yamux_for(&relay_cfg.lim);
+    if (tunnel_sizes(&relay_cfg.lim, &map_len, &idle) != 0) {
+        return -1;
+    }
+    ymem_len = yamux_mem_size(&ycfg);
+    off_ymem = (sizeof(struct tunnel) + 7u) & ~(size_t)7u;
+    off_check = page_up(off_ymem + ymem_len);
+    off_ibuf = page_up(off_check + sizeof(struct tls_peer_check));
+    off_obuf = page_up(off_ibuf + TLS_SERVER_IBUF);
+    return 0;
+}
+
+/* Gives [from, to) back to the kernel, rounded inwards to whole pages. */
+static void give_back(const uint8_t *from, const uint8_t *to)
+{
+    size_t a = page_up((size_t)(uintptr_t)from), b = page_down((size_t)(uintptr_t)to);
+    if (b > a) {
+        madvise((void *)(uintptr_t)a, b - a, MADV_DONTNEED);
+    }
+}
+
+/* ---- the socket under TLS (any thread: the tunnel's owner) ---- */
+
+/* see relay.h */
+long tunnel_io_send(void *arg, const uint8_t *p, size_t len)
+{
+    struct tunnel *t = arg;
+    if (t->iob == NULL && (t->iob = iobuf_get()) == NULL) {
+        return 0;                            /* no memory now: the records wait */
+    }
+    t->iob->fd = t->ev.fd;
+    long n = tls_io_fd_buf_send(t->iob, p, len);
+    t->moved += n > 0 ? (uint64_t)n : 0;
+    return n;
+}
+
+/* see relay.h */
+long tunnel_io_recv(void *arg, uint8_t *p, size_t len)
+{
+    struct tunnel *t = arg;
+    long n;
+    if (t->iob == NULL && len >= TLS_IO_FD_RBUF) {
+        n = tls_io_fd_recv(&t->ev.fd, p, len);      /* as large: no read-ahead needed */
+    } else if (t->iob == NULL && (t->iob = iobuf_get()) == NULL) {
+        n = tls_io_fd_recv(&t->ev.fd, p, len);
+    } else {
+        t->iob->fd = t->ev.fd;
+        n = tls_io_fd_buf_recv(t->iob, p, len);
+    }
+    t->moved += n > 0 ? (uint64_t)n : 0;
+    return n;
+}
+
+/* see relay.h */
+long tunnel_io_flush(struct tunnel *t)
+{
+    return t->iob ? tls_io_fd_buf_flush(t->iob) : 0;
+}
+
+/* see relay.h */
+void tunnel_io_release(struct tunnel *t)
+{
+    struct tls_io_fd_buf *b = t->iob;
+    if (b && b->roff == b->rlen && tls_io_fd_buf_pending(b) == 0) {
+        iobuf_put(b);
+        t->iob = NULL;
+    }
+}
 
 /* ---- life and death ---- */
 
 static void tunnel_free(void *p)
 {
     struct tunnel *t = p;
-    if (t->tls) {
-        memset(t->tls, 0, sizeof *t->tls);      /* session keys */
-        free(t->tls);
+    if (t->dirty) {                          /* closed after it was marked: unlink */
+        for (struct tunnel **pp = &dirty_head; *pp; pp = &(*pp)->next_dirty) {
+            if (*pp == t) {
+                *pp = t->next_dirty;
+                break;
+            }
+        }
     }
-    free(t->ymem);
-    free(t);
+    if (t->blocked) {
+        for (struct tunnel **pp = &blocked_head; *pp; pp = &(*pp)->next_blocked) {
+            if (*pp == t) {
+                *pp = t->next_blocked;
+                break;
+            }
+        }
+    }
+    iobuf_put(t->iob);
+    /* Session keys and all: the pages go back to the kernel, which zeroes them. */
+    munmap(t, t->map_len);
 }
 
 static void owner_gone(void *owner)
@@ -69,7 +247,7 @@ static int push_output(struct tunnel *t)
     size_t n;
     int moved = 0;
     while ((n = yamux_out_peek(&t->ys, &p)) > 0) {
-        long w = tls_server_write(t->tls, p, n);
+        long w = tls_server_write(&t->tls, p, n);
         if (w <= 0) {
             return w < 0 ? -1 : moved;
         }
@@ -79,14 +257,35 @@ static int push_output(struct tunnel *t)
     return moved;
 }
 
-static void tunnel_close(struct tunnel *t, const char *why)
+static void unlist(struct tunnel *t)
+{
+    if (cursor == t) {
+        cursor = t->next;
+    }
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        head = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+    t->prev = t->next = NULL;
+    nlisted--;
+}
+
+/* Closes t and logs why: `tunnel down` for a tunnel that was up, else `tunnel refused`,
+ * every time, or (rf < RF_COUNT: a refusal anyone can cause) counted under rf and logged
+ * at most once a second. */
+static void tunnel_close(struct tunnel *t, const char *why, enum refusal rf)
 {
     uint64_t now = relay_now_ms();
     if (t->state == TUN_DEAD) {
         return;
     }
-    if (t->state == TUN_HANDSHAKE || t->state == TUN_HELLO) {
-        relay_m.handshakes_pending--;
+    if (t->unauthenticated) {
+        t->unauthenticated = 0;
+        admit_release(t->src);
     }
     if (t->state == TUN_READY) {
         struct location *loc = t->loc;
@@ -96,16 +295,24 @@ static void tunnel_close(struct tunnel *t, const char *why)
                 break;
             }
         }
+        relay_m.tunnels_ready--;
         log_info("tunnel down: location=%s tunnel=%u peer=%s reason=\"%s\" up=%.1fs "
                  "streams=%llu live=%u", loc->id, t->serial, t->peer, why,
                  (double)(now - t->opened_ms) / 1000.0, (unsigned long long)t->streams_total,
                  loc->nlive);
     } else {
-        log_info("tunnel refused: peer=%s tunnel=%u stage=%s%s%s reason=\"%s\"", t->peer,
-                 t->serial, state_names[t->state], t->loc ? " location=" : "",
-                 t->loc ? t->loc->id : "", why);
+        unsigned n = rf < RF_COUNT ? refusal(rf) : 1;
+        if (n > 1) {
+            log_info("tunnel refused: peer=%s tunnel=%u stage=%s%s%s reason=\"%s\" (%u like it "
+                     "since the last such line)", t->peer, t->serial, state_names[t->state],
+                     t->loc ? " location=" : "", t->loc ? t->loc->id : "", why, n);
+        } else if (n == 1) {
+            log_info("tunnel refused: peer=%s tunnel=%u stage=%s%s%s reason=\"%s\"", t->peer,
+                     t->serial, state_names[t->state], t->loc ? " location=" : "",
+                     t->loc ? t->loc->id : "", why);
+        }
     }
-    if (t->ymem) {
+    if (t->state == TUN_HELLO || t->state == TUN_READY) {
         for (unsigned i = 0; i < t->ys.cfg.max_streams; i++) {
             struct yamux_stream *st = &t->ys.streams[i];
             if (st->state != YAMUX_S_IDLE && st->user) {
@@ -116,25 +323,63 @@ static void tunnel_close(struct tunnel *t, const char *why)
         }
         relay_m.yamux_violations += t->ys.stats.violations;
         relay_m.yamux_pool_resets += t->ys.stats.pool_resets;
-        if (t->tls->engine.state == TLS_ST_OPEN) {
+        if (t->tls.engine.state == TLS_ST_OPEN) {
             yamux_goaway(&t->ys, YAMUX_GOAWAY_NORMAL);
             push_output(t);
         }
+        unlist(t);
     }
-    if (t->tls && t->tls->engine.state == TLS_ST_OPEN) {
-        tls_server_close(t->tls);
+    if (t->tls.engine.state == TLS_ST_OPEN) {
+        tls_server_close(&t->tls);
     }
-    (void)tls_io_fd_buf_flush(&t->io);      /* GoAway and close_notify, as far as they go */
+    (void)tunnel_io_flush(t);                /* GoAway and close_notify, as far as they go */
     relay_ev_del(&t->ev);
     t->state = TUN_DEAD;
     relay_m.tunnels_open--;
     relay_m.tunnel_closes++;
-    for (unsigned i = 0; i < RELAY_TUNNELS_MAX; i++) {
-        if (tunnels[i] == t) {
-            tunnels[i] = NULL;
-        }
-    }
     relay_defer_free(t, tunnel_free);
+}
+
+/* see relay.h */
+void tunnel_start(int fd, uint32_t src, const char *peer, uint64_t deadline_ms)
+{
+    void *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        if (refusal(RF_MEMORY)) {
+            log_warnx("tunnel refused: peer=%s stage=handshake reason=\"out of memory (%s)\"",
+                      peer, strerror(errno));
+        }
+        close(fd);
+        admit_release(src);
+        return;
+    }
+    struct tunnel *t = m;                    /* the mapping is zeroed */
+    uint8_t *base = m;
+    t->map_len = map_len;
+    t->ymem = base + off_ymem;
+    t->ymem_len = ymem_len;
+    t->check = (struct tls_peer_check *)(void *)(base + off_check);
+    t->ibuf = base + off_ibuf;
+    t->obuf = base + off_obuf;
+    t->ev.fd = fd;
+    t->ev.fn = NULL;                         /* not in the loop's set until it comes back */
+    t->state = TUN_HANDSHAKE;
+    t->serial = ++next_serial;
+    t->src = src;
+    t->unauthenticated = 1;
+    snprintf(t->peer, sizeof t->peer, "%s", peer);
+    t->deadline_ms = deadline_ms;
+    const struct tls_io io = { tunnel_io_send, tunnel_io_recv, t };
+    const struct tls_server_mem mem = { t->check, t->ibuf, t->obuf, TLS_SERVER_IBUF,
+                                        TLS_SERVER_OBUF };
+    relay_m.tunnels_open++;
+    if (tls_server_start(&t->tls, &relay_id, (int64_t)time(NULL), &io, &mem) != 0) {
+        log_err("%s: cannot start TLS: %s", __func__, tls_server_verdict(&t->tls));
+        tunnel_close(t, tls_server_verdict(&t->tls), RF_COUNT);
+        return;
+    }
+    hspool_submit(t);
 }
 
 /* ---- handshake and hello ---- */
@@ -172,20 +417,21 @@ static void eku_names(unsigned bits, char *out, size_t cap)
  * too; a server certificate from it must not pass for a gateway. 0, or -1 with why. */
 static int certificate_allowed(struct tunnel *t, char *why, size_t cap)
 {
-    const struct tls_peer_check *pc = &t->tls->check;
+    size_t leaf_len = 0;
+    const uint8_t *leaf = tls_server_peer_leaf(&t->tls, &leaf_len);
     struct x509_parts x;
     char hex[65], names[120];
     unsigned bits;
     br_sha256_context h;
     br_sha256_init(&h);
-    br_sha256_update(&h, pc->leaf, pc->leaf_len);
+    br_sha256_update(&h, leaf, leaf_len);
     br_sha256_out(&h, t->cert_sha256);
     relay_hex(t->cert_sha256, 32, hex);
     if (relay_revoked(&relay_cfg, t->cert_sha256)) {
         snprintf(why, cap, "certificate sha256=%s is revoked", hex);
         return -1;
     }
-    int r = x509_split(pc->leaf, pc->leaf_len, &x) == 0 ? x509_eku(&x, &bits) : TLS_EDER;
+    int r = leaf && x509_split(leaf, leaf_len, &x) == 0 ? x509_eku(&x, &bits) : TLS_EDER;
     if (r < 0) {
         snprintf(why, cap, "certificate sha256=%s: malformed extended key usage", hex);
         return -1;
@@ -199,38 +445,84 @@ static int certificate_allowed(struct tunnel *t, char *why, size_t cap)
     return 0;
 }
 
+/* In the loop, the TLS handshake done: the certificate's location, the yamux session. */
 static int handshake_done(struct tunnel *t)
 {
-    const char *cn = tls_server_peer_cn(t->tls);
+    const char *cn = tls_server_peer_cn(&t->tls);
     struct location *loc = hello_location_valid(cn, strlen(cn)) ? relay_location(cn) : NULL;
     char name[YAMUX_NAME_MAX], why[300];
-    if (certificate_allowed(t, why, sizeof why) != 0) {
+    int allowed = certificate_allowed(t, why, sizeof why);
+    /* The checker's pages are not needed again (no renegotiation). */
+    tls_server_forget_check(&t->tls);
+    give_back((const uint8_t *)t->check, (const uint8_t *)t->check + sizeof *t->check);
+    t->check = NULL;
+    if (allowed != 0) {
         relay_m.tunnels_refused++;
-        tunnel_close(t, why);
+        tunnel_close(t, why, RF_COUNT);
         return -1;
     }
     if (loc == NULL) {
         snprintf(why, sizeof why, "certificate CN \"%s\" is not a configured location", cn);
         relay_m.tunnels_refused++;
-        tunnel_close(t, why);
+        tunnel_close(t, why, RF_COUNT);
         return -1;
     }
     t->loc = loc;
     snprintf(name, sizeof name, "%s tunnel %u", loc->id, t->serial);
-    struct yamux_config yc = {
-        .client = 0, .max_streams = RELAY_STREAMS_PER_TUNNEL, .window = YAMUX_INITIAL_WINDOW,
-        .rx_pool = RELAY_YAMUX_POOL, .out_cap = RELAY_YAMUX_OUT,
-        .keepalive_ms = RELAY_KEEPALIVE_MS, .dead_ms = RELAY_DEAD_MS, .name = name,
-    };
-    t->ymem_len = yamux_mem_size(&yc);
-    t->ymem = malloc(t->ymem_len);     /* lazily committed: see yamux.h */
-    if (t->ymem == NULL
-        || yamux_init(&t->ys, &yc, t->ymem, t->ymem_len, (uint32_t)relay_now_ms()) != 0) {
-        tunnel_close(t, "out of memory for the yamux session");
+    struct yamux_config yc = ycfg;
+    yc.name = name;
+    if (yamux_init(&t->ys, &yc, t->ymem, t->ymem_len, (uint32_t)relay_now_ms()) != 0) {
+        tunnel_close(t, "cannot start the yamux session", RF_COUNT);
         return -1;
     }
     t->state = TUN_HELLO;
+    t->next = head;
+    if (head) {
+        head->prev = t;
+    }
+    head = t;
+    nlisted++;
     return 0;
+}
+
+static void service(struct tunnel *t);
+
+static void on_tunnel_event(struct relay_ev *ev, uint32_t events)
+{
+    struct tunnel *t = (struct tunnel *)(void *)ev;   /* ev is the first member */
+    (void)events;
+    service(t);
+}
+
+/* see relay.h */
+void tunnel_handshake_ended(struct tunnel *t)
+{
+    char why[VERDICT_MAX + 40];
+    enum tls_state ts = t->tls.engine.state;
+    if (t->hs_timeout > 0 || (ts == TLS_ST_HANDSHAKE && t->hs_timeout == 0)) {
+        relay_m.handshake_failures++;
+        snprintf(why, sizeof why, "handshake deadline passed (limit handshake: %u s)",
+                 relay_cfg.lim.handshake_s);
+        tunnel_close(t, why, RF_HANDSHAKE_TIME);
+        return;
+    }
+    if (t->hs_timeout < 0 || ts != TLS_ST_OPEN) {
+        relay_m.handshake_failures++;
+        snprintf(why, sizeof why, "%s", ts == TLS_ST_OPEN || ts == TLS_ST_HANDSHAKE
+                 ? "connection lost while sending" : tls_server_verdict(&t->tls));
+        tunnel_close(t, why, RF_TLS);
+        return;
+    }
+    relay_m.handshakes_done++;
+    if (handshake_done(t) != 0) {
+        return;
+    }
+    t->ev.fn = on_tunnel_event;
+    if (relay_ev_add(&t->ev, t->ev.fd, EPOLLIN) != 0) {
+        tunnel_close(t, "connection lost", RF_COUNT);
+        return;
+    }
+    tunnel_mark_dirty(t);                    /* hello may be in already */
 }
 
 /* Writes what the stream takes of the answer; FIN once all of it went. */
@@ -300,7 +592,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
         hello_answer(h, HELLO_ST_REFUSED, why);
         push_output(t);
         relay_m.tunnels_refused++;
-        tunnel_close(t, why);
+        tunnel_close(t, why, RF_COUNT);
         return;
     }
     if (t->loc->nlive == RELAY_TUNNELS_PER_LOC) {
@@ -308,7 +600,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
         hello_answer(h, HELLO_ST_REFUSED, why);
         push_output(t);
         relay_m.tunnels_refused++;
-        tunnel_close(t, why);
+        tunnel_close(t, why, RF_COUNT);
         return;
     }
     snprintf(t->hostname, sizeof t->hostname, "%s", hl.hostname);
@@ -316,8 +608,10 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     hello_answer(h, HELLO_ST_OK, "welcome");
     t->state = TUN_READY;
     t->opened_ms = relay_now_ms();
-    relay_m.handshakes_pending--;
+    t->unauthenticated = 0;
+    admit_release(t->src);
     relay_m.tunnels_up++;
+    relay_m.tunnels_ready++;
     t->loc->live[t->loc->nlive++] = t;
     char cert[65];
     relay_hex(t->cert_sha256, 32, cert);
@@ -375,80 +669,70 @@ static void dispatch(struct tunnel *t)
 /* Sends the gathered records, then waits for what the engine and the buffer need. */
 static void set_mask(struct tunnel *t)
 {
-    if (tls_io_fd_buf_flush(&t->io) < 0) {
-        tunnel_close(t, "connection lost while sending");
+    if (tunnel_io_flush(t) < 0) {
+        tunnel_close(t, "connection lost while sending", RF_COUNT);
         return;
     }
-    unsigned w = tls_server_wants(t->tls);
-    if (tls_io_fd_buf_pending(&t->io) > 0) {
+    tunnel_io_release(t);
+    unsigned w = tls_server_wants(&t->tls);
+    if (t->iob && tls_io_fd_buf_pending(t->iob) > 0) {
         w |= TLS_WANT_WRITE;
     }
     relay_ev_mask(&t->ev, (w & TLS_WANT_READ ? EPOLLIN : 0u) | (w & TLS_WANT_WRITE ? EPOLLOUT : 0u));
 }
 
-/* TLS reads fed to yamux per service round before the streams are served. */
-#define INPUT_CHUNKS_PER_ROUND 4
-
-/* Decrypted bytes wait in the engine and yamux has taken everything read before. */
-static int input_ready(const struct tunnel *t)
+/* Decrypted bytes wait in the engine and yamux can take them. */
+static int input_ready(struct tunnel *t)
 {
-    return t->in_off == t->in_len && tls_server_readable(t->tls) > 0;
+    return tls_server_readable(&t->tls) > 0 && !yamux_input_blocked(&t->ys);
+}
+
+/* Plaintext from the TLS record buffer straight into yamux. Returns 1 when something was
+ * taken, 0 when nothing, -1 when the tunnel was closed. */
+static int feed_input(struct tunnel *t)
+{
+    char why[VERDICT_MAX + 40];
+    int progress = 0;
+    for (int chunk = 0; chunk < INPUT_CHUNKS_PER_ROUND; chunk++) {
+        const uint8_t *p;
+        size_t n = tls_server_peek(&t->tls, &p);
+        if (n == 0) {
+            enum tls_state ts = t->tls.engine.state;
+            if (ts == TLS_ST_CLOSED || ts == TLS_ST_FAILED) {
+                snprintf(why, sizeof why, "%s", ts == TLS_ST_CLOSED ? "closed by the gateway"
+                         : tls_server_verdict(&t->tls));
+                tunnel_close(t, why, RF_COUNT);
+                return -1;
+            }
+            break;
+        }
+        long k = yamux_input(&t->ys, p, n);
+        if (k < 0) {
+            push_output(t);                  /* the GoAway */
+            tunnel_close(t, "yamux protocol error from the gateway", RF_COUNT);
+            return -1;
+        }
+        tls_server_consume(&t->tls, (size_t)k);
+        progress |= k > 0;
+        if ((size_t)k < n) {
+            break;                           /* the receive pool is full */
+        }
+    }
+    return progress;
 }
 
 static void service(struct tunnel *t)
 {
-    char why[VERDICT_MAX + 40];
-    enum tls_state ts = tls_server_pump(t->tls);
-    if (t->state == TUN_HANDSHAKE) {
-        if (ts == TLS_ST_HANDSHAKE) {
-            set_mask(t);
-            return;
-        }
-        if (ts != TLS_ST_OPEN) {
-            relay_m.handshake_failures++;
-            tunnel_close(t, tls_server_verdict(t->tls));
-            return;
-        }
-        if (handshake_done(t) != 0) {
-            return;
-        }
-    }
+    tls_server_pump(&t->tls);
     if (yamux_tick(&t->ys, (uint32_t)relay_now_ms()) != YAMUX_OK) {
         tunnel_close(t, t->ys.state == YAMUX_SS_DEAD ? "link dead: no ping reply"
-                                                     : "yamux protocol error");
+                                                     : "yamux protocol error", RF_COUNT);
         return;
     }
     for (int round = 0; round < 256 && t->state != TUN_DEAD; round++) {
-        int progress = 0;
-        /* Several records' plaintext into yamux before its streams are served: a SOCKS5
-         * client then gets one send() per 16 KiB, not one per 4 KiB record. */
-        for (int chunk = 0; chunk < INPUT_CHUNKS_PER_ROUND; chunk++) {
-            if (t->in_off < t->in_len) {
-                long k = yamux_input(&t->ys, t->in + t->in_off, t->in_len - t->in_off);
-                if (k < 0) {
-                    push_output(t);             /* the GoAway */
-                    tunnel_close(t, "yamux protocol error from the gateway");
-                    return;
-                }
-                t->in_off += (size_t)k;
-                progress |= k > 0;
-                if (t->in_off < t->in_len) {
-                    break;                      /* the receive pool is full */
-                }
-            }
-            long n = tls_server_read(t->tls, t->in, sizeof t->in);
-            if (n < 0) {
-                snprintf(why, sizeof why, "%s", n == TLS_IO_EOF ? "closed by the gateway"
-                         : tls_server_verdict(t->tls));
-                tunnel_close(t, why);
-                return;
-            }
-            if (n == 0) {
-                break;
-            }
-            t->in_len = (size_t)n;
-            t->in_off = 0;
-            progress = 1;
+        int progress = feed_input(t);
+        if (progress < 0) {
+            return;
         }
         accept_streams(t);
         dispatch(t);
@@ -457,18 +741,18 @@ static void service(struct tunnel *t)
         }
         int pushed = push_output(t);
         if (pushed < 0) {
-            tunnel_close(t, tls_server_verdict(t->tls));
+            tunnel_close(t, tls_server_verdict(&t->tls), RF_COUNT);
             return;
         }
         progress |= pushed;
-        if (tls_server_pump(t->tls) == TLS_ST_FAILED) {
-            tunnel_close(t, tls_server_verdict(t->tls));
+        if (tls_server_pump(&t->tls) == TLS_ST_FAILED) {
+            tunnel_close(t, tls_server_verdict(&t->tls), RF_COUNT);
             return;
         }
         /* The round's records leave together, now: a WindowUpdate held to the end of a
          * long service would stall the gateway's sender (measured: downloads -18 %). */
-        if (tls_io_fd_buf_flush(&t->io) < 0) {
-            tunnel_close(t, "connection lost while sending");
+        if (tunnel_io_flush(t) < 0) {
+            tunnel_close(t, "connection lost while sending", RF_COUNT);
             return;
         }
         /* The pump may have completed a record: the engine then asks for no reads until the
@@ -480,7 +764,13 @@ static void service(struct tunnel *t)
         }
     }
     if (input_ready(t)) {
-        tunnel_mark_dirty(t);                   /* the round limit was reached */
+        tunnel_mark_dirty(t);                /* the round limit was reached */
+    } else if (yamux_input_blocked(&t->ys) && !t->blocked) {
+        /* The pool is full: room is made at input time (the pool policy), so input must be
+         * fed again soon even if no stream's reader wakes the tunnel: at the next tick. */
+        t->blocked = 1;
+        t->next_blocked = blocked_head;
+        blocked_head = t;
     }
     set_mask(t);
 }
@@ -488,7 +778,7 @@ static void service(struct tunnel *t)
 /* see relay.h */
 void tunnel_mark_dirty(struct tunnel *t)
 {
-    if (t && !t->dirty && t->state != TUN_DEAD) {
+    if (t && !t->dirty && (t->state == TUN_HELLO || t->state == TUN_READY)) {
         t->dirty = 1;
         t->next_dirty = dirty_head;
         dirty_head = t;
@@ -511,35 +801,77 @@ void tunnel_run_dirty(void)
             struct tunnel *t = list;
             list = t->next_dirty;
             t->dirty = 0;
-            if (t->state != TUN_DEAD) {
+            t->next_dirty = NULL;
+            if (t->state == TUN_HELLO || t->state == TUN_READY) {
                 service(t);
             }
         }
     }
 }
 
-static void on_tunnel_event(struct relay_ev *ev, uint32_t events)
+/* An idle tunnel's buffers back to the kernel (the header comment says which). */
+static void trim(struct tunnel *t)
 {
-    struct tunnel *t = (struct tunnel *)(void *)ev;   /* ev is the first member */
-    (void)events;
-    service(t);
+    struct yamux_session *ys = &t->ys;
+    if (t->iob || !tls_server_quiescent(&t->tls) || yamux_out_pending(ys) > 0) {
+        return;
+    }
+    give_back(t->ibuf + page, t->ibuf + TLS_SERVER_IBUF);
+    give_back(t->obuf + page, t->obuf + TLS_SERVER_OBUF);
+    give_back(ys->out + page, ys->out + ys->cfg.out_cap);
+    if (ys->chunks_free == ys->nchunks) {
+        /* No stream holds a chunk: the pool is taken back to the state yamux_init leaves
+         * it in (nothing on the free list, every chunk fresh), so no freed chunk's link
+         * lives on a page given back. The first chunks stay: keepalive and hello use them. */
+        const uint8_t *pool = (const uint8_t *)ys->chunks;
+        ys->free_chunk = YAMUX_NONE;
+        ys->fresh_chunk = 0;
+        give_back(pool + 2 * YAMUX_CHUNK, pool + (size_t)ys->nchunks * YAMUX_CHUNK);
+    }
+    relay_m.trims++;
+}
+
+static void visit(struct tunnel *t, uint64_t now)
+{
+    char why[120];
+    if (t->state == TUN_HELLO && now >= t->deadline_ms) {
+        relay_m.handshake_failures++;
+        snprintf(why, sizeof why, "no hello before the deadline (limit handshake: %u s)",
+                 relay_cfg.lim.handshake_s);
+        tunnel_close(t, why, RF_HANDSHAKE_TIME);
+        return;
+    }
+    /* Keepalive: a ping due, or the link found dead, is the service routine's to send or
+     * to close; a tunnel with nothing to do is not woken. */
+    if (yamux_tick(&t->ys, (uint32_t)now) != YAMUX_OK || yamux_out_pending(&t->ys) > 0) {
+        tunnel_mark_dirty(t);
+        return;
+    }
+    /* Quiet since the last visit, after moving data: its buffers can go back. */
+    if (t->state == TUN_READY && t->moved >= TRIM_MIN && t->moved == t->moved_seen) {
+        trim(t);
+        t->moved = 0;
+    }
+    t->moved_seen = t->moved;
 }
 
 /* see relay.h */
 void tunnel_timers(uint64_t now)
 {
-    for (unsigned i = 0; i < RELAY_TUNNELS_MAX; i++) {
-        struct tunnel *t = tunnels[i];
-        if (t == NULL) {
-            continue;
-        }
-        if ((t->state == TUN_HANDSHAKE || t->state == TUN_HELLO) && now >= t->deadline_ms) {
-            relay_m.handshake_failures++;
-            tunnel_close(t, t->state == TUN_HANDSHAKE ? "handshake deadline passed"
-                                                      : "no hello before the deadline");
-        } else if (t->state != TUN_HANDSHAKE) {
-            tunnel_mark_dirty(t);                   /* keepalive */
-        }
+    /* A tenth of the tunnels each tick (every 100 ms): each is looked at once a second,
+     * and 10,000 idle tunnels cost 10,000 visits a second, not 100,000. */
+    unsigned quota = nlisted / TIMER_SLICES + 1;
+    while (blocked_head) {
+        struct tunnel *t = blocked_head;
+        blocked_head = t->next_blocked;
+        t->blocked = 0;
+        t->next_blocked = NULL;
+        tunnel_mark_dirty(t);
+    }
+    for (unsigned k = 0; k < quota && head; k++) {
+        struct tunnel *t = cursor ? cursor : head;
+        cursor = t->next;
+        visit(t, now);
     }
 }
 
@@ -548,10 +880,10 @@ unsigned tunnel_recheck(void)
 {
     char why[200], hex[65];
     unsigned closed = 0;
-    for (unsigned i = 0; i < RELAY_TUNNELS_MAX; i++) {
-        struct tunnel *t = tunnels[i];
-        if (t == NULL || t->loc == NULL || t->state == TUN_DEAD) {
-            continue;                           /* still in the handshake: checked at its end */
+    for (struct tunnel *t = head, *next; t; t = next) {
+        next = t->next;
+        if (t->loc == NULL || t->state == TUN_DEAD) {
+            continue;
         }
         relay_hex(t->cert_sha256, 32, hex);
         if (relay_revoked(&relay_cfg, t->cert_sha256)) {
@@ -562,7 +894,7 @@ unsigned tunnel_recheck(void)
             continue;
         }
         relay_m.tunnels_refused += t->state != TUN_READY;
-        tunnel_close(t, why);
+        tunnel_close(t, why, RF_COUNT);
         closed++;
     }
     return closed;
@@ -580,65 +912,4 @@ struct tunnel *tunnel_pick(struct location *loc)
         }
     }
     return NULL;
-}
-
-static void on_accept(struct relay_ev *ev, uint32_t events)
-{
-    static uint64_t last_warn;
-    (void)events;
-    for (int i = 0; i < 64; i++) {
-        int fd = relay_accept(ev->fd);
-        if (fd < 0) {
-            return;
-        }
-        relay_m.tunnels_accepted++;
-        unsigned slot = RELAY_TUNNELS_MAX;
-        for (unsigned k = 0; k < RELAY_TUNNELS_MAX && slot == RELAY_TUNNELS_MAX; k++) {
-            slot = tunnels[k] ? slot : k;
-        }
-        struct tunnel *t = NULL;
-        if (relay_m.handshakes_pending >= RELAY_HANDSHAKES_MAX || slot == RELAY_TUNNELS_MAX
-            || (t = calloc(1, sizeof *t)) == NULL || (t->tls = malloc(sizeof *t->tls)) == NULL) {
-            uint64_t now = relay_now_ms();
-            relay_m.handshakes_refused++;
-            if (now - last_warn > 1000) {
-                log_warnx("%s: %u handshakes pending, %u tunnels: connection refused",
-                          __func__, relay_m.handshakes_pending, relay_m.tunnels_open);
-                last_warn = now;
-            }
-            if (t) {
-                free(t);
-            }
-            close(fd);
-            continue;
-        }
-        relay_sock_tune(fd);
-        t->serial = ++next_serial;
-        relay_peer_name(fd, t->peer, sizeof t->peer);
-        t->ev.fn = on_tunnel_event;
-        t->state = TUN_HANDSHAKE;
-        t->deadline_ms = relay_now_ms() + RELAY_HANDSHAKE_MS;
-        struct tls_io io = { tls_io_fd_buf_send, tls_io_fd_buf_recv, &t->io };
-        t->ev.fd = fd;
-        t->io.fd = fd;
-        if (tls_server_start(t->tls, &relay_id, (int64_t)time(NULL), &io) != 0
-            || relay_ev_add(&t->ev, fd, EPOLLIN) != 0) {
-            log_err("%s: cannot start TLS: %s", __func__, tls_server_verdict(t->tls));
-            close(fd);
-            free(t->tls);
-            free(t);
-            continue;
-        }
-        tunnels[slot] = t;
-        relay_m.tunnels_open++;
-        relay_m.handshakes_pending++;
-        tunnel_mark_dirty(t);
-    }
-}
-
-/* see relay.h */
-void tunnel_listener_start(int fd)
-{
-    listen_ev.fn = on_accept;
-    relay_ev_add(&listen_ev, fd, EPOLLIN);
 }

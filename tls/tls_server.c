@@ -277,8 +277,10 @@ static struct tls_server *server_of(struct tls_engine *e)
 
 static void server_verdict(struct tls_engine *e, int err)
 {
+    struct tls_server *s = server_of(e);
     if (e->state == TLS_ST_OPEN) {
-        snprintf(e->verdict, sizeof e->verdict, "ok: client \"%s\"", server_of(e)->check.cn);
+        memcpy(s->cn, s->check->cn, sizeof s->cn);
+        snprintf(e->verdict, sizeof e->verdict, "ok: client \"%s\"", s->cn);
     } else if (err == BR_ERR_OK) {
         snprintf(e->verdict, sizeof e->verdict, "handshake failed: client closed the connection");
     } else if (err == BR_ERR_NO_CLIENT_AUTH) {
@@ -306,16 +308,19 @@ _Static_assert(offsetof(struct tls_server, engine) == 0, "server_of() needs the 
 
 /* see tls_server.h */
 int tls_server_start(struct tls_server *s, const struct tls_server_identity *id, int64_t now,
-                     const struct tls_io *io)
+                     const struct tls_io *io, const struct tls_server_mem *mem)
 {
-    memset(s, 0, offsetof(struct tls_server, buf));
-    if (id->chain_len == 0 || id->cas.count == 0) {
+    memset(s, 0, sizeof *s);
+    if (id->chain_len == 0 || id->cas.count == 0 || mem->check == NULL
+        || mem->ibuf_len < TLS_SERVER_IBUF || mem->obuf_len < TLS_SERVER_OBUF) {
         snprintf(s->engine.verdict, sizeof s->engine.verdict, "handshake not finished");
         s->engine.state = TLS_ST_FAILED;
         return TLS_EINVAL;
     }
     br_ssl_server_zero(&s->sc);
     br_ssl_engine_remove_flags(&s->sc.eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+    /* The chain is checked once: the checker may be gone after the handshake. */
+    br_ssl_engine_add_flags(&s->sc.eng, BR_OPT_NO_RENEGOTIATION);
     if (id->key_type == BR_KEYTYPE_EC) {
         br_ssl_server_set_single_ec(&s->sc, id->chain, id->chain_len,
                                     br_skey_decoder_get_ec(&id->key), BR_KEYTYPE_SIGN,
@@ -326,9 +331,13 @@ int tls_server_start(struct tls_server *s, const struct tls_server_identity *id,
                                      br_rsa_i31_private, br_rsa_i31_pkcs1_sign);
     }
     br_ssl_server_set_trust_anchor_names_alt(&s->sc, id->cas.ta, id->cas.count);
-    br_ssl_engine_set_buffer(&s->sc.eng, s->buf, sizeof s->buf, 1);
-    check_init(&s->check, &id->cas, now);
-    br_ssl_engine_set_x509(&s->sc.eng, &s->check.vtable);
+    s->ibuf = mem->ibuf;
+    s->obuf = mem->obuf;
+    br_ssl_engine_set_buffers_bidi(&s->sc.eng, mem->ibuf, TLS_SERVER_IBUF, mem->obuf,
+                                   TLS_SERVER_OBUF);
+    s->check = mem->check;
+    check_init(s->check, &id->cas, now);
+    br_ssl_engine_set_x509(&s->sc.eng, &s->check->vtable);
     return tls_engine_start(&s->engine, &s->sc.eng, &server_class, io);
 }
 
@@ -336,5 +345,43 @@ int tls_server_start(struct tls_server *s, const struct tls_server_identity *id,
 const char *tls_server_peer_cn(const struct tls_server *s)
 {
     enum tls_state st = s->engine.state;
-    return st == TLS_ST_OPEN || st == TLS_ST_CLOSED ? s->check.cn : "";
+    return st == TLS_ST_OPEN || st == TLS_ST_CLOSED ? s->cn : "";
+}
+
+/* see tls_server.h */
+const uint8_t *tls_server_peer_leaf(const struct tls_server *s, size_t *len)
+{
+    enum tls_state st = s->engine.state;
+    if (s->check == NULL || (st != TLS_ST_OPEN && st != TLS_ST_CLOSED)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = s->check->leaf_len;
+    return s->check->leaf;
+}
+
+/* see tls_server.h */
+void tls_server_forget_check(struct tls_server *s)
+{
+    s->check = NULL;
+}
+
+/* see tls_server.h */
+int tls_server_quiescent(const struct tls_server *s)
+{
+    const br_ssl_engine_context *eng = &s->sc.eng;
+    unsigned st = br_ssl_engine_current_state(eng);
+    size_t len = 0;
+    if (s->engine.state != TLS_ST_OPEN || (st & (BR_SSL_SENDREC | BR_SSL_RECVAPP))) {
+        return 0;
+    }
+    /* Waiting for the first byte of a record header (ssl_engine.c: make_ready_in). */
+    const unsigned char *in = br_ssl_engine_recvrec_buf(eng, &len);
+    if (in != s->ibuf || len != 5) {
+        return 0;
+    }
+    /* Nothing gathered for the next record: the payload would start right after the
+     * header and explicit nonce, at most 5 + 16 bytes in (make_ready_out). */
+    const unsigned char *out = br_ssl_engine_sendapp_buf(eng, &len);
+    return out != NULL && out >= s->obuf && out - s->obuf <= 21;
 }

@@ -11,12 +11,23 @@
  *     (for the relay, the Location ID), printable ASCII only, else the handshake fails.
  *
  * The profile is the pump's (tls_engine_init: TLS 1.2, ECDHE, AEAD), as the client's. No
- * session cache: a tunnel lives for hours.
+ * session cache: a tunnel lives for hours. No renegotiation either (BR_OPT_NO_RENEGOTIATION:
+ * a client's renegotiation ClientHello is answered with a no_renegotiation warning), so the
+ * client's chain is checked once, during the handshake, and the checker's memory can go
+ * afterwards (tls_server_forget_check).
+ *
+ * Memory, as BearSSL does it: the library allocates nothing, the caller hands in the record
+ * buffers and the chain checker (struct tls_server_mem), and decides where they live. The
+ * relay puts them on pages of their own, so that the checker's pages can be given back
+ * after the handshake and the buffers' pages while no record is held (tls_server_quiescent).
  *
  * RAM (64-bit, measured by test_relay_tls): struct tls_server_identity once per process,
- * 20,760 bytes (chain DER, key, client CA anchors); struct tls_server per connection,
- * 44,968 bytes: 33,178 bytes of bidirectional record buffers, the server context, the
- * X.509 validator (~3.2 KiB) and the client's leaf certificate (TLS_PEER_CERT_MAX). */
+ * 20,760 bytes (chain DER, key, client CA anchors); per connection struct tls_server,
+ * about 4.5 KiB (the pump, the server context, the client's CN), the record buffers
+ * (TLS_SERVER_IBUF + TLS_SERVER_OBUF, 33,178 bytes) and, during the handshake, the checker
+ * (struct tls_peer_check, 7,360 bytes: br_x509_minimal and the client's leaf). Of the
+ * buffers a client that asks for 4 KiB records (the gateway) ever touches about 4.2 KiB
+ * each way. */
 #ifndef GW_TLS_SERVER_H
 #define GW_TLS_SERVER_H
 
@@ -29,7 +40,8 @@
 
 /* Full-size records both ways: the relay accepts any client, also one that sends 16 KiB
  * records; a client that asks for a smaller maximum fragment length gets it. */
-#define TLS_SERVER_BUF BR_SSL_BUFSIZE_BIDI
+#define TLS_SERVER_IBUF BR_SSL_BUFSIZE_INPUT
+#define TLS_SERVER_OBUF BR_SSL_BUFSIZE_OUTPUT
 
 #define TLS_SERVER_CHAIN_MAX 4       /* certificates in the relay's chain */
 #define TLS_SERVER_DER_MAX 16384     /* their DER bytes together */
@@ -60,11 +72,21 @@ struct tls_peer_check {
     int err;
 };
 
+/* What a connection uses besides struct tls_server, the caller's: the record buffers (at
+ * least TLS_SERVER_IBUF and TLS_SERVER_OBUF bytes, apart) and the chain checker, which is
+ * needed until the handshake has ended. */
+struct tls_server_mem {
+    struct tls_peer_check *check;
+    uint8_t *ibuf, *obuf;
+    size_t ibuf_len, obuf_len;
+};
+
 struct tls_server {
     struct tls_engine engine;    /* the pump: state, verdict */
     br_ssl_server_context sc;
-    struct tls_peer_check check;
-    uint8_t buf[TLS_SERVER_BUF];
+    struct tls_peer_check *check;    /* the caller's; NULL after tls_server_forget_check */
+    uint8_t *ibuf, *obuf;
+    char cn[TLS_PEER_CN_MAX];    /* the client's CN, kept when the handshake succeeds */
 };
 
 /* Load the relay's identity from PEM text: chain (CERTIFICATE blocks, leaf first), key
@@ -77,10 +99,12 @@ int tls_server_identity_load(struct tls_server_identity *id,
                              const uint8_t *ca_pem, size_t ca_len, char *err, size_t errlen);
 void tls_server_identity_wipe(struct tls_server_identity *id);
 
-/* Start a server handshake over io (nothing happens until the first pump). now: Unix
- * seconds for the client certificate's validity. Returns 0, TLS_ENORANDOM or TLS_EINVAL. */
+/* Start a server handshake over io in the memory mem gives (nothing happens until the
+ * first pump). now: Unix seconds for the client certificate's validity. Returns 0,
+ * TLS_ENORANDOM or TLS_EINVAL. Uses the process's generator (random.h) for the engine's
+ * seed: call it from one thread; the pump itself may then run in any one thread at a time. */
 int tls_server_start(struct tls_server *s, const struct tls_server_identity *id, int64_t now,
-                     const struct tls_io *io);
+                     const struct tls_io *io, const struct tls_server_mem *mem);
 
 /* The pump's calls on the server (tls_engine.h says what each does). */
 static inline enum tls_state tls_server_pump(struct tls_server *s)
@@ -121,5 +145,37 @@ static inline const char *tls_server_verdict(const struct tls_server *s)
 
 /* The client certificate's CN once open ("" before). */
 const char *tls_server_peer_cn(const struct tls_server *s);
+
+/* The client's leaf certificate (DER) once open, while the checker is still held; NULL
+ * otherwise. */
+const uint8_t *tls_server_peer_leaf(const struct tls_server *s, size_t *len);
+
+/* The handshake has ended: the checker (mem->check) is no longer used and may be freed or
+ * its pages given back. */
+void tls_server_forget_check(struct tls_server *s);
+
+/* Received plaintext in place, without a copy: the next run of it (0: none now), then how
+ * much of it was used (the rest stays for the next peek). As tls_server_read, but the
+ * bytes go straight from the record buffer to their consumer (the relay's yamux). */
+static inline size_t tls_server_peek(struct tls_server *s, const uint8_t **p)
+{
+    size_t n = 0;
+    *p = br_ssl_engine_recvapp_buf(&s->sc.eng, &n);
+    return *p ? n : 0;
+}
+
+static inline void tls_server_consume(struct tls_server *s, size_t n)
+{
+    if (n > 0) {
+        br_ssl_engine_recvapp_ack(&s->sc.eng, n);
+        tls_engine_pump(&s->engine);     /* room freed: more records may come in */
+    }
+}
+
+/* 1 when the record buffers hold nothing the connection still needs: no plaintext waiting
+ * to be read, no partial record coming in, no record going out. Their contents may then be
+ * discarded (the relay gives the pages back to the kernel with MADV_DONTNEED; they come
+ * back zeroed when next touched). */
+int tls_server_quiescent(const struct tls_server *s);
 
 #endif

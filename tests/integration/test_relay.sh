@@ -55,6 +55,9 @@ $(grep '^location' "$T_TMP/token-loc1.txt")
 $(grep '^location' "$T_TMP/token-loc2.txt")
 spool spool
 metrics 127.0.0.1:9100
+# 1000 idle streams of loc1 below; the handshake flood against a smaller cap
+limit location-streams 1024
+limit handshakes 64
 EOF
 out=$("$RELAY" --check --config "$CONF") || t_fail "--check refused a good config: $out"
 [ "$out" = "configuration OK" ] || t_fail "--check said: $out"
@@ -191,20 +194,25 @@ grep -q '^relay_deliveries_total{answer="duplicate"} 1$' "$T_TMP/metrics.txt" ||
     t_fail "metrics: one duplicate"
 t_log "metrics: $(wc -l < "$T_TMP/metrics.txt") lines of Prometheus text"
 
-# ---- handshake flood (rathole #508): a cap on pending handshakes, and a deadline ----
+# ---- handshake flood (rathole #508): caps on unauthenticated connections, a deadline ----
+# 100 idle connections from one address: 32 admitted (limit handshakes-per-source), the
+# rest refused at accept, each refusal counted and (a line a second) logged; the admitted
+# ones are closed when no first byte came within 3 s (limit first-byte).
 t_spawn flood $PY flood 7443 100 12
 t_wait_log flood 'flooding with 100 connections' 10
 curl -sS --max-time 5 http://127.0.0.1:9100/metrics > "$T_TMP/metrics.txt"
-grep -q '^relay_handshakes_pending 64$' "$T_TMP/metrics.txt" || t_fail "pending not capped at 64"
-refused=$(sed -n 's/^relay_handshakes_refused_total //p' "$T_TMP/metrics.txt")
-[ "$refused" -ge 36 ] || t_fail "only $refused connections refused beyond the cap"
-t_wait_log relay 'reason="handshake deadline passed"' 15
-sleep 0.5
+grep -q '^relay_handshakes_pending 32$' "$T_TMP/metrics.txt" || t_fail "pending not capped at 32"
+refused=$(sed -n 's/^relay_refusals_total{cause="handshakes_per_source"} //p' "$T_TMP/metrics.txt")
+[ "$refused" -ge 68 ] || t_fail "only $refused connections refused beyond the per-source cap"
+grep -q 'tunnel refused: peer=127.0.0.1:[0-9]* stage=accept reason="32 connections not yet authenticated from this address (limit handshakes-per-source)"' \
+    "$T_TMP/relay.log" || t_fail "no log line for the per-source refusal"
+t_wait_log relay 'stage=first byte reason="no first byte within 3 s \(limit first-byte\)"' 10
+sleep 1.2
 curl -sS --max-time 5 http://127.0.0.1:9100/metrics | grep -q '^relay_handshakes_pending 0$' ||
-    t_fail "handshakes still pending after the deadline"
+    t_fail "handshakes still pending after the first-byte deadline"
 $PY echo $SOCKS loc1 "$TOKEN1" mail.example.test 143 5 1000 > /dev/null || t_fail "after flood"
-t_log "handshake flood: pending capped at 64, $refused refused at accept, the rest closed" \
-      "at the 10 s deadline; tunnels up meanwhile kept working"
+t_log "handshake flood: 32 pending from one address, $refused refused at accept, the rest" \
+      "closed at the 3 s first-byte deadline; tunnels up meanwhile kept working"
 
 # ---- a dead link is detected by keepalive, on both sides ----
 kill -STOP "$GW1B_PID"

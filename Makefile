@@ -117,6 +117,12 @@ install: all
 # Benchmarks against the real alternatives, side by side in one run (issue 9; needs root:
 # one network namespace for everything). Writes bench/results.md; not part of `make test`.
 # Both images are built for the per-architecture size; the bench tools are in the x86_64 tree.
-.PHONY: bench
+.PHONY: bench bench-scale
 bench: all
 	bash bench/run.sh $(BUILD)/x86_64
+
+# The relay at scale alone (issue 18; section 7 of make bench): 10,000 simulated gateways on
+# one relay (RSS per idle tunnel), a reconnect storm after SIGKILL, handshakes per core beside
+# openssl s_server, 100 tunnels moving data. Rewrites only that section of bench/results.md.
+bench-scale: x86_64
+	BENCH_ONLY=scale BENCH_SCALE_INTO=1 bash bench/run.sh $(BUILD)/x86_64

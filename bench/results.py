@@ -60,7 +60,93 @@ def kv(line):
     return dict(re.findall(r"(\w+)=([0-9.]+)", line or ""))
 
 
+SCALE_HEAD = "## 7. Relay scale"
+
+
+def scale_section(scale, git):
+    """Section 7 (make bench-scale writes only this one into an existing results.md)."""
+    out = []
+    w = out.append
+    w("%s: 10,000 gateways on one relay, a reconnect storm, handshakes, many tunnels\n"
+      % SCALE_HEAD)
+    w("Measured %s at revision %s (`make bench-scale`, bench/scale.sh; the machine is the "
+      "table's above).\n" % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git))
+    if not scale:
+        w("not run")
+        return "\n".join(out)
+    g = lambda sec, key, dflt="n/a": scale.get((sec, key), dflt)
+    for sec in ("idle", "storm", "hs", "load"):
+        if (sec, "failed") in scale:
+            w("- %s: **failed**: %s" % (sec, scale[(sec, "failed")]))
+    w("| figure | value |\n|---|---|")
+    rss = (g("idle", "rss", "0 0 0").split() + ["0", "0", "0"])[:3]
+    up = int(num(g("idle", "up", "0")) or 0)
+    ramp = g("idle", "ramp", "")
+    secs = [num(x) for x in re.findall(r"secs=([0-9.]+)", ramp)]
+    w("| locations configured | %s |" % g("idle", "locations"))
+    w("| `relay --check` with the default limits | `%s` |" % g("idle", "check"))
+    w("| tunnels up at once (TLS + hello; two simulated-gateway processes) | %d |" % up)
+    if secs:
+        w("| time to bring them up (32 handshakes in flight per process) | %.1f s |" % max(secs))
+    if up:
+        per = (int(rss[1]) - int(rss[0])) / up
+        w("| relay RSS before / with them (peak) | %s / %s KiB (%s) |" % tuple(rss))
+        w("| **relay RSS per idle tunnel** (after 15 s idle) | **%.1f KiB** |" % per)
+    w("| tunnels lost while idle | %s |" % g("idle", "lost"))
+    w("| simulated gateways' RSS (both processes) | %s KiB |" % g("idle", "sim_rss"))
+    if ("storm", "back") in scale:
+        sims = g("storm", "sims", "")
+        att = sum(int(x) for x in re.findall(r"attempts (\d+)", sims))
+        fail = sum(int(x) for x in re.findall(r"failed (\d+)", sims))
+        w("| **reconnect storm: relay SIGKILLed and started again, every gateway back within** "
+          "| **%s s** (%d attempts, %d refused or failed, then retried with backoff) |"
+          % (g("storm", "back"), att, fail))
+        w("| relay refusals during the storm, by cause | %s |" % (g("storm", "refusals") or "none"))
+        w("| handshake threads | %s |" % g("storm", "threads"))
+    hr = g("hs", "relay", "").split()
+    ho = g("hs", "openssl", "").split()
+    for name, v in (("relay (BearSSL, handshake threads)", hr), ("openssl s_server", ho)):
+        if len(v) == 2 and num(v[1]):
+            w("| handshakes per CPU-second (one core), %s | %.0f (%s handshakes in %s CPU s) |"
+              % (name, int(v[0]) / num(v[1]), v[0], v[1]))
+    if ("hs", "versions") in scale:
+        w("| versions | %s |" % g("hs", "versions"))
+    ld = kv(g("load", "load", ""))
+    if ld:
+        w("| **100 tunnels moving data at once: aggregate** | **%s Gbit/s** |" % ld.get("gbit_s"))
+        w("| per tunnel: min / median / max | %s / %s / %s Mbit/s (Jain's index %s; 1.0: all "
+          "equal) |" % (ld.get("min"), ld.get("p50"), ld.get("max"), ld.get("jain")))
+        li, lr = kv(g("load", "idle", "")), kv(g("load", "rtt", ""))
+        w("| 1-byte echo through a 101st tunnel, idle relay: p50 / p99 | %s / %s us |"
+          % (li.get("p50_us"), li.get("p99_us")))
+        w("| **the same during the load: p50 / p99 (p99 added)** | **%s / %s us (%s us)** |"
+          % (lr.get("p50_us"), lr.get("p99_us"), lr.get("added_p99_us")))
+    return "\n".join(out)
+
+
+def splice_scale(path, section, cmds):
+    """Replace section 7 and its command lines in an existing results.md."""
+    old = open(path).read()
+    a = old.find(SCALE_HEAD)
+    b = old.find("\n## Commands", a)
+    if a < 0 or b < 0:
+        return None
+    lines = [l for l in old[b:].split("\n") if not l.startswith("- scale")]
+    lines += ["- " + l.strip() for l in open(cmds) if l.strip().startswith("scale")]
+    return old[:a] + section + "\n" + "\n".join(lines).rstrip("\n") + "\n"
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--scale-into":
+        # results.py --scale-into RESULTS.md DATA COMMANDS (git from the environment)
+        rows = load(sys.argv[3])
+        scale = {(r[1], r[2]): r[3] for r in rows if r[0] == "scale"}
+        text = splice_scale(sys.argv[2], scale_section(scale, os.environ.get("GIT", "?")),
+                            sys.argv[4])
+        if text is None:
+            sys.exit("results.py: no section 7 in %s" % sys.argv[2])
+        sys.stdout.write(text)
+        return
     data, cmds, size_txt, store_txt, duration, git = sys.argv[1:7]
     rows = load(data)
     info = {(r[1], r[2]): r[3] for r in rows if r[0] == "info"}
@@ -244,29 +330,7 @@ def main():
         pass
 
     # ---- 7. relay scale
-    w("\n## 7. Relay scale: idle gateway tunnels one relay holds\n")
-    if ("sim", "line") in scale:
-        d = kv(scale[("sim", "line")])
-        r0, r1, h1 = (scale.get(("relay", "rss"), "0 0 0").split() + ["0", "0", "0"])[:3]
-        up = int(float(d.get("up", 0)))
-        per = (int(r1) - int(r0)) / up if up else 0
-        w("| figure | value |\n|---|---|")
-        w("| simulated gateways started | %s |" % (int(float(d.get("up", 0))) + int(float(d.get("refused", 0)))))
-        w("| tunnels up (TLS + hello answered) | %s |" % up)
-        w("| refused by the relay | %s |" % d.get("refused", "?"))
-        w("| time to bring them up | %s s |" % d.get("secs", "?"))
-        w("| relay RSS before / with them | %s / %s KiB (peak %s) |" % (r0, r1, h1))
-        w("| relay RSS per idle tunnel | %.1f KiB |" % per)
-        w("| relay RSS after 12 s idle | %s KiB |" % scale.get(("relay", "rss_after_idle"), "n/a"))
-        w("| tunnels lost while idle (keepalive 5 s) | %s |" % scale.get(("sim", "lost"), "n/a"))
-        w("| simulated gateways' process RSS | %s KiB |" % scale.get(("sim", "rss"), "n/a"))
-        if scale.get(("relay", "refusal")):
-            w("| first refusal in the relay's log | `%s` |" % scale[("relay", "refusal")])
-    else:
-        for k, v in scale.items():
-            w("- %s %s: %s" % (k[0], k[1], v))
-        if not scale:
-            w("not run")
+    w("\n" + scale_section(scale, git))
 
     # ---- commands
     w("\n## Commands\n")

@@ -7,10 +7,11 @@
 #
 # Knobs (environment): BENCH_SECS (iperf3 seconds per run, default 3), BENCH_RTT (echoes per
 # RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
-# BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (300),
+# BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (10000),
 # BENCH_ONLY (space-separated sections: paths mail image store scale; default all), BENCH_PATHS
 # (raw fwd ssh stunnel relay gateway; default all),
-# BENCH_OUT (results file, default bench/results.md), BENCH_PROFILE=1 (perf profile of the
+# BENCH_OUT (results file, default bench/results.md), BENCH_SCALE_INTO=1 (make bench-scale:
+# write only section 7 into the existing results file, the other sections stay), BENCH_PROFILE=1 (perf profile of the
 # gateway during each iperf3 run: build/x86_64/bench-logs/perf-gateway-*.txt).
 #
 # Paths (each gets the same iperf3 server on 127.0.0.1:5201 and echo server on :7007):
@@ -38,7 +39,7 @@ MAILS=${BENCH_MAILS:-1000}
 LARGE=${BENCH_LARGE:-10}
 # 1.9 MB of EDIFACT is 2.5 MB as base64: ten mails over 2 MiB, about 26 MB in all.
 LARGE_BYTES=${BENCH_LARGE_BYTES:-1900000}
-SCALE_N=${BENCH_SCALE_N:-300}
+SCALE_N=${BENCH_SCALE_N:-10000}
 ONLY=${BENCH_ONLY:-paths mail image store scale}
 PATHS=${BENCH_PATHS:-raw fwd ssh stunnel relay gateway}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
@@ -51,13 +52,15 @@ DATA=$T_TMP/data.txt          # one figure per line: section|path|key|value
 CMDS=$T_TMP/commands.txt      # the commands behind the figures, for results.md
 : > "$DATA"
 : > "$CMDS"
-ulimit -n 16384      # 1000 held streams: a socket each at client, path, echo server
+ulimit -n 16384      # 1000 held streams: a socket each at client, path, echo server; the
+                     # scale section's relay: a socket per simulated gateway (10,000)
 # Many short connections from one address: reuse TIME_WAIT ports (this namespace only).
 # The ports our servers listen on are kept out of that range, or an earlier client connection
 # may hold one (sshd once found 2222 taken).
 sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000" \
-    net.ipv4.ip_local_reserved_ports="1080-1081,2222,4431-4444,5000,5201,7007,7443,8443,9100,15201,17007,25201,27007,34443-34444,35201,37007,46201"
-for f in "$B/bench_echo" "$B/bench_fwd" "$B/bench_mda" "$B/sim_gateways" "$RELAY" "$TESTGW"; do
+    net.ipv4.ip_local_reserved_ports="1080-1081,2222,4431-4444,5000,5201,7007,7443,8443,9100,15201,17007,25201,27007,34443-34444,35201,37007,46201,9101,9443"
+for f in "$B/bench_echo" "$B/bench_fwd" "$B/bench_mda" "$B/sim_gateways" "$B/scale_load" "$RELAY" \
+    "$TESTGW"; do
     [ -x "$f" ] || t_fail "missing $f (build the x86_64 tree first: make x86_64)"
 done
 
@@ -433,8 +436,12 @@ fi
 
 # ---------------------------------------------------------------- results
 b_log "writing $OUT"
-python3 "$REPO/bench/results.py" "$DATA" "$CMDS" "$T_TMP/size.txt" "$T_TMP/store.txt" \
-    "$((($(date +%s) - T0)))" \
-    "$(git -C "$REPO" describe --always --dirty 2> /dev/null || echo unknown)" > "$OUT.tmp"
+GIT=$(git -C "$REPO" describe --always --dirty 2> /dev/null || echo unknown)
+if [ -n "${BENCH_SCALE_INTO:-}" ]; then
+    GIT=$GIT python3 "$REPO/bench/results.py" --scale-into "$OUT" "$DATA" "$CMDS" > "$OUT.tmp"
+else
+    python3 "$REPO/bench/results.py" "$DATA" "$CMDS" "$T_TMP/size.txt" "$T_TMP/store.txt" \
+        "$((($(date +%s) - T0)))" "$GIT" > "$OUT.tmp"
+fi
 mv "$OUT.tmp" "$OUT"
 b_log "done: $OUT"

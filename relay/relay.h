@@ -227,7 +227,6 @@ struct tunnel {
     void *worker;                    /* the handshake thread that has it */
     int hs_timeout;                  /* set by the worker: the deadline passed */
     struct hello_rx *hello;
-    char hostname[HELLO_TEXT_MAX + 1], firmware[HELLO_TEXT_MAX + 1];
     uint64_t deadline_ms, opened_ms;
     uint64_t streams_total;
     uint8_t cert_sha256[32];         /* of the gateway's leaf, once the handshake is done */

@@ -65,6 +65,8 @@ static unsigned nclients;
 static struct srclimit sources;
 
 #define TIMER_SLICES 10          /* socks_timers (every 100 ms) looks at a tenth of them */
+#define PUMPS_PER_WAKE 16        /* 16 KiB each: a client's share of one loop turn, so that
+                                    100 busy streams leave the loop within milliseconds */
 
 /* A token hash nobody has: an unknown location costs the same comparison. */
 static const uint8_t no_location[32] = { 0 };
@@ -475,7 +477,7 @@ static int pump(struct socks *s)
 static void service(struct socks *s)
 {
     int i = 0;
-    while (i < 64 && s->state != SS_DEAD && pump(s)) {
+    while (i < PUMPS_PER_WAKE && s->state != SS_DEAD && pump(s)) {
         i++;
     }
     if (s->state == SS_DEAD) {
@@ -490,7 +492,7 @@ static void service(struct socks *s)
     if (s->g2c_len == 0) {
         buf_put(&s->g2c);
     }
-    if (i == 64 && s->st) {
+    if (i == PUMPS_PER_WAKE && s->st) {
         /* Still moving: come back on the tunnel's next turn instead of hogging the loop
          * (a stream event is the one wake-up a socket cannot give). */
         s->st->events |= YAMUX_EV_READ;

@@ -42,6 +42,9 @@
 #define TIMER_SLICES 10              /* tunnel_timers (every 100 ms) visits a tenth of them */
 #define INPUT_CHUNKS_PER_ROUND 8     /* TLS records fed to yamux per round before the
                                         streams are served */
+#define SERVICE_ROUNDS 32            /* rounds per service: at most ~1 MiB of records, then
+                                        the tunnel waits for its next turn (fairness and the
+                                        echo latency of the others, bench/results.md) */
 
 /* The hello stream's receiver. */
 struct hello_rx {
@@ -91,9 +94,9 @@ static struct yamux_config yamux_for(const struct relay_limits *lim)
     size_t pool = (size_t)streams * YAMUX_INITIAL_WINDOW;
     return (struct yamux_config){
         .client = 0,
-        /* every stream the location may have on this one tunnel, the hello stream and a
-         * few to answer deliveries beyond the limit with "quota" */
-        .max_streams = streams + 4,
+        /* every stream the location may have on this one tunnel, the hello stream and one
+         * to answer a delivery beyond the limit with "quota"; 80 B each, all committed */
+        .max_streams = streams + 2,
         .window = YAMUX_INITIAL_WINDOW,
         /* a window per stream: no stream waits for another's reader until the pool policy
          * steps in; bounded, and an unused pool costs address space only */
@@ -118,9 +121,9 @@ int tunnel_sizes(const struct relay_limits *lim, size_t *map, size_t *idle)
     size_t oin = (ochk + sizeof(struct tls_peer_check) + up) & ~up;
     size_t oout = (oin + TLS_SERVER_IBUF + up) & ~up;
     *map = (oout + TLS_SERVER_OBUF + up) & ~up;
-    /* the struct, the stream table and two chunks of the pool; a page of the output
-     * queue and of each TLS buffer */
-    size_t hot = oym + (size_t)yc.max_streams * sizeof(struct yamux_stream) + 2 * YAMUX_CHUNK;
+    /* the struct, the stream table and the pool's first chunk (hello); a page of the
+     * output queue and of each TLS buffer */
+    size_t hot = oym + (size_t)yc.max_streams * sizeof(struct yamux_stream) + YAMUX_CHUNK;
     *idle = ((hot + up) & ~up) + 3 * pg;
     return 0;
 }
@@ -454,7 +457,7 @@ static int handshake_done(struct tunnel *t)
     int allowed = certificate_allowed(t, why, sizeof why);
     /* The checker's pages are not needed again (no renegotiation). */
     tls_server_forget_check(&t->tls);
-    give_back((const uint8_t *)t->check, (const uint8_t *)t->check + sizeof *t->check);
+    give_back((const uint8_t *)t->check, t->ibuf);      /* its pages are its own */
     t->check = NULL;
     if (allowed != 0) {
         relay_m.tunnels_refused++;
@@ -603,8 +606,6 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
         tunnel_close(t, why, RF_COUNT);
         return;
     }
-    snprintf(t->hostname, sizeof t->hostname, "%s", hl.hostname);
-    snprintf(t->firmware, sizeof t->firmware, "%s", hl.firmware);
     hello_answer(h, HELLO_ST_OK, "welcome");
     t->state = TUN_READY;
     t->opened_ms = relay_now_ms();
@@ -616,7 +617,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     char cert[65];
     relay_hex(t->cert_sha256, 32, cert);
     log_info("tunnel up: location=%s tunnel=%u peer=%s host=\"%s\" firmware=\"%s\" live=%u "
-             "cert=%s", t->loc->id, t->serial, t->peer, t->hostname, t->firmware,
+             "cert=%s", t->loc->id, t->serial, t->peer, hl.hostname, hl.firmware,
              t->loc->nlive, cert);
 }
 
@@ -729,7 +730,7 @@ static void service(struct tunnel *t)
                                                      : "yamux protocol error", RF_COUNT);
         return;
     }
-    for (int round = 0; round < 256 && t->state != TUN_DEAD; round++) {
+    for (int round = 0; round < SERVICE_ROUNDS && t->state != TUN_DEAD; round++) {
         int progress = feed_input(t);
         if (progress < 0) {
             return;

@@ -5,13 +5,15 @@
  *   test_relay_gw --relay ADDR:PORT --ca ROOT.der --name RELAYNAME --cert CHAIN.pem
  *                 --key KEY.pem [--location ID] [--map VHOST:VPORT=PORT]...
  *                 [--deliver FILE]... [--folder NAME] [--exit-after-deliveries] [--reconnect]
+ *                 [--stall-after BYTES]
  *
  * It dials the relay, says hello, then serves relay-opened streams like the gateway will:
  * the RFC 1928 request is checked against the --map list (exact host, case-insensitive, and
  * port; anything else gets 0x02, and nothing is dialled), the mapped target on 127.0.0.1 is
  * connected (refused: 0x05, 5 s: 0x06), then bytes are spliced with half-close both ways.
  * --deliver sends each FILE as a mail delivery (from folder NAME, default INBOX) and prints
- * the relay's answer. With --reconnect it dials again (backoff 100 ms doubling to 2 s)
+ * the relay's answer; --stall-after stops each delivery's body after BYTES (the stream stays
+ * open: a gateway that hangs mid-message). With --reconnect it dials again (backoff 100 ms doubling to 2 s)
  * whenever the tunnel is lost.
  * Lines on stdout ("tunnel up", "tunnel lost: ...", "delivery FILE: stored ...") are what
  * the test scripts wait for; SIGUSR1 prints every open stream's state (for a stuck test). */
@@ -84,6 +86,7 @@ static struct conn conns[CONNS_MAX];
 static struct delivery_tx dl[DELIVERIES_MAX];
 static unsigned ndl, dl_next;
 static int exit_after, reconnect;
+static long stall_after = -1;     /* --stall-after: body bytes sent, then nothing */
 static const char *relay_addr, *ca_file, *relay_name, *cert_file, *key_file;
 static const char *folder = "INBOX";
 static char location[HELLO_LOCATION_MAX + 1];
@@ -512,8 +515,9 @@ static void delivery_step(void)
                                                     d->hdr_len - d->hdr_off)) > 0) {
         d->hdr_off += (size_t)n;
     }
-    while (d->hdr_off == d->hdr_len && d->off < d->len
-           && (n = yamux_write(d->st, d->data + d->off, d->len - d->off)) > 0) {
+    size_t upto = stall_after >= 0 && (size_t)stall_after < d->len ? (size_t)stall_after : d->len;
+    while (d->hdr_off == d->hdr_len && d->off < upto
+           && (n = yamux_write(d->st, d->data + d->off, upto - d->off)) > 0) {
         d->off += (size_t)n;
     }
     if (d->hdr_off == d->hdr_len && d->off == d->len) {
@@ -744,6 +748,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(a, "--folder") == 0) {
             folder = value(argc, argv, &i);
+        } else if (strcmp(a, "--stall-after") == 0) {
+            stall_after = atol(value(argc, argv, &i));
         } else if (strcmp(a, "--exit-after-deliveries") == 0) {
             exit_after = 1;
         } else if (strcmp(a, "--reconnect") == 0) {

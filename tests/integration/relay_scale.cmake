@@ -13,3 +13,8 @@ foreach(t test_relay_streams test_relay_deliveries)
             $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
   set_tests_properties(${t} PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 120)
 endforeach()
+# Three relays, two real gateways, Dovecot and curl: one relay SIGKILLed mid-delivery.
+add_test(NAME test_relay_ha
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_relay_ha.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
+set_tests_properties(test_relay_ha PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)

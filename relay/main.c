@@ -277,6 +277,19 @@ static int serve(const char *config)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* What --check would say about the limits: the relay runs, but an operator who did not
+     * run --check learns here why connections will be refused before the limits. */
+    static char fit[1600];
+    if (relay_config_fits(&relay_cfg, fit, sizeof fit) != 0) {
+        for (char *line = fit, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (nl == NULL) {
+                break;
+            }
+            *nl = 0;
+            log_warnx("limits cannot be reached: %s", line + strlen("relay: "));
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);

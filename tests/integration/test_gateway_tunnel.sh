@@ -43,7 +43,8 @@ t_wait_log services 'serving' 10
 "$RELAY" token loc2 > "$T_TMP/token-loc2.txt"
 TOKEN2=$(sed -n 's/^token for loc2.*: //p' "$T_TMP/token-loc2.txt")
 E2E_RELAY_EXTRA="$(grep '^location' "$T_TMP/token-loc2.txt")
-metrics 127.0.0.1:9100"
+metrics 127.0.0.1:9100
+limit location-streams 256"            # 200 streams of loc1 at once below
 e2e_relay_config
 TOKEN=$E2E_TOKEN
 start_relay() {

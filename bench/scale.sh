@@ -106,7 +106,7 @@ scale_bench() {
     sleep 15
     rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$SRPID/status")
     fig scale idle rss "$rss0 $rss1 $(awk '/^VmHWM/ { print $2 }' "/proc/$SRPID/status")"
-    fig scale idle up "$(metric relay_tunnels_up)"
+    fig scale idle up "$(metric relay_tunnels_live)"
     # Tunnels the simulated gateways hold now (their status line a second), against n.
     local held=$(( $(grep '^t=' "$T_TMP/sim0.log" | tail -n 1 | sed 's/.*up=\([0-9]*\).*/\1/') \
                  + $(grep '^t=' "$T_TMP/sim1.log" | tail -n 1 | sed 's/.*up=\([0-9]*\).*/\1/') ))

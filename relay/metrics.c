@@ -72,7 +72,8 @@ static size_t render(char *buf, size_t cap)
 {
     struct out o = { buf, 0, cap };
     gauge(&o, "relay_tunnels_open", "Tunnel connections, in any state.", relay_m.tunnels_open);
-    gauge(&o, "relay_tunnels_up", "Tunnels up: hello answered.", relay_m.tunnels_ready);
+    gauge(&o, "relay_tunnels_live", "Tunnels up: hello answered (live=N in the log).",
+          relay_m.tunnels_ready);
     gauge(&o, "relay_handshakes_pending", "Tunnel connections not yet authenticated.",
           relay_m.handshakes_pending);
     gauge(&o, "relay_handshakes_in_threads", "TLS handshakes at work in handshake threads.",

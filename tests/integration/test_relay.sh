@@ -192,6 +192,9 @@ grep -q '^relay_location_tunnels{location="loc1"} 2$' "$T_TMP/metrics.txt" ||
     t_fail "metrics: loc1 should have 2 tunnels"
 grep -q '^relay_deliveries_total{answer="duplicate"} 1$' "$T_TMP/metrics.txt" ||
     t_fail "metrics: one duplicate"
+# The tunnel that carried 64 MiB and then rested gave its buffers' pages back (and worked on).
+[ "$(sed -n 's/^relay_tunnel_trims_total //p' "$T_TMP/metrics.txt")" -ge 1 ] ||
+    t_fail "metrics: no idle tunnel was trimmed"
 t_log "metrics: $(wc -l < "$T_TMP/metrics.txt") lines of Prometheus text"
 
 # ---- handshake flood (rathole #508): caps on unauthenticated connections, a deadline ----

@@ -131,7 +131,7 @@ def splice_scale(path, section, cmds):
     b = old.find("\n## Commands", a)
     if a < 0 or b < 0:
         return None
-    lines = [l for l in old[b:].split("\n") if not l.startswith("- scale")]
+    lines = [l for l in old[b:].rstrip("\n").split("\n") if not l.startswith("- scale")]
     lines += ["- " + l.strip() for l in open(cmds) if l.strip().startswith("scale")]
     return old[:a] + section + "\n" + "\n".join(lines).rstrip("\n") + "\n"
 

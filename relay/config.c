@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "conftok.h"
 #include "hex.h"
@@ -296,7 +294,7 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
         if (relay_location_in(c, tk->t[1]) != NULL) {
             return bad(ps, "location: '%s' is configured twice", tk->t[1]);
         }
-        if (c->nlocs == RELAY_LOCATIONS_MAX) {
+        if (c->nlocs == RELAY_LOCATIONS_MAX || c->nlocs == c->locs_cap) {
             return bad(ps, "location: more than %d locations", RELAY_LOCATIONS_MAX);
         }
         struct location *loc = &c->locs[c->nlocs];
@@ -424,8 +422,13 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
     unsigned seen = 0;
     memset(c, 0, sizeof *c);
     c->lim = relay_limits_default;
-    /* Large and zeroed: the allocator maps it, and only configured slots are touched. */
-    c->locs = calloc(RELAY_LOCATIONS_MAX, sizeof *c->locs);
+    /* A location per line at most. */
+    size_t lines = 1;
+    for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))) != NULL; p++) {
+        lines++;
+    }
+    c->locs_cap = lines < RELAY_LOCATIONS_MAX ? (unsigned)lines : RELAY_LOCATIONS_MAX;
+    c->locs = calloc(c->locs_cap, sizeof *c->locs);
     c->hash = calloc(RELAY_LOC_BUCKETS, sizeof *c->hash);
     if (c->locs == NULL || c->hash == NULL) {
         return bad(&ps, "out of memory");
@@ -459,6 +462,28 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
         return bad(&ps, "no 'location' directive: no gateway could connect");
     }
     sort_revoked(c);
+    return 0;
+}
+
+/* see relay.h */
+int relay_config_reserve(struct relay_config *c)
+{
+    if (c->locs_cap == RELAY_LOCATIONS_MAX) {
+        return 0;
+    }
+    /* Large and zeroed: the allocator maps it, and only slots in use are touched. */
+    struct location *big = calloc(RELAY_LOCATIONS_MAX, sizeof *big);
+    if (big == NULL) {
+        return -1;
+    }
+    memcpy(big, c->locs, (size_t)c->nlocs * sizeof *big);
+    free(c->locs);
+    c->locs = big;
+    c->locs_cap = RELAY_LOCATIONS_MAX;
+    memset(c->hash, 0, RELAY_LOC_BUCKETS * sizeof *c->hash);
+    for (unsigned i = 0; i < c->nlocs; i++) {
+        relay_location_index(c, &c->locs[i]);
+    }
     return 0;
 }
 
@@ -565,108 +590,4 @@ done:
     free(key);
     free(ca);
     return ret;
-}
-
-/* ---- relay --check: can this machine give what the limits need? ---- */
-
-/* A number from /proc (a sysctl, or a /proc/meminfo line in kB), or 0 when unknown. */
-static uint64_t proc_number(const char *path, const char *key)
-{
-    char line[256];
-    uint64_t v = 0;
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f)) {
-        size_t k = key ? strlen(key) : 0;
-        if (key == NULL || (strncmp(line, key, k) == 0 && line[k] == ':')) {
-            v = strtoull(line + (key ? k + 1 : 0), NULL, 10) * (key ? 1024u : 1u);
-            break;
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-    return v;
-}
-
-static void report(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(char *err, size_t errlen, const char *fmt, ...)
-{
-    size_t len = strlen(err);
-    va_list ap;
-    if (len + 8 >= errlen) {
-        return;
-    }
-    memcpy(err + len, "relay: ", 7);
-    va_start(ap, fmt);
-    vsnprintf(err + len + 7, errlen - len - 7, fmt, ap);
-    va_end(ap);
-}
-
-#define MIB (1024.0 * 1024.0)
-
-/* see relay.h */
-int relay_config_fits(const struct relay_config *c, char *err, size_t errlen)
-{
-    const struct relay_limits *l = &c->lim;
-    struct rlimit rl;
-    size_t map = 0, idle = 0;
-    err[0] = 0;
-    (void)tunnel_sizes(l, &map, &idle);
-    /* Descriptors: one per tunnel connection (admitted ones included), SOCKS5 client and
-     * delivery file, eight scrapes, and a reserve for the listeners, epoll sets, eventfds,
-     * the spare kept for EMFILE and the files opened now and then. */
-    uint64_t fds = (uint64_t)l->tunnels + l->socks + l->deliveries + 8 + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY
-        && fds > rl.rlim_max) {
-        report(err, errlen, "limits tunnels %u, socks %u and deliveries %u need %llu file "
-             "descriptors, RLIMIT_NOFILE allows %llu: raise LimitNOFILE= (relay.service) or "
-             "ulimit -n, or lower the limits\n", l->tunnels, l->socks, l->deliveries,
-             (unsigned long long)fds, (unsigned long long)rl.rlim_max);
-    }
-    /* Memory when every limit is reached and idle: tunnels, handshakes in progress (their
-     * checker, TLS buffers and socket buffers), SOCKS5 clients, and the rest of the
-     * process (identity, tables, buffers kept for reuse). */
-    long pages = sysconf(_SC_PHYS_PAGES), pgsz = sysconf(_SC_PAGESIZE);
-    uint64_t hs = idle + sizeof(struct tls_peer_check) + 4 * (uint64_t)pgsz
-                  + sizeof(struct tls_io_fd_buf);
-    uint64_t mem = (uint64_t)l->tunnels * idle + (uint64_t)l->handshakes * hs
-                   + (uint64_t)l->socks * 1024 + (16u << 20);
-    uint64_t phys = pages > 0 && pgsz > 0 ? (uint64_t)pages * (uint64_t)pgsz : 0;
-    if (phys && mem > phys) {
-        report(err, errlen, "limits tunnels %u and handshakes %u need about %.0f MiB of memory "
-             "(%.1f KiB per idle tunnel), this machine has %.0f MiB: lower the limits\n",
-             l->tunnels, l->handshakes, mem / MIB, idle / 1024.0, phys / MIB);
-    }
-    /* Address space: each tunnel's mapping (its receive pool, committed only as used). */
-    uint64_t va = (uint64_t)l->tunnels * map + (256u << 20);
-    const struct {
-        int res;
-        const char *name;
-    } lims[] = { { RLIMIT_AS, "RLIMIT_AS" }, { RLIMIT_DATA, "RLIMIT_DATA" } };
-    for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++) {
-        if (getrlimit(lims[i].res, &rl) == 0 && rl.rlim_max != RLIM_INFINITY
-            && va > rl.rlim_max) {
-            report(err, errlen, "limit tunnels %u needs %.0f MiB of address space (%.1f MiB a "
-                 "tunnel, its receive pool committed only as used), %s allows %.0f MiB: "
-                 "raise it, or lower limit tunnels or location-streams\n", l->tunnels,
-                 va / MIB, map / MIB, lims[i].name, rl.rlim_max / MIB);
-        }
-    }
-    /* Under vm.overcommit_memory 2 the kernel charges every writable mapping in full. */
-    if (proc_number("/proc/sys/vm/overcommit_memory", NULL) == 2) {
-        uint64_t commit = proc_number("/proc/meminfo", "CommitLimit");
-        if (commit && va > commit) {
-            report(err, errlen, "vm.overcommit_memory is 2: limit tunnels %u would commit %.0f "
-                 "MiB of address space, CommitLimit is %.0f MiB: lower limit tunnels or "
-                 "location-streams, or allow overcommit\n", l->tunnels, va / MIB, commit / MIB);
-        }
-    }
-    uint64_t maps = proc_number("/proc/sys/vm/max_map_count", NULL);
-    if (maps && (uint64_t)l->tunnels + 4096 > maps) {
-        report(err, errlen, "limit tunnels %u needs %u memory mappings, vm.max_map_count is "
-             "%llu: raise it (sysctl) or lower limit tunnels\n", l->tunnels, l->tunnels + 4096,
-             (unsigned long long)maps);
-    }
-    return err[0] ? -1 : 0;
 }

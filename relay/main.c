@@ -376,7 +376,9 @@ int main(int argc, char **argv)
         return usage(stderr, 2);
     }
     if (relay_config_load(&relay_cfg, config, err, sizeof err) != 0
-        || relay_identity_load(&relay_cfg, &relay_id, err, sizeof err) != 0) {
+        || relay_identity_load(&relay_cfg, &relay_id, err, sizeof err) != 0
+        || (relay_config_reserve(&relay_cfg) != 0
+            && snprintf(err, sizeof err, "%s: out of memory", config) > 0)) {
         fprintf(stderr, "relay: %s\n", err);
         return 1;
     }

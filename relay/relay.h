@@ -110,8 +110,10 @@ struct relay_config {
     char spool[RELAY_PATH_MAX];
     char revoked_file[RELAY_PATH_MAX];       /* "" when none */
     struct relay_limits lim;
-    struct location *locs;       /* RELAY_LOCATIONS_MAX slots, committed as used */
-    unsigned nlocs;
+    struct location *locs;       /* locs_cap slots: as many as the file has lines; the
+                                    running table RELAY_LOCATIONS_MAX (relay_config_reserve),
+                                    committed as used */
+    unsigned nlocs, locs_cap;
     struct location **hash;      /* RELAY_LOC_BUCKETS chains by Location ID */
     uint8_t (*revoked)[32];      /* SHA-256 of revoked gateway leaf certificates, sorted */
     unsigned nrevoked, revoked_cap;
@@ -124,6 +126,9 @@ int relay_config_load(struct relay_config *c, const char *path, char *err, size_
 int relay_config_parse(struct relay_config *c, const char *text, size_t len, const char *dir,
                        const char *name, char *err, size_t errlen);
 void relay_config_free(struct relay_config *c);
+/* Make c's location table hold RELAY_LOCATIONS_MAX, for the running configuration that
+ * reloads add to (before anything points at a location). 0, or -1 out of memory. */
+int relay_config_reserve(struct relay_config *c);
 /* relay --check: can this machine give what the limits need (descriptors, memory)? 0, or
  * -1 with the reasons, one per line, in err. */
 int relay_config_fits(const struct relay_config *c, char *err, size_t errlen);

@@ -41,8 +41,10 @@ curl -sS --max-time 10 http://127.0.0.1:9100/metrics > "$T_TMP/metrics.txt" ||
 t2=$(ms)
 [ "$(wc -c < "$T_TMP/metrics.txt")" -gt 40000 ] || t_fail "second scrape: short answer"
 t_log "4 scrapers not reading: a SOCKS5 stream took $((t1 - t0)) ms, a scrape $((t2 - t1)) ms"
-[ $((t1 - t0)) -lt 1000 ] || t_fail "the SOCKS5 stream waited $((t1 - t0)) ms"
-[ $((t2 - t1)) -lt 1000 ] || t_fail "the second scrape waited $((t2 - t1)) ms"
+# The old relay blocked a second per stalled scraper (3.8 s for these four); the limits leave
+# room for starting python3 and curl on a loaded machine.
+[ $((t1 - t0)) -lt 2500 ] || t_fail "the SOCKS5 stream waited $((t1 - t0)) ms"
+[ $((t2 - t1)) -lt 2500 ] || t_fail "the second scrape waited $((t2 - t1)) ms"
 
 t_wait_log slow 'scraper 3:' 15
 grep 'scraper' "$T_TMP/slow.log" | grep -v 'stalling' | grep -v 'closed by the relay' &&

@@ -363,6 +363,8 @@ client-ca $P/inter.pem
 socks 127.0.0.1:1080
 $(grep '^location' "$T_TMP/token-loc1.txt")
 spool $T_TMP/spool
+# iperf3's 100 streams and its control stream, 1000 held streams: more than the default 100
+limit location-streams 2048
 EOF
 t_spawn relay "$RELAY" --config "$T_TMP/relay.conf"
 RELAY_PID=${T_PIDS[-1]}

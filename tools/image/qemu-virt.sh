@@ -35,16 +35,9 @@ die() { printf 'qemu-virt.sh: error: %s\n' "$*" >&2; exit 1; }
     die "$FLASH must be exactly 64 MiB (a pflash bank of QEMU's virt machine)"
 [ -S "$SOCK" ] || die "no passt socket at $SOCK"
 
-case "$accel" in
-auto)
-    if [ "$(uname -m)" = aarch64 ] && [ -c /dev/kvm ] && (exec 3<> /dev/kvm) 2> /dev/null; then
-        accel=kvm
-    else
-        accel=tcg
-    fi ;;
-kvm | tcg) ;;
-*) die "GW_QEMU_ACCEL must be auto, kvm or tcg" ;;
-esac
+. "$(dirname "$0")/qemu-common.sh"
+qemu_pick_accel aarch64
+qemu_pick_serial
 cpu=cortex-a53
 [ "$accel" = kvm ] && cpu=host
 
@@ -52,12 +45,6 @@ case "$transport" in
 legacy) mmio=() ;;
 modern) mmio=(-global virtio-mmio.force-legacy=false) ;;
 *) die "GW_QEMU_VIRTIO must be legacy or modern" ;;
-esac
-
-case "$serial" in
-mon) io=(-nographic -serial mon:stdio) ;;
-stdio) io=(-display none -monitor none -serial stdio) ;;
-*) die "GW_QEMU_SERIAL must be mon or stdio" ;;
 esac
 
 [ "$serial" = mon ] && echo "qemu: bare-metal aarch64 on virt under $accel, $mem RAM" >&2

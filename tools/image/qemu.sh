@@ -30,14 +30,9 @@ for f in "$IMG/vmlinuz" "$IMG/initramfs.cpio.gz" "$FLASH"; do
 done
 [ -S "$SOCK" ] || die "no passt socket at $SOCK"
 
-kvm_usable() {
-    [ "$(uname -m)" = "$ARCH" ] && [ -c /dev/kvm ] && (exec 3<> /dev/kvm) 2> /dev/null
-}
-case "$accel" in
-auto) if kvm_usable; then accel=kvm; else accel=tcg; fi ;;
-kvm | tcg) ;;
-*) die "GW_QEMU_ACCEL must be auto, kvm or tcg" ;;
-esac
+. "$(dirname "$0")/qemu-common.sh"
+qemu_pick_accel "$ARCH"
+qemu_pick_serial
 
 case "$ARCH" in
 x86_64)
@@ -51,12 +46,6 @@ aarch64)
     con=ttyAMA0
     nic_rom=() ;;
 *) die "unknown ARCH '$ARCH' (x86_64 or aarch64)" ;;
-esac
-
-case "$serial" in
-mon) io=(-nographic -serial mon:stdio) ;;
-stdio) io=(-display none -monitor none -serial stdio) ;;
-*) die "GW_QEMU_SERIAL must be mon or stdio" ;;
 esac
 
 [ "$serial" = mon ] && echo "qemu: $ARCH under $accel" >&2

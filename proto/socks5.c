@@ -7,7 +7,13 @@
 /* see socks5.h */
 long socks5_greeting_parse(const uint8_t *p, size_t len, int *userpass)
 {
-    *userpass = 0;
+    return socks5_greeting_offers(p, len, SOCKS5_M_USERPASS, userpass);
+}
+
+/* see socks5.h */
+long socks5_greeting_offers(const uint8_t *p, size_t len, uint8_t method, int *offered)
+{
+    *offered = 0;
     if (len < 1) {
         return 0;
     }
@@ -25,11 +31,60 @@ long socks5_greeting_parse(const uint8_t *p, size_t len, int *userpass)
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (p[2 + i] == SOCKS5_M_USERPASS) {
-            *userpass = 1;
+        if (p[2 + i] == method) {
+            *offered = 1;
         }
     }
     return (long)(2 + n);
+}
+
+static long jwt_auth_parse(const uint8_t *p, size_t len, struct socks5_jwt_auth *a,
+                           size_t *need)
+{
+    if (len < 1) {
+        return 0;
+    }
+    if (p[0] != SOCKS5_AUTH_VER) {
+        return SOCKS5_EVERSION;
+    }
+    if (len < 5) {
+        return 0;
+    }
+    uint32_t n = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+    if (n > SOCKS5_JWT_MAX) {
+        return SOCKS5_ETOOBIG;
+    }
+    if (n == 0) {
+        return SOCKS5_EMALFORMED;
+    }
+    *need = 5 + (size_t)n + 1 + 255;
+    if (len < 5 + (size_t)n + 1) {
+        return 0;
+    }
+    size_t k = p[5 + n];
+    *need = 5 + (size_t)n + 1 + k;
+    if (len < *need) {
+        return 0;
+    }
+    a->jwt = p + 5;
+    a->jwt_len = n;
+    a->loc_b64 = k ? p + 6 + n : NULL;
+    a->loc_b64_len = k;
+    return (long)*need;
+}
+
+/* see socks5.h */
+long socks5_jwt_auth_parse(const uint8_t *p, size_t len, struct socks5_jwt_auth *a,
+                           size_t *need)
+{
+    size_t dummy;
+    memset(a, 0, sizeof *a);
+    *(need ? need : &dummy) = 0;
+    long r = jwt_auth_parse(p, len, a, need ? need : &dummy);
+    if (r <= 0) {
+        memset(a, 0, sizeof *a);
+    }
+    return r;
 }
 
 /* One length-prefixed field of 1..255 bytes without NUL into out (NUL-terminated). Returns
@@ -254,6 +309,28 @@ long socks5_auth_encode(uint8_t *out, size_t cap, const char *user, const char *
     out[2 + u] = (uint8_t)w;
     memcpy(out + 3 + u, pass, w);
     return (long)(3 + u + w);
+}
+
+/* see socks5.h */
+long socks5_jwt_auth_encode(uint8_t *out, size_t cap, const uint8_t *jwt, size_t jwt_len,
+                            const char *loc_b64)
+{
+    size_t k = strlen(loc_b64);
+    if (jwt_len == 0 || jwt_len > 0xffffffffu || k > 255) {
+        return SOCKS5_EMALFORMED;
+    }
+    if (cap < 6 + jwt_len + k) {
+        return SOCKS5_ENOSPC;
+    }
+    out[0] = SOCKS5_AUTH_VER;
+    out[1] = (uint8_t)(jwt_len >> 24);
+    out[2] = (uint8_t)(jwt_len >> 16);
+    out[3] = (uint8_t)(jwt_len >> 8);
+    out[4] = (uint8_t)jwt_len;
+    memcpy(out + 5, jwt, jwt_len);
+    out[5 + jwt_len] = (uint8_t)k;
+    memcpy(out + 6 + jwt_len, loc_b64, k);
+    return (long)(6 + jwt_len + k);
 }
 
 /* see socks5.h */

@@ -1,5 +1,5 @@
-/* SOCKS5 (RFC 1928) with username/password authentication (RFC 1929): the messages as
- * bytes, shared by the relay (method negotiation, authentication, the CONNECT request, its
+/* SOCKS5 (RFC 1928) with username/password authentication (RFC 1929) and SAP's private
+ * method 0x80 (a JWT and a Location ID, docs/protocol.md section 4): the messages as bytes, shared by the relay (method negotiation, authentication, the CONNECT request, its
  * reply) and the gateway (the request arriving on a tunnel stream, the reply it sends).
  *
  * Parsers take (p, len) and return the bytes the message used (> 0), 0 when more bytes are
@@ -27,6 +27,7 @@
 #define SOCKS5_AUTH_VER 0x01         /* RFC 1929 subnegotiation version */
 #define SOCKS5_M_NONE 0x00
 #define SOCKS5_M_USERPASS 0x02
+#define SOCKS5_M_JWT 0x80            /* SAP's connectivity proxy: JWT + Location ID */
 #define SOCKS5_M_NOACCEPT 0xff
 #define SOCKS5_CMD_CONNECT 0x01
 #define SOCKS5_ATYP_IPV4 0x01
@@ -52,6 +53,8 @@ enum socks5_reply {
 #define SOCKS5_REPLY_MAX (4 + 1 + 255 + 2)
 #define SOCKS5_REPLY_LEN 10          /* the replies we send: IPv4 bound address */
 #define SOCKS5_NAME_MAX 255
+#define SOCKS5_JWT_MAX 16384         /* the longest JWT method 0x80 accepts */
+#define SOCKS5_JWT_AUTH_MAX (1 + 4 + SOCKS5_JWT_MAX + 1 + 255)
 
 enum socks5_err {
     SOCKS5_EVERSION = -1,            /* not SOCKS version 5 (or RFC 1929 version 1) */
@@ -59,6 +62,7 @@ enum socks5_err {
     SOCKS5_ECMD = -3,                /* a command other than CONNECT */
     SOCKS5_EATYP = -4,               /* IPv6 or an unknown address type */
     SOCKS5_ENOSPC = -5,              /* the caller's buffer is too small (encoders) */
+    SOCKS5_ETOOBIG = -6,             /* method 0x80: a JWT longer than SOCKS5_JWT_MAX */
 };
 
 /* A CONNECT target. host is NUL-terminated text: the domain name as sent, or the IPv4
@@ -78,12 +82,31 @@ struct socks5_auth {
     uint8_t user_len, pass_len;
 };
 
+/* Method 0x80's request: VER=1, JWT length (4 bytes, big-endian), the JWT, the length of
+ * the Location ID's base64 (1 byte, 0 = none), that base64. Both point into the bytes
+ * parsed. */
+struct socks5_jwt_auth {
+    const uint8_t *jwt;
+    size_t jwt_len;
+    const uint8_t *loc_b64;
+    size_t loc_b64_len;
+};
+
 /* ---- server side (relay) ---- */
 /* Every parser leaves its output defined whatever it returns: filled on success, and
  * cleared (0, empty strings) when it asks for more bytes or fails, so a caller that looks
  * at it after an error sees nothing rather than stale or uninitialised bytes. */
 /* VER NMETHODS METHODS: *userpass is 1 when method 0x02 is offered. */
 long socks5_greeting_parse(const uint8_t *p, size_t len, int *userpass);
+/* The same, for any method: *offered is 1 when method is in the list. */
+long socks5_greeting_offers(const uint8_t *p, size_t len, uint8_t method, int *offered);
+/* Method 0x80. SOCKS5_ETOOBIG as soon as the first 5 bytes declare a JWT longer than
+ * SOCKS5_JWT_MAX (the caller refuses at once, before a byte of it is read); an empty JWT is
+ * malformed. *need (if not NULL) is the whole message's length once those 5 bytes are in
+ * (counting 255 bytes of Location ID until its length byte is in), else 0: what a reader
+ * must hold. */
+long socks5_jwt_auth_parse(const uint8_t *p, size_t len, struct socks5_jwt_auth *a,
+                           size_t *need);
 /* VER=1 ULEN UNAME PLEN PASSWD. Empty names or passwords are malformed. */
 long socks5_auth_parse(const uint8_t *p, size_t len, struct socks5_auth *a);
 /* VER CMD RSV ATYP DST.ADDR DST.PORT. The bytes used are also what the relay forwards. On
@@ -106,6 +129,9 @@ long socks5_reply_parse(const uint8_t *p, size_t len, uint8_t *rep);
 /* Encoders return the length written, or SOCKS5_ENOSPC / SOCKS5_EMALFORMED. */
 long socks5_greeting_encode(uint8_t *out, size_t cap, const uint8_t *methods, size_t n);
 long socks5_auth_encode(uint8_t *out, size_t cap, const char *user, const char *pass);
+/* Method 0x80's request; loc_b64 "" for none. */
+long socks5_jwt_auth_encode(uint8_t *out, size_t cap, const uint8_t *jwt, size_t jwt_len,
+                            const char *loc_b64);
 /* host as a dotted quad gives ATYP 1, anything else a domain name. */
 long socks5_request_encode(uint8_t *out, size_t cap, const char *host, uint16_t port);
 

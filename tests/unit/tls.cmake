@@ -17,3 +17,5 @@ gw_unit_test(test_tls_keys SOURCES test_tls_keys.c test_tls_util.c LIBS ${TLS_TE
 gw_unit_test(test_tls_client SOURCES test_tls_client.c test_tls_util.c
   LIBS gw_tls_server ${TLS_TEST_LIBS}
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)
+# JWS signatures for SOCKS5 method 0x80 (known answers: public keys and tokens as data).
+gw_unit_test(test_jws SOURCES test_jws.c LIBS gw_tls gw_proto)

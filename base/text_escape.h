@@ -28,4 +28,15 @@ static inline int text_escape_plain(uint8_t c)
  * of input bytes they stand for: len when everything fit. */
 size_t text_escape(char *out, size_t cap, const void *in, size_t len, size_t *used);
 
+/* The value of a log line's quoted field (`target="..."`): a peer's '"' must not end the
+ * field early, or whatever follows it in the value would read as fields of the relay's own
+ * (`x" verdict="ok`). Every '"' becomes %22 and every '%' %25 (so the original bytes can be
+ * read back); all other bytes are copied, because the log escapes the whole line with
+ * text_escape() afterwards (a backslash written here would come out as \x5c). Not for text
+ * printed without the log. Same contract as text_escape for cap, the NUL and *used; an
+ * escape is never cut. */
+size_t text_quote_field(char *out, size_t cap, const void *in, size_t len, size_t *used);
+/* Room for len bytes as a field, and the NUL. */
+#define TEXT_QUOTE_FIELD_SIZE(len) (3 * (len) + 1)
+
 #endif

@@ -245,6 +245,76 @@ static int bad(struct parse *ps, const char *fmt, ...)
     return -1;
 }
 
+/* `jwt-issuer ISS key FILE [kid KID] [claim NAME]`: the key file is read by
+ * relay_config_load (jwtauth_load_keys), so the text alone can be checked (and fuzzed). */
+static int jwt_issuer_line(struct relay_config *c, struct parse *ps, struct conftok *tk,
+                           const char *dir)
+{
+    static const char usage[] = "jwt-issuer: expected ISS key FILE [kid KID] [claim NAME]";
+    unsigned n = tk->n, same = 0;
+    int has_kid = 0, has_claim = 0;
+    if (n < 4 || n % 2 != 0) {
+        return bad(ps, usage);
+    }
+    if (c->nissuers == RELAY_ISSUERS_MAX) {
+        return bad(ps, "jwt-issuer: more than %d", RELAY_ISSUERS_MAX);
+    }
+    if (c->nissuers % 8 == 0) {
+        void *p = realloc(c->issuers, (c->nissuers + 8) * sizeof *c->issuers);
+        if (p == NULL) {
+            return bad(ps, "out of memory");
+        }
+        c->issuers = p;
+    }
+    struct jwt_issuer *is = &c->issuers[c->nissuers];
+    memset(is, 0, sizeof *is);
+    if (strlen(tk->t[1]) == 0 || strlen(tk->t[1]) >= sizeof is->iss) {
+        return bad(ps, "jwt-issuer: ISS must be 1 to %zu bytes", sizeof is->iss - 1);
+    }
+    snprintf(is->iss, sizeof is->iss, "%s", tk->t[1]);
+    snprintf(is->claim, sizeof is->claim, "locations");
+    is->line = ps->line;
+    for (unsigned i = 2; i < n; i += 2) {
+        const char *w = tk->t[i], *v = tk->t[i + 1];
+        if (strcmp(w, "key") == 0 && is->path[0] == 0) {
+            if (path_from(is->path, RELAY_PATH_MAX, dir, v) != 0) {
+                return bad(ps, "jwt-issuer: key: path longer than %d bytes", RELAY_PATH_MAX - 1);
+            }
+        } else if (strcmp(w, "kid") == 0 && !has_kid++) {
+            if (v[0] == 0 || strlen(v) >= sizeof is->kid) {
+                return bad(ps, "jwt-issuer: kid must be 1 to %zu bytes", sizeof is->kid - 1);
+            }
+            snprintf(is->kid, sizeof is->kid, "%s", v);
+        } else if (strcmp(w, "claim") == 0 && !has_claim++) {
+            if (v[0] == 0 || strlen(v) >= sizeof is->claim) {
+                return bad(ps, "jwt-issuer: claim must be 1 to %zu bytes",
+                           sizeof is->claim - 1);
+            }
+            snprintf(is->claim, sizeof is->claim, "%s", v);
+        } else {
+            return bad(ps, usage);
+        }
+    }
+    if (is->path[0] == 0) {
+        return bad(ps, usage);
+    }
+    for (unsigned i = 0; i < c->nissuers; i++) {
+        if (strcmp(c->issuers[i].iss, is->iss) == 0) {
+            same++;
+            if (strcmp(c->issuers[i].kid, is->kid) == 0
+                && strcmp(c->issuers[i].path, is->path) == 0) {
+                return bad(ps, "jwt-issuer %s: the same key given twice", is->iss);
+            }
+        }
+    }
+    if (same >= RELAY_ISSUER_KEYS_MAX) {
+        return bad(ps, "jwt-issuer %s: more than %d keys (a token is tried against each)",
+                   is->iss, RELAY_ISSUER_KEYS_MAX);
+    }
+    c->nissuers++;
+    return 0;
+}
+
 static int directive(struct relay_config *c, struct parse *ps, struct conftok *tk,
                      const char *dir, unsigned *seen)
 {
@@ -355,8 +425,20 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
         }
         return 0;
     }
+    if (strcmp(d, "jwt-issuer") == 0) {
+        return jwt_issuer_line(c, ps, tk, dir);
+    }
+    if (strcmp(d, "jwt-skew") == 0) {
+        uint64_t v;
+        if (n != 2 || parse_size(tk->t[1], &v) != 0 || v > RELAY_JWT_SKEW_MAX) {
+            return bad(ps, "jwt-skew: expected seconds from 0 to %d", RELAY_JWT_SKEW_MAX);
+        }
+        c->jwt_skew_s = (unsigned)v;
+        return 0;
+    }
     return bad(ps, "unknown directive '%s' (expected listen, cert, key, client-ca, socks, "
-               "location, spool, metrics, revoked, revoked-file or limit)", d);
+               "location, spool, metrics, revoked, revoked-file, jwt-issuer, jwt-skew or "
+               "limit)", d);
 }
 
 /* The revoked-file: one fingerprint per line, as `relay --check` and the loader read it;
@@ -422,6 +504,7 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
     unsigned seen = 0;
     memset(c, 0, sizeof *c);
     c->lim = relay_limits_default;
+    c->jwt_skew_s = RELAY_JWT_SKEW_DEFAULT;
     /* A location per line at most. */
     size_t lines = 1;
     for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))) != NULL; p++) {
@@ -498,6 +581,48 @@ void relay_config_free(struct relay_config *c)
     free(c->revoked);
     c->revoked = NULL;
     c->nrevoked = c->revoked_cap = 0;
+    free(c->issuers);
+    c->issuers = NULL;
+    c->nissuers = 0;
+}
+
+/* Each jwt-issuer's key file (a PEM public key or certificate), and the issuer's id. */
+static int load_issuer_keys(struct relay_config *c, const char *conf, char *err,
+                            size_t errlen)
+{
+    static uint8_t pem[JWS_PEM_MAX + 1];
+    for (unsigned i = 0; i < c->nissuers; i++) {
+        struct jwt_issuer *is = &c->issuers[i];
+        char why[160];
+        FILE *f = fopen(is->path, "rb");
+        if (f == NULL) {
+            snprintf(err, errlen, "%s:%u: jwt-issuer %s: key %s: cannot open: %s", conf,
+                     is->line, is->iss, is->path, strerror(errno));
+            return -1;
+        }
+        size_t len = fread(pem, 1, sizeof pem, f);
+        fclose(f);
+        if (len > JWS_PEM_MAX) {
+            snprintf(err, errlen, "%s:%u: jwt-issuer %s: key %s: larger than %d bytes", conf,
+                     is->line, is->iss, is->path, JWS_PEM_MAX);
+            return -1;
+        }
+        if (jws_key_load(&is->key, pem, len, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%u: jwt-issuer %s: key %s: %s", conf, is->line, is->iss,
+                     is->path, why);
+            return -1;
+        }
+        /* What a session authenticated by this line remembers: a reload that changes the
+         * key, the kid or the claim for this iss closes the sessions (reload.c). */
+        br_sha256_context h;
+        br_sha256_init(&h);
+        br_sha256_update(&h, is->iss, strlen(is->iss) + 1);
+        br_sha256_update(&h, is->kid, strlen(is->kid) + 1);
+        br_sha256_update(&h, is->claim, strlen(is->claim) + 1);
+        br_sha256_update(&h, is->key.id, sizeof is->key.id);
+        br_sha256_out(&h, is->id);
+    }
+    return 0;
 }
 
 /* see relay.h */
@@ -538,7 +663,7 @@ int relay_config_load(struct relay_config *c, const char *path, char *err, size_
         }
         sort_revoked(c);
     }
-    return 0;
+    return load_issuer_keys(c, path, err, errlen);
 }
 
 static int slurp(const char *path, uint8_t **out, size_t *len)

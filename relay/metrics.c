@@ -101,6 +101,11 @@ static size_t render(char *buf, size_t cap)
     counter(&o, "relay_socks_accepted_total", "SOCKS5 clients accepted.", relay_m.socks_accepted);
     counter(&o, "relay_socks_auth_failures_total", "SOCKS5 authentications refused.",
             relay_m.socks_auth_failed);
+    counter(&o, "relay_socks_jwt_accepted_total",
+            "SOCKS5 method 0x80 tokens accepted for their location.", relay_m.socks_jwt_ok);
+    counter(&o, "relay_socks_reload_closes_total",
+            "SOCKS5 sessions closed by a reload that withdrew their credential.",
+            relay_m.socks_reload_closes);
     put(&o, "# HELP relay_socks_replies_total SOCKS5 replies by code.\n"
             "# TYPE relay_socks_replies_total counter\n");
     for (unsigned i = 0; i < 9; i++) {

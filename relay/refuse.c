@@ -24,6 +24,17 @@ static const char *const names[RF_COUNT] = {
     [RF_SPOOL_QUOTA] = "spool_quota",
     [RF_DELIVERY_STALL] = "delivery_stall",
     [RF_DESCRIPTORS] = "descriptors",
+    [RF_JWT_TOO_LONG] = "jwt_too_long",
+    [RF_JWT_BUFFERS] = "jwt_buffers",
+    [RF_JWT_MALFORMED] = "jwt_malformed",
+    [RF_JWT_ALG] = "jwt_alg",
+    [RF_JWT_ISSUER] = "jwt_issuer",
+    [RF_JWT_SIGNATURE] = "jwt_signature",
+    [RF_JWT_NO_EXP] = "jwt_no_exp",
+    [RF_JWT_EXPIRED] = "jwt_expired",
+    [RF_JWT_NOT_YET] = "jwt_not_yet_valid",
+    [RF_JWT_IAT] = "jwt_iat",
+    [RF_JWT_LOCATION] = "jwt_location",
 };
 
 /* see relay.h */

@@ -30,6 +30,8 @@
 
 #include "bearssl.h"
 #include "hello_delivery.h"
+#include "jws.h"
+#include "jwt.h"
 #include "socks5.h"
 #include "tls_io_fd.h"
 #include "tls_server.h"
@@ -47,6 +49,14 @@
 #define RELAY_PATH_MAX 512
 #define RELAY_REVOKED_MAX 65536      /* revoked gateway certificates: 32 B each, as used */
 #define RELAY_PEER_MAX 24            /* "255.255.255.255:65535" */
+#define RELAY_ISSUERS_MAX 64         /* jwt-issuer lines (about 1.6 KiB each) */
+#define RELAY_ISSUER_KEYS_MAX 4      /* lines with one iss: the keys a token may be tried
+                                        against (a rotation needs two) */
+#define RELAY_CLAIM_MAX 64           /* the location claim's name, NUL included */
+#define RELAY_JWT_SKEW_DEFAULT 60    /* seconds of clock difference exp/nbf/iat allow */
+#define RELAY_JWT_SKEW_MAX 600
+#define RELAY_JWT_BUFS 1024          /* method 0x80 requests being read at once: 16.6 KiB
+                                        each while read (17 MiB), then freed */
 
 /* ---- the loop ---- */
 struct relay_ev {
@@ -103,6 +113,21 @@ struct location {
     uint64_t socks_ok, socks_refused, delivered, duplicates;
 };
 
+/* `jwt-issuer ISS key FILE [kid KID] [claim NAME]`: tokens whose iss is ISS (and, with
+ * kid, whose header names KID) are checked against the key in FILE; the claim NAME (default
+ * "locations") names the locations the token may reach. */
+struct jwt_issuer {
+    char iss[JWT_ISS_MAX];
+    char kid[JWT_KID_MAX];       /* "" when any */
+    char claim[RELAY_CLAIM_MAX];
+    char path[RELAY_PATH_MAX];
+    unsigned line;               /* in the configuration file, for messages */
+    struct jws_key key;          /* loaded by relay_config_load (not by _parse): the PEM
+                                    file is read then, and at each reload */
+    uint8_t id[32];              /* SHA-256 of iss, kid, claim and the key: what a session
+                                    authenticated by it remembers (reload.c) */
+};
+
 struct relay_config {
     struct sockaddr_in listen, socks, metrics;
     int has_metrics;
@@ -117,6 +142,9 @@ struct relay_config {
     struct location **hash;      /* RELAY_LOC_BUCKETS chains by Location ID */
     uint8_t (*revoked)[32];      /* SHA-256 of revoked gateway leaf certificates, sorted */
     unsigned nrevoked, revoked_cap;
+    struct jwt_issuer *issuers;  /* SOCKS5 method 0x80 (jwtauth.c) */
+    unsigned nissuers;
+    unsigned jwt_skew_s;         /* `jwt-skew SECONDS` */
 };
 
 /* Parse FILE; on error, "FILE:LINE: reason" in err. Returns 0 or -1. */
@@ -180,6 +208,18 @@ enum refusal {
     RF_SPOOL_QUOTA,              /* limit location-spool-bytes / -messages */
     RF_DELIVERY_STALL,           /* a delivery moved nothing within delivery-stall */
     RF_DESCRIPTORS,              /* out of file descriptors at accept */
+    /* SOCKS5 method 0x80 (jwtauth.c): one cause per reason a token is refused */
+    RF_JWT_TOO_LONG,             /* a JWT over 16 KiB declared */
+    RF_JWT_BUFFERS,              /* RELAY_JWT_BUFS requests being read already */
+    RF_JWT_MALFORMED,            /* no compact JWS, or a Location ID that is no base64 ID */
+    RF_JWT_ALG,                  /* alg none, HS*, or not the one the issuer's key allows */
+    RF_JWT_ISSUER,               /* iss (and kid) of no jwt-issuer line */
+    RF_JWT_SIGNATURE,            /* the signature does not verify */
+    RF_JWT_NO_EXP,               /* no exp claim */
+    RF_JWT_EXPIRED,              /* exp passed */
+    RF_JWT_NOT_YET,              /* nbf not reached */
+    RF_JWT_IAT,                  /* iat in the future, or after exp */
+    RF_JWT_LOCATION,             /* valid, but not for the location asked (0x05 at CONNECT) */
     RF_COUNT
 };
 /* Counts one refusal of cause c. Returns 0 when its log line is not due (one was written in
@@ -306,6 +346,31 @@ void delivery_timers(uint64_t now);
 int socks_init(void);
 void socks_listener_start(int fd);
 void socks_timers(uint64_t now);
+/* After a reload: closes the SOCKS5 sessions whose credential is no longer configured (an
+ * RFC 1929 token changed or its location removed; a JWT whose issuer key was removed or
+ * rotated), each with a log line. Returns how many. */
+unsigned socks_recheck(void);
+
+/* ---- SOCKS5 method 0x80: JWT and Location ID (jwtauth.c) ---- */
+enum jwtauth_class {
+    JA_OK,                       /* the token is good for the location */
+    JA_UNAUTHENTICATED,          /* the token is no good: 01 01, close */
+    JA_UNAUTHORIZED,             /* a good token, but not for that location: 0x05 at CONNECT */
+};
+struct jwtauth {
+    enum jwtauth_class cls;
+    enum refusal rf;             /* the cause, when not JA_OK */
+    char why[160];               /* for the log: "signature does not verify" ... */
+    char location[HELLO_LOCATION_MAX + 1];   /* asked for, or taken from the claim */
+    const struct jwt_issuer *issuer;         /* the key that verified, once it did */
+};
+/* Judge a method 0x80 request: the token (len bytes), the Location ID's base64 (loc_len
+ * bytes, 0 for none), against c's issuers at wall-clock time now (seconds since 1970). */
+void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
+                   const uint8_t *loc_b64, size_t loc_len, int64_t now, struct jwtauth *out);
+/* The issuer line whose id is this, or NULL (reload). */
+const struct jwt_issuer *jwtauth_issuer_by_id(const struct relay_config *c,
+                                              const uint8_t id[32]);
 
 /* ---- spool ---- */
 int spool_prepare(struct location *loc, char *err, size_t errlen);
@@ -324,6 +389,8 @@ struct relay_metrics {
     uint64_t tunnels_accepted, tunnels_up, tunnels_refused;
     uint64_t handshakes_done, handshake_failures, tunnel_closes;
     uint64_t socks_accepted, socks_auth_failed;
+    uint64_t socks_jwt_ok;       /* method 0x80 clients whose token reached its location */
+    uint64_t socks_reload_closes;    /* sessions whose credential a reload withdrew */
     uint64_t socks_replies[9];   /* by reply code; 9+ counted in [1] */
     uint64_t bytes_up, bytes_down;
     uint64_t deliveries_stored, deliveries_duplicate, deliveries_failed;

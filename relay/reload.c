@@ -1,8 +1,10 @@
 /* relay reload (SIGHUP): the configuration file is read again, whole, and checked as
  * `relay --check` checks it (the identity files too); then what can change under running
- * tunnels is applied: the revoked gateway certificates, and the locations (tokens changed,
- * locations added or removed). Tunnels whose certificate is now revoked, or whose location
- * is gone, are closed. A file that does not pass changes nothing: the error is logged and
+ * tunnels is applied: the revoked gateway certificates, the locations (tokens changed,
+ * locations added or removed), and the jwt-issuer keys and jwt-skew. Tunnels whose
+ * certificate is now revoked, or whose location is gone, are closed; so are SOCKS5
+ * sessions whose credential is withdrawn (a changed token, a removed or rotated issuer
+ * key): a session opened with a leaked credential must not outlive its rotation. A file that does not pass changes nothing: the error is logged and
  * the running configuration stays. What the sockets and TLS took at start (the listen,
  * socks and metrics addresses, cert, key, client-ca, spool) needs a restart, and the
  * reload says so when it changed. */
@@ -118,14 +120,22 @@ void relay_reload(const char *path)
     memcpy(relay_cfg.revoked_file, next.revoked_file, sizeof relay_cfg.revoked_file);
     next.revoked = NULL;
     next.nrevoked = next.revoked_cap = 0;
+    /* The issuers too (their keys point into themselves: the array changes hands). */
+    struct jwt_issuer *old = relay_cfg.issuers;
+    relay_cfg.issuers = next.issuers;
+    relay_cfg.nissuers = next.nissuers;
+    relay_cfg.jwt_skew_s = next.jwt_skew_s;
+    next.issuers = old;
     restart_only_changes(&next, changed, sizeof changed);
     if (changed[0]) {
         log_warnx("reload: %s changed: takes effect when the relay restarts", changed);
     }
     unsigned closed = tunnel_recheck();
+    unsigned sessions = socks_recheck();
     log_info("reload: %s read again: %u locations (%u added, %u removed), %u revoked "
-             "certificates, %u tunnels closed", path, active, added, removed, relay_cfg.nrevoked,
-             closed);
+             "certificates, %u jwt-issuer keys, %u tunnels closed, %u SOCKS5 sessions closed",
+             path, active, added, removed, relay_cfg.nrevoked, relay_cfg.nissuers, closed,
+             sessions);
 done:
     tls_server_identity_wipe(&id);
     relay_config_free(&next);

@@ -1,17 +1,23 @@
-/* relay SOCKS5 entry: method negotiation (user/password only), RFC 1929 with user =
- * Location ID and password = token (SHA-256 compared in constant time; an unknown location
- * and a wrong token get the same answer after the same work), then the client's CONNECT
+/* relay SOCKS5 entry: method negotiation, then either RFC 1929 with user = Location ID and
+ * password = token (SHA-256 compared in constant time; an unknown location and a wrong
+ * token get the same answer after the same work), or SAP's method 0x80: a JWT and a
+ * base64 Location ID, judged by jwtauth.c (a token that is no good: 01 01; a good one
+ * that does not reach the location: reply 0x05 to the request). Then the client's CONNECT
  * request goes, byte for byte, onto a new yamux stream to a live tunnel of that location;
- * the gateway's reply comes back byte for byte, then bytes are spliced both ways with
- * half-close forwarded. Buffers are bounded: a side whose peer cannot take more is not read.
- * One log line per client.
+ * the gateway's reply comes back byte for byte (for a 0x80 client, SAP's meaning of 0x05
+ * is authentication failure, so a refused connection is passed on as 0x04), then bytes
+ * are spliced both ways with half-close forwarded. Buffers are bounded: a side whose peer
+ * cannot take more is not read. One log line per client; peer text in it is quoted.
  *
  * Limits (relay.h): `socks` clients at once, of which `socks-per-source` not yet
  * authenticated from one address; greeting, authentication and request within
  * `socks-auth` seconds; `location-streams` streams per location over all its tunnels (one
  * location's token cannot take every slot); a stream with no byte either way for
  * `socks-idle` seconds is closed. An idle client costs ~1 KiB: its splice buffers are
- * taken only while they hold bytes. Refusals are counted and logged (refuse.c). */
+ * taken only while they hold bytes, and a 0x80 request's buffer (up to 16.6 KiB, at most
+ * RELAY_JWT_BUFS at once) only while it is read. Refusals are counted and logged
+ * (refuse.c). Each session keeps what it authenticated with (the token's hash, or the
+ * issuer line's id), so a reload that withdraws it closes the session (socks_recheck). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +26,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include "log.h"
 #include "relay.h"
+#include "text_escape.h"
 
 enum socks_state {
     SS_GREETING,                 /* waiting for VER NMETHODS METHODS */
     SS_AUTH,                     /* waiting for the RFC 1929 request */
+    SS_AUTH_JWT,                 /* waiting for method 0x80's request */
     SS_REQUEST,                  /* waiting for CONNECT */
     SS_WAIT_REPLY,               /* request sent to the gateway, its reply not yet back */
     SS_SPLICE,                   /* bytes both ways */
@@ -44,7 +54,14 @@ struct socks {
     unsigned tunnel_serial;
     char target[SOCKS5_NAME_MAX + 8];
     uint8_t hs[SOCKS5_AUTH_MAX + SOCKS5_REQUEST_MAX];   /* handshake bytes received */
-    size_t hs_len;
+    size_t hs_len;               /* ... in hs, or in jbuf while there is one */
+    uint8_t *jbuf;               /* method 0x80's request while it is read */
+    size_t jbuf_cap;
+    uint8_t method;              /* the method chosen: 0x02 or 0x80 */
+    enum refusal authz_rf;       /* RF_COUNT, or why its token may not reach the location */
+    int unknown_loc;             /* a token for a location this relay does not have */
+    enum { CRED_NONE, CRED_TOKEN, CRED_JWT } cred;
+    uint8_t cred_id[32];         /* the token's SHA-256, or the issuer line's id */
     uint8_t *c2g, *g2c;          /* RELAY_SPLICE_BUF each, held only while not empty */
     size_t c2g_off, c2g_len, g2c_off, g2c_len;
     int client_eof, fin_sent, gw_eof, shut_wr;
@@ -62,6 +79,7 @@ struct socks {
 static struct relay_ev listen_ev;
 static struct socks *head, *cursor;
 static unsigned nclients;
+static unsigned njbufs;          /* method 0x80 requests being read (RELAY_JWT_BUFS) */
 static struct srclimit sources;
 
 #define TIMER_SLICES 10          /* socks_timers (every 100 ms) looks at a tenth of them */
@@ -107,11 +125,23 @@ static void buf_put(uint8_t **slot)
     *slot = NULL;
 }
 
+static void jbuf_free(struct socks *s)
+{
+    if (s->jbuf) {
+        explicit_bzero(s->jbuf, s->jbuf_cap);    /* a token is a credential */
+        free(s->jbuf);
+        s->jbuf = NULL;
+        s->jbuf_cap = 0;
+        njbufs--;
+    }
+}
+
 static void socks_free(void *p)
 {
     struct socks *s = p;
     buf_put(&s->c2g);
     buf_put(&s->g2c);
+    jbuf_free(s);
     free(s);
 }
 
@@ -123,13 +153,20 @@ static void finish(struct socks *s, const char *verdict)
     if (verdict) {
         s->verdict = verdict;
     }
-    if (s->rep >= 0 || s->loc) {
-        log_info("stream: location=%s tunnel=%u client=%s target=%s up=%llu down=%llu "
-                 "duration=%.3fs verdict=\"%s\"", s->loc ? s->loc->id : "-", s->tunnel_serial,
-                 s->peer, s->target[0] ? s->target : "-", (unsigned long long)s->up,
-                 (unsigned long long)s->down,
-                 (double)(relay_now_ms() - s->start_ms) / 1000.0, s->verdict);
+    if (s->rep >= 0 || s->loc || s->cred != CRED_NONE) {
+        /* The target is the client's text: quoted, its '"' as %22, so it cannot end the
+         * field and add fields of its own (the log escapes the rest). */
+        char target[TEXT_QUOTE_FIELD_SIZE(sizeof s->target)];
+        text_quote_field(target, sizeof target, s->target, strlen(s->target), NULL);
+        log_info("stream: location=%s tunnel=%u client=%s target=%s%s%s up=%llu down=%llu "
+                 "duration=%.3fs verdict=\"%s\" auth=%s", s->loc ? s->loc->id : "-",
+                 s->tunnel_serial, s->peer, s->target[0] ? "\"" : "",
+                 s->target[0] ? target : "-", s->target[0] ? "\"" : "",
+                 (unsigned long long)s->up, (unsigned long long)s->down,
+                 (double)(relay_now_ms() - s->start_ms) / 1000.0, s->verdict,
+                 s->method == SOCKS5_M_JWT ? "jwt" : s->method ? "token" : "-");
     }
+    jbuf_free(s);
     if (s->st) {
         s->st->user = NULL;
         yamux_release(s->st);        /* RST unless both sides closed */
@@ -209,8 +246,133 @@ static int authenticate(struct socks *s, struct socks5_auth *a)
     memset(&h, 0, sizeof h);
     if (ok) {
         s->loc = loc;
+        s->cred = CRED_TOKEN;
+        memcpy(s->cred_id, loc->token_sha256, 32);
     }
     return ok;
+}
+
+/* The client is authenticated (by either method): no longer its source's to count. */
+static void authenticated(struct socks *s)
+{
+    s->state = SS_REQUEST;
+    s->unauthenticated = 0;
+    srclimit_give(&sources, s->src);
+}
+
+/* A method 0x80 refusal: the auth status 01 01, a log line (at most one a second per
+ * cause), and close. */
+static void jwt_refuse(struct socks *s, enum refusal rf, const char *why)
+{
+    uint8_t r[2];
+    socks5_auth_reply_encode(r, 0);
+    say(s, r, 2);
+    relay_m.socks_auth_failed++;
+    unsigned n = refusal(rf);
+    if (n) {
+        log_info("socks refused: client=%s method=0x80 reason=\"%s\" (%u like it since the "
+                 "last such line)", s->peer, why, n);
+    }
+    s->state = SS_FLUSH_CLOSE;
+    s->verdict = "authentication failed";
+}
+
+/* Method 0x80's whole request, in hand: judge it (jwtauth.c) and answer. */
+static void jwt_authenticate(struct socks *s, const struct socks5_jwt_auth *a)
+{
+    struct jwtauth ja;
+    struct timespec ts;
+    uint8_t r[2];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    jwtauth_check(&relay_cfg, a->jwt, a->jwt_len, a->loc_b64, a->loc_b64_len,
+                  (int64_t)ts.tv_sec, &ja);
+    if (ja.cls == JA_UNAUTHENTICATED) {
+        jwt_refuse(s, ja.rf, ja.why);
+        return;
+    }
+    /* Authentic: what it authenticated with is kept for a reload to check again. */
+    s->cred = CRED_JWT;
+    memcpy(s->cred_id, ja.issuer->id, 32);
+    if (ja.cls == JA_UNAUTHORIZED) {
+        /* Refused at the request, as 0x05: the stream line says it for each client. */
+        s->authz_rf = ja.rf;
+        snprintf(s->why, sizeof s->why, "%.85s (0x05)", ja.why);
+    } else {
+        s->loc = relay_location(ja.location);
+        s->unknown_loc = s->loc == NULL;
+        relay_m.socks_jwt_ok++;
+    }
+    socks5_auth_reply_encode(r, 1);
+    say(s, r, 2);
+    authenticated(s);
+}
+
+/* The method for a greeting: 0x80 when offered and issuers are configured, else RFC 1929
+ * when offered, else none (0xFF). A client offering both (the SAP Cloud SDK offers 0x00
+ * and 0x80) gets the token method it came for. */
+static uint8_t choose_method(const uint8_t *p, size_t len, long *n)
+{
+    int jwt = 0, userpass = 0;
+    *n = socks5_greeting_offers(p, len, SOCKS5_M_JWT, &jwt);
+    if (*n <= 0) {
+        return SOCKS5_M_NOACCEPT;
+    }
+    (void)socks5_greeting_offers(p, len, SOCKS5_M_USERPASS, &userpass);
+    return jwt && relay_cfg.nissuers ? SOCKS5_M_JWT
+           : userpass ? SOCKS5_M_USERPASS : SOCKS5_M_NOACCEPT;
+}
+
+/* Method 0x80: the request's first bytes are in hs; once its length is known, a buffer
+ * that holds it whole (jbuf) takes over, and gives what follows it back to hs. Returns 1
+ * when it consumed something, 0 when it needs more (or closed the client). */
+static int jwt_step(struct socks *s)
+{
+    struct socks5_jwt_auth a;
+    size_t need = 0;
+    uint8_t *in = s->jbuf ? s->jbuf : s->hs;
+    long n = socks5_jwt_auth_parse(in, s->hs_len, &a, &need);
+    if (n == SOCKS5_ETOOBIG
+        || (n == 0 && need > sizeof s->hs && s->jbuf == NULL && njbufs >= RELAY_JWT_BUFS)) {
+        /* Refused at once, before a byte of the token is read or a buffer taken. */
+        char why[80];
+        snprintf(why, sizeof why, n < 0 ? "JWT longer than %d bytes"
+                 : "%d tokens being read at once already", n < 0 ? SOCKS5_JWT_MAX
+                 : RELAY_JWT_BUFS);
+        jwt_refuse(s, n < 0 ? RF_JWT_TOO_LONG : RF_JWT_BUFFERS, why);
+        explicit_bzero(s->hs, sizeof s->hs);
+        s->hs_len = 0;
+        return 1;
+    }
+    if (n < 0) {
+        explicit_bzero(in, s->hs_len);
+        finish(s, "malformed SOCKS5 handshake");
+        return 0;
+    }
+    if (n == 0) {
+        if (need > sizeof s->hs && s->jbuf == NULL) {
+            if ((s->jbuf = malloc(need)) == NULL) {
+                finish(s, "relay out of memory");
+                return 0;
+            }
+            njbufs++;
+            s->jbuf_cap = need;
+            memcpy(s->jbuf, s->hs, s->hs_len);
+            explicit_bzero(s->hs, sizeof s->hs);
+        }
+        return 0;
+    }
+    jwt_authenticate(s, &a);
+    /* What followed (a request sent without waiting) stays in hs for the next step. */
+    size_t rest = s->hs_len - (size_t)n;
+    if (rest > sizeof s->hs) {
+        finish(s, "malformed SOCKS5 handshake");
+        return 0;
+    }
+    memmove(s->hs, in + n, rest);
+    explicit_bzero(in + rest, s->hs_len - rest);
+    s->hs_len = rest;
+    jbuf_free(s);
+    return 1;
 }
 
 /* The request: open a stream on a live tunnel and send the request bytes as received. */
@@ -256,15 +418,20 @@ static int handshake_step(struct socks *s)
 {
     long n = 0;
     if (s->state == SS_GREETING) {
-        int userpass = 0;
         uint8_t m[2];
-        n = socks5_greeting_parse(s->hs, s->hs_len, &userpass);
+        uint8_t method = choose_method(s->hs, s->hs_len, &n);
         if (n > 0) {
-            socks5_method_encode(m, userpass ? SOCKS5_M_USERPASS : SOCKS5_M_NOACCEPT);
+            socks5_method_encode(m, method);
             say(s, m, 2);
-            s->state = userpass ? SS_AUTH : SS_FLUSH_CLOSE;
-            s->verdict = "no acceptable method (user/password required)";
+            s->method = method == SOCKS5_M_NOACCEPT ? 0 : method;
+            s->state = method == SOCKS5_M_USERPASS ? SS_AUTH
+                       : method == SOCKS5_M_JWT ? SS_AUTH_JWT : SS_FLUSH_CLOSE;
+            s->verdict = relay_cfg.nissuers
+                         ? "no acceptable method (user/password or 0x80 required)"
+                         : "no acceptable method (user/password required)";
         }
+    } else if (s->state == SS_AUTH_JWT) {
+        return jwt_step(s);
     } else if (s->state == SS_AUTH) {
         struct socks5_auth a;
         uint8_t r[2];
@@ -280,9 +447,7 @@ static int handshake_step(struct socks *s)
                 s->state = SS_FLUSH_CLOSE;
                 s->verdict = "authentication failed";
             } else {
-                s->state = SS_REQUEST;
-                s->unauthenticated = 0;              /* no longer the source's to count */
-                srclimit_give(&sources, s->src);
+                authenticated(s);
             }
             explicit_bzero(&a, sizeof a);
         }
@@ -293,7 +458,15 @@ static int handshake_step(struct socks *s)
             /* Only a request that parsed names a target: the log never shows one that
              * did not (its "host" would be whatever the client made up, or nothing). */
             snprintf(s->target, sizeof s->target, "%s:%u", r.host, r.port);
-            connect_request(s, s->hs, (size_t)n);
+            if (s->authz_rf != RF_COUNT) {
+                (void)refusal(s->authz_rf);
+                refuse(s, SOCKS5_REP_REFUSED, s->why);
+            } else if (s->unknown_loc) {
+                refuse(s, SOCKS5_REP_NOT_CONNECTED,
+                       "location not connected (0x03): the token's location is not configured");
+            } else {
+                connect_request(s, s->hs, (size_t)n);
+            }
         } else if (n < 0) {
             refuse(s, socks5_err_reply(n), n == SOCKS5_EATYP ? "address type not supported"
                    : n == SOCKS5_ECMD ? "command not supported" : "malformed request");
@@ -335,6 +508,12 @@ static void reply_step(struct socks *s)
                n == 0 ? "gateway closed without a reply" : "malformed reply from the gateway");
         return;
     }
+    if (s->method == SOCKS5_M_JWT && rep == SOCKS5_REP_REFUSED) {
+        /* SAP's clients read 0x05 as authentication failure: a refused connection is an
+         * unreachable host to them. */
+        rep = SOCKS5_REP_UNREACHABLE;
+        s->g2c[1] = rep;
+    }
     s->rep = rep;
     relay_m.socks_replies[rep < 9 ? rep : 1]++;
     if (rep == SOCKS5_REP_OK) {
@@ -359,8 +538,10 @@ static int pump(struct socks *s)
     int moved = 0;
     ssize_t n;
     /* client -> handshake buffer or splice buffer */
-    if (s->state <= SS_REQUEST && s->hs_len < sizeof s->hs) {
-        n = recv(s->ev.fd, s->hs + s->hs_len, sizeof s->hs - s->hs_len, MSG_DONTWAIT);
+    uint8_t *in = s->jbuf ? s->jbuf : s->hs;
+    size_t cap = s->jbuf ? s->jbuf_cap : sizeof s->hs;
+    if (s->state <= SS_REQUEST && s->hs_len < cap) {
+        n = recv(s->ev.fd, in + s->hs_len, cap - s->hs_len, MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             finish(s, "client left during the handshake");
             return 0;
@@ -634,6 +815,7 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
         s->ev.fn = on_client_event;
         s->state = SS_GREETING;
         s->rep = -1;
+        s->authz_rf = RF_COUNT;
         s->verdict = "client left";
         s->src = src;
         s->unauthenticated = 1;
@@ -668,4 +850,33 @@ void socks_listener_start(int fd)
 {
     listen_ev.fn = on_accept;
     relay_ev_add(&listen_ev, fd, EPOLLIN);
+}
+
+/* see relay.h */
+unsigned socks_recheck(void)
+{
+    unsigned closed = 0;
+    for (struct socks *s = head, *next; s; s = next) {
+        next = s->next;
+        const char *why = NULL;
+        if (s->state == SS_DEAD || s->cred == CRED_NONE) {
+            continue;
+        }
+        if (s->cred == CRED_TOKEN) {
+            if (s->loc->removed) {
+                why = "closed: its location was removed by a reload";
+            } else if (memcmp(s->loc->token_sha256, s->cred_id, 32) != 0) {
+                why = "closed: its location's token was changed by a reload";
+            }
+        } else if (jwtauth_issuer_by_id(&relay_cfg, s->cred_id) == NULL) {
+            why = "closed: the jwt-issuer key it was authenticated with was changed or "
+                  "removed by a reload";
+        }
+        if (why) {
+            finish(s, why);
+            closed++;
+            relay_m.socks_reload_closes++;
+        }
+    }
+    return closed;
 }

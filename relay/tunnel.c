@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "text_escape.h"
 #include "tls_err.h"
 #include "tls_io_fd.h"
 #include "x509_info.h"
@@ -465,7 +466,9 @@ static int handshake_done(struct tunnel *t)
         return -1;
     }
     if (loc == NULL) {
-        snprintf(why, sizeof why, "certificate CN \"%s\" is not a configured location", cn);
+        char q[TEXT_QUOTE_FIELD_SIZE(64)];       /* the CN as a field: its '"' as %22 */
+        text_quote_field(q, sizeof q, cn, strlen(cn), NULL);
+        snprintf(why, sizeof why, "certificate CN \"%.150s\" is not a configured location", q);
         relay_m.tunnels_refused++;
         tunnel_close(t, why, RF_COUNT);
         return -1;
@@ -615,10 +618,14 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     relay_m.tunnels_ready++;
     t->loc->live[t->loc->nlive++] = t;
     char cert[65];
+    /* The gateway's own words: quoted, their '"' as %22, so that a host name cannot end
+     * its field and add fields (the log escapes the rest). */
+    char host[TEXT_QUOTE_FIELD_SIZE(HELLO_TEXT_MAX)], fw[TEXT_QUOTE_FIELD_SIZE(HELLO_TEXT_MAX)];
+    text_quote_field(host, sizeof host, hl.hostname, strlen(hl.hostname), NULL);
+    text_quote_field(fw, sizeof fw, hl.firmware, strlen(hl.firmware), NULL);
     relay_hex(t->cert_sha256, 32, cert);
     log_info("tunnel up: location=%s tunnel=%u peer=%s host=\"%s\" firmware=\"%s\" live=%u "
-             "cert=%s", t->loc->id, t->serial, t->peer, hl.hostname, hl.firmware,
-             t->loc->nlive, cert);
+             "cert=%s", t->loc->id, t->serial, t->peer, host, fw, t->loc->nlive, cert);
 }
 
 /* ---- the service routine ---- */

@@ -5,7 +5,7 @@
  *   test_relay_gw --relay ADDR:PORT --ca ROOT.der --name RELAYNAME --cert CHAIN.pem
  *                 --key KEY.pem [--location ID] [--map VHOST:VPORT=PORT]...
  *                 [--deliver FILE]... [--folder NAME] [--exit-after-deliveries] [--reconnect]
- *                 [--stall-after BYTES]
+ *                 [--stall-after BYTES] [--hostname TEXT]
  *
  * It dials the relay, says hello, then serves relay-opened streams like the gateway will:
  * the RFC 1928 request is checked against the --map list (exact host, case-insensitive, and
@@ -88,6 +88,7 @@ static unsigned ndl, dl_next;
 static int exit_after, reconnect;
 static long stall_after = -1;     /* --stall-after: body bytes sent, then nothing */
 static const char *relay_addr, *ca_file, *relay_name, *cert_file, *key_file;
+static const char *hello_hostname = "fake-gateway";     /* --hostname: hello's text */
 static const char *folder = "INBOX";
 static char location[HELLO_LOCATION_MAX + 1];
 
@@ -238,7 +239,8 @@ static int dial(void)
         ymem = malloc(yamux_mem_size(&yc));
     }
     yamux_init(&ys, &yc, ymem, yamux_mem_size(&yc), (uint32_t)now_ms());
-    struct hello h = { .hostname = "fake-gateway", .firmware = "test" };
+    struct hello h = { .firmware = "test" };
+    snprintf(h.hostname, sizeof h.hostname, "%s", hello_hostname);
     snprintf(h.location, sizeof h.location, "%s", location);
     uint8_t msg[HELLO_MSG_MAX];
     long n = hello_encode(msg, sizeof msg, &h);
@@ -754,6 +756,8 @@ int main(int argc, char **argv)
             exit_after = 1;
         } else if (strcmp(a, "--reconnect") == 0) {
             reconnect = 1;
+        } else if (strcmp(a, "--hostname") == 0) {
+            hello_hostname = value(argc, argv, &i);
         } else {
             die("unknown option");
         }

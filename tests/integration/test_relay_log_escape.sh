@@ -7,6 +7,8 @@
 #   every line of the relay's log is printable ASCII 0x20..0x7e (and its newline): each
 #   other byte a peer sent is there as \xHH, the backslash too
 #   a request that did not parse never shows a target (not the client's, not stale bytes)
+#   the target is one quoted field: a '"' in a name (as %22) cannot end it and forge the
+#   fields after it (review finding, issue 19)
 #
 # Usage: test_relay_log_escape.sh RELAY GW_DRIVER MAKE_PKI
 . "$(dirname "$0")/lib.sh"
@@ -57,14 +59,25 @@ for n, line in bad[:5]:
 sys.exit(1 if bad else 0)
 PY
 L=$T_TMP/relay.log
-for want in 'target=esc\x1bz:80 ' 'target=esc\x0dz:80 ' 'target=esc\x0az:80 ' \
-            'target=esc\x5cz:80 ' 'target=esc\x7fz:80 ' 'target=esc\xffz:80 ' \
-            'target=esc z:80 ' 'target=esc~z:80 ' 'target=\x01\x02\x03' \
+for want in 'target="esc\x1bz:80" ' 'target="esc\x0dz:80" ' 'target="esc\x0az:80" ' \
+            'target="esc\x5cz:80" ' 'target="esc\x7fz:80" ' 'target="esc\xffz:80" ' \
+            'target="esc z:80" ' 'target="esc~z:80" ' 'target="esc%22z:80" ' \
+            'target="esc%25z:80" ' 'target="\x01\x02\x03' \
             'folder="Entw\xc3\xbcrfe"' 'user="?" reason="authentication failed"'; do
     grep -qF -- "$want" "$L" || t_fail "no '$want' in the relay's log"
 done
-[ "$(grep -cF 'target=esc' "$L")" = 255 ] || t_fail "not one stream line per name"
+[ "$(grep -cF 'target="esc' "$L")" = 255 ] || t_fail "not one stream line per name"
+# Review finding: a '"' in a name cannot end the quoted field (every line has exactly the
+# relay's own quotes: target, verdict).
+grep -F 'target="esc' "$L" | awk -F'"' 'NF != 5 { bad = 1 } END { exit bad }' ||
+    t_fail "a host name's '\"' ended its field early"
 t_log "every log line is printable ASCII; ESC, CR, LF, DEL, the backslash and UTF-8 as \\xHH"
+t_log "the target is a quoted field: its '\"' and '%' as %22 and %25"
+# A gateway whose hello host name carries '"': one quoted field in the tunnel up line.
+r_gw gw2 gw1 --hostname 'gw" firmware="forged' --map mail.example.test:143=7007
+t_wait_log relay 'tunnel up: location=loc1 tunnel=[0-9]+ peer=[0-9.:]+ host="gw%22 firmware=%22forged" firmware="test" ' 10
+grep -q 'firmware="forged"' "$L" && t_fail "a hello host name forged a field"
+t_log "a hello host name with '\"' is one quoted field (%22)"
 grep -q 'target=-.*verdict="malformed request"' "$L" || t_fail "malformed: no line"
 grep -E 'verdict="(malformed request|command not supported)"' "$L" | grep -v 'target=-' &&
     t_fail "a request that did not parse was logged with a target"

@@ -18,8 +18,10 @@ set_tests_properties(test_relay PROPERTIES LABELS integration RUN_SERIAL ON TIME
 #   test_relay_spool_full    a full disk, failing fsyncs: "error", no leftovers, no leaked fd
 #   test_relay_metrics_slow  scrapers that do not read: the relay serves on, closes them
 #   test_relay_certs         extended key usage, revoked certificates, SIGHUP
+#   test_relay_jwt           SOCKS5 method 0x80: JWTs checked, refused by cause; a reload
+#                            closes the sessions whose credential it withdrew
 foreach(t test_relay_log_escape test_relay_spool_full test_relay_metrics_slow
-          test_relay_certs)
+          test_relay_certs test_relay_jwt)
   add_test(NAME ${t}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${t}.sh $<TARGET_FILE:relay>
             $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)

@@ -56,7 +56,35 @@ static void an_escape_is_never_cut(void)
     CHECK_EQ(used, 0);
 }
 
+/* A value for a quoted log field: a client's '"' cannot end the field and forge the fields
+ * after it (review finding: target=x" verdict="ok" read as a verdict of the relay's). */
+static void a_quote_in_a_field_cannot_end_it(void)
+{
+    char out[TEXT_QUOTE_FIELD_SIZE(64)], line[256];
+    const char in[] = "x:80\" verdict=\"ok\" location=\"loc9 100%";
+    size_t used;
+    size_t n = text_quote_field(out, sizeof out, in, strlen(in), &used);
+    CHECK(strcmp(out, "x:80%22 verdict=%22ok%22 location=%22loc9 100%25") == 0);
+    CHECK_EQ(n, strlen(out));
+    CHECK_EQ(used, strlen(in));
+    CHECK(strchr(out, '"') == NULL);
+    /* As the relay writes it, then as the log escapes it: one field, ending where it should. */
+    snprintf(line, sizeof line, "target=\"%s\" verdict=\"no mapping\"", out);
+    CHECK(strstr(line, "verdict=\"ok") == NULL);
+    CHECK_EQ(strstr(line, "\" verdict=\"no mapping\"") - line, 8 + (long)n);
+    /* Room runs out: %22 is never cut. */
+    CHECK_EQ(text_quote_field(out, 5, "ab\"c", 4, &used), 2);
+    CHECK(strcmp(out, "ab") == 0);
+    CHECK_EQ(used, 2);
+    CHECK_EQ(text_quote_field(out, 7, "ab\"c", 4, &used), 6);
+    CHECK(strcmp(out, "ab%22c") == 0);
+    /* Control bytes are left for the log's own escaping (one pass, one \xHH each). */
+    CHECK_EQ(text_quote_field(out, sizeof out, "a\nb", 3, NULL), 3);
+    CHECK(memcmp(out, "a\nb", 4) == 0);
+}
+
 CHECK_MAIN(
     { "printable_ascii_stays_the_rest_becomes_hex", printable_ascii_stays_the_rest_becomes_hex },
     { "every_byte_value_comes_out_printable", every_byte_value_comes_out_printable },
-    { "an_escape_is_never_cut", an_escape_is_never_cut })
+    { "an_escape_is_never_cut", an_escape_is_never_cut },
+    { "a_quote_in_a_field_cannot_end_it", a_quote_in_a_field_cannot_end_it })

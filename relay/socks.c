@@ -62,6 +62,9 @@ struct socks {
     int unknown_loc;             /* a token for a location this relay does not have */
     enum { CRED_NONE, CRED_TOKEN, CRED_JWT } cred;
     uint8_t cred_id[32];         /* the token's SHA-256, or the issuer line's id */
+    uint64_t hold_until;         /* 0x80: the reply goes out alone until then (hold_lim) */
+    size_t hold_lim;
+    struct socks *hprev, *hnext; /* the held list */
     uint8_t *c2g, *g2c;          /* RELAY_SPLICE_BUF each, held only while not empty */
     size_t c2g_off, c2g_len, g2c_off, g2c_len;
     int client_eof, fin_sent, gw_eof, shut_wr;
@@ -80,6 +83,38 @@ static struct relay_ev listen_ev;
 static struct socks *head, *cursor;
 static unsigned nclients;
 static unsigned njbufs;          /* method 0x80 requests being read (RELAY_JWT_BUFS) */
+static struct socks *held;       /* 0x80 clients whose reply goes out alone for a while */
+
+/* SAP's clients (the Cloud SDK's mail client: socks 2.x, then nodemailer) lose whatever
+ * arrives together with the CONNECT reply: the socks library re-emits it before the SMTP
+ * code listens. An SMTP server greets at once, and the gateway sends its greeting right
+ * behind the reply, so the relay sends a 0x80 client its reply alone, and what follows only
+ * when the client has sent something or after RELAY_SAP_REPLY_HOLD_MS (the next timer
+ * tick or two: 100 to 200 ms, once per connection). */
+#define RELAY_SAP_REPLY_HOLD_MS 100
+
+static void hold_release(struct socks *s)
+{
+    if (s->hold_until == 0) {
+        return;
+    }
+    s->hold_until = 0;
+    if (s->hprev) {
+        s->hprev->hnext = s->hnext;
+    } else {
+        held = s->hnext;
+    }
+    if (s->hnext) {
+        s->hnext->hprev = s->hprev;
+    }
+    s->hprev = s->hnext = NULL;
+}
+
+/* How far g2c may be sent now. */
+static size_t send_limit(const struct socks *s)
+{
+    return s->hold_until ? s->hold_lim : s->g2c_len;
+}
 static struct srclimit sources;
 
 #define TIMER_SLICES 10          /* socks_timers (every 100 ms) looks at a tenth of them */
@@ -167,6 +202,7 @@ static void finish(struct socks *s, const char *verdict)
                  s->method == SOCKS5_M_JWT ? "jwt" : s->method ? "token" : "-");
     }
     jbuf_free(s);
+    hold_release(s);
     if (s->st) {
         s->st->user = NULL;
         yamux_release(s->st);        /* RST unless both sides closed */
@@ -521,6 +557,15 @@ static void reply_step(struct socks *s)
         s->verdict = "ok";
         s->loc->socks_ok++;
         s->down += s->g2c_len - (size_t)n;
+        if (s->method == SOCKS5_M_JWT) {
+            s->hold_until = relay_now_ms() + RELAY_SAP_REPLY_HOLD_MS;
+            s->hold_lim = (size_t)n;
+            s->hnext = held;
+            if (held) {
+                held->hprev = s;
+            }
+            held = s;
+        }
     } else {
         static char text[9][48];
         snprintf(text[rep < 9 ? rep : 1], sizeof text[0], "%s (0x%02x)", socks5_reply_text(rep),
@@ -568,6 +613,7 @@ static int pump(struct socks *s)
             s->c2g_off = 0;
             s->c2g_len = (size_t)n;
             moved = 1;
+            hold_release(s);         /* the client has read its reply: it speaks */
         } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             finish(s, "client connection failed");
             return 0;
@@ -627,8 +673,8 @@ static int pump(struct socks *s)
         }
     }
     /* client buffer -> client; a reply that came in pieces stays until it is whole */
-    if (s->state != SS_WAIT_REPLY && s->g2c_off < s->g2c_len) {
-        n = send(s->ev.fd, s->g2c + s->g2c_off, s->g2c_len - s->g2c_off,
+    if (s->state != SS_WAIT_REPLY && s->g2c_off < send_limit(s)) {
+        n = send(s->ev.fd, s->g2c + s->g2c_off, send_limit(s) - s->g2c_off,
                  MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             finish(s, "client connection failed");
@@ -639,6 +685,7 @@ static int pump(struct socks *s)
             moved = 1;
             if (s->g2c_off == s->g2c_len) {
                 s->g2c_off = s->g2c_len = 0;
+                s->hold_lim = 0;         /* the reply is out: the rest waits whole */
             }
         }
     }
@@ -682,7 +729,7 @@ static void service(struct socks *s)
     if (s->state <= SS_REQUEST || (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0)) {
         mask |= EPOLLIN;
     }
-    if (s->g2c_len > s->g2c_off) {
+    if (send_limit(s) > s->g2c_off) {
         mask |= EPOLLOUT;
     }
     relay_ev_mask(&s->ev, mask);
@@ -761,6 +808,13 @@ void socks_timers(uint64_t now)
     /* A tenth of the clients each tick (every 100 ms): each deadline is seen within a
      * second of passing. */
     unsigned quota = nclients / TIMER_SLICES + 1;
+    for (struct socks *s = held, *next; s; s = next) {
+        next = s->hnext;
+        if (now >= s->hold_until) {
+            hold_release(s);
+            service(s);
+        }
+    }
     for (unsigned k = 0; k < quota && head; k++) {
         struct socks *s = cursor ? cursor : head;
         cursor = s->next;

@@ -9,3 +9,6 @@ gw_fuzz_target(hello SOURCES fuzz_hello.c LIBS ${TUNNEL_FUZZ_LIBS})
 gw_fuzz_target(relay_config SOURCES fuzz_relay_config.c ${CMAKE_SOURCE_DIR}/relay/config.c
   LIBS gw_proto gw_tls_server)
 target_include_directories(fuzz_relay_config PRIVATE ${CMAKE_SOURCE_DIR}/relay)
+# SOCKS5 method 0x80: the request, the JWT's compact form, base64, the JSON reader. Seeds in
+# corpus/jwt/ (tokens as SAP's clients send them, a 0x80 request, JSON odds and ends).
+gw_fuzz_target(jwt SOURCES fuzz_jwt.c LIBS gw_proto)

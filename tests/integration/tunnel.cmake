@@ -37,3 +37,11 @@ add_test(NAME test_yamux_interop
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_yamux_interop.sh
           $<TARGET_FILE:test_yamux_interop> ${CMAKE_SOURCE_DIR}/tests/interop)
 set_tests_properties(test_yamux_interop PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
+
+# The SAP Cloud SDK's mail client (tests/sapmail, npm ci by make deps) through SOCKS5 method
+# 0x80, the tunnel and the real gateway's tcp mapping to a private Postfix (issue 19).
+add_test(NAME test_relay_sapmail
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_relay_sapmail.sh $<TARGET_FILE:gateway>
+          $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh
+          ${CMAKE_SOURCE_DIR}/tests/sapmail)
+set_tests_properties(test_relay_sapmail PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)

@@ -15,7 +15,9 @@ sources=(lwip=2.1.3+dfsg1-2 bearssl=0.6+dfsg.1-3)
 
 # Build: musl for x86_64 and aarch64, CMake, clang for the fuzzers.
 # Tests: QEMU user mode, passt, iproute2 for namespaces, ping, python3 for the test harness;
-# Dovecot, curl, socat and chrony as real peers; man-db to render the man pages, systemd for
+# Dovecot, curl, socat and chrony as real peers; Postfix as the plant's MTA behind a tcp
+# mapping (test_relay_sapmail runs a private instance of it; the package's own service is
+# never configured or started by the tests); man-db to render the man pages, systemd for
 # systemd-analyze (the relay unit is verified, never started); strace injects fsync failures
 # (test_relay_spool_full).
 # Benchmarks: iperf3 and the alternatives we compare with (ssh -R, stunnel, mbsync, fetchmail).
@@ -24,7 +26,7 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   clang libclang-rt-14-dev dpkg-dev xz-utils file
   qemu-user-static passt iproute2 iputils-ping ethtool python3 procps openssl
-  dovecot-imapd curl socat chrony man-db groff-base systemd strace
+  dovecot-imapd curl socat chrony man-db groff-base systemd strace postfix
   iperf3 stunnel4 openssh-server openssh-client isync fetchmail
 )
 
@@ -178,20 +180,24 @@ fetch_qemu_images() {
   done
 }
 
-# The Node.js yamux peer of the interop test (tests/interop): npm ci from the committed lock
-# file, and again only when the lock file changes (npm ci leaves node_modules/.package-lock.json
-# newer than it).
+# The Node.js peers of the tests, each from its committed lock file (exact versions): the
+# yamux peer of the interop test (tests/interop) and the SAP Cloud SDK mail client
+# (tests/sapmail). npm ci runs again only when a lock file changes (it leaves
+# node_modules/.package-lock.json newer than it).
 install_interop() {
-  local dir="$top/tests/interop"
-  local stamp="$dir/node_modules/.package-lock.json"
-  [ -f "$dir/package-lock.json" ] || return 0
-  if [ -f "$stamp" ] && [ ! "$dir/package-lock.json" -nt "$stamp" ]; then
-    return 0
-  fi
-  command -v npm > /dev/null || die "npm is missing: Node.js 20 and npm run tests/interop"
-  log "npm ci in tests/interop"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error > /dev/null) ||
-    die "npm ci in tests/interop failed"
+  local name dir stamp
+  for name in interop sapmail; do
+    dir="$top/tests/$name"
+    stamp="$dir/node_modules/.package-lock.json"
+    [ -f "$dir/package-lock.json" ] || continue
+    if [ -f "$stamp" ] && [ ! "$dir/package-lock.json" -nt "$stamp" ]; then
+      continue
+    fi
+    command -v npm > /dev/null || die "npm is missing: Node.js 20 and npm run tests/$name"
+    log "npm ci in tests/$name"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error > /dev/null) ||
+      die "npm ci in tests/$name failed"
+  done
 }
 
 install_packages

@@ -14,3 +14,7 @@ gw_unit_test(test_dial SOURCES test_dial.c ${CMAKE_SOURCE_DIR}/firmware/dial.c L
 target_include_directories(test_dial PRIVATE ${CMAKE_SOURCE_DIR}/firmware)
 # SOCKS5 method 0x80's parsers: base64, the JSON reader, the JWT, the 0x80 request.
 gw_unit_test(test_jwt SOURCES test_jwt.c LIBS gw_proto)
+# The relay's judgement of a 0x80 token (relay/jwtauth.c, compiled in): each cause.
+gw_unit_test(test_jwtauth SOURCES test_jwtauth.c ${CMAKE_SOURCE_DIR}/relay/jwtauth.c
+  LIBS gw_proto gw_tls_server)
+target_include_directories(test_jwtauth PRIVATE ${CMAKE_SOURCE_DIR}/relay)

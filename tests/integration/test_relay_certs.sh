@@ -73,7 +73,7 @@ r_gw gw-late late "${MAP[@]}" --reconnect
 t_wait_log relay "tunnel up: location=loc1 .* cert=$(fp late)" 10
 openssl x509 -noout -fingerprint -sha256 -in "$P/late.pem" >> "$REVOKED"
 kill -HUP "$RELAY_PID"
-t_wait_log relay "reload: $CONF read again: 1 locations \(0 added, 0 removed\), 2 revoked certificates, 1 tunnels closed" 5
+t_wait_log relay "reload: $CONF read again: 1 locations \(0 added, 0 removed\), 2 revoked certificates, 0 jwt-issuer keys, 1 tunnels closed, 0 SOCKS5 sessions closed" 5
 t_wait_log relay "tunnel down: location=loc1 .* reason=\"certificate sha256=$(fp late) is revoked\"" 5
 t_wait_log gw-late 'tunnel lost' 5
 t_wait_log relay "tunnel refused: .* tunnel=[0-9]+ stage=handshake reason=\"certificate sha256=$(fp late) is revoked\"" 10
@@ -111,7 +111,7 @@ cp "$T_TMP/good.conf" "$CONF"
 sed -i '/Fingerprint=/d' "$REVOKED"
 n=$(grep -c "tunnel up: location=loc1 .* cert=$(fp late)" "$T_TMP/relay.log")
 kill -HUP "$RELAY_PID"
-t_wait_log relay "reload: .*, 1 revoked certificates, 0 tunnels closed" 5
+t_wait_log relay "reload: .*, 1 revoked certificates, 0 jwt-issuer keys, 0 tunnels closed" 5
 for ((i = 0; i < 100; i++)); do
     [ "$(grep -c "tunnel up: location=loc1 .* cert=$(fp late)" "$T_TMP/relay.log")" -gt "$n" ] &&
         break
@@ -128,7 +128,7 @@ TOKEN2=$(sed -n 's/^token for loc2.*: //p' "$T_TMP/token-loc2.txt")
 sed -i '/^location loc1 /d' "$CONF"
 grep '^location' "$T_TMP/token-loc2.txt" >> "$CONF"
 kill -HUP "$RELAY_PID"
-t_wait_log relay "reload: .* 1 locations \(1 added, 1 removed\), 1 revoked certificates, 2 tunnels closed" 5
+t_wait_log relay "reload: .* 1 locations \(1 added, 1 removed\), 1 revoked certificates, 0 jwt-issuer keys, 2 tunnels closed" 5
 t_wait_log relay 'tunnel down: location=loc1 .*reason="location removed from the configuration"' 5
 [ "$($PY reply $SOCKS loc2 "$TOKEN2" mail.example.test 143)" = "reply 3" ] ||
     t_fail "loc2 not usable after the reload"

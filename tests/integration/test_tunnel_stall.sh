@@ -76,7 +76,7 @@ t_log "after ${WATCH_S}s: no tunnel down, $(grep -o 'up for [0-9]* s, rtt [0-9]*
 grep -q 'bytes on the full receive pool, no progress for' "$T_TMP/gw.log" ||
     t_fail "no stalled stream was reset (the pool policy's log line)"
 t_log "stalled streams: $(tail -n1 "$T_TMP/push1.log"); $(tail -n1 "$T_TMP/push2.log")"
-t_log "relay: $(grep -c 'target=sink.example.test:9 .*verdict="stream reset by the gateway"' \
+t_log "relay: $(grep -c 'target="sink.example.test:9" .*verdict="stream reset by the gateway"' \
     "$T_TMP/relay.log") sink streams reset by the gateway (pool policy: $(grep -c \
     'no progress for' "$T_TMP/gw.log") log lines, at most one a second)"
 t_log PASS

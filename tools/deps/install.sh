@@ -33,6 +33,17 @@ packages=(
 log() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
+# apt_install PKG...: make deps never removes a package: apt's plan is read first, and a Remv
+# line stops it (Postfix, for one, conflicts with any other MTA a machine may already run).
+apt_install() {
+  local plan removed
+  plan=$(apt-get install -s --no-install-recommends "$@") || return 1
+  removed=$(sed -n 's/^Remv \([^ ]*\).*/\1/p' <<< "$plan")
+  [ -z "$removed" ] || die "installing $* would remove $(echo $removed): make deps removes" \
+    "nothing; remove or replace them yourself, then run it again"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 missing_packages() {
   local p
   for p in "${packages[@]}"; do
@@ -81,7 +92,7 @@ install_packages() {
   fi
   if [ -n "$miss" ]; then
     log "installing:" $miss
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $miss >/dev/null
+    apt_install $miss
   fi
   for s in "${sources[@]}"; do have_src "$s" || die "apt has no source package $s"; done
 }
@@ -144,9 +155,7 @@ fetch_qemu_images() {
   [ "$(id -u)" = 0 ] || die "QEMU images: run make deps as root (missing: ${miss[*]} ${todo[*]})"
   if [ ${#miss[@]} != 0 ]; then
     log "installing:" "${miss[@]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${miss[@]}" >/dev/null ||
-      { apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${miss[@]}" >/dev/null; } ||
+    apt_install "${miss[@]}" 2>/dev/null || { apt-get update -qq && apt_install "${miss[@]}"; } ||
       die "cannot install ${miss[*]}"
   fi
   mkdir -p "$out/dl"

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "socks5.h"
 
 /* see socks5.h */
@@ -50,7 +51,7 @@ static long jwt_auth_parse(const uint8_t *p, size_t len, struct socks5_jwt_auth 
     if (len < 5) {
         return 0;
     }
-    uint32_t n = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+    uint32_t n = get_be32(p + 1);
     if (n > SOCKS5_JWT_MAX) {
         return SOCKS5_ETOOBIG;
     }

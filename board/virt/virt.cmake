@@ -27,7 +27,8 @@ set_source_files_properties(${VIRT_DIR}/aarch64_mmu.c PROPERTIES COMPILE_OPTIONS
 # Everything else of the board: device tree, drivers the firmware calls, the HAL.
 add_library(gw_board_virt STATIC ${VIRT_DIR}/boot.c ${VIRT_DIR}/fdt.c ${VIRT_DIR}/virt_hw.c
   ${VIRT_DIR}/board_virt.c ${VIRT_DIR}/virtio_net.c ${VIRT_DIR}/flash_virt.c
-  ${VIRT_DIR}/cfi_flash.c ${CMAKE_CURRENT_SOURCE_DIR}/eth_rx.c $<TARGET_OBJECTS:gw_virt_trap>)
+  ${VIRT_DIR}/cfi_flash.c ${CMAKE_CURRENT_SOURCE_DIR}/eth_netif.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/eth_rx.c $<TARGET_OBJECTS:gw_virt_trap>)
 target_link_libraries(gw_board_virt PUBLIC gw_board_hal gw_flash lwip gw_base)
 target_include_directories(gw_board_virt PUBLIC ${VIRT_DIR})
 target_compile_options(gw_board_virt PRIVATE ${GW_WARNINGS} ${VIRT_TRAP_FLAGS})

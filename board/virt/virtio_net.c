@@ -14,6 +14,7 @@
 
 #include "aarch64_cpu.h"
 #include "board.h"
+#include "eth_netif.h"
 #include "eth_rx.h"
 #include "log.h"
 #include "lwip/etharp.h"
@@ -240,15 +241,7 @@ static err_t eth_linkoutput(struct netif *netif, struct pbuf *p)
 
 static err_t eth_netif_init(struct netif *netif)
 {
-    netif->name[0] = 'e';
-    netif->name[1] = 'n';
-    netif->output = etharp_output;
-    netif->linkoutput = eth_linkoutput;
-    netif->mtu = 1500;
-    netif->hwaddr_len = ETH_HWADDR_LEN;
-    memcpy(netif->hwaddr, eth_mac, sizeof eth_mac);
-    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
-    return ERR_OK;
+    return eth_netif_describe(netif, eth_linkoutput, eth_mac);
 }
 
 static void link_timer(void *arg)

@@ -9,3 +9,7 @@ gw_fuzz_target(hello SOURCES fuzz_hello.c LIBS ${TUNNEL_FUZZ_LIBS})
 gw_fuzz_target(relay_config SOURCES fuzz_relay_config.c ${CMAKE_SOURCE_DIR}/relay/config.c
   LIBS gw_proto gw_tls_server)
 target_include_directories(fuzz_relay_config PRIVATE ${CMAKE_SOURCE_DIR}/relay)
+# The relay's LMTP client engine (proto/lmtp): what a store says, the message it is handed.
+# Seeds in corpus/lmtp/: Dovecot 2.3's LMTP transcripts (stored, 5xx to RCPT, 4xx at the
+# end of data) and hand-made hostile ones; the first byte is the packet size.
+gw_fuzz_target(lmtp SOURCES fuzz_lmtp.c LIBS ${TUNNEL_FUZZ_LIBS})

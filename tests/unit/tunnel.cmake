@@ -12,3 +12,5 @@ gw_unit_test(test_relay_tls SOURCES test_relay_tls.c test_tls_util.c
 # The dial (firmware/dial.c) over lwIP's loopback, its name lookup answered by the test.
 gw_unit_test(test_dial SOURCES test_dial.c ${CMAKE_SOURCE_DIR}/firmware/dial.c LIBS gw_net)
 target_include_directories(test_dial PRIVATE ${CMAKE_SOURCE_DIR}/firmware)
+# The LMTP client engine of the relay's `spool lmtp` (proto/lmtp).
+gw_unit_test(test_lmtp SOURCES test_lmtp.c LIBS ${TUNNEL_TEST_LIBS})

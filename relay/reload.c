@@ -1,7 +1,7 @@
 /* relay reload (SIGHUP): the configuration file is read again, whole, and checked as
  * `relay --check` checks it (the identity files too); then what can change under running
- * tunnels is applied: the revoked gateway certificates, and the locations (tokens changed,
- * locations added or removed). Tunnels whose certificate is now revoked, or whose location
+ * tunnels is applied: the revoked gateway certificates, and the locations (tokens and
+ * mailboxes changed, locations added or removed). Tunnels whose certificate is now revoked, or whose location
  * is gone, are closed. A file that does not pass changes nothing: the error is logged and
  * the running configuration stays. What the sockets and TLS took at start (the listen,
  * socks and metrics addresses, cert, key, client-ca, spool) needs a restart, and the
@@ -29,7 +29,8 @@ static void restart_only_changes(const struct relay_config *n, char *out, size_t
         { strcmp(o->cert, n->cert) != 0, "cert" },
         { strcmp(o->key, n->key) != 0, "key" },
         { strcmp(o->client_ca, n->client_ca) != 0, "client-ca" },
-        { strcmp(o->spool, n->spool) != 0, "spool" },
+        { strcmp(o->spool, n->spool) != 0 || o->lmtp != n->lmtp
+          || strcmp(o->lmtp_target, n->lmtp_target) != 0, "spool" },
         { memcmp(&o->lim, &n->lim, sizeof o->lim) != 0, "limit" },
     };
     size_t len = 0;
@@ -79,6 +80,8 @@ static unsigned add_and_update(const struct relay_config *next)
             added++;
         }
         memcpy(loc->token_sha256, next->locs[j].token_sha256, 32);
+        /* The next delivery goes to the new mailbox; those under way keep theirs. */
+        memcpy(loc->mailbox, next->locs[j].mailbox, sizeof loc->mailbox);
     }
     return added;
 }

@@ -319,6 +319,10 @@ dvs_start() {
     dvs_write_conf "$dir" "$cert" "$key" "$addr" "$lmtp" "$imaps"
     for u in "$@"; do
         printf '%s:{PLAIN}%s\n' "${u%%:*}" "${u#*:}" >> "$dir/users"
+        # The home made beforehand, as the operator guide says: Dovecot makes it only at
+        # the first store, after the duplicate test's lock, which then fails (logged) and
+        # leaves the first delivery unlocked against a concurrent second one.
+        mkdir -p "$dir/home/${u%%:*}"
     done
     if [ -z "${DV_UNPRIVILEGED:-}" ]; then
         local up=$dir

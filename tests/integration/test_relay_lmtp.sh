@@ -127,6 +127,7 @@ dvs_doveadm expunge -u loc1@relay.example mailbox INBOX HEADER X-Relay-Delivery 
 expect loc1 gw1 "$T_TMP/dots.eml" "stored (stored)"
 [ "$(copies "$T_TMP/dots.eml")" = 0 ] || t_fail "delivered again after the consumer took it"
 grep -q 'sieve: .*discard action' "$STORE/dovecot.log" || t_fail "the store's duplicate test did not act"
+! grep 'duplicate db' "$STORE/dovecot.log" || t_fail "the store's duplicate database failed (above)"
 t_log "exactly once: delivered again (same relay, restarted relay, after the consumer" \
       "deleted it): 'stored' each time, one copy, then none: the store's duplicate test"
 

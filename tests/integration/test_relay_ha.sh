@@ -258,6 +258,11 @@ EOC
     ((kills + window >= 10)) || t_fail "only $((kills + window)) relay kills"
     ((window >= 3)) || t_fail "only $window kills after the store's 250"
     ((restarted == 1)) || t_fail "the store was not restarted"
+    # Every relay start but the first three followed a kill of ours: none died on its own
+    # (keep_relays would hide a crash by starting it again).
+    starts=$(cat "$T_TMP"/relay-[123].log | grep -c 'listening: tunnels' || true)
+    ((starts <= 3 + kills + window)) ||
+        t_fail "$starts relay starts for $((kills + window)) kills: a relay died on its own"
 
     # The consumer's last rounds: everything it has not yet taken, and its deletions.
     touch "$C/stop"

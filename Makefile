@@ -64,8 +64,11 @@ test-long: x86_64
 # loopback, the gateway through passt; tools/run-local.sh says what it set up), the mails
 # travel into the relay's spool, curl reaches Dovecot through SOCKS5 and the tunnel; then
 # the gateway's console on this terminal. Ctrl-D on an empty line stops everything.
+# STORE=dovecot: the relay hands the mails to a mail store (Dovecot over LMTP) that the
+# cloud side reads over IMAPS, instead of its Maildir spool.
+STORE ?=
 run: x86_64
-	bash tools/run-local.sh $(BUILD)/x86_64/gateway $(BUILD)/x86_64/relay/relay
+	STORE=$(STORE) bash tools/run-local.sh $(BUILD)/x86_64/gateway $(BUILD)/x86_64/relay/relay
 
 size: all virt
 	bash tools/size.sh $(ARCHES) aarch64-virt

@@ -75,7 +75,7 @@ static struct {
     unsigned nskipped;
     /* for show imap */
     uint32_t last_poll, last_uidvalidity;
-    uint64_t msgs, dups, bytes;
+    uint64_t msgs, dups, bytes, rejected;
     char verdict[IMAP_VERDICT_MAX];
 } sv;
 
@@ -407,7 +407,9 @@ static void send_start(void)
     command_sent(IM_SEND, imap_client_fetch(&sv.ic, sv.d.uid));
 }
 
-/* The relay's answer decides: stored or already there is delivered; else retried later. */
+/* The relay's answer decides: stored or already there is delivered; rejected (its store
+ * refused the message for good) stays on the server and is not fetched again; else it is
+ * retried later. */
 static void answer_done(void)
 {
     uint32_t uid = sv.d.uid;
@@ -418,6 +420,12 @@ static void answer_done(void)
         sv.bytes += sv.answer.status == DELIVERY_ST_STORED ? sv.d.length : 0;
         log_info("imap: UID %u (%llu bytes) %s", (unsigned)uid, (unsigned long long)sv.d.length,
                  sv.answer.status == DELIVERY_ST_STORED ? "stored" : "already delivered");
+    } else if (sv.answer.status == DELIVERY_ST_REJECTED) {
+        sv.rejected++;
+        skip_remember(uid);
+        sv_verdict("UID %u left on the server, not delivered again: %s", (unsigned)uid,
+                   sv.answer.text);
+        log_warnx("imap: %s", sv.verdict);
     } else {
         sv_verdict("relay refused UID %u: %s", (unsigned)uid, sv.answer.text);
         log_warnx("imap: %s", sv.verdict);
@@ -773,7 +781,7 @@ static void applied_now(uint8_t fp[32])
 /* see svc_imap.h */
 void imap_svc_start(void)
 {
-    uint64_t msgs = sv.msgs, dups = sv.dups, bytes = sv.bytes;
+    uint64_t msgs = sv.msgs, dups = sv.dups, bytes = sv.bytes, rejected = sv.rejected;
     uint32_t uidvalidity = sv.last_uidvalidity;
     uint8_t now[32];
     applied_now(now);
@@ -789,6 +797,7 @@ void imap_svc_start(void)
     sv.msgs = msgs;                  /* counters are since boot, not since the last commit */
     sv.dups = dups;
     sv.bytes = bytes;
+    sv.rejected = rejected;
     sv.last_uidvalidity = uidvalidity;   /* a change across restarts is still noticed */
     const struct config *c = cfg();
     if (!c->imap.enabled || !c->imap.server.host[0]) {
@@ -854,6 +863,10 @@ void imap_show(void (*out)(const char *fmt, ...))
     out("delivered: %llu message%s, %llu bytes; %llu already delivered\n",
         (unsigned long long)sv.msgs, sv.msgs == 1 ? "" : "s", (unsigned long long)sv.bytes,
         (unsigned long long)sv.dups);
+    if (sv.rejected) {
+        out("rejected:  %llu message%s by the relay's store, left on the server\n",
+            (unsigned long long)sv.rejected, sv.rejected == 1 ? "" : "s");
+    }
     if (session && (sv.state == IM_HASH || sv.state == IM_SEND || sv.state == IM_ANSWER)) {
         out("current:   UID %u, %llu bytes\n", (unsigned)sv.ic.fetch_uid,
             (unsigned long long)sv.ic.body_size);

@@ -1,7 +1,9 @@
 /* The IMAP receiver (issue 7): logs into the on-premise mailbox through the gateway's own
  * mappings (`set imap server VHOST:VPORT` must be a mapping), and delivers each new message
  * to the relay's spool through a tunnel stream (proto/hello_delivery.h delivery), then applies the
- * after-action to the delivered batch as one UID set. Nothing is lost: the after-action
+ * after-action to the delivered batch as one UID set. A message the relay's mail store
+ * rejects for good (answer "rejected") stays on the server, counted in `show imap`, and is
+ * not fetched again. Nothing is lost: the after-action
  * waits for the relay's answer (stored, or already have it); nothing is kept twice: the
  * relay deduplicates by SHA-256, so a message delivered again after a crash, a lost
  * connection or a UIDVALIDITY change is answered "already have it".
@@ -24,7 +26,9 @@
 #define GW_SVC_IMAP_H
 
 #define IMAP_RX_MAX 4096             /* bytes read from the server at once */
-#define IMAP_SKIP_MAX 32             /* oversized UIDs remembered so they are not read again */
+#define IMAP_SKIP_MAX 32             /* oversized UIDs, and those the relay's store rejected,
+                                        remembered so they are not read again (until a
+                                        restart of the receiver, or more than this many) */
 #define IMAP_RETRY_MIN_MS 2000       /* reconnect backoff after a failure, doubling ... */
 #define IMAP_RETRY_MAX_MS 60000      /* ... up to this */
 #define IMAP_ANSWER_MS 120000        /* the relay's answer after our FIN (fsync of a big file) */

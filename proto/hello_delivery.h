@@ -16,7 +16,8 @@
  *   'h' hello answer (relay) 1 status R (u8: 0 ok, 1 refused)  2 text
  *   'M' delivery (gateway)   1 length R (u64)  2 sha256 R (32 bytes)  3 uidvalidity R (u32)
  *                            4 uid R (u32)  5 folder R; the message's bytes follow
- *   'm' delivery answer      1 status R (u8: 0 stored, 1 already have it, 2 error)  2 text
+ *   'm' delivery answer      1 status R (u8: 0 stored, 1 already have it, 2 error,
+ *                            3 rejected)  2 text
  *
  * Parsers take (p, len) and return the message's length (> 0), 0 when more bytes are needed
  * (at most HELLO_MSG_MAX in all), or a negative enum hello_err; they never read past len. */
@@ -56,6 +57,11 @@ enum delivery_status {
     DELIVERY_ST_STORED = 0,          /* written and fsynced */
     DELIVERY_ST_DUPLICATE = 1,       /* already have it (same location and SHA-256) */
     DELIVERY_ST_ERROR = 2,           /* not stored: see text; the gateway retries later */
+    /* Not stored, and delivering it again would get the same: the relay's mail store
+     * refused this message or mailbox for good (LMTP 5xx). The gateway leaves it on its
+     * server and does not fetch it again. A gateway from before this status takes it as
+     * an error (any status but 0 and 1 is one): it retries, and loses nothing. */
+    DELIVERY_ST_REJECTED = 3,
 };
 
 struct hello {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "conftok.h"
 #include "hex.h"
@@ -40,6 +41,7 @@ const struct relay_limits relay_limits_default = {
     .location_spool_bytes = 1ull << 30,
     .location_spool_messages = 50000,
     .delivery_stall_s = 60,
+    .store_timeout_s = 60,
 };
 
 /* `limit NAME VALUE`: each limit, where it lives and its range. */
@@ -67,6 +69,7 @@ static const struct limit_def {
       1ull << 50 },
     U("location-spool-messages", location_spool_messages, 1, 1u << 30),
     U("delivery-stall", delivery_stall_s, 1, 3600),
+    U("store-timeout", store_timeout_s, 1, 600),
 #undef U
 };
 
@@ -315,6 +318,40 @@ static int jwt_issuer_line(struct relay_config *c, struct parse *ps, struct conf
     return 0;
 }
 
+/* `spool lmtp ADDR:PORT|unix:PATH`: where the mail store's LMTP listens. */
+static int spool_lmtp(struct relay_config *c, struct parse *ps, const char *target,
+                      const char *dir)
+{
+    struct sockaddr_in in;
+    struct sockaddr_un un;
+    if (c->spool[0]) {
+        return bad(ps, "spool: a Maildir and lmtp both given (the relay has one spool)");
+    }
+    if (strlen(target) >= sizeof c->lmtp_target) {
+        return bad(ps, "spool lmtp: longer than %d bytes", RELAY_PATH_MAX - 1);
+    }
+    memset(&c->lmtp_addr, 0, sizeof c->lmtp_addr);
+    if (strncmp(target, "unix:", 5) == 0) {
+        memset(&un, 0, sizeof un);
+        un.sun_family = AF_UNIX;
+        if (target[5] == 0 || path_from(un.sun_path, sizeof un.sun_path, dir, target + 5) != 0) {
+            return bad(ps, "spool lmtp: unix:PATH needs a path of at most %zu bytes",
+                       sizeof un.sun_path - 1);
+        }
+        memcpy(&c->lmtp_addr, &un, sizeof un);
+        c->lmtp_addr_len = (unsigned)sizeof un;
+        snprintf(c->lmtp_target, sizeof c->lmtp_target, "unix:%s", un.sun_path);
+    } else if (relay_parse_addr(target, &in) == 0) {
+        memcpy(&c->lmtp_addr, &in, sizeof in);
+        c->lmtp_addr_len = (unsigned)sizeof in;
+        snprintf(c->lmtp_target, sizeof c->lmtp_target, "%s", target);
+    } else {
+        return bad(ps, "spool lmtp: '%s' is neither an IPv4 ADDR:PORT nor unix:PATH", target);
+    }
+    c->lmtp = 1;
+    return 0;
+}
+
 static int directive(struct relay_config *c, struct parse *ps, struct conftok *tk,
                      const char *dir, unsigned *seen)
 {
@@ -332,6 +369,10 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
         c->has_metrics |= d[0] == 'm';
         return 0;
     }
+    if (strcmp(d, "spool") == 0 && n == 3 && strcmp(tk->t[1], "lmtp") == 0) {
+        *seen |= 32u;
+        return spool_lmtp(c, ps, tk->t[2], dir);
+    }
     if (strcmp(d, "cert") == 0 || strcmp(d, "key") == 0 || strcmp(d, "client-ca") == 0
         || strcmp(d, "spool") == 0) {
         /* "cert CHAIN.pem key KEY.pem" on one line works too. */
@@ -342,6 +383,9 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
                         : strcmp(w, "spool") == 0 ? c->spool : NULL;
             if (dst == NULL) {
                 return bad(ps, "%s: unexpected '%s'", d, w);
+            }
+            if (dst == c->spool && c->lmtp) {
+                return bad(ps, "spool: a Maildir and lmtp both given (the relay has one spool)");
             }
             if (i + 1 >= n) {
                 return bad(ps, "%s: expected a file name", w);
@@ -354,8 +398,14 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
         return 0;
     }
     if (strcmp(d, "location") == 0) {
-        if (n != 4 || strcmp(tk->t[2], "token-sha256") != 0) {
-            return bad(ps, "location: expected ID token-sha256 HEX");
+        if ((n != 4 && n != 6) || strcmp(tk->t[2], "token-sha256") != 0
+            || (n == 6 && strcmp(tk->t[4], "mailbox") != 0)) {
+            return bad(ps, "location: expected ID token-sha256 HEX [mailbox ADDRESS]");
+        }
+        if (n == 6 && !lmtp_address_valid(tk->t[5], strlen(tk->t[5]))) {
+            return bad(ps, "location %s: mailbox '%s' is not an address LMTP can carry "
+                       "(local@domain, at most %d bytes, no blanks, <, >, \" or \\)", tk->t[1],
+                       tk->t[5], LMTP_ADDR_MAX);
         }
         if (!hello_location_valid(tk->t[1], strlen(tk->t[1]))) {
             return bad(ps, "location: '%s' is not a Location ID (1..%d of A-Z a-z 0-9 . _ -)",
@@ -370,6 +420,9 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
         struct location *loc = &c->locs[c->nlocs];
         memset(loc, 0, sizeof *loc);
         snprintf(loc->id, sizeof loc->id, "%s", tk->t[1]);
+        if (n == 6) {
+            snprintf(loc->mailbox, sizeof loc->mailbox, "%s", tk->t[5]);
+        }
         if (unhex(tk->t[3], loc->token_sha256, 32) != 0) {
             return bad(ps, "location %s: token-sha256 must be 64 hex digits "
                        "(`relay token %s` makes one)", tk->t[1], tk->t[1]);
@@ -389,7 +442,7 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
                        "handshakes-per-source, handshake-threads, first-byte, handshake, socks, "
                        "socks-per-source, socks-auth, socks-idle, deliveries, location-streams, "
                        "location-deliveries, location-spool-bytes, location-spool-messages, "
-                       "delivery-stall");
+                       "delivery-stall, store-timeout");
         }
         if (parse_size(tk->t[2], &v) != 0 || v < ld->min || v > ld->max) {
             return bad(ps, "limit %s: '%s' is not a number from %llu to %llu", ld->name, tk->t[2],
@@ -544,6 +597,13 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
     if (c->nlocs == 0) {
         return bad(&ps, "no 'location' directive: no gateway could connect");
     }
+    for (unsigned i = 0; c->lmtp && i < c->nlocs; i++) {
+        if (c->locs[i].mailbox[0] == 0) {
+            return bad(&ps, "location %s has no mailbox: spool lmtp delivers each location's "
+                       "mail to its own (location %s token-sha256 HEX mailbox ADDRESS)",
+                       c->locs[i].id, c->locs[i].id);
+        }
+    }
     sort_revoked(c);
     return 0;
 }
@@ -653,7 +713,7 @@ int relay_config_load(struct relay_config *c, const char *path, char *err, size_
         return -1;
     }
     struct stat st;
-    if (stat(c->spool, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (!c->lmtp && (stat(c->spool, &st) != 0 || !S_ISDIR(st.st_mode))) {
         snprintf(err, errlen, "%s: spool %s: not a directory", path, c->spool);
         return -1;
     }

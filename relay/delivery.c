@@ -1,10 +1,22 @@
 /* relay mail delivery: a gateway-opened stream (after hello) carries a delivery header,
- * then exactly `length` message bytes, then FIN. The relay writes them to a tmp file in the
- * location's Maildir while hashing, checks length and SHA-256, fsyncs the file, renames it
- * into new/, fsyncs the directory, records the hash, and only then answers "stored". A
- * message whose hash it already has is answered "already have it" as soon as the header is
- * read (the gateway may stop sending; the rest is discarded). Any failure answers "error"
- * and leaves nothing in new/. One log line per delivery.
+ * then exactly `length` message bytes, then FIN. Two spools:
+ *
+ * Maildir (spool DIR): the relay writes the bytes to a tmp file in the location's Maildir
+ * while hashing, checks length and SHA-256, fsyncs the file, renames it into new/, fsyncs
+ * the directory, records the hash, and only then answers "stored". A message whose hash it
+ * already has is answered "already have it" as soon as the header is read (the gateway may
+ * stop sending; the rest is discarded). Any failure answers "error" and leaves nothing in
+ * new/ (but for a failed fsync of new/ itself: spool.c says why it stays).
+ *
+ * spool lmtp: the header opens an LMTP transaction to the location's mailbox in the mail
+ * store (spool_lmtp.c); the body is read from the stream only as fast as the store takes it
+ * (its bytes wait in the stream's window meanwhile), hashed on the way, and the end of data
+ * is sent only once length and SHA-256 are right: else the connection is dropped and the
+ * store keeps nothing. "stored" after the store's 250; "error" when the store is down,
+ * slow or answers 4xx (the gateway retries); "rejected" on 5xx (the gateway keeps the
+ * message on its server and does not deliver it again). Nothing touches the relay's disk.
+ *
+ * One log line per delivery.
  *
  * Limits (relay.h): at most `deliveries` messages in flight on the relay and
  * `location-deliveries` of one location, and a location's spool may hold at most
@@ -25,7 +37,9 @@
 
 enum dl_state {
     DL_HEADER,                   /* reading the header */
-    DL_BODY,                     /* writing the message */
+    DL_BODY,                     /* writing the message (to the tmp file, or to the store) */
+    DL_STORING,                  /* spool lmtp: whole and checked, the end of data sent: the
+                                    store's reply decides */
     DL_DISCARD,                  /* answered early: reading to the end and dropping */
     DL_ANSWERED,                 /* answer queued and FIN sent; waiting for the peer's FIN */
 };
@@ -41,6 +55,9 @@ struct delivery_rx {
     struct delivery d;
     int fd;
     char tmp[RELAY_PATH_MAX + 128];
+    struct lmtp_tx *tx;          /* spool lmtp: the store's transaction, until it ends */
+    size_t pend;                 /* body bytes that came with the header: hdr[pend..hdr_len),
+                                    taken as the tmp file or the store takes the rest */
     uint64_t got;
     br_sha256_context sha;
     uint8_t answer[HELLO_MSG_MAX];
@@ -52,14 +69,19 @@ struct delivery_rx {
 
 static struct delivery_rx *head;
 
-/* The body is over (stored, failed or dropped): its tmp file goes unless renamed, and it
- * no longer counts as in flight. */
+/* The body is over (stored, failed or dropped): its tmp file goes unless renamed, a store
+ * transaction still open is dropped (the store keeps nothing), and it no longer counts as
+ * in flight. */
 static void drop_tmp(struct delivery_rx *r)
 {
     if (r->fd >= 0) {
         close(r->fd);
         r->fd = -1;
         unlink(r->tmp);
+    }
+    if (r->tx) {
+        lmtp_tx_abort(r->tx);
+        r->tx = NULL;
     }
     if (r->counted) {
         r->counted = 0;
@@ -128,6 +150,8 @@ static void answer(struct delivery_rx *r, enum delivery_status st, const char *t
     } else if (st == DELIVERY_ST_DUPLICATE) {
         relay_m.deliveries_duplicate++;
         r->t->loc->duplicates++;
+    } else if (st == DELIVERY_ST_REJECTED) {
+        relay_m.deliveries_rejected++;
     } else {
         relay_m.deliveries_failed++;
     }
@@ -154,7 +178,9 @@ static enum refusal admit_body(struct delivery_rx *r, char *why, size_t cap)
                  "location-deliveries)", loc->deliveries);
         return RF_DELIVERIES;
     }
-    return spool_quota(loc, r->d.length, why, cap) != 0 ? RF_SPOOL_QUOTA : RF_COUNT;
+    /* The store keeps its own quota, and answers for it (4xx or 5xx). */
+    return !relay_cfg.lmtp && spool_quota(loc, r->d.length, why, cap) != 0 ? RF_SPOOL_QUOTA
+                                                                           : RF_COUNT;
 }
 
 static void header_step(struct delivery_rx *r)
@@ -171,7 +197,13 @@ static void header_step(struct delivery_rx *r)
         r->state = DL_DISCARD;
         return;
     }
-    if (spool_seen(r->t->loc, r->d.sha256)) {
+    int seen = spool_seen(r->t->loc, r->d.sha256);
+    if (seen == 2 && spool_settle(r->t->loc, &r->d) != 0) {
+        answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+        r->state = DL_DISCARD;
+        return;
+    }
+    if (seen) {
         answer(r, DELIVERY_ST_DUPLICATE, "already have it");
         r->state = DL_DISCARD;
         return;
@@ -186,36 +218,25 @@ static void header_step(struct delivery_rx *r)
     r->counted = 1;
     relay_m.deliveries_open++;
     r->t->loc->deliveries++;
-    r->fd = spool_tmp_open(r->t->loc, &r->d, r->tmp, sizeof r->tmp);
-    if (r->fd < 0) {
-        answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+    if (relay_cfg.lmtp) {
+        r->tx = lmtp_tx_start(r->t->loc, &r->d, r, why, sizeof why);
+    } else {
+        r->fd = spool_tmp_open(r->t->loc, &r->d, r->tmp, sizeof r->tmp);
+        snprintf(why, sizeof why, "relay cannot write its spool");
+    }
+    if (r->tx == NULL && r->fd < 0) {
+        answer(r, DELIVERY_ST_ERROR, why);
         drop_tmp(r);
         r->state = DL_DISCARD;
         return;
     }
     br_sha256_init(&r->sha);
+    r->pend = (size_t)n;                     /* message bytes that came with the header */
     r->state = DL_BODY;
-    /* Message bytes that came with the header. */
-    size_t extra = r->hdr_len - (size_t)n;
-    if (extra) {
-        if (extra > r->d.length) {
-            answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
-            drop_tmp(r);
-            r->state = DL_DISCARD;
-            return;
-        }
-        if (tmp_write(r, r->hdr + n, extra) != 0) {
-            answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
-            drop_tmp(r);
-            r->state = DL_DISCARD;
-            return;
-        }
-        br_sha256_update(&r->sha, r->hdr + n, extra);
-        r->got += extra;
-    }
 }
 
-static void body_end(struct delivery_rx *r)
+/* The gateway's FIN: the body is whole. Returns the state that follows. */
+static enum dl_state body_end(struct delivery_rx *r)
 {
     uint8_t sha[32];
     char name[RELAY_PATH_MAX];
@@ -224,6 +245,9 @@ static void body_end(struct delivery_rx *r)
         answer(r, DELIVERY_ST_ERROR, "stream ended before the announced length");
     } else if (memcmp(sha, r->d.sha256, 32) != 0) {
         answer(r, DELIVERY_ST_ERROR, "SHA-256 mismatch");
+    } else if (r->tx) {
+        lmtp_tx_end(r->tx);                  /* the store's reply answers the gateway */
+        return DL_STORING;
     } else if (tmp_sync_close(r) != 0) {
         answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
     } else {
@@ -235,14 +259,42 @@ static void body_end(struct delivery_rx *r)
         }
     }
     drop_tmp(r);
+    return DL_ANSWERED;
 }
 
-/* see relay.h */
-void delivery_on_stream(void *owner, unsigned ev)
+/* Body bytes arrived: into the tmp file or to the store, hashed on the way. A failure is
+ * answered and the rest of the body discarded. */
+static void body_bytes(struct delivery_rx *r, const uint8_t *p, size_t n)
 {
-    struct delivery_rx *r = owner;
+    if ((uint64_t)n > r->d.length - r->got) {
+        answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
+    } else if (r->tx == NULL && tmp_write(r, p, n) != 0) {
+        answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+    } else {
+        if (r->tx) {
+            lmtp_tx_write(r->tx, p, n);
+        }
+        br_sha256_update(&r->sha, p, n);
+        r->got += (uint64_t)n;
+        return;
+    }
+    drop_tmp(r);
+    r->state = DL_DISCARD;
+}
+
+/* How many body bytes to take now, at most cap: a tmp file takes any, the store what it
+ * has room for (0: it calls delivery_store_room() when it has). */
+static size_t body_room(const struct delivery_rx *r, size_t cap)
+{
+    size_t room = r->tx ? lmtp_tx_room(r->tx) : cap;
+    return room < cap ? room : cap;
+}
+
+/* Reads what the stream has and the state takes, then sends the answer and FIN, and frees
+ * the delivery once both sides are closed. */
+static void pump(struct delivery_rx *r)
+{
     static uint8_t buf[65536];
-    (void)ev;
     for (int round = 0; round < 64; round++) {
         long n;
         if (r->state == DL_HEADER) {
@@ -253,38 +305,40 @@ void delivery_on_stream(void *owner, unsigned ev)
                 header_step(r);
                 continue;
             }
+        } else if (r->state == DL_BODY && r->pend < r->hdr_len) {
+            size_t k = body_room(r, r->hdr_len - r->pend);   /* those that came with the header */
+            if (k == 0) {
+                break;
+            }
+            r->pend += k;
+            body_bytes(r, r->hdr + r->pend - k, k);
+            continue;
         } else {
-            n = yamux_read(r->st, buf, sizeof buf);
+            size_t want = r->state == DL_BODY ? body_room(r, sizeof buf) : sizeof buf;
+            if (want == 0) {
+                break;                           /* the store has no room yet */
+            }
+            /* (after the body, reads see FIN again or the gateway's RST; nothing else) */
+            n = yamux_read(r->st, buf, want);
             if (n > 0) {
                 r->active_ms = relay_now_ms();
-            }
-            if (n > 0 && r->state == DL_BODY) {
-                if ((uint64_t)n > r->d.length - r->got) {
-                    answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
-                    drop_tmp(r);
-                    r->state = DL_DISCARD;
-                } else if (tmp_write(r, buf, (size_t)n) != 0) {
-                    answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
-                    drop_tmp(r);
-                    r->state = DL_DISCARD;
-                } else {
-                    br_sha256_update(&r->sha, buf, (size_t)n);
-                    r->got += (uint64_t)n;
+                if (r->state == DL_BODY) {
+                    body_bytes(r, buf, (size_t)n);
                 }
-            }
-            if (n > 0) {
                 continue;
             }
         }
         if (n == YAMUX_EOF) {
             if (r->state == DL_HEADER) {
                 answer(r, DELIVERY_ST_ERROR, "stream ended inside the header");
+                r->state = DL_ANSWERED;
             } else if (r->state == DL_BODY) {
-                body_end(r);
+                r->state = body_end(r);
+            } else if (r->state == DL_DISCARD) {
+                r->state = DL_ANSWERED;
             }
-            r->state = DL_ANSWERED;
         } else if (n < 0) {                       /* reset: nobody to answer */
-            if (r->state == DL_BODY) {
+            if (r->state == DL_BODY || r->state == DL_STORING) {
                 log_info("delivery: location=%s tunnel=%u stream=%u reset by the gateway after "
                          "%llu bytes", r->t->loc->id, r->t->serial, r->stream_id,
                          (unsigned long long)r->got);
@@ -316,6 +370,37 @@ void delivery_on_stream(void *owner, unsigned ev)
 }
 
 /* see relay.h */
+void delivery_on_stream(void *owner, unsigned ev)
+{
+    (void)ev;
+    pump(owner);
+}
+
+/* see relay.h */
+void delivery_store_room(void *owner)
+{
+    struct delivery_rx *r = owner;
+    struct tunnel *t = r->t;
+    r->active_ms = relay_now_ms();           /* the store moves: the delivery is not stalled */
+    pump(r);
+    tunnel_mark_dirty(t);                    /* the window updates go out */
+}
+
+/* see relay.h */
+void delivery_store_done(void *owner, enum delivery_status status, const char *text)
+{
+    struct delivery_rx *r = owner;
+    struct tunnel *t = r->t;
+    r->tx = NULL;                            /* it ended: nothing to abort */
+    answer(r, status, text);
+    /* A store that failed before the body was all in: the rest is read and dropped. */
+    r->state = r->state == DL_STORING ? DL_ANSWERED : DL_DISCARD;
+    drop_tmp(r);
+    pump(r);
+    tunnel_mark_dirty(t);
+}
+
+/* see relay.h */
 void delivery_start(struct tunnel *t, struct yamux_stream *st)
 {
     struct delivery_rx *r = calloc(1, sizeof *r);
@@ -335,7 +420,7 @@ void delivery_start(struct tunnel *t, struct yamux_stream *st)
         head->prev = r;
     }
     head = r;
-    delivery_on_stream(r, YAMUX_EV_READ);
+    pump(r);
 }
 
 /* see relay.h */
@@ -355,8 +440,8 @@ void delivery_timers(uint64_t now)
     next = now + 1000;                       /* a second's precision is plenty */
     for (struct delivery_rx *r = head, *n; r; r = n) {
         n = r->next;
-        if (now - r->active_ms < limit) {
-            continue;
+        if (now - r->active_ms < limit || (r->tx && lmtp_tx_waiting(r->tx))) {
+            continue;                        /* (a store that owes us: store-timeout's) */
         }
         unsigned k = refusal(RF_DELIVERY_STALL);
         if (k) {

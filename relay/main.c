@@ -271,6 +271,10 @@ static int serve(const char *config)
             return 1;
         }
     }
+    if (relay_cfg.lmtp) {
+        log_info("spool: lmtp %s: each location's mail goes to its mailbox there, behind an "
+                 RELAY_TRACE_HEADER " header", relay_cfg.lmtp_target);
+    }
     /* A socket per SOCKS5 client and per tunnel: take all the descriptors we may. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -334,6 +338,7 @@ static int serve(const char *config)
             tunnel_timers(now);
             socks_timers(now);
             delivery_timers(now);
+            lmtp_timers(now);
             metrics_timers(now);
             tunnel_run_dirty();
             last_timers = now;

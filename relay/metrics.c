@@ -121,10 +121,12 @@ static size_t render(char *buf, size_t cap)
             "# TYPE relay_deliveries_total counter\n"
             "relay_deliveries_total{answer=\"stored\"} %llu\n"
             "relay_deliveries_total{answer=\"duplicate\"} %llu\n"
-            "relay_deliveries_total{answer=\"error\"} %llu\n",
+            "relay_deliveries_total{answer=\"error\"} %llu\n"
+            "relay_deliveries_total{answer=\"rejected\"} %llu\n",
         (unsigned long long)relay_m.deliveries_stored,
         (unsigned long long)relay_m.deliveries_duplicate,
-        (unsigned long long)relay_m.deliveries_failed);
+        (unsigned long long)relay_m.deliveries_failed,
+        (unsigned long long)relay_m.deliveries_rejected);
     gauge(&o, "relay_deliveries_in_flight", "Deliveries whose body is being written.",
           relay_m.deliveries_open);
     gauge(&o, "relay_spool_bytes", "Bytes in the locations' spools (new/ and cur/), as last "

@@ -1,5 +1,6 @@
 /* relay: the cloud side. Holds the gateways' tunnels (mutual TLS, yamux), offers SOCKS5 to
- * cloud applications and writes mail the gateways deliver into a Maildir spool.
+ * cloud applications and writes mail the gateways deliver into a Maildir spool, or hands it
+ * to a mail store over LMTP (`spool lmtp`, spool_lmtp.c).
  *
  * One process. The loop (main.c) is one thread with one epoll set; every socket is
  * non-blocking. TLS handshakes, the only work that costs real CPU per connection, run in a
@@ -16,7 +17,7 @@
  *
  * Limits: `limit NAME VALUE` lines (struct relay_limits; docs/protocol.md lists each with
  * its default and its cost). Fixed ones:
- *   RELAY_LOCATIONS_MAX        configured locations (about 300 B each, as configured)
+ *   RELAY_LOCATIONS_MAX        configured locations (about 560 B each, as configured)
  *   RELAY_TUNNELS_PER_LOC      live tunnels per location (HA)
  *   metrics.c                  8 scrapes at once, each holding its answer for at most 5 s
  * Memory per tunnel: see tunnel.c (one mapping whose pages are committed only while used;
@@ -27,11 +28,13 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "bearssl.h"
 #include "hello_delivery.h"
 #include "jws.h"
 #include "jwt.h"
+#include "lmtp.h"
 #include "socks5.h"
 #include "tls_io_fd.h"
 #include "tls_server.h"
@@ -93,6 +96,7 @@ struct relay_limits {
     uint64_t location_spool_bytes;   /* in the location's spool (new/ and cur/) */
     unsigned location_spool_messages;
     unsigned delivery_stall_s;   /* a delivery that moves no byte this long is dropped */
+    unsigned store_timeout_s;    /* spool lmtp: the store owes us a reply or room this long */
 };
 extern const struct relay_limits relay_limits_default;
 
@@ -100,6 +104,7 @@ extern const struct relay_limits relay_limits_default;
 struct location {
     char id[HELLO_LOCATION_MAX + 1];
     uint8_t token_sha256[32];
+    char mailbox[LMTP_ADDR_MAX + 1];     /* spool lmtp: the recipient ("" with a Maildir) */
     int removed;                 /* gone from the file at a reload: its slot stays, unused */
     struct location *hash_next;  /* relay_location()'s chain */
     struct tunnel *live[RELAY_TUNNELS_PER_LOC];
@@ -132,7 +137,11 @@ struct relay_config {
     struct sockaddr_in listen, socks, metrics;
     int has_metrics;
     char cert[RELAY_PATH_MAX], key[RELAY_PATH_MAX], client_ca[RELAY_PATH_MAX];
-    char spool[RELAY_PATH_MAX];
+    char spool[RELAY_PATH_MAX];  /* the Maildir root; "" with spool lmtp */
+    int lmtp;                    /* spool lmtp: deliveries go to a mail store */
+    char lmtp_target[RELAY_PATH_MAX];        /* as the file says: ADDR:PORT or unix:PATH */
+    struct sockaddr_storage lmtp_addr;       /* ... resolved: IPv4 or a UNIX socket */
+    unsigned lmtp_addr_len;
     char revoked_file[RELAY_PATH_MAX];       /* "" when none */
     struct relay_limits lim;
     struct location *locs;       /* locs_cap slots: as many as the file has lines; the
@@ -372,9 +381,14 @@ void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
 const struct jwt_issuer *jwtauth_issuer_by_id(const struct relay_config *c,
                                               const uint8_t id[32]);
 
-/* ---- spool ---- */
+/* ---- spool (spool.c): a Maildir per location ---- */
 int spool_prepare(struct location *loc, char *err, size_t errlen);
+/* Does loc's spool have the message with this SHA-256? 0 no; 1 yes, durably; 2 it is in
+ * new/, but the fsync that makes it last failed: spool_settle() before saying so. */
 int spool_seen(const struct location *loc, const uint8_t sha[32]);
+/* A message spool_seen() calls 2: fsync new/ again and record it. 0 when it now lasts (or
+ * a consumer already took it), -1 (logged) when it still may not. */
+int spool_settle(struct location *loc, const struct delivery *d);
 /* Move tmp_name into new/ durably and record it; returns 0 or -1 (logged). */
 int spool_commit(struct location *loc, const char *tmp_path, const struct delivery *d,
                  char *final_name, size_t cap);
@@ -383,6 +397,35 @@ int spool_tmp_open(struct location *loc, const struct delivery *d, char *path, s
  * counts are refreshed from the directories (at most once a second) before a refusal, so
  * a consumer that took messages away is seen. */
 int spool_quota(struct location *loc, uint64_t len, char *why, size_t cap);
+
+/* ---- spool lmtp (spool_lmtp.c): each delivery one LMTP transaction to the mail store, on
+ * a non-blocking connection of its own from the loop, bounded by the deliveries limits ---- */
+#define RELAY_TRACE_HEADER "X-Relay-Delivery"    /* the one header the relay prepends */
+struct lmtp_tx;
+/* Opens the store's transaction for d to loc's mailbox (the connection is under way). The
+ * owner, a delivery, is then told delivery_store_room() whenever message bytes may go, and
+ * delivery_store_done() once, with the outcome. NULL, with why, when it could not start. */
+struct lmtp_tx *lmtp_tx_start(struct location *loc, const struct delivery *d, void *owner,
+                              char *why, size_t cap);
+/* How many message bytes lmtp_tx_write() takes now: 0 before the store asked for the
+ * message, after its end, and while earlier bytes wait for the socket. */
+size_t lmtp_tx_room(const struct lmtp_tx *tx);
+/* n <= lmtp_tx_room(); they go out as the socket takes them. */
+void lmtp_tx_write(struct lmtp_tx *tx, const uint8_t *p, size_t n);
+/* The message is whole and checked: the end of data goes out (lmtp_tx_room() was not 0). */
+void lmtp_tx_end(struct lmtp_tx *tx);
+/* 1 while the store owes a reply or taking bytes (its timeout runs), 0 while the store waits
+ * for the gateway's bytes. */
+int lmtp_tx_waiting(const struct lmtp_tx *tx);
+/* Gives up: the connection closes without the end of data, so the store keeps nothing
+ * (after lmtp_tx_end it may have it: the trace header makes a second delivery a duplicate).
+ * The owner hears nothing more. */
+void lmtp_tx_abort(struct lmtp_tx *tx);
+void lmtp_timers(uint64_t now);
+/* The delivery's side (delivery.c). */
+void delivery_store_room(void *owner);
+/* status: stored, error (try again) or rejected (5xx); text for the log and the answer. */
+void delivery_store_done(void *owner, enum delivery_status status, const char *text);
 
 /* ---- metrics ---- */
 struct relay_metrics {
@@ -393,7 +436,7 @@ struct relay_metrics {
     uint64_t socks_reload_closes;    /* sessions whose credential a reload withdrew */
     uint64_t socks_replies[9];   /* by reply code; 9+ counted in [1] */
     uint64_t bytes_up, bytes_down;
-    uint64_t deliveries_stored, deliveries_duplicate, deliveries_failed;
+    uint64_t deliveries_stored, deliveries_duplicate, deliveries_failed, deliveries_rejected;
     uint64_t spool_bytes;        /* over all locations, as last counted */
     uint64_t yamux_violations;
     uint64_t yamux_pool_resets;  /* streams reset for sitting on a full receive pool unread */

@@ -1,10 +1,11 @@
 /* relay reload (SIGHUP): the configuration file is read again, whole, and checked as
  * `relay --check` checks it (the identity files too); then what can change under running
- * tunnels is applied: the revoked gateway certificates, the locations (tokens changed,
- * locations added or removed), and the jwt-issuer keys and jwt-skew. Tunnels whose
+ * tunnels is applied: the revoked gateway certificates, the locations (tokens and mailboxes
+ * changed, locations added or removed), and the jwt-issuer keys and jwt-skew. Tunnels whose
  * certificate is now revoked, or whose location is gone, are closed; so are SOCKS5
  * sessions whose credential is withdrawn (a changed token, a removed or rotated issuer
- * key): a session opened with a leaked credential must not outlive its rotation. A file that does not pass changes nothing: the error is logged and
+ * key): a session opened with a leaked credential must not outlive its rotation. A file
+ * that does not pass changes nothing: the error is logged and
  * the running configuration stays. What the sockets and TLS took at start (the listen,
  * socks and metrics addresses, cert, key, client-ca, spool) needs a restart, and the
  * reload says so when it changed. */
@@ -31,7 +32,8 @@ static void restart_only_changes(const struct relay_config *n, char *out, size_t
         { strcmp(o->cert, n->cert) != 0, "cert" },
         { strcmp(o->key, n->key) != 0, "key" },
         { strcmp(o->client_ca, n->client_ca) != 0, "client-ca" },
-        { strcmp(o->spool, n->spool) != 0, "spool" },
+        { strcmp(o->spool, n->spool) != 0 || o->lmtp != n->lmtp
+          || strcmp(o->lmtp_target, n->lmtp_target) != 0, "spool" },
         { memcmp(&o->lim, &n->lim, sizeof o->lim) != 0, "limit" },
     };
     size_t len = 0;
@@ -81,6 +83,8 @@ static unsigned add_and_update(const struct relay_config *next)
             added++;
         }
         memcpy(loc->token_sha256, next->locs[j].token_sha256, 32);
+        /* The next delivery goes to the new mailbox; those under way keep theirs. */
+        memcpy(loc->mailbox, next->locs[j].mailbox, sizeof loc->mailbox);
     }
     return added;
 }

@@ -1,9 +1,19 @@
 /* relay spool: a Maildir per location (SPOOL/ID/{tmp,new,cur}) and the set of SHA-256s
- * delivered there, for "already have it". The set is kept in memory and in an append-only
- * file SPOOL/ID/.relay-index ("HEX UIDVALIDITY UID NAME" per line, fsynced before a
- * delivery is acknowledged); at start it is rebuilt from that file and from the names in
- * new/ and cur/ ("SECONDS.HEX.HOST,S=SIZE"), so a crash between rename and index append
- * loses nothing. Consumers may move or delete messages: the index still remembers them. */
+ * delivered there, for "already have it": the same key, location and SHA-256, as the
+ * LMTP store's duplicate test uses (spool_lmtp.c). The set is kept in memory and in an
+ * append-only file SPOOL/ID/.relay-index ("HEX UIDVALIDITY UID NAME" per line, NAME "-"
+ * for a message settled later, see below; fsynced before a delivery is acknowledged); at
+ * start it is rebuilt from that file and from the names in new/ and cur/
+ * ("SECONDS.HEX.HOST,S=SIZE"), so a crash between rename and index append loses nothing.
+ * Consumers may move or delete messages: the index still remembers them.
+ *
+ * A failed fsync of new/ after the rename: the message is in new/ (a consumer may take it
+ * at once) but may not last a crash. It is not taken out again (a consumer may already
+ * have it, and the gateway's retry would then make a second copy): it stays, answered
+ * "error", and its hash is kept as unsettled. The gateway's retry finds it so and fsyncs
+ * new/ again (spool_settle): once that succeeds it is answered "already have it". So a
+ * message is never acknowledged before it lasts, and never stored twice; unsettled hashes
+ * live in memory only (after a restart the names in new/ speak for what is there). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,22 +42,36 @@ static size_t slot_of(const struct spool_index *ix, const uint8_t sha[32])
     return h & (ix->cap - 1);
 }
 
-static int index_has(const struct spool_index *ix, const uint8_t sha[32])
+enum { IX_FREE, IX_DURABLE, IX_UNSETTLED };     /* a slot's used[] */
+
+/* The slot holding sha, or -1. */
+static long index_find(const struct spool_index *ix, const uint8_t sha[32])
 {
     for (size_t i = slot_of(ix, sha), k = 0; k < ix->cap; k++, i = (i + 1) & (ix->cap - 1)) {
-        if (!ix->used[i]) {
-            return 0;
+        if (ix->used[i] == IX_FREE) {
+            return -1;
         }
         if (memcmp(ix->keys[i], sha, 32) == 0) {
-            return 1;
+            return (long)i;
         }
     }
-    return 0;
+    return -1;
 }
 
-static int index_add(struct spool_index *ix, const uint8_t sha[32])
+static int index_has(const struct spool_index *ix, const uint8_t sha[32])
 {
-    if (index_has(ix, sha)) {
+    long i = ix->cap ? index_find(ix, sha) : -1;
+    return i < 0 ? 0 : ix->used[i];
+}
+
+/* Enters sha as durable or unsettled (durable wins over unsettled, never the reverse). */
+static int index_add(struct spool_index *ix, const uint8_t sha[32], int state)
+{
+    long at = ix->cap ? index_find(ix, sha) : -1;
+    if (at >= 0) {
+        if (state == IX_DURABLE) {
+            ix->used[at] = IX_DURABLE;
+        }
         return 0;
     }
     if (2 * (ix->n + 1) > ix->cap) {              /* grow at half full */
@@ -61,8 +85,8 @@ static int index_add(struct spool_index *ix, const uint8_t sha[32])
             return -1;
         }
         for (size_t i = 0; i < ix->cap; i++) {
-            if (ix->used[i]) {
-                index_add(&bigger, ix->keys[i]);
+            if (ix->used[i] != IX_FREE) {
+                index_add(&bigger, ix->keys[i], ix->used[i]);
             }
         }
         free(ix->keys);
@@ -74,7 +98,7 @@ static int index_add(struct spool_index *ix, const uint8_t sha[32])
         i = (i + 1) & (ix->cap - 1);
     }
     memcpy(ix->keys[i], sha, 32);
-    ix->used[i] = 1;
+    ix->used[i] = (uint8_t)state;
     ix->n++;
     return 0;
 }
@@ -105,7 +129,7 @@ static void scan_dir(struct spool_index *ix, const char *dir, unsigned *msgs, ui
         }
         const char *dot = strchr(e->d_name, '.');
         if (ix && dot && strlen(dot + 1) > 64 && dot[65] == '.' && unhex32(dot + 1, sha) == 0) {
-            index_add(ix, sha);
+            index_add(ix, sha, IX_DURABLE);
         }
         const char *sz = strstr(e->d_name, ",S=");
         struct stat st;
@@ -172,6 +196,9 @@ int spool_prepare(struct location *loc, char *err, size_t errlen)
     static const char *const subs[] = { "", "tmp", "new", "cur" };
     char path[RELAY_PATH_MAX + 128], line[256];
     uint8_t sha[32];
+    if (relay_cfg.lmtp) {
+        return 0;                        /* the store has the mailboxes; nothing on our disk */
+    }
     if (host[0] == 0) {
         gethostname(host, sizeof host - 1);
         for (char *p = host; *p; p++) {          /* Maildir: no '/' or ':' in names */
@@ -196,7 +223,7 @@ int spool_prepare(struct location *loc, char *err, size_t errlen)
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof line, f)) {
         if (strlen(line) > 64 && unhex32(line, sha) == 0) {
-            index_add(loc->index, sha);
+            index_add(loc->index, sha, IX_DURABLE);
         }
     }
     if (f) {
@@ -226,7 +253,7 @@ int spool_prepare(struct location *loc, char *err, size_t errlen)
 /* see relay.h */
 int spool_seen(const struct location *loc, const uint8_t sha[32])
 {
-    return loc->index && index_has(loc->index, sha);
+    return loc->index ? index_has(loc->index, sha) : 0;
 }
 
 /* see relay.h */
@@ -245,22 +272,47 @@ int spool_tmp_open(struct location *loc, const struct delivery *d, char *path, s
     return fd;
 }
 
+/* 0, or the errno of what failed: open or fsync (returned, not left in errno, which the
+ * close after a failed fsync could overwrite). */
 static int fsync_path(const char *path, int flags)
 {
     int fd = open(path, flags | O_CLOEXEC);
     if (fd < 0) {
-        return -1;
+        return errno;
     }
-    int r = fsync(fd);
+    int err = fsync(fd) != 0 ? errno : 0;
     close(fd);
-    return r;
+    return err;
+}
+
+/* "HEX UIDVALIDITY UID NAME" appended to the location's index file and fsynced. A failure
+ * is logged only: the name in new/ carries the hash, so a restart still knows it. */
+static void index_append(struct location *loc, const struct delivery *d, const char *name)
+{
+    char hex[65], path[RELAY_PATH_MAX + 128], line[600];
+    relay_hex(d->sha256, 32, hex);
+    loc_path(path, sizeof path, loc, ".relay-index");
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int n = snprintf(line, sizeof line, "%s %lu %lu %s\n", hex, (unsigned long)d->uidvalidity,
+                     (unsigned long)d->uid, name);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+        ssize_t w = write(fd, line, (size_t)n);
+        err = w != n ? (w < 0 ? errno : EIO) : fsync(fd) != 0 ? errno : 0;
+    }
+    if (err) {
+        log_warnx("%s: %s: %s", __func__, path, strerror(err));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
 }
 
 /* see relay.h */
 int spool_commit(struct location *loc, const char *tmp_path, const struct delivery *d,
                  char *final_name, size_t cap)
 {
-    char hex[65], dir[RELAY_PATH_MAX + 128], path[RELAY_PATH_MAX + 400], line[600];
+    char hex[65], dir[RELAY_PATH_MAX + 128], path[RELAY_PATH_MAX + 400];
     relay_hex(d->sha256, 32, hex);
     snprintf(final_name, cap, "%lld.%s.%s,S=%llu", (long long)time(NULL), hex, host,
              (unsigned long long)d->length);
@@ -270,29 +322,38 @@ int spool_commit(struct location *loc, const char *tmp_path, const struct delive
         log_err("%s: %s: %s", __func__, path, strerror(errno));
         return -1;
     }
-    if (fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0) {
-        /* The rename may not last a crash, and the gateway will deliver again after our
-         * "error": take the file back out of new/, or the retry would make a second copy. */
-        log_err("%s: %s: fsync: %s", __func__, dir, strerror(errno));
-        unlink(path);
-        (void)fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    int err = fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    if (err) {
+        /* The rename may not last a crash, yet a consumer may have the file already:
+         * it stays, unsettled, and the gateway's retry settles it (see the top). */
+        log_err("%s: %s: fsync: %s: %s stays in new/, answered \"error\" until an fsync "
+                "succeeds", __func__, dir, strerror(err), final_name);
+        index_add(loc->index, d->sha256, IX_UNSETTLED);
+        loc->spool_msgs++;
+        loc->spool_bytes += d->length;
+        relay_m.spool_bytes += d->length;
         return -1;
     }
-    loc_path(dir, sizeof dir, loc, ".relay-index");
-    int fd = open(dir, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int n = snprintf(line, sizeof line, "%s %lu %lu %s\n", hex, (unsigned long)d->uidvalidity,
-                     (unsigned long)d->uid, final_name);
-    if (fd < 0 || write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
-        /* The message is durable in new/ and its name carries the hash: a restart still
-         * knows it. Only this run's memory must learn it, below. */
-        log_warnx("%s: %s: %s", __func__, dir, strerror(errno));
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    index_add(loc->index, d->sha256);
+    index_append(loc, d, final_name);
+    index_add(loc->index, d->sha256, IX_DURABLE);
     loc->spool_msgs++;
     loc->spool_bytes += d->length;
     relay_m.spool_bytes += d->length;
+    return 0;
+}
+
+/* see relay.h */
+int spool_settle(struct location *loc, const struct delivery *d)
+{
+    char dir[RELAY_PATH_MAX + 128];
+    loc_path(dir, sizeof dir, loc, "new");
+    int err = fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    if (err) {
+        log_err("%s: %s: fsync: %s: the message delivered earlier stays unsettled", __func__,
+                dir, strerror(err));
+        return -1;
+    }
+    index_append(loc, d, "-");
+    index_add(loc->index, d->sha256, IX_DURABLE);
     return 0;
 }

@@ -16,7 +16,7 @@
 #   PREFIX/sbin/gateway -> ../lib/gateway/x86_64/gateway     the image that runs here
 #   PREFIX/share/man/man1/flashtool.1, man8/{gateway,relay}.8
 #   PREFIX/lib/systemd/system/relay.service
-#   PREFIX/share/doc/gateway/{README.md,*.md,relay.conf.example}
+#   PREFIX/share/doc/gateway/{README.md,*.md,relay.conf.example}, .../store/ (tools/store)
 #   SYSCONFDIR/relay/relay.conf                              only if absent
 set -euo pipefail
 
@@ -73,6 +73,9 @@ doc=$root$PREFIX/share/doc/gateway
 step "docs in $doc"
 install -d -m 0755 "$doc"
 install -m 0644 README.md docs/*.md tools/systemd/relay.conf.example "$doc/"
+# Dovecot as the relay's mail store (spool lmtp): docs/operator-guide.md section 15.
+install -d -m 0755 "$doc/store"
+install -m 0644 tools/store/90-relay-store.conf tools/store/relay-dedup.sieve "$doc/store/"
 
 conf=$root$SYSCONFDIR/relay/relay.conf
 install -d -m 0755 "$root$SYSCONFDIR/relay"

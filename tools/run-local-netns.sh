@@ -5,6 +5,7 @@
 
 lab_enter() { # GW RELAY
     t_enter_netns "$@"
+    LAB_LMTP_PORT=24 LAB_STORE_PORT=2993      # STORE=dovecot: the store on 127.0.0.1
     LAB_WHERE="in a private network namespace (nothing here reaches your network)"
     LAB_OTHER=", inside this namespace"
     LAB_NSENTER="nsenter --net=/proc/$$/ns/net "

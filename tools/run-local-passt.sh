@@ -33,8 +33,8 @@ lab_enter() { # GW RELAY
     trap t_cleanup EXIT
     DV_UNPRIVILEGED=1
     local ports socks
-    ports=$(lab_free_ports 4)
-    read -r E2E_IMAP_PORT E2E_IMAPS_PORT E2E_TUNNEL_PORT socks <<< "$ports"
+    ports=$(lab_free_ports 6)
+    read -r E2E_IMAP_PORT E2E_IMAPS_PORT E2E_TUNNEL_PORT socks LAB_LMTP_PORT LAB_STORE_PORT <<< "$ports"
     E2E_LISTEN=127.0.0.1 E2E_SERVER=$LAB_HOST E2E_SOCKS=127.0.0.1:$socks
     E2E_NET="set net address dhcp" E2E_GW_NET=stream:$T_TMP/passt.sock E2E_WIRE=lab_passt
     LAB_WHERE="on this machine's loopback, the gateway's network through passt (not root: no namespace, nothing privileged)"

@@ -12,3 +12,7 @@ target_include_directories(fuzz_relay_config PRIVATE ${CMAKE_SOURCE_DIR}/relay)
 # SOCKS5 method 0x80: the request, the JWT's compact form, base64, the JSON reader. Seeds in
 # corpus/jwt/ (tokens as SAP's clients send them, a 0x80 request, JSON odds and ends).
 gw_fuzz_target(jwt SOURCES fuzz_jwt.c LIBS gw_proto)
+# The relay's LMTP client engine (proto/lmtp): what a store says, the message it is handed.
+# Seeds in corpus/lmtp/: Dovecot 2.3's LMTP transcripts (stored, 5xx to RCPT, 4xx at the
+# end of data) and hand-made hostile ones; the first byte is the packet size.
+gw_fuzz_target(lmtp SOURCES fuzz_lmtp.c LIBS ${TUNNEL_FUZZ_LIBS})

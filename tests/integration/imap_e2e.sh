@@ -6,7 +6,9 @@
 #   e2e_setup N LARGE             PKI, wire, Dovecot holding N mails (LARGE of them ~2.9 MiB),
 #                                 relay configured and started (e2e_relay), flash provisioned
 #   e2e_pki, e2e_wire, e2e_relay_config, e2e_provision   the steps, for tests that need
-#                                 another order; E2E_RELAY_EXTRA (relay.conf lines) and
+#                                 another order; E2E_RELAY_EXTRA (relay.conf lines),
+#                                 E2E_SPOOL (the spool line: spool lmtp ...) with
+#                                 E2E_MAILBOX (loc1's mailbox there) and
 #                                 E2E_SETUP_EXTRA (an array of console lines before the last
 #                                 commit) add to the defaults
 #   e2e_relay_start / e2e_gateway_start   (re)start them; E2E_RELAY_PID, E2E_GW_PID
@@ -63,8 +65,8 @@ listen $E2E_LISTEN:$E2E_TUNNEL_PORT
 cert $P/relay-chain.pem key $P/relay.key
 client-ca $P/inter.pem
 socks $E2E_SOCKS
-$(grep '^location' "$T_TMP/token-loc1.txt")
-spool spool
+$(grep '^location' "$T_TMP/token-loc1.txt")${E2E_MAILBOX:+ mailbox $E2E_MAILBOX}
+${E2E_SPOOL:-spool spool}
 ${E2E_RELAY_EXTRA:-}
 EOC
 }

@@ -28,7 +28,8 @@ done
 for f in usr/share/man/man1/flashtool.1 usr/share/man/man8/gateway.8 \
          usr/share/man/man8/relay.8 usr/lib/systemd/system/relay.service \
          usr/share/doc/gateway/relay.conf.example usr/share/doc/gateway/README.md \
-         usr/share/doc/gateway/protocol.md etc/relay/relay.conf; do
+         usr/share/doc/gateway/protocol.md usr/share/doc/gateway/store/90-relay-store.conf \
+         usr/share/doc/gateway/store/relay-dedup.sieve etc/relay/relay.conf; do
     [ -f "$root/$f" ] || fail "$f not installed"
     [ "$(stat -c %a "$root/$f")" = 644 ] || fail "$f: mode $(stat -c %a "$root/$f"), not 644"
 done

@@ -530,8 +530,8 @@ static void delivery_step(void)
     }
     struct hello_answer a;
     if (answer_parse(d->ans, d->ans_len, HELLO_K_DELIVERY_ANSWER, &a) > 0) {
-        static const char *const st[] = { "stored", "already have it", "error" };
-        printf("delivery %s: %s (%s)\n", d->file, a.status < 3 ? st[a.status] : "?", a.text);
+        static const char *const st[] = { "stored", "already have it", "error", "rejected" };
+        printf("delivery %s: %s (%s)\n", d->file, a.status < 4 ? st[a.status] : "?", a.text);
         yamux_close(d->st);
         yamux_release(d->st);     /* the relay closed its side after answering */
         d->st = NULL;

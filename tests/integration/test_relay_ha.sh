@@ -21,14 +21,33 @@
 #
 # A relay killed after writing a message durably but before the gateway read its "stored"
 # would leave a second copy on the relay the gateway delivers to next (each relay dedups its
-# own spool): at least once across relays, exactly once in the one store the cloud-consumer
-# issue brings. The kill here lands inside a body, which is the case that must lose nothing.
+# own spool): at least once across relays. The kill here lands inside a body, which is the
+# case that must lose nothing. The store mode closes that gap:
 #
-# Usage: test_relay_ha.sh GATEWAY RELAY MAKE_PKI
+# store (issue 19): the same lab, the three relays with `spool lmtp` into one mail store (a
+#   second Dovecot on 127.0.0.1: LMTP, IMAPS, the relay's Sieve duplicate test from
+#   tools/store), each through lmtp_window.py, and 300 market mails (150 in each folder, 10
+#   of ~1.6 MB) waiting when the gateways start;
+#   - while they flow, relays are SIGKILLed at random moments and restarted (at least 10
+#     kills in all), among them some at the one moment that matters: lmtp_window.py kills
+#     the relay after the store's 250 to the end of data, before the relay reads it; the
+#     store is restarted once (doveadm stop, start);
+#   - mbsync, as a cloud consumer, pulls loc1's mailbox over IMAPS all along, and deletes
+#     on the store what it took;
+#   - at the end every mail is in the store exactly once: loc1's as mbsync took them (its
+#     Maildir ends lines in LF, and it adds an X-TUID header), loc2's read back over IMAPS by curl byte-exact behind the
+#     one X-Relay-Delivery header; the store's duplicate test discarded the re-deliveries
+#     (at least one per kill in the window); both folders on the source server are empty;
+#     no relay has a spool directory with anything in it;
+#   - a reload points loc1 at a mailbox the store does not have: a new mail is answered
+#     "rejected" (550 to RCPT TO), the gateway's `show imap` says so, and the mail stays on
+#     the source server without being delivered again.
+#
+# Usage: test_relay_ha.sh GATEWAY RELAY MAKE_PKI [kill|store]
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot.sh"
 t_enter_netns "$@"
-GW=$1 RELAY=$2 MAKE_PKI=$3
+GW=$1 RELAY=$2 MAKE_PKI=$3 MODE=${4:-kill}
 . "$T_DIR/imap_e2e.sh"
 ulimit -n 8192
 # Small socket buffers in this namespace: a download at curl's --limit-rate then keeps its
@@ -45,6 +64,14 @@ ip tuntap add dev gwtap1 mode tap
 ip addr add 198.51.100.1/24 dev gwtap1
 ip link set gwtap1 up
 dv_start "$T_TMP/dv" "$P/chain-ec.pem" "$P/leaf-ec.key" 192.0.2.1 143 993
+if [ "$MODE" = store ]; then
+    STORE=$T_TMP/store
+    dvs_start "$STORE" "$P/chain-ec.pem" "$P/leaf-ec.key" 127.0.0.1 2424 2993 \
+        loc1@relay.example:pw-loc1 loc2@relay.example:pw-loc2
+    N=150 NLARGE=5
+    dv_fill $N $NLARGE "$SIZE" INBOX 1
+    dv_fill $N $NLARGE "$SIZE" Archive 1001
+fi
 mkdir -p "$T_TMP/www"
 head -c $((4 << 20)) /dev/urandom > "$T_TMP/www/big"
 (cd "$T_TMP/www" && exec python3 -m http.server 8080 --bind 192.0.2.1) > "$T_TMP/http.log" 2>&1 &
@@ -56,21 +83,49 @@ T_PIDS+=($!)
 TOKEN1=$(sed -n 's/^token for loc1.*: //p' "$T_TMP/token-loc1.txt")
 TOKEN2=$(sed -n 's/^token for loc2.*: //p' "$T_TMP/token-loc2.txt")
 RPID=()
-for r in 1 2 3; do
+relay_conf() { # R [MAILBOX1]: relay R's configuration (store mode: loc1's mailbox)
+    local r=$1 spool="spool spool-$1" m1="" m2=""
     mkdir -p "$T_TMP/spool-$r"
+    if [ "$MODE" = store ]; then
+        # Each relay reaches the store through its own lmtp_window.py (port 2430+R).
+        spool="spool lmtp 127.0.0.1:$((2430 + r))"
+        m1=" mailbox ${2:-loc1@relay.example}" m2=" mailbox loc2@relay.example"
+    fi
     cat > "$T_TMP/relay-$r.conf" <<EOC
 listen 192.0.2.1:$((7442 + r))
 cert $P/relay-chain.pem key $P/relay.key
 client-ca $P/inter.pem
 socks 127.0.0.1:$((1080 + r))
 metrics 127.0.0.1:$((9100 + r))
-spool spool-$r
-$(grep '^location' "$T_TMP/token-loc1.txt")
-$(grep '^location' "$T_TMP/token-loc2.txt")
+$spool
+$(grep '^location' "$T_TMP/token-loc1.txt")$m1
+$(grep '^location' "$T_TMP/token-loc2.txt")$m2
 EOC
-    t_spawn "relay-$r" "$RELAY" --config "$T_TMP/relay-$r.conf"
-    RPID[r]=${T_PIDS[-1]}
-    t_wait_log "relay-$r" 'listening: tunnels' 10
+}
+relay_start() { # R: (again) with its log appended to, its PID in relay-R.pid
+    local r=$1 n i
+    touch "$T_TMP/relay-$r.log"
+    n=$(grep -c 'listening: tunnels' "$T_TMP/relay-$r.log" || true)
+    "$RELAY" --config "$T_TMP/relay-$r.conf" >> "$T_TMP/relay-$r.log" 2>&1 < /dev/null &
+    disown $!                                # no "Killed" line on the terminal for each kill
+    RPID[r]=$!
+    T_PIDS+=($!)
+    echo "$!" > "$T_TMP/relay-$r.pid"
+    for ((i = 0; i < 100; i++)); do
+        [ "$(grep -c 'listening: tunnels' "$T_TMP/relay-$r.log" || true)" -gt "${n:-0}" ] && return 0
+        sleep 0.1
+    done
+    t_fail "relay $r did not start again"
+}
+for r in 1 2 3; do
+    relay_conf "$r"
+    if [ "$MODE" = store ]; then
+        # The window: the 5th and 25th end-of-data replies through each relay's proxy.
+        python3 "$T_DIR/lmtp_window.py" $((2430 + r)) 2424 "$T_TMP/relay-$r.pid" 5,25 \
+            > "$T_TMP/window-$r.log" 2>&1 &
+        T_PIDS+=($!)
+    fi
+    relay_start "$r"
 done
 
 # ---- two gateways, provisioned through their console language ----
@@ -99,8 +154,12 @@ provision() { # NAME FLASH NET LOCATION FOLDER
 }
 provision gwa "$T_TMP/gwa.img" "set net address 192.0.2.2/24 gateway 192.0.2.1" loc1 INBOX
 provision gwb "$T_TMP/gwb.img" "set net address 198.51.100.2/24 gateway 198.51.100.1" loc2 Archive
-t_spawn gwa "$GW" --flash "$T_TMP/gwa.img" --net tap:gwtap0
-GWA_PID=${T_PIDS[-1]}
+# Gateway A with its console on a pipe (`show imap` in the store mode).
+mkfifo "$T_TMP/gwa-console"
+exec 3<> "$T_TMP/gwa-console"
+"$GW" --flash "$T_TMP/gwa.img" --net tap:gwtap0 < "$T_TMP/gwa-console" > "$T_TMP/gwa.log" 2>&1 &
+GWA_PID=$!
+T_PIDS+=($GWA_PID)
 t_spawn gwb "$GW" --flash "$T_TMP/gwb.img" --net tap:gwtap1
 GWB_PID=${T_PIDS[-1]}
 for g in gwa gwb; do
@@ -113,6 +172,193 @@ for r in 1 2 3; do
     t_wait_log "relay-$r" 'tunnel up: location=loc2' 5
 done
 t_log "two gateways, each with a tunnel to each of three relays"
+
+# ---- store mode: 300 mails through relays that keep dying, into one store ----
+if [ "$MODE" = store ]; then
+    # loc1's cloud consumer: mbsync over IMAPS (mail.example.test is 127.0.0.1 in its own
+    # mount namespace's /etc/hosts), taking each new mail out of its Maildir once pulled;
+    # its next round deletes on the store what it took.
+    C=$T_TMP/consumer
+    mkdir -p "$C/near" "$C/processed"
+    printf '127.0.0.1 mail.example.test\n' > "$T_TMP/hosts"
+    cat > "$C/mbsyncrc" <<EOC
+IMAPAccount store
+Host mail.example.test
+Port 2993
+User loc1@relay.example
+Pass pw-loc1
+AuthMechs LOGIN
+SSLType IMAPS
+SystemCertificates no
+CertificateFile $P/root.pem
+
+IMAPStore far
+Account store
+
+MaildirStore near
+Path $C/near/
+Inbox $C/near/inbox
+
+Channel loc1
+Far :far:INBOX
+Near :near:INBOX
+Create Near
+Sync All
+Expunge Far
+SyncState *
+EOC
+    consume() {
+        unshare --mount -- sh -c "mount --bind '$T_TMP/hosts' /etc/hosts &&
+            exec mbsync -q -c '$C/mbsyncrc' loc1" >> "$C/mbsync.log" 2>&1 ||
+            echo "mbsync: exit status $?" >> "$C/mbsync.log"
+        local f
+        for f in "$C"/near/inbox/new/* "$C"/near/inbox/cur/*; do
+            [ -f "$f" ] && mv "$f" "$C/processed/"
+        done
+        return 0
+    }
+    (while [ ! -e "$C/stop" ]; do consume; sleep 0.5; done) &
+    CONSUMER=$!
+    T_PIDS+=($CONSUMER)
+
+    # Kill a relay (the next one at random) each time 25 more mails have left the source
+    # server; bring back every relay that died (ours or lmtp_window.py's); restart the store
+    # once half of them are through.
+    keep_relays() {
+        local r
+        for r in 1 2 3; do
+            if ! kill -0 "${RPID[r]}" 2> /dev/null; then
+                sleep "0.$((2 + RANDOM % 4))"
+                relay_start "$r"
+            fi
+        done
+    }
+    kills=0 restarted=0 t0=$SECONDS
+    while :; do
+        left=$(( $(dv_count INBOX) + $(dv_count Archive) ))
+        [ "$left" = 0 ] && break
+        ((SECONDS - t0 < 240)) || t_fail "$left mails still on the source server after 240 s"
+        keep_relays
+        if ((2 * N - left >= 25 * (kills + 1))); then
+            sleep "0.$((RANDOM % 10))"
+            victim=$((1 + RANDOM % 3))
+            kill -KILL "${RPID[victim]}" 2> /dev/null && kills=$((kills + 1))
+        fi
+        if ((!restarted && left <= N)); then
+            dvs_restart
+            restarted=1
+            t_log "store restarted (doveadm stop, start) with $left mails still to go"
+        fi
+        sleep 0.1
+    done
+    window=$(cat "$T_TMP"/window-[123].log | grep -c "^killed relay" || true)
+    t_log "all $((2 * N)) mails left the source server in $((SECONDS - t0)) s: relays" \
+          "SIGKILLed $kills times at random, $window times after the store's 250; store" \
+          "restarted $restarted time"
+    ((kills + window >= 10)) || t_fail "only $((kills + window)) relay kills"
+    ((window >= 3)) || t_fail "only $window kills after the store's 250"
+    ((restarted == 1)) || t_fail "the store was not restarted"
+    # Every relay start but the first three followed a kill of ours: none died on its own
+    # (keep_relays would hide a crash by starting it again).
+    starts=$(cat "$T_TMP"/relay-[123].log | grep -c 'listening: tunnels' || true)
+    ((starts <= 3 + kills + window)) ||
+        t_fail "$starts relay starts for $((kills + window)) kills: a relay died on its own"
+
+    # The consumer's last rounds: everything it has not yet taken, and its deletions.
+    touch "$C/stop"
+    wait "$CONSUMER" 2> /dev/null || true
+    for ((i = 0; i < 20; i++)); do
+        consume
+        [ "$(dvs_doveadm search -u loc1@relay.example mailbox INBOX ALL | wc -l)" = 0 ] &&
+            [ -z "$(ls -A "$C/near/inbox/new" "$C/near/inbox/cur")" ] && break
+    done
+    [ "$(dvs_doveadm search -u loc1@relay.example mailbox INBOX ALL | wc -l)" = 0 ] ||
+        t_fail "mbsync left loc1's mailbox holding mail"
+
+    # Every mail once: loc1's as mbsync took them, loc2's read over IMAPS by curl.
+    declare -A want
+    for ((i = 1; i <= N; i++)); do
+        for k in $i $((1000 + i)); do
+            size=0
+            (( (k - 1) % 1000 < NLARGE )) && size=$SIZE
+            dv_mail "$k" "$size" > "$T_TMP/orig"
+            loc=loc1
+            ((k > 1000)) && loc=loc2
+            want["$loc/$(sha256sum < "$T_TMP/orig" | cut -d' ' -f1)"]="$k $size"
+        done
+    done
+    key() { head -n 1 "$1" | sed -n 's/^X-Relay-Delivery: \([^;]*\);.*/\1/p'; }
+    declare -A seen
+    for f in "$C"/processed/*; do
+        k=$(key "$f")
+        [ -n "${want[$k]:-}" ] || t_fail "mbsync took a mail not sent, or not behind the header: $f"
+        [ -z "${seen[$k]:-}" ] || t_fail "loc1's mail ${want[$k]% *} is in the store twice"
+        seen[$k]=1
+        read -r k size <<< "${want[$k]}"
+        # (mbsync's own copy: lines end in LF, and it adds its X-TUID header)
+        dv_mail "$k" "$size" | tr -d '\r' | cmp -s - <(tail -n +2 "$f" | sed '/^X-TUID: /d') ||
+            t_fail "loc1's mail $k differs behind the header (mbsync's copy)"
+    done
+    uids=$(curl -sS --max-time 30 --cacert "$P/root.pem" --resolve mail.example.test:2993:127.0.0.1 \
+               --user loc2@relay.example:pw-loc2 -X 'UID SEARCH ALL' \
+               imaps://mail.example.test:2993/INBOX | sed -n 's/^\* SEARCH//p' | tr -d '\r')
+    args=()
+    mkdir -p "$T_TMP/curl"
+    for u in $uids; do
+        args+=("imaps://mail.example.test:2993/INBOX;UID=$u" -o "$T_TMP/curl/$u")
+    done
+    [ "${#args[@]}" -gt 0 ] || t_fail "loc2's mailbox is empty"
+    curl -sS --max-time 120 --cacert "$P/root.pem" --resolve mail.example.test:2993:127.0.0.1 \
+        --user loc2@relay.example:pw-loc2 "${args[@]}" || t_fail "curl could not read loc2's mail"
+    for f in "$T_TMP"/curl/*; do
+        k=$(key "$f")
+        [ -n "${want[$k]:-}" ] || t_fail "loc2's mailbox holds a mail not sent: UID ${f##*/}"
+        [ -z "${seen[$k]:-}" ] || t_fail "loc2's mail ${want[$k]% *} is in the store twice"
+        seen[$k]=1
+        first=$(head -n 1 "$f")
+        read -r k size <<< "${want[$k]}"
+        dv_mail "$k" "$size" | cmp -s - <(tail -c +$((${#first} + 2)) "$f") ||
+            t_fail "loc2's mail $k differs from what the gateway read, behind the header"
+    done
+    [ "${#seen[@]}" = $((2 * N)) ] || t_fail "the store got ${#seen[@]} of $((2 * N)) mails"
+    discards=$(grep -c 'sieve: .*discard action' "$STORE/dovecot.log" || true)
+    ((discards >= window)) || t_fail "$window relays died after the store's 250, $discards re-deliveries discarded"
+    [ -z "$(find "$T_TMP"/spool-[123] -type f)" ] || t_fail "a relay wrote a spool: $(find "$T_TMP"/spool-[123] -type f)"
+    t_log "the store: all $((2 * N)) mails exactly once (loc1's $(ls "$C/processed" | wc -l)" \
+          "taken by mbsync, loc2's $(ls "$T_TMP/curl" | wc -l) read by curl byte-exact behind the" \
+          "header); $discards re-deliveries discarded by its duplicate test; nothing in the" \
+          "relays' spools; both source folders empty"
+
+    # ---- the store refuses for good: "rejected", shown, not delivered again ----
+    keep_relays
+    for r in 1 2 3; do
+        relay_conf "$r" nobody@relay.example
+        kill -HUP "${RPID[r]}"
+    done
+    for r in 1 2 3; do t_wait_log "relay-$r" 'reload: .* read again' 10; done
+    dv_append INBOX 500
+    t_wait_log gwa "imap: UID [0-9]+ left on the server, not delivered again: store rejected: 550 5.1.1 <nobody@relay.example>" 30
+    console() { printf '%s\n' "$@" >&3; }
+    console "show imap"
+    t_wait_log gwa "rejected:  1 message by the relay's store, left on the server" 10
+    t_wait_log gwa "last error: UID [0-9]+ left on the server, not delivered again: store rejected: 550" 10
+    sleep 6                                  # three polls: it is not fetched again
+    n=$(cat "$T_TMP"/relay-[123].log | grep -c 'verdict="store rejected: 550' || true)
+    [ "$n" = 1 ] || t_fail "the rejected mail was delivered $n times"
+    [ "$(dv_count INBOX)" = 1 ] || t_fail "the rejected mail is not on the source server"
+    sum=0
+    for r in 1 2 3; do
+        v=$(curl -sS --max-time 5 "http://127.0.0.1:$((9100 + r))/metrics" |
+            awk '$1 == "relay_deliveries_total{answer=\"rejected\"}" { print $2 }')
+        sum=$((sum + ${v:-0}))
+    done
+    [ "$sum" = 1 ] || t_fail "relay_deliveries_total{answer=\"rejected\"} adds up to $sum"
+    t_log "a mailbox the store lacks: 'rejected' (550), in show imap, counted, left on the" \
+          "source server and not delivered again"
+    kill "$GWA_PID" "$GWB_PID"
+    t_log "PASS"
+    exit 0
+fi
 
 # ---- mail flowing: appended to both folders while the receivers deliver ----
 (for ((i = 1; i <= N; i++)); do
@@ -168,7 +414,10 @@ for ((try = 0; try < 400; try++)); do
     [ -n "$killed" ] || sleep 0.01
 done
 [ -n "$killed" ] || t_fail "relay 2 never held a delivery's body in the window"
-wait "$victim" 2> /dev/null || true
+for ((i = 0; i < 50; i++)); do           # (disowned by relay_start: no wait for it)
+    kill -0 "$victim" 2> /dev/null || break
+    sleep 0.05
+done
 KILLED_AT=$(date +%s)
 t_log "relay 2 SIGKILLed with a delivery $killed bytes into its body, downloads running"
 

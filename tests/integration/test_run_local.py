@@ -6,13 +6,16 @@
         (only lo in it, so nothing touches the machine's network, and passt must do without
         a default route) and runs it as nobody (setpriv), with a HOME and TMPDIR of its
         own, from a copy of the files it needs that nobody can read
+  store make run STORE=dovecot as root: the relay hands the mails to a second Dovecot over
+        LMTP (tools/store's configuration), and curl, the cloud side, reads them there over
+        IMAPS; the relay's own disk holds nothing
 
 Each: the story (tunnel up, 5 mails in the relay's spool, the after-action on Dovecot, curl
 through the relay's SOCKS5), the gateway's console prompt, `show tunnel` answered with the
 relay up; every process the script started is in its session (user: nothing listens beyond
 127.0.0.1); Ctrl-D: exit status 0 within 30 s, none of them left, the temp dir gone.
 
-usage: test_run_local.py root|user REPO GATEWAY RELAY
+usage: test_run_local.py root|user|store REPO GATEWAY RELAY
 """
 import glob
 import os
@@ -31,7 +34,8 @@ NOBODY = 65534
 # What run-local.sh needs, relative to the repository.
 FILES = ["tools/run-local.sh", "tools/run-local-netns.sh", "tools/run-local-passt.sh",
          "tests/integration/lib.sh", "tests/integration/dovecot.sh",
-         "tests/integration/imap_e2e.sh", "tests/unit/make_pki.sh"]
+         "tests/integration/imap_e2e.sh", "tests/unit/make_pki.sh",
+         "tools/store/90-relay-store.conf", "tools/store/relay-dedup.sieve"]
 
 
 class Script(Console):
@@ -108,8 +112,8 @@ def main():
     t0 = time.monotonic()
     s = ttmp = None
     try:
-        if mode == "root":
-            env = dict(os.environ, TERM="xterm")
+        if mode in ("root", "store"):
+            env = dict(os.environ, TERM="xterm", STORE="dovecot" if mode == "store" else "")
             argv = ["bash", os.path.join(repo, "tools/run-local.sh"), gw, relay]
         else:
             argv, env, home = user_tree(repo, gw, relay, tmp)
@@ -125,13 +129,22 @@ def main():
         check(len(mails) == 5, f"each delivered mail on a line of its own: {mails}")
         check(re.search(r"make run: tunnel: relay relay\.example\.test:\d+ up", story),
               "the tunnel came up")
-        check("make run: the IMAP receiver delivered 5 mails into the relay's spool" in story,
-              "5 mails in the relay's spool")
+        if mode == "store":
+            check("make run: the IMAP receiver delivered 5 mails through the relay into the "
+                  "mail store (the relay's own disk holds 0 files)" in story,
+                  "5 mails in the mail store, none on the relay's disk")
+            check("make run: the cloud side: curl reads loc1@relay.example's mailbox over IMAPS"
+                  in story, "the cloud side reads the store over IMAPS")
+            check(re.search(r"each behind the relay's one header: X-Relay-Delivery: loc1/[0-9a-f]+",
+                            story), "the mails as stored: behind the relay's trace header")
+        else:
+            check("make run: the IMAP receiver delivered 5 mails into the relay's spool" in story,
+                  "5 mails in the relay's spool")
         check("after-action on Dovecot: INBOX 0, Archive 5" in story,
               "after-action: all 5 moved to Archive")
         check("Dovecot's chain checked by curl end to end" in story and "curl failed" not in story,
               "curl fetched a message through the relay's SOCKS5 and the tunnel")
-        spool = re.search(r"Spool: (\S+)/spool \(removed at the end\)", story)
+        spool = re.search(r"(?:Spool|Store): (\S+)/(?:spool|store) \(removed at the end\)", story)
         check(spool, "the script named its temp dir")
         ttmp = spool.group(1)
         if mode == "user":
@@ -153,6 +166,8 @@ def main():
         procs = session(sid)
         names = [name for name, _ in procs.values()]
         want = ["dovecot", "relay", "gateway"] + (["passt"] if mode == "user" else [])
+        if mode == "store":                 # the mail server and the store
+            check(sum(n == "dovecot" for n in names) == 2, f"two Dovecots run: {names}")
         for w in want:                      # passt runs as passt.avx2 where it can
             check(any(n == w or n.startswith(w + ".") for n in names),
                   f"{w} runs in the script's session")

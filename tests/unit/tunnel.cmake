@@ -18,3 +18,5 @@ gw_unit_test(test_jwt SOURCES test_jwt.c LIBS gw_proto)
 gw_unit_test(test_jwtauth SOURCES test_jwtauth.c ${CMAKE_SOURCE_DIR}/relay/jwtauth.c
   LIBS gw_proto gw_tls_server)
 target_include_directories(test_jwtauth PRIVATE ${CMAKE_SOURCE_DIR}/relay)
+# The LMTP client engine of the relay's `spool lmtp` (proto/lmtp).
+gw_unit_test(test_lmtp SOURCES test_lmtp.c LIBS ${TUNNEL_TEST_LIBS})

@@ -15,9 +15,10 @@ sources=(lwip=2.1.3+dfsg1-2 bearssl=0.6+dfsg.1-3)
 
 # Build: musl for x86_64 and aarch64, CMake, clang for the fuzzers.
 # Tests: QEMU user mode, passt, iproute2 for namespaces, ping, python3 for the test harness;
-# Dovecot, curl, socat and chrony as real peers; Postfix as the plant's MTA behind a tcp
-# mapping (test_relay_sapmail runs a private instance of it; the package's own service is
-# never configured or started by the tests); man-db to render the man pages, systemd for
+# Dovecot, curl, socat and chrony as real peers (Dovecot's LMTP and Sieve for the relay's
+# `spool lmtp` store, isync's mbsync as a cloud consumer of it); Postfix as the plant's MTA
+# behind a tcp mapping (test_relay_sapmail runs a private instance of it; the package's own
+# service is never configured or started by the tests); man-db to render the man pages, systemd for
 # systemd-analyze (the relay unit is verified, never started); strace injects fsync failures
 # (test_relay_spool_full).
 # Benchmarks: iperf3 and the alternatives we compare with (ssh -R, stunnel, mbsync, fetchmail).
@@ -26,7 +27,8 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   clang libclang-rt-14-dev dpkg-dev xz-utils file
   qemu-user-static passt iproute2 iputils-ping ethtool python3 procps openssl
-  dovecot-imapd curl socat chrony man-db groff-base systemd strace postfix
+  dovecot-imapd dovecot-lmtpd dovecot-sieve curl socat chrony man-db groff-base systemd strace
+  postfix
   iperf3 stunnel4 openssh-server openssh-client isync fetchmail
 )
 

@@ -34,6 +34,7 @@ static const char *const names[RF_COUNT] = {
     [RF_JWT_EXPIRED] = "jwt_expired",
     [RF_JWT_NOT_YET] = "jwt_not_yet_valid",
     [RF_JWT_IAT] = "jwt_iat",
+    [RF_JWT_AUDIENCE] = "jwt_audience",
     [RF_JWT_LOCATION] = "jwt_location",
 };
 

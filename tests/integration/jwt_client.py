@@ -12,8 +12,11 @@ would. Each command is bounded in time (a 20 s socket timeout).
                                         prints the answer ("auth 1") and whether the
                                         relay closed ("closed")
   hold PORT TOKEN LOC HOST HPORT SECS   connects as try does (reply 0), prints "holding",
-                                        then waits up to SECS for the relay to close it:
-                                        "closed by the relay" or "still open"
+                                        then for up to SECS sends a byte every 0.2 s and
+                                        prints "echo N" when the mapping's echo server
+                                        returned it: a positive sign the session lives;
+                                        ends with "closed by the relay" or "still open";
+                                        HOST "-": no CONNECT, only waits for the close
   holdpw PORT USER PASS HOST HPORT SECS the same with RFC 1929
 """
 import base64
@@ -119,26 +122,50 @@ def toolong(port, n):
     return 0
 
 
+def hold_authenticated(s, secs):
+    """Authenticated, no CONNECT sent: waits up to secs for the relay to close."""
+    print("holding", flush=True)
+    s.settimeout(secs)
+    t0 = time.time()
+    try:
+        while s.recv(4096):
+            pass
+        print("closed by the relay after %.1f s" % (time.time() - t0))
+    except ConnectionResetError:
+        print("closed by the relay after %.1f s" % (time.time() - t0))
+    except socket.timeout:
+        print("still open")
+    return 0
+
+
 def hold(s, why, host, hport, secs):
     if s is None:
         print(why)
         return 1
     with s:
+        if host == "-":
+            return hold_authenticated(s, secs)
         rep = connect(s, host, hport)
         if rep != 0:
             print("reply %d" % rep)
             return 1
         print("holding", flush=True)
-        s.settimeout(secs)
+        s.settimeout(2)
         t0 = time.time()
+        n = 0
         try:
-            while s.recv(4096):
-                pass
-            print("closed by the relay after %.1f s" % (time.time() - t0))
-        except ConnectionResetError:
+            while time.time() - t0 < secs:
+                s.sendall(b"p")
+                if s.recv(1) != b"p":
+                    raise ConnectionResetError
+                n += 1
+                print("echo %d" % n, flush=True)
+                time.sleep(0.2)
+            print("still open")
+        except (ConnectionResetError, BrokenPipeError):
             print("closed by the relay after %.1f s" % (time.time() - t0))
         except socket.timeout:
-            print("still open")
+            print("no echo for 2 s")
     return 0
 
 

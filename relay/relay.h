@@ -59,8 +59,11 @@
                                         included (a configuration line is 1 KiB at most) */
 #define RELAY_JWT_SKEW_DEFAULT 60    /* seconds of clock difference exp/nbf/iat allow */
 #define RELAY_JWT_SKEW_MAX 600
-#define RELAY_JWT_BUFS 1024          /* method 0x80 requests being read at once: 16.6 KiB
-                                        each while read (17 MiB), then freed */
+#define RELAY_JWT_BUFS 1024          /* method 0x80 requests being read at once, past the
+                                        first 779 bytes: up to 16.6 KiB each while read
+                                        (17 MiB), grown as the bytes arrive, then freed */
+#define RELAY_JWT_BUFS_PER_SOURCE 16 /* ... of them from one address: a flood needs 64
+                                        addresses to take them all */
 
 /* ---- the loop ---- */
 struct relay_ev {
@@ -219,6 +222,7 @@ enum refusal {
     /* SOCKS5 method 0x80 (jwtauth.c): one cause per reason a token is refused */
     RF_JWT_TOO_LONG,             /* a JWT over 16 KiB declared */
     RF_JWT_BUFFERS,              /* RELAY_JWT_BUFS requests being read already */
+    RF_JWT_SOURCE_BUFFERS,       /* RELAY_JWT_BUFS_PER_SOURCE from the client's address */
     RF_JWT_MALFORMED,            /* no compact JWS, or a Location ID that is no base64 ID */
     RF_JWT_ALG,                  /* alg none, HS*, or not the one the issuer's key allows */
     RF_JWT_ISSUER,               /* iss (and kid) of no jwt-issuer line */

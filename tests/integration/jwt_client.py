@@ -18,7 +18,12 @@ would. Each command is bounded in time (a 20 s socket timeout).
                                         ends with "closed by the relay" or "still open";
                                         HOST "-": no CONNECT, only waits for the close
   holdpw PORT USER PASS HOST HPORT SECS the same with RFC 1929
+  flood PORT SRC N1 N2                  from address SRC: N1 clients that declare a 16000-
+                                        byte JWT and send its first 5 bytes only, then N2
+                                        that send 2000 bytes of it; after 1 s prints
+                                        "refused R1 of N1, R2 of N2" (answered 01 01)
 """
+import select
 import base64
 import socket
 import struct
@@ -169,6 +174,36 @@ def hold(s, why, host, hport, secs):
     return 0
 
 
+def flood(port, src, n1, n2):
+    socks = []
+    try:
+        for i in range(n1 + n2):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                         source_address=(src, 0))
+            socks.append(s)
+            s.sendall(b"\x05\x01\x80")
+            recv_exact(s, 2)
+            s.sendall(b"\x01" + struct.pack(">I", 16000) + (b"A" * 2000 if i >= n1 else b""))
+        refused = [0, 0]
+        t_end = time.time() + 1
+        pending = list(socks)
+        while pending and time.time() < t_end:
+            r, _, _ = select.select(pending, [], [], max(0.0, t_end - time.time()))
+            for s in r:
+                pending.remove(s)
+                try:
+                    got = s.recv(2)
+                except ConnectionResetError:
+                    got = b""
+                if got == b"\x01\x01":
+                    refused[socks.index(s) >= n1] += 1
+        print("refused %d of %d, %d of %d" % (refused[0], n1, refused[1], n2))
+    finally:
+        for s in socks:
+            s.close()
+    return 0
+
+
 def main(a):
     if a[0] == "greet":
         return greet(int(a[1]), a[2])
@@ -179,6 +214,8 @@ def main(a):
     if a[0] == "hold":
         s, why = jwt_session(int(a[1]), a[2], a[3])
         return hold(s, why, a[4], int(a[5]), float(a[6]))
+    if a[0] == "flood":
+        return flood(int(a[1]), a[2], int(a[3]), int(a[4]))
     if a[0] == "holdpw":
         s, why = pw_session(int(a[1]), a[2], a[3])
         return hold(s, why, a[4], int(a[5]), float(a[6]))

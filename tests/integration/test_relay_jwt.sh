@@ -16,7 +16,9 @@
 #   review finding: a CONNECT host with '"' is logged quoted, as %22: no forged fields;
 #   review 2: a token of the issuer for another audience (aud) fails (01 01); an issuer
 #   reaches only the locations its line allows (the RSA line: loc1, so its token for loc2
-#   gets 0x05, the EC line's, `*`, 0x03); the session that a reload left alone
+#   gets 0x05, the EC line's, `*`, 0x03); 17 clients of one address that send 2000 bytes of
+#   a declared 16000-byte token: the 17th is refused (16 buffers per address), while 20
+#   that declared 16000 bytes but sent 5 hold none; the session that a reload left alone
 #   is seen echoing after it (not just "no close in 1 s"); a reload that removes a JWT
 #   session's location, or takes it from its issuer's line, closes the session;
 #   relay --check names a key file that is a private key, or a weak RSA key, an issuer
@@ -125,9 +127,12 @@ expect "reply 3" $JC try $SOCKS "$(tok ec ES256 \
     "{\"iss\":\"$ISS\",$AUD\"exp\":\"\$now+60\",\"locations\":\"loc2\"}")" \
     loc2 mail.example.test 143
 t_log "the RSA line (locations loc1) does not reach loc2 (0x05); the EC line (*) does (0x03)"
+expect "refused 0 of 20, 1 of 17" $JC flood $SOCKS 127.0.0.2 20 17
+t_wait_log relay 'client=127.0.0.2:[0-9]+ method=0x80 reason="16 tokens being read from this address already"' 5
+t_log "one address: 16 token buffers; declaring 16000 bytes without sending them takes none"
 curl -s http://127.0.0.1:9100/metrics > "$T_TMP/metrics.txt"
 for c in jwt_signature:1 jwt_expired:1 jwt_location:2 jwt_alg:2 jwt_issuer:1 \
-         jwt_too_long:1 jwt_malformed:1 jwt_audience:1; do
+         jwt_too_long:1 jwt_malformed:1 jwt_audience:1 jwt_source_buffers:1; do
     grep -qx "relay_refusals_total{cause=\"${c%:*}\"} ${c#*:}" "$T_TMP/metrics.txt" ||
         t_fail "metrics: no relay_refusals_total{cause=\"${c%:*}\"} ${c#*:}"
 done

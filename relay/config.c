@@ -18,7 +18,7 @@
 #include "relay.h"
 
 #define LINE_MAX_LEN 1024
-#define TOK_MAX 8   /* words in one directive (conftok.h) */
+#define TOK_MAX 12  /* words in one directive (conftok.h): jwt-issuer has 12 */
 
 struct relay_config relay_cfg;
 
@@ -248,15 +248,41 @@ static int bad(struct parse *ps, const char *fmt, ...)
     return -1;
 }
 
-/* `jwt-issuer ISS key FILE [kid KID] [claim NAME]`: the key file is read by
- * relay_config_load (jwtauth_load_keys), so the text alone can be checked (and fuzzed). */
+/* A jwt-issuer line's `locations` value: "*", or valid Location IDs joined by ','. 0 or -1. */
+static int issuer_locations(struct jwt_issuer *is, const char *v)
+{
+    if (strcmp(v, "*") != 0) {
+        for (const char *p = v;; p++) {
+            size_t len = strcspn(p, ",");
+            if (!hello_location_valid(p, len)) {
+                return -1;
+            }
+            p += len;
+            if (*p == 0) {
+                break;
+            }
+        }
+    }
+    if (strlen(v) >= sizeof is->locations) {
+        return -1;
+    }
+    snprintf(is->locations, sizeof is->locations, "%s", v);
+    return 0;
+}
+
+/* `jwt-issuer ISS key FILE aud AUD locations ID[,ID...]|* [kid KID] [claim NAME]`: the key
+ * file is read by relay_config_load (load_issuer_keys), so the text alone can be checked
+ * (and fuzzed). aud and locations are required: an identity provider signs tokens for
+ * every application it serves, and which locations an issuer may reach is the operator's
+ * decision, made explicitly ("*" for all). */
 static int jwt_issuer_line(struct relay_config *c, struct parse *ps, struct conftok *tk,
                            const char *dir)
 {
-    static const char usage[] = "jwt-issuer: expected ISS key FILE [kid KID] [claim NAME]";
+    static const char usage[] = "jwt-issuer: expected ISS key FILE aud AUD locations "
+                                "ID[,ID...]|* [kid KID] [claim NAME]";
     unsigned n = tk->n, same = 0;
     int has_kid = 0, has_claim = 0;
-    if (n < 4 || n % 2 != 0) {
+    if (n < 8 || n % 2 != 0) {
         return bad(ps, usage);
     }
     if (c->nissuers == RELAY_ISSUERS_MAX) {
@@ -294,11 +320,21 @@ static int jwt_issuer_line(struct relay_config *c, struct parse *ps, struct conf
                            sizeof is->claim - 1);
             }
             snprintf(is->claim, sizeof is->claim, "%s", v);
+        } else if (strcmp(w, "aud") == 0 && is->aud[0] == 0) {
+            if (v[0] == 0 || strlen(v) >= sizeof is->aud) {
+                return bad(ps, "jwt-issuer: aud must be 1 to %zu bytes", sizeof is->aud - 1);
+            }
+            snprintf(is->aud, sizeof is->aud, "%s", v);
+        } else if (strcmp(w, "locations") == 0 && is->locations[0] == 0) {
+            if (issuer_locations(is, v) != 0) {
+                return bad(ps, "jwt-issuer: locations: expected * or Location IDs joined by "
+                           "commas");
+            }
         } else {
             return bad(ps, usage);
         }
     }
-    if (is->path[0] == 0) {
+    if (is->path[0] == 0 || is->aud[0] == 0 || is->locations[0] == 0) {
         return bad(ps, usage);
     }
     for (unsigned i = 0; i < c->nissuers; i++) {
@@ -349,6 +385,33 @@ static int spool_lmtp(struct relay_config *c, struct parse *ps, const char *targ
         return bad(ps, "spool lmtp: '%s' is neither an IPv4 ADDR:PORT nor unix:PATH", target);
     }
     c->lmtp = 1;
+    return 0;
+}
+
+/* Once every line is read (locations may follow the jwt-issuer lines): each location a
+ * jwt-issuer line names must be configured. An error rather than a warning: a misspelt ID
+ * would deny quietly, and a location removed while an issuer still names it would come
+ * back to that issuer with the next line that adds it. */
+static int issuers_locations_known(const struct relay_config *c, struct parse *ps)
+{
+    for (unsigned i = 0; i < c->nissuers; i++) {
+        const struct jwt_issuer *is = &c->issuers[i];
+        char id[HELLO_LOCATION_MAX + 1];
+        if (strcmp(is->locations, "*") == 0) {
+            continue;
+        }
+        for (const char *p = is->locations; *p;) {
+            size_t len = strcspn(p, ",");
+            memcpy(id, p, len);
+            id[len] = 0;
+            if (relay_location_in(c, id) == NULL) {
+                ps->line = is->line;
+                return bad(ps, "jwt-issuer %s: locations: no location %s is configured",
+                           is->iss, id);
+            }
+            p += len + (p[len] == ',');
+        }
+    }
     return 0;
 }
 
@@ -604,6 +667,9 @@ int relay_config_parse(struct relay_config *c, const char *text, size_t len, con
                        c->locs[i].id, c->locs[i].id);
         }
     }
+    if (issuers_locations_known(c, &ps) != 0) {
+        return -1;
+    }
     sort_revoked(c);
     return 0;
 }
@@ -673,12 +739,15 @@ static int load_issuer_keys(struct relay_config *c, const char *conf, char *err,
             return -1;
         }
         /* What a session authenticated by this line remembers: a reload that changes the
-         * key, the kid or the claim for this iss closes the sessions (reload.c). */
+         * key, the kid, the claim or aud for this iss closes the sessions (reload.c); its
+         * locations are checked again by themselves (socks_recheck), so adding one closes
+         * nothing. */
         br_sha256_context h;
         br_sha256_init(&h);
         br_sha256_update(&h, is->iss, strlen(is->iss) + 1);
         br_sha256_update(&h, is->kid, strlen(is->kid) + 1);
         br_sha256_update(&h, is->claim, strlen(is->claim) + 1);
+        br_sha256_update(&h, is->aud, strlen(is->aud) + 1);
         br_sha256_update(&h, is->key.id, sizeof is->key.id);
         br_sha256_out(&h, is->id);
     }

@@ -4,21 +4,27 @@
  * find the keys configured for its iss (and kid), check alg against what the key allows
  * (the key decides, never the token), verify the signature (tls/jws), and only then read
  * the claims as facts: exp (required), nbf, iat against the wall clock with jwt-skew
- * seconds of slack, and the issuer's location claim (a string or an array of strings)
- * against the Location ID the client asked for, or, when it asked for none, the one
- * location the claim names. docs/protocol.md section 4 is the contract.
+ * seconds of slack, aud against the issuer line's (an identity provider signs tokens for
+ * every application it serves: only those for this relay count), and the issuer's
+ * location claim (a string or an array of strings) against the Location ID the client
+ * asked for, or, when it asked for none, the one location the claim names; that location
+ * must then be one the issuer line allows (`locations`: an issuer reaches only the
+ * locations the operator gave it). docs/protocol.md section 4 is the contract.
  *
  * Two kinds of failure: a token that is no good (malformed, unknown issuer, wrong alg,
- * bad signature, outside its time) fails the authentication, `01 01`; a good token that
- * does not reach the asked location fails the request later, reply 0x05 ("authentication
- * failure" in SAP's list), so a holder of a valid token learns nothing about locations
- * its token does not name. One thread (the loop): the token's decoding space is static. */
+ * bad signature, outside its time, another audience) fails the authentication, `01 01`;
+ * a good token that does not reach the asked location fails the request later, reply 0x05
+ * ("authentication failure" in SAP's list), so a holder of a valid token learns nothing
+ * about locations its token does not name. The token's decoding space is the caller's, and
+ * wiped before jwtauth_check returns: header, claims and signature would rebuild the
+ * bearer token. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base64.h"
 #include "relay.h"
+#include "secure_wipe.h"
 
 static void fail(struct jwtauth *out, enum jwtauth_class cls, enum refusal rf,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -137,11 +143,53 @@ static int times(const struct jwt *j, unsigned skew, int64_t now, struct jwtauth
     return 0;
 }
 
-/* see relay.h */
-void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
-                   const uint8_t *loc_b64, size_t loc_len, int64_t now, struct jwtauth *out)
+/* Does aud (a string, or an array of strings) name want? 1, 0, or -1 for another type. */
+static int aud_names(const struct json_value *v, const char *want)
 {
-    static struct jwt j;                        /* 13.5 KiB, one thread */
+    char name[RELAY_AUD_MAX];
+    struct json_value e;
+    size_t pos = 0;
+    int found = 0, r;
+    if (v->type == JSON_STRING) {
+        long n = json_string(v, name, sizeof name);
+        return n == JSON_ERANGE ? 0 : n < 0 ? -1 : strcmp(name, want) == 0;
+    }
+    if (v->type != JSON_ARRAY) {
+        return -1;
+    }
+    while ((r = json_array_next(v, &pos, &e)) == 1) {
+        int m = aud_names(&e, want);
+        if (m < 0 || e.type != JSON_STRING) {
+            return -1;
+        }
+        found |= m;
+    }
+    return r < 0 ? -1 : found;
+}
+
+/* see relay.h */
+int jwtauth_issuer_allows(const struct jwt_issuer *is, const char *location)
+{
+    size_t n = strlen(location);
+    if (strcmp(is->locations, "*") == 0) {
+        return 1;
+    }
+    for (const char *p = is->locations; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, location, n) == 0) {
+            return 1;
+        }
+        p += len + (end != NULL);
+    }
+    return 0;
+}
+
+/* The judgement proper; jwtauth_check wipes j whatever it returned. */
+static void check(const struct relay_config *c, struct jwt *j, const uint8_t *tok,
+                  size_t len, const uint8_t *loc_b64, size_t loc_len, int64_t now,
+                  struct jwtauth *out)
+{
     const struct jwt_issuer *keys[RELAY_ISSUER_KEYS_MAX];
     unsigned nkeys = 0, count = 0;
     struct json_value claim;
@@ -151,22 +199,22 @@ void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
              "Location ID");
         return;
     }
-    int r = jwt_parse(&j, tok, len);
+    int r = jwt_parse(j, tok, len);
     if (r != 0) {
         fail(out, JA_UNAUTHENTICATED, r == JWT_ETOOBIG ? RF_JWT_TOO_LONG : RF_JWT_MALFORMED,
              "malformed token: %s", jwt_err_text(r));
         return;
     }
-    enum jws_alg alg = jws_alg_named(j.alg);
+    enum jws_alg alg = jws_alg_named(j->alg);
     for (unsigned i = 0; i < c->nissuers && nkeys < RELAY_ISSUER_KEYS_MAX; i++) {
         const struct jwt_issuer *is = &c->issuers[i];
-        if (strcmp(is->iss, j.iss) == 0 && (is->kid[0] == 0 || strcmp(is->kid, j.kid) == 0)) {
+        if (strcmp(is->iss, j->iss) == 0 && (is->kid[0] == 0 || strcmp(is->kid, j->kid) == 0)) {
             keys[nkeys++] = is;
         }
     }
     if (nkeys == 0) {
         fail(out, JA_UNAUTHENTICATED, RF_JWT_ISSUER, "no jwt-issuer for this iss%s",
-             j.kid[0] ? " and kid" : "");
+             j->kid[0] ? " and kid" : "");
         return;
     }
     /* The key decides the algorithm: a token naming another (none, HS256 with the public
@@ -182,7 +230,8 @@ void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
     }
     for (unsigned i = 0; i < nkeys && out->issuer == NULL; i++) {
         if (keys[i]->key.alg == alg
-            && jws_verify(&keys[i]->key, j.signing_input, j.signing_input_len, j.sig, j.sig_len)) {
+            && jws_verify(&keys[i]->key, j->signing_input, j->signing_input_len, j->sig,
+                          j->sig_len)) {
             out->issuer = keys[i];
         }
     }
@@ -191,11 +240,19 @@ void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
              "issuer's key%s", usable > 1 ? "s" : "");
         return;
     }
-    if (times(&j, c->jwt_skew_s, now, out) != 0) {
+    if (times(j, c->jwt_skew_s, now, out) != 0) {
+        return;
+    }
+    /* A token the issuer signed for another application is no credential here. */
+    r = jwt_claim(j, "aud", &claim);
+    if (r <= 0 || aud_names(&claim, out->issuer->aud) != 1) {
+        fail(out, JA_UNAUTHENTICATED, RF_JWT_AUDIENCE, r == 0 ? "token without aud (%s "
+             "required)" : r > 1 ? "token with aud twice (%s required)" : "token's aud does "
+             "not name %s", out->issuer->aud);
         return;
     }
     /* Authentic and current: from here on a failure is about where it may go. */
-    r = jwt_claim(&j, out->issuer->claim, &claim);
+    r = jwt_claim(j, out->issuer->claim, &claim);
     if (r <= 0) {
         fail(out, JA_UNAUTHORIZED, RF_JWT_LOCATION, r == 0 ? "token has no %s claim"
              : "token has its %s claim twice", out->issuer->claim);
@@ -219,5 +276,19 @@ void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
              "claim names %u locations (one needed)", out->issuer->claim, count);
         return;
     }
+    if (!jwtauth_issuer_allows(out->issuer, out->location)) {
+        fail(out, JA_UNAUTHORIZED, RF_JWT_LOCATION, "location %s is not among its jwt-issuer "
+             "line's locations", out->location);
+        return;
+    }
     out->cls = JA_OK;
+}
+
+/* see relay.h */
+void jwtauth_check(const struct relay_config *c, struct jwt *space, const uint8_t *tok,
+                   size_t len, const uint8_t *loc_b64, size_t loc_len, int64_t now,
+                   struct jwtauth *out)
+{
+    check(c, space, tok, len, loc_b64, loc_len, now, out);
+    secure_wipe(space, sizeof *space);
 }

@@ -26,6 +26,7 @@ static const char *const names[RF_COUNT] = {
     [RF_DESCRIPTORS] = "descriptors",
     [RF_JWT_TOO_LONG] = "jwt_too_long",
     [RF_JWT_BUFFERS] = "jwt_buffers",
+    [RF_JWT_SOURCE_BUFFERS] = "jwt_source_buffers",
     [RF_JWT_MALFORMED] = "jwt_malformed",
     [RF_JWT_ALG] = "jwt_alg",
     [RF_JWT_ISSUER] = "jwt_issuer",
@@ -34,6 +35,7 @@ static const char *const names[RF_COUNT] = {
     [RF_JWT_EXPIRED] = "jwt_expired",
     [RF_JWT_NOT_YET] = "jwt_not_yet_valid",
     [RF_JWT_IAT] = "jwt_iat",
+    [RF_JWT_AUDIENCE] = "jwt_audience",
     [RF_JWT_LOCATION] = "jwt_location",
 };
 

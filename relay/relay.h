@@ -52,14 +52,21 @@
 #define RELAY_PATH_MAX 512
 #define RELAY_REVOKED_MAX 65536      /* revoked gateway certificates: 32 B each, as used */
 #define RELAY_PEER_MAX 24            /* "255.255.255.255:65535" */
-#define RELAY_ISSUERS_MAX 64         /* jwt-issuer lines (about 1.6 KiB each) */
+#define RELAY_ISSUERS_MAX 64         /* jwt-issuer lines (about 2.9 KiB each) */
 #define RELAY_ISSUER_KEYS_MAX 4      /* lines with one iss: the keys a token may be tried
                                         against (a rotation needs two) */
 #define RELAY_CLAIM_MAX 64           /* the location claim's name, NUL included */
+#define RELAY_AUD_MAX 256            /* the audience a jwt-issuer's tokens must name, NUL
+                                        included */
+#define RELAY_ISSUER_LOCS_MAX 1024   /* a jwt-issuer's `locations` list as written, NUL
+                                        included (a configuration line is 1 KiB at most) */
 #define RELAY_JWT_SKEW_DEFAULT 60    /* seconds of clock difference exp/nbf/iat allow */
 #define RELAY_JWT_SKEW_MAX 600
-#define RELAY_JWT_BUFS 1024          /* method 0x80 requests being read at once: 16.6 KiB
-                                        each while read (17 MiB), then freed */
+#define RELAY_JWT_BUFS 1024          /* method 0x80 requests being read at once, past the
+                                        first 779 bytes: up to 16.6 KiB each while read
+                                        (17 MiB), grown as the bytes arrive, then freed */
+#define RELAY_JWT_BUFS_PER_SOURCE 16 /* ... of them from one address: a flood needs 64
+                                        addresses to take them all */
 
 /* ---- the loop ---- */
 struct relay_ev {
@@ -118,18 +125,22 @@ struct location {
     uint64_t socks_ok, socks_refused, delivered, duplicates;
 };
 
-/* `jwt-issuer ISS key FILE [kid KID] [claim NAME]`: tokens whose iss is ISS (and, with
- * kid, whose header names KID) are checked against the key in FILE; the claim NAME (default
- * "locations") names the locations the token may reach. */
+/* `jwt-issuer ISS key FILE aud AUD locations ID[,ID...]|* [kid KID] [claim NAME]`: tokens
+ * whose iss is ISS (and, with kid, whose header names KID) are checked against the key in
+ * FILE; their aud must name AUD (an identity provider signs tokens for many applications);
+ * the claim NAME (default "locations") names the locations the token may reach, of those
+ * the line allows ("*": any). */
 struct jwt_issuer {
     char iss[JWT_ISS_MAX];
     char kid[JWT_KID_MAX];       /* "" when any */
     char claim[RELAY_CLAIM_MAX];
+    char aud[RELAY_AUD_MAX];
+    char locations[RELAY_ISSUER_LOCS_MAX];   /* "*", or Location IDs joined by ',' */
     char path[RELAY_PATH_MAX];
     unsigned line;               /* in the configuration file, for messages */
     struct jws_key key;          /* loaded by relay_config_load (not by _parse): the PEM
                                     file is read then, and at each reload */
-    uint8_t id[32];              /* SHA-256 of iss, kid, claim and the key: what a session
+    uint8_t id[32];              /* SHA-256 of iss, kid, claim, aud and the key: what a session
                                     authenticated by it remembers (reload.c) */
 };
 
@@ -220,6 +231,7 @@ enum refusal {
     /* SOCKS5 method 0x80 (jwtauth.c): one cause per reason a token is refused */
     RF_JWT_TOO_LONG,             /* a JWT over 16 KiB declared */
     RF_JWT_BUFFERS,              /* RELAY_JWT_BUFS requests being read already */
+    RF_JWT_SOURCE_BUFFERS,       /* RELAY_JWT_BUFS_PER_SOURCE from the client's address */
     RF_JWT_MALFORMED,            /* no compact JWS, or a Location ID that is no base64 ID */
     RF_JWT_ALG,                  /* alg none, HS*, or not the one the issuer's key allows */
     RF_JWT_ISSUER,               /* iss (and kid) of no jwt-issuer line */
@@ -228,6 +240,7 @@ enum refusal {
     RF_JWT_EXPIRED,              /* exp passed */
     RF_JWT_NOT_YET,              /* nbf not reached */
     RF_JWT_IAT,                  /* iat in the future, or after exp */
+    RF_JWT_AUDIENCE,             /* aud does not name the issuer line's AUD */
     RF_JWT_LOCATION,             /* valid, but not for the location asked (0x05 at CONNECT) */
     RF_COUNT
 };
@@ -356,8 +369,9 @@ int socks_init(void);
 void socks_listener_start(int fd);
 void socks_timers(uint64_t now);
 /* After a reload: closes the SOCKS5 sessions whose credential is no longer configured (an
- * RFC 1929 token changed or its location removed; a JWT whose issuer key was removed or
- * rotated), each with a log line. Returns how many. */
+ * RFC 1929 token changed; a JWT whose issuer key was removed or rotated, or whose location
+ * its issuer's line no longer allows; for both, the location removed), each with a log
+ * line. Returns how many. */
 unsigned socks_recheck(void);
 
 /* ---- SOCKS5 method 0x80: JWT and Location ID (jwtauth.c) ---- */
@@ -374,9 +388,13 @@ struct jwtauth {
     const struct jwt_issuer *issuer;         /* the key that verified, once it did */
 };
 /* Judge a method 0x80 request: the token (len bytes), the Location ID's base64 (loc_len
- * bytes, 0 for none), against c's issuers at wall-clock time now (seconds since 1970). */
-void jwtauth_check(const struct relay_config *c, const uint8_t *tok, size_t len,
-                   const uint8_t *loc_b64, size_t loc_len, int64_t now, struct jwtauth *out);
+ * bytes, 0 for none), against c's issuers at wall-clock time now (seconds since 1970).
+ * space (13.5 KiB) is where the token is decoded; it is wiped before the return. */
+void jwtauth_check(const struct relay_config *c, struct jwt *space, const uint8_t *tok,
+                   size_t len, const uint8_t *loc_b64, size_t loc_len, int64_t now,
+                   struct jwtauth *out);
+/* Does the issuer line allow the location (its `locations` list)? 1 or 0. */
+int jwtauth_issuer_allows(const struct jwt_issuer *is, const char *location);
 /* The issuer line whose id is this, or NULL (reload). */
 const struct jwt_issuer *jwtauth_issuer_by_id(const struct relay_config *c,
                                               const uint8_t id[32]);

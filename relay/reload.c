@@ -4,9 +4,10 @@
  * changed, locations added or removed), and the jwt-issuer keys and jwt-skew. Tunnels whose
  * certificate is now revoked, or whose location is gone, are closed; so are SOCKS5
  * sessions whose credential is withdrawn (a changed token, a removed or rotated issuer
- * key): a session opened with a leaked credential must not outlive its rotation. A file
- * that does not pass changes nothing: the error is logged and
- * the running configuration stays. What the sockets and TLS took at start (the listen,
+ * key, a removed location, a location its issuer's line no longer allows): a session
+ * opened with a leaked credential must not outlive its rotation. A file that does not
+ * pass changes nothing: the error is logged and the running configuration stays. What
+ * the sockets and TLS took at start (the listen,
  * socks and metrics addresses, cert, key, client-ca, spool) needs a restart, and the
  * reload says so when it changed. */
 #include <stdio.h>

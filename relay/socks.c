@@ -14,8 +14,9 @@
  * `socks-auth` seconds; `location-streams` streams per location over all its tunnels (one
  * location's token cannot take every slot); a stream with no byte either way for
  * `socks-idle` seconds is closed. An idle client costs ~1 KiB: its splice buffers are
- * taken only while they hold bytes, and a 0x80 request's buffer (up to 16.6 KiB, at most
- * RELAY_JWT_BUFS at once) only while it is read. Refusals are counted and logged
+ * taken only while they hold bytes, and a 0x80 request's buffer (up to 16.6 KiB, grown
+ * as its bytes arrive, at most RELAY_JWT_BUFS at once and RELAY_JWT_BUFS_PER_SOURCE from
+ * one address) only while it is read. Refusals are counted and logged
  * (refuse.c). Each session keeps what it authenticated with (the token's hash, or the
  * issuer line's id), so a reload that withdraws it closes the session (socks_recheck). */
 #include <errno.h>
@@ -83,6 +84,7 @@ static struct relay_ev listen_ev;
 static struct socks *head, *cursor;
 static unsigned nclients;
 static unsigned njbufs;          /* method 0x80 requests being read (RELAY_JWT_BUFS) */
+static struct srclimit jwt_sources;  /* ... of them by address (RELAY_JWT_BUFS_PER_SOURCE) */
 static struct socks *held;       /* 0x80 clients whose reply goes out alone for a while */
 
 /* SAP's clients (the Cloud SDK's mail client: socks 2.x, then nodemailer) lose whatever
@@ -168,6 +170,7 @@ static void jbuf_free(struct socks *s)
         s->jbuf = NULL;
         s->jbuf_cap = 0;
         njbufs--;
+        srclimit_give(&jwt_sources, s->src);
     }
 }
 
@@ -316,11 +319,12 @@ static void jwt_refuse(struct socks *s, enum refusal rf, const char *why)
 /* Method 0x80's whole request, in hand: judge it (jwtauth.c) and answer. */
 static void jwt_authenticate(struct socks *s, const struct socks5_jwt_auth *a)
 {
+    static struct jwt space;     /* 13.5 KiB: one thread, the loop */
     struct jwtauth ja;
     struct timespec ts;
     uint8_t r[2];
     clock_gettime(CLOCK_REALTIME, &ts);
-    jwtauth_check(&relay_cfg, a->jwt, a->jwt_len, a->loc_b64, a->loc_b64_len,
+    jwtauth_check(&relay_cfg, &space, a->jwt, a->jwt_len, a->loc_b64, a->loc_b64_len,
                   (int64_t)ts.tv_sec, &ja);
     if (ja.cls == JA_UNAUTHENTICATED) {
         jwt_refuse(s, ja.rf, ja.why);
@@ -358,23 +362,69 @@ static uint8_t choose_method(const uint8_t *p, size_t len, long *n)
            : userpass ? SOCKS5_M_USERPASS : SOCKS5_M_NOACCEPT;
 }
 
-/* Method 0x80: the request's first bytes are in hs; once its length is known, a buffer
- * that holds it whole (jbuf) takes over, and gives what follows it back to hs. Returns 1
+/* Method 0x80's buffer, once the request outgrows hs: taken (within RELAY_JWT_BUFS, and
+ * RELAY_JWT_BUFS_PER_SOURCE for the client's address), then doubled each time it is full,
+ * up to need: what a client makes the relay hold is at most twice what it has sent, never
+ * what it declared. 0, or -1 with the client refused or finished. */
+static int jbuf_grow(struct socks *s, size_t need)
+{
+    char why[96];
+    size_t cap = s->jbuf ? s->jbuf_cap : sizeof s->hs;
+    size_t want = 2 * cap < need ? 2 * cap : need;
+    if (s->jbuf == NULL) {
+        enum refusal rf = RF_COUNT;
+        if (njbufs >= RELAY_JWT_BUFS) {
+            rf = RF_JWT_BUFFERS;
+            snprintf(why, sizeof why, "%d tokens being read at once already", RELAY_JWT_BUFS);
+        } else if (srclimit_take(&jwt_sources, s->src, RELAY_JWT_BUFS_PER_SOURCE) != 0) {
+            rf = RF_JWT_SOURCE_BUFFERS;
+            snprintf(why, sizeof why, "%u tokens being read from this address already",
+                     srclimit_count(&jwt_sources, s->src));
+        }
+        if (rf != RF_COUNT) {
+            jwt_refuse(s, rf, why);
+            explicit_bzero(s->hs, sizeof s->hs);
+            s->hs_len = 0;
+            return -1;
+        }
+    }
+    /* A new buffer, the old one wiped: realloc would leave token bytes in freed memory. */
+    uint8_t *b = malloc(want);
+    if (b == NULL) {
+        if (s->jbuf == NULL) {
+            srclimit_give(&jwt_sources, s->src);
+        }
+        finish(s, "relay out of memory");
+        return -1;
+    }
+    memcpy(b, s->jbuf ? s->jbuf : s->hs, s->hs_len);
+    if (s->jbuf) {
+        explicit_bzero(s->jbuf, s->jbuf_cap);
+        free(s->jbuf);
+    } else {
+        explicit_bzero(s->hs, sizeof s->hs);
+        njbufs++;
+    }
+    s->jbuf = b;
+    s->jbuf_cap = want;
+    return 0;
+}
+
+/* Method 0x80: the request's first bytes are in hs; when it is longer, a buffer that grows
+ * as its bytes arrive (jbuf) takes over, and gives what follows it back to hs. Returns 1
  * when it consumed something, 0 when it needs more (or closed the client). */
 static int jwt_step(struct socks *s)
 {
     struct socks5_jwt_auth a;
     size_t need = 0;
     uint8_t *in = s->jbuf ? s->jbuf : s->hs;
+    size_t cap = s->jbuf ? s->jbuf_cap : sizeof s->hs;
     long n = socks5_jwt_auth_parse(in, s->hs_len, &a, &need);
-    if (n == SOCKS5_ETOOBIG
-        || (n == 0 && need > sizeof s->hs && s->jbuf == NULL && njbufs >= RELAY_JWT_BUFS)) {
+    if (n == SOCKS5_ETOOBIG) {
         /* Refused at once, before a byte of the token is read or a buffer taken. */
         char why[80];
-        snprintf(why, sizeof why, n < 0 ? "JWT longer than %d bytes"
-                 : "%d tokens being read at once already", n < 0 ? SOCKS5_JWT_MAX
-                 : RELAY_JWT_BUFS);
-        jwt_refuse(s, n < 0 ? RF_JWT_TOO_LONG : RF_JWT_BUFFERS, why);
+        snprintf(why, sizeof why, "JWT longer than %d bytes", SOCKS5_JWT_MAX);
+        jwt_refuse(s, RF_JWT_TOO_LONG, why);
         explicit_bzero(s->hs, sizeof s->hs);
         s->hs_len = 0;
         return 1;
@@ -385,15 +435,9 @@ static int jwt_step(struct socks *s)
         return 0;
     }
     if (n == 0) {
-        if (need > sizeof s->hs && s->jbuf == NULL) {
-            if ((s->jbuf = malloc(need)) == NULL) {
-                finish(s, "relay out of memory");
-                return 0;
-            }
-            njbufs++;
-            s->jbuf_cap = need;
-            memcpy(s->jbuf, s->hs, s->hs_len);
-            explicit_bzero(s->hs, sizeof s->hs);
+        /* Full, and the request is longer: room for more, only now. */
+        if (need > cap && s->hs_len == cap && jbuf_grow(s, need) != 0) {
+            return s->state != SS_DEAD;
         }
         return 0;
     }
@@ -896,6 +940,9 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
 /* see relay.h */
 int socks_init(void)
 {
+    if (srclimit_init(&jwt_sources, RELAY_JWT_BUFS) != 0) {
+        return -1;
+    }
     return srclimit_init(&sources, relay_cfg.lim.socks);
 }
 
@@ -913,6 +960,7 @@ unsigned socks_recheck(void)
     for (struct socks *s = head, *next; s; s = next) {
         next = s->next;
         const char *why = NULL;
+        const struct jwt_issuer *is;
         if (s->state == SS_DEAD || s->cred == CRED_NONE) {
             continue;
         }
@@ -922,9 +970,13 @@ unsigned socks_recheck(void)
             } else if (memcmp(s->loc->token_sha256, s->cred_id, 32) != 0) {
                 why = "closed: its location's token was changed by a reload";
             }
-        } else if (jwtauth_issuer_by_id(&relay_cfg, s->cred_id) == NULL) {
+        } else if ((is = jwtauth_issuer_by_id(&relay_cfg, s->cred_id)) == NULL) {
             why = "closed: the jwt-issuer key it was authenticated with was changed or "
                   "removed by a reload";
+        } else if (s->loc && s->loc->removed) {
+            why = "closed: its location was removed by a reload";
+        } else if (s->loc && !jwtauth_issuer_allows(is, s->loc->id)) {
+            why = "closed: its jwt-issuer line no longer allows its location (reload)";
         }
         if (why) {
             finish(s, why);

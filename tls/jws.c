@@ -129,8 +129,15 @@ static int set_rsa(struct jws_key *k, const uint8_t *n, size_t nlen, const uint8
                  JWS_RSA_MIN_BITS, JWS_RSA_MAX_BITS);
         return -1;
     }
-    if (elen == 0 || elen > 8 || !(e[elen - 1] & 1)) {
+    /* e = 1 makes the signature the padded hash itself, which anyone can write; an even e
+     * or modulus is no RSA key. e is odd and at least 3 (RFC 8017 3.1), as every real key's
+     * 65537; at most 8 bytes (BearSSL's limit). */
+    if (elen == 0 || elen > 8 || !(e[elen - 1] & 1) || (elen == 1 && e[0] < 3)) {
         snprintf(why, cap, "an RSA key with a bad public exponent");
+        return -1;
+    }
+    if (!(n[nlen - 1] & 1)) {
+        snprintf(why, cap, "an RSA key with an even modulus");
         return -1;
     }
     memcpy(k->buf, n, nlen);

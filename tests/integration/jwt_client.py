@@ -12,10 +12,18 @@ would. Each command is bounded in time (a 20 s socket timeout).
                                         prints the answer ("auth 1") and whether the
                                         relay closed ("closed")
   hold PORT TOKEN LOC HOST HPORT SECS   connects as try does (reply 0), prints "holding",
-                                        then waits up to SECS for the relay to close it:
-                                        "closed by the relay" or "still open"
+                                        then for up to SECS sends a byte every 0.2 s and
+                                        prints "echo N" when the mapping's echo server
+                                        returned it: a positive sign the session lives;
+                                        ends with "closed by the relay" or "still open";
+                                        HOST "-": no CONNECT, only waits for the close
   holdpw PORT USER PASS HOST HPORT SECS the same with RFC 1929
+  flood PORT SRC N1 N2                  from address SRC: N1 clients that declare a 16000-
+                                        byte JWT and send its first 5 bytes only, then N2
+                                        that send 2000 bytes of it; after 1 s prints
+                                        "refused R1 of N1, R2 of N2" (answered 01 01)
 """
+import select
 import base64
 import socket
 import struct
@@ -119,26 +127,80 @@ def toolong(port, n):
     return 0
 
 
+def hold_authenticated(s, secs):
+    """Authenticated, no CONNECT sent: waits up to secs for the relay to close."""
+    print("holding", flush=True)
+    s.settimeout(secs)
+    t0 = time.time()
+    try:
+        while s.recv(4096):
+            pass
+        print("closed by the relay after %.1f s" % (time.time() - t0))
+    except ConnectionResetError:
+        print("closed by the relay after %.1f s" % (time.time() - t0))
+    except socket.timeout:
+        print("still open")
+    return 0
+
+
 def hold(s, why, host, hport, secs):
     if s is None:
         print(why)
         return 1
     with s:
+        if host == "-":
+            return hold_authenticated(s, secs)
         rep = connect(s, host, hport)
         if rep != 0:
             print("reply %d" % rep)
             return 1
         print("holding", flush=True)
-        s.settimeout(secs)
+        s.settimeout(2)
         t0 = time.time()
+        n = 0
         try:
-            while s.recv(4096):
-                pass
-            print("closed by the relay after %.1f s" % (time.time() - t0))
-        except ConnectionResetError:
+            while time.time() - t0 < secs:
+                s.sendall(b"p")
+                if s.recv(1) != b"p":
+                    raise ConnectionResetError
+                n += 1
+                print("echo %d" % n, flush=True)
+                time.sleep(0.2)
+            print("still open")
+        except (ConnectionResetError, BrokenPipeError):
             print("closed by the relay after %.1f s" % (time.time() - t0))
         except socket.timeout:
-            print("still open")
+            print("no echo for 2 s")
+    return 0
+
+
+def flood(port, src, n1, n2):
+    socks = []
+    try:
+        for i in range(n1 + n2):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                         source_address=(src, 0))
+            socks.append(s)
+            s.sendall(b"\x05\x01\x80")
+            recv_exact(s, 2)
+            s.sendall(b"\x01" + struct.pack(">I", 16000) + (b"A" * 2000 if i >= n1 else b""))
+        refused = [0, 0]
+        t_end = time.time() + 1
+        pending = list(socks)
+        while pending and time.time() < t_end:
+            r, _, _ = select.select(pending, [], [], max(0.0, t_end - time.time()))
+            for s in r:
+                pending.remove(s)
+                try:
+                    got = s.recv(2)
+                except ConnectionResetError:
+                    got = b""
+                if got == b"\x01\x01":
+                    refused[socks.index(s) >= n1] += 1
+        print("refused %d of %d, %d of %d" % (refused[0], n1, refused[1], n2))
+    finally:
+        for s in socks:
+            s.close()
     return 0
 
 
@@ -152,6 +214,8 @@ def main(a):
     if a[0] == "hold":
         s, why = jwt_session(int(a[1]), a[2], a[3])
         return hold(s, why, a[4], int(a[5]), float(a[6]))
+    if a[0] == "flood":
+        return flood(int(a[1]), a[2], int(a[3]), int(a[4]))
     if a[0] == "holdpw":
         s, why = pw_session(int(a[1]), a[2], a[3])
         return hold(s, why, a[4], int(a[5]), float(a[6]))

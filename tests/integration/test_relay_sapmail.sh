@@ -12,8 +12,9 @@
 #   - the app's EDIFACT APERAK (UNOC, with bytes >= 0x80) arrives in the MTA's Maildir, its
 #     attachment byte-exact, its Message-ID the app's;
 #   - the same app, when XSUAA hands it a token signed by another key, an expired token, or
-#     a token for another location, is refused: auth status 01 01 for the first two, reply
-#     0x05 to its CONNECT for the third, each with its own line in the relay's log; no mail.
+#     a token for another location, or a token for another audience, is refused: auth
+#     status 01 01 for all but the other location, reply 0x05 to its CONNECT for that one,
+#     each with its own line in the relay's log; no mail.
 #
 # Usage: test_relay_sapmail.sh GATEWAY RELAY MAKE_PKI SAPMAIL_DIR
 . "$(dirname "$0")/lib.sh"
@@ -120,7 +121,9 @@ mta_start
 t_log "Postfix (private instance) on 192.0.2.1:2525, Maildir delivery for edi.plant.test"
 openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/uaa.key"
 openssl pkey -in "$P/uaa.key" -pubout -out "$P/uaa.pub"
-E2E_RELAY_EXTRA="jwt-issuer $ISS key $P/uaa.pub kid uaa-1"
+# aud: the connectivity binding's clientid, which XSUAA puts in the aud of the tokens it
+# issues to that client; the app's own (sb-app) tokens are no credential for the relay.
+E2E_RELAY_EXTRA="jwt-issuer $ISS key $P/uaa.pub aud sb-conn locations loc1 kid uaa-1"
 e2e_relay_config
 e2e_relay_start
 provision
@@ -193,7 +196,9 @@ grep -q 'Authentication failed' "$T_TMP/app.log" || { cat "$T_TMP/app.log"; t_fa
 refused expired 'socks refused: .*method=0x80 reason="token expired [0-9]+ s ago"'
 refused other-location 'stream: location=- .*target="mta.plant.test:25" .*verdict="token not for location loc1 \(claim locations\) \(0x05\)" auth=jwt'
 grep -qi 'ConnectionRefused\|rejected' "$T_TMP/app.log" || { cat "$T_TMP/app.log"; t_fail "other location: the SDK did not see 0x05"; }
+refused other-audience 'socks refused: .*method=0x80 reason="token.s aud does not name sb-conn"'
+grep -q 'Authentication failed' "$T_TMP/app.log" || { cat "$T_TMP/app.log"; t_fail "other audience: the SDK did not see 01 01"; }
 sleep 1
 [ "$(ls "$MAILDIR/new" | wc -l)" = 1 ] || t_fail "a refused token delivered mail"
-t_log "refused: bad signature (01 01), expired (01 01), another location (0x05), each logged; no mail"
+t_log "refused: bad signature (01 01), expired (01 01), another location (0x05), another audience (01 01), each logged; no mail"
 t_log "ok"

@@ -10,8 +10,11 @@
 //   node token_service.mjs PORT KEY.pem ISS LOCATION MODE_FILE DESTINATION.json
 //
 // The token for the connectivity service's client carries the relay's location claim
-// ("locations": [LOCATION]). MODE_FILE, read at each request, lets the test turn the next
-// tokens bad: "ok", "bad-signature" (signed by a key made here), "expired", "other-location".
+// ("locations": [LOCATION]) and, as XSUAA's client credentials tokens do, the client's id in
+// aud (the relay's `jwt-issuer ... aud` names the connectivity binding's clientid). MODE_FILE,
+// read at each request, lets the test turn the next tokens bad: "ok", "bad-signature"
+// (signed by a key made here), "expired", "other-location", "other-audience" (aud names
+// another application of the same identity zone, "sb-app").
 // Each request is logged on stdout. The client stays the real SDK: nothing of it is changed.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -45,7 +48,7 @@ function token(client) {
   const claims = {
     iss, client_id: client, cid: client, sub: client, zid: 'provider-zone',
     ext_attr: { zdn: 'provider' }, grant_type: 'client_credentials',
-    aud: [client], iat: '$now', exp: m === 'expired' ? '$now-600' : '$now+600',
+    aud: [m === 'other-audience' ? 'sb-app' : client], iat: '$now', exp: m === 'expired' ? '$now-600' : '$now+600',
     locations: [m === 'other-location' ? 'loc-elsewhere' : location],
   };
   return mint(m === 'bad-signature' ? stranger : key, 'ES256', claims, { kid: 'uaa-1' });

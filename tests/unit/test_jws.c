@@ -39,6 +39,29 @@ static const char rsa_pub[] =
     "dQIDAQAB\n"
     "-----END PUBLIC KEY-----\n";
 
+/* rsa_pub's modulus with e = 1, and rsa_pub with the modulus's last bit flipped (even). */
+static const char rsa_e1_pub[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIDANBgkqhkiG9w0BAQEFAAOCAQ0AMIIBCAKCAQEAiI4py13PueKFgPx+LGd4\n"
+    "xinHenoxah7L0s6B8/CEeIpx7ASh3vhGAmpkJghJODFo0sz0zMliHUh36/eGro19\n"
+    "0aO6LlFRkfTuiDtNiGanrUXKpDBDQWThtyKAXAfh/GM9OLk+6DEM9at1Zpi6VBk+\n"
+    "2hvVWOB1DkI4NJkuKx3DycxHbViuiinGgmgOvey/9sIL9QCByr+gJ+3N6yVDV6Dh\n"
+    "qzczcaFPXTZcSUZFriy5ePaVjViLO6TKmIxU//AenNNeJp45Zo+/gwREVobckuqk\n"
+    "pC29/MfFh+Y8nnOhti8Ifpaxil7Y1dnzH2n8qNEzkf87TB39rHxvoHPqO35HKLTP\n"
+    "dQIBAQ==\n"
+    "-----END PUBLIC KEY-----\n";
+
+static const char rsa_even_pub[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAiI4py13PueKFgPx+LGd4\n"
+    "xinHenoxah7L0s6B8/CEeIpx7ASh3vhGAmpkJghJODFo0sz0zMliHUh36/eGro19\n"
+    "0aO6LlFRkfTuiDtNiGanrUXKpDBDQWThtyKAXAfh/GM9OLk+6DEM9at1Zpi6VBk+\n"
+    "2hvVWOB1DkI4NJkuKx3DycxHbViuiinGgmgOvey/9sIL9QCByr+gJ+3N6yVDV6Dh\n"
+    "qzczcaFPXTZcSUZFriy5ePaVjViLO6TKmIxU//AenNNeJp45Zo+/gwREVobckuqk\n"
+    "pC29/MfFh+Y8nnOhti8Ifpaxil7Y1dnzH2n8qNEzkf87TB39rHxvoHPqO35HKLTP\n"
+    "dAIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+
 static const char rsa1024_pub[] =
     "-----BEGIN PUBLIC KEY-----\n"
     "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC7REcMQ4mo7f/CW61FHVgegGvu\n"
@@ -97,6 +120,11 @@ static void issuer_keys_load_from_public_keys_and_certificates(void)
     CHECK(memcmp(k.id, k2.id, 32) != 0);
     CHECK_EQ(load(&k, rsa1024_pub, why), -1);
     CHECK(strstr(why, "1024 bits") != NULL);
+    /* e = 1: the signature would be the padded hash itself, which anyone can write. */
+    CHECK_EQ(load(&k, rsa_e1_pub, why), -1);
+    CHECK(strstr(why, "exponent") != NULL);
+    CHECK_EQ(load(&k, rsa_even_pub, why), -1);
+    CHECK(strstr(why, "even modulus") != NULL);
     CHECK_EQ(load(&k, ec384_pub, why), -1);
     CHECK(strstr(why, "P-256") != NULL);
     CHECK_EQ(load(&k, a_private_key, why), -1);

@@ -16,6 +16,7 @@ static br_ec_private_key sk;
 static uint8_t skbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
 static struct relay_config cfg;
 static struct jwt_issuer issuers[2];
+static struct jwt space;                            /* jwtauth_check's decoding space */
 
 /* A P-256 key from a fixed seed, as the issuer line idx's key. */
 static void make_key(unsigned idx, const char *seed, const char *kid)
@@ -31,6 +32,8 @@ static void make_key(unsigned idx, const char *seed, const char *kid)
     snprintf(is->iss, sizeof is->iss, "https://uaa.test");
     snprintf(is->kid, sizeof is->kid, "%s", kid);
     snprintf(is->claim, sizeof is->claim, "locations");
+    snprintf(is->aud, sizeof is->aud, "relay-test");
+    snprintf(is->locations, sizeof is->locations, "*");
     memcpy(is->key.buf, pk.q, pk.qlen);
     is->key.ec.curve = BR_EC_secp256r1;
     is->key.ec.q = is->key.buf;
@@ -67,7 +70,7 @@ static struct jwtauth judge_full(const char *header, const char *claims, const c
     struct jwtauth ja;
     size_t n = token(tok, header, claims, flip);
     size_t k = base64_encode(b64, (const uint8_t *)loc, strlen(loc), BASE64_STD);
-    jwtauth_check(&cfg, (const uint8_t *)tok, n, (const uint8_t *)b64, k, NOW, &ja);
+    jwtauth_check(&cfg, &space, (const uint8_t *)tok, n, (const uint8_t *)b64, k, NOW, &ja);
     return ja;
 }
 
@@ -85,7 +88,8 @@ static void setup(void)
     cfg.jwt_skew_s = 60;
 }
 
-#define GOOD "\"iss\":\"https://uaa.test\",\"exp\":1800000300"
+#define AUD "\"aud\":[\"other-app\",\"relay-test\"]"
+#define GOOD "\"iss\":\"https://uaa.test\",\"exp\":1800000300," AUD
 
 static void a_good_token_reaches_the_locations_its_claim_names(void)
 {
@@ -101,8 +105,8 @@ static void a_good_token_reaches_the_locations_its_claim_names(void)
     ja = judge("{" GOOD ",\"locations\":\"loc1\"}", "");
     CHECK_EQ(ja.cls, JA_OK);
     /* Within jwt-skew of exp, nbf, iat. */
-    ja = judge("{\"iss\":\"https://uaa.test\",\"exp\":1799999950,\"locations\":\"loc1\"}",
-               "loc1");
+    ja = judge("{\"iss\":\"https://uaa.test\",\"exp\":1799999950," AUD ",\"locations\":"
+               "\"loc1\"}", "loc1");
     CHECK_EQ(ja.cls, JA_OK);
     ja = judge("{" GOOD ",\"nbf\":1800000050,\"iat\":1800000050,\"locations\":\"loc1\"}",
                "loc1");
@@ -172,7 +176,7 @@ static void a_token_that_is_no_good_fails_with_its_own_cause(void)
     static char tok[4096];
     size_t n = token(tok, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" GOOD "}", 0);
     struct jwtauth ja;
-    jwtauth_check(&cfg, (const uint8_t *)tok, n, (const uint8_t *)"bG9jMQ", 6, NOW, &ja);
+    jwtauth_check(&cfg, &space, (const uint8_t *)tok, n, (const uint8_t *)"bG9jMQ", 6, NOW, &ja);
     CHECK_EQ(ja.rf, RF_JWT_MALFORMED);
 }
 
@@ -194,7 +198,75 @@ static void a_rotation_overlaps_two_keys_of_one_issuer(void)
     CHECK(strstr(ja.why, "keys") != NULL);          /* both were tried */
 }
 
+static void a_token_the_issuer_signed_for_another_audience_fails_authentication(void)
+{
+    setup();
+    const char *claims[] = {
+        "{\"iss\":\"https://uaa.test\",\"exp\":1800000300,\"locations\":\"loc1\"}",
+        "{\"iss\":\"https://uaa.test\",\"exp\":1800000300,\"aud\":\"other-app\","
+        "\"locations\":\"loc1\"}",
+        "{\"iss\":\"https://uaa.test\",\"exp\":1800000300,\"aud\":[\"other-app\","
+        "\"relay-test2\"],\"locations\":\"loc1\"}",
+        "{\"iss\":\"https://uaa.test\",\"exp\":1800000300,\"aud\":7,\"locations\":\"loc1\"}",
+        "{\"iss\":\"https://uaa.test\",\"exp\":1800000300,\"aud\":[\"relay-test\",7],"
+        "\"locations\":\"loc1\"}",
+        "{" GOOD ",\"aud\":\"relay-test\",\"locations\":\"loc1\"}",   /* twice */
+    };
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        struct jwtauth ja = judge(claims[i], "loc1");
+        if (ja.cls != JA_UNAUTHENTICATED || ja.rf != RF_JWT_AUDIENCE) {
+            fprintf(stderr, "case %zu: class %d cause %d (%s)\n", i, ja.cls, ja.rf, ja.why);
+            CHECK(0);
+        }
+    }
+    /* aud as one string is as good as an array naming it. */
+    struct jwtauth ja = judge("{\"iss\":\"https://uaa.test\",\"exp\":1800000300,\"aud\":"
+                              "\"relay-test\",\"locations\":\"loc1\"}", "loc1");
+    CHECK_EQ(ja.cls, JA_OK);
+}
+
+static void an_issuer_reaches_only_the_locations_its_line_allows(void)
+{
+    setup();
+    snprintf(issuers[0].locations, sizeof issuers[0].locations, "loc1,loc3");
+    struct jwtauth ja = judge("{" GOOD ",\"locations\":[\"loc2\",\"loc3\"]}", "loc3");
+    CHECK_EQ(ja.cls, JA_OK);
+    /* The claim names loc2, but the operator gave this issuer loc1 and loc3 only. */
+    ja = judge("{" GOOD ",\"locations\":[\"loc2\",\"loc3\"]}", "loc2");
+    CHECK_EQ(ja.cls, JA_UNAUTHORIZED);
+    CHECK_EQ(ja.rf, RF_JWT_LOCATION);
+    CHECK(strstr(ja.why, "not among its jwt-issuer line's locations") != NULL);
+    ja = judge("{" GOOD ",\"locations\":\"loc2\"}", "");     /* taken from the claim */
+    CHECK_EQ(ja.cls, JA_UNAUTHORIZED);
+    /* Whole IDs only: neither a prefix nor an extension of a listed one. */
+    CHECK_EQ(jwtauth_issuer_allows(&issuers[0], "loc"), 0);
+    CHECK_EQ(jwtauth_issuer_allows(&issuers[0], "loc10"), 0);
+    CHECK_EQ(jwtauth_issuer_allows(&issuers[0], "loc1"), 1);
+    CHECK_EQ(jwtauth_issuer_allows(&issuers[0], "loc3"), 1);
+}
+
+static void the_decoded_token_is_wiped_whatever_the_judgement(void)
+{
+    static const uint8_t zero[sizeof space];
+    setup();
+    struct jwtauth ja = judge("{" GOOD ",\"locations\":\"loc1\"}", "loc1");
+    CHECK_EQ(ja.cls, JA_OK);
+    CHECK(memcmp(&space, zero, sizeof space) == 0);
+    ja = judge("{" GOOD ",\"locations\":\"loc2\"}", "loc1");
+    CHECK_EQ(ja.cls, JA_UNAUTHORIZED);
+    CHECK(memcmp(&space, zero, sizeof space) == 0);
+    ja = judge_full("{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" GOOD "}", "loc1", 1);
+    CHECK_EQ(ja.rf, RF_JWT_SIGNATURE);
+    CHECK(memcmp(&space, zero, sizeof space) == 0);
+}
+
 CHECK_MAIN(
+    { "a_token_the_issuer_signed_for_another_audience_fails_authentication",
+      a_token_the_issuer_signed_for_another_audience_fails_authentication },
+    { "an_issuer_reaches_only_the_locations_its_line_allows",
+      an_issuer_reaches_only_the_locations_its_line_allows },
+    { "the_decoded_token_is_wiped_whatever_the_judgement",
+      the_decoded_token_is_wiped_whatever_the_judgement },
     { "a_good_token_reaches_the_locations_its_claim_names",
       a_good_token_reaches_the_locations_its_claim_names },
     { "a_good_token_for_another_location_fails_only_its_request",

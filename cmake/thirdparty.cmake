@@ -9,6 +9,8 @@ endif()
 set(GW_THIRDPARTY_FLAGS -w)
 
 include("${LWIP_DIR}/src/Filelists.cmake")
+# The pools are net/port/memp_lazy.c's (the same pools, touched only as used), not lwIP's.
+list(REMOVE_ITEM lwipcore_SRCS "${LWIP_DIR}/src/core/memp.c")
 add_library(lwip STATIC
   ${lwipcore_SRCS} ${lwipcore4_SRCS} ${lwipnetif_SRCS} ${lwipsntp_SRCS})
 # lwipopts.h and arch/cc.h come from net/port; lwIP reads them through its include path.
@@ -16,10 +18,11 @@ target_include_directories(lwip PUBLIC
   "${CMAKE_SOURCE_DIR}/net/port" "${LWIP_DIR}/src/include")
 target_compile_options(lwip PRIVATE ${GW_THIRDPARTY_FLAGS})
 # The port (net/port) is lwIP's own other half: the hooks its core calls (time, SNTP,
-# assertions, randomness, the TCP input guard), so it is built into the same library, with
+# assertions, randomness, the TCP input guard, the pools), so it is built into the same library, with
 # our warnings. It calls down only: the log, the DRBG; time and SNTP are handed in at boot.
 add_library(gw_lwip_port OBJECT
-  "${CMAKE_SOURCE_DIR}/net/port/sys_arch.c" "${CMAKE_SOURCE_DIR}/net/port/tcp_guard.c")
+  "${CMAKE_SOURCE_DIR}/net/port/sys_arch.c" "${CMAKE_SOURCE_DIR}/net/port/tcp_guard.c"
+  "${CMAKE_SOURCE_DIR}/net/port/memp_lazy.c")
 target_include_directories(gw_lwip_port PRIVATE
   "${CMAKE_SOURCE_DIR}/net/port" "${LWIP_DIR}/src/include")
 target_link_libraries(gw_lwip_port PRIVATE gw_base gw_tls)

@@ -12,7 +12,8 @@
 
 /* Forward secrecy and AEAD only. With AES-GCM in hardware, BearSSL's own preference;
  * without, ChaCha20-Poly1305 first: BearSSL's constant-time software AES and GHASH are
- * several times slower than its ChaCha20 and Poly1305 (bench/README.md, "TLS suites"). */
+ * several times slower than its ChaCha20 and Poly1305 (bench/README.md, "The TLS suites on
+ * each CPU"). */
 static const uint16_t suites_aes_first[] = {
     BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,

@@ -7,6 +7,21 @@
 # tunnel` does not say "not available") and the tunnel comes up within 20 s;
 # otherwise the rows say why, and no figure is made up.
 
+# gw_status PATH PHASE: the gateway's own accounting (show status, show tunnel) at this
+# phase, beside its RSS: into bench-logs/status-gateway-PHASE.txt, and its figures into
+# the results ("status" lines).
+gw_status() {
+    local n0 n1 i
+    n0=$(wc -l < "$T_TMP/gateway.log")
+    printf 'show status\nshow tunnel\n' >&4
+    for ((i = 0; i < 20; i++)); do
+        sleep 0.1
+        grep -q '^streams: ' <(tail -n +"$((n0 + 1))" "$T_TMP/gateway.log") && break
+    done
+    tail -n +"$((n0 + 1))" "$T_TMP/gateway.log" > "$T_TMP/status-$1-$2.txt"
+    fig status "$1" "$2" "$(sed -n 's/^ram: *//p' "$T_TMP/status-$1-$2.txt" | head -n 1)"
+}
+
 gateway_path() {
     local state G=$T_TMP/gw tok
     # A build without the tunnel service says "state: not available ..." here.
@@ -83,8 +98,8 @@ gateway_path() {
     b_wait_log fwd-gw forwarding 5 || true
     cmd "gateway: gateway --flash F --net tap:gwtap0 (192.0.2.2; provisioned with --batch: key, CSR, chain, trust, mappings iperf.bench.test:5201 and echo.bench.test:7 to 192.0.2.1); iperf3 via bench_fwd 46201 --socks 127.0.0.1:1080 gwbench TOKEN iperf.bench.test:5201"
     MEM_PIDS=("gateway=$gpid" "relay=$RELAY_PID")
-    PROFILE_PID=$gpid
+    PROFILE_PID=$gpid RES_PID=$gpid RES_ELF=$GATEWAY RES_STATUS=gw_status
     measure gateway 46201 --socks 127.0.0.1:1080 gwbench "$tok" echo.bench.test 7
-    PROFILE_PID=
+    PROFILE_PID= RES_PID= RES_STATUS=
     b_stop "$fpid" "$gpid"
 }

@@ -128,6 +128,19 @@ EOF
     mail_record mbsync "$M/mail/INBOX"
     cmd "mbsync $(mbsync --version | cut -d' ' -f2): mbsync -c RC -q bench (FSync yes, Sync Pull, Maildir)"
 
+    # ---- mbsync over IMAPS, as an operator would run it (the gateway reads over STARTTLS):
+    # the same, into a Maildir of its own. Dovecot's certificate is named mail.example.test
+    # and mbsync dials the address, so the leaf itself is the trusted certificate (isync
+    # accepts a server certificate listed in CertificateFile whatever its names).
+    local MT=$T_TMP/mbsync-tls
+    mkdir -p "$MT/mail" "$MT/state"
+    sed -e "s|^Port 143|Port 993|" -e "s|^SSLType None|SSLType IMAPS\nCertificateFile $MAIL_PKI/leaf-ec.pem|" \
+        -e "s|$M/|$MT/|g" "$M/mbsyncrc" > "$MT/mbsyncrc"
+    b_log "mail: mbsync over IMAPS"
+    run_timed mbsync-tls mbsync -c "$MT/mbsyncrc" -q bench
+    mail_record mbsync-tls "$MT/mail/INBOX"
+    cmd "mbsync over TLS: the same with Port 993, SSLType IMAPS, CertificateFile (Dovecot's leaf)"
+
     # ---- fetchmail, each message through bench_mda (fsync file and directory)
     local F=$T_TMP/fetchmail
     mkdir -p "$F/Maildir"/{tmp,new,cur}

@@ -260,6 +260,41 @@ def main():
                                           max(ip) if ip else "n/a"))
     if missing("gateway"):
         w("| gateway | gateway | %s | | |" % missing("gateway"))
+    status = [r for r in rows if r[0] == "status" and len(r) >= 4]
+    if status:
+        w("\nThe gateway's own accounting at each phase (`show status`, its `ram:` line), "
+          "beside the RSS above:\n")
+        w("| phase | show status |")
+        w("|---|---|")
+        for r in status:
+            w("| %s | %s |" % (r[2], r[3] or "no ram: line"))
+
+    # ---- CPU and system calls per GB moved (steadier than Gbit/s on a shared machine)
+    cpu = [r for r in rows if r[0] == "cpu" and len(r) >= 5]
+    calls = {(r[1], r[2]): r[3] for r in rows if r[0] == "calls"}
+    if cpu:
+        w("\nCPU time per GB moved during each iperf3 run (user + system, ms; each process "
+          "tree), and the gateway's read- and write-class system calls and context switches "
+          "per MB:\n")
+        w("| path | process | %s |" % " | ".join(CASES))
+        w("|---|---|%s" % ("---:|" * len(CASES)))
+        seen = []
+        for r in cpu:
+            if (r[1], r[2]) not in seen:
+                seen.append((r[1], r[2]))
+        for p, proc in seen:
+            cells = []
+            for c in CASES:
+                v = [x[4].split() for x in cpu if x[1] == p and x[2] == proc and x[3] == c]
+                ms, b = (int(v[0][0]), int(v[0][1])) if v and len(v[0]) == 2 else (0, 0)
+                cells.append("%.0f" % (ms / (b / 1e9)) if b else "n/a")
+            w("| %s | %s | %s |" % (p, proc, " | ".join(cells)))
+        for (p, c), v in calls.items():
+            f = v.split()
+            if len(f) == 4 and int(f[3]) > 0:
+                mb = int(f[3]) / 1e6
+                w("\n%s, %s: %.1f reads, %.1f writes, %.1f context switches per MB." % (
+                    p, c, int(f[0]) / mb, int(f[1]) / mb, int(f[2]) / mb))
 
     # ---- 4. connection rate
     w("\n## 4. Connection rate (new streams/s to a local echo service)\n")
@@ -286,7 +321,8 @@ def main():
     w("| client | messages | MB | seconds | messages/s | MB/s | peak RSS (KiB, largest process) |")
     w("|---|---:|---:|---:|---:|---:|---:|")
     for tool, label in (("gateway", "gateway IMAP receiver -> tunnel -> relay spool"),
-                        ("mbsync", "mbsync (FSync yes)"),
+                        ("mbsync", "mbsync (FSync yes), plain IMAP"),
+                        ("mbsync-tls", "mbsync (FSync yes), IMAPS"),
                         ("fetchmail", "fetchmail -> bench_mda (fsync)")):
         v = mail.get((tool, "result"))
         if v is None:
@@ -310,8 +346,17 @@ def main():
     if ("gateway", "result") in mail:
         w("\nThe gateway reads each message over STARTTLS (TLS end to end through its tcp mapping), "
           "delivers it through the tunnel (TLS 1.2, yamux), and the relay writes it to the spool "
-          "(tmp, fsync, rename, fsync dir) before the gateway marks it \\Seen; mbsync and "
-          "fetchmail read plain IMAP on the same address.")
+          "(tmp, fsync, rename, fsync dir) before the gateway marks it \\Seen; mbsync reads "
+          "plain IMAP and IMAPS (TLS as its OpenSSL and Dovecot agree), fetchmail plain "
+          "IMAP, on the same address.")
+    ratios = []
+    g = mail.get(("gateway", "result"), "").split()
+    for tool in ("mbsync", "mbsync-tls"):
+        f = mail.get((tool, "result"), "").split()
+        if len(g) == 6 and len(f) == 5 and g[0] == "0" and f[0] == "0" and float(g[1]) > 0:
+            ratios.append("%s %.2f" % (tool, float(f[1]) / float(g[1])))
+    if ratios:
+        w("\nThe gateway's speed as a multiple of (messages/s over): %s." % ", ".join(ratios))
 
     # ---- 6. image
     w("\n## 6. Image: stripped static `gateway` per architecture (`tools/size.sh`, as `make size`)\n")
@@ -320,6 +365,16 @@ def main():
     except OSError:
         txt = "not run"
     w("```\n%s\n```" % txt)
+
+    # ---- TLS suites
+    try:
+        txt = open(os.environ.get("SUITES_TXT", "")).read().strip()
+        w("\nThe tunnel's AEADs as BearSSL runs them (`bench_suites`: 16 KiB records sealed, "
+          "MB/s; aarch64 under qemu-user: compare only its ratio). The gateway offers "
+          "ChaCha20-Poly1305 first where AES-GCM has no hardware (docs/protocol.md):\n")
+        w("```\n%s\n```" % txt)
+    except OSError:
+        pass
 
     # ---- flash store
     try:

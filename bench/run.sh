@@ -8,7 +8,7 @@
 # Knobs (environment): BENCH_SECS (iperf3 seconds per run, default 3), BENCH_RTT (echoes per
 # RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
 # BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (10000),
-# BENCH_ONLY (space-separated sections: paths mail image store scale; default all), BENCH_PATHS
+# BENCH_ONLY (space-separated sections: paths mail image suites store scale; default all), BENCH_PATHS
 # (raw fwd ssh stunnel relay gateway; default all),
 # BENCH_OUT (results file, default bench/results.md), BENCH_SCALE_INTO=1 (make bench-scale:
 # write only section 7 into the existing results file, the other sections stay), BENCH_PROFILE=1 (perf profile of the
@@ -40,14 +40,14 @@ LARGE=${BENCH_LARGE:-10}
 # 1.9 MB of EDIFACT is 2.5 MB as base64: ten mails over 2 MiB, about 26 MB in all.
 LARGE_BYTES=${BENCH_LARGE_BYTES:-1900000}
 SCALE_N=${BENCH_SCALE_N:-10000}
-ONLY=${BENCH_ONLY:-paths mail image store scale}
+ONLY=${BENCH_ONLY:-paths mail image suites store scale}
 PATHS=${BENCH_PATHS:-raw fwd ssh stunnel relay gateway}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
 T0=$(date +%s)
 B=$BUILD/bench
 RELAY=$BUILD/relay/relay
 TESTGW=$BUILD/tests/integration/test_relay_gw
-GATEWAY=$BUILD/gateway
+GATEWAY=${BENCH_GATEWAY:-$BUILD/gateway}   # another image of the gateway: A/B of one change
 DATA=$T_TMP/data.txt          # one figure per line: section|path|key|value
 CMDS=$T_TMP/commands.txt      # the commands behind the figures, for results.md
 : > "$DATA"
@@ -110,6 +110,23 @@ hwm() {
     done
     echo "$s"
 }
+# cpu_ms PID...: CPU time (user + system) in ms, summed over the processes and their
+# descendants (/proc/PID/stat fields 14 and 15, in clock ticks).
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+cpu_ms() {
+    local p s=0 v
+    for p in $(for q in "$@"; do tree "$q"; done); do
+        v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2> /dev/null || true)
+        s=$((s + ${v:-0}))
+    done
+    echo $((s * TICK_MS))
+}
+# proc_calls PID: "reads writes switches": the process's read- and write-class system calls
+# (/proc/PID/io syscr, syscw) and its context switches (voluntary + involuntary) so far.
+proc_calls() {
+    awk '/^syscr/ { r = $2 } /^syscw/ { w = $2 } END { printf "%d %d ", r, w }' "/proc/$1/io"
+    awk '/ctxt_switches/ { s += $2 } END { print s }' "/proc/$1/status"
+}
 # Peak RSS starts over from the current RSS (Linux: clear_refs 5).
 hwm_reset() {
     local p
@@ -137,6 +154,16 @@ b_wait_log echo serving 10 || t_fail "echo server"
 b_wait_log iperf3 'Server listening' 10 || t_fail "iperf3 server"
 cmd "targets: bench_echo serve 7007 (epoll echo); iperf3 -s -p 5201"
 
+# resident PATH PHASE: what is resident in the firmware (RES_PID, its ELF RES_ELF) now, by
+# symbol (bench/resident.py), and its mappings, into bench-logs.
+RES_PID= RES_ELF=
+resident() {
+    [ -n "$RES_PID" ] || return 0
+    [ -n "${RES_STATUS:-}" ] && "$RES_STATUS" "$1" "$2"
+    python3 "$REPO/bench/resident.py" "$RES_PID" "$RES_ELF" 40 > "$T_TMP/resident-$1-$2.txt" 2>&1 || true
+    cp "/proc/$RES_PID/smaps" "$T_TMP/smaps-$1-$2.txt" 2> /dev/null || true
+}
+
 # ---------------------------------------------------------------- one path's figures
 # measure PATH IPERF_PORT ECHO_ARGS... ; MEM_PIDS (label=pid ...) names what to weigh.
 MEM_PIDS=()
@@ -147,6 +174,7 @@ measure() {
     for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
     sleep 1
     for lbl in "${MEM_PIDS[@]}"; do fig mem "$path" "${lbl%%=*}|idle" "$(hwm "${lbl#*=}")"; done
+    resident "$path" idle
     # Latency and connection rate on the fresh path (1000 streams just closed would
     # still be winding down in some peers).
     b_log "$path: RTT"
@@ -166,6 +194,7 @@ measure() {
             for lbl in "${MEM_PIDS[@]}"; do
                 fig mem "$path" "${lbl%%=*}|$n" "$(hwm "${lbl#*=}")"
             done
+            resident "$path" "$n"
         else
             b_log "$path: could not hold $n streams: $(tail -n 1 "$T_TMP/hold-$path-$n.log")"
             for lbl in "${MEM_PIDS[@]}"; do fig mem "$path" "${lbl%%=*}|$n" "failed"; done
@@ -179,7 +208,13 @@ measure() {
         set -- $case
         args=(-c 127.0.0.1 -p "$iport" -t "$SECS" -O 1 -J -P "$1")
         [ "$2" = down ] && args+=(-R)
-        for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
+        local -A cpu0=()
+        local sys0=
+        [ -n "${RES_PID:-}" ] && sys0=$(proc_calls "$RES_PID")
+        for lbl in "${MEM_PIDS[@]}"; do
+            hwm_reset "${lbl#*=}"
+            cpu0[$lbl]=$(cpu_ms "${lbl#*=}")
+        done
         b_log "$path: iperf3 -P $1 $2"
         local prof=
         if [ -n "${BENCH_PROFILE:-}" ] && [ -n "${PROFILE_PID:-}" ] && command -v perf > /dev/null; then
@@ -205,9 +240,27 @@ except Exception as e:
     print("failed: no iperf3 result")
 ' "$T_TMP/iperf-$path-$1-$2.json")
         fig tput "$path" "$1 $2" "$out"
+        # Bytes moved (iperf3's receiver) and each process's CPU time meanwhile: CPU per GB
+        # holds still on a noisy machine where Gbit/s do not.
+        local bytes
+        bytes=$(python3 -c '
+import json, sys
+try:
+    print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"]))
+except Exception:
+    print(0)
+' "$T_TMP/iperf-$path-$1-$2.json")
+        resident "$path" "iperf3-$1-$2"
         for lbl in "${MEM_PIDS[@]}"; do
             fig mem "$path" "${lbl%%=*}|iperf3 -P $1 $2" "$(hwm "${lbl#*=}")"
+            fig cpu "$path" "${lbl%%=*}|$1 $2" "$(($(cpu_ms "${lbl#*=}") - cpu0[$lbl])) $bytes"
         done
+        if [ -n "$sys0" ]; then
+            local a b
+            read -r -a a <<< "$sys0"
+            read -r -a b <<< "$(proc_calls "$RES_PID")"
+            fig calls "$path" "$1 $2" "$((b[0] - a[0])) $((b[1] - a[1])) $((b[2] - a[2])) $bytes"
+        fi
     done
 }
 
@@ -419,6 +472,26 @@ else
 fi
 fi
 
+# ---------------------------------------------------------------- TLS suites (bench_suites)
+# The AEADs as BearSSL runs them: x86_64 natively, aarch64 under qemu-user (there only the
+# ratio of the two suites means anything), three runs each.
+if want suites; then
+: > "$T_TMP/suites.txt"
+A64=$BUILD/../aarch64/bench/bench_suites
+for run in 1 2 3; do
+    if [ -x "$BUILD/bench/bench_suites" ]; then
+        "$BUILD/bench/bench_suites" 1 | sed "s/^/x86_64 run $run: /" >> "$T_TMP/suites.txt"
+    fi
+    if [ -x "$A64" ] && command -v qemu-aarch64-static > /dev/null; then
+        qemu-aarch64-static "$A64" 1 | sed "s/^/aarch64 (qemu-user) run $run: /" \
+            >> "$T_TMP/suites.txt"
+    else
+        echo "aarch64: no $A64 (make aarch64) or no qemu-aarch64-static" >> "$T_TMP/suites.txt"
+    fi
+done
+cmd "suites: build/x86_64/bench/bench_suites 1; qemu-aarch64-static build/aarch64/bench/bench_suites 1 (bench/bench_suites.c: 16 KiB records sealed for 1 s per AEAD), three runs"
+fi
+
 # ---------------------------------------------------------------- flash store (bench_store)
 if want store; then
 if [ -x "$BUILD/bench_store" ]; then
@@ -442,7 +515,8 @@ GIT=$(git -C "$REPO" describe --always --dirty 2> /dev/null || echo unknown)
 if [ -n "${BENCH_SCALE_INTO:-}" ]; then
     GIT=$GIT python3 "$REPO/bench/results.py" --scale-into "$OUT" "$DATA" "$CMDS" > "$OUT.tmp"
 else
-    python3 "$REPO/bench/results.py" "$DATA" "$CMDS" "$T_TMP/size.txt" "$T_TMP/store.txt" \
+    SUITES_TXT=$T_TMP/suites.txt \
+        python3 "$REPO/bench/results.py" "$DATA" "$CMDS" "$T_TMP/size.txt" "$T_TMP/store.txt" \
         "$((($(date +%s) - T0)))" "$GIT" > "$OUT.tmp"
 fi
 mv "$OUT.tmp" "$OUT"

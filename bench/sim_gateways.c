@@ -1,8 +1,8 @@
 /* sim_gateways: many gateways in one process, to see how many tunnels one relay holds, what
  * each costs it, how fast a fleet comes back after a relay restart, and what the relay
  * moves for many tunnels at once (bench/scale.sh). Each simulated gateway is the gateway's
- * own protocol code on a kernel socket: TLS client with its certificate (tls_client, 4 KiB
- * records as the firmware asks), yamux client, hello on the first stream; then it answers
+ * own protocol code on a kernel socket: TLS client with its certificate (tls_client, full
+ * 16 KiB records as the firmware's), yamux client, hello on the first stream; then it answers
  * the relay's keepalive pings and serves the streams the relay opens.
  *
  *   sim_gateways --relay ADDR:PORT --ca ANCHOR.der --name RELAYNAME --key KEY.pem

@@ -105,6 +105,13 @@ int board_flash_created(void);
  * itself with the same arguments; virt: PSCI SYSTEM_RESET. Does not return. */
 void board_reboot(void) __attribute__((noreturn));
 
+/* ---- memory ---- */
+/* RAM whose contents are no longer needed (a quiet pool, net/port/memp_lazy.c): the board
+ * may take back the whole pages inside [p, p + len), which then read as zeros when next
+ * touched. Linux: madvise(MADV_DONTNEED), so the process's RSS shrinks; virt: nothing
+ * (its RAM is all the box's, with no one to give it to). */
+void board_mem_discard(void *p, size_t len);
+
 /* ---- the loop's sleep ---- */
 enum board_event {
     BOARD_EV_CONSOLE = 1 << 0,  /* console bytes (or its close) are waiting */

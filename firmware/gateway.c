@@ -61,6 +61,7 @@ static int boot(struct netif **netif_out)
     }
     log_info("gateway %s on %s (lwIP %s)", gateway_version, board_name(), LWIP_VERSION_STRING);
     lwip_port_init(board_now_ms, timesync_sntp_set);
+    lwip_port_set_discard(board_mem_discard);
     lwip_init();
     struct netif *netif = board_netif_add();
     banner_mac(netif);
@@ -106,6 +107,7 @@ static unsigned loop_once(int console)
     busy = tunnel_poll();
     busy |= imap_svc_poll();
     tcp_stream_flush();     /* this turn's writes leave as full segments, before we sleep */
+    lwip_port_trim();       /* a pool quiet for a second gives its pages back */
     return ev;
 }
 

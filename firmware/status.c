@@ -5,7 +5,10 @@
 #include "board.h"
 #include "certtime.h"
 #include "lwip/ip4_addr.h"
+#include "endpoint.h"
 #include "lwip/memp.h"
+#include "lwip/priv/memp_priv.h"
+#include "lwip_port.h"
 #include "lwip/netif.h"
 #include "lwip/stats.h"
 #include "lwipopts.h"
@@ -13,6 +16,8 @@
 #include "status.h"
 #include "svc_echo.h"
 #include "timesync.h"
+#include "tls_engine.h"
+#include "tunnel.h"
 
 static struct netif *status_netif;
 
@@ -42,20 +47,35 @@ static void print_net(status_out_fn out)
         st.tx_dropped);
 }
 
+/* lwIP's pools and heap: use, peak, limit, failures, and the RAM each holds now (KiB): a
+ * pool's pages are touched as it first uses them and given back after a quiet second
+ * (net/port/memp_lazy.c), the heap's from its start up to its peak use. */
 static void print_memory(status_out_fn out)
 {
-    out("memory:   %-16s %8s %8s %8s %8s\n", "pool", "used", "peak", "limit", "failed");
-    out("          %-16s %8u %8u %8u %8u  (bytes)\n", "heap",
+    size_t held = 0, limit = 0;
+    out("memory:   %-16s %8s %8s %8s %8s %8s\n", "pool", "used", "peak", "limit", "failed",
+        "KiB now");
+    out("          %-16s %8u %8u %8u %8u %8u  (bytes)\n", "heap",
         (unsigned)lwip_stats.mem.used, (unsigned)lwip_stats.mem.max,
-        (unsigned)lwip_stats.mem.avail, (unsigned)lwip_stats.mem.err);
+        (unsigned)lwip_stats.mem.avail, (unsigned)lwip_stats.mem.err,
+        (unsigned)(lwip_stats.mem.max + 1023) / 1024);
+    held += lwip_stats.mem.max;
+    limit += lwip_stats.mem.avail;
     for (int i = 0; i < MEMP_MAX; i++) {
         const struct stats_mem *m = lwip_stats.memp[i];
         if (m == NULL) {
             continue;
         }
-        out("          %-16s %8u %8u %8u %8u\n", m->name, (unsigned)m->used, (unsigned)m->max,
-            (unsigned)m->avail, (unsigned)m->err);
+        size_t now = lwip_port_pool_committed((unsigned)i);
+        out("          %-16s %8u %8u %8u %8u %8u\n", m->name, (unsigned)m->used,
+            (unsigned)m->max, (unsigned)m->avail, (unsigned)m->err, (unsigned)(now + 1023) / 1024);
+        held += now;
+        limit += (size_t)memp_pools[i]->num * memp_pools[i]->size;
     }
+    out("ram:      lwIP %u KiB now of %u KiB at its limits; TLS connections %u in use "
+        "(%u KiB each, record buffers touched as used)\n", (unsigned)(held + 1023) / 1024,
+        (unsigned)(limit + 1023) / 1024, tunnel_up_count() + endpoint_tls_in_use(),
+        (unsigned)(sizeof(struct tls_conn) + 1023) / 1024);
 }
 
 /* The time certificates are checked against, where it comes from, the floor, and SNTP. */
@@ -95,4 +115,13 @@ void status_print(status_out_fn out)
         ECHO_PORT, (unsigned)es.active, ECHO_MAX_CONNS, (unsigned)es.accepted,
         (unsigned)es.refused, es.bytes);
     print_memory(out);
+    /* the suite in use on the tunnel, and what this CPU would run each AEAD with */
+    char what[160];
+    if (tunnel_tls_describe(what, sizeof what)) {
+        out("tls:      tunnel %s\n", what);
+    } else {
+        out("tls:      tunnel not up\n");
+    }
+    tls_describe_impls(what, sizeof what);
+    out("          %s\n", what);
 }

@@ -659,6 +659,18 @@ void tunnel_release(struct yamux_stream *st)
 }
 
 /* see tunnel.h */
+int tunnel_tls_describe(char *buf, size_t len)
+{
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        if (links[i].state == LINK_UP) {
+            tls_engine_describe(&links[i].tls.conn.tls.engine, buf, len);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* see tunnel.h */
 void tunnel_show(void (*out)(const char *fmt, ...))
 {
     uint32_t now = board_now_ms();
@@ -681,6 +693,11 @@ void tunnel_show(void (*out)(const char *fmt, ...))
                 (unsigned)l->attempts + 1);
         } else {
             out("\n");
+        }
+        if (l->state == LINK_UP) {
+            char what[120];
+            tls_engine_describe(&l->tls.conn.tls.engine, what, sizeof what);
+            out("           tls: %s\n", what);
         }
         if (l->last_error[0]) {
             out("           last error: %s\n", l->last_error);

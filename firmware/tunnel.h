@@ -45,6 +45,9 @@ unsigned tunnel_up_count(void);
 struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg);
 /* The owner is done with a stream from tunnel_open (yamux_release, and no more callbacks). */
 void tunnel_release(struct yamux_stream *st);
+/* The suite the first tunnel up agreed on and the code running it, as tls_engine_describe
+ * says it (`show status`); 0 (buf untouched) when no tunnel is up. */
+int tunnel_tls_describe(char *buf, size_t len);
 /* `show tunnel`: each relay's state, last error, round-trip time, streams, bytes. */
 void tunnel_show(void (*out)(const char *fmt, ...));
 

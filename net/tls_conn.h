@@ -15,8 +15,8 @@
  * at once with the verdict "time not valid yet": certificate dates are never skipped.
  *
  * Every connection has one deadline (connect + handshake, then close) run by an lwIP timer.
- * RAM: sizeof(struct tls_conn), the tls_client (about 39 KiB on 64-bit: 16 KiB in, 4 KiB
- * out record buffers, see tls_client.h) plus
+ * RAM: sizeof(struct tls_conn), the tls_client (about 51 KiB on 64-bit: 16 KiB record
+ * buffers each way, see tls_client.h, touched as far as records fill them) plus
  * ~0.3 KiB here, plus one lwIP tcp_pcb and at most one receive window of pbufs. */
 #ifndef GW_TLS_CONN_H
 #define GW_TLS_CONN_H

@@ -32,24 +32,23 @@ static const struct tls_engine_class client_class = {
     "server", client_verdict, client_reset,
 };
 
-/* BearSSL picks the largest power of two, 512 to 16384 (8192 is not a TLS value: 4096),
- * that fits both buffers; ours must give exactly TLS_CLIENT_MAX_FRAG. */
-_Static_assert(TLS_CLIENT_MAX_FRAG >= 512 && TLS_CLIENT_MAX_FRAG <= 4096 &&
-               (TLS_CLIENT_MAX_FRAG & (TLS_CLIENT_MAX_FRAG - 1)) == 0,
-               "TLS_CLIENT_MAX_FRAG: a power of two from 512 to 4096");
 _Static_assert(offsetof(struct tls_client, engine) == 0, "client_of() needs the engine first");
 
 /* see tls_client.h */
 int tls_client_start(struct tls_client *c, const struct tls_client_config *cfg,
                      const struct tls_io *io)
 {
-    if (cfg->host == NULL || cfg->host[0] == 0) {
+    unsigned rec = cfg->record_max ? cfg->record_max : TLS_RECORD_FULL;
+    /* BearSSL asks for the largest power of two, 512 to 4096, that fits the output buffer
+     * (8192 is not a TLS value), and for nothing when it holds a full record. */
+    if (cfg->host == NULL || cfg->host[0] == 0 || (rec & (rec - 1)) != 0 || rec < 512 ||
+        (rec > 4096 && rec != TLS_RECORD_FULL)) {
         return TLS_EINVAL;
     }
     br_ssl_client_zero(&c->cc);
-    /* a small output buffer: BearSSL then asks for TLS_CLIENT_MAX_FRAG in the ClientHello */
     br_ssl_engine_set_buffers_bidi(&c->cc.eng, c->buf, TLS_CLIENT_IBUF,
-                                   c->buf + TLS_CLIENT_IBUF, TLS_CLIENT_OBUF);
+                                   c->buf + TLS_CLIENT_IBUF,
+                                   TLS_CLIENT_OBUF - TLS_RECORD_FULL + rec);
     tls_verify_init(&c->verify, cfg->anchors, cfg->anchors_num, cfg->sni ? cfg->sni : cfg->host,
                     cfg->now, cfg->capture);
     br_ssl_engine_set_x509(&c->cc.eng, &c->verify.vtable);
@@ -58,5 +57,5 @@ int tls_client_start(struct tls_client *c, const struct tls_client_config *cfg,
                                     cfg->client_key, BR_KEYTYPE_SIGN, BR_KEYTYPE_EC,
                                     &br_ec_p256_m31, br_ecdsa_i31_sign_asn1);
     }
-    return tls_engine_start(&c->engine, &c->cc.eng, &client_class, io);
+    return tls_engine_start(&c->engine, &c->cc.eng, &client_class, io, cfg->prefer);
 }

@@ -3,20 +3,23 @@
  * same struct tls_io. What it adds to the pump: the server certificate is checked by
  * tls/verify (trust anchors, time, host name) and every failure leaves a one-line verdict;
  * SNI; our own certificate for mutual TLS; a copy of the server's chain for `tls probe`.
- * The profile is the pump's (tls_engine_init: TLS 1.2, ECDHE, AEAD), as the server's.
+ * The profile is the pump's (tls_engine_start: TLS 1.2, ECDHE, AEAD), as the server's; the
+ * suites' order (AES-GCM or ChaCha20-Poly1305 first) by what this CPU runs fast.
  *
- * Maximum fragment length (RFC 6066): our records carry at most TLS_CLIENT_MAX_FRAG
- * (4 KiB) bytes, so the output buffer is 4 KiB plus overhead, and the ClientHello asks the
- * server for the same limit (BearSSL advertises it because the output buffer is small). The
- * input buffer stays full-size, because a server may ignore the request (many do) and send
- * 16 KiB records; one that honours it (OpenSSL, BearSSL) sends 4 KiB records, which the
- * pump hands on sooner. Receiving 4 KiB records only would save another 12 KiB, but fail
- * against every server that ignores the extension.
+ * Records are full-size (16 KiB) both ways, unless the configuration asks for smaller ones
+ * (record_max): then our records carry at most that many bytes and the ClientHello asks
+ * the server for the same limit (RFC 6066 maximum fragment length; BearSSL advertises it
+ * because the output buffer it is given is small). The input buffer is always full-size,
+ * because a server may ignore the request (many do) and send 16 KiB records. Full records
+ * cost a 16 KiB output buffer, touched only as far as records fill it, and move bulk data
+ * with a quarter of the records: the per-record work (a pump round, a TCP write, the
+ * AEAD's setup and tag) was the tunnel's cost at 4 KiB (bench/README.md, "What the
+ * profiles changed").
  *
- * RAM per connection: sizeof(struct tls_client), on 64-bit about 39 KiB with MFL (20,890
- * bytes of record buffers: 16,709 in, 4,181 out), against about 51 KiB without it (33,178
- * bytes of record buffers, BR_SSL_BUFSIZE_BIDI); plus the BearSSL client context (~3.7 KiB)
- * and the verifier (~14.6 KiB, see verify.h). */
+ * RAM per connection: sizeof(struct tls_client), on 64-bit about 51 KiB (33,178 bytes of
+ * record buffers, BR_SSL_BUFSIZE_BIDI), plus the BearSSL client context (~3.7 KiB) and the
+ * verifier (~14.6 KiB, see verify.h); with record_max 4096 only 20,890 bytes of the
+ * buffers are ever used (16,709 in, 4,181 out). */
 #ifndef GW_TLS_CLIENT_H
 #define GW_TLS_CLIENT_H
 
@@ -27,12 +30,12 @@
 #include "tls_engine.h"
 #include "verify.h"
 
-/* The largest record we send, and ask the server to send (a power of two, 512..4096). */
-#define TLS_CLIENT_MAX_FRAG 4096
-/* Record buffers: full-size input, output for TLS_CLIENT_MAX_FRAG (BearSSL's overhead for
- * an outgoing record is BR_SSL_BUFSIZE_OUTPUT - 16384 = 85 bytes). */
+/* The largest record: what full-size records carry (no maximum fragment length asked). */
+#define TLS_RECORD_FULL 16384
+/* Record buffers, full-size both ways (BearSSL's overhead for an outgoing record is
+ * BR_SSL_BUFSIZE_OUTPUT - 16384 = 85 bytes; a smaller record_max uses less of it). */
 #define TLS_CLIENT_IBUF BR_SSL_BUFSIZE_INPUT
-#define TLS_CLIENT_OBUF (BR_SSL_BUFSIZE_OUTPUT - 16384 + TLS_CLIENT_MAX_FRAG)
+#define TLS_CLIENT_OBUF BR_SSL_BUFSIZE_OUTPUT
 #define TLS_CLIENT_BUF (TLS_CLIENT_IBUF + TLS_CLIENT_OBUF)
 
 struct tls_client_config {
@@ -46,6 +49,10 @@ struct tls_client_config {
     size_t client_chain_len;
     const br_ec_private_key *client_key;       /* ... and our P-256 key (NULL: none) */
     struct tls_chain *capture;   /* the server's chain for `tls probe` (NULL: none) */
+    unsigned record_max;         /* 0: full-size records; or the largest record we send and
+                                    ask the server to send, a power of two 512..4096 */
+    enum tls_prefer prefer;      /* the suites' order: TLS_PREFER_AUTO (0) decides by the
+                                    CPU (tls_engine.h) */
 };
 
 struct tls_client {
@@ -56,7 +63,8 @@ struct tls_client {
 };
 
 /* Start a client handshake over io (nothing is sent until the first pump). Returns 0, or
- * TLS_EINVAL (no host), TLS_ENORANDOM (the board has no entropy: no TLS at all). */
+ * TLS_EINVAL (no host, or a record_max BearSSL cannot ask for), TLS_ENORANDOM (the board
+ * has no entropy: no TLS at all). */
 int tls_client_start(struct tls_client *c, const struct tls_client_config *cfg,
                      const struct tls_io *io);
 

@@ -1,4 +1,5 @@
 /* see tls_engine.h */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,8 +10,11 @@
 
 /* ---- starting ---- */
 
-/* Forward secrecy and AEAD only; the order is BearSSL's own preference. */
-static const uint16_t suites[] = {
+/* Forward secrecy and AEAD only. With AES-GCM in hardware, BearSSL's own preference;
+ * without, ChaCha20-Poly1305 first: BearSSL's constant-time software AES and GHASH are
+ * several times slower than its ChaCha20 and Poly1305 (bench/README.md, "The TLS suites on
+ * each CPU"). */
+static const uint16_t suites_aes_first[] = {
     BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -18,6 +22,89 @@ static const uint16_t suites[] = {
     BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
     BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 };
+static const uint16_t suites_chacha_first[] = {
+    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+};
+#define SUITES_N (sizeof suites_aes_first / sizeof suites_aes_first[0])
+_Static_assert(sizeof suites_aes_first == sizeof suites_chacha_first, "the same suites");
+
+/* ---- what BearSSL runs on this CPU ---- */
+
+/* see tls_engine.h */
+int tls_aes_gcm_in_hardware(void)
+{
+    return (br_aes_x86ni_ctr_get_vtable() != NULL && br_ghash_pclmul_get() != 0)
+           || (br_aes_pwr8_ctr_get_vtable() != NULL && br_ghash_pwr8_get() != 0);
+}
+
+/* The implementations br_ssl_engine_set_default_aes_gcm() and _chapol() pick, by their
+ * BearSSL names (their order of choice: hardware, else the constant-time code for 64- or
+ * 32-bit words). */
+static const char *aes_ctr_name(void)
+{
+    return br_aes_x86ni_ctr_get_vtable() ? "aes_x86ni" : br_aes_pwr8_ctr_get_vtable()
+           ? "aes_pwr8" : ULONG_MAX > 0xffffffffUL ? "aes_ct64" : "aes_ct";
+}
+
+static const char *ghash_name(void)
+{
+    return br_ghash_pclmul_get() ? "ghash_pclmul" : br_ghash_pwr8_get() ? "ghash_pwr8"
+           : ULONG_MAX > 0xffffffffUL ? "ghash_ctmul64" : "ghash_ctmul";
+}
+
+static const char *chacha_name(void)
+{
+    return br_chacha20_sse2_get() ? "chacha20_sse2" : "chacha20_ct";
+}
+
+static const char *poly_name(void)
+{
+    return br_poly1305_ctmulq_get() ? "poly1305_ctmulq" : "poly1305_ctmul";
+}
+
+/* see tls_engine.h */
+void tls_describe_impls(char *buf, size_t len)
+{
+    snprintf(buf, len, "AES-GCM %s + %s%s, ChaCha20-Poly1305 %s + %s; %s preferred",
+             aes_ctr_name(), ghash_name(), tls_aes_gcm_in_hardware() ? "" : " (software)",
+             chacha_name(), poly_name(),
+             tls_aes_gcm_in_hardware() ? "AES-GCM" : "ChaCha20-Poly1305");
+}
+
+/* see tls_engine.h */
+const char *tls_suite_name(unsigned suite)
+{
+    switch (suite) {
+    case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+    case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: return "ECDHE-RSA-AES128-GCM-SHA256";
+    case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
+    case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: return "ECDHE-RSA-AES256-GCM-SHA384";
+    case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256:
+        return "ECDHE-ECDSA-CHACHA20-POLY1305";
+    case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-RSA-CHACHA20-POLY1305";
+    default: return NULL;
+    }
+}
+
+/* see tls_engine.h */
+void tls_engine_describe(const struct tls_engine *e, char *buf, size_t len)
+{
+    unsigned suite = e->eng->session.cipher_suite;
+    const char *name = tls_suite_name(suite);
+    if (e->state != TLS_ST_OPEN || name == NULL) {
+        snprintf(buf, len, "no suite agreed");
+        return;
+    }
+    int chapol = suite == BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                 || suite == BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256;
+    snprintf(buf, len, "%s (%s + %s)", name, chapol ? chacha_name() : aes_ctr_name(),
+             chapol ? poly_name() : ghash_name());
+}
 
 static void set_verdict(struct tls_engine *e, const char *text)
 {
@@ -26,7 +113,8 @@ static void set_verdict(struct tls_engine *e, const char *text)
 
 /* see tls_engine.h */
 int tls_engine_start(struct tls_engine *e, br_ssl_engine_context *eng,
-                     const struct tls_engine_class *cls, const struct tls_io *io)
+                     const struct tls_engine_class *cls, const struct tls_io *io,
+                     enum tls_prefer prefer)
 {
     uint8_t seed[32];
     memset(e, 0, sizeof *e);
@@ -37,7 +125,11 @@ int tls_engine_start(struct tls_engine *e, br_ssl_engine_context *eng,
     set_verdict(e, "handshake not finished");
 
     br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
-    br_ssl_engine_set_suites(eng, suites, sizeof suites / sizeof suites[0]);
+    if (prefer == TLS_PREFER_AUTO) {
+        prefer = tls_aes_gcm_in_hardware() ? TLS_PREFER_AES_GCM : TLS_PREFER_CHACHA20;
+    }
+    br_ssl_engine_set_suites(eng, prefer == TLS_PREFER_CHACHA20 ? suites_chacha_first
+                                                                : suites_aes_first, SUITES_N);
     br_ssl_engine_set_hash(eng, br_sha224_ID, &br_sha224_vtable);
     br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable);
     br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);

@@ -90,17 +90,42 @@ struct tls_engine {
     char verdict[VERDICT_MAX];
 };
 
+/* Which AEAD our suite list puts first. A TLS server (the relay) takes the client's order
+ * (BearSSL without BR_OPT_ENFORCE_SERVER_PREFERENCES), so the gateway's choice decides. */
+enum tls_prefer {
+    TLS_PREFER_AUTO,             /* AES-GCM when tls_aes_gcm_in_hardware(), else ChaCha20 */
+    TLS_PREFER_AES_GCM,
+    TLS_PREFER_CHACHA20,
+};
+
+/* 1 when BearSSL runs AES and GHASH on instructions of this CPU (AES-NI with PCLMULQDQ,
+ * or POWER8's); 0 when it would fall back to its constant-time software AES, which is
+ * several times slower than its ChaCha20-Poly1305: an aarch64 box (BearSSL 0.6 has no
+ * ARMv8 AES code, whatever the CPU has), or an x86 without AES-NI. */
+int tls_aes_gcm_in_hardware(void);
+/* One line for `show status`: the AES-GCM and ChaCha20-Poly1305 implementations BearSSL
+ * picks on this CPU ("AES-GCM aes_x86ni + ghash_pclmul, ChaCha20-Poly1305 chacha20_sse2 +
+ * poly1305_ctmulq; AES-GCM preferred"). */
+void tls_describe_impls(char *buf, size_t len);
+/* The OpenSSL-style name of one of our suites, NULL for any other. */
+const char *tls_suite_name(unsigned suite);
+/* The suite an open connection agreed on and the implementation running it
+ * ("ECDHE-ECDSA-AES128-GCM-SHA256 (aes_x86ni + ghash_pclmul)"), or "no suite agreed". */
+void tls_engine_describe(const struct tls_engine *e, char *buf, size_t len);
+
 /* Start a handshake on the role's engine, once the role has zeroed it (br_ssl_client_zero()
  * or br_ssl_server_zero()) and set its buffers, X.509 engine and identity: bind e to it and
  * to the stream below, give it the one profile of both ends, seed it with 32 fresh bytes
  * from the board's generator and reset it through cls->reset (nothing moves until the first
  * pump). The profile: TLS 1.2 only (BearSSL has no 1.3), ECDHE with ECDSA or RSA
- * certificates, AES-GCM or ChaCha20-Poly1305 (forward secrecy and AEAD only).
+ * certificates, AES-GCM or ChaCha20-Poly1305 (forward secrecy and AEAD only), in the order
+ * prefer says.
  * Returns 0 (state TLS_ST_HANDSHAKE, verdict "handshake not finished"), or with e failed
  * and the verdict saying why: TLS_ENORANDOM (the board has no entropy: no TLS at all),
  * TLS_EINVAL (the engine refused its configuration). cls and the engine must outlive e. */
 int tls_engine_start(struct tls_engine *e, br_ssl_engine_context *eng,
-                     const struct tls_engine_class *cls, const struct tls_io *io);
+                     const struct tls_engine_class *cls, const struct tls_io *io,
+                     enum tls_prefer prefer);
 
 /* Move records between the engine and the stream; returns the state afterwards. */
 enum tls_state tls_engine_pump(struct tls_engine *e);

@@ -321,6 +321,9 @@ int tls_server_start(struct tls_server *s, const struct tls_server_identity *id,
     br_ssl_engine_remove_flags(&s->sc.eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
     /* The chain is checked once: the checker may be gone after the handshake. */
     br_ssl_engine_add_flags(&s->sc.eng, BR_OPT_NO_RENEGOTIATION);
+    /* The client's order of suites wins: a gateway without AES instructions asks for
+     * ChaCha20-Poly1305 first, and the relay, fast at both, should not impose AES-GCM. */
+    br_ssl_engine_remove_flags(&s->sc.eng, BR_OPT_ENFORCE_SERVER_PREFERENCES);
     if (id->key_type == BR_KEYTYPE_EC) {
         br_ssl_server_set_single_ec(&s->sc, id->chain, id->chain_len,
                                     br_skey_decoder_get_ec(&id->key), BR_KEYTYPE_SIGN,
@@ -338,7 +341,7 @@ int tls_server_start(struct tls_server *s, const struct tls_server_identity *id,
     s->check = mem->check;
     check_init(s->check, &id->cas, now);
     br_ssl_engine_set_x509(&s->sc.eng, &s->check->vtable);
-    return tls_engine_start(&s->engine, &s->sc.eng, &server_class, io);
+    return tls_engine_start(&s->engine, &s->sc.eng, &server_class, io, TLS_PREFER_AUTO);
 }
 
 /* see tls_server.h */

@@ -10,7 +10,9 @@
  *   - after the handshake, tls_server_peer_cn() is the client certificate's subject CN
  *     (for the relay, the Location ID), printable ASCII only, else the handshake fails.
  *
- * The profile is the pump's (tls_engine_init: TLS 1.2, ECDHE, AEAD), as the client's. No
+ * The profile is the pump's (tls_engine_start: TLS 1.2, ECDHE, AEAD), as the client's, and
+ * the client's order of suites wins (a gateway without AES instructions asks for
+ * ChaCha20-Poly1305 first). No
  * session cache: a tunnel lives for hours. No renegotiation either (BR_OPT_NO_RENEGOTIATION:
  * a client's renegotiation ClientHello is answered with a no_renegotiation warning), so the
  * client's chain is checked once, during the handshake, and the checker's memory can go
@@ -25,9 +27,11 @@
  * 20,760 bytes (chain DER, key, client CA anchors); per connection struct tls_server,
  * about 4.5 KiB (the pump, the server context, the client's CN), the record buffers
  * (TLS_SERVER_IBUF + TLS_SERVER_OBUF, 33,178 bytes) and, during the handshake, the checker
- * (struct tls_peer_check, 7,360 bytes: br_x509_minimal and the client's leaf). Of the
- * buffers a client that asks for 4 KiB records (the gateway) ever touches about 4.2 KiB
- * each way. */
+ * (struct tls_peer_check, 7,360 bytes: br_x509_minimal and the client's leaf). The gateway
+ * sends and gets full-size records, so a tunnel moving data uses the buffers whole; one that
+ * only says hello and pings touches their first page; between records they hold nothing the
+ * connection needs (tls_server_quiescent). A client that asks for 4 KiB records ever
+ * touches about 4.2 KiB of each. */
 #ifndef GW_TLS_SERVER_H
 #define GW_TLS_SERVER_H
 

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +102,17 @@ void board_reboot(void)
     execv("/proc/self/exe", saved_argv);
     linux_err("reboot: cannot re-execute: %s", strerror(errno));
     _exit(1);
+}
+
+/* see board.h */
+void board_mem_discard(void *p, size_t len)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t b = ((uintptr_t)p + len) & ~(page - 1);
+    if (b > a) {
+        madvise((void *)a, b - a, MADV_DONTNEED);   /* partial pages hold other objects */
+    }
 }
 
 /* see board.h */

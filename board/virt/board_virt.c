@@ -84,6 +84,13 @@ void board_reboot(void)
     psci_system_reset();
 }
 
+/* see board.h: the box's RAM is all its own; nothing to give back. */
+void board_mem_discard(void *p, size_t len)
+{
+    (void)p;
+    (void)len;
+}
+
 /* see board.h */
 void board_request_stop(void)
 {

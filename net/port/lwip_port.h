@@ -4,6 +4,7 @@
 #ifndef GW_LWIP_PORT_H
 #define GW_LWIP_PORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* now_ms: monotonic milliseconds (lwIP's sys_now; until set, time stands at 0). sntp_time:
@@ -13,5 +14,16 @@ void lwip_port_init(uint32_t (*now_ms)(void), void (*sntp_time)(uint32_t unix_se
 
 /* lwIP's SNTP_SET_SYSTEM_TIME (lwipopts.h). */
 void lwip_port_sntp_time(uint32_t unix_seconds);
+
+/* lwIP's pools (net/port/memp_lazy.c) touch an element's memory when it is first used, so
+ * a pool costs RAM for the most it held at once. discard(p, len): the board may take back
+ * the whole pages in [p, p + len) (they read as zeros when next touched; Linux: madvise
+ * MADV_DONTNEED); NULL (the default): nothing is given back. */
+void lwip_port_set_discard(void (*discard)(void *p, size_t len));
+/* From the loop: a large pool (64 KiB or more) that has been empty for a second gives its
+ * pages back through discard, and starts over untouched. Returns the bytes given back. */
+size_t lwip_port_trim(void);
+/* Bytes of pool type (memp_t) touched since start or its last trim: what it costs now. */
+size_t lwip_port_pool_committed(unsigned type);
 
 #endif

@@ -142,6 +142,9 @@ t_log "a half-closed stream reset by the relay is let go (show status checks 0 o
 # ---- what the operator sees ----
 console "show tunnel" "show mappings"
 t_wait_log gw 'relay 1: +relay.example.test:7443 +up for [0-9]+ s, rtt [0-9]+ ms' 5
+# the suite agreed and the code running it: AES-GCM on AES-NI where the CPU has it, else
+# ChaCha20-Poly1305 (the gateway's order; the relay follows it)
+t_wait_log gw 'tls: ECDHE-(ECDSA|RSA)-(AES128-GCM-SHA256 \(aes_x86ni \+ ghash_pclmul\)|CHACHA20-POLY1305 \(chacha20_[a-z0-9]+ \+ poly1305_[a-z]+\))$' 5
 t_wait_log gw 'echo.example.test:7 -> 192.0.2.1:7007 tcp' 5
 grep -A1 'echo.example.test:7 ->' "$T_TMP/gw.log" | grep -q "connections $STREAMS, active 0" ||
     { grep -A2 'echo.example.test:7 ->' "$T_TMP/gw.log"; t_fail "echo mapping counters"; }
@@ -152,6 +155,9 @@ t_wait_log gw 'imaps.example.test:143 -> mailhost:993 \(192.0.2.1\) tls: ok: cha
 t_wait_log gw 'closed.example.test:1 -> 192.0.2.1:7999 \(192.0.2.1\) tcp: connect failed: connection refused' 10
 console "show status"
 t_wait_log gw 'tunnel: +1 of 1 relay up, 0 streams open' 5
+t_wait_log gw 'tls: +tunnel ECDHE-(ECDSA|RSA)-(AES128-GCM|CHACHA20-POLY1305)' 5
+t_wait_log gw '(AES-GCM|ChaCha20-Poly1305) preferred$' 5
+t_wait_log gw '^ram: +lwIP [0-9]+ KiB now of [0-9]+ KiB at its limits; TLS connections [1-9][0-9]* in use' 5
 t_log "show tunnel, show mappings (state, rtt, counters, last error), mapping check, show status"
 t_log "gateway memory: $(awk '/^VmHWM|^VmRSS/ { printf "%s %s kB  ", $1, $2 }' /proc/$GW_PID/status)"
 

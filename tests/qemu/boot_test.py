@@ -584,6 +584,13 @@ def run(args):
         out = b.cmd("show tunnel")
         if not re.search(r"relay 1: +" + re.escape(RELAY) + r" +up for", out):
             raise Fail(f"show tunnel does not show the relay up:\n{out}")
+        # The suite by the CPU: BearSSL has no AES code for aarch64, so ChaCha20-Poly1305
+        # there; AES-GCM only on AES-NI (docs/protocol.md section 1).
+        m = re.search(r"^ +tls: (ECDHE-\S+) \((\S+) \+ (\S+)\)$", out, re.M)
+        if not m or not ("CHACHA20-POLY1305" in m.group(1) or
+                         (args.arch == "x86_64" and m.group(2) == "aes_x86ni")):
+            raise Fail(f"show tunnel names no suite, or AES-GCM without AES-NI:\n{out}")
+        log(f"boot 1: tunnel suite {m.group(1)} ({m.group(2)} + {m.group(3)})")
         curl_both_mappings(peers)
         out = b.cmd("show imap")
         if "not available" in out:

@@ -107,6 +107,11 @@ static int load_gateway(const char *chain, const char *key)
     return br_skey_decoder_key_type(&gw_key) == BR_KEYTYPE_EC ? k : -1;
 }
 
+/* The records the gateway asks for in the next handshake (0: full size, its default), and
+ * its order of suites. */
+static unsigned client_record_max;
+static enum tls_prefer client_prefer;
+
 /* Handshake both ends; returns the server's state afterwards. */
 static enum tls_state handshake(const char *chain, const char *key, int64_t now)
 {
@@ -118,6 +123,7 @@ static enum tls_state handshake(const char *chain, const char *key, int64_t now)
         .host = "mail.example.test", .anchors = store.ta, .anchors_num = store.count,
         .now = now, .client_chain = chain ? gw_chain : NULL, .client_chain_len = (size_t)n,
         .client_key = chain ? br_skey_decoder_get_ec(&gw_key) : NULL,
+        .record_max = client_record_max, .prefer = client_prefer,
     };
     /* A pattern the engine never writes by chance, to see how far it writes. */
     memset(srv_ibuf, 0xa5, sizeof srv_ibuf);
@@ -205,11 +211,7 @@ static void gateway_with_a_certificate_from_the_client_ca_is_let_in(void)
     hang_up();
 }
 
-/* The gateway asks for 4 KiB records (max fragment length): of the relay's full-size
- * record buffers, a tunnel touches only the first 4 KiB and a little each way, through the
- * handshake and a record of each size; between records the buffers hold nothing the
- * connection needs (the relay gives their pages back then), and plaintext is read in
- * place. */
+/* How far each record buffer was written: the engine never writes the pattern by chance. */
 static size_t touched(const uint8_t *b, size_t n)
 {
     while (n > 0 && b[n - 1] == 0xa5) {
@@ -218,38 +220,58 @@ static size_t touched(const uint8_t *b, size_t n)
     return n;
 }
 
-static void a_gateway_tunnel_touches_4_kib_of_each_record_buffer(void)
+/* size bytes each way through a tunnel just opened: the client writes, the relay reads in
+ * place and echoes, the client reads back. 0 when every byte came back in order. */
+static int echo_through(size_t size)
 {
-    char err[200];
-    static uint8_t big[16384], got[16384];
+    static uint8_t big[65536], got[65536];
     const uint8_t *p;
-    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
-    CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_OPEN);
-    for (size_t i = 0; i < sizeof big; i++) {
+    if (size > sizeof big) {
+        return -1;
+    }
+    for (size_t i = 0; i < size; i++) {
         big[i] = (uint8_t)(i * 7 + 1);
     }
     size_t sent = 0, have = 0, back = 0;
-    for (int i = 0; i < 1000 && (have < sizeof big || back < sizeof big); i++) {
-        if (sent < sizeof big) {
-            long w = tls_client_write(&cli, big + sent, sizeof big - sent);
+    for (int i = 0; i < 4000 && (have < size || back < size); i++) {
+        if (sent < size) {
+            long w = tls_client_write(&cli, big + sent, size - sent);
             sent += w > 0 ? (size_t)w : 0;
         }
         tls_server_pump(&srv);
         size_t n = tls_server_peek(&srv, &p);
         if (n > 0) {
-            CHECK(memcmp(p, big + have, n) == 0);
-            tls_server_write(&srv, p, n);               /* echo: records the other way */
+            if (memcmp(p, big + have, n) != 0) {
+                return -1;
+            }
+            long w = tls_server_write(&srv, p, n);          /* echo: records the other way */
+            n = w > 0 ? (size_t)w : 0;
             tls_server_consume(&srv, n);
             have += n;
         }
         tls_client_pump(&cli);
-        long r = tls_client_read(&cli, got + back, sizeof got - back);
+        long r = tls_client_read(&cli, got + back, size - back);
         back += r > 0 ? (size_t)r : 0;
     }
-    CHECK_EQ(have, sizeof big);
-    CHECK_EQ(back, sizeof big);
-    CHECK(memcmp(got, big, sizeof big) == 0);
     tls_server_pump(&srv);
+    return have == size && back == size && memcmp(got, big, size) == 0 ? 0 : -1;
+}
+
+/* A client that asks for 4 KiB records (max fragment length): of the relay's full-size
+ * record buffers, it touches only the first 4 KiB and a little each way, through the
+ * handshake and a record of each size; between records the buffers hold nothing the
+ * connection needs (the relay gives their pages back then), and plaintext is read in
+ * place. */
+static void a_client_asking_for_4_kib_records_touches_4_kib_of_each_buffer(void)
+{
+    char err[200];
+    static uint8_t big[100];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    client_record_max = 4096;
+    enum tls_state st = handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW);
+    client_record_max = 0;
+    CHECK_EQ(st, TLS_ST_OPEN);
+    CHECK_EQ(echo_through(16384), 0);
     CHECK_EQ(tls_server_quiescent(&srv), 1);
     size_t in = touched(srv_ibuf, sizeof srv_ibuf), out = touched(srv_obuf, sizeof srv_obuf);
     printf("record buffers touched after the handshake and 16 KiB each way: input %zu of %d "
@@ -264,6 +286,86 @@ static void a_gateway_tunnel_touches_4_kib_of_each_record_buffer(void)
     CHECK_EQ(send(sv[1], rec, 10, 0), 10);
     tls_server_pump(&srv);
     CHECK_EQ(tls_server_quiescent(&srv), 0);
+    hang_up();
+}
+
+/* The gateway's tunnel sends and gets full-size records: the relay's buffers are used whole
+ * while data moves, and between records hold nothing the connection needs, so the relay's
+ * trim gives their pages back once the tunnel is quiet (an idle tunnel stays at its few
+ * pages). A tunnel that only said hello touched the first page of each. */
+static void a_gateway_tunnel_with_full_records_leaves_the_buffers_quiescent(void)
+{
+    char err[200];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_OPEN);
+    CHECK_EQ(echo_through(100), 0);
+    size_t in = touched(srv_ibuf, sizeof srv_ibuf), out = touched(srv_obuf, sizeof srv_obuf);
+    printf("record buffers touched after the handshake and 100 bytes each way: input %zu, "
+           "output %zu\n", in, out);
+    CHECK(in <= 4096 && out <= 4096);
+    CHECK_EQ(echo_through(65536), 0);
+    CHECK_EQ(tls_server_quiescent(&srv), 1);
+    in = touched(srv_ibuf, sizeof srv_ibuf);
+    out = touched(srv_obuf, sizeof srv_obuf);
+    printf("... and after 64 KiB each way: input %zu of %d bytes, output %zu of %d\n", in,
+           TLS_SERVER_IBUF, out, TLS_SERVER_OBUF);
+    CHECK(in > 16384 && out > 16384);
+    hang_up();
+}
+
+/* The suite both ends agreed on (the relay's view; the gateway's must be the same). */
+static unsigned agreed_suite(void)
+{
+    unsigned s = srv.sc.eng.session.cipher_suite;
+    return s == cli.cc.eng.session.cipher_suite ? s : 0;
+}
+
+/* A gateway that asks for ChaCha20-Poly1305 first gets it, one that asks for AES-GCM first
+ * gets that: the relay, which prefers AES-GCM on this CPU or not, follows the gateway. */
+static void the_relay_takes_the_gateways_order_of_suites(void)
+{
+    char err[200], what[120];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    client_prefer = TLS_PREFER_CHACHA20;
+    enum tls_state st = handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW);
+    client_prefer = TLS_PREFER_AUTO;
+    CHECK_EQ(st, TLS_ST_OPEN);
+    CHECK_EQ(agreed_suite(), BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256);
+    CHECK_EQ(echo_through(20000), 0);
+    tls_engine_describe(&srv.engine, what, sizeof what);
+    printf("gateway asking for ChaCha20 first: %s\n", what);
+    CHECK(strncmp(what, "ECDHE-ECDSA-CHACHA20-POLY1305 (chacha20_", 40) == 0);
+    hang_up();
+    client_prefer = TLS_PREFER_AES_GCM;
+    st = handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW);
+    client_prefer = TLS_PREFER_AUTO;
+    CHECK_EQ(st, TLS_ST_OPEN);
+    CHECK_EQ(agreed_suite(), BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+    CHECK_EQ(echo_through(20000), 0);
+    tls_engine_describe(&cli.engine, what, sizeof what);
+    printf("gateway asking for AES-GCM first: %s\n", what);
+    CHECK(strncmp(what, "ECDHE-ECDSA-AES128-GCM-SHA256 (aes_", 35) == 0);
+    hang_up();
+}
+
+/* Left to itself the gateway asks for AES-GCM first only where BearSSL runs AES and GHASH
+ * on the CPU's instructions (x86_64 with AES-NI and PCLMULQDQ), else for ChaCha20-Poly1305
+ * (aarch64: BearSSL 0.6 has only constant-time software AES there; this case runs both
+ * ways, natively and under qemu-aarch64). */
+static void the_gateway_asks_for_aes_gcm_only_where_the_cpu_runs_it(void)
+{
+    char err[200], impls[160];
+    CHECK_EQ(load_identity("chain-ec.pem", "leaf-ec.key", "inter.pem", err, sizeof err), 0);
+    CHECK_EQ(handshake("chain-ec.pem", "leaf-ec.key", TEST_NOW), TLS_ST_OPEN);
+    tls_describe_impls(impls, sizeof impls);
+    printf("this CPU: %s\n", impls);
+    if (tls_aes_gcm_in_hardware()) {
+        CHECK_EQ(agreed_suite(), BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+        CHECK(strstr(impls, "AES-GCM preferred") != NULL);
+    } else {
+        CHECK_EQ(agreed_suite(), BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256);
+        CHECK(strstr(impls, "ChaCha20-Poly1305 preferred") != NULL);
+    }
     hang_up();
 }
 
@@ -333,8 +435,14 @@ TLS_TEST_MAIN(
       relay_identity_loads_ec_and_rsa_and_refuses_a_foreign_key },
     { "gateway_with_a_certificate_from_the_client_ca_is_let_in",
       gateway_with_a_certificate_from_the_client_ca_is_let_in },
-    { "a_gateway_tunnel_touches_4_kib_of_each_record_buffer",
-      a_gateway_tunnel_touches_4_kib_of_each_record_buffer },
+    { "a_client_asking_for_4_kib_records_touches_4_kib_of_each_buffer",
+      a_client_asking_for_4_kib_records_touches_4_kib_of_each_buffer },
+    { "a_gateway_tunnel_with_full_records_leaves_the_buffers_quiescent",
+      a_gateway_tunnel_with_full_records_leaves_the_buffers_quiescent },
+    { "the_relay_takes_the_gateways_order_of_suites",
+      the_relay_takes_the_gateways_order_of_suites },
+    { "the_gateway_asks_for_aes_gcm_only_where_the_cpu_runs_it",
+      the_gateway_asks_for_aes_gcm_only_where_the_cpu_runs_it },
     { "gateway_without_a_certificate_is_refused", gateway_without_a_certificate_is_refused },
     { "gateway_certificates_from_elsewhere_or_expired_are_refused",
       gateway_certificates_from_elsewhere_or_expired_are_refused },

@@ -185,6 +185,9 @@ static int handshake_over(void)
     return ts.engine.state != TLS_ST_HANDSHAKE;
 }
 
+/* The records asked for by the next handshake (0: full size, the default). */
+static unsigned record_max;
+
 /* Dial the peer and handshake; the verdict is in ts.engine.verdict. */
 static enum tls_state handshake(struct peer *p, const char *host, int64_t now,
                                        const br_x509_certificate *id, size_t id_len,
@@ -193,7 +196,7 @@ static enum tls_state handshake(struct peer *p, const char *host, int64_t now,
     struct tls_client_config cfg = {
         .host = host, .anchors = store.ta, .anchors_num = store.count, .now = now,
         .client_chain = id, .client_chain_len = id_len, .client_key = key ? &key->sk : NULL,
-        .capture = &chain,
+        .capture = &chain, .record_max = record_max,
     };
     if (dial(p->port) != 0) {
         fprintf(stderr, "cannot reach the peer on port %d\n", p->port);
@@ -460,9 +463,8 @@ static void bulk_data_is_echoed_byte_exact(void)
            (unsigned)sp.cipher_suite);
 }
 
-/* RFC 6066: we ask for 4 KiB records; s_server (OpenSSL) agrees in its ServerHello, then
- * both sides keep to it: a 12,000-byte line each way travels as records of at most 4 KiB
- * plus the AEAD's 24 bytes (its -trace shows every record's length). */
+/* Records as s_server (OpenSSL) traces them: a 12,000-byte line each way against
+ * `openssl s_server -trace`, which logs every record's length and its ServerHello. */
 static int got_12000(void)
 {
     static uint8_t buf[4096];
@@ -473,49 +475,80 @@ static int got_12000(void)
     return received >= 12001 || n < 0;
 }
 
-static void max_fragment_length_is_negotiated_and_kept(void)
+/* Sends and receives the line; 0 when the trace says the ServerHello agreed to 4 KiB
+ * records (mfl 1) or to nothing (mfl 0), and the largest application record each way was
+ * at most (small 1) or above (small 0) 4096 + 24 bytes. */
+static int line_each_way(int mfl, int small)
 {
     static uint8_t line[12001];
     struct peer p;
     memset(line, 'm', sizeof line - 1);
     line[sizeof line - 1] = '\n';
-    CHECK_EQ(stored("root", NULL), 0);
-    CHECK_EQ(run_shell("rm -f %s", pki_path("stream-peer.out")), 0);
+    if (stored("root", NULL) != 0 || run_shell("rm -f %s", pki_path("stream-peer.out")) != 0) {
+        return -1;
+    }
     /* line-buffered, or the trace is still in stdio's buffer when the server is stopped */
-    CHECK_EQ(peer_start(&p, "stdbuf -oL openssl s_server -quiet -trace -accept 127.0.0.1:%d "
-                            "-no-CAfile -no-CApath -no-CAstore " EC_CHAIN), 0);
-    CHECK_EQ(handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL), TLS_ST_OPEN);
+    if (peer_start(&p, "stdbuf -oL openssl s_server -quiet -trace -accept 127.0.0.1:%d "
+                       "-no-CAfile -no-CApath -no-CAstore " EC_CHAIN) != 0) {
+        return -1;
+    }
+    if (handshake(&p, "mail.example.test", TEST_NOW, NULL, 0, NULL) != TLS_ST_OPEN) {
+        peer_stop(&p);
+        return -1;
+    }
     size_t off = 0;
     for (int i = 0; i < 100 && off < sizeof line; i++) {
         long n = tls_client_write(&ts, line + off, sizeof line - off);
-        CHECK(n >= 0);
+        if (n < 0) {
+            break;
+        }
         off += (size_t)n;
         tls_client_pump(&ts);
         usleep(10000);
     }
-    CHECK_EQ(off, sizeof line);
-    CHECK_EQ(write(p.in, line, sizeof line), (long)sizeof line);
+    int ok = off == sizeof line && write(p.in, line, sizeof line) == (long)sizeof line;
     received = 0;
     run_until(got_12000, 30);
-    CHECK_EQ(received, sizeof line);
+    ok = ok && received == sizeof line;
     tls_client_close(&ts);
     hang_up();
     peer_stop(&p);
-    /* the ServerHello echoes 2^12; no application record either way above 4096 + 24 */
-    CHECK_EQ(run_shell("awk '"
-                       "/ServerHello, Length/ { sh = 1 } "
-                       "/ClientKeyExchange|Certificate,/ { sh = 0 } "
-                       "sh && /max_fragment_length := 2\\^12 / { ok = 1 } "
-                       "/^Sent Record/ { d = \"sent\" } "
-                       "/^Received Record/ { d = \"received\" } "
-                       "/^  Content Type = / { ad = /ApplicationData/ } "
-                       "/^  Length = / && ad { if ($3 > m[d]) m[d] = $3 } "
-                       "END { printf \"max fragment length 4096 agreed: %%s; largest "
-                       "application record from s_server %%d B, from us %%d B\\n\", "
-                       "ok ? \"yes\" : \"no\", m[\"sent\"], m[\"received\"]; "
-                       "exit !(ok && m[\"sent\"] > 0 && m[\"sent\"] <= 4120 && "
-                       "m[\"received\"] > 0 && m[\"received\"] <= 4120) }' %s",
-                       pki_path("stream-peer.out")), 0);
+    if (!ok) {
+        return -1;
+    }
+    return run_shell("awk '"
+                     "/ServerHello, Length/ { sh = 1 } "
+                     "/ClientKeyExchange|Certificate,/ { sh = 0 } "
+                     "sh && /max_fragment_length := 2\\^12 / { mfl = 1 } "
+                     "/^Sent Record/ { d = \"sent\" } "
+                     "/^Received Record/ { d = \"received\" } "
+                     "/^  Content Type = / { ad = /ApplicationData/ } "
+                     "/^  Length = / && ad { if ($3 > m[d]) m[d] = $3 } "
+                     "END { printf \"max fragment length 4096 agreed: %%s; largest "
+                     "application record from s_server %%d B, from us %%d B\\n\", "
+                     "mfl ? \"yes\" : \"no\", m[\"sent\"], m[\"received\"]; "
+                     "small = m[\"sent\"] > 0 && m[\"sent\"] <= 4120 && "
+                     "m[\"received\"] > 0 && m[\"received\"] <= 4120; "
+                     "large = m[\"sent\"] > 4120 && m[\"received\"] > 4120; "
+                     "exit !(mfl == %d && (%d ? small : large)) }' %s",
+                     mfl, small, pki_path("stream-peer.out"));
+}
+
+/* RFC 6066: asked for 4 KiB records, s_server (OpenSSL) agrees in its ServerHello, then
+ * both sides keep to it: a 12,000-byte line each way travels as records of at most 4 KiB
+ * plus the AEAD's 24 bytes. */
+static void max_fragment_length_is_negotiated_and_kept(void)
+{
+    record_max = 4096;
+    int r = line_each_way(1, 1);
+    record_max = 0;
+    CHECK_EQ(r, 0);
+}
+
+/* By default nothing is asked: the same line travels in full-size records both ways. */
+static void full_size_records_by_default(void)
+{
+    CHECK_EQ(line_each_way(0, 0), 0);
 }
 
 static void fifty_sequential_handshakes_succeed(void)
@@ -627,6 +660,7 @@ TLS_TEST_MAIN(
     { "server_requiring_client_certificate_accepts_the_device_identity",
       server_requiring_client_certificate_accepts_the_device_identity },
     { "server_closing_during_handshake_is_named", server_closing_during_handshake_is_named },
+    { "full_size_records_by_default", full_size_records_by_default },
     { "max_fragment_length_is_negotiated_and_kept",
       max_fragment_length_is_negotiated_and_kept },
     { "bulk_data_is_echoed_byte_exact", bulk_data_is_echoed_byte_exact },

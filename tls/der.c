@@ -30,6 +30,9 @@ static int fail(struct der_reader *r)
 /* see der.h */
 int der_get(struct der_reader *r, struct der_tlv *t)
 {
+    /* A failed read leaves an empty TLV, never stale pointers: callers read a whole
+     * structure and check err once at the end, entering what a failed read returned. */
+    memset(t, 0, sizeof *t);
     if (r->err) {
         return r->err;
     }

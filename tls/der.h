@@ -58,7 +58,8 @@ void der_reader_init(struct der_reader *r, const uint8_t *p, size_t len);
 /* A reader over a constructed element's content. */
 void der_enter(struct der_reader *sub, const struct der_tlv *t);
 /* Take the next element. Returns 0, or TLS_EDER when malformed or when the window is
- * empty (test der_more() first where an element is optional). */
+ * empty (test der_more() first where an element is optional); then *t is empty (len 0),
+ * so entering it reads nothing and the caller may check the readers' err at the end. */
 int der_get(struct der_reader *r, struct der_tlv *t);
 /* Take the next element and require its tag. */
 int der_expect(struct der_reader *r, uint8_t tag, struct der_tlv *t);

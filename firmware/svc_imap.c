@@ -23,8 +23,8 @@ enum im_state {
     IM_DIAL,             /* through the server's mapping: name, connect, implicit TLS */
     IM_LOGIN,            /* greeting, capabilities, STARTTLS, login, select */
     IM_SEARCH,
-    IM_HASH,             /* first read of a message: its SHA-256 and length */
-    IM_SEND,             /* second read, into the delivery stream */
+    IM_HASH,             /* delivery version 1: first read of a message, its SHA-256 */
+    IM_SEND,             /* the read into the delivery stream (version 2: the only one) */
     IM_ANSWER,           /* the message is out: waiting for the relay's answer */
     IM_DISPOSE,          /* the after-action on the delivered batch */
     IM_IDLE,
@@ -63,10 +63,12 @@ static struct {
     /* the message being delivered */
     br_sha256_context sha;
     struct delivery d;
+    uint8_t v2;                      /* version 2: one read, the SHA-256 in a trailer */
+    uint8_t fin_after;               /* version 2: FIN once hdr[] (now the trailer) is out */
     struct yamux_stream *st;
     enum dl_state dl;
     uint64_t sent;
-    uint8_t hdr[HELLO_MSG_MAX];
+    uint8_t hdr[HELLO_MSG_MAX];      /* the header, then (version 2) the trailer */
     size_t hdr_len, hdr_off;
     uint8_t ans[HELLO_MSG_MAX];
     size_t ans_len;
@@ -114,6 +116,7 @@ static void stream_drop(void)
         sv.st = NULL;
     }
     sv.dl = DL_NONE;
+    sv.fin_after = 0;
 }
 
 /* The header goes out before the body; the answer may come early (a duplicate). */
@@ -128,6 +131,10 @@ static void stream_pump(void)
             break;
         }
         sv.hdr_off += (size_t)w;
+    }
+    if (sv.fin_after && sv.hdr_off == sv.hdr_len) {
+        sv.fin_after = 0;
+        yamux_close(sv.st);          /* FIN: the relay checks length and SHA-256, fsyncs */
     }
     if (sv.dl == DL_ANSWERED) {
         return;
@@ -382,13 +389,17 @@ static void hash_next(void)
         return;
     }
     sv.dl = DL_NONE;
-    command_sent(IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
+    /* Version 2 when every tunnel up speaks it (tunnel_open picks any): one read, the stream
+     * opened when the server names the length (body_begin_v2). Else the hash read first. */
+    sv.v2 = tunnel_delivery_version_min() == 2;
+    command_sent(sv.v2 ? IM_SEND : IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
 }
 
 /* Second read, into a tunnel stream behind the delivery header. */
 static void send_start(void)
 {
     const struct config *c = cfg();
+    sv.d.version = 1;
     sv.d.uidvalidity = sv.ic.uidvalidity;
     sv.d.uid = sv.ic.fetch_uid;
     snprintf(sv.d.folder, sizeof sv.d.folder, "%s", c->imap.folder);
@@ -500,27 +511,74 @@ static void on_ready(void)
 
 /* ---- message bytes ---- */
 
+/* A message over set imap max-size or what the relay takes stays on the server, and is
+ * not fetched again: 1 (the body is skipped) or 0. */
+static int too_big(void)
+{
+    uint64_t max = cfg()->imap.max_size ? cfg()->imap.max_size : DELIVERY_SIZE_MAX;
+    if (max > DELIVERY_SIZE_MAX) {
+        max = DELIVERY_SIZE_MAX;
+    }
+    if (sv.ic.body_size <= max) {
+        return 0;
+    }
+    const char *whose = cfg()->imap.max_size && max == cfg()->imap.max_size
+                            ? "of set imap max-size" : "the relay takes";
+    sv_verdict("UID %u: %llu bytes, over the %llu %s: left on the server",
+               (unsigned)sv.ic.fetch_uid, (unsigned long long)sv.ic.body_size,
+               (unsigned long long)max, whose);
+    log_warnx("imap: %s", sv.verdict);
+    skip_remember(sv.ic.fetch_uid);
+    sv.dl = DL_TOO_BIG;
+    imap_client_skip_body(&sv.ic);
+    return 1;
+}
+
+/* Version 2: the server named the length, so the header can go out and the body follow
+ * it as it comes, hashed on the way. No stream now, or one on a tunnel that agreed version
+ * 1 (a relay replaced since the fetch began): the body is skipped and the message waits for
+ * the next round. */
+static void body_begin_v2(void)
+{
+    sv.d.version = 2;
+    sv.d.length = sv.ic.body_size;
+    sv.d.uidvalidity = sv.ic.uidvalidity;
+    sv.d.uid = sv.ic.fetch_uid;
+    memset(sv.d.sha256, 0, sizeof sv.d.sha256);
+    snprintf(sv.d.folder, sizeof sv.d.folder, "%s", cfg()->imap.folder);
+    long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
+    sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
+    if (sv.st != NULL && tunnel_delivery_version(sv.st) != 2) {
+        stream_drop();
+    }
+    if (sv.st == NULL) {
+        log_warnx("imap: UID %u: no tunnel stream now: left on the server",
+                  (unsigned)sv.d.uid);
+        imap_client_skip_body(&sv.ic);
+        return;
+    }
+    br_sha256_init(&sv.sha);
+    sv.hdr_len = (size_t)n;
+    sv.hdr_off = sv.ans_len = 0;
+    sv.fin_after = 0;
+    sv.sent = 0;
+    sv.dl = DL_BODY;
+    stream_pump();                   /* the header now: the body waits for it (feed_limit) */
+}
+
 static void on_body(const struct imap_cevent *ev)
 {
+    if (sv.state == IM_SEND && sv.v2 && ev->type == IC_EV_BODY_BEGIN) {
+        if (!too_big()) {
+            body_begin_v2();
+        }
+        return;
+    }
     if (sv.state == IM_HASH) {
         if (ev->type == IC_EV_BODY_BEGIN) {
             br_sha256_init(&sv.sha);
             sv.d.length = 0;
-            uint64_t max = cfg()->imap.max_size ? cfg()->imap.max_size : DELIVERY_SIZE_MAX;
-            if (max > DELIVERY_SIZE_MAX) {
-                max = DELIVERY_SIZE_MAX;
-            }
-            if (sv.ic.body_size > max) {
-                const char *whose = cfg()->imap.max_size && max == cfg()->imap.max_size
-                                        ? "of set imap max-size" : "the relay takes";
-                sv_verdict("UID %u: %llu bytes, over the %llu %s: left on the server",
-                           (unsigned)sv.ic.fetch_uid, (unsigned long long)sv.ic.body_size,
-                           (unsigned long long)max, whose);
-                log_warnx("imap: %s", sv.verdict);
-                skip_remember(sv.ic.fetch_uid);
-                sv.dl = DL_TOO_BIG;
-                imap_client_skip_body(&sv.ic);
-            }
+            (void)too_big();
         } else if (ev->type == IC_EV_BODY_DATA) {
             br_sha256_update(&sv.sha, ev->p, ev->len);
             sv.d.length += ev->len;
@@ -546,7 +604,21 @@ static void on_body(const struct imap_cevent *ev)
             imap_client_skip_body(&sv.ic);
             return;
         }
+        if (sv.v2) {
+            br_sha256_update(&sv.sha, ev->p, ev->len);
+        }
         sv.sent += ev->len;
+    } else if (ev->type == IC_EV_BODY_END && sv.v2) {
+        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
+            /* The trailer goes out behind the body, then FIN (stream_pump). */
+            br_sha256_out(&sv.sha, sv.d.sha256);
+            memcpy(sv.hdr, sv.d.sha256, DELIVERY_TRAILER_LEN);
+            sv.hdr_len = DELIVERY_TRAILER_LEN;
+            sv.hdr_off = 0;
+            sv.fin_after = 1;
+            sv.dl = DL_SENT;
+            stream_pump();
+        }
     } else if (ev->type == IC_EV_BODY_END) {
         if (sv.st != NULL && sv.sent == sv.d.length &&
             (sv.dl == DL_BODY || sv.dl == DL_ANSWERED)) {
@@ -628,7 +700,8 @@ static size_t feed_limit(void)
 {
     size_t n = sv.rx_len - sv.rx_off;
     if (sv.state == IM_SEND && sv.dl == DL_BODY && !sv.ic.skip_body) {
-        size_t room = yamux_write_room(sv.st);
+        /* (the header first: body bytes must not pass it) */
+        size_t room = sv.hdr_off < sv.hdr_len ? 0 : yamux_write_room(sv.st);
         n = n < room ? n : room;
     }
     return n;

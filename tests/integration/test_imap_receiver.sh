@@ -12,6 +12,8 @@
 #   - IDLE: a mail appended while the receiver idles reaches the spool within seconds;
 #   - a second copy of an already delivered mail is answered "already have it" by the relay:
 #     no second spool file, and it still leaves the INBOX;
+#   - each message is read once from the server (delivery version 2): Dovecot's count of
+#     bodies fetched in the first session is the number of messages;
 #   - security off through a tls mapping to 993 with after seen, then implicit TLS through a
 #     tcp mapping to 993 with after move: each applied on the server;
 #   - `show imap` reports state, capabilities and counters.
@@ -65,6 +67,13 @@ logins=$(grep -c 'imap: logged in' "$T_TMP/gw.log")
 console "set imap server imaps.example.test:143" "set imap security off" "set imap after seen" "commit"
 for ((i = 0; i < 100 && $(grep -c 'imap: logged in' "$T_TMP/gw.log") == logins; i++)); do sleep 0.1; done
 for i in 60 61 62; do dv_append INBOX $i; done
+# One read per message (delivery version 2, issue 21): the first session fetched the 52
+# messages above (the 50, the one appended while idle, the duplicate) once each, as Dovecot
+# counts at the session's end (version 1 read each twice: 104).
+for ((i = 0; i < 50 && $(grep -c 'Disconnected.*body_count=' "$DV_DIR/dovecot.log") == 0; i++)); do sleep 0.1; done
+fetched=$(grep -m1 -o 'Disconnected.*body_count=[0-9]*' "$DV_DIR/dovecot.log" | sed 's/.*body_count=//')
+[ "$fetched" = 52 ] || t_fail "the first session fetched ${fetched:-no count of} message bodies, want 52 (one read each)"
+t_log "one read per message: the first session fetched 52 bodies for 52 messages"
 # Mail 63 was read by a person before the receiver came to it (\Seen in its Maildir name):
 # it is still delivered, since the receiver's own keyword, not \Seen, says what it delivered.
 dv_mail 63 > "$DV_DIR/Maildir/tmp/read.63"

@@ -16,6 +16,8 @@
 #     bodies fetched in the first session is the number of messages;
 #   - security off through a tls mapping to 993 with after seen, then implicit TLS through a
 #     tcp mapping to 993 with after move: each applied on the server;
+#   - pipelining: with the relay stopped, 4 deliveries go in flight (show imap), then all
+#     are stored once;
 #   - `show imap` reports state, capabilities and counters.
 #
 # Usage: test_imap_receiver.sh GATEWAY RELAY MAKE_PKI
@@ -122,6 +124,26 @@ t_wait_log gw 'imap: UID [0-9]+: [0-9]+ bytes, over the 100000 of set imap max-s
 [ "$(dv_count INBOX)" = 1 ] || t_fail "max-size: INBOX holds $(dv_count INBOX), expected the big one"
 [ "$(spool_count)" = 58 ] || t_fail "max-size: the spool holds $(spool_count), expected 58"
 t_log "max-size 100000: the ~530 KB mail left on the server and reported, the small one delivered"
+
+# ---- pipelining: the next message is read while the relay stores the last ----
+# The relay stopped: the receiver reads and sends messages until 4 deliveries are in flight
+# (one at a time before issue 21), then waits; resumed, all are stored once.
+kill -STOP "$E2E_RELAY_PID"
+for i in 90 91 92 93 94 95; do dv_append INBOX $i; done
+for ((i = 0; i < 50; i++)); do
+    console "show imap"
+    sleep 0.2
+    grep -q '^in flight: 4 deliveries' "$T_TMP/gw.log" && break
+done
+kill -CONT "$E2E_RELAY_PID"
+grep -q '^in flight: 4 deliveries' "$T_TMP/gw.log" ||
+    t_fail "with the relay stopped, never 4 deliveries in flight: $(grep '^in flight' "$T_TMP/gw.log" | sort | uniq -c | tr '\n' ' ')"
+wait_spool 64 30
+for i in 90 91 92 93 94 95; do in_spool $i 0; done
+for ((i = 0; i < 50 && $(dv_count Archive) < 9; i++)); do sleep 0.1; done
+[ "$(spool_count)" = 64 ] && [ "$(dv_count Archive)" = 9 ] ||
+    t_fail "pipelining: spool $(spool_count) (want 64), Archive $(dv_count Archive) (want 9)"
+t_log "pipelining: 4 deliveries in flight while the relay was stopped; resumed, 6 stored once and moved"
 
 # ---- a refused pairing: off over a tcp mapping never sends the password in clear ----
 console "set imap server mail.example.test:143" "set imap security off" "commit" "show imap"

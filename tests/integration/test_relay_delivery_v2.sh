@@ -25,10 +25,15 @@ head -c 300000 /dev/urandom | base64 > "$T_TMP/big.eml"      # more than one win
 # deliver FILE [ARG...]: one delivery on a tunnel of its own; prints its answer line and the
 # version the hello agreed
 deliver() {
-    local f=$1; shift
+    local f=$1 i; shift
     "$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --deliver "$f" \
         --exit-after-deliveries "$@" > "$T_TMP/answer" 2>&1 ||
         { cat "$T_TMP/answer"; t_fail "delivery run ($f $*)"; }
+    # (the relay takes 4 live tunnels per location: the next run waits for this one's end)
+    for ((i = 0; i < 50; i++)); do
+        [ "$(grep -c 'tunnel up:' "$T_TMP/relay.log")" = "$(grep -c 'tunnel down:' "$T_TMP/relay.log")" ] && break
+        sleep 0.1
+    done
     grep -m1 -o 'delivery version [0-9]' "$T_TMP/answer"
     grep -m1 '^delivery /' "$T_TMP/answer"
 }

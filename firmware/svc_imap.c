@@ -23,17 +23,19 @@ enum im_state {
     IM_DIAL,             /* through the server's mapping: name, connect, implicit TLS */
     IM_LOGIN,            /* greeting, capabilities, STARTTLS, login, select */
     IM_SEARCH,
-    IM_HASH,             /* first read of a message: its SHA-256 and length */
-    IM_SEND,             /* second read, into the delivery stream */
+    IM_HASH,             /* delivery version 1: first read of a message, its SHA-256 */
+    IM_SEND,             /* the read into the delivery stream (version 2: the only one) */
     IM_ANSWER,           /* the message is out: waiting for the relay's answer */
     IM_DISPOSE,          /* the after-action on the delivered batch */
     IM_IDLE,
     IM_PAUSE,            /* no IDLE on the server: waiting for the poll interval */
     IM_NOOP,
+    IM_DRAIN,            /* the batch is read: waiting for the answers still in flight */
 };
 static const char *const state_names[] = {
     "off", "waiting to reconnect", "connecting", "logging in", "searching", "reading (hash)",
     "delivering", "waiting for the relay", "after-action", "idle", "polling", "noop",
+    "waiting for the relay",
 };
 
 /* The message being read: on its way to the relay (IM_SEND, IM_ANSWER), or why not. */
@@ -45,6 +47,26 @@ enum dl_state {
     DL_SENT,             /* all of it and our FIN are out */
     DL_ANSWERED,         /* the relay answered (early for a duplicate): sv.answer */
     DL_GONE,             /* the tunnel went down under it: the stream is gone, not released */
+};
+
+/* Pipelining (delivery version 2): a message whose body and trailer are out waits here for
+ * the relay's answer (its fsyncs) while the next one is read. With the one being read, at
+ * most IMAP_INFLIGHT_MAX deliveries are in flight: the relay's location-deliveries (4 by
+ * default) admits them. ~1.4 KiB each, static. */
+#define IMAP_INFLIGHT_MAX 4
+#define WAIT_MAX (IMAP_INFLIGHT_MAX - 1)
+struct waiting {
+    struct yamux_stream *st;         /* NULL: the slot is free (or its tunnel went down) */
+    int used;
+    enum dl_state dl;                /* DL_SENT, DL_ANSWERED or DL_GONE */
+    uint32_t uid, since;
+    uint64_t length;
+    uint8_t tr[DELIVERY_TRAILER_LEN];    /* what of the trailer is not out yet, then FIN */
+    size_t tr_len, tr_off;
+    uint8_t fin_after;
+    uint8_t ans[HELLO_MSG_MAX];
+    size_t ans_len;
+    struct hello_answer answer;
 };
 
 static struct {
@@ -63,14 +85,17 @@ static struct {
     /* the message being delivered */
     br_sha256_context sha;
     struct delivery d;
+    uint8_t v2;                      /* version 2: one read, the SHA-256 in a trailer */
+    uint8_t fin_after;               /* version 2: FIN once hdr[] (now the trailer) is out */
     struct yamux_stream *st;
     enum dl_state dl;
     uint64_t sent;
-    uint8_t hdr[HELLO_MSG_MAX];
+    uint8_t hdr[HELLO_MSG_MAX];      /* the header, then (version 2) the trailer */
     size_t hdr_len, hdr_off;
     uint8_t ans[HELLO_MSG_MAX];
     size_t ans_len;
     struct hello_answer answer;
+    struct waiting wait[WAIT_MAX];
     struct { uint32_t uidvalidity, uid; } skipped[IMAP_SKIP_MAX];
     unsigned nskipped;
     /* for show imap */
@@ -97,8 +122,17 @@ static const struct config *cfg(void)
 
 static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
 {
-    (void)st;
     (void)arg;
+    for (unsigned i = 0; i < WAIT_MAX && (events & TUNNEL_EV_GONE); i++) {
+        struct waiting *w = &sv.wait[i];
+        if (w->used && w->st == st) {
+            w->st = NULL;            /* already gone: not released by us */
+            if (w->dl != DL_ANSWERED) {
+                w->dl = DL_GONE;
+            }
+            return;
+        }
+    }
     if (events & TUNNEL_EV_GONE) {
         sv.st = NULL;                /* already gone: not released by us */
         if (sv.dl != DL_ANSWERED) {
@@ -114,6 +148,7 @@ static void stream_drop(void)
         sv.st = NULL;
     }
     sv.dl = DL_NONE;
+    sv.fin_after = 0;
 }
 
 /* The header goes out before the body; the answer may come early (a duplicate). */
@@ -128,6 +163,10 @@ static void stream_pump(void)
             break;
         }
         sv.hdr_off += (size_t)w;
+    }
+    if (sv.fin_after && sv.hdr_off == sv.hdr_len) {
+        sv.fin_after = 0;
+        yamux_close(sv.st);          /* FIN: the relay checks length and SHA-256, fsyncs */
     }
     if (sv.dl == DL_ANSWERED) {
         return;
@@ -151,6 +190,55 @@ static void stream_pump(void)
     }
 }
 
+/* A waiting delivery: the rest of its trailer and FIN out, its answer in. */
+static void wait_pump(struct waiting *w)
+{
+    if (w->st == NULL || w->dl != DL_SENT) {
+        return;
+    }
+    while (w->tr_off < w->tr_len) {
+        long k = yamux_write(w->st, w->tr + w->tr_off, w->tr_len - w->tr_off);
+        if (k <= 0) {
+            break;
+        }
+        w->tr_off += (size_t)k;
+    }
+    if (w->fin_after && w->tr_off == w->tr_len) {
+        w->fin_after = 0;
+        yamux_close(w->st);
+    }
+    long n = yamux_read(w->st, w->ans + w->ans_len, sizeof w->ans - w->ans_len);
+    if (n > 0) {
+        w->ans_len += (size_t)n;
+    }
+    long r = answer_parse(w->ans, w->ans_len, HELLO_K_DELIVERY_ANSWER, &w->answer);
+    if (r > 0) {
+        w->dl = DL_ANSWERED;
+    } else if (r < 0 || n < 0) {
+        w->dl = DL_ANSWERED;         /* a broken or missing answer counts as an error */
+        w->answer.status = DELIVERY_ST_ERROR;
+        snprintf(w->answer.text, sizeof w->answer.text, "%s",
+                 r < 0 ? hello_strerror(r) : "stream ended without an answer");
+    }
+}
+
+static void wait_free(struct waiting *w)
+{
+    if (w->st != NULL) {
+        tunnel_release(w->st);
+    }
+    memset(w, 0, sizeof *w);
+}
+
+static unsigned waiting_count(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < WAIT_MAX; i++) {
+        n += sv.wait[i].used;
+    }
+    return n;
+}
+
 /* ---- session end, reconnect ---- */
 
 static void session_down(const char *why)
@@ -160,6 +248,9 @@ static void session_down(const char *why)
         log_warnx("imap: %s", why);
     }
     stream_drop();
+    for (unsigned i = 0; i < WAIT_MAX; i++) {
+        wait_free(&sv.wait[i]);      /* unanswered: not delivered, fetched again later */
+    }
     dial_abort(&sv.dial);
     secure_wipe(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
     sv.backoff = sv.backoff ? sv.backoff * 2 : IMAP_RETRY_MIN_MS;
@@ -358,6 +449,11 @@ static void hash_next(void);
 
 static void dispose_or_rest(void)
 {
+    if (waiting_count() > 0) {
+        sv.state = IM_DRAIN;         /* the after-action waits for every answer */
+        sv.since = board_now_ms();
+        return;
+    }
     if (sv.ndelivered) {
         command_sent(IM_DISPOSE, imap_client_dispose(&sv.ic, sv.delivered, sv.ndelivered));
         return;
@@ -382,13 +478,17 @@ static void hash_next(void)
         return;
     }
     sv.dl = DL_NONE;
-    command_sent(IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
+    /* Version 2 when every tunnel up speaks it (tunnel_open picks any): one read, the stream
+     * opened when the server names the length (body_begin_v2). Else the hash read first. */
+    sv.v2 = tunnel_delivery_version_min() == 2;
+    command_sent(sv.v2 ? IM_SEND : IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
 }
 
 /* Second read, into a tunnel stream behind the delivery header. */
 static void send_start(void)
 {
     const struct config *c = cfg();
+    sv.d.version = 1;
     sv.d.uidvalidity = sv.ic.uidvalidity;
     sv.d.uid = sv.ic.fetch_uid;
     snprintf(sv.d.folder, sizeof sv.d.folder, "%s", c->imap.folder);
@@ -410,28 +510,90 @@ static void send_start(void)
 /* The relay's answer decides: stored or already there is delivered; rejected (its store
  * refused the message for good) stays on the server and is not fetched again; else it is
  * retried later. */
-static void answer_done(void)
+static void answer_take(uint32_t uid, uint64_t length, const struct hello_answer *a)
 {
-    uint32_t uid = sv.d.uid;
-    if (sv.answer.status == DELIVERY_ST_STORED || sv.answer.status == DELIVERY_ST_DUPLICATE) {
-        sv.delivered[sv.ndelivered++] = uid;
-        sv.msgs += sv.answer.status == DELIVERY_ST_STORED;
-        sv.dups += sv.answer.status == DELIVERY_ST_DUPLICATE;
-        sv.bytes += sv.answer.status == DELIVERY_ST_STORED ? sv.d.length : 0;
-        log_info("imap: UID %u (%llu bytes) %s", (unsigned)uid, (unsigned long long)sv.d.length,
-                 sv.answer.status == DELIVERY_ST_STORED ? "stored" : "already delivered");
-    } else if (sv.answer.status == DELIVERY_ST_REJECTED) {
+    if (a->status == DELIVERY_ST_STORED || a->status == DELIVERY_ST_DUPLICATE) {
+        if (sv.ndelivered < IMAP_BATCH_MAX) {
+            sv.delivered[sv.ndelivered++] = uid;
+        }
+        sv.msgs += a->status == DELIVERY_ST_STORED;
+        sv.dups += a->status == DELIVERY_ST_DUPLICATE;
+        sv.bytes += a->status == DELIVERY_ST_STORED ? length : 0;
+        log_info("imap: UID %u (%llu bytes) %s", (unsigned)uid, (unsigned long long)length,
+                 a->status == DELIVERY_ST_STORED ? "stored" : "already delivered");
+    } else if (a->status == DELIVERY_ST_REJECTED) {
         sv.rejected++;
         skip_remember(uid);
         sv_verdict("UID %u left on the server, not delivered again: %s", (unsigned)uid,
-                   sv.answer.text);
+                   a->text);
         log_warnx("imap: %s", sv.verdict);
     } else {
-        sv_verdict("relay refused UID %u: %s", (unsigned)uid, sv.answer.text);
+        sv_verdict("relay refused UID %u: %s", (unsigned)uid, a->text);
         log_warnx("imap: %s", sv.verdict);
     }
+}
+
+static void answer_done(void)
+{
+    answer_take(sv.d.uid, sv.d.length, &sv.answer);
     stream_drop();
     next_message();
+}
+
+/* Version 2, body and trailer handed to the stream: into a free waiting slot, so the next
+ * message is read while the relay stores this one. 1 when it went, 0 when all are busy. */
+static int park(void)
+{
+    if (sv.hdr_len - sv.hdr_off > DELIVERY_TRAILER_LEN) {
+        return 0;                    /* header bytes not out yet: it waits as the current */
+    }
+    for (unsigned i = 0; i < WAIT_MAX; i++) {
+        struct waiting *w = &sv.wait[i];
+        if (w->used) {
+            continue;
+        }
+        memset(w, 0, sizeof *w);
+        w->used = 1;
+        w->st = sv.st;
+        w->dl = DL_SENT;
+        w->uid = sv.d.uid;
+        w->length = sv.d.length;
+        w->since = board_now_ms();
+        w->tr_len = sv.hdr_len - sv.hdr_off;
+        memcpy(w->tr, sv.hdr + sv.hdr_off, w->tr_len);
+        w->fin_after = sv.fin_after;
+        memcpy(w->ans, sv.ans, sv.ans_len);
+        w->ans_len = sv.ans_len;
+        sv.st = NULL;                /* the slot owns the stream now */
+        sv.dl = DL_NONE;
+        sv.fin_after = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Every turn: the waiting deliveries' answers, each taken as it comes (the after-action
+ * waits for the batch's end, IM_DRAIN). */
+static void waiting_step(void)
+{
+    for (unsigned i = 0; i < WAIT_MAX; i++) {
+        struct waiting *w = &sv.wait[i];
+        if (!w->used) {
+            continue;
+        }
+        wait_pump(w);
+        if (w->dl == DL_ANSWERED) {
+            answer_take(w->uid, w->length, &w->answer);
+            wait_free(w);
+        } else if (w->dl == DL_GONE) {
+            log_warnx("imap: UID %u: the tunnel went down before the relay answered",
+                      (unsigned)w->uid);
+            wait_free(w);
+        }
+    }
+    if (sv.state == IM_DRAIN && waiting_count() == 0) {
+        dispose_or_rest();
+    }
 }
 
 static void on_uidvalidity(void)
@@ -485,6 +647,10 @@ static void on_ready(void)
             next_message();
             return;
         }
+        if (sv.v2 && park()) {
+            next_message();          /* read the next while the relay stores this one */
+            return;
+        }
         sv.state = IM_ANSWER;
         sv.since = board_now_ms();
         return;
@@ -500,27 +666,74 @@ static void on_ready(void)
 
 /* ---- message bytes ---- */
 
+/* A message over set imap max-size or what the relay takes stays on the server, and is
+ * not fetched again: 1 (the body is skipped) or 0. */
+static int too_big(void)
+{
+    uint64_t max = cfg()->imap.max_size ? cfg()->imap.max_size : DELIVERY_SIZE_MAX;
+    if (max > DELIVERY_SIZE_MAX) {
+        max = DELIVERY_SIZE_MAX;
+    }
+    if (sv.ic.body_size <= max) {
+        return 0;
+    }
+    const char *whose = cfg()->imap.max_size && max == cfg()->imap.max_size
+                            ? "of set imap max-size" : "the relay takes";
+    sv_verdict("UID %u: %llu bytes, over the %llu %s: left on the server",
+               (unsigned)sv.ic.fetch_uid, (unsigned long long)sv.ic.body_size,
+               (unsigned long long)max, whose);
+    log_warnx("imap: %s", sv.verdict);
+    skip_remember(sv.ic.fetch_uid);
+    sv.dl = DL_TOO_BIG;
+    imap_client_skip_body(&sv.ic);
+    return 1;
+}
+
+/* Version 2: the server named the length, so the header can go out and the body follow
+ * it as it comes, hashed on the way. No stream now, or one on a tunnel that agreed version
+ * 1 (a relay replaced since the fetch began): the body is skipped and the message waits for
+ * the next round. */
+static void body_begin_v2(void)
+{
+    sv.d.version = 2;
+    sv.d.length = sv.ic.body_size;
+    sv.d.uidvalidity = sv.ic.uidvalidity;
+    sv.d.uid = sv.ic.fetch_uid;
+    memset(sv.d.sha256, 0, sizeof sv.d.sha256);
+    snprintf(sv.d.folder, sizeof sv.d.folder, "%s", cfg()->imap.folder);
+    long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
+    sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
+    if (sv.st != NULL && tunnel_delivery_version(sv.st) != 2) {
+        stream_drop();
+    }
+    if (sv.st == NULL) {
+        log_warnx("imap: UID %u: no tunnel stream now: left on the server",
+                  (unsigned)sv.d.uid);
+        imap_client_skip_body(&sv.ic);
+        return;
+    }
+    br_sha256_init(&sv.sha);
+    sv.hdr_len = (size_t)n;
+    sv.hdr_off = sv.ans_len = 0;
+    sv.fin_after = 0;
+    sv.sent = 0;
+    sv.dl = DL_BODY;
+    stream_pump();                   /* the header now: the body waits for it (feed_limit) */
+}
+
 static void on_body(const struct imap_cevent *ev)
 {
+    if (sv.state == IM_SEND && sv.v2 && ev->type == IC_EV_BODY_BEGIN) {
+        if (!too_big()) {
+            body_begin_v2();
+        }
+        return;
+    }
     if (sv.state == IM_HASH) {
         if (ev->type == IC_EV_BODY_BEGIN) {
             br_sha256_init(&sv.sha);
             sv.d.length = 0;
-            uint64_t max = cfg()->imap.max_size ? cfg()->imap.max_size : DELIVERY_SIZE_MAX;
-            if (max > DELIVERY_SIZE_MAX) {
-                max = DELIVERY_SIZE_MAX;
-            }
-            if (sv.ic.body_size > max) {
-                const char *whose = cfg()->imap.max_size && max == cfg()->imap.max_size
-                                        ? "of set imap max-size" : "the relay takes";
-                sv_verdict("UID %u: %llu bytes, over the %llu %s: left on the server",
-                           (unsigned)sv.ic.fetch_uid, (unsigned long long)sv.ic.body_size,
-                           (unsigned long long)max, whose);
-                log_warnx("imap: %s", sv.verdict);
-                skip_remember(sv.ic.fetch_uid);
-                sv.dl = DL_TOO_BIG;
-                imap_client_skip_body(&sv.ic);
-            }
+            (void)too_big();
         } else if (ev->type == IC_EV_BODY_DATA) {
             br_sha256_update(&sv.sha, ev->p, ev->len);
             sv.d.length += ev->len;
@@ -546,7 +759,24 @@ static void on_body(const struct imap_cevent *ev)
             imap_client_skip_body(&sv.ic);
             return;
         }
+        if (sv.v2) {
+            br_sha256_update(&sv.sha, ev->p, ev->len);
+        }
         sv.sent += ev->len;
+    } else if (ev->type == IC_EV_BODY_END && sv.v2) {
+        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
+            /* The trailer goes out behind the body, then FIN (stream_pump). */
+            /* (behind what of the header is not out yet: an empty body follows it at once) */
+            size_t rest = sv.hdr_len - sv.hdr_off;
+            br_sha256_out(&sv.sha, sv.d.sha256);
+            memmove(sv.hdr, sv.hdr + sv.hdr_off, rest);
+            memcpy(sv.hdr + rest, sv.d.sha256, DELIVERY_TRAILER_LEN);
+            sv.hdr_len = rest + DELIVERY_TRAILER_LEN;
+            sv.hdr_off = 0;
+            sv.fin_after = 1;
+            sv.dl = DL_SENT;
+            stream_pump();
+        }
     } else if (ev->type == IC_EV_BODY_END) {
         if (sv.st != NULL && sv.sent == sv.d.length &&
             (sv.dl == DL_BODY || sv.dl == DL_ANSWERED)) {
@@ -628,7 +858,8 @@ static size_t feed_limit(void)
 {
     size_t n = sv.rx_len - sv.rx_off;
     if (sv.state == IM_SEND && sv.dl == DL_BODY && !sv.ic.skip_body) {
-        size_t room = yamux_write_room(sv.st);
+        /* (the header first: body bytes must not pass it) */
+        size_t room = sv.hdr_off < sv.hdr_len ? 0 : yamux_write_room(sv.st);
         n = n < room ? n : room;
     }
     return n;
@@ -713,6 +944,16 @@ static void timers(void)
         }
         return;
     }
+    for (unsigned i = 0; i < WAIT_MAX; i++) {
+        if (sv.wait[i].used && now - sv.wait[i].since > IMAP_ANSWER_MS) {
+            imap_client_abort(&sv.ic, "the relay did not answer the delivery");
+            session_down(sv.ic.verdict);
+            return;
+        }
+    }
+    if (sv.state == IM_DRAIN) {
+        return;                      /* (no command in flight: the slots' own limits) */
+    }
     uint32_t limit = sv.state == IM_ANSWER ? IMAP_ANSWER_MS : IMAP_IO_MS;
     if (now - sv.since > limit) {
         imap_client_abort(&sv.ic, sv.state == IM_ANSWER
@@ -739,6 +980,7 @@ static int session_step(void)
     if (sv.state == IM_ANSWER && sv.dl == DL_ANSWERED) {
         answer_done();
     }
+    waiting_step();
     busy |= session_live() && flush_out();
     busy |= session_live() && receive();
     int fed = session_live() && feed();
@@ -870,6 +1112,11 @@ void imap_show(void (*out)(const char *fmt, ...))
     if (session && (sv.state == IM_HASH || sv.state == IM_SEND || sv.state == IM_ANSWER)) {
         out("current:   UID %u, %llu bytes\n", (unsigned)sv.ic.fetch_uid,
             (unsigned long long)sv.ic.body_size);
+    }
+    unsigned inflight = waiting_count() + (sv.st != NULL);
+    if (session && inflight) {
+        out("in flight: %u deliver%s (at most %u), waiting for the relay's answer\n", inflight,
+            inflight == 1 ? "y" : "ies", IMAP_INFLIGHT_MAX);
     }
     if (sv.verdict[0]) {
         out("last error: %s\n", sv.verdict);

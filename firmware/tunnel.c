@@ -51,6 +51,7 @@ struct link {
     unsigned failures;               /* consecutive: the backoff exponent */
     uint32_t since_ms, retry_at_ms, up_since_ms;
     uint32_t attempts, ups;
+    uint8_t delivery_version;        /* what the hello answer agreed: 1, or 2 (hash trailer) */
     char last_error[VERDICT_MAX];
 };
 
@@ -229,6 +230,7 @@ static void link_hello(struct link *l)
     snprintf(h.location, sizeof h.location, "%s", id.location);
     snprintf(h.hostname, sizeof h.hostname, "%s", settings_hostname());
     snprintf(h.firmware, sizeof h.firmware, "gateway %s", gateway_version);
+    h.delivery_version = DELIVERY_VERSION_MAX;  /* the relay picks; one from before says none */
     long n = hello_encode(l->hello_buf, sizeof l->hello_buf, &h);
     if (n <= 0) {
         link_down(l, "hello cannot be encoded (location ID invalid?)");
@@ -288,6 +290,7 @@ static int hello_step(struct link *l)
         return 1;
     }
     l->state = LINK_UP;
+    l->delivery_version = a.delivery_version == 2 ? 2 : 1;
     l->up_since_ms = board_now_ms();
     l->failures = 0;
     l->ups++;
@@ -645,6 +648,29 @@ struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg)
         return st;
     }
     return NULL;
+}
+
+/* see tunnel.h */
+unsigned tunnel_delivery_version_min(void)
+{
+    unsigned v = 0;
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        if (links[i].state == LINK_UP && (v == 0 || links[i].delivery_version < v)) {
+            v = links[i].delivery_version;
+        }
+    }
+    return v ? v : 1;
+}
+
+/* see tunnel.h */
+unsigned tunnel_delivery_version(const struct yamux_stream *st)
+{
+    for (unsigned i = 0; i < OWNED_MAX; i++) {
+        if (owned[i].st == st && owned[i].link != NULL) {
+            return owned[i].link->delivery_version;
+        }
+    }
+    return 1;
 }
 
 /* see tunnel.h */

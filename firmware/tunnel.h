@@ -43,6 +43,11 @@ int tunnel_frame_urgent(const uint8_t *frame, size_t len);
 unsigned tunnel_up_count(void);
 /* A gateway-opened stream on a live tunnel, or NULL (no tunnel up, or no stream slot). */
 struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg);
+/* The delivery version its tunnel's hello agreed (docs/protocol.md 3.2): 1 or 2. */
+unsigned tunnel_delivery_version(const struct yamux_stream *st);
+/* The lowest delivery version of the tunnels up (1 with none): what a stream that
+ * tunnel_open() may put on any of them can count on. */
+unsigned tunnel_delivery_version_min(void);
 /* The owner is done with a stream from tunnel_open (yamux_release, and no more callbacks). */
 void tunnel_release(struct yamux_stream *st);
 /* The suite the first tunnel up agreed on and the code running it, as tls_engine_describe

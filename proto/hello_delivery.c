@@ -18,13 +18,13 @@ int hello_peek(const uint8_t *p, size_t len, uint8_t *kind, uint8_t *version)
 }
 
 /* The body of a message of the expected kind: returns the message length, 0, or error. */
-static long frame(const uint8_t *p, size_t len, uint8_t kind, const uint8_t **body,
-                  size_t *body_len)
+static long frame(const uint8_t *p, size_t len, uint8_t kind, uint8_t maxver,
+                  const uint8_t **body, size_t *body_len)
 {
     if (len >= 1 && p[0] != kind) {
         return HELLO_EKIND;
     }
-    if (len >= 2 && p[1] != HELLO_VERSION) {
+    if (len >= 2 && (p[1] < HELLO_VERSION || p[1] > maxver)) {
         return HELLO_EVERSION;
     }
     if (len < HELLO_HDR_LEN) {
@@ -111,7 +111,7 @@ static void put_uint(struct wr *w, uint8_t tag, uint64_t x, size_t n)
     put(w, tag, b, n);
 }
 
-static void begin(struct wr *w, uint8_t *out, size_t cap, uint8_t kind)
+static void begin(struct wr *w, uint8_t *out, size_t cap, uint8_t kind, uint8_t version)
 {
     w->out = out;
     w->cap = cap;
@@ -119,7 +119,7 @@ static void begin(struct wr *w, uint8_t *out, size_t cap, uint8_t kind)
     w->err = cap < HELLO_HDR_LEN ? HELLO_ENOSPC : 0;
     if (!w->err) {
         out[0] = kind;
-        out[1] = HELLO_VERSION;
+        out[1] = version;
     }
 }
 
@@ -166,6 +166,12 @@ static int hello_field(void *arg, uint8_t tag, const uint8_t *v, size_t n)
         return text(h->hostname, sizeof h->hostname, v, n, 0);
     case 3:
         return text(h->firmware, sizeof h->firmware, v, n, 0);
+    case 4:
+        if (n != 1) {
+            return HELLO_EFIELD;
+        }
+        h->delivery_version = v[0];
+        return 0;
     default:
         return 0;
     }
@@ -177,7 +183,7 @@ long hello_parse(const uint8_t *p, size_t len, struct hello *h)
     const uint8_t *b;
     size_t n;
     uint32_t seen;
-    long m = frame(p, len, HELLO_K_HELLO, &b, &n);
+    long m = frame(p, len, HELLO_K_HELLO, HELLO_VERSION, &b, &n);
     if (m <= 0) {
         return m;
     }
@@ -196,13 +202,16 @@ long hello_encode(uint8_t *out, size_t cap, const struct hello *h)
     if (!hello_location_valid(h->location, strlen(h->location))) {
         return HELLO_ETEXT;
     }
-    begin(&w, out, cap, HELLO_K_HELLO);
+    begin(&w, out, cap, HELLO_K_HELLO, HELLO_VERSION);
     put(&w, 1, h->location, strlen(h->location));
     if (h->hostname[0]) {
         put(&w, 2, h->hostname, strlen(h->hostname));
     }
     if (h->firmware[0]) {
         put(&w, 3, h->firmware, strlen(h->firmware));
+    }
+    if (h->delivery_version) {
+        put(&w, 4, &h->delivery_version, 1);
     }
     return finish(&w);
 }
@@ -220,7 +229,7 @@ static int delivery_field(void *arg, uint8_t tag, const uint8_t *v, size_t n)
         d->length = get_be(v, 8);
         return d->length > DELIVERY_SIZE_MAX ? HELLO_ETOOBIG : 0;
     case 2:
-        if (n != 32) {
+        if (n != 32 || d->version != 1) {  /* version 2: the trailer has it */
             return HELLO_EFIELD;
         }
         memcpy(d->sha256, v, 32);
@@ -245,16 +254,17 @@ long delivery_parse(const uint8_t *p, size_t len, struct delivery *d)
     const uint8_t *b;
     size_t n;
     uint32_t seen;
-    long m = frame(p, len, HELLO_K_DELIVERY, &b, &n);
+    long m = frame(p, len, HELLO_K_DELIVERY, DELIVERY_VERSION_MAX, &b, &n);
     if (m <= 0) {
         return m;
     }
     memset(d, 0, sizeof *d);
+    d->version = p[1];
     int err = fields(b, n, delivery_field, d, &seen);
     if (err) {
         return err;
     }
-    uint32_t need = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5;
+    uint32_t need = 1u << 1 | (d->version == 1 ? 1u << 2 : 0) | 1u << 3 | 1u << 4 | 1u << 5;
     return (seen & need) == need ? m : HELLO_EMISSING;
 }
 
@@ -265,9 +275,15 @@ long delivery_encode(uint8_t *out, size_t cap, const struct delivery *d)
     if (d->length > DELIVERY_SIZE_MAX) {
         return HELLO_ETOOBIG;
     }
-    begin(&w, out, cap, HELLO_K_DELIVERY);
+    uint8_t version = d->version ? d->version : 1;      /* 0: callers from before version 2 */
+    if (version > DELIVERY_VERSION_MAX) {
+        return HELLO_EVERSION;
+    }
+    begin(&w, out, cap, HELLO_K_DELIVERY, version);
     put_uint(&w, 1, d->length, 8);
-    put(&w, 2, d->sha256, 32);
+    if (version == 1) {
+        put(&w, 2, d->sha256, 32);
+    }
     put_uint(&w, 3, d->uidvalidity, 4);
     put_uint(&w, 4, d->uid, 4);
     put(&w, 5, d->folder, strlen(d->folder));
@@ -288,6 +304,12 @@ static int answer_field(void *arg, uint8_t tag, const uint8_t *v, size_t n)
         return 0;
     case 2:
         return text(a->text, sizeof a->text, v, n, 0);
+    case 3:
+        if (n != 1) {
+            return HELLO_EFIELD;
+        }
+        a->delivery_version = v[0];
+        return 0;
     default:
         return 0;
     }
@@ -299,7 +321,7 @@ long answer_parse(const uint8_t *p, size_t len, uint8_t kind, struct hello_answe
     const uint8_t *b;
     size_t n;
     uint32_t seen;
-    long m = frame(p, len, kind, &b, &n);
+    long m = frame(p, len, kind, HELLO_VERSION, &b, &n);
     if (m <= 0) {
         return m;
     }
@@ -311,15 +333,33 @@ long answer_parse(const uint8_t *p, size_t len, uint8_t kind, struct hello_answe
     return (seen & (1u << 1)) ? m : HELLO_EMISSING;
 }
 
+static void answer_fields(struct wr *w, uint8_t status, const char *txt)
+{
+    put(w, 1, &status, 1);
+    if (txt && txt[0]) {
+        size_t n = strlen(txt);
+        put(w, 2, txt, n > HELLO_TEXT_MAX ? HELLO_TEXT_MAX : n);
+    }
+}
+
 /* see hello_delivery.h */
 long answer_encode(uint8_t *out, size_t cap, uint8_t kind, uint8_t status, const char *txt)
 {
     struct wr w;
-    begin(&w, out, cap, kind);
-    put(&w, 1, &status, 1);
-    if (txt && txt[0]) {
-        size_t n = strlen(txt);
-        put(&w, 2, txt, n > HELLO_TEXT_MAX ? HELLO_TEXT_MAX : n);
+    begin(&w, out, cap, kind, HELLO_VERSION);
+    answer_fields(&w, status, txt);
+    return finish(&w);
+}
+
+/* see hello_delivery.h */
+long hello_answer_encode(uint8_t *out, size_t cap, uint8_t status, const char *txt,
+                         uint8_t delivery_version)
+{
+    struct wr w;
+    begin(&w, out, cap, HELLO_K_HELLO_ANSWER, HELLO_VERSION);
+    answer_fields(&w, status, txt);
+    if (delivery_version) {
+        put(&w, 3, &delivery_version, 1);
     }
     return finish(&w);
 }

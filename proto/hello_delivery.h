@@ -13,9 +13,15 @@
  *
  * Kinds and their fields (R: required):
  *   'H' hello (gateway)      1 location R (Location ID)  2 hostname  3 firmware version
+ *                            4 delivery version (u8: the highest the gateway speaks; absent: 1)
  *   'h' hello answer (relay) 1 status R (u8: 0 ok, 1 refused)  2 text
+ *                            3 delivery version (u8: the one this tunnel's deliveries use;
+ *                              absent: 1)
  *   'M' delivery (gateway)   1 length R (u64)  2 sha256 R (32 bytes)  3 uidvalidity R (u32)
  *                            4 uid R (u32)  5 folder R; the message's bytes follow
+ *   'M' VERSION 2 delivery   the same without 2 (sha256 is not allowed): the message's bytes
+ *                            follow, then DELIVERY_TRAILER_LEN bytes, their SHA-256 (one read
+ *                            of the message on the gateway; negotiated in hello, above)
  *   'm' delivery answer      1 status R (u8: 0 stored, 1 already have it, 2 error,
  *                            3 rejected)  2 text
  *
@@ -34,6 +40,8 @@
 #define HELLO_TEXT_MAX 255           /* any one text field */
 #define HELLO_LOCATION_MAX 64        /* Location IDs: [A-Za-z0-9._-], 1..64, not . or .. */
 #define DELIVERY_SIZE_MAX (256ull * 1024 * 1024)   /* largest message the relay takes */
+#define DELIVERY_VERSION_MAX 2       /* delivery versions: 1 hash up front, 2 hash in a trailer */
+#define DELIVERY_TRAILER_LEN 32      /* version 2: the SHA-256 after the message's bytes */
 
 enum hello_kind {
     HELLO_K_HELLO = 'H',
@@ -68,9 +76,11 @@ struct hello {
     char location[HELLO_LOCATION_MAX + 1];
     char hostname[HELLO_TEXT_MAX + 1];
     char firmware[HELLO_TEXT_MAX + 1];
+    uint8_t delivery_version;        /* 0: not said (a gateway from before: 1) */
 };
 
 struct delivery {
+    uint8_t version;                 /* 1, or 2: no sha256 in the header (the trailer has it) */
     uint64_t length;
     uint8_t sha256[32];
     uint32_t uidvalidity, uid;
@@ -81,6 +91,7 @@ struct delivery {
 struct hello_answer {
     uint8_t status;
     char text[HELLO_TEXT_MAX + 1];
+    uint8_t delivery_version;        /* hello answer: 0 when not said (a relay from before: 1) */
 };
 
 /* Peek at a message's kind and version: 1 when the 4-byte header is there, else 0. */
@@ -93,6 +104,9 @@ long delivery_encode(uint8_t *out, size_t cap, const struct delivery *d);
 /* kind: HELLO_K_HELLO_ANSWER or HELLO_K_DELIVERY_ANSWER. */
 long answer_parse(const uint8_t *p, size_t len, uint8_t kind, struct hello_answer *a);
 long answer_encode(uint8_t *out, size_t cap, uint8_t kind, uint8_t status, const char *text);
+/* The hello answer with the delivery version the relay chose (0: the field left out). */
+long hello_answer_encode(uint8_t *out, size_t cap, uint8_t status, const char *text,
+                         uint8_t delivery_version);
 
 /* A valid Location ID (it names a spool directory and a certificate CN): 1 or 0. */
 int hello_location_valid(const char *s, size_t len);

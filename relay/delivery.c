@@ -1,5 +1,7 @@
 /* relay mail delivery: a gateway-opened stream (after hello) carries a delivery header,
- * then exactly `length` message bytes, then FIN. Two spools:
+ * then exactly `length` message bytes, then FIN. Version 2 (agreed in hello, Maildir spool
+ * only) has no hash in the header: the 32 bytes of SHA-256 follow the message, and the
+ * check, the duplicate test and the answer all wait for them. Two spools:
  *
  * Maildir (spool DIR): the relay writes the bytes to a tmp file in the location's Maildir
  * while hashing, checks length and SHA-256, fsyncs the file, renames it into new/, fsyncs
@@ -59,6 +61,8 @@ struct delivery_rx {
     size_t pend;                 /* body bytes that came with the header: hdr[pend..hdr_len),
                                     taken as the tmp file or the store takes the rest */
     uint64_t got;
+    uint8_t trailer[DELIVERY_TRAILER_LEN];   /* version 2: the SHA-256 after the body */
+    size_t trailer_got;
     br_sha256_context sha;
     uint8_t answer[HELLO_MSG_MAX];
     size_t answer_len, answer_off;
@@ -197,7 +201,14 @@ static void header_step(struct delivery_rx *r)
         r->state = DL_DISCARD;
         return;
     }
-    int seen = spool_seen(r->t->loc, r->d.sha256);
+    if (r->d.version == 2 && (r->t->delivery_version != 2 || relay_cfg.lmtp)) {
+        answer(r, DELIVERY_ST_ERROR, "bad delivery header: version 2 not agreed in hello");
+        r->state = DL_DISCARD;
+        return;
+    }
+    /* Version 1 names the hash up front: a duplicate is answered now. Version 2's hash
+     * comes after the body, and the end decides (body_end). */
+    int seen = r->d.version == 1 ? spool_seen(r->t->loc, r->d.sha256) : 0;
     if (seen == 2 && spool_settle(r->t->loc, &r->d) != 0) {
         answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
         r->state = DL_DISCARD;
@@ -241,10 +252,21 @@ static enum dl_state body_end(struct delivery_rx *r)
     uint8_t sha[32];
     char name[RELAY_PATH_MAX];
     br_sha256_out(&r->sha, sha);
+    int seen = 0;
+    if (r->d.version == 2 && r->got == r->d.length && r->trailer_got == sizeof r->trailer) {
+        memcpy(r->d.sha256, r->trailer, 32);     /* (logged as the message's) */
+        seen = memcmp(sha, r->d.sha256, 32) == 0 ? spool_seen(r->t->loc, sha) : 0;
+    }
     if (r->got != r->d.length) {
         answer(r, DELIVERY_ST_ERROR, "stream ended before the announced length");
+    } else if (r->d.version == 2 && r->trailer_got != sizeof r->trailer) {
+        answer(r, DELIVERY_ST_ERROR, "stream ended before the SHA-256 trailer");
     } else if (memcmp(sha, r->d.sha256, 32) != 0) {
         answer(r, DELIVERY_ST_ERROR, "SHA-256 mismatch");
+    } else if (seen == 2 && spool_settle(r->t->loc, &r->d) != 0) {
+        answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+    } else if (seen) {
+        answer(r, DELIVERY_ST_DUPLICATE, "already have it");   /* version 2: tmp dropped */
     } else if (r->tx) {
         lmtp_tx_end(r->tx);                  /* the store's reply answers the gateway */
         return DL_STORING;
@@ -266,6 +288,19 @@ static enum dl_state body_end(struct delivery_rx *r)
  * answered and the rest of the body discarded. */
 static void body_bytes(struct delivery_rx *r, const uint8_t *p, size_t n)
 {
+    size_t body = (uint64_t)n > r->d.length - r->got ? (size_t)(r->d.length - r->got) : n;
+    if (r->d.version == 2 && n > body) {         /* past the body: the trailer */
+        size_t k = n - body;
+        if (k > sizeof r->trailer - r->trailer_got) {
+            answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
+            drop_tmp(r);
+            r->state = DL_DISCARD;
+            return;
+        }
+        memcpy(r->trailer + r->trailer_got, p + body, k);
+        r->trailer_got += k;
+        n = body;
+    }
     if ((uint64_t)n > r->d.length - r->got) {
         answer(r, DELIVERY_ST_ERROR, "more bytes than the header announced");
     } else if (r->tx == NULL && tmp_write(r, p, n) != 0) {

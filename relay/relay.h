@@ -103,6 +103,7 @@ struct relay_limits {
     uint64_t location_spool_bytes;   /* in the location's spool (new/ and cur/) */
     unsigned location_spool_messages;
     unsigned delivery_stall_s;   /* a delivery that moves no byte this long is dropped */
+    unsigned delivery_version;   /* the highest delivery version offered (1 or 2) */
     unsigned store_timeout_s;    /* spool lmtp: the store owes us a reply or room this long */
 };
 extern const struct relay_limits relay_limits_default;
@@ -294,6 +295,7 @@ struct tunnel {
     void *worker;                    /* the handshake thread that has it */
     int hs_timeout;                  /* set by the worker: the deadline passed */
     struct hello_rx *hello;
+    uint8_t delivery_version;        /* agreed in hello: 1, or 2 (hash in a trailer) */
     uint64_t deadline_ms, opened_ms;
     uint64_t streams_total;
     uint8_t cert_sha256[32];         /* of the gateway's leaf, once the handshake is done */

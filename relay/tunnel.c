@@ -545,9 +545,9 @@ static void hello_flush(struct hello_rx *h)
     yamux_close(h->st);
 }
 
-static void hello_answer(struct hello_rx *h, uint8_t status, const char *txt)
+static void hello_answer(struct hello_rx *h, uint8_t status, const char *txt, uint8_t dver)
 {
-    long n = answer_encode(h->answer, sizeof h->answer, HELLO_K_HELLO_ANSWER, status, txt);
+    long n = hello_answer_encode(h->answer, sizeof h->answer, status, txt, dver);
     h->answer_len = n > 0 ? (size_t)n : 0;
     h->answer_off = 0;
     h->answered = 1;
@@ -596,7 +596,7 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
         why[0] = 0;
     }
     if (why[0]) {
-        hello_answer(h, HELLO_ST_REFUSED, why);
+        hello_answer(h, HELLO_ST_REFUSED, why, 0);
         push_output(t);
         relay_m.tunnels_refused++;
         tunnel_close(t, why, RF_COUNT);
@@ -604,13 +604,20 @@ static void hello_service(struct tunnel *t, struct hello_rx *h)
     }
     if (t->loc->nlive == RELAY_TUNNELS_PER_LOC) {
         snprintf(why, sizeof why, "location already has %d live tunnels", RELAY_TUNNELS_PER_LOC);
-        hello_answer(h, HELLO_ST_REFUSED, why);
+        hello_answer(h, HELLO_ST_REFUSED, why, 0);
         push_output(t);
         relay_m.tunnels_refused++;
         tunnel_close(t, why, RF_COUNT);
         return;
     }
-    hello_answer(h, HELLO_ST_OK, "welcome");
+    /* The delivery version: 2 (the hash in a trailer, one read of each message on the
+     * gateway) when the gateway speaks it and this relay may: not with spool lmtp, whose
+     * trace header needs the hash before the body (docs/protocol.md 3.3), nor with limit
+     * delivery-version 1. A gateway that does not say gets no field and sends version 1. */
+    t->delivery_version = hl.delivery_version >= 2 && relay_cfg.lim.delivery_version >= 2
+                                  && !relay_cfg.lmtp ? 2 : 1;
+    hello_answer(h, HELLO_ST_OK, "welcome",
+                 hl.delivery_version ? t->delivery_version : 0);
     t->state = TUN_READY;
     t->opened_ms = relay_now_ms();
     t->unauthenticated = 0;

@@ -7,7 +7,7 @@ add_test(NAME test_relay_flood
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_relay_flood PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)
 # With the fake gateway (relay_env.sh): one scenario each.
-foreach(t test_relay_streams test_relay_deliveries)
+foreach(t test_relay_streams test_relay_deliveries test_relay_delivery_v2)
   add_test(NAME ${t}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${t}.sh $<TARGET_FILE:relay>
             $<TARGET_FILE:test_relay_gw> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)

@@ -12,8 +12,12 @@
 #   - IDLE: a mail appended while the receiver idles reaches the spool within seconds;
 #   - a second copy of an already delivered mail is answered "already have it" by the relay:
 #     no second spool file, and it still leaves the INBOX;
+#   - each message is read once from the server (delivery version 2): Dovecot's count of
+#     bodies fetched in the first session is the number of messages;
 #   - security off through a tls mapping to 993 with after seen, then implicit TLS through a
 #     tcp mapping to 993 with after move: each applied on the server;
+#   - pipelining: with the relay stopped, 4 deliveries go in flight (show imap), then all
+#     are stored once;
 #   - `show imap` reports state, capabilities and counters.
 #
 # Usage: test_imap_receiver.sh GATEWAY RELAY MAKE_PKI
@@ -65,6 +69,13 @@ logins=$(grep -c 'imap: logged in' "$T_TMP/gw.log")
 console "set imap server imaps.example.test:143" "set imap security off" "set imap after seen" "commit"
 for ((i = 0; i < 100 && $(grep -c 'imap: logged in' "$T_TMP/gw.log") == logins; i++)); do sleep 0.1; done
 for i in 60 61 62; do dv_append INBOX $i; done
+# One read per message (delivery version 2, issue 21): the first session fetched the 52
+# messages above (the 50, the one appended while idle, the duplicate) once each, as Dovecot
+# counts at the session's end (version 1 read each twice: 104).
+for ((i = 0; i < 50 && $(grep -c 'Disconnected.*body_count=' "$DV_DIR/dovecot.log") == 0; i++)); do sleep 0.1; done
+fetched=$(grep -m1 -o 'Disconnected.*body_count=[0-9]*' "$DV_DIR/dovecot.log" | sed 's/.*body_count=//')
+[ "$fetched" = 52 ] || t_fail "the first session fetched ${fetched:-no count of} message bodies, want 52 (one read each)"
+t_log "one read per message: the first session fetched 52 bodies for 52 messages"
 # Mail 63 was read by a person before the receiver came to it (\Seen in its Maildir name):
 # it is still delivered, since the receiver's own keyword, not \Seen, says what it delivered.
 dv_mail 63 > "$DV_DIR/Maildir/tmp/read.63"
@@ -113,6 +124,26 @@ t_wait_log gw 'imap: UID [0-9]+: [0-9]+ bytes, over the 100000 of set imap max-s
 [ "$(dv_count INBOX)" = 1 ] || t_fail "max-size: INBOX holds $(dv_count INBOX), expected the big one"
 [ "$(spool_count)" = 58 ] || t_fail "max-size: the spool holds $(spool_count), expected 58"
 t_log "max-size 100000: the ~530 KB mail left on the server and reported, the small one delivered"
+
+# ---- pipelining: the next message is read while the relay stores the last ----
+# The relay stopped: the receiver reads and sends messages until 4 deliveries are in flight
+# (one at a time before issue 21), then waits; resumed, all are stored once.
+kill -STOP "$E2E_RELAY_PID"
+for i in 90 91 92 93 94 95; do dv_append INBOX $i; done
+for ((i = 0; i < 50; i++)); do
+    console "show imap"
+    sleep 0.2
+    grep -q '^in flight: 4 deliveries' "$T_TMP/gw.log" && break
+done
+kill -CONT "$E2E_RELAY_PID"
+grep -q '^in flight: 4 deliveries' "$T_TMP/gw.log" ||
+    t_fail "with the relay stopped, never 4 deliveries in flight: $(grep '^in flight' "$T_TMP/gw.log" | sort | uniq -c | tr '\n' ' ')"
+wait_spool 64 30
+for i in 90 91 92 93 94 95; do in_spool $i 0; done
+for ((i = 0; i < 50 && $(dv_count Archive) < 9; i++)); do sleep 0.1; done
+[ "$(spool_count)" = 64 ] && [ "$(dv_count Archive)" = 9 ] ||
+    t_fail "pipelining: spool $(spool_count) (want 64), Archive $(dv_count Archive) (want 9)"
+t_log "pipelining: 4 deliveries in flight while the relay was stopped; resumed, 6 stored once and moved"
 
 # ---- a refused pairing: off over a tcp mapping never sends the password in clear ----
 console "set imap server mail.example.test:143" "set imap security off" "commit" "show imap"

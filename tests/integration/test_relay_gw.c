@@ -5,7 +5,8 @@
  *   test_relay_gw --relay ADDR:PORT --ca ROOT.der --name RELAYNAME --cert CHAIN.pem
  *                 --key KEY.pem [--location ID] [--map VHOST:VPORT=PORT]...
  *                 [--deliver FILE]... [--folder NAME] [--exit-after-deliveries] [--reconnect]
- *                 [--stall-after BYTES] [--hostname TEXT]
+ *                 [--stall-after BYTES] [--hostname TEXT] [--delivery-version N]
+ *                 [--bad-trailer]
  *
  * It dials the relay, says hello, then serves relay-opened streams like the gateway will:
  * the RFC 1928 request is checked against the --map list (exact host, case-insensitive, and
@@ -13,7 +14,10 @@
  * connected (refused: 0x05, 5 s: 0x06), then bytes are spliced with half-close both ways.
  * --deliver sends each FILE as a mail delivery (from folder NAME, default INBOX) and prints
  * the relay's answer; --stall-after stops each delivery's body after BYTES (the stream stays
- * open: a gateway that hangs mid-message). With --reconnect it dials again (backoff 100 ms doubling to 2 s)
+ * open: a gateway that hangs mid-message). --delivery-version 2 offers delivery version 2 in
+ * hello and, when the relay agrees, delivers with the SHA-256 in a trailer after the body
+ * (--bad-trailer sends a wrong one); without it the hello says nothing, as a gateway from
+ * before version 2 did, and deliveries are version 1. With --reconnect it dials again (backoff 100 ms doubling to 2 s)
  * whenever the tunnel is lost.
  * Lines on stdout ("tunnel up", "tunnel lost: ...", "delivery FILE: stored ...") are what
  * the test scripts wait for; SIGUSR1 prints every open stream's state (for a stuck test). */
@@ -77,6 +81,8 @@ struct delivery_tx {
     struct yamux_stream *st;
     uint8_t ans[HELLO_MSG_MAX];
     size_t ans_len;
+    uint8_t trailer[DELIVERY_TRAILER_LEN];   /* version 2: after the body */
+    size_t trailer_len, trailer_off;
     int done;
 };
 
@@ -90,6 +96,9 @@ static long stall_after = -1;     /* --stall-after: body bytes sent, then nothin
 static const char *relay_addr, *ca_file, *relay_name, *cert_file, *key_file;
 static const char *hello_hostname = "fake-gateway";     /* --hostname: hello's text */
 static const char *folder = "INBOX";
+static uint8_t offer_version;     /* --delivery-version: hello's offer (0: none, as before) */
+static uint8_t agreed_version = 1;    /* the relay's answer */
+static int bad_trailer;
 static char location[HELLO_LOCATION_MAX + 1];
 
 static int fd = -1;
@@ -242,6 +251,7 @@ static int dial(void)
     struct hello h = { .firmware = "test" };
     snprintf(h.hostname, sizeof h.hostname, "%s", hello_hostname);
     snprintf(h.location, sizeof h.location, "%s", location);
+    h.delivery_version = offer_version;
     uint8_t msg[HELLO_MSG_MAX];
     long n = hello_encode(msg, sizeof msg, &h);
     hello_st = yamux_open(&ys);
@@ -487,7 +497,8 @@ static void hello_step(void)
             exit(3);
         }
         hello_ok = 1;
-        printf("tunnel up: %s\n", a.text);
+        agreed_version = a.delivery_version == 2 ? 2 : 1;
+        printf("tunnel up: %s (delivery version %u)\n", a.text, agreed_version);
     }
 }
 
@@ -505,8 +516,12 @@ static void delivery_step(void)
         br_sha256_update(&sha, d->data, d->len);
         br_sha256_out(&sha, h.sha256);
         snprintf(h.folder, sizeof h.folder, "%s", folder);
+        h.version = agreed_version;
+        memcpy(d->trailer, h.sha256, sizeof d->trailer);
+        d->trailer[0] ^= (uint8_t)bad_trailer;
+        d->trailer_len = agreed_version == 2 ? sizeof d->trailer : 0;
         d->hdr_len = (size_t)delivery_encode(d->hdr, sizeof d->hdr, &h);
-        d->hdr_off = d->off = d->ans_len = 0;
+        d->hdr_off = d->off = d->ans_len = d->trailer_off = 0;
         d->st = yamux_open(&ys);
         if (d->st == NULL) {
             return;
@@ -522,7 +537,12 @@ static void delivery_step(void)
            && (n = yamux_write(d->st, d->data + d->off, upto - d->off)) > 0) {
         d->off += (size_t)n;
     }
-    if (d->hdr_off == d->hdr_len && d->off == d->len) {
+    while (d->off == d->len && d->trailer_off < d->trailer_len
+           && (n = yamux_write(d->st, d->trailer + d->trailer_off,
+                               d->trailer_len - d->trailer_off)) > 0) {
+        d->trailer_off += (size_t)n;
+    }
+    if (d->hdr_off == d->hdr_len && d->off == d->len && d->trailer_off == d->trailer_len) {
         yamux_close(d->st);
     }
     while ((n = yamux_read(d->st, d->ans + d->ans_len, sizeof d->ans - d->ans_len)) > 0) {
@@ -756,6 +776,10 @@ int main(int argc, char **argv)
             exit_after = 1;
         } else if (strcmp(a, "--reconnect") == 0) {
             reconnect = 1;
+        } else if (strcmp(a, "--delivery-version") == 0) {
+            offer_version = (uint8_t)atoi(value(argc, argv, &i));
+        } else if (strcmp(a, "--bad-trailer") == 0) {
+            bad_trailer = 1;
         } else if (strcmp(a, "--hostname") == 0) {
             hello_hostname = value(argc, argv, &i);
         } else {

@@ -8,7 +8,7 @@
 
 static void hello_round_trips_and_needs_every_byte(void)
 {
-    struct hello h = { "loc1", "gw-basement", "0.1.0+abc" }, g;
+    struct hello h = { "loc1", "gw-basement", "0.1.0+abc", 0 }, g;
     uint8_t msg[HELLO_MSG_MAX];
     long n = hello_encode(msg, sizeof msg, &h);
     CHECK(n > HELLO_HDR_LEN);
@@ -106,9 +106,60 @@ static void delivery_header_round_trips(void)
     const uint8_t nofolder[] = { 'M', 1, 0, 10, 1, 8, 0, 0, 0, 0, 0, 0, 0, 1 };
     CHECK_EQ(delivery_parse(nofolder, sizeof nofolder, &e), HELLO_EMISSING);
     /* A hello is not a delivery. */
-    struct hello h = { "loc1", "", "" };
+    struct hello h = { "loc1", "", "", 0 };
     n = hello_encode(msg, sizeof msg, &h);
     CHECK_EQ(delivery_parse(msg, (size_t)n, &e), HELLO_EKIND);
+}
+
+static void delivery_version_2_has_no_hash_up_front(void)
+{
+    struct delivery d = { .version = 2, .length = 5000, .uidvalidity = 7, .uid = 9 }, e;
+    strcpy(d.folder, "INBOX");
+    memset(d.sha256, 0xab, 32);                  /* not sent: the trailer carries it */
+    uint8_t msg[HELLO_MSG_MAX];
+    long n = delivery_encode(msg, sizeof msg, &d);
+    CHECK(n > 0);
+    CHECK_EQ(msg[1], 2);
+    for (size_t cut = 0; cut < (size_t)n; cut++) {
+        CHECK_EQ(delivery_parse(msg, cut, &e), 0);
+    }
+    CHECK_EQ(delivery_parse(msg, (size_t)n, &e), n);
+    CHECK(e.version == 2 && e.length == 5000 && e.uidvalidity == 7 && e.uid == 9);
+    CHECK(strcmp(e.folder, "INBOX") == 0);
+    static const uint8_t zero[32];
+    CHECK(memcmp(e.sha256, zero, 32) == 0);
+    /* Version 1 needs the hash; version 2 must not carry one; version 3 is not spoken. */
+    d.version = 1;
+    long n1 = delivery_encode(msg, sizeof msg, &d);
+    CHECK_EQ(delivery_parse(msg, (size_t)n1, &e), n1);
+    CHECK_EQ(e.version, 1);
+    msg[1] = 2;
+    CHECK_EQ(delivery_parse(msg, (size_t)n1, &e), HELLO_EFIELD);
+    msg[1] = 3;
+    CHECK_EQ(delivery_parse(msg, (size_t)n1, &e), HELLO_EVERSION);
+    d.version = 3;
+    CHECK_EQ(delivery_encode(msg, sizeof msg, &d), HELLO_EVERSION);
+}
+
+static void hello_negotiates_the_delivery_version(void)
+{
+    uint8_t msg[HELLO_MSG_MAX];
+    struct hello h = { "loc1", "", "", 0 }, g;
+    long n = hello_encode(msg, sizeof msg, &h);
+    CHECK_EQ(hello_parse(msg, (size_t)n, &g), n);
+    CHECK_EQ(g.delivery_version, 0);             /* a gateway from before: version 1 */
+    h.delivery_version = 2;
+    n = hello_encode(msg, sizeof msg, &h);
+    CHECK_EQ(hello_parse(msg, (size_t)n, &g), n);
+    CHECK_EQ(g.delivery_version, 2);
+    struct hello_answer a;
+    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, "welcome", 2);
+    CHECK_EQ(answer_parse(msg, (size_t)n, HELLO_K_HELLO_ANSWER, &a), n);
+    CHECK(a.status == HELLO_ST_OK && a.delivery_version == 2 && strcmp(a.text, "welcome") == 0);
+    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, NULL, 0);
+    CHECK_EQ(n, HELLO_HDR_LEN + 3);              /* what a relay from before sends */
+    CHECK_EQ(answer_parse(msg, (size_t)n, HELLO_K_HELLO_ANSWER, &a), n);
+    CHECK_EQ(a.delivery_version, 0);
 }
 
 static void answers_round_trip(void)
@@ -136,4 +187,6 @@ CHECK_MAIN(
     { "malformed_hellos_are_refused", malformed_hellos_are_refused },
     { "location_ids_are_safe_as_directory_names", location_ids_are_safe_as_directory_names },
     { "delivery_header_round_trips", delivery_header_round_trips },
+    { "delivery_version_2_has_no_hash_up_front", delivery_version_2_has_no_hash_up_front },
+    { "hello_negotiates_the_delivery_version", hello_negotiates_the_delivery_version },
     { "answers_round_trip", answers_round_trip })

@@ -220,7 +220,7 @@ for u in 6 7 8 9 10; do
     t_wait_log gw "imap: UID $u \\(${SIZES[u - 5]} bytes\\) already delivered" 10
 done
 for u in 6 10; do
-    t_wait_log relay1 "delivery: location=loc1 tunnel=1 stream=[0-9]+ folder=\"INBOX\" uidvalidity=[0-9]+ uid=$u bytes=0 sha256=[0-9a-f]{16} duration=[0-9.]+s verdict=\"already have it\"" 5
+    t_wait_log relay1 "delivery: location=loc1 tunnel=1 stream=[0-9]+ folder=\"INBOX\" uidvalidity=[0-9]+ uid=$u bytes=${SIZES[u - 5]} sha256=[0-9a-f]{16} duration=[0-9.]+s verdict=\"already have it\"" 5
 done
 for ((i = 0; i < 100 && $(dv_count Archive) < 5; i++)); do sleep 0.1; done
 [ "$(find spool/loc1/new -type f | wc -l)" = 5 ] && [ "$(dv_count INBOX)" = 0 ] ||

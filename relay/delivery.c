@@ -5,7 +5,10 @@
  *
  * Maildir (spool DIR): the relay writes the bytes to a tmp file in the location's Maildir
  * while hashing, checks length and SHA-256, fsyncs the file, renames it into new/, fsyncs
- * the directory, records the hash, and only then answers "stored". A message whose hash it
+ * the directory, records the hash, and only then answers "stored". The rename, the fsync
+ * of new/ and the index append and its fsync are shared by the location's deliveries whose
+ * body ends in the same turn of the event loop (group commit: delivery_commit_pending),
+ * which costs no wait: the turn's events are all in. A message whose hash it
  * already has is answered "already have it" as soon as the header is read (the gateway may
  * stop sending; the rest is discarded). Any failure answers "error" and leaves nothing in
  * new/ (but for a failed fsync of new/ itself: spool.c says why it stays).
@@ -42,6 +45,8 @@ enum dl_state {
     DL_BODY,                     /* writing the message (to the tmp file, or to the store) */
     DL_STORING,                  /* spool lmtp: whole and checked, the end of data sent: the
                                     store's reply decides */
+    DL_COMMITTING,               /* Maildir: whole, checked and its file fsynced; on the
+                                    committing list until this turn's group commit */
     DL_DISCARD,                  /* answered early: reading to the end and dropping */
     DL_ANSWERED,                 /* answer queued and FIN sent; waiting for the peer's FIN */
 };
@@ -69,9 +74,15 @@ struct delivery_rx {
     uint64_t start_ms, active_ms;
     int counted;                 /* in flight: counted in deliveries and the location's */
     struct delivery_rx *prev, *next;     /* every delivery, for the stall timer */
+    struct delivery_rx *cnext;   /* DL_COMMITTING: the committing list */
+    char name[RELAY_PATH_MAX];   /* DL_COMMITTING: its name in new/, once renamed */
 };
 
 static struct delivery_rx *head;
+/* Deliveries whose body ended in this turn of the event loop (DL_COMMITTING), newest
+ * first: delivery_commit_pending() renames each location's into new/ and makes them last
+ * with one fsync of new/ and one index append and fsync (group commit), then answers. */
+static struct delivery_rx *committing;
 
 /* The body is over (stored, failed or dropped): its tmp file goes unless renamed, a store
  * transaction still open is dropped (the store keeps nothing), and it no longer counts as
@@ -128,6 +139,14 @@ static int tmp_sync_close(struct delivery_rx *r)
 
 static void dl_free(struct delivery_rx *r)
 {
+    if (r->state == DL_COMMITTING) {         /* gone before its group: never renamed */
+        struct delivery_rx **pp = &committing;
+        while (*pp != r) {
+            pp = &(*pp)->cnext;
+        }
+        *pp = r->cnext;
+        unlink(r->tmp);
+    }
     drop_tmp(r);
     if (r->prev) {
         r->prev->next = r->next;
@@ -250,7 +269,6 @@ static void header_step(struct delivery_rx *r)
 static enum dl_state body_end(struct delivery_rx *r)
 {
     uint8_t sha[32];
-    char name[RELAY_PATH_MAX];
     br_sha256_out(&r->sha, sha);
     int seen = 0;
     if (r->d.version == 2 && r->got == r->d.length && r->trailer_got == sizeof r->trailer) {
@@ -273,12 +291,12 @@ static enum dl_state body_end(struct delivery_rx *r)
     } else if (tmp_sync_close(r) != 0) {
         answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
     } else {
-        if (spool_commit(r->t->loc, r->tmp, &r->d, name, sizeof name) != 0) {
-            unlink(r->tmp);
-            answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
-        } else {
-            answer(r, DELIVERY_ST_STORED, "stored");
-        }
+        /* Still counted in flight; the tunnel marked dirty so that the loop does not sleep
+         * before this turn's group commit (delivery_commit_pending). */
+        r->cnext = committing;
+        committing = r;
+        tunnel_mark_dirty(r->t);
+        return DL_COMMITTING;
     }
     drop_tmp(r);
     return DL_ANSWERED;
@@ -401,6 +419,57 @@ static void pump(struct delivery_rx *r)
         r->st->user = NULL;
         yamux_release(r->st);
         dl_free(r);
+    }
+}
+
+/* see relay.h */
+void delivery_commit_pending(void)
+{
+    enum { GROUP_MAX = 64 };                 /* (more make a second group) */
+    struct delivery_rx *g[GROUP_MAX], *r, **pp;
+    const struct delivery *d[GROUP_MAX];
+    const char *names[GROUP_MAX];
+    uint8_t renamed[GROUP_MAX];
+    while (committing) {
+        /* The oldest's location, and its deliveries out of the list. */
+        for (r = committing; r->cnext; r = r->cnext) {
+        }
+        struct location *loc = r->t->loc;
+        size_t n = 0, ok = 0;
+        for (pp = &committing; *pp && n < GROUP_MAX;) {
+            if ((*pp)->t->loc == loc) {
+                g[n++] = *pp;
+                *pp = (*pp)->cnext;
+            } else {
+                pp = &(*pp)->cnext;
+            }
+        }
+        /* Each renamed into new/ (a failed rename: its tmp file removed), then one fsync
+         * of new/ and one index append and fsync for all. */
+        for (size_t i = 0; i < n; i++) {
+            r = g[i];
+            r->state = DL_ANSWERED;
+            renamed[i] = spool_publish(loc, r->tmp, &r->d, r->name, sizeof r->name) == 0;
+            if (!renamed[i]) {
+                unlink(r->tmp);
+                continue;
+            }
+            d[ok] = &r->d;
+            names[ok++] = r->name;
+        }
+        int lasts = ok ? spool_commit_group(loc, d, names, ok) == 0 : 0;
+        for (size_t i = 0; i < n; i++) {
+            r = g[i];
+            struct tunnel *t = r->t;
+            if (renamed[i] && lasts) {
+                answer(r, DELIVERY_ST_STORED, "stored");
+            } else {
+                answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
+            }
+            drop_tmp(r);                     /* no longer in flight (fd closed already) */
+            pump(r);                         /* the answer and FIN; it may free r */
+            tunnel_mark_dirty(t);
+        }
     }
 }
 

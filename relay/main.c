@@ -332,6 +332,7 @@ static int serve(const char *config)
             }
         }
         tunnel_run_dirty();
+        delivery_commit_pending();          /* this turn's deliveries, a group per location */
         uint64_t now = relay_now_ms();
         if (now - last_timers >= 100) {
             admit_timers(now);

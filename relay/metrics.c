@@ -129,6 +129,11 @@ static size_t render(char *buf, size_t cap)
         (unsigned long long)relay_m.deliveries_rejected);
     gauge(&o, "relay_deliveries_in_flight", "Deliveries whose body is being written.",
           relay_m.deliveries_open);
+    counter(&o, "relay_spool_commit_groups_total", "Maildir group commits that lasted: one "
+            "fsync of new/ and one of the index for the deliveries of a location that ended "
+            "together.", relay_m.commit_groups);
+    counter(&o, "relay_spool_commit_grouped_total", "Deliveries stored by those group "
+            "commits (divided by the groups: deliveries per group).", relay_m.commit_grouped);
     gauge(&o, "relay_spool_bytes", "Bytes in the locations' spools (new/ and cur/), as last "
           "counted.", relay_m.spool_bytes);
     counter(&o, "relay_yamux_violations_total",

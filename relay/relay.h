@@ -365,6 +365,9 @@ void delivery_start(struct tunnel *t, struct yamux_stream *st);
 void delivery_on_stream(void *owner, unsigned ev);
 void delivery_on_tunnel_gone(void *owner);
 void delivery_timers(uint64_t now);
+/* Commits, a group per location, the deliveries whose body ended in this turn of the event
+ * loop, and answers them (the loop calls it once a turn, after the events). */
+void delivery_commit_pending(void);
 
 /* ---- SOCKS5 ---- */
 int socks_init(void);
@@ -409,9 +412,16 @@ int spool_seen(const struct location *loc, const uint8_t sha[32]);
 /* A message spool_seen() calls 2: fsync new/ again and record it. 0 when it now lasts (or
  * a consumer already took it), -1 (logged) when it still may not. */
 int spool_settle(struct location *loc, const struct delivery *d);
-/* Move tmp_name into new/ durably and record it; returns 0 or -1 (logged). */
-int spool_commit(struct location *loc, const char *tmp_path, const struct delivery *d,
-                 char *final_name, size_t cap);
+/* Group commit, in two steps so that deliveries ending together share the fsyncs: each
+ * (its file already fsynced) is renamed into new/ by spool_publish() (0, or -1 logged: it
+ * stays in tmp/ for the caller to remove), then spool_commit_group() fsyncs new/ once and
+ * appends all n to the index with one fsync. 0 when all n last, and only then may they be
+ * answered "stored"; -1 (logged) when the fsync of new/ failed: all n stay in new/,
+ * unsettled (spool_seen() 2), and are answered "error". */
+int spool_publish(struct location *loc, const char *tmp_path, const struct delivery *d,
+                  char *final_name, size_t cap);
+int spool_commit_group(struct location *loc, const struct delivery *const *d,
+                       const char *const *name, size_t n);
 int spool_tmp_open(struct location *loc, const struct delivery *d, char *path, size_t cap);
 /* Would a message of len bytes stay within the location's quota? 0, or -1 with why. The
  * counts are refreshed from the directories (at most once a second) before a refusal, so
@@ -458,6 +468,8 @@ struct relay_metrics {
     uint64_t bytes_up, bytes_down;
     uint64_t deliveries_stored, deliveries_duplicate, deliveries_failed, deliveries_rejected;
     uint64_t spool_bytes;        /* over all locations, as last counted */
+    uint64_t commit_groups;      /* group commits that lasted (one fsync of new/ each) */
+    uint64_t commit_grouped;     /* the deliveries in them */
     uint64_t yamux_violations;
     uint64_t yamux_pool_resets;  /* streams reset for sitting on a full receive pool unread */
     uint64_t trims;              /* idle tunnels whose buffers' pages were given back */

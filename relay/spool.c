@@ -285,20 +285,36 @@ static int fsync_path(const char *path, int flags)
     return err;
 }
 
-/* "HEX UIDVALIDITY UID NAME" appended to the location's index file and fsynced. A failure
- * is logged only: the name in new/ carries the hash, so a restart still knows it. */
-static void index_append(struct location *loc, const struct delivery *d, const char *name)
+/* One "HEX UIDVALIDITY UID NAME" line per message appended to the location's index file,
+ * then one fsync for them all. A failure is logged only: the names in new/ carry the
+ * hashes, so a restart still knows them. */
+static void index_append(struct location *loc, const struct delivery *const *d,
+                         const char *const *name, size_t n)
 {
-    char hex[65], path[RELAY_PATH_MAX + 128], line[600];
-    relay_hex(d->sha256, 32, hex);
+    char hex[65], path[RELAY_PATH_MAX + 128], buf[4096];
     loc_path(path, sizeof path, loc, ".relay-index");
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int n = snprintf(line, sizeof line, "%s %lu %lu %s\n", hex, (unsigned long)d->uidvalidity,
-                     (unsigned long)d->uid, name);
     int err = fd < 0 ? errno : 0;
-    if (fd >= 0) {
-        ssize_t w = write(fd, line, (size_t)n);
-        err = w != n ? (w < 0 ? errno : EIO) : fsync(fd) != 0 ? errno : 0;
+    size_t used = 0;
+    for (size_t i = 0; i <= n && err == 0; i++) {
+        char line[700];
+        int k = 0;
+        if (i < n) {
+            relay_hex(d[i]->sha256, 32, hex);
+            k = snprintf(line, sizeof line, "%s %lu %lu %.*s\n", hex,
+                         (unsigned long)d[i]->uidvalidity, (unsigned long)d[i]->uid,
+                         RELAY_PATH_MAX, name[i]);
+        }
+        if (i == n || used + (size_t)k > sizeof buf) {       /* full, or the last: out */
+            ssize_t w = write(fd, buf, used);
+            err = w != (ssize_t)used ? (w < 0 ? errno : EIO) : 0;
+            used = 0;
+        }
+        memcpy(buf + used, line, (size_t)k);
+        used += (size_t)k;
+    }
+    if (err == 0 && fsync(fd) != 0) {
+        err = errno;
     }
     if (err) {
         log_warnx("%s: %s: %s", __func__, path, strerror(err));
@@ -309,8 +325,8 @@ static void index_append(struct location *loc, const struct delivery *d, const c
 }
 
 /* see relay.h */
-int spool_commit(struct location *loc, const char *tmp_path, const struct delivery *d,
-                 char *final_name, size_t cap)
+int spool_publish(struct location *loc, const char *tmp_path, const struct delivery *d,
+                  char *final_name, size_t cap)
 {
     char hex[65], dir[RELAY_PATH_MAX + 128], path[RELAY_PATH_MAX + 400];
     relay_hex(d->sha256, 32, hex);
@@ -322,23 +338,35 @@ int spool_commit(struct location *loc, const char *tmp_path, const struct delive
         log_err("%s: %s: %s", __func__, path, strerror(errno));
         return -1;
     }
-    int err = fsync_path(dir, O_RDONLY | O_DIRECTORY);
-    if (err) {
-        /* The rename may not last a crash, yet a consumer may have the file already:
-         * it stays, unsettled, and the gateway's retry settles it (see the top). */
-        log_err("%s: %s: fsync: %s: %s stays in new/, answered \"error\" until an fsync "
-                "succeeds", __func__, dir, strerror(err), final_name);
-        index_add(loc->index, d->sha256, IX_UNSETTLED);
-        loc->spool_msgs++;
-        loc->spool_bytes += d->length;
-        relay_m.spool_bytes += d->length;
-        return -1;
-    }
-    index_append(loc, d, final_name);
-    index_add(loc->index, d->sha256, IX_DURABLE);
     loc->spool_msgs++;
     loc->spool_bytes += d->length;
     relay_m.spool_bytes += d->length;
+    return 0;
+}
+
+/* see relay.h */
+int spool_commit_group(struct location *loc, const struct delivery *const *d,
+                       const char *const *name, size_t n)
+{
+    char dir[RELAY_PATH_MAX + 128];
+    loc_path(dir, sizeof dir, loc, "new");
+    int err = fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    if (err) {
+        /* The renames may not last a crash, yet a consumer may have the files already:
+         * they stay, unsettled, and the gateway's retries settle them (see the top). */
+        for (size_t i = 0; i < n; i++) {
+            log_err("%s: %s: fsync: %s: %s stays in new/, answered \"error\" until an fsync "
+                    "succeeds", __func__, dir, strerror(err), name[i]);
+            index_add(loc->index, d[i]->sha256, IX_UNSETTLED);
+        }
+        return -1;
+    }
+    index_append(loc, d, name, n);
+    for (size_t i = 0; i < n; i++) {
+        index_add(loc->index, d[i]->sha256, IX_DURABLE);
+    }
+    relay_m.commit_groups++;
+    relay_m.commit_grouped += n;
     return 0;
 }
 
@@ -353,7 +381,8 @@ int spool_settle(struct location *loc, const struct delivery *d)
                 dir, strerror(err));
         return -1;
     }
-    index_append(loc, d, "-");
+    const char *dash = "-";
+    index_append(loc, &d, &dash, 1);
     index_add(loc->index, d->sha256, IX_DURABLE);
     return 0;
 }

@@ -6,7 +6,7 @@
  *                 --key KEY.pem [--location ID] [--map VHOST:VPORT=PORT]...
  *                 [--deliver FILE]... [--folder NAME] [--exit-after-deliveries] [--reconnect]
  *                 [--stall-after BYTES] [--hostname TEXT] [--delivery-version N]
- *                 [--bad-trailer]
+ *                 [--bad-trailer] [--in-flight N]
  *
  * It dials the relay, says hello, then serves relay-opened streams like the gateway will:
  * the RFC 1928 request is checked against the --map list (exact host, case-insensitive, and
@@ -16,7 +16,8 @@
  * the relay's answer; --stall-after stops each delivery's body after BYTES (the stream stays
  * open: a gateway that hangs mid-message). --delivery-version 2 offers delivery version 2 in
  * hello and, when the relay agrees, delivers with the SHA-256 in a trailer after the body
- * (--bad-trailer sends a wrong one); without it the hello says nothing, as a gateway from
+ * (--bad-trailer sends a wrong one); --in-flight N keeps up to N deliveries open at once,
+ * as the gateway's pipeline does (default 1: each after the last one's answer); without it the hello says nothing, as a gateway from
  * before version 2 did, and deliveries are version 1. With --reconnect it dials again (backoff 100 ms doubling to 2 s)
  * whenever the tunnel is lost.
  * Lines on stdout ("tunnel up", "tunnel lost: ...", "delivery FILE: stored ...") are what
@@ -49,7 +50,7 @@
 
 #define CONNS_MAX 1100
 #define MAPS_MAX 16
-#define DELIVERIES_MAX 8
+#define DELIVERIES_MAX 32
 #define BUF 16384
 
 struct map {
@@ -90,7 +91,7 @@ static struct map maps[MAPS_MAX];
 static unsigned nmaps;
 static struct conn conns[CONNS_MAX];
 static struct delivery_tx dl[DELIVERIES_MAX];
-static unsigned ndl, dl_next;
+static unsigned ndl, dl_next, in_flight = 1;
 static int exit_after, reconnect;
 static long stall_after = -1;     /* --stall-after: body bytes sent, then nothing */
 static const char *relay_addr, *ca_file, *relay_name, *cert_file, *key_file;
@@ -502,15 +503,11 @@ static void hello_step(void)
     }
 }
 
-static void delivery_step(void)
+static void delivery_step_one(struct delivery_tx *d)
 {
-    struct delivery_tx *d = dl_next < ndl ? &dl[dl_next] : NULL;
-    if (d == NULL || !hello_ok) {
-        return;
-    }
     if (d->st == NULL) {
         struct delivery h = { .length = d->len, .uidvalidity = 1700000000u,
-                              .uid = dl_next + 1 };
+                              .uid = (uint32_t)(d - dl) + 1 };
         br_sha256_context sha;
         br_sha256_init(&sha);
         br_sha256_update(&sha, d->data, d->len);
@@ -556,7 +553,9 @@ static void delivery_step(void)
         yamux_release(d->st);     /* the relay closed its side after answering */
         d->st = NULL;
         d->done = 1;
-        dl_next++;
+        while (dl_next < ndl && dl[dl_next].done) {
+            dl_next++;
+        }
         if (dl_next == ndl && exit_after) {
             fflush(stdout);
             exit(0);
@@ -564,6 +563,20 @@ static void delivery_step(void)
     } else if (n < 0 && n != YAMUX_EOF) {
         printf("delivery %s: stream reset\n", d->file);
         exit(4);
+    }
+}
+
+/* The first in_flight deliveries not yet answered, each a step further. */
+static void delivery_step(void)
+{
+    if (!hello_ok) {
+        return;
+    }
+    for (unsigned i = dl_next, open = 0; i < ndl && open < in_flight; i++) {
+        if (!dl[i].done) {
+            open++;
+            delivery_step_one(&dl[i]);
+        }
     }
 }
 
@@ -778,6 +791,9 @@ int main(int argc, char **argv)
             reconnect = 1;
         } else if (strcmp(a, "--delivery-version") == 0) {
             offer_version = (uint8_t)atoi(value(argc, argv, &i));
+        } else if (strcmp(a, "--in-flight") == 0) {
+            in_flight = (unsigned)atoi(value(argc, argv, &i));
+            in_flight = in_flight < 1 ? 1 : in_flight > DELIVERIES_MAX ? DELIVERIES_MAX : in_flight;
         } else if (strcmp(a, "--bad-trailer") == 0) {
             bad_trailer = 1;
         } else if (strcmp(a, "--hostname") == 0) {

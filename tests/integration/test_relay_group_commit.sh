@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Group commit of the Maildir spool (issue 21): deliveries of one location that end in the
+# same turn of the relay's event loop share the fsync of new/ and the index append and its
+# fsync. A fake gateway keeps 4 deliveries in flight (as the gateway's pipeline does) and
+# sends 24 messages; the relay runs under `strace -c -e trace=fsync`:
+#
+#   every message is answered "stored", is in new/ and has its index line (nothing is
+#   answered before its group lasts, nothing is lost from a group);
+#   the relay made fewer fsyncs than 3 per message (one per file, then one of new/ and one
+#   of the index per group: 72 without grouping), and relay_spool_commit_groups_total
+#   counts fewer groups than messages, relay_spool_commit_grouped_total all of them.
+#
+#   then the fsync of new/ fails (strace injects EIO) for the first group: each of its
+#   members is answered "error" and stays in new/ (unsettled, as test_relay_spool_full
+#   has it for one), the others are stored; the same messages again are all answered
+#   "already have it", and new/ holds one copy of each.
+#
+# Usage: test_relay_group_commit.sh RELAY GW_DRIVER MAKE_PKI
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/relay_env.sh"
+t_enter_netns "$@"
+r_setup "$@"
+command -v strace > /dev/null || t_fail "strace is needed to count the fsyncs"
+r_gwcert gw1 loc1
+r_config
+r_relay strace -f -qq -c -o "$T_TMP/fsync.txt" -e trace=fsync
+S1=$T_TMP/spool/loc1
+N=24
+args=()
+for ((i = 0; i < N; i++)); do
+    { printf 'Subject: mail %s\r\n\r\n' "$i"; head -c 20000 /dev/urandom | base64; } > "$T_TMP/m$i.eml"
+    args+=(--deliver "$T_TMP/m$i.eml")
+done
+"$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --delivery-version 2 \
+    --in-flight 4 "${args[@]}" --exit-after-deliveries > "$T_TMP/answers" 2>&1 ||
+    { cat "$T_TMP/answers"; t_fail "the delivery run failed"; }
+n=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
+[ "$n" = "$N" ] || { cat "$T_TMP/answers"; t_fail "$n of $N answered stored"; }
+[ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "new/ holds $(ls "$S1/new" | wc -l), want $N"
+[ "$(wc -l < "$S1/.relay-index")" = "$N" ] ||
+    t_fail "the index has $(wc -l < "$S1/.relay-index") lines, want $N"
+m=$(curl -sS --max-time 5 http://127.0.0.1:9100/metrics) || t_fail "metrics"
+groups=$(sed -n 's/^relay_spool_commit_groups_total //p' <<< "$m")
+grouped=$(sed -n 's/^relay_spool_commit_grouped_total //p' <<< "$m")
+[ "$grouped" = "$N" ] || t_fail "relay_spool_commit_grouped_total '$grouped', want $N"
+[ -n "$groups" ] && [ "$groups" -lt "$N" ] ||
+    t_fail "relay_spool_commit_groups_total '$groups': no group of more than one delivery"
+# strace writes its count when the relay ends.
+kill "$RELAY_PID"
+for ((i = 0; i < 50; i++)); do [ -s "$T_TMP/fsync.txt" ] && break; sleep 0.1; done
+f=$(awk '$NF == "fsync" { print $4 }' "$T_TMP/fsync.txt")
+[ -n "$f" ] || { cat "$T_TMP/fsync.txt"; t_fail "no fsync count from strace"; }
+[ "$f" -lt $((3 * N)) ] || t_fail "$f fsyncs for $N messages: not fewer than 3 each"
+t_log "$N messages, 4 in flight: all stored and indexed, $f fsyncs (3 each: $((3 * N))), $groups groups"
+wait "${T_PIDS[-2]}" 2> /dev/null || true     # strace, once its relay is gone
+
+# ---- the fsync of new/ fails for a group: every member is answered "error" and stays in
+# new/ unsettled; the retry settles each ("already have it"): one copy of each, never two
+rm -f "$S1"/new/* "$S1/.relay-index"
+mv "$T_TMP/relay.log" "$T_TMP/relay-count.log"
+r_relay strace -f -qq -o /dev/null -P "$S1/new" -e trace=fsync -e inject=fsync:error=EIO:when=1
+deliver_all() {
+    "$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --delivery-version 2 \
+        --in-flight 4 "${args[@]}" --exit-after-deliveries > "$T_TMP/answers" 2>&1 ||
+        { cat "$T_TMP/answers"; t_fail "the delivery run failed"; }
+}
+deliver_all
+e=$(grep -c '^delivery .*: error (relay cannot write its spool)' "$T_TMP/answers" || true)
+s=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
+[ "$e" -ge 1 ] && [ $((e + s)) = "$N" ] || { cat "$T_TMP/answers"; t_fail "fsync of new/ failed: $e error, $s stored"; }
+[ "$(grep -c 'spool_commit_group: .*fsync: I[^:]* error: .* stays in new/' "$T_TMP/relay.log")" = "$e" ] ||
+    t_fail "not one line per member of the failed group"
+[ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "new/ holds $(ls "$S1/new" | wc -l), want $N"
+for ((i = 0; i < 50; i++)); do     # (4 live tunnels per location: wait for this one's end)
+    [ "$(grep -c 'tunnel up:' "$T_TMP/relay.log")" = "$(grep -c 'tunnel down:' "$T_TMP/relay.log")" ] && break
+    sleep 0.1
+done
+deliver_all
+d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
+[ "$d" = "$N" ] || { cat "$T_TMP/answers"; t_fail "the retry: $d of $N already have it"; }
+[ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "after the retry new/ holds $(ls "$S1/new" | wc -l), want $N"
+t_log "fsync of new/ failed for a group: its $e members error, left in new/; the retry: $N already have it, $N files"
+t_log "ok"

@@ -46,6 +46,23 @@ t_spawn() {
     T_PIDS+=($!)
 }
 
+# t_passt NAME SOCK: passt as a guest's network on the UNIX socket SOCK (port 10007 to the
+# guest's echo), logged as NAME, with the first call the veth that carries its default route
+# (passt exits without one): 192.0.2.1/24 here, the guest's gateway 192.0.2.254.
+t_passt() {
+    local name=$1 sock=$2 i
+    if ! ip link show gwv0 > /dev/null 2>&1; then
+        ip link add gwv0 type veth peer name gwv1
+        ip addr add 192.0.2.1/24 dev gwv0
+        ip link set gwv0 up
+        ip link set gwv1 up
+        ip route add default via 192.0.2.254 dev gwv0
+    fi
+    t_spawn "$name" passt -4 -D none -f -e --runas 0 -m 1500 -s "$sock" -t 10007:7
+    for ((i = 0; i < 50; i++)); do [ -S "$sock" ] && return 0; sleep 0.1; done
+    t_fail "passt did not create $sock"
+}
+
 # t_wait_log NAME REGEX SECONDS: wait until the log shows a line matching REGEX.
 t_wait_log() {
     local name=$1 re=$2 secs=$3 i

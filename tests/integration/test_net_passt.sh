@@ -10,16 +10,8 @@
 t_enter_netns "$@"
 GW=$1
 
-ip link add gwv0 type veth peer name gwv1
-ip addr add 192.0.2.1/24 dev gwv0
-ip link set gwv0 up
-ip link set gwv1 up
-ip route add default via 192.0.2.254 dev gwv0
-
 sock=$T_TMP/passt.sock
-t_spawn passt passt -4 -D none -f -e --runas 0 -m 1500 -s "$sock" -t 10007:7
-for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-[ -S "$sock" ] || t_fail "passt did not create $sock"
+t_passt passt "$sock"
 
 t_spawn gateway "$GW" --flash "$T_TMP/flash.img" --net "stream:$sock"   # factory default: DHCP
 t_wait_log gateway 'net: address 192\.0\.2\.1 .*\(dhcp\)' 15
@@ -28,7 +20,7 @@ t_echo 127.0.0.1 10007 $((10 * 1024 * 1024)) 32768
 # The link follows the peer: passt gone means link down, and back when it returns.
 kill "${T_PIDS[0]}"; wait "${T_PIDS[0]}" 2>/dev/null || true
 t_wait_log gateway 'link down on stream' 5
-t_spawn passt2 passt -4 -D none -f -e --runas 0 -m 1500 -s "$sock" -t 10007:7
+t_passt passt2 "$sock"
 t_wait_log gateway 'reconnected to' 10
 t_echo 127.0.0.1 10007 $((1024 * 1024)) 32768
 t_log "ok"

@@ -24,16 +24,8 @@ qemu_peers() {
     # mapping checks the internal host name.
     issue dovecot "/O=Gateway Test Lab/CN=imap.example" "DNS:imap.example,DNS:mail.internal"
 
-    ip link add gwv0 type veth peer name gwv1
-    ip addr add 192.0.2.1/24 dev gwv0
-    ip link set gwv0 up
-    ip link set gwv1 up
-    ip route add default via 192.0.2.254 dev gwv0
-
     sock=$T_TMP/passt.sock
-    t_spawn passt passt -4 -D none -f -e --runas 0 -m 1500 -s "$sock" -t 10007:7
-    for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-    [ -S "$sock" ] || t_fail "passt did not create $sock"
+    t_passt passt "$sock"
 
     # ---- the peers on the namespace's loopback (the guest's 192.0.2.254) ----
     dv_start "$T_TMP/dv" "$P/dovecot-chain.pem" "$P/dovecot.key" 127.0.0.1 143 993

@@ -39,6 +39,7 @@
 
 /* From <linux/if_tun.h>, which musl's include path does not carry (as netif_tap.c). */
 #define DL_TUNSETIFF _IOW('T', 202, int)
+#define DL_TUNSETOFFLOAD _IOW('T', 208, unsigned int)
 #define DL_IFF_TAP 0x0002
 #define DL_IFF_NO_PI 0x1000
 
@@ -341,7 +342,10 @@ static int dl_open_tap(const char *ifname)
     memset(&ifr, 0, sizeof ifr);
     ifr.ifr_flags = DL_IFF_TAP | DL_IFF_NO_PI;
     strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-    if (ioctl(fd, DL_TUNSETIFF, &ifr) != 0) {
+    /* No offloads: a gateway that used this TAP before (with a virtio-net header) left
+     * checksum and TSO offloads on the device, and without the header the kernel would hand
+     * over frames with checksums never computed, and segments merged beyond the MTU. */
+    if (ioctl(fd, DL_TUNSETIFF, &ifr) != 0 || ioctl(fd, DL_TUNSETOFFLOAD, 0UL) != 0) {
         close(fd);
         return -1;
     }

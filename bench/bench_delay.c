@@ -45,7 +45,10 @@
 
 #define DL_QUEUE_DEFAULT 2048          /* frames per direction: 2048 x 1.5 KiB = 3 MiB */
 #define DL_QUEUE_MAX 65536
-#define DL_OUT_BYTES (256 * 1024)      /* framed bytes waiting for the gateway's socket */
+/* Framed bytes waiting for the gateway's socket, behind the socket's own buffer. Small: the
+ * site's LAN and WAN share this one wire to the gateway, and a delayed frame (the relay's
+ * ACK) due now waits behind whatever LAN data is queued here. */
+#define DL_OUT_BYTES (64 * 1024)
 #define DL_RX_CHUNK 65536              /* bytes read from the socket per read() */
 #define DL_RX_BUDGET 8                 /* socket read() calls per wake-up */
 #define DL_TAP_BUDGET 64               /* TAP frames read per wake-up */
@@ -64,13 +67,13 @@ struct dl_queue {
     struct dl_frame *slot;
     size_t cap, head, count, max_count;
     uint64_t delayed, dropped;
+    uint64_t late_max_ns;              /* the largest wait past a frame's due time */
 };
 
 struct dl_stats {
     uint64_t up, down;                 /* frames from the gateway, to the gateway */
     uint64_t tap_tx_dropped;           /* the TAP refused a frame (write error) */
     uint64_t bad;                      /* oversize frames from the TAP, bad framing */
-    uint64_t late_max_ns;              /* the largest wait past a frame's due time */
 };
 
 static struct {
@@ -176,8 +179,8 @@ static struct dl_frame *dl_queue_due(struct dl_queue *q, uint64_t now)
         return NULL;
     }
     struct dl_frame *s = &q->slot[q->head];
-    if (now - s->due_ns > dl.st.late_max_ns) {
-        dl.st.late_max_ns = now - s->due_ns;
+    if (now - s->due_ns > q->late_max_ns) {
+        q->late_max_ns = now - s->due_ns;
     }
     return s;
 }
@@ -323,13 +326,14 @@ static void dl_print_stats(void)
 {
     fprintf(stderr, "bench_delay: stats: up=%llu down=%llu delayed_up=%llu delayed_down=%llu "
             "dropped_queue_full=%llu dropped_tap=%llu bad=%llu max_queued_up=%zu "
-            "max_queued_down=%zu late_max_us=%llu\n",
+            "max_queued_down=%zu late_up_max_us=%llu late_down_max_us=%llu\n",
             (unsigned long long)dl.st.up, (unsigned long long)dl.st.down,
             (unsigned long long)dl.upq.delayed, (unsigned long long)dl.downq.delayed,
             (unsigned long long)(dl.upq.dropped + dl.downq.dropped),
             (unsigned long long)dl.st.tap_tx_dropped,
             (unsigned long long)(dl.st.bad + dl.rx.dropped), dl.upq.max_count,
-            dl.downq.max_count, (unsigned long long)(dl.st.late_max_ns / 1000));
+            dl.downq.max_count, (unsigned long long)(dl.upq.late_max_ns / 1000),
+            (unsigned long long)(dl.downq.late_max_ns / 1000));
 }
 
 static int dl_open_tap(const char *ifname)

@@ -127,8 +127,10 @@ mail_gateway() (
         # The RTT the relay's kernel measured on the gateway's tunnel connection (ss -i:
         # smoothed rtt and minimum, ms): the delay as TCP sees it, not as configured.
         local ssl
-        ssl=$(ss -tinH state established "( sport = :$E2E_TUNNEL_PORT )" 2> /dev/null | tr '\n' ' ')
-        fig mail gateway-wan rtt "$(grep -oE '(min)?rtt:[0-9.]+' <<< "$ssl" | tr '\n' ' ')"
+        ssl=$(ss -tinH state established "( sport = :$E2E_TUNNEL_PORT )" 2> /dev/null |
+            head -n 2 | tr '\n' ' ')
+        # " rtt:" and " minrtt:" (not rcv_rtt, the receiver's estimate of an idle direction)
+        fig mail gateway-wan rtt "$(grep -oE ' (min)?rtt:[0-9.]+' <<< " $ssl" | tr -d ' ' | tr '\n' ' ')"
         b_stop "$wan_pid"
         fig mail gateway-wan delay "$(sed -n 's/^bench_delay: stats: //p' "$T_TMP/wan.log" | tail -n 1)"
         cp "$T_TMP/wan.log" "$T_TMP/mail-bench_delay.log"

@@ -511,12 +511,14 @@ def main():
         stats = [mail_r[run].get(("gateway-wan", "delay"), "") for run in mail_runs]
         st = [kv(x) for x in stats if x]
         if st:
-            w("bench_delay's counters per run: %s." % "; ".join(
+            w("bench_delay's counters per run (late: past the frame's due time, up: gateway "
+              "to relay, down: towards the gateway, where a due frame waits for room behind "
+              "the LAN's data on the one socket to the gateway): %s." % "; ".join(
                 "dropped at the full queue %s, at most %s / %s frames queued up / down, "
-                "at most %s µs late" % (d.get("dropped_queue_full", "?"),
-                                         d.get("max_queued_up", "?"),
-                                         d.get("max_queued_down", "?"),
-                                         d.get("late_max_us", "?")) for d in st))
+                "at most %s / %s µs late up / down" % (
+                    d.get("dropped_queue_full", "?"), d.get("max_queued_up", "?"),
+                    d.get("max_queued_down", "?"), d.get("late_up_max_us", "?"),
+                    d.get("late_down_max_us", "?")) for d in st))
     win = mail.get(("source", "window"), "").split()
     if wan and len(win) == 2 and num(wan_ms):
         snd = int(win[0])

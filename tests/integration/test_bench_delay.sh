@@ -13,6 +13,16 @@ DELAY=$1
 ip tuntap add dev dtap0 mode tap
 ip addr add 192.0.2.1/24 dev dtap0
 ip link set dtap0 up
+# As in the bench, a gateway used the TAP before, with a virtio-net header and checksum and
+# TSO offloads (board/linux/netif_tap.c): they stay on the device after it is gone, and
+# bench_delay, without the header, must turn them off or the host's checksums are never made.
+python3 - <<'PY'
+import fcntl, os, struct
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH22x", b"dtap0", 0x0002 | 0x1000 | 0x4000))
+fcntl.ioctl(fd, 0x400454D0, 0x01 | 0x02)   # TUNSETOFFLOAD: TUN_F_CSUM | TUN_F_TSO4
+os.close(fd)
+PY
 
 t_spawn delay "$DELAY" --tap dtap0 --listen "$T_TMP/wire.sock" --port 7443 --delay-ms 25 \
     --queue 8

@@ -94,11 +94,15 @@ b_wait_log() {
     done
     return 1
 }
-# b_stop PID...: stop processes this script started, and reap them.
+# b_stop PID...: stop processes this script started, and reap them; they leave T_PIDS, so
+# the cleanup at exit never signals a PID the system has since given to another process
+# (BENCH_RUNS starts and stops many).
 b_stop() {
-    local p
+    local p keep=()
     for p in "$@"; do kill "$p" 2> /dev/null || true; done
     for p in "$@"; do wait "$p" 2> /dev/null || true; done
+    for p in "${T_PIDS[@]}"; do [[ " $* " == *" $p "* ]] || keep+=("$p"); done
+    T_PIDS=(${keep[@]+"${keep[@]}"})
 }
 # The PID and all its descendants.
 tree() {

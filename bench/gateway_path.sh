@@ -31,6 +31,7 @@ gateway_path() {
         fig info gateway na "not available in this build"
         return 0
     fi
+    rm -rf "$G"      # a run before this one (BENCH_RUNS) left its flash and console
     mkdir -p "$G"
     # The relay learns the location (a restart re-reads the config; test_relay_gw is gone).
     "$RELAY" token gwbench > "$G/token.txt"
@@ -42,9 +43,12 @@ gateway_path() {
     RELAY_PID=${T_PIDS[-1]}
     b_wait_log relay 'listening: tunnels' 10 || { fig info gateway na "relay restart failed"; return 0; }
 
-    ip tuntap add dev gwtap0 mode tap
-    ip addr add 192.0.2.1/24 dev gwtap0
-    ip link set gwtap0 up
+    if ! ip link show gwtap0 > /dev/null 2>&1; then
+        ip tuntap add dev gwtap0 mode tap
+        ip addr add 192.0.2.1/24 dev gwtap0
+        ip link set gwtap0 up
+    fi
+    ip neigh flush dev gwtap0    # the last run's gateway may have had another address
     # Key and CSR made on the device; the CSR is signed as a factory would.
     printf '%s\n' "set tunnel location gwbench" "tunnel key generate" "commit" "tunnel csr" \
         > "$G/p1.txt"

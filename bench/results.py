@@ -2,8 +2,11 @@
 """Turn bench/run.sh's figures into bench/results.md (markdown on stdout).
 
 usage: results.py DATA COMMANDS SIZE_TXT STORE_TXT DURATION_S GIT_DESCRIBE
-DATA has one figure per line, "section|path|key|value" ("mem" lines carry
-"mem|path|process|state|value"). A figure that could not be taken is said so, never guessed.
+DATA has one figure per line, "run|section|path|key|value" ("mem" lines carry
+"run|mem|path|process|state|value"); a line without the run belongs to run 1. With several
+runs (BENCH_RUNS) each figure is their median with the range in brackets, "1.98
+(1.90-2.05)"; a ratio is taken per run, then its median and range. A figure that could not
+be taken is said so, never guessed.
 """
 import os
 import platform
@@ -23,14 +26,52 @@ CASES = ["1 up", "1 down", "100 up", "100 down"]
 ALTERNATIVES = ["ssh", "stunnel"]
 
 
-def load(path):
+def load_runs(path):
+    """[(run, [section, path, key, value...])]"""
     rows = []
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("|")
+            run = 1
+            if parts and parts[0].isdigit():
+                run = int(parts[0])
+                parts = parts[1:]
             if len(parts) >= 4:
-                rows.append(parts)
+                rows.append((run, parts))
     return rows
+
+
+def load(path):
+    return [p for _, p in load_runs(path)]
+
+
+def per_run(rr, section, key=lambda r: (r[1], r[2]), val=lambda r: r[3]):
+    """{run: {key: value}} of one section."""
+    out = {}
+    for run, r in rr:
+        if r[0] == section:
+            out.setdefault(run, {})[key(r)] = val(r)
+    return out
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def spread(vals, fmt="%.2f"):
+    """Median and range of the numbers in vals ("1.98 (1.90-2.05)"); None entries are runs
+    where the figure failed, said so. A lone value is printed alone."""
+    ok = [v for v in vals if v is not None]
+    if not ok:
+        return "n/a"
+    s = fmt % median(ok)
+    if len(ok) > 1:
+        s += " (%s-%s)" % (fmt % min(ok), fmt % max(ok))
+    if len(ok) < len(vals):
+        s += " (%d of %d runs failed)" % (len(vals) - len(ok), len(vals))
+    return s
 
 
 def machine():
@@ -148,14 +189,18 @@ def main():
         sys.stdout.write(text)
         return
     data, cmds, size_txt, store_txt, duration, git = sys.argv[1:7]
-    rows = load(data)
+    rr = load_runs(data)
+    rows = [r for _, r in rr]
     info = {(r[1], r[2]): r[3] for r in rows if r[0] == "info"}
-    tput = {(r[1], r[2]): r[3] for r in rows if r[0] == "tput"}
-    rtt = {r[1]: r[3] for r in rows if r[0] == "rtt"}
-    rate = {r[1]: r[3] for r in rows if r[0] == "rate"}
-    mem = [r for r in rows if r[0] == "mem" and len(r) >= 5]
+    tput_r = per_run(rr, "tput")
+    rtt_r = per_run(rr, "rtt", key=lambda r: r[1])
+    rate_r = per_run(rr, "rate", key=lambda r: r[1])
+    mem = [(run, r) for run, r in rr if r[0] == "mem" and len(r) >= 5]
+    mail_r = per_run(rr, "mail")
     mail = {(r[1], r[2]): r[3] for r in rows if r[0] == "mail"}
     scale = {(r[1], r[2]): r[3] for r in rows if r[0] == "scale"}
+    tput_runs = sorted(tput_r)
+    path_runs = sorted(set(tput_r) | set(rtt_r))
 
     def missing(path):
         for key in ("na", "failed"):
@@ -163,10 +208,19 @@ def main():
                 return info[(path, key)]
         return None
 
-    measured = [p for p, _ in PATHS if any((p, c) in tput for c in CASES) or p in rtt]
+    def tput_cell(p, c):
+        vals = [tput_r[run].get((p, c)) for run in tput_runs]
+        if len(vals) == 1 and vals[0] is not None and num(vals[0]) is None:
+            return vals[0]          # one run, failed: its reason
+        return spread([num(v) for v in vals])
+
+    measured = [p for p, _ in PATHS
+                if any((p, c) in tput_r[run] for run in tput_runs for c in CASES)
+                or any(p in rtt_r[run] for run in rtt_r)]
     out = []
     w = out.append
     model, cores, kernel, memtotal = machine()
+    runs = max([run for run, _ in rr] or [1])
     w("# Benchmark results (`make bench`)\n")
     w("| | |\n|---|---|")
     w("| machine | %s, %s cores, %s RAM |" % (model, cores, memtotal))
@@ -174,6 +228,8 @@ def main():
     w("| date | %s |" % time.strftime("%Y-%m-%d %H:%M %Z"))
     w("| source | `%s` |" % git)
     w("| run time | %s s |" % duration)
+    w("| runs | %d of the paths and the mail section (`BENCH_RUNS`): each figure is the "
+      "median, the range in brackets; a ratio is taken per run |" % runs)
     note = os.environ.get("BENCH_NOTE")
     if note:
         w("| note | %s |" % note)
@@ -195,7 +251,7 @@ def main():
             continue
         if p not in measured:
             continue
-        w("| %s | %s |" % (label, " | ".join(tput.get((p, c), "n/a") for c in CASES)))
+        w("| %s | %s |" % (label, " | ".join(tput_cell(p, c) for c in CASES)))
     for tun in ("gateway", "relay"):
         if tun not in measured:
             continue
@@ -208,8 +264,11 @@ def main():
                 continue
             cells = []
             for c in CASES:
-                a, b = num(tput.get((tun, c))), num(tput.get((p, c)))
-                cells.append("%.2f" % (a / b) if a and b else "n/a")
+                ratios = []
+                for run in tput_runs:
+                    a, b = num(tput_r[run].get((tun, c))), num(tput_r[run].get((p, c)))
+                    ratios.append(a / b if a and b else None)
+                cells.append(spread(ratios))
             w("| %s | %s |" % (label, " | ".join(cells)))
     if "fwd" in measured:
         w("\nThe relay and gateway rows go through `bench_fwd` (iperf3 cannot speak SOCKS5): "
@@ -225,53 +284,82 @@ def main():
     w("\n## 2. Added latency (1-byte echo round trip, µs)\n")
     w("| path | p50 | p99 | mean | p50 added over loopback |")
     w("|---|---:|---:|---:|---:|")
-    base = num(kv(rtt.get("raw")).get("p50_us"))
+    rtt_runs = sorted(rtt_r)
     for p, label in PATHS:
-        if p not in rtt:
+        lines = [rtt_r[run].get(p) for run in rtt_runs]
+        if not any(lines):
             if missing(p):
                 w("| %s | %s | | | |" % (label, missing(p)))
             continue
-        d = kv(rtt[p])
-        if "p50_us" not in d:
-            w("| %s | failed: %s | | | |" % (label, rtt[p]))
+        d = [kv(x) for x in lines]
+        if not any("p50_us" in x for x in d):
+            w("| %s | failed: %s | | | |" % (label, next(x for x in lines if x)))
             continue
-        add = "%.1f" % (float(d["p50_us"]) - base) if base is not None and p != "raw" else ""
-        w("| %s | %s | %s | %s | %s |" % (label, d["p50_us"], d["p99_us"], d["mean_us"], add))
+        col = lambda k: spread([num(x.get(k)) for x in d], "%.1f")
+        added = ""
+        if p != "raw":
+            adds = []
+            for run, x in zip(rtt_runs, d):
+                base = num(kv(rtt_r[run].get("raw")).get("p50_us"))
+                a = num(x.get("p50_us"))
+                adds.append(a - base if a is not None and base is not None else None)
+            if any(v is not None for v in adds):
+                added = spread(adds, "%.1f")
+        w("| %s | %s | %s | %s | %s |" % (label, col("p50_us"), col("p99_us"), col("mean_us"),
+                                          added))
 
     # ---- 3. memory
     w("\n## 3. Memory (peak RSS, KiB; VmHWM summed over each process tree)\n")
     w("Each column's peak was reset (`clear_refs`) before that phase. \"iperf3\" is the "
-      "largest peak over the four iperf3 runs.\n")
+      "largest peak over the four iperf3 runs. Streams are held open in the first run "
+      "only (a peak with N streams varies little between runs).\n")
     procs = []
-    for r in mem:
+    for _, r in mem:
         if (r[1], r[2]) not in procs:
             procs.append((r[1], r[2]))
     holds = []
-    for r in mem:
+    for _, r in mem:
         if r[3] not in holds and r[3] != "idle" and not r[3].startswith("iperf3"):
             holds.append(r[3])
     w("| path | process | idle | %s | iperf3 |" % " | ".join("%s streams" % h for h in holds))
     w("|---|---|---:|%s---:|" % ("---:|" * len(holds)))
+    mem_runs = sorted(set(run for run, _ in mem))
     for p, proc in procs:
-        vals = {r[3]: r[4] for r in mem if r[1] == p and r[2] == proc}
-        ip = [int(v) for k, v in vals.items() if k.startswith("iperf3") and v.isdigit()]
-        w("| %s | %s | %s | %s | %s |" % (p, proc, vals.get("idle", "n/a"),
-                                          " | ".join(vals.get(h, "n/a") for h in holds),
-                                          max(ip) if ip else "n/a"))
+        vals = {}
+        for run, r in mem:
+            if r[1] == p and r[2] == proc:
+                vals.setdefault(run, {})[r[3]] = r[4]
+
+        def mcell(state):
+            got = [vals[run][state] for run in mem_runs if state in vals.get(run, {})]
+            if not got:
+                return "n/a"
+            if len(got) == 1 and not got[0].isdigit():
+                return got[0]
+            return spread([int(v) if v.isdigit() else None for v in got], "%.0f")
+        peaks = []
+        for run in mem_runs:
+            ip = [int(v) for k, v in vals.get(run, {}).items()
+                  if k.startswith("iperf3") and v.isdigit()]
+            if ip:
+                peaks.append(max(ip))
+        w("| %s | %s | %s | %s | %s |" % (p, proc, mcell("idle"),
+                                          " | ".join(mcell(h) for h in holds),
+                                          spread(peaks, "%.0f") if peaks else "n/a"))
     if missing("gateway"):
         w("| gateway | gateway | %s | | |" % missing("gateway"))
-    status = [r for r in rows if r[0] == "status" and len(r) >= 4]
+    status = [r for run, r in rr if r[0] == "status" and len(r) >= 4 and run == 1]
     if status:
-        w("\nThe gateway's own accounting at each phase (`show status`, its `ram:` line), "
-          "beside the RSS above:\n")
+        w("\nThe gateway's own accounting at each phase of the first run (`show status`, its "
+          "`ram:` line), beside the RSS above:\n")
         w("| phase | show status |")
         w("|---|---|")
         for r in status:
             w("| %s | %s |" % (r[2], r[3] or "no ram: line"))
 
     # ---- CPU and system calls per GB moved (steadier than Gbit/s on a shared machine)
-    cpu = [r for r in rows if r[0] == "cpu" and len(r) >= 5]
-    calls = {(r[1], r[2]): r[3] for r in rows if r[0] == "calls"}
+    cpu = [(run, r) for run, r in rr if r[0] == "cpu" and len(r) >= 5]
+    calls_r = per_run(rr, "calls")
     if cpu:
         w("\nCPU time per GB moved during each iperf3 run (user + system, ms; each process "
           "tree), and the gateway's read- and write-class system calls and context switches "
@@ -279,84 +367,178 @@ def main():
         w("| path | process | %s |" % " | ".join(CASES))
         w("|---|---|%s" % ("---:|" * len(CASES)))
         seen = []
-        for r in cpu:
+        for _, r in cpu:
             if (r[1], r[2]) not in seen:
                 seen.append((r[1], r[2]))
+        cpu_runs = sorted(set(run for run, _ in cpu))
         for p, proc in seen:
             cells = []
             for c in CASES:
-                v = [x[4].split() for x in cpu if x[1] == p and x[2] == proc and x[3] == c]
-                ms, b = (int(v[0][0]), int(v[0][1])) if v and len(v[0]) == 2 else (0, 0)
-                cells.append("%.0f" % (ms / (b / 1e9)) if b else "n/a")
+                per = []
+                for run in cpu_runs:
+                    v = [x[4].split() for rn, x in cpu
+                         if rn == run and x[1] == p and x[2] == proc and x[3] == c]
+                    ms, b = (int(v[0][0]), int(v[0][1])) if v and len(v[0]) == 2 else (0, 0)
+                    per.append(ms / (b / 1e9) if b else None)
+                cells.append(spread(per, "%.0f"))
             w("| %s | %s | %s |" % (p, proc, " | ".join(cells)))
-        for (p, c), v in calls.items():
-            f = v.split()
-            if len(f) == 4 and int(f[3]) > 0:
-                mb = int(f[3]) / 1e6
-                w("\n%s, %s: %.1f reads, %.1f writes, %.1f context switches per MB." % (
-                    p, c, int(f[0]) / mb, int(f[1]) / mb, int(f[2]) / mb))
+        keys = []
+        for run in sorted(calls_r):
+            for k in calls_r[run]:
+                if k not in keys:
+                    keys.append(k)
+        for p, c in keys:
+            per = [[], [], []]
+            for run in sorted(calls_r):
+                f = calls_r[run].get((p, c), "").split()
+                ok = len(f) == 4 and int(f[3]) > 0
+                for i in range(3):
+                    per[i].append(int(f[i]) / (int(f[3]) / 1e6) if ok else None)
+            w("\n%s, %s: %s reads, %s writes, %s context switches per MB." % (
+                p, c, spread(per[0], "%.1f"), spread(per[1], "%.1f"), spread(per[2], "%.1f")))
 
     # ---- 4. connection rate
     w("\n## 4. Connection rate (new streams/s to a local echo service)\n")
     w("| path | streams/s | failed | concurrency |")
     w("|---|---:|---:|---:|")
+    rate_runs = sorted(rate_r)
     for p, label in PATHS:
-        if p not in rate:
+        lines = [rate_r[run].get(p) for run in rate_runs]
+        if not any(lines):
             if missing(p):
                 w("| %s | %s | | |" % (label, missing(p)))
             continue
-        d = kv(rate[p])
-        if "per_s" not in d:
-            w("| %s | failed: %s | | |" % (label, rate[p]))
+        d = [kv(x) for x in lines]
+        if not any("per_s" in x for x in d):
+            w("| %s | failed: %s | | |" % (label, next(x for x in lines if x)))
             continue
-        w("| %s | %s | %s | %s |" % (label, d["per_s"], d.get("failed", "?"), d.get("conc", "?")))
+        w("| %s | %s | %s | %s |" % (label, spread([num(x.get("per_s")) for x in d], "%.0f"),
+                                     spread([num(x.get("failed")) for x in d], "%.0f"),
+                                     next((x["conc"] for x in d if "conc" in x), "?")))
 
     # ---- 5. mail
     w("\n## 5. Mail: the whole mailbox from Dovecot into a Maildir\n")
     src = mail.get(("source", "mailbox"))
+    wan_ms = mail.get(("source", "wan_ms"), "50")
     if src:
         n, b = src.split()
         w("Source: %s messages, %.1f MB in Dovecot's INBOX; the Maildirs on %s.\n"
           % (n, int(b) / 1e6, mail.get(("source", "fs"), "?")))
     w("| client | messages | MB | seconds | messages/s | MB/s | peak RSS (KiB, largest process) |")
     w("|---|---:|---:|---:|---:|---:|---:|")
-    for tool, label in (("gateway", "gateway IMAP receiver -> tunnel -> relay spool"),
-                        ("mbsync", "mbsync (FSync yes), plain IMAP"),
-                        ("mbsync-tls", "mbsync (FSync yes), IMAPS"),
-                        ("fetchmail", "fetchmail -> bench_mda (fsync)")):
-        v = mail.get((tool, "result"))
-        if v is None:
+    mail_runs = sorted(mail_r)
+    MAIL_ROWS = (("gateway", "gateway (STARTTLS) -> tunnel -> relay spool"),
+                 ("gateway-imaps", "gateway (IMAPS) -> tunnel -> relay spool"),
+                 ("gateway-wan", "gateway (STARTTLS), %s ms RTT to the relay" % wan_ms),
+                 ("mbsync", "mbsync (FSync yes), plain IMAP"),
+                 ("mbsync-tls", "mbsync (FSync yes), IMAPS"),
+                 ("fetchmail", "fetchmail -> bench_mda (fsync)"))
+
+    def mail_runs_of(tool):
+        """[(run, rc, secs, rss, relay_rss or None, n, bytes)] of the runs that gave a line."""
+        got = []
+        for run in mail_runs:
+            v = mail_r[run].get((tool, "result"))
+            if v is None:
+                continue
+            f = v.split()
+            if tool.startswith("gateway") and len(f) == 6:
+                got.append((run, f[0], float(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5])))
+            elif len(f) == 5:
+                got.append((run, f[0], float(f[1]), int(f[2]), None, int(f[3]), int(f[4])))
+            else:
+                got.append((run, v, None, None, None, None, None))
+        return got
+
+    def rate(tool):
+        """{run: messages/s} of the runs that fetched the whole mailbox."""
+        return {g[0]: g[5] / g[2] for g in mail_runs_of(tool) if g[1] == "0" and g[2]}
+
+    for tool, label in MAIL_ROWS:
+        got = mail_runs_of(tool)
+        if not got:
             continue
-        f = v.split()
-        if len(f) < 5:
-            w("| %s | %s | | | | | |" % (label, v))
+        good = [g for g in got if g[1] == "0" and g[2]]
+        bad = ["run %d: %s" % (g[0], "timed out" if g[1] == "timeout" else
+                               ("exit " + g[1]) if g[2] is not None else g[1])
+               for g in got if g not in good]
+        if bad:
+            label += " (%s)" % "; ".join(bad)
+        if not good:
+            w("| %s | | | | | | |" % label)
             continue
-        if tool == "gateway":
-            # rc secs gateway_rss relay_rss n bytes: the gateway's own RSS is the column,
-            # the relay's is said beside it.
-            rc, secs, rss, rrss, n, b = f
-            rss = "%s (relay %s)" % (rss, rrss)
-        else:
-            rc, secs, rss, n, b = f
-        s = float(secs)
-        status = "" if rc == "0" else " (%s)" % ("timed out" if rc == "timeout" else "exit " + rc)
-        w("| %s%s | %s | %.1f | %.2f | %.0f | %.2f | %s |" % (
-            label, status, n, int(b) / 1e6, s, int(n) / s if s else 0,
-            int(b) / 1e6 / s if s else 0, rss))
+        ns = sorted(set(g[5] for g in good))
+        rss = spread([g[3] for g in good], "%.0f")
+        if good[0][4] is not None:
+            rss += " (relay %s)" % spread([g[4] for g in good], "%.0f")
+        w("| %s | %s | %.1f | %s | %s | %s | %s |" % (
+            label, ns[0] if len(ns) == 1 else spread(ns, "%.0f"),
+            median([g[6] for g in good]) / 1e6, spread([g[2] for g in good]),
+            spread([g[5] / g[2] for g in good], "%.0f"),
+            spread([g[6] / 1e6 / g[2] for g in good]), rss))
     if ("gateway", "result") in mail:
-        w("\nThe gateway reads each message over STARTTLS (TLS end to end through its tcp mapping), "
-          "delivers it through the tunnel (TLS 1.2, yamux), and the relay writes it to the spool "
-          "(tmp, fsync, rename, fsync dir) before the gateway marks it \\Seen; mbsync reads "
-          "plain IMAP and IMAPS (TLS as its OpenSSL and Dovecot agree), fetchmail plain "
-          "IMAP, on the same address.")
+        w("\nThe gateway reads each message over STARTTLS or IMAPS (TLS end to end through "
+          "its tcp mapping; plain IMAP it refuses over a tcp mapping, the password would "
+          "cross in clear), delivers it through the tunnel "
+          "(TLS 1.2, yamux), and the relay writes it to the spool (tmp, fsync, rename, fsync "
+          "dir) before the gateway marks it \\Seen; its time runs from its start (boot, "
+          "tunnel, login) to the last message in the spool, looked at every 20 ms. mbsync "
+          "reads plain IMAP and IMAPS (TLS as its OpenSSL and Dovecot agree), fetchmail "
+          "plain IMAP (first run only), on the same address.")
     ratios = []
-    g = mail.get(("gateway", "result"), "").split()
-    for tool in ("mbsync", "mbsync-tls"):
-        f = mail.get((tool, "result"), "").split()
-        if len(g) == 6 and len(f) == 5 and g[0] == "0" and f[0] == "0" and float(g[1]) > 0:
-            ratios.append("%s %.2f" % (tool, float(f[1]) / float(g[1])))
+    for a, b, label in (("gateway", "mbsync-tls", "gateway (STARTTLS) / mbsync IMAPS"),
+                        ("gateway-imaps", "mbsync-tls", "gateway (IMAPS) / mbsync IMAPS"),
+                        ("gateway", "mbsync", "gateway (STARTTLS) / mbsync plain"),
+                        ("gateway-wan", "gateway", "gateway at %s ms RTT / gateway" % wan_ms)):
+        ra, rb = rate(a), rate(b)
+        per = [ra[run] / rb[run] for run in mail_runs if run in ra and run in rb]
+        if per:
+            ratios.append("%s %s" % (label, spread(per)))
     if ratios:
-        w("\nThe gateway's speed as a multiple of (messages/s over): %s." % ", ".join(ratios))
+        w("\nThe gateway's speed (messages/s) as a multiple of its peer's, per run: %s."
+          % "; ".join(ratios))
+    wan = [(run, kv(mail_r[run].get(("gateway-wan", "rtt"), "").replace(":", "=")))
+           for run in mail_runs if ("gateway-wan", "rtt") in mail_r[run]]
+    if wan:
+        w("\nThe %s ms row: the gateway on `--net stream:SOCK` with `bench_delay` between that "
+          "socket and the TAP (bench/bench_delay.c: the frames of the relay's tunnel port "
+          "wait %s ms each way in a bounded queue, Dovecot's pass at once; the kernel here "
+          "has no `sch_netem` for `tc netem`). Round trip the relay's kernel measured on "
+          "the gateway's tunnel connection (`ss -ti`), smoothed / minimum: %s / %s ms."
+          % (wan_ms, num(wan_ms) / 2 if num(wan_ms) else "?",
+             spread([num(d.get("rtt")) for _, d in wan], "%.1f"),
+             spread([num(d.get("minrtt")) for _, d in wan], "%.1f")))
+        stats = [mail_r[run].get(("gateway-wan", "delay"), "") for run in mail_runs]
+        st = [kv(x) for x in stats if x]
+        if st:
+            w("bench_delay's counters per run (late: past the frame's due time, up: gateway "
+              "to relay, down: towards the gateway, where a due frame waits for room behind "
+              "the LAN's data on the one socket to the gateway): %s." % "; ".join(
+                "dropped at the full queue %s, at most %s / %s frames queued up / down, "
+                "at most %s / %s µs late up / down" % (
+                    d.get("dropped_queue_full", "?"), d.get("max_queued_up", "?"),
+                    d.get("max_queued_down", "?"), d.get("late_up_max_us", "?"),
+                    d.get("late_down_max_us", "?")) for d in st))
+    win = mail.get(("source", "window"), "").split()
+    if wan and len(win) == 2 and num(wan_ms):
+        snd = int(win[0])
+        w("The gateway's lwIP TCP sees that round trip as a real WAN's: its send buffer and "
+          "receive window are %d and %s bytes (`net/port/lwipopts.h`), so one connection "
+          "carries at most %d bytes per round trip, %.2f MB/s at %s ms: the tunnel (one TCP "
+          "connection) needs at least %.1f s for this mailbox, whatever the protocol above "
+          "it does." % (snd, win[1], snd, snd / (num(wan_ms) / 1000) / 1e6, wan_ms,
+                        (int(src.split()[1]) if src else 0) / (snd / (num(wan_ms) / 1000))))
+    rams = [(label, mail_r[1].get(("gateway-" + tool, "ram")))
+            for tool, label in (("tls", "STARTTLS"), ("imaps", "IMAPS"),
+                                ("wan", "%s ms RTT" % wan_ms))
+            if 1 in mail_r and mail_r[1].get(("gateway-" + tool, "ram")) is not None]
+    if rams:
+        w("\nThe gateway's own accounting right after the last message (`show status`, its "
+          "`ram:` line; first run), beside the peak RSS above:\n")
+        w("| row | show status |")
+        w("|---|---|")
+        for label, v in rams:
+            w("| %s | %s |" % (label, v or "no ram: line"))
 
     # ---- 6. image
     w("\n## 6. Image: stripped static `gateway` per architecture (`tools/size.sh`, as `make size`)\n")

@@ -9,7 +9,8 @@
 # RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
 # BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (10000),
 # BENCH_ONLY (space-separated sections: paths mail image suites store scale; default all), BENCH_PATHS
-# (raw fwd ssh stunnel relay gateway; default all),
+# (raw fwd ssh stunnel relay gateway; default all), BENCH_RUNS (3: the paths and the mail
+# section are measured that many times; results.md gives each figure's median and range),
 # BENCH_OUT (results file, default bench/results.md), BENCH_SCALE_INTO=1 (make bench-scale:
 # write only section 7 into the existing results file, the other sections stay), BENCH_PROFILE=1 (perf profile of the
 # gateway during each iperf3 run: build/x86_64/bench-logs/perf-gateway-*.txt).
@@ -40,6 +41,9 @@ LARGE=${BENCH_LARGE:-10}
 # 1.9 MB of EDIFACT is 2.5 MB as base64: ten mails over 2 MiB, about 26 MB in all.
 LARGE_BYTES=${BENCH_LARGE_BYTES:-1900000}
 SCALE_N=${BENCH_SCALE_N:-10000}
+RUNS=${BENCH_RUNS:-3}
+[[ "$RUNS" =~ ^[1-9][0-9]?$ ]] || t_fail "BENCH_RUNS must be 1 to 99"
+RUN=1                # the run the figures belong to (sections measured once: run 1)
 ONLY=${BENCH_ONLY:-paths mail image suites store scale}
 PATHS=${BENCH_PATHS:-raw fwd ssh stunnel relay gateway}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
@@ -48,7 +52,7 @@ B=$BUILD/bench
 RELAY=$BUILD/relay/relay
 TESTGW=$BUILD/tests/integration/test_relay_gw
 GATEWAY=${BENCH_GATEWAY:-$BUILD/gateway}   # another image of the gateway: A/B of one change
-DATA=$T_TMP/data.txt          # one figure per line: section|path|key|value
+DATA=$T_TMP/data.txt          # one figure per line: run|section|path|key|value
 CMDS=$T_TMP/commands.txt      # the commands behind the figures, for results.md
 : > "$DATA"
 : > "$CMDS"
@@ -75,8 +79,9 @@ keep_logs() {
 trap keep_logs EXIT
 
 b_log() { printf '%s [%3ss] %s\n' "bench" "$(($(date +%s) - T0))" "$*"; }
-fig() { printf '%s|%s|%s|%s\n' "$@" >> "$DATA"; }
-cmd() { printf '%s\n' "$*" >> "$CMDS"; }
+fig() { printf '%s|%s|%s|%s|%s\n' "$RUN" "$@" >> "$DATA"; }
+# The commands are the same in every run: said once.
+cmd() { [ "$RUN" = 1 ] || return 0; printf '%s\n' "$*" >> "$CMDS"; }
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 want_path() { want paths && [[ " $PATHS " == *" $1 "* ]]; }
 
@@ -89,11 +94,15 @@ b_wait_log() {
     done
     return 1
 }
-# b_stop PID...: stop processes this script started, and reap them.
+# b_stop PID...: stop processes this script started, and reap them; they leave T_PIDS, so
+# the cleanup at exit never signals a PID the system has since given to another process
+# (BENCH_RUNS starts and stops many).
 b_stop() {
-    local p
+    local p keep=()
     for p in "$@"; do kill "$p" 2> /dev/null || true; done
     for p in "$@"; do wait "$p" 2> /dev/null || true; done
+    for p in "${T_PIDS[@]}"; do [[ " $* " == *" $p "* ]] || keep+=("$p"); done
+    T_PIDS=(${keep[@]+"${keep[@]}"})
 }
 # The PID and all its descendants.
 tree() {
@@ -158,7 +167,7 @@ cmd "targets: bench_echo serve 7007 (epoll echo); iperf3 -s -p 5201"
 # symbol (bench/resident.py), and its mappings, into bench-logs.
 RES_PID= RES_ELF=
 resident() {
-    [ -n "$RES_PID" ] || return 0
+    [ -n "$RES_PID" ] && [ "$RUN" = 1 ] || return 0
     [ -n "${RES_STATUS:-}" ] && "$RES_STATUS" "$1" "$2"
     python3 "$REPO/bench/resident.py" "$RES_PID" "$RES_ELF" 40 > "$T_TMP/resident-$1-$2.txt" 2>&1 || true
     cp "/proc/$RES_PID/smaps" "$T_TMP/smaps-$1-$2.txt" 2> /dev/null || true
@@ -166,6 +175,8 @@ resident() {
 
 # ---------------------------------------------------------------- one path's figures
 # measure PATH IPERF_PORT ECHO_ARGS... ; MEM_PIDS (label=pid ...) names what to weigh.
+# Streams are held open (BENCH_HOLD) in the first run only: a peak RSS with N streams varies
+# little from run to run, and 1000 streams through ssh or stunnel take long to set up.
 MEM_PIDS=()
 measure() {
     local path=$1 iport=$2; shift 2
@@ -183,7 +194,9 @@ measure() {
     b_log "$path: connection rate"
     out=$("$B/bench_echo" rate "${echo_args[@]}" "$RATE_SECS" "$RATE_CONC" 2>&1) || true
     fig rate "$path" line "$out"
-    for n in $HOLD; do
+    local holds=$HOLD
+    [ "$RUN" = 1 ] || holds=
+    for n in $holds; do
         [ ${#MEM_PIDS[@]} -gt 0 ] || break
         for lbl in "${MEM_PIDS[@]}"; do hwm_reset "${lbl#*=}"; done
         t_spawn "hold-$path-$n" "$B/bench_echo" hold "${echo_args[@]}" "$n"
@@ -264,6 +277,8 @@ except Exception:
     done
 }
 
+# ---------------------------------------------------------------- the paths, BENCH_RUNS times
+paths_run() {
 if want paths; then
 cmd "throughput: iperf3 -c 127.0.0.1 -p PORT -t $SECS -O 1 -J -P 1|100 [-R] (up: client -> internal iperf3 server; down: -R)"
 cmd "latency: bench_echo rtt [--socks RELAY USER PASS] HOST PORT $RTT_N (1-byte echoes on one connection, after 50 warm-up)"
@@ -293,6 +308,7 @@ fi
 # ---- ssh -R through sshd
 if want_path ssh; then
 S=$T_TMP/ssh
+rm -rf "$S"
 mkdir -p "$S" /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f "$S/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$S/user_key"
@@ -449,6 +465,14 @@ gateway_path
 fi
 if want_path relay || want_path gateway; then
 b_stop "$RELAY_PID"
+fi
+}
+if want paths; then
+    for ((RUN = 1; RUN <= RUNS; RUN++)); do
+        b_log "paths: run $RUN of $RUNS"
+        paths_run
+    done
+    RUN=1
 fi
 
 # ---------------------------------------------------------------- mail

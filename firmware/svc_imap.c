@@ -68,6 +68,11 @@ static struct {
     br_sha256_context sha;
     struct delivery d;
     uint8_t v2;                      /* version 2: one read, the SHA-256 in a trailer */
+    /* version 2: the batch's UIDs from cur to run_end asked in one command (one round trip
+     * to the server for them all), each body delivered as it comes; single: a server that
+     * named a body's UID after it gets one UID per command for the rest of the session */
+    uint8_t run, single;
+    unsigned run_end;
     uint8_t fin_after;               /* version 2: FIN once hdr[] (now the trailer) is out */
     struct yamux_stream *st;
     enum dl_state dl;
@@ -260,6 +265,7 @@ static void session_begin(void)
     };
     imap_client_init(&sv.ic, &ic);
     sv.rx_len = sv.rx_off = 0;
+    sv.run = sv.single = 0;
     sv.since = board_now_ms();
     sv.state = IM_LOGIN;
 }
@@ -383,8 +389,24 @@ static void dispose_or_rest(void)
 
 static void next_message(void)
 {
-    sv.cur++;
+    sv.cur = sv.run ? sv.run_end : sv.cur + 1;
+    sv.run = 0;
     hash_next();
+}
+
+/* Version 2: the UIDs from cur on (not skipped, within the batch) in one command. */
+static int fetch_run(void)
+{
+    uint32_t uids[IMAP_FETCH_SET_MAX];
+    unsigned n = 0, j = sv.cur;
+    for (; j < sv.ic.nuids && j < cfg()->imap.batch && n < IMAP_FETCH_SET_MAX; j++) {
+        if (!skipped(sv.ic.uids[j])) {
+            uids[n++] = sv.ic.uids[j];
+        }
+    }
+    sv.run = 1;
+    sv.run_end = j;
+    return imap_client_fetch_set(&sv.ic, uids, n);
 }
 
 /* First read of the message: its SHA-256 and length for the delivery header. */
@@ -401,6 +423,10 @@ static void hash_next(void)
     /* Version 2 when every tunnel up speaks it (tunnel_open picks any): one read, the stream
      * opened when the server names the length (body_begin_v2). Else the hash read first. */
     sv.v2 = tunnel_delivery_version_min() == 2;
+    if (sv.v2 && !sv.single) {
+        command_sent(IM_SEND, fetch_run());
+        return;
+    }
     command_sent(sv.v2 ? IM_SEND : IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
 }
 
@@ -529,6 +555,10 @@ static void on_ready(void)
         }
         return;
     case IM_SEND:
+        if (sv.run && sv.st == NULL) {
+            next_message();          /* the run's bodies are all parked, answered or not sent */
+            return;
+        }
         if (sv.dl == DL_ANSWERED) {
             answer_done();           /* early: a duplicate (or a refusal) */
             return;
@@ -581,6 +611,21 @@ static int too_big(void)
     return 1;
 }
 
+/* Version 2, the whole body sent: the trailer goes out behind it, then FIN (stream_pump),
+ * behind what of the header is not out yet (an empty body follows it at once). */
+static void body_end_v2(void)
+{
+    size_t rest = sv.hdr_len - sv.hdr_off;
+    br_sha256_out(&sv.sha, sv.d.sha256);
+    memmove(sv.hdr, sv.hdr + sv.hdr_off, rest);
+    memcpy(sv.hdr + rest, sv.d.sha256, DELIVERY_TRAILER_LEN);
+    sv.hdr_len = rest + DELIVERY_TRAILER_LEN;
+    sv.hdr_off = 0;
+    sv.fin_after = 1;
+    sv.dl = DL_SENT;
+    stream_pump();
+}
+
 /* Version 2: the server named the length, so the header can go out and the body follow
  * it as it comes, hashed on the way. No stream now, or one on a tunnel that agreed version
  * 1 (a relay replaced since the fetch began): the body is skipped and the message waits for
@@ -613,12 +658,55 @@ static void body_begin_v2(void)
     stream_pump();                   /* the header now: the body waits for it (feed_limit) */
 }
 
+/* A run's body begins: delivered if the line named its UID first and the UID is one asked
+ * for (the one before it is parked or done: feed_limit). Else skipped, and a server that
+ * names UIDs after bodies gets one UID per command from now on. */
+static int run_body_ok(void)
+{
+    uint32_t uid = sv.ic.fetch_uid;
+    int asked = 0;
+    for (unsigned j = sv.cur; j < sv.run_end && !asked; j++) {
+        asked = sv.ic.uids[j] == uid;
+    }
+    if (uid == 0 && !sv.single) {
+        sv.single = 1;
+        log_info("imap: the server names a message's UID after its body: one UID per FETCH");
+    }
+    sv.dl = DL_NONE;
+    if (uid == 0 || !asked || sv.st != NULL) {
+        imap_client_skip_body(&sv.ic);
+        return 0;
+    }
+    return 1;
+}
+
+/* A run's body ended: parked for its answer (else it waits as the current, feed_limit),
+ * its early answer taken, or not delivered (too big, cut, gone: the stream is dropped). */
+static void run_body_end(void)
+{
+    if (sv.dl == DL_ANSWERED) {
+        answer_take(sv.d.uid, sv.d.length, &sv.answer);
+        stream_drop();
+    } else if (sv.dl != DL_SENT) {
+        stream_drop();
+    } else {
+        (void)park();
+    }
+}
+
 static void on_body(const struct imap_cevent *ev)
 {
     if (sv.state == IM_SEND && sv.v2 && ev->type == IC_EV_BODY_BEGIN) {
-        if (!too_big()) {
+        if ((!sv.run || run_body_ok()) && !too_big()) {
             body_begin_v2();
         }
+        return;
+    }
+    if (sv.state == IM_SEND && sv.run && ev->type == IC_EV_BODY_END) {
+        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
+            body_end_v2();
+        }
+        run_body_end();
         return;
     }
     if (sv.state == IM_HASH) {
@@ -657,17 +745,7 @@ static void on_body(const struct imap_cevent *ev)
         sv.sent += ev->len;
     } else if (ev->type == IC_EV_BODY_END && sv.v2) {
         if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
-            /* The trailer goes out behind the body, then FIN (stream_pump). */
-            /* (behind what of the header is not out yet: an empty body follows it at once) */
-            size_t rest = sv.hdr_len - sv.hdr_off;
-            br_sha256_out(&sv.sha, sv.d.sha256);
-            memmove(sv.hdr, sv.hdr + sv.hdr_off, rest);
-            memcpy(sv.hdr + rest, sv.d.sha256, DELIVERY_TRAILER_LEN);
-            sv.hdr_len = rest + DELIVERY_TRAILER_LEN;
-            sv.hdr_off = 0;
-            sv.fin_after = 1;
-            sv.dl = DL_SENT;
-            stream_pump();
+            body_end_v2();
         }
     } else if (ev->type == IC_EV_BODY_END) {
         if (sv.st != NULL && sv.sent == sv.d.length &&
@@ -749,6 +827,9 @@ static void on_event(const struct imap_cevent *ev)
 static size_t feed_limit(void)
 {
     size_t n = sv.rx_len - sv.rx_off;
+    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
+        return 0;                    /* a run's body waits for a free slot before the next */
+    }
     if (sv.state == IM_SEND && sv.dl == DL_BODY && !sv.ic.skip_body) {
         /* (the header first: body bytes must not pass it) */
         size_t room = sv.hdr_off < sv.hdr_len ? 0 : yamux_write_room(sv.st);
@@ -871,6 +952,13 @@ static int session_step(void)
         answer_done();
     }
     waiting_step();
+    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
+        (void)park();                /* a slot came free: the run goes on */
+        sv.since = board_now_ms();   /* (waiting for the relay: the slots' timer, not IO's) */
+    } else if (sv.state == IM_SEND && sv.run && sv.dl == DL_ANSWERED) {
+        answer_take(sv.d.uid, sv.d.length, &sv.answer);     /* early: the body is skipped */
+        stream_drop();
+    }
     busy |= session_live() && flush_out();
     busy |= session_live() && receive();
     int fed = session_live() && feed();

@@ -8,10 +8,12 @@
 #include "dial.h"
 #include "hello_delivery.h"
 #include "imap_client.h"
+#include "imap_inflight.h"
 #include "log.h"
 #include "mappings.h"
 #include "secure_wipe.h"
 #include "settings.h"
+#include "sha256_bulk.h"
 #include "svc_imap.h"
 #include "tunnel.h"
 
@@ -49,26 +51,6 @@ enum dl_state {
     DL_GONE,             /* the tunnel went down under it: the stream is gone, not released */
 };
 
-/* Pipelining (delivery version 2): a message whose body and trailer are out waits here for
- * the relay's answer (its fsyncs) while the next one is read. With the one being read, at
- * most IMAP_INFLIGHT_MAX deliveries are in flight: the relay's location-deliveries (4 by
- * default) admits them. ~1.4 KiB each, static. */
-#define IMAP_INFLIGHT_MAX 4
-#define WAIT_MAX (IMAP_INFLIGHT_MAX - 1)
-struct waiting {
-    struct yamux_stream *st;         /* NULL: the slot is free (or its tunnel went down) */
-    int used;
-    enum dl_state dl;                /* DL_SENT, DL_ANSWERED or DL_GONE */
-    uint32_t uid, since;
-    uint64_t length;
-    uint8_t tr[DELIVERY_TRAILER_LEN];    /* what of the trailer is not out yet, then FIN */
-    size_t tr_len, tr_off;
-    uint8_t fin_after;
-    uint8_t ans[HELLO_MSG_MAX];
-    size_t ans_len;
-    struct hello_answer answer;
-};
-
 static struct {
     enum im_state state;
     uint64_t map_fp;                 /* the server's mapping when its name was resolved */
@@ -86,6 +68,11 @@ static struct {
     br_sha256_context sha;
     struct delivery d;
     uint8_t v2;                      /* version 2: one read, the SHA-256 in a trailer */
+    /* version 2: the batch's UIDs from cur to run_end asked in one command (one round trip
+     * to the server for them all), each body delivered as it comes; single: a server that
+     * named a body's UID after it gets one UID per command for the rest of the session */
+    uint8_t run, single;
+    unsigned run_end;
     uint8_t fin_after;               /* version 2: FIN once hdr[] (now the trailer) is out */
     struct yamux_stream *st;
     enum dl_state dl;
@@ -95,7 +82,6 @@ static struct {
     uint8_t ans[HELLO_MSG_MAX];
     size_t ans_len;
     struct hello_answer answer;
-    struct waiting wait[WAIT_MAX];
     struct { uint32_t uidvalidity, uid; } skipped[IMAP_SKIP_MAX];
     unsigned nskipped;
     /* for show imap */
@@ -123,17 +109,7 @@ static const struct config *cfg(void)
 static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
 {
     (void)arg;
-    for (unsigned i = 0; i < WAIT_MAX && (events & TUNNEL_EV_GONE); i++) {
-        struct waiting *w = &sv.wait[i];
-        if (w->used && w->st == st) {
-            w->st = NULL;            /* already gone: not released by us */
-            if (w->dl != DL_ANSWERED) {
-                w->dl = DL_GONE;
-            }
-            return;
-        }
-    }
-    if (events & TUNNEL_EV_GONE) {
+    if ((events & TUNNEL_EV_GONE) && !inflight_gone(st)) {
         sv.st = NULL;                /* already gone: not released by us */
         if (sv.dl != DL_ANSWERED) {
             sv.dl = DL_GONE;         /* (an answer that came first still counts) */
@@ -190,55 +166,6 @@ static void stream_pump(void)
     }
 }
 
-/* A waiting delivery: the rest of its trailer and FIN out, its answer in. */
-static void wait_pump(struct waiting *w)
-{
-    if (w->st == NULL || w->dl != DL_SENT) {
-        return;
-    }
-    while (w->tr_off < w->tr_len) {
-        long k = yamux_write(w->st, w->tr + w->tr_off, w->tr_len - w->tr_off);
-        if (k <= 0) {
-            break;
-        }
-        w->tr_off += (size_t)k;
-    }
-    if (w->fin_after && w->tr_off == w->tr_len) {
-        w->fin_after = 0;
-        yamux_close(w->st);
-    }
-    long n = yamux_read(w->st, w->ans + w->ans_len, sizeof w->ans - w->ans_len);
-    if (n > 0) {
-        w->ans_len += (size_t)n;
-    }
-    long r = answer_parse(w->ans, w->ans_len, HELLO_K_DELIVERY_ANSWER, &w->answer);
-    if (r > 0) {
-        w->dl = DL_ANSWERED;
-    } else if (r < 0 || n < 0) {
-        w->dl = DL_ANSWERED;         /* a broken or missing answer counts as an error */
-        w->answer.status = DELIVERY_ST_ERROR;
-        snprintf(w->answer.text, sizeof w->answer.text, "%s",
-                 r < 0 ? hello_strerror(r) : "stream ended without an answer");
-    }
-}
-
-static void wait_free(struct waiting *w)
-{
-    if (w->st != NULL) {
-        tunnel_release(w->st);
-    }
-    memset(w, 0, sizeof *w);
-}
-
-static unsigned waiting_count(void)
-{
-    unsigned n = 0;
-    for (unsigned i = 0; i < WAIT_MAX; i++) {
-        n += sv.wait[i].used;
-    }
-    return n;
-}
-
 /* ---- session end, reconnect ---- */
 
 static void session_down(const char *why)
@@ -248,9 +175,7 @@ static void session_down(const char *why)
         log_warnx("imap: %s", why);
     }
     stream_drop();
-    for (unsigned i = 0; i < WAIT_MAX; i++) {
-        wait_free(&sv.wait[i]);      /* unanswered: not delivered, fetched again later */
-    }
+    inflight_drop_all();             /* unanswered: not delivered, fetched again later */
     dial_abort(&sv.dial);
     secure_wipe(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
     sv.backoff = sv.backoff ? sv.backoff * 2 : IMAP_RETRY_MIN_MS;
@@ -340,6 +265,7 @@ static void session_begin(void)
     };
     imap_client_init(&sv.ic, &ic);
     sv.rx_len = sv.rx_off = 0;
+    sv.run = sv.single = 0;
     sv.since = board_now_ms();
     sv.state = IM_LOGIN;
 }
@@ -449,7 +375,7 @@ static void hash_next(void);
 
 static void dispose_or_rest(void)
 {
-    if (waiting_count() > 0) {
+    if (inflight_waiting() > 0) {
         sv.state = IM_DRAIN;         /* the after-action waits for every answer */
         sv.since = board_now_ms();
         return;
@@ -463,8 +389,24 @@ static void dispose_or_rest(void)
 
 static void next_message(void)
 {
-    sv.cur++;
+    sv.cur = sv.run ? sv.run_end : sv.cur + 1;
+    sv.run = 0;
     hash_next();
+}
+
+/* Version 2: the UIDs from cur on (not skipped, within the batch) in one command. */
+static int fetch_run(void)
+{
+    uint32_t uids[IMAP_FETCH_SET_MAX];
+    unsigned n = 0, j = sv.cur;
+    for (; j < sv.ic.nuids && j < cfg()->imap.batch && n < IMAP_FETCH_SET_MAX; j++) {
+        if (!skipped(sv.ic.uids[j])) {
+            uids[n++] = sv.ic.uids[j];
+        }
+    }
+    sv.run = 1;
+    sv.run_end = j;
+    return imap_client_fetch_set(&sv.ic, uids, n);
 }
 
 /* First read of the message: its SHA-256 and length for the delivery header. */
@@ -481,6 +423,10 @@ static void hash_next(void)
     /* Version 2 when every tunnel up speaks it (tunnel_open picks any): one read, the stream
      * opened when the server names the length (body_begin_v2). Else the hash read first. */
     sv.v2 = tunnel_delivery_version_min() == 2;
+    if (sv.v2 && !sv.single) {
+        command_sent(IM_SEND, fetch_run());
+        return;
+    }
     command_sent(sv.v2 ? IM_SEND : IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
 }
 
@@ -544,54 +490,26 @@ static void answer_done(void)
  * message is read while the relay stores this one. 1 when it went, 0 when all are busy. */
 static int park(void)
 {
-    if (sv.hdr_len - sv.hdr_off > DELIVERY_TRAILER_LEN) {
-        return 0;                    /* header bytes not out yet: it waits as the current */
+    struct inflight_parked p = {
+        .st = sv.st, .uid = sv.d.uid, .length = sv.d.length, .rest = sv.hdr + sv.hdr_off,
+        .rest_len = sv.hdr_len - sv.hdr_off, .fin_after = sv.fin_after, .ans = sv.ans,
+        .ans_len = sv.ans_len,
+    };
+    if (p.rest_len > DELIVERY_TRAILER_LEN || !inflight_park(&p)) {
+        return 0;                    /* header bytes not out yet, or no room: it waits */
     }
-    for (unsigned i = 0; i < WAIT_MAX; i++) {
-        struct waiting *w = &sv.wait[i];
-        if (w->used) {
-            continue;
-        }
-        memset(w, 0, sizeof *w);
-        w->used = 1;
-        w->st = sv.st;
-        w->dl = DL_SENT;
-        w->uid = sv.d.uid;
-        w->length = sv.d.length;
-        w->since = board_now_ms();
-        w->tr_len = sv.hdr_len - sv.hdr_off;
-        memcpy(w->tr, sv.hdr + sv.hdr_off, w->tr_len);
-        w->fin_after = sv.fin_after;
-        memcpy(w->ans, sv.ans, sv.ans_len);
-        w->ans_len = sv.ans_len;
-        sv.st = NULL;                /* the slot owns the stream now */
-        sv.dl = DL_NONE;
-        sv.fin_after = 0;
-        return 1;
-    }
-    return 0;
+    sv.st = NULL;                    /* the slot owns the stream now */
+    sv.dl = DL_NONE;
+    sv.fin_after = 0;
+    return 1;
 }
 
 /* Every turn: the waiting deliveries' answers, each taken as it comes (the after-action
  * waits for the batch's end, IM_DRAIN). */
 static void waiting_step(void)
 {
-    for (unsigned i = 0; i < WAIT_MAX; i++) {
-        struct waiting *w = &sv.wait[i];
-        if (!w->used) {
-            continue;
-        }
-        wait_pump(w);
-        if (w->dl == DL_ANSWERED) {
-            answer_take(w->uid, w->length, &w->answer);
-            wait_free(w);
-        } else if (w->dl == DL_GONE) {
-            log_warnx("imap: UID %u: the tunnel went down before the relay answered",
-                      (unsigned)w->uid);
-            wait_free(w);
-        }
-    }
-    if (sv.state == IM_DRAIN && waiting_count() == 0) {
+    inflight_step(answer_take);
+    if (sv.state == IM_DRAIN && inflight_waiting() == 0) {
         dispose_or_rest();
     }
 }
@@ -637,6 +555,10 @@ static void on_ready(void)
         }
         return;
     case IM_SEND:
+        if (sv.run && sv.st == NULL) {
+            next_message();          /* the run's bodies are all parked, answered or not sent */
+            return;
+        }
         if (sv.dl == DL_ANSWERED) {
             answer_done();           /* early: a duplicate (or a refusal) */
             return;
@@ -689,6 +611,21 @@ static int too_big(void)
     return 1;
 }
 
+/* Version 2, the whole body sent: the trailer goes out behind it, then FIN (stream_pump),
+ * behind what of the header is not out yet (an empty body follows it at once). */
+static void body_end_v2(void)
+{
+    size_t rest = sv.hdr_len - sv.hdr_off;
+    br_sha256_out(&sv.sha, sv.d.sha256);
+    memmove(sv.hdr, sv.hdr + sv.hdr_off, rest);
+    memcpy(sv.hdr + rest, sv.d.sha256, DELIVERY_TRAILER_LEN);
+    sv.hdr_len = rest + DELIVERY_TRAILER_LEN;
+    sv.hdr_off = 0;
+    sv.fin_after = 1;
+    sv.dl = DL_SENT;
+    stream_pump();
+}
+
 /* Version 2: the server named the length, so the header can go out and the body follow
  * it as it comes, hashed on the way. No stream now, or one on a tunnel that agreed version
  * 1 (a relay replaced since the fetch began): the body is skipped and the message waits for
@@ -721,12 +658,55 @@ static void body_begin_v2(void)
     stream_pump();                   /* the header now: the body waits for it (feed_limit) */
 }
 
+/* A run's body begins: delivered if the line named its UID first and the UID is one asked
+ * for (the one before it is parked or done: feed_limit). Else skipped, and a server that
+ * names UIDs after bodies gets one UID per command from now on. */
+static int run_body_ok(void)
+{
+    uint32_t uid = sv.ic.fetch_uid;
+    int asked = 0;
+    for (unsigned j = sv.cur; j < sv.run_end && !asked; j++) {
+        asked = sv.ic.uids[j] == uid;
+    }
+    if (uid == 0 && !sv.single) {
+        sv.single = 1;
+        log_info("imap: the server names a message's UID after its body: one UID per FETCH");
+    }
+    sv.dl = DL_NONE;
+    if (uid == 0 || !asked || sv.st != NULL) {
+        imap_client_skip_body(&sv.ic);
+        return 0;
+    }
+    return 1;
+}
+
+/* A run's body ended: parked for its answer (else it waits as the current, feed_limit),
+ * its early answer taken, or not delivered (too big, cut, gone: the stream is dropped). */
+static void run_body_end(void)
+{
+    if (sv.dl == DL_ANSWERED) {
+        answer_take(sv.d.uid, sv.d.length, &sv.answer);
+        stream_drop();
+    } else if (sv.dl != DL_SENT) {
+        stream_drop();
+    } else {
+        (void)park();
+    }
+}
+
 static void on_body(const struct imap_cevent *ev)
 {
     if (sv.state == IM_SEND && sv.v2 && ev->type == IC_EV_BODY_BEGIN) {
-        if (!too_big()) {
+        if ((!sv.run || run_body_ok()) && !too_big()) {
             body_begin_v2();
         }
+        return;
+    }
+    if (sv.state == IM_SEND && sv.run && ev->type == IC_EV_BODY_END) {
+        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
+            body_end_v2();
+        }
+        run_body_end();
         return;
     }
     if (sv.state == IM_HASH) {
@@ -735,7 +715,7 @@ static void on_body(const struct imap_cevent *ev)
             sv.d.length = 0;
             (void)too_big();
         } else if (ev->type == IC_EV_BODY_DATA) {
-            br_sha256_update(&sv.sha, ev->p, ev->len);
+            sha256_bulk_update(&sv.sha, ev->p, ev->len);
             sv.d.length += ev->len;
         } else {
             br_sha256_out(&sv.sha, sv.d.sha256);
@@ -760,22 +740,12 @@ static void on_body(const struct imap_cevent *ev)
             return;
         }
         if (sv.v2) {
-            br_sha256_update(&sv.sha, ev->p, ev->len);
+            sha256_bulk_update(&sv.sha, ev->p, ev->len);
         }
         sv.sent += ev->len;
     } else if (ev->type == IC_EV_BODY_END && sv.v2) {
         if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
-            /* The trailer goes out behind the body, then FIN (stream_pump). */
-            /* (behind what of the header is not out yet: an empty body follows it at once) */
-            size_t rest = sv.hdr_len - sv.hdr_off;
-            br_sha256_out(&sv.sha, sv.d.sha256);
-            memmove(sv.hdr, sv.hdr + sv.hdr_off, rest);
-            memcpy(sv.hdr + rest, sv.d.sha256, DELIVERY_TRAILER_LEN);
-            sv.hdr_len = rest + DELIVERY_TRAILER_LEN;
-            sv.hdr_off = 0;
-            sv.fin_after = 1;
-            sv.dl = DL_SENT;
-            stream_pump();
+            body_end_v2();
         }
     } else if (ev->type == IC_EV_BODY_END) {
         if (sv.st != NULL && sv.sent == sv.d.length &&
@@ -857,6 +827,9 @@ static void on_event(const struct imap_cevent *ev)
 static size_t feed_limit(void)
 {
     size_t n = sv.rx_len - sv.rx_off;
+    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
+        return 0;                    /* a run's body waits for a free slot before the next */
+    }
     if (sv.state == IM_SEND && sv.dl == DL_BODY && !sv.ic.skip_body) {
         /* (the header first: body bytes must not pass it) */
         size_t room = sv.hdr_off < sv.hdr_len ? 0 : yamux_write_room(sv.st);
@@ -944,12 +917,10 @@ static void timers(void)
         }
         return;
     }
-    for (unsigned i = 0; i < WAIT_MAX; i++) {
-        if (sv.wait[i].used && now - sv.wait[i].since > IMAP_ANSWER_MS) {
-            imap_client_abort(&sv.ic, "the relay did not answer the delivery");
-            session_down(sv.ic.verdict);
-            return;
-        }
+    if (inflight_overdue(now, IMAP_ANSWER_MS)) {
+        imap_client_abort(&sv.ic, "the relay did not answer the delivery");
+        session_down(sv.ic.verdict);
+        return;
     }
     if (sv.state == IM_DRAIN) {
         return;                      /* (no command in flight: the slots' own limits) */
@@ -981,6 +952,13 @@ static int session_step(void)
         answer_done();
     }
     waiting_step();
+    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
+        (void)park();                /* a slot came free: the run goes on */
+        sv.since = board_now_ms();   /* (waiting for the relay: the slots' timer, not IO's) */
+    } else if (sv.state == IM_SEND && sv.run && sv.dl == DL_ANSWERED) {
+        answer_take(sv.d.uid, sv.d.length, &sv.answer);     /* early: the body is skipped */
+        stream_drop();
+    }
     busy |= session_live() && flush_out();
     busy |= session_live() && receive();
     int fed = session_live() && feed();
@@ -1113,10 +1091,10 @@ void imap_show(void (*out)(const char *fmt, ...))
         out("current:   UID %u, %llu bytes\n", (unsigned)sv.ic.fetch_uid,
             (unsigned long long)sv.ic.body_size);
     }
-    unsigned inflight = waiting_count() + (sv.st != NULL);
+    unsigned inflight = inflight_waiting() + (sv.st != NULL);
     if (session && inflight) {
         out("in flight: %u deliver%s (at most %u), waiting for the relay's answer\n", inflight,
-            inflight == 1 ? "y" : "ies", IMAP_INFLIGHT_MAX);
+            inflight == 1 ? "y" : "ies", inflight_max());
     }
     if (sv.verdict[0]) {
         out("last error: %s\n", sv.verdict);

@@ -14,11 +14,14 @@
  * mapping's TLS to the internal host is the protection). Other pairings are refused with
  * a verdict.
  *
- * Each message is read twice from the server: once to learn its SHA-256 and length (the
- * delivery header carries them and the relay answers duplicates from it at once), once to
- * stream it through the tunnel. RAM stays bounded whatever the message size: ~12 KiB static
- * (a 4 KiB receive buffer, the IMAP engine 5.4 KiB, the delivery header and answer 2 KiB),
- * plus the TLS endpoint's pool slot (~52 KiB) for starttls, tls and tls mappings.
+ * With delivery version 2 (relays with a Maildir spool) each message is read once: a
+ * batch's messages are asked in one UID FETCH, each streamed into its delivery as the server
+ * sends it, hashed on the way (the SHA-256 follows the body), up to 16 in flight
+ * (imap_inflight.h). With version 1 each is read twice: once for its SHA-256 and length
+ * (the header carries them), once to stream it. RAM stays bounded whatever the message
+ * size: ~12 KiB static (a 4 KiB receive buffer, the IMAP engine 5.4 KiB, the delivery
+ * header and answer 2 KiB) and the waiting slots (21 KiB, touched only when used), plus
+ * the TLS endpoint's pool slot (~52 KiB) for starttls, tls and tls mappings.
  *
  * While no tunnel is up nothing is fetched: the mailbox stays the queue. The session is
  * kept (NOOP every poll interval) and fetching starts when a tunnel comes up. */

@@ -52,6 +52,7 @@ struct link {
     uint32_t since_ms, retry_at_ms, up_since_ms;
     uint32_t attempts, ups;
     uint8_t delivery_version;        /* what the hello answer agreed: 1, or 2 (hash trailer) */
+    uint16_t deliveries;             /* the location's deliveries in flight the relay admits */
     char last_error[VERDICT_MAX];
 };
 
@@ -291,6 +292,7 @@ static int hello_step(struct link *l)
     }
     l->state = LINK_UP;
     l->delivery_version = a.delivery_version == 2 ? 2 : 1;
+    l->deliveries = a.deliveries ? a.deliveries : DELIVERY_WINDOW_DEFAULT;
     l->up_since_ms = board_now_ms();
     l->failures = 0;
     l->ups++;
@@ -657,6 +659,18 @@ unsigned tunnel_delivery_version_min(void)
     for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
         if (links[i].state == LINK_UP && (v == 0 || links[i].delivery_version < v)) {
             v = links[i].delivery_version;
+        }
+    }
+    return v ? v : 1;
+}
+
+/* see tunnel.h */
+unsigned tunnel_deliveries_min(void)
+{
+    unsigned v = 0;
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        if (links[i].state == LINK_UP && (v == 0 || links[i].deliveries < v)) {
+            v = links[i].deliveries;
         }
     }
     return v ? v : 1;

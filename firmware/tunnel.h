@@ -48,6 +48,9 @@ unsigned tunnel_delivery_version(const struct yamux_stream *st);
 /* The lowest delivery version of the tunnels up (1 with none): what a stream that
  * tunnel_open() may put on any of them can count on. */
 unsigned tunnel_delivery_version_min(void);
+/* The fewest deliveries in flight a tunnel up admits (its relay's hello answer, else
+ * DELIVERY_WINDOW_DEFAULT; 1 with none): how deep a pipeline over any of them may be. */
+unsigned tunnel_deliveries_min(void);
 /* The owner is done with a stream from tunnel_open (yamux_release, and no more callbacks). */
 void tunnel_release(struct yamux_stream *st);
 /* The suite the first tunnel up agreed on and the code running it, as tls_engine_describe

@@ -310,6 +310,12 @@ static int answer_field(void *arg, uint8_t tag, const uint8_t *v, size_t n)
         }
         a->delivery_version = v[0];
         return 0;
+    case 4:
+        if (n != 2) {
+            return HELLO_EFIELD;
+        }
+        a->deliveries = (uint16_t)(v[0] << 8 | v[1]);
+        return 0;
     default:
         return 0;
     }
@@ -353,13 +359,16 @@ long answer_encode(uint8_t *out, size_t cap, uint8_t kind, uint8_t status, const
 
 /* see hello_delivery.h */
 long hello_answer_encode(uint8_t *out, size_t cap, uint8_t status, const char *txt,
-                         uint8_t delivery_version)
+                         uint8_t delivery_version, unsigned deliveries)
 {
     struct wr w;
     begin(&w, out, cap, HELLO_K_HELLO_ANSWER, HELLO_VERSION);
     answer_fields(&w, status, txt);
     if (delivery_version) {
         put(&w, 3, &delivery_version, 1);
+    }
+    if (deliveries) {
+        put_uint(&w, 4, deliveries > 0xffffu ? 0xffffu : deliveries, 2);
     }
     return finish(&w);
 }

@@ -42,6 +42,9 @@
 #define DELIVERY_SIZE_MAX (256ull * 1024 * 1024)   /* largest message the relay takes */
 #define DELIVERY_VERSION_MAX 2       /* delivery versions: 1 hash up front, 2 hash in a trailer */
 #define DELIVERY_TRAILER_LEN 32      /* version 2: the SHA-256 after the message's bytes */
+/* Deliveries in flight a relay that does not say (hello answer field 4) admits: its
+ * location-deliveries default before the field (docs/protocol.md 3.2). */
+#define DELIVERY_WINDOW_DEFAULT 4
 
 enum hello_kind {
     HELLO_K_HELLO = 'H',
@@ -92,6 +95,9 @@ struct hello_answer {
     uint8_t status;
     char text[HELLO_TEXT_MAX + 1];
     uint8_t delivery_version;        /* hello answer: 0 when not said (a relay from before: 1) */
+    uint16_t deliveries;             /* hello answer: the location's deliveries the relay
+                                        admits in flight; 0 when not said (a relay from
+                                        before: DELIVERY_WINDOW_DEFAULT) */
 };
 
 /* Peek at a message's kind and version: 1 when the 4-byte header is there, else 0. */
@@ -104,9 +110,10 @@ long delivery_encode(uint8_t *out, size_t cap, const struct delivery *d);
 /* kind: HELLO_K_HELLO_ANSWER or HELLO_K_DELIVERY_ANSWER. */
 long answer_parse(const uint8_t *p, size_t len, uint8_t kind, struct hello_answer *a);
 long answer_encode(uint8_t *out, size_t cap, uint8_t kind, uint8_t status, const char *text);
-/* The hello answer with the delivery version the relay chose (0: the field left out). */
+/* The hello answer with the delivery version the relay chose and the deliveries in flight
+ * it admits for the location (each 0: the field left out; deliveries at most 65535). */
 long hello_answer_encode(uint8_t *out, size_t cap, uint8_t status, const char *text,
-                         uint8_t delivery_version);
+                         uint8_t delivery_version, unsigned deliveries);
 
 /* A valid Location ID (it names a spool directory and a certificate CN): 1 or 0. */
 int hello_location_valid(const char *s, size_t len);

@@ -15,6 +15,8 @@
  *                         IC_EV_BODY_DATA pieces, IC_EV_BODY_END; then READY with
  *                         c->body_found (0: the message is gone). The body is only good
  *                         once READY came: a FAILED before it means discard what came.
+ *   imap_client_fetch_set UID FETCH set (UID BODY.PEEK[]): the same per message, each
+ *                         BODY_BEGIN naming its UID in c->fetch_uid, one READY at the end.
  *   imap_client_dispose   the after-action on a UID set, in one round trip per command:
  *                         seen: UID STORE +FLAGS.SILENT (\Seen [keyword]); delete: UID STORE \Deleted,
  *                         UID EXPUNGE (UIDPLUS) or EXPUNGE; move: UID MOVE (MOVE) or UID COPY,
@@ -49,6 +51,7 @@
  * keywords): a message a person marked \Seen is still ours to deliver. */
 #define IMAP_DELIVERED_KEYWORD "$GatewayDelivered"
 #define IMAP_BATCH_MAX 64          /* UIDs per SEARCH answer kept and per disposal */
+#define IMAP_FETCH_SET_MAX IMAP_BATCH_MAX   /* UIDs per imap_client_fetch_set */
 #define IMAP_STRING_MAX 255        /* user, password, folder names (quoted on the wire) */
 #define IMAP_SMALL_LITERAL_MAX 65536   /* any literal that is not a message body */
 #define IMAP_CAPS_TEXT_MAX 256     /* capabilities as the server listed them, for show imap */
@@ -134,6 +137,7 @@ struct imap_client {
     uint32_t uidvalidity, uidnext, exists;
     uint8_t keywords;              /* the selected folder's PERMANENTFLAGS has \* */
     uint32_t fetch_uid;            /* UID being fetched */
+    uint8_t fetch_set;             /* the fetch is a run of UIDs (imap_client_fetch_set) */
     uint64_t body_size;
     uint32_t uids[IMAP_BATCH_MAX];
     unsigned nuids;
@@ -161,6 +165,12 @@ void imap_client_tls_done(struct imap_client *c);
 /* Commands, valid in READY (return 0), else -1 and nothing is sent. */
 int imap_client_search(struct imap_client *c);
 int imap_client_fetch(struct imap_client *c, uint32_t uid);
+/* A run of UIDs (sorted, at most IMAP_FETCH_SET_MAX) in one command: one round trip for
+ * them all. For each message the server has: IC_EV_BODY_BEGIN with c->fetch_uid the UID
+ * its line named before the body (0 when none did: the owner skips that body and fetches
+ * it alone later), DATA, END; then one READY (a FAILED before it: discard what came).
+ * A UID with no body in the answer is gone from the server. */
+int imap_client_fetch_set(struct imap_client *c, const uint32_t *uids, unsigned n);
 int imap_client_dispose(struct imap_client *c, const uint32_t *uids, unsigned n);
 int imap_client_idle(struct imap_client *c);
 int imap_client_noop(struct imap_client *c);

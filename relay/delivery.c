@@ -4,14 +4,17 @@
  * check, the duplicate test and the answer all wait for them. Two spools:
  *
  * Maildir (spool DIR): the relay writes the bytes to a tmp file in the location's Maildir
- * while hashing, checks length and SHA-256, fsyncs the file, renames it into new/, fsyncs
- * the directory, records the hash, and only then answers "stored". The rename, the fsync
- * of new/ and the index append and its fsync are shared by the location's deliveries whose
- * body ends in the same turn of the event loop (group commit: delivery_commit_pending),
- * which costs no wait: the turn's events are all in. A message whose hash it
- * already has is answered "already have it" as soon as the header is read (the gateway may
- * stop sending; the rest is discarded). Any failure answers "error" and leaves nothing in
- * new/ (but for a failed fsync of new/ itself: spool.c says why it stays).
+ * while hashing (starting their writeback as they come), checks length and SHA-256, fsyncs
+ * the file, renames it into new/, fsyncs the directory, records the hash, and only then
+ * answers "stored". For the location's deliveries whose body ends in the same turn of the
+ * event loop these steps are done together (group commit: delivery_commit_pending): each
+ * file's fsync and rename, then one fsync of new/ and one index append and its fsync for
+ * all. That costs no wait (the turn's events are all in), and the loop does not stop for a
+ * file's fsync as each body ends.
+ * A message whose hash it already has is answered "already have it" as soon as the header
+ * is read (the gateway may stop sending; the rest is discarded). Any failure answers
+ * "error" and leaves nothing in new/ (but for a failed fsync of new/ itself: spool.c says
+ * why it stays).
  *
  * spool lmtp: the header opens an LMTP transaction to the location's mailbox in the mail
  * store (spool_lmtp.c); the body is read from the stream only as fast as the store takes it
@@ -39,14 +42,20 @@
 
 #include "log.h"
 #include "relay.h"
+#include "sha256_bulk.h"
+
+/* A large message's writeback is started every this many bytes as it comes (1 MiB), so its
+ * fsync at the end waits for the last step only, not for the whole file. */
+#define WRITEBACK_STEP (1u << 20)
 
 enum dl_state {
     DL_HEADER,                   /* reading the header */
     DL_BODY,                     /* writing the message (to the tmp file, or to the store) */
     DL_STORING,                  /* spool lmtp: whole and checked, the end of data sent: the
                                     store's reply decides */
-    DL_COMMITTING,               /* Maildir: whole, checked and its file fsynced; on the
-                                    committing list until this turn's group commit */
+    DL_COMMITTING,               /* Maildir: whole and checked, its writeback started; on
+                                    the committing list until this turn's group commit
+                                    fsyncs it with the others */
     DL_DISCARD,                  /* answered early: reading to the end and dropping */
     DL_ANSWERED,                 /* answer queued and FIN sent; waiting for the peer's FIN */
 };
@@ -66,6 +75,7 @@ struct delivery_rx {
     size_t pend;                 /* body bytes that came with the header: hdr[pend..hdr_len),
                                     taken as the tmp file or the store takes the rest */
     uint64_t got;
+    uint64_t synced;             /* Maildir: bytes whose writeback was started */
     uint8_t trailer[DELIVERY_TRAILER_LEN];   /* version 2: the SHA-256 after the body */
     size_t trailer_got;
     br_sha256_context sha;
@@ -116,6 +126,18 @@ static int tmp_write(struct delivery_rx *r, const uint8_t *p, size_t n)
     log_err("%s: %s: %s", __func__, r->tmp,
             w < 0 ? strerror(errno) : "short write (disk full?)");
     return -1;
+}
+
+/* Starts the writeback of what the tmp file has since the last call (not waiting for it):
+ * a large message's bytes go to disk as they come, a small one's at its end, so the fsync
+ * of the group commit has little left to write. Only a hint: the fsync decides. */
+static void writeback_start(struct delivery_rx *r)
+{
+    if (r->got > r->synced) {
+        (void)sync_file_range(r->fd, (off_t)r->synced, (off_t)(r->got - r->synced),
+                              SYNC_FILE_RANGE_WRITE);
+        r->synced = r->got;
+    }
 }
 
 /* fsync and close the tmp file; the descriptor is closed whatever fsync said (it once leaked
@@ -288,11 +310,13 @@ static enum dl_state body_end(struct delivery_rx *r)
     } else if (r->tx) {
         lmtp_tx_end(r->tx);                  /* the store's reply answers the gateway */
         return DL_STORING;
-    } else if (tmp_sync_close(r) != 0) {
-        answer(r, DELIVERY_ST_ERROR, "relay cannot write its spool");
     } else {
-        /* Still counted in flight; the tunnel marked dirty so that the loop does not sleep
-         * before this turn's group commit (delivery_commit_pending). */
+        /* Its fsync waits for the group commit (delivery_commit_pending), with the other
+         * files of the turn: their writeback is started now, so the fsyncs there find
+         * little to write, and the loop does not stop for each message as it ends.
+         * Still counted in flight; the tunnel marked dirty so that the loop does not sleep
+         * before this turn's group commit. */
+        writeback_start(r);
         r->cnext = committing;
         committing = r;
         tunnel_mark_dirty(r->t);
@@ -327,8 +351,11 @@ static void body_bytes(struct delivery_rx *r, const uint8_t *p, size_t n)
         if (r->tx) {
             lmtp_tx_write(r->tx, p, n);
         }
-        br_sha256_update(&r->sha, p, n);
+        sha256_bulk_update(&r->sha, p, n);
         r->got += (uint64_t)n;
+        if (r->tx == NULL && r->got - r->synced >= WRITEBACK_STEP) {
+            writeback_start(r);
+        }
         return;
     }
     drop_tmp(r);
@@ -444,11 +471,16 @@ void delivery_commit_pending(void)
                 pp = &(*pp)->cnext;
             }
         }
-        /* Each renamed into new/ (a failed rename: its tmp file removed), then one fsync
-         * of new/ and one index append and fsync for all. */
+        /* Each file fsynced (a failure: its tmp file removed) and renamed into new/ (a
+         * failed rename: likewise), then one fsync of new/ and one index append and fsync
+         * for all. */
         for (size_t i = 0; i < n; i++) {
             r = g[i];
             r->state = DL_ANSWERED;
+            if (tmp_sync_close(r) != 0) {
+                renamed[i] = 0;
+                continue;
+            }
             renamed[i] = spool_publish(loc, r->tmp, &r->d, r->name, sizeof r->name) == 0;
             if (!renamed[i]) {
                 unlink(r->tmp);

@@ -547,7 +547,9 @@ static void hello_flush(struct hello_rx *h)
 
 static void hello_answer(struct hello_rx *h, uint8_t status, const char *txt, uint8_t dver)
 {
-    long n = hello_answer_encode(h->answer, sizeof h->answer, status, txt, dver);
+    /* (a welcome says how many deliveries of its location may be in flight at once) */
+    long n = hello_answer_encode(h->answer, sizeof h->answer, status, txt, dver,
+                                 status == HELLO_ST_OK ? relay_cfg.lim.location_deliveries : 0);
     h->answer_len = n > 0 ? (size_t)n : 0;
     h->answer_off = 0;
     h->answered = 1;

@@ -31,9 +31,10 @@ static void drain_output(int tls)
 static void next_command(unsigned *step)
 {
     static const uint32_t uids[] = { 1, 2, 3, 7, 9 };
-    switch ((*step)++ % 6) {
+    switch ((*step)++ % 7) {
     case 0: imap_client_search(&c); break;
     case 1: imap_client_fetch(&c, c.nuids ? c.uids[0] : 1); break;
+    case 5: imap_client_fetch_set(&c, c.nuids ? c.uids : uids, c.nuids ? c.nuids : 5); break;
     case 2: imap_client_dispose(&c, uids, 5); break;
     case 3: imap_client_idle(&c) == 0 || imap_client_noop(&c); break;
     case 4: imap_client_noop(&c); break;

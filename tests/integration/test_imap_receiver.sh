@@ -13,11 +13,13 @@
 #   - a second copy of an already delivered mail is answered "already have it" by the relay:
 #     no second spool file, and it still leaves the INBOX;
 #   - each message is read once from the server (delivery version 2): Dovecot's count of
-#     bodies fetched in the first session is the number of messages;
+#     bodies fetched in the first session is the number of messages, asked in one UID
+#     FETCH per batch (the session's command bytes stay small);
 #   - security off through a tls mapping to 993 with after seen, then implicit TLS through a
 #     tcp mapping to 993 with after move: each applied on the server;
-#   - pipelining: with the relay stopped, 4 deliveries go in flight (show imap), then all
-#     are stored once;
+#   - pipelining: with the relay stopped, 16 deliveries go in flight (show imap), then all
+#     are stored once; a relay with limit location-deliveries 3 says so in its hello
+#     answer and the gateway keeps 3 in flight, none answered "quota:";
 #   - `show imap` reports state, capabilities and counters.
 #
 # Usage: test_imap_receiver.sh GATEWAY RELAY MAKE_PKI
@@ -76,6 +78,12 @@ for ((i = 0; i < 50 && $(grep -c 'Disconnected.*body_count=' "$DV_DIR/dovecot.lo
 fetched=$(grep -m1 -o 'Disconnected.*body_count=[0-9]*' "$DV_DIR/dovecot.log" | sed 's/.*body_count=//')
 [ "$fetched" = 52 ] || t_fail "the first session fetched ${fetched:-no count of} message bodies, want 52 (one read each)"
 t_log "one read per message: the first session fetched 52 bodies for 52 messages"
+# One command per batch: the messages found by a search are asked in one UID FETCH, not one
+# each (52 would be ~1.5 KB of commands alone): all the session sent Dovecot stays small.
+sent=$(grep -m1 -o 'Disconnected.* in=[0-9]*' "$DV_DIR/dovecot.log" | sed 's/.* in=//')
+[ -n "$sent" ] && [ "$sent" -lt 1200 ] ||
+    t_fail "the first session sent ${sent:-?} bytes of commands for 52 messages: one FETCH each?"
+t_log "one FETCH per batch: the first session sent $sent bytes of commands"
 # Mail 63 was read by a person before the receiver came to it (\Seen in its Maildir name):
 # it is still delivered, since the receiver's own keyword, not \Seen, says what it delivered.
 dv_mail 63 > "$DV_DIR/Maildir/tmp/read.63"
@@ -126,24 +134,60 @@ t_wait_log gw 'imap: UID [0-9]+: [0-9]+ bytes, over the 100000 of set imap max-s
 t_log "max-size 100000: the ~530 KB mail left on the server and reported, the small one delivered"
 
 # ---- pipelining: the next message is read while the relay stores the last ----
-# The relay stopped: the receiver reads and sends messages until 4 deliveries are in flight
-# (one at a time before issue 21), then waits; resumed, all are stored once.
+# The relay stopped: the receiver reads and sends messages until 16 deliveries are in flight
+# (the relay's location-deliveries, said in its hello answer; one at a time before issue
+# 21, then 4), then waits; resumed, all are stored once.
+# (appended to another folder, then moved into INBOX at once: one search finds all 18)
+dv_doveadm mailbox create -u "$DV_USER" Staging
+for ((i = 90; i < 108; i++)); do dv_append Staging $i; done
 kill -STOP "$E2E_RELAY_PID"
-for i in 90 91 92 93 94 95; do dv_append INBOX $i; done
+dv_doveadm move -u "$DV_USER" INBOX mailbox Staging all
 for ((i = 0; i < 50; i++)); do
     console "show imap"
     sleep 0.2
-    grep -q '^in flight: 4 deliveries' "$T_TMP/gw.log" && break
+    grep -q '^in flight: 16 deliveries (at most 16)' "$T_TMP/gw.log" && break
 done
 kill -CONT "$E2E_RELAY_PID"
-grep -q '^in flight: 4 deliveries' "$T_TMP/gw.log" ||
-    t_fail "with the relay stopped, never 4 deliveries in flight: $(grep '^in flight' "$T_TMP/gw.log" | sort | uniq -c | tr '\n' ' ')"
-wait_spool 64 30
-for i in 90 91 92 93 94 95; do in_spool $i 0; done
-for ((i = 0; i < 50 && $(dv_count Archive) < 9; i++)); do sleep 0.1; done
-[ "$(spool_count)" = 64 ] && [ "$(dv_count Archive)" = 9 ] ||
-    t_fail "pipelining: spool $(spool_count) (want 64), Archive $(dv_count Archive) (want 9)"
-t_log "pipelining: 4 deliveries in flight while the relay was stopped; resumed, 6 stored once and moved"
+grep -q '^in flight: 16 deliveries (at most 16)' "$T_TMP/gw.log" ||
+    t_fail "with the relay stopped, never 16 deliveries in flight: $(grep '^in flight' "$T_TMP/gw.log" | sort | uniq -c | tr '\n' ' ')"
+! grep -q '^in flight: 1[7-9] ' "$T_TMP/gw.log" || t_fail "more than 16 deliveries in flight"
+wait_spool 76 30
+for ((i = 90; i < 108; i++)); do in_spool $i 0; done
+for ((i = 0; i < 50 && $(dv_count Archive) < 21; i++)); do sleep 0.1; done
+[ "$(spool_count)" = 76 ] && [ "$(dv_count Archive)" = 21 ] ||
+    t_fail "pipelining: spool $(spool_count) (want 76), Archive $(dv_count Archive) (want 21)"
+! grep -q 'quota:' "$T_TMP/gw.log" || t_fail "a delivery beyond the relay's limit: $(grep -m1 'quota:' "$T_TMP/gw.log")"
+t_log "pipelining: 16 deliveries in flight while the relay was stopped; resumed, 18 stored once and moved"
+
+# ---- a relay with a lower limit says so in its hello answer: the pipeline is no deeper
+# (a relay from before says nothing: 4), and nothing is answered "quota:"
+ups=$(grep -c 'tunnel: relay .* up' "$T_TMP/gw.log")
+kill "$E2E_RELAY_PID"
+wait "$E2E_RELAY_PID" 2> /dev/null || true
+echo "limit location-deliveries 3" >> "$T_TMP/relay.conf"
+e2e_relay_start
+for ((i = 0; i < 300 && $(grep -c 'tunnel: relay .* up' "$T_TMP/gw.log") == ups; i++)); do sleep 0.1; done
+[ "$(grep -c 'tunnel: relay .* up' "$T_TMP/gw.log")" -gt "$ups" ] || t_fail "the tunnel did not come up again"
+for ((i = 110; i < 116; i++)); do dv_append Staging $i; done
+kill -STOP "$E2E_RELAY_PID"
+dv_doveadm move -u "$DV_USER" INBOX mailbox Staging all
+for ((i = 0; i < 50; i++)); do
+    console "show imap"
+    sleep 0.2
+    grep -q '^in flight: 3 deliveries (at most 3)' "$T_TMP/gw.log" && break
+done
+sleep 0.5
+console "show imap"
+sleep 0.2
+kill -CONT "$E2E_RELAY_PID"
+grep -q '^in flight: 3 deliveries (at most 3)' "$T_TMP/gw.log" ||
+    t_fail "location-deliveries 3: never 3 in flight: $(grep '^in flight' "$T_TMP/gw.log" | sort | uniq -c | tr '\n' ' ')"
+! grep -qE '^in flight: ([4-9]|[1-9][0-9]) deliveries \(at most 3\)' "$T_TMP/gw.log" ||
+    t_fail "more than 3 in flight with location-deliveries 3"
+wait_spool 82 30
+for ((i = 110; i < 116; i++)); do in_spool $i 0; done
+! grep -q 'quota:' "$T_TMP/gw.log" || t_fail "a delivery beyond the relay's limit: $(grep -m1 'quota:' "$T_TMP/gw.log")"
+t_log "location-deliveries 3 (in the hello answer): 3 in flight at most, none refused for quota, 6 stored"
 
 # ---- a refused pairing: off over a tcp mapping never sends the password in clear ----
 console "set imap server mail.example.test:143" "set imap security off" "commit" "show imap"

@@ -15,6 +15,10 @@
 #   has it for one), the others are stored; the same messages again are all answered
 #   "already have it", and new/ holds one copy of each.
 #
+#   then the first file's own fsync fails (done in the group commit since the files'
+#   writeback starts as their bytes come): that member alone is answered "error" and its
+#   tmp file removed, the rest are stored; the retry stores it, once.
+#
 # Usage: test_relay_group_commit.sh RELAY GW_DRIVER MAKE_PKI
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay_env.sh"
@@ -80,4 +84,31 @@ d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
 [ "$d" = "$N" ] || { cat "$T_TMP/answers"; t_fail "the retry: $d of $N already have it"; }
 [ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "after the retry new/ holds $(ls "$S1/new" | wc -l), want $N"
 t_log "fsync of new/ failed for a group: its $e members error, left in new/; the retry: $N already have it, $N files"
+
+# ---- a file's own fsync fails (it is done in the group commit now): that member alone is
+# answered "error", its tmp file removed; the others of its group are stored; the retry
+# stores it once
+kill "$RELAY_PID"
+wait "${T_PIDS[-2]}" 2> /dev/null || true     # strace, once its relay is gone
+rm -f "$S1"/new/* "$S1/.relay-index"
+mv "$T_TMP/relay.log" "$T_TMP/relay-newfail.log"
+r_relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when=1
+deliver_all
+e=$(grep -c '^delivery .*: error (relay cannot write its spool)' "$T_TMP/answers" || true)
+s=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
+[ "$e" = 1 ] && [ "$s" = $((N - 1)) ] || { cat "$T_TMP/answers"; t_fail "a file's fsync failed: $e error, $s stored"; }
+grep -q 'tmp_sync_close: .*: fsync: I[^:]* error' "$T_TMP/relay.log" || t_fail "no line for the failed fsync"
+[ "$(ls "$S1/new" | wc -l)" = $((N - 1)) ] && [ "$(ls "$S1/tmp" | wc -l)" = 0 ] ||
+    t_fail "new/ holds $(ls "$S1/new" | wc -l) (want $((N - 1))), tmp/ $(ls "$S1/tmp" | wc -l) (want 0)"
+[ "$(wc -l < "$S1/.relay-index")" = $((N - 1)) ] || t_fail "the index has $(wc -l < "$S1/.relay-index") lines"
+for ((i = 0; i < 50; i++)); do
+    [ "$(grep -c 'tunnel up:' "$T_TMP/relay.log")" = "$(grep -c 'tunnel down:' "$T_TMP/relay.log")" ] && break
+    sleep 0.1
+done
+deliver_all
+s=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
+d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
+[ "$s" = 1 ] && [ "$d" = $((N - 1)) ] || { cat "$T_TMP/answers"; t_fail "the retry: $s stored, $d already have it"; }
+[ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "after the retry new/ holds $(ls "$S1/new" | wc -l), want $N"
+t_log "a file's fsync failed in its group: that one error (tmp removed), $((N - 1)) stored; the retry stores it once"
 t_log "ok"

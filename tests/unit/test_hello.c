@@ -153,13 +153,34 @@ static void hello_negotiates_the_delivery_version(void)
     CHECK_EQ(hello_parse(msg, (size_t)n, &g), n);
     CHECK_EQ(g.delivery_version, 2);
     struct hello_answer a;
-    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, "welcome", 2);
+    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, "welcome", 2, 0);
     CHECK_EQ(answer_parse(msg, (size_t)n, HELLO_K_HELLO_ANSWER, &a), n);
     CHECK(a.status == HELLO_ST_OK && a.delivery_version == 2 && strcmp(a.text, "welcome") == 0);
-    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, NULL, 0);
+    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, NULL, 0, 0);
     CHECK_EQ(n, HELLO_HDR_LEN + 3);              /* what a relay from before sends */
     CHECK_EQ(answer_parse(msg, (size_t)n, HELLO_K_HELLO_ANSWER, &a), n);
     CHECK_EQ(a.delivery_version, 0);
+    CHECK_EQ(a.deliveries, 0);                   /* not said: DELIVERY_WINDOW_DEFAULT */
+}
+
+/* The welcome names the deliveries of the location the relay admits in flight (field 4,
+ * two bytes): the gateway's pipeline is no deeper; a relay from before leaves it out. */
+static void hello_answer_names_the_deliveries_in_flight(void)
+{
+    uint8_t msg[HELLO_MSG_MAX];
+    struct hello_answer a;
+    long n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, "welcome", 2, 16);
+    CHECK_EQ(answer_parse(msg, (size_t)n, HELLO_K_HELLO_ANSWER, &a), n);
+    CHECK(a.delivery_version == 2 && a.deliveries == 16);
+    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, NULL, 0, 1024);
+    CHECK_EQ(answer_parse(msg, (size_t)n, HELLO_K_HELLO_ANSWER, &a), n);
+    CHECK(a.delivery_version == 0 && a.deliveries == 1024);
+    n = hello_answer_encode(msg, sizeof msg, HELLO_ST_OK, NULL, 0, 70000);
+    CHECK_EQ(answer_parse(msg, (size_t)n, HELLO_K_HELLO_ANSWER, &a), n);
+    CHECK_EQ(a.deliveries, 0xffff);              /* capped, not wrapped */
+    /* a field 4 of another size is malformed */
+    const uint8_t bad[] = { HELLO_K_HELLO_ANSWER, HELLO_VERSION, 0, 6, 1, 1, 0, 4, 1, 16 };
+    CHECK_EQ(answer_parse(bad, sizeof bad, HELLO_K_HELLO_ANSWER, &a), HELLO_EFIELD);
 }
 
 static void answers_round_trip(void)
@@ -189,4 +210,6 @@ CHECK_MAIN(
     { "delivery_header_round_trips", delivery_header_round_trips },
     { "delivery_version_2_has_no_hash_up_front", delivery_version_2_has_no_hash_up_front },
     { "hello_negotiates_the_delivery_version", hello_negotiates_the_delivery_version },
+    { "hello_answer_names_the_deliveries_in_flight",
+      hello_answer_names_the_deliveries_in_flight },
     { "answers_round_trip", answers_round_trip })

@@ -221,6 +221,66 @@ static void fetch_of_a_vanished_message_and_small_bodies(void)
     CHECK(strstr(c.verdict, "asked for UID 7, the body came for UID 6") != NULL);
 }
 
+/* A run of UIDs in one command (one round trip): each body comes with its UID, a flag
+ * line between them is no body, a UID with no answer is simply not there; a body whose
+ * UID comes only after it is begun with UID 0 (the owner skips it) and is no failure; a
+ * second, different UID after a body is. */
+static void fetch_set_names_each_body(void)
+{
+    static const uint32_t uids[] = { 3, 4, 5, 9 };
+    static const uint32_t want[] = { 3, 5, 9 };
+    CHECK(login_starttls());
+    CHECK_EQ(imap_client_fetch_set(&c, uids, 4), 0);
+    EXPECT_STR(out(), "g6 UID FETCH 3:5,9 (UID BODY.PEEK[])\r\n");
+    const char *answer = "* 1 FETCH (UID 3 BODY[] {3}\r\nabc)\r\n"
+                         "* 2 FETCH (FLAGS (\\Seen))\r\n"
+                         "* 3 FETCH (UID 5 BODY[] {2}\r\nde)\r\n"
+                         "* 4 FETCH (UID 9 BODY[] \"fgh\")\r\n"
+                         "g6 OK Fetch completed.\r\n";
+    for (size_t chunk = 1; chunk < 40; chunk += 7) {
+        c.state = IC_S_FETCH;     /* the same answer at another packet size */
+        unsigned k = 0;
+        const char *p = answer;
+        size_t left = strlen(answer);
+        char evs[32] = "";
+        size_t ne = 0;
+        for (unsigned guard = 0; guard < 10000 && ne + 1 < sizeof evs; guard++) {
+            struct imap_cevent ev;
+            size_t n = left < chunk ? left : chunk;
+            long r = imap_client_feed(&c, (const uint8_t *)p, n, &ev);
+            CHECK(r >= 0);
+            p += r;
+            left -= (size_t)r;
+            if (ev.type == IC_EV_BODY_BEGIN) {
+                CHECK(k < 3 && c.fetch_uid == want[k]);
+                k++;
+            }
+            if (ev.type != IC_EV_NONE && ev.type != IC_EV_BODY_DATA) {
+                evs[ne++] = "-SRNBDEFC"[ev.type];
+            }
+            if (ev.type == IC_EV_NONE && left == 0) {
+                break;
+            }
+        }
+        evs[ne] = 0;
+        EXPECT_STR(evs, "BEBEBER");
+        CHECK_EQ(k, 3);
+    }
+    CHECK_EQ(imap_client_fetch_set(&c, uids, 2), 0);
+    EXPECT_STR(out(), "g7 UID FETCH 3:4 (UID BODY.PEEK[])\r\n");
+    EXPECT_STR(server("* 1 FETCH (BODY[] {2}\r\n"), "B");
+    CHECK_EQ(c.fetch_uid, 0);                    /* not named first: the owner skips it */
+    imap_client_skip_body(&c);
+    EXPECT_STR(server("hi UID 3)\r\n"), "E");
+    EXPECT_STR(server("* 2 FETCH (UID 4 BODY[] {2}\r\nyo)\r\ng7 OK done\r\n"), "BDER");
+    CHECK_EQ(body_len, 2);
+    CHECK(memcmp(body, "yo", 2) == 0);
+    CHECK_EQ(imap_client_fetch_set(&c, uids, 1), 0);
+    out();
+    EXPECT_STR(server("* 1 FETCH (UID 3 BODY[] {2}\r\nhi UID 8)\r\ng8 OK done\r\n"), "BDEF");
+    CHECK(strstr(c.verdict, "asked for UID 3, the body came for UID 8") != NULL);
+}
+
 static void skipped_body_still_ends(void)
 {
     CHECK(login_starttls());
@@ -463,6 +523,7 @@ CHECK_MAIN(
     { "search_fetch_dispose_idle_logout", search_fetch_dispose_idle_logout },
     { "fetch_of_a_vanished_message_and_small_bodies",
       fetch_of_a_vanished_message_and_small_bodies },
+    { "fetch_set_names_each_body", fetch_set_names_each_body },
     { "skipped_body_still_ends", skipped_body_still_ends },
     { "move_without_move_extension_and_seen", move_without_move_extension_and_seen },
     { "before_login_only_capabilities_count", before_login_only_capabilities_count },

@@ -19,3 +19,5 @@ gw_unit_test(test_tls_client SOURCES test_tls_client.c test_tls_util.c
   ARGS --pki ${GW_TLS_PKI} FIXTURES tls_pki)
 # JWS signatures for SOCKS5 method 0x80 (known answers: public keys and tokens as data).
 gw_unit_test(test_jws SOURCES test_jws.c LIBS gw_tls gw_proto)
+# SHA-256 of message bodies with the CPU's SHA instructions: the same as BearSSL's.
+gw_unit_test(test_sha256_bulk SOURCES test_sha256_bulk.c LIBS gw_tls)

@@ -18,6 +18,7 @@ PATHS = [
     ("raw", "loopback (ceiling)"),
     ("fwd", "bench_fwd alone (the SOCKS5 forwarder's own cost)"),
     ("ssh", "ssh -R via sshd (OpenSSH)"),
+    ("sshfwd", "ssh -R behind bench_fwd (the hop the SOCKS5 rows take)"),
     ("stunnel", "stunnel pair, mutual TLS"),
     ("relay", "relay SOCKS5 -> tunnel -> test_relay_gw (kernel sockets)"),
     ("gateway", "relay SOCKS5 -> tunnel -> gateway (lwIP, TAP)"),

@@ -19,6 +19,7 @@
 #   raw      loopback, the ceiling
 #   fwd      bench_fwd, the splice forwarder iperf3 needs for SOCKS5, alone (its own cost)
 #   ssh      ssh -R through OpenSSH's sshd (temp host key, authorized key made now)
+#            (and the same behind bench_fwd --to: the row "sshfwd", like with like)
 #   stunnel  stunnel client -> stunnel server, mutual TLS (test PKI made now)
 #   relay    relay SOCKS5 -> tunnel (TLS 1.2 + yamux) -> test_relay_gw: the relay and our
 #            protocol code, with a kernel-socket test gateway instead of lwIP
@@ -341,6 +342,19 @@ if b_wait_log ssh 'remote forward success for: listen 127.0.0.1:27007' 15; then
     cmd "ssh: sshd -D -f CONF (127.0.0.1:2222, ed25519 host key); ssh -N -R 127.0.0.1:25201:127.0.0.1:5201 -R 127.0.0.1:27007:127.0.0.1:7007 root@127.0.0.1 (cipher $cipher)"
     MEM_PIDS=("ssh=$SSH_PID" "sshd=$SSHD_PID")
     measure ssh 25201 127.0.0.1 27007
+    # The same ssh -R reached through bench_fwd, the hop iperf3 needs for the SOCKS5 rows:
+    # like with like (on 2 cores the forwarder's CPU is not free). Figures only, no memory.
+    t_spawn fwd-ssh "$B/bench_fwd" 35201 --to 127.0.0.1:25201
+    FWDS_PID=${T_PIDS[-1]}
+    t_spawn fwd-ssh-echo "$B/bench_fwd" 37007 --to 127.0.0.1:27007
+    FWDSE_PID=${T_PIDS[-1]}
+    if b_wait_log fwd-ssh forwarding 5 && b_wait_log fwd-ssh-echo forwarding 5; then
+        cmd "sshfwd: bench_fwd 35201 --to 127.0.0.1:25201 (and 37007 to 27007): ssh -R behind the same forwarder the relay and gateway rows take"
+        MEM_PIDS=()
+        measure sshfwd 35201 127.0.0.1 37007
+    fi
+    b_stop "$FWDS_PID"
+    b_stop "$FWDSE_PID"
 else
     b_log "ssh -R did not come up"
     fig info ssh failed "ssh -R did not come up (see bench-logs/ssh.log)"

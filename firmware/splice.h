@@ -36,6 +36,10 @@ int splice_poll(uint32_t now_ms);
 void splice_link_down(const void *link);
 /* Splices in use now, and how many streams were refused since boot. */
 unsigned splice_in_use(void);
+/* The receive window each of open plain splices offers its internal host: their share of
+ * the pbuf pool beyond the board's reserves, in whole segments, at least two, at most
+ * TCP_WND. */
+uint32_t splice_window_for(unsigned open);
 unsigned splice_refused(void);
 
 #endif

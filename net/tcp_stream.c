@@ -9,6 +9,8 @@
 
 static void on_connect_timeout(void *arg);
 static void on_connected_later(void *arg);
+static void owe_output(int *what);
+static int output_owed, release_owed;   /* see tcp_stream_flush */
 
 static void connected_cancel(struct tcp_stream *s)
 {
@@ -175,17 +177,19 @@ int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t por
     return TCP_STREAM_OK;
 }
 
-/* Give back held window while the offered window is under the limit (all of it at 0). */
-static void window_release(struct tcp_stream *s)
+/* Give back held window while the offered window is under the limit (all of it at 0), at
+ * most most bytes. */
+static void window_release_upto(struct tcp_stream *s, uint32_t most)
 {
     struct tcp_pcb *pcb = s->pcb;
     if (pcb == NULL || s->withheld == 0) {
         return;
     }
-    uint32_t give = s->withheld;
+    uint32_t give = s->withheld < most ? s->withheld : most;
     if (s->window) {
         give = pcb->rcv_wnd >= s->window ? 0 : s->window - pcb->rcv_wnd;
         give = give < s->withheld ? give : s->withheld;
+        give = give < most ? give : most;
     }
     while (give > 0) {
         u16_t k = (u16_t)(give < 0xffff ? give : 0xffff);
@@ -193,6 +197,11 @@ static void window_release(struct tcp_stream *s)
         give -= k;
         s->withheld -= k;
     }
+}
+
+static void window_release(struct tcp_stream *s)
+{
+    window_release_upto(s, UINT32_MAX);
 }
 
 /* see tcp_stream.h */
@@ -241,8 +250,15 @@ long tcp_stream_recv(struct tcp_stream *s, uint8_t *buf, size_t len)
     s->rxq = pbuf_free_header(s->rxq, (u16_t)n);
     s->bytes_in += n;
     if (s->pcb != NULL) {
-        s->withheld += (uint32_t)n;   /* only now may the peer send more, */
-        window_release(s);            /* as far as the window limit allows */
+        s->withheld += (uint32_t)n;   /* only now may the peer send more, as far as the */
+        owe_output(&release_owed);    /* window limit allows: at the turn's end (flush) */
+        if (s->pcb->rcv_wnd == 0) {
+            /* Not a shut window meanwhile: lwIP 2.1.3 answers any bare ACK that reaches a
+             * zero window with an ACK (tcp_receive takes it for out-of-window), and two lwIP
+             * ends both at zero (the gateway talking to its own services) would answer each
+             * other without end. One byte is below every threshold: nothing is sent. */
+            window_release_upto(s, 1);
+        }
     }
     return (long)n;
 }
@@ -278,8 +294,15 @@ size_t tcp_stream_unacked(const struct tcp_stream *s)
 /* Data written this turn leaves in one tcp_output() per connection: written piecemeal
  * (splice chunks of 2 KiB, TLS records of 4 KiB), an output per write would send each
  * piece's tail as a short segment, and a segment is a frame (profiled: 1460 + 580 bytes per
- * splice chunk; a full-size frame costs the same system call as a short one). */
-static int output_owed;
+ * splice chunk; a full-size frame costs the same system call as a short one).
+ *
+ * Window read back this turn is given back here too, once per connection: tcp_recved()
+ * sends a window update as soon as the window grew by TCP_WND_UPDATE_THRESHOLD, so a turn
+ * that read four 16 KiB TLS records sent four bare ACKs (`strace` under `make bench`: six
+ * 64-byte writes per 64 KiB received), and the sender, its window opened 16 KiB at a time,
+ * answered each with a 16 KiB frame: one read() each. Given back at once, one update opens
+ * the whole window, rides on this turn's data when there is some, and the peer sends one
+ * merged frame. */
 
 static void flush_owed(void *arg)
 {
@@ -287,15 +310,27 @@ static void flush_owed(void *arg)
     tcp_stream_flush();
 }
 
+static void owe_output(int *what)
+{
+    if (!output_owed && !release_owed) {
+        sys_timeout(0, flush_owed, NULL);   /* a loop that does not call flush still sends */
+    }
+    *what = 1;
+}
+
 /* see tcp_stream.h */
 void tcp_stream_flush(void)
 {
-    if (!output_owed) {
+    if (!output_owed && !release_owed) {
         return;
     }
-    output_owed = 0;
+    int release = release_owed;
+    output_owed = release_owed = 0;
     sys_untimeout(flush_owed, NULL);
     for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
+        if (release && pcb->recv == on_recv && pcb->callback_arg != NULL) {
+            window_release(pcb->callback_arg);   /* before the data, so it rides along */
+        }
         if (pcb->unsent != NULL) {
             tcp_output(pcb);
         }
@@ -323,10 +358,7 @@ long tcp_stream_send(struct tcp_stream *s, const uint8_t *p, size_t len)
         return TCP_STREAM_ERROR;
     }
     s->bytes_out += n;
-    if (!output_owed) {
-        output_owed = 1;
-        sys_timeout(0, flush_owed, NULL);   /* a loop that does not call flush still sends */
-    }
+    owe_output(&output_owed);
     return (long)n;
 }
 

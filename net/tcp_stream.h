@@ -74,8 +74,9 @@ void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes);
 /* Adopt a connection accepted by a listener. */
 void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg);
 
-/* Copy up to len received bytes into buf and acknowledge them. Returns the count (0: none
- * yet), TCP_STREAM_EOF, or TCP_STREAM_ERROR. */
+/* Copy up to len received bytes into buf; their window goes back to the peer at the turn's
+ * end (tcp_stream_flush). Returns the count (0: none yet), TCP_STREAM_EOF, or
+ * TCP_STREAM_ERROR. */
 long tcp_stream_recv(struct tcp_stream *s, uint8_t *buf, size_t len);
 /* Bytes waiting to be read. */
 size_t tcp_stream_pending(const struct tcp_stream *s);
@@ -83,8 +84,9 @@ size_t tcp_stream_pending(const struct tcp_stream *s);
  * WRITABLE), or TCP_STREAM_ERROR. */
 long tcp_stream_send(struct tcp_stream *s, const uint8_t *p, size_t len);
 /* Send what tcp_stream_send() took this turn (one tcp_output() per connection, so writes
- * fill whole segments). The loop calls it before it sleeps; a loop that does not still sends:
- * a send schedules it as a zero-time lwIP timeout. */
+ * fill whole segments), and give back the window of what tcp_stream_recv() read (one window
+ * update per connection, not one per read). The loop calls it before it sleeps; a loop that
+ * does not still sends: a send or read schedules it as a zero-time lwIP timeout. */
 void tcp_stream_flush(void);
 /* Bytes that still fit the send buffer now. */
 size_t tcp_stream_room(const struct tcp_stream *s);

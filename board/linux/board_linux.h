@@ -36,8 +36,9 @@ struct linux_netdev_ops {
     int (*open)(struct linux_netdev *dev, const char *arg);
     /* The fd is readable: read frames (a bounded number) and pass each to eth_input(). */
     void (*rx_ready)(struct linux_netdev *dev);
-    /* Send one whole frame. Returns 0 when sent or queued, -1 when dropped. */
-    int (*tx)(struct linux_netdev *dev, const uint8_t *frame, size_t len);
+    /* Send one whole frame. Returns 0 when sent or queued, -1 when dropped. The frame is
+     * the caller's scratch copy: a backend may complete headers in place (checksums). */
+    int (*tx)(struct linux_netdev *dev, uint8_t *frame, size_t len);
     /* Send what tx held back to join later frames (before the loop sleeps). Optional. */
     void (*tx_flush)(struct linux_netdev *dev);
     /* Poll events wanted besides POLLIN (POLLOUT while output is backed up). */
@@ -56,6 +57,8 @@ struct linux_netdev {
     void *priv;                   /* backend state */
     int rx_merged;                /* may hand over merged frames (TAP offloads): the rx
                                      reserve then holds one of them */
+    int tx_csum;                  /* completes sent TCP checksums (TAP offloads): lwIP
+                                     leaves them out */
     struct board_netif_stats stats;
 };
 

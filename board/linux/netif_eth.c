@@ -30,6 +30,13 @@ void linux_netdev_close_fd(struct linux_netdev *dev)
     dev->fd = -1;
 }
 
+/* lwIP's checksum work on this netif: all of it, but the sent TCP checksums when the device
+ * completes them (a TAP with offloads: netif_tap.c). */
+static u16_t csum_ctrl(const struct linux_netdev *dev)
+{
+    return (u16_t)(NETIF_CHECKSUM_ENABLE_ALL & ~(dev->tx_csum ? NETIF_CHECKSUM_GEN_TCP : 0));
+}
+
 static void input_frame(struct linux_netdev *dev, const uint8_t *frame, size_t len,
                         int csum_vouched)
 {
@@ -63,11 +70,11 @@ static void input_frame(struct linux_netdev *dev, const uint8_t *frame, size_t l
     dev->stats.rx_frames++;
     dev->stats.rx_bytes += len;
     if (csum_vouched) {
-        NETIF_SET_CHECKSUM_CTRL(&eth_netif, NETIF_CHECKSUM_ENABLE_ALL &
+        NETIF_SET_CHECKSUM_CTRL(&eth_netif, csum_ctrl(dev) &
                                 ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
     }
     err_t err = skip ? ip4_input(p, &eth_netif) : eth_netif.input(p, &eth_netif);
-    NETIF_SET_CHECKSUM_CTRL(&eth_netif, NETIF_CHECKSUM_ENABLE_ALL);
+    NETIF_SET_CHECKSUM_CTRL(&eth_netif, csum_ctrl(dev));
     if (err != ERR_OK) {
         pbuf_free(p);
         dev->stats.rx_dropped++;
@@ -196,6 +203,7 @@ struct netif *board_netif_add(void)
         linux_err("%s: lwIP refused the netif", __func__);
         return NULL;
     }
+    NETIF_SET_CHECKSUM_CTRL(&eth_netif, csum_ctrl(&eth_dev));
     netif_set_default(&eth_netif);
     eth_link_timer(NULL);
     return &eth_netif;

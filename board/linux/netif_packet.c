@@ -74,7 +74,7 @@ static void packet_rx_ready(struct linux_netdev *dev)
     }
 }
 
-static int packet_tx(struct linux_netdev *dev, const uint8_t *frame, size_t len)
+static int packet_tx(struct linux_netdev *dev, uint8_t *frame, size_t len)
 {
     ssize_t n = send(dev->fd, frame, len, 0);
     return n == (ssize_t)len ? 0 : -1;

@@ -118,7 +118,7 @@ static void stream_flush(struct linux_netdev *dev)
     }
 }
 
-static int stream_tx(struct linux_netdev *dev, const uint8_t *frame, size_t len)
+static int stream_tx(struct linux_netdev *dev, uint8_t *frame, size_t len)
 {
     if (dev->fd < 0 || SFRAME_HDR + len > STREAM_TXQ_BYTES - st.tx_len) {
         return -1;

@@ -100,17 +100,53 @@ enum tx_merge_verdict tx_merge_add(struct tx_merge *m, const uint8_t *f, size_t 
     return TX_MERGE_TAKEN;
 }
 
+/* NEEDS_CSUM: the TCP checksum field holds the pseudo-header sum, not inverted; the host
+ * adds the segment's bytes from csum_start (and adjusts the length for each segment it cuts
+ * from a merged frame). */
+static void csum_partial(uint8_t *f, size_t len, uint16_t l4_off, uint8_t vnet[TX_MERGE_VNET_LEN])
+{
+    const uint8_t *ip = f + 14;
+    uint32_t sum = get_be16(ip + 12) + get_be16(ip + 14) + get_be16(ip + 16) +
+                   get_be16(ip + 18) + 6 + (uint32_t)(len - l4_off);
+    put_be16(f + l4_off + 16, (uint16_t)fold(sum));
+    vnet[0] = 1;                     /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+    /* hdr_len, gso_size (GSO only), csum_start, csum_offset: native byte order (a legacy
+     * TAP header) */
+    uint16_t v[2] = { l4_off, 16 };
+    memcpy(vnet + 6, v, sizeof v);
+}
+
+/* see tx_merge.h */
+int tx_merge_csum_partial(uint8_t *f, size_t len, uint8_t vnet[TX_MERGE_VNET_LEN])
+{
+    memset(vnet, 0, TX_MERGE_VNET_LEN);
+    if (len < 14 + 20 || get_be16(f + 12) != 0x0800 || (f[14] >> 4) != 4 || f[14 + 9] != 6 ||
+        (get_be16(f + 14 + 6) & 0x3fff) != 0) {
+        return 0;                    /* not TCP/IPv4, or a fragment: lwIP's checksums */
+    }
+    size_t ihl = (size_t)(f[14] & 0x0f) * 4;
+    size_t ip_len = get_be16(f + 14 + 2);
+    if (ihl < 20 || ip_len < ihl + 20 || 14 + ip_len > len) {
+        return 0;                    /* malformed: sent as it is */
+    }
+    csum_partial(f, 14 + ip_len, (uint16_t)(14 + ihl), vnet);
+    return 1;
+}
+
 /* see tx_merge.h */
 size_t tx_merge_take(struct tx_merge *m, uint8_t vnet[TX_MERGE_VNET_LEN])
 {
     size_t len = m->len;
     memset(vnet, 0, TX_MERGE_VNET_LEN);
     m->len = 0;
-    if (len == 0 || m->segs == 1) {
-        return len;                  /* a lone segment keeps lwIP's checksums */
+    if (len == 0) {
+        return 0;
     }
-    uint8_t *ip = m->frame + 14, *th = m->frame + m->l4_off;
-    uint32_t tcp_len = (uint32_t)(len - m->l4_off);
+    csum_partial(m->frame, len, m->l4_off, vnet);
+    if (m->segs == 1) {
+        return len;                  /* a lone segment: headers as lwIP made them */
+    }
+    uint8_t *ip = m->frame + 14;
     put_be16(ip + 2, (uint16_t)(len - 14));
     put_be16(ip + 10, 0);
     uint32_t sum = 0;
@@ -118,14 +154,8 @@ size_t tx_merge_take(struct tx_merge *m, uint8_t vnet[TX_MERGE_VNET_LEN])
         sum += get_be16(ip + i);
     }
     put_be16(ip + 10, (uint16_t)~fold(sum));
-    /* NEEDS_CSUM: the field holds the pseudo-header sum, not inverted; the host adds the
-     * segment's bytes (and adjusts the length for each segment it cuts). */
-    sum = get_be16(ip + 12) + get_be16(ip + 14) + get_be16(ip + 16) + get_be16(ip + 18) + 6 + tcp_len;
-    put_be16(th + 16, (uint16_t)fold(sum));
-    vnet[0] = 1;                     /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
     vnet[1] = 1;                     /* VIRTIO_NET_HDR_GSO_TCPV4 */
-    /* hdr_len, gso_size, csum_start, csum_offset: native byte order (a legacy TAP header) */
-    uint16_t v[4] = { m->hdr_len, m->gso_size, m->l4_off, 16 };
+    uint16_t v[2] = { m->hdr_len, m->gso_size };
     memcpy(vnet + 2, v, sizeof v);
     return len;
 }

@@ -8,7 +8,7 @@
  * full gso_size) are joined here into one frame of up to 64 KiB, sent with a virtio-net
  * header that asks the host to cut it back into those same segments (or, delivered locally,
  * to take it whole). Its TCP checksum becomes the pseudo-header sum the header's NEEDS_CSUM
- * asks for; the host completes it. Only the first segment's IP ID is kept (the host numbers
+ * asks for; the host completes it (for every TCP frame: lwIP computes none for the TAP). Only the first segment's IP ID is kept (the host numbers
  * the rest), and PSH moves to the last segment, as with any TSO.
  *
  * Anything else (ARP, UDP, SYN, FIN, RST, pure ACKs) is sent on its own: another flow's at
@@ -45,7 +45,14 @@ enum tx_merge_verdict {
 enum tx_merge_verdict tx_merge_add(struct tx_merge *m, const uint8_t *frame, size_t len);
 
 /* The pending frame, ready to send after the virtio-net header written to vnet: its length
- * (0: nothing pending). The merge is empty afterwards; frame stays valid until the next add. */
+ * (0: nothing pending). The merge is empty afterwards; frame stays valid until the next add.
+ * Its TCP checksum is left to the host (NEEDS_CSUM), one segment or many: the TAP's netif
+ * has lwIP compute none (netif_tap.c). */
 size_t tx_merge_take(struct tx_merge *m, uint8_t vnet[TX_MERGE_VNET_LEN]);
+
+/* A frame sent alone (TX_MERGE_ALONE): for TCP/IPv4, write the pseudo-header sum into its
+ * checksum field and into vnet the header that has the host complete it; anything else gets
+ * an all-zero header (lwIP's checksums). Returns 1 for a TCP frame. */
+int tx_merge_csum_partial(uint8_t *frame, size_t len, uint8_t vnet[TX_MERGE_VNET_LEN]);
 
 #endif

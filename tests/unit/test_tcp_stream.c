@@ -9,6 +9,7 @@
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/stats.h"
+#include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "lwip_port.h"
 #include "random.h"
@@ -157,9 +158,76 @@ static void connecting_to_a_closed_port_is_refused(void)
     CHECK(!tcp_stream_alive(&s));
 }
 
+/* The server side of window_goes_back_once_per_turn: the accepted connection. */
+static struct tcp_stream accepted;
+static int accepted_n;
+
+static void on_server_event(struct tcp_stream *s, unsigned events, void *arg)
+{
+    (void)s;
+    (void)events;
+    (void)arg;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    (void)arg;
+    if (err != ERR_OK || pcb == NULL || accepted_n++ > 0) {
+        return ERR_VAL;
+    }
+    tcp_stream_accept(&accepted, pcb, on_server_event, NULL);
+    return ERR_OK;
+}
+
+/* Reads of one turn give their window back in one update, at tcp_stream_flush: four reads
+ * of 8 KiB each sent a bare ACK of their own (each over TCP_WND_UPDATE_THRESHOLD), and the
+ * sender, its window opened a piece at a time, sent pieces (bench: a read() per 16 KiB). */
+static void window_goes_back_once_per_turn(void)
+{
+    setup_once();
+    enum { PORT = 7999, CHUNK = 8192, CHUNKS = 4 };
+    struct tcp_pcb *lpcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    CHECK(lpcb != NULL);
+    CHECK_EQ(tcp_bind(lpcb, IP4_ADDR_ANY, PORT), ERR_OK);
+    lpcb = tcp_listen(lpcb);
+    CHECK(lpcb != NULL);
+    tcp_accept(lpcb, on_accept);
+    static struct tcp_stream c;
+    ip_addr_t lo;
+    IP_ADDR4(&lo, 127, 0, 0, 1);
+    memset(&ev, 0, sizeof ev);
+    CHECK_EQ(tcp_stream_connect(&c, &lo, PORT, 5000, on_event, NULL), 0);
+    RUN_UNTIL((ev.events & TCP_STREAM_CONNECTED) && accepted_n == 1, 10000);
+    CHECK(ev.events & TCP_STREAM_CONNECTED);
+    CHECK_EQ(accepted_n, 1);
+    static uint8_t buf[CHUNK];
+    memset(buf, 0x33, sizeof buf);
+    for (int i = 0; i < CHUNKS; i++) {
+        CHECK_EQ(tcp_stream_send(&c, buf, sizeof buf), CHUNK);
+    }
+    RUN_UNTIL(tcp_stream_pending(&accepted) == CHUNK * CHUNKS, 10000);
+    CHECK_EQ(tcp_stream_pending(&accepted), CHUNK * CHUNKS);
+    RUN_UNTIL(0, 100);               /* delayed ACKs and the client's flush are done */
+    CHECK(accepted.pcb != NULL);
+    CHECK_EQ(accepted.pcb->rcv_wnd, TCP_WND - CHUNK * CHUNKS);
+    uint32_t xmit0 = lwip_stats.tcp.xmit;
+    for (int i = 0; i < CHUNKS; i++) {
+        CHECK_EQ(tcp_stream_recv(&accepted, buf, sizeof buf), CHUNK);
+    }
+    CHECK_EQ(lwip_stats.tcp.xmit - xmit0, 0);          /* nothing yet: the turn goes on */
+    tcp_stream_flush();
+    CHECK_EQ(lwip_stats.tcp.xmit - xmit0, 1);          /* one update opens all of it */
+    CHECK_EQ(accepted.pcb->rcv_wnd, TCP_WND);
+    tcp_stream_close(&accepted);
+    tcp_stream_close(&c);
+    tcp_close(lpcb);
+    RUN_UNTIL(0, 1000);
+}
+
 CHECK_MAIN(
     { "bytes_come_back_exact_through_the_echo_service",
       bytes_come_back_exact_through_the_echo_service },
     { "a_reader_that_stops_reading_stalls_the_sender",
       a_reader_that_stops_reading_stalls_the_sender },
-    { "connecting_to_a_closed_port_is_refused", connecting_to_a_closed_port_is_refused })
+    { "connecting_to_a_closed_port_is_refused", connecting_to_a_closed_port_is_refused },
+    { "window_goes_back_once_per_turn", window_goes_back_once_per_turn })

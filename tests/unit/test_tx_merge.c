@@ -80,6 +80,19 @@ static enum tx_merge_verdict add_seg(uint16_t sport, uint32_t seq, size_t payloa
     return tx_merge_add(&m, f, segment(f, sport, seq, payload, flags));
 }
 
+/* What the host does with NEEDS_CSUM (csum_start 34, csum_offset 16): sum from csum_start,
+ * starting at the field's pseudo-header sum, store the complement. The result must check as
+ * a whole segment would at its receiver. */
+static void host_completes_checksum(const uint8_t *frame, size_t len)
+{
+    static uint8_t seg[TX_MERGE_FRAME_MAX];
+    memcpy(seg, frame, len);
+    uint8_t *sth = seg + 34;
+    put16(sth + 16, ~fold(sum16(sth, len - 34, 0)) & 0xffff);
+    uint32_t pseudo = sum16(seg + 14 + 12, 8, 0) + 6 + (uint32_t)(len - 34);
+    CHECK_EQ(fold(sum16(sth, len - 34, pseudo)), 0xffff);
+}
+
 static void full_segments_join_into_one_tso_frame(void)
 {
     m.len = 0;
@@ -108,30 +121,62 @@ static void full_segments_join_into_one_tso_frame(void)
             CHECK(!"payload out of order");
         }
     }
-    /* What the host does with NEEDS_CSUM: sum from csum_start, starting at the field's
-     * pseudo-header sum, store the complement. The result must check as a whole. */
-    static uint8_t seg[TX_MERGE_FRAME_MAX];
-    memcpy(seg, m.frame, len);
-    uint8_t *sth = seg + 34;
-    put16(sth + 16, ~fold(sum16(sth, len - 34, 0)) & 0xffff);
-    uint32_t pseudo = sum16(ip + 12, 8, 0) + 6 + (uint32_t)(len - 34);
-    CHECK_EQ(fold(sum16(sth, len - 34, pseudo)), 0xffff);
+    host_completes_checksum(m.frame, len);
 }
 
-static void a_lone_segment_is_sent_unchanged(void)
+/* lwIP computes no TCP checksum for the TAP: a lone segment leaves as lwIP made it but for
+ * the pseudo-header sum, with NEEDS_CSUM and no GSO. */
+static void a_lone_segment_leaves_its_checksum_to_the_host(void)
 {
     static uint8_t f[HDRS + 100];
     size_t n = segment(f, 1000, 1, 100, 0x18);
-    f[14 + 20 + 16] = 0xab;                        /* lwIP's checksum, kept as is */
     m.len = 0;
     CHECK_EQ(tx_merge_add(&m, f, n), TX_MERGE_TAKEN);
     uint8_t vnet[TX_MERGE_VNET_LEN];
     CHECK_EQ(tx_merge_take(&m, vnet), n);
+    uint16_t v[4];
+    memcpy(v, vnet + 2, sizeof v);
+    CHECK_EQ(vnet[0], 1);                          /* NEEDS_CSUM */
+    CHECK_EQ(vnet[1], 0);                          /* no GSO */
+    CHECK_EQ(v[2], 34);
+    CHECK_EQ(v[3], 16);
+    CHECK(memcmp(m.frame, f, 14 + 20 + 16) == 0);  /* headers untouched up to the checksum */
+    CHECK(memcmp(m.frame + 14 + 20 + 18, f + 14 + 20 + 18, n - (14 + 20 + 18)) == 0);
+    host_completes_checksum(m.frame, n);
+    CHECK_EQ(tx_merge_take(&m, vnet), 0);          /* nothing pending any more */
+}
+
+/* Frames sent alone: TCP ones (ACK, SYN, FIN, RST) get the same partial checksum, anything
+ * else an all-zero header (lwIP's checksums). */
+static void a_tcp_frame_sent_alone_leaves_its_checksum_to_the_host(void)
+{
+    static uint8_t f[HDRS + 10];
+    uint8_t vnet[TX_MERGE_VNET_LEN];
+    static const uint8_t flags[] = { 0x10, 0x02, 0x11, 0x14 };
+    for (size_t i = 0; i < sizeof flags; i++) {
+        size_t n = segment(f, 1000, 1, flags[i] == 0x10 ? 0 : 10, flags[i]);
+        CHECK_EQ(tx_merge_csum_partial(f, n, vnet), 1);
+        CHECK_EQ(vnet[0], 1);
+        CHECK_EQ(vnet[1], 0);
+        host_completes_checksum(f, n);
+    }
+    uint8_t arp[60] = { 0 };
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    memset(vnet, 0xee, sizeof vnet);
+    CHECK_EQ(tx_merge_csum_partial(arp, sizeof arp, vnet), 0);
     for (int i = 0; i < TX_MERGE_VNET_LEN; i++) {
         CHECK_EQ(vnet[i], 0);
     }
-    CHECK(memcmp(m.frame, f, n) == 0);
-    CHECK_EQ(tx_merge_take(&m, vnet), 0);          /* nothing pending any more */
+    size_t n = segment(f, 1000, 1, 10, 0x10);
+    f[14 + 9] = 17;                                /* UDP: lwIP's own checksum */
+    CHECK_EQ(tx_merge_csum_partial(f, n, vnet), 0);
+    CHECK_EQ(vnet[0], 0);
+    n = segment(f, 1000, 1, 10, 0x10);
+    put16(f + 14 + 6, 0x2000);                     /* a fragment */
+    CHECK_EQ(tx_merge_csum_partial(f, n, vnet), 0);
+    n = segment(f, 1000, 1, 10, 0x10);
+    CHECK_EQ(tx_merge_csum_partial(f, n - 1, vnet), 0);   /* shorter than its IP length */
 }
 
 static void only_plain_data_segments_start_a_merge(void)
@@ -195,7 +240,10 @@ static void a_merged_frame_stops_at_64_kib(void)
 }
 
 CHECK_MAIN({ "full_segments_join_into_one_tso_frame", full_segments_join_into_one_tso_frame },
-           { "a_lone_segment_is_sent_unchanged", a_lone_segment_is_sent_unchanged },
+           { "a_lone_segment_leaves_its_checksum_to_the_host",
+             a_lone_segment_leaves_its_checksum_to_the_host },
+           { "a_tcp_frame_sent_alone_leaves_its_checksum_to_the_host",
+             a_tcp_frame_sent_alone_leaves_its_checksum_to_the_host },
            { "only_plain_data_segments_start_a_merge", only_plain_data_segments_start_a_merge },
            { "order_within_a_flow_is_kept", order_within_a_flow_is_kept },
            { "a_merged_frame_stops_at_64_kib", a_merged_frame_stops_at_64_kib })

@@ -813,19 +813,25 @@ int imap_client_search(struct imap_client *c)
                    : c->keywords ? "UNKEYWORD " IMAP_DELIVERED_KEYWORD : "UNSEEN");
 }
 
+/* A fetch of one UID (uid) or of the set in c->uidset (uid 0) begins: no body seen yet. */
+static void fetch_begin(struct imap_client *c, uint32_t uid)
+{
+    c->fetch_uid = uid;
+    c->fetch_set = uid == 0;
+    c->body_found = 0;
+    c->skip_body = 0;
+    c->body_size = 0;
+    c->state = IC_S_FETCH;
+    imap_parser_literal_max(&c->ps, c->cfg.body_max);
+}
+
 /* see imap_client.h */
 int imap_client_fetch(struct imap_client *c, uint32_t uid)
 {
     if (!ready(c) || uid == 0) {
         return -1;
     }
-    c->fetch_uid = uid;
-    c->fetch_set = 0;
-    c->body_found = 0;
-    c->skip_body = 0;
-    c->body_size = 0;
-    c->state = IC_S_FETCH;
-    imap_parser_literal_max(&c->ps, c->cfg.body_max);
+    fetch_begin(c, uid);
     return command(c, "UID FETCH %u BODY.PEEK[]", (unsigned)uid);
 }
 
@@ -836,13 +842,7 @@ int imap_client_fetch_set(struct imap_client *c, const uint32_t *uids, unsigned 
         imap_uidset(c->uidset, sizeof c->uidset, uids, n) < 0) {
         return -1;
     }
-    c->fetch_uid = 0;
-    c->fetch_set = 1;
-    c->body_found = 0;
-    c->skip_body = 0;
-    c->body_size = 0;
-    c->state = IC_S_FETCH;
-    imap_parser_literal_max(&c->ps, c->cfg.body_max);
+    fetch_begin(c, 0);
     /* UID asked before the body: servers answer the items in the order asked (Dovecot,
      * Cyrus, Gmail do), so each body comes with its UID already known. */
     return command(c, "UID FETCH %s (UID BODY.PEEK[])", c->uidset);

@@ -133,6 +133,17 @@ t_wait_log gw 'imap: UID [0-9]+: [0-9]+ bytes, over the 100000 of set imap max-s
 [ "$(spool_count)" = 58 ] || t_fail "max-size: the spool holds $(spool_count), expected 58"
 t_log "max-size 100000: the ~530 KB mail left on the server and reported, the small one delivered"
 
+# wait_in_flight N: asks "show imap" until it says N deliveries in flight (at most N), 10 s
+wait_in_flight() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        console "show imap"
+        sleep 0.2
+        grep -q "^in flight: $1 deliveries (at most $1)" "$T_TMP/gw.log" && return 0
+    done
+    return 1
+}
+
 # ---- pipelining: the next message is read while the relay stores the last ----
 # The relay stopped: the receiver reads and sends messages until 16 deliveries are in flight
 # (the relay's location-deliveries, said in its hello answer; one at a time before issue
@@ -142,11 +153,7 @@ dv_doveadm mailbox create -u "$DV_USER" Staging
 for ((i = 90; i < 108; i++)); do dv_append Staging $i; done
 kill -STOP "$E2E_RELAY_PID"
 dv_doveadm move -u "$DV_USER" INBOX mailbox Staging all
-for ((i = 0; i < 50; i++)); do
-    console "show imap"
-    sleep 0.2
-    grep -q '^in flight: 16 deliveries (at most 16)' "$T_TMP/gw.log" && break
-done
+wait_in_flight 16 || true
 kill -CONT "$E2E_RELAY_PID"
 grep -q '^in flight: 16 deliveries (at most 16)' "$T_TMP/gw.log" ||
     t_fail "with the relay stopped, never 16 deliveries in flight: $(grep '^in flight' "$T_TMP/gw.log" | sort | uniq -c | tr '\n' ' ')"
@@ -171,11 +178,7 @@ for ((i = 0; i < 300 && $(grep -c 'tunnel: relay .* up' "$T_TMP/gw.log") == ups;
 for ((i = 110; i < 116; i++)); do dv_append Staging $i; done
 kill -STOP "$E2E_RELAY_PID"
 dv_doveadm move -u "$DV_USER" INBOX mailbox Staging all
-for ((i = 0; i < 50; i++)); do
-    console "show imap"
-    sleep 0.2
-    grep -q '^in flight: 3 deliveries (at most 3)' "$T_TMP/gw.log" && break
-done
+wait_in_flight 3 || true
 sleep 0.5
 console "show imap"
 sleep 0.2

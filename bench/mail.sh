@@ -50,10 +50,11 @@ spool_files() {
     SPOOL_N=${#f[@]}
 }
 
-# lwip_window: "SND_BUF WND" in bytes, the gateway's TCP send buffer and receive window as
-# net/port/lwipopts.h sets them (evaluated by the C preprocessor; empty if that fails).
+# lwip_window: "SND_BUF WND" in bytes, the send buffer of the gateway's tunnel connection
+# (GW_TCP_SND_BUF_WAN) and its TCP receive window as net/port/lwipopts.h sets them
+# (evaluated by the C preprocessor; empty if that fails).
 lwip_window() {
-    printf '#include "lwipopts.h"\nTCP_SND_BUF;TCP_WND\n' |
+    printf '#include "lwipopts.h"\nGW_TCP_SND_BUF_WAN;TCP_WND\n' |
         cc -E -P -I "$REPO/net/port" - 2> /dev/null | tail -n 1 |
         python3 -c 'import sys; print(" ".join(str(eval(x)) for x in sys.stdin.read().split(";")))' \
         2> /dev/null || true

@@ -523,8 +523,9 @@ def main():
     win = mail.get(("source", "window"), "").split()
     if wan and len(win) == 2 and num(wan_ms):
         snd = int(win[0])
-        w("The gateway's lwIP TCP sees that round trip as a real WAN's: its send buffer and "
-          "receive window are %d and %s bytes (`net/port/lwipopts.h`), so one connection "
+        w("The gateway's lwIP TCP sees that round trip as a real WAN's: its tunnel "
+          "connection's send buffer and receive window are %d and %s bytes "
+          "(`GW_TCP_SND_BUF_WAN`, `TCP_WND` in `net/port/lwipopts.h`), so that connection "
           "carries at most %d bytes per round trip, %.2f MB/s at %s ms: the tunnel (one TCP "
           "connection) needs at least %.1f s for this mailbox, whatever the protocol above "
           "it does." % (snd, win[1], snd, snd / (num(wan_ms) / 1000) / 1e6, wan_ms,

@@ -22,6 +22,7 @@
 #define LINK_RX_POOL (512u * 1024u)      /* received, not yet spliced on: 512 KiB */
 #define LINK_OUT_CAP (64u * 1024u)       /* yamux output queue: 64 KiB */
 #define LINK_READ_CHUNK 4096             /* TLS plaintext handed to yamux per step */
+#define LINK_SND_BUF GW_TCP_SND_BUF_WAN  /* TCP send buffer: a WAN's round trip (lwipopts.h) */
 #define LINK_MEM YAMUX_MEM_SIZE(LINK_STREAMS, LINK_RX_POOL, LINK_OUT_CAP)
 #define OWNED_MAX 16                     /* gateway-opened streams at once (deliveries) */
 #define HELLO_WAIT_MS 10000              /* the relay answers hello within this */
@@ -239,6 +240,7 @@ static void link_hello(struct link *l)
     }
     l->hello_len = (size_t)n;
     l->hello_off = 0;
+    tcp_stream_set_sndbuf(&l->tls.conn.tcp, LINK_SND_BUF);
     l->state = LINK_HELLO;
     l->since_ms = board_now_ms();
 }

@@ -35,8 +35,10 @@
 #define ENDPOINT_TLS_RESERVED 1        /* of them, never taken with ENDPOINT_SHARED */
 #define ENDPOINT_CONNECT_MS 10000      /* TCP connect deadline (TLS: connect + handshake) */
 /* lwIP heap (MEM_SIZE) that plain endpoints leave free when they queue send data: many busy
- * internal connections must never starve the tunnel, new SYNs and ACKs of memory. */
-#define ENDPOINT_HEAP_RESERVE (64 * 1024)
+ * internal connections must never starve the tunnel, new SYNs and ACKs of memory. The
+ * tunnel's send buffer (GW_TCP_SND_BUF_WAN, ~280 KiB of heap with its headers) and 128 KiB
+ * beside it for the rest (TLS endpoints, SYNs, ACKs). 384 KiB. */
+#define ENDPOINT_HEAP_RESERVE (GW_TCP_SND_BUF_WAN + 128 * 1024)
 
 enum endpoint_event {
     EP_OPEN = 1u << 0,

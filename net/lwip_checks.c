@@ -12,6 +12,15 @@ _Static_assert(TCP_SND_QUEUELEN >= 2 * (TCP_SND_BUF / TCP_MSS),
                "TCP_SND_QUEUELEN must hold two send buffers of full segments");
 _Static_assert(MEMP_NUM_TCP_SEG >= TCP_SND_QUEUELEN,
                "one connection's send queue must fit the segment pool");
+/* The tunnel's larger send buffer (tcp_stream_set_sndbuf): lwIP's rule again for it, a
+ * 32-bit snd_buf to hold it, and the segment pool holding it in full segments beside the
+ * 512 the other connections share. */
+_Static_assert(GW_TCP_SND_BUF_WAN >= TCP_SND_BUF, "the tunnel's send buffer is the larger one");
+_Static_assert(TCP_SND_QUEUELEN >= 2 * (GW_TCP_SND_BUF_WAN / TCP_MSS),
+               "TCP_SND_QUEUELEN must hold the tunnel's send buffer twice in full segments");
+_Static_assert(LWIP_WND_SCALE, "send buffers past 64 KiB need lwIP's 32-bit window sizes");
+_Static_assert(MEMP_NUM_TCP_SEG >= 512 + GW_TCP_SND_BUF_WAN / TCP_MSS + 1,
+               "the segment pool cannot hold the tunnel's send buffer beside the others'");
 /* The window is advertised scaled: it must fit 16 bits after the shift. */
 _Static_assert(TCP_WND <= (0xffffu << TCP_RCV_SCALE), "TCP_WND does not fit the scaled window");
 _Static_assert(TCP_WND <= TCP_SND_BUF * 2, "the receive window is sized like the send buffer");
@@ -29,6 +38,11 @@ _Static_assert(MEMP_NUM_TCP_PCB >= GW_TCP_CONN_MAX + 4 + ENDPOINT_TLS_MAX,
 _Static_assert(MEMP_NUM_SYS_TIMEOUT >= LWIP_NUM_SYS_TIMEOUT_INTERNAL + GW_TCP_CONN_MAX
                                            + 2 * (ENDPOINT_TLS_MAX + 4),
                "too few timers for every connecting stream and every TLS connection");
-/* The heap carries the plain endpoints' send data but keeps a reserve for the tunnel. */
+/* The heap carries the plain endpoints' send data but keeps a reserve for the tunnel: its
+ * whole send buffer with a heap block, pbuf and headers per full segment (~100 B), and
+ * 64 KiB beside it for SYNs, ACKs and TLS endpoints. */
 _Static_assert(MEM_SIZE >= ENDPOINT_HEAP_RESERVE + 2 * TCP_SND_BUF,
                "the lwIP heap cannot keep its reserve beside two send buffers");
+_Static_assert(ENDPOINT_HEAP_RESERVE
+                   >= (GW_TCP_SND_BUF_WAN / TCP_MSS + 1) * (TCP_MSS + 128) + 64 * 1024,
+               "the heap reserve cannot hold the tunnel's send buffer");

@@ -223,6 +223,36 @@ void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes)
     window_release(s);
 }
 
+/* The send buffer's size: what tcp_sndbuf() shows with nothing unacknowledged. */
+static uint32_t sndbuf_size(const struct tcp_stream *s)
+{
+    return s->sndbuf ? s->sndbuf : TCP_SND_BUF;
+}
+
+/* see tcp_stream.h */
+void tcp_stream_set_sndbuf(struct tcp_stream *s, uint32_t bytes)
+{
+    struct tcp_pcb *pcb = s->pcb;
+    uint32_t old = sndbuf_size(s);
+    if (bytes > GW_TCP_SND_BUF_WAN) {
+        bytes = GW_TCP_SND_BUF_WAN;  /* what TCP_SND_QUEUELEN and the heap are sized for */
+    }
+    if (pcb == NULL || bytes <= old) {
+        return;
+    }
+    /* lwIP keeps snd_buf as the room left and adds acknowledged bytes back without a cap,
+     * so growing the room grows the buffer for good. */
+    pcb->snd_buf += bytes - old;
+    /* tcp_alloc starts ssthresh at TCP_SND_BUF, the most a connection could have in flight:
+     * left there, slow start would stop at a quarter of this buffer and the window would
+     * then grow by one segment per round trip (130 round trips to fill it). One a loss
+     * already lowered (to half the window then in flight) is kept. */
+    if (pcb->ssthresh >= old) {
+        pcb->ssthresh = bytes;
+    }
+    s->sndbuf = bytes;
+}
+
 /* see tcp_stream.h */
 void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg)
 {
@@ -288,7 +318,7 @@ size_t tcp_stream_unacked(const struct tcp_stream *s)
     if (s->pcb == NULL) {
         return 0;
     }
-    return (size_t)(TCP_SND_BUF - tcp_sndbuf(s->pcb));
+    return (size_t)(sndbuf_size(s) - s->pcb->snd_buf);
 }
 
 /* Data written this turn leaves in one tcp_output() per connection: written piecemeal

@@ -59,6 +59,7 @@ struct tcp_stream {
     uint8_t fail;              /* enum tcp_stream_fail */
     uint32_t window;           /* tcp_stream_set_window(): receive window offered; 0 full */
     uint32_t withheld;         /* read but not yet given back to the window (tcp_recved) */
+    uint32_t sndbuf;           /* tcp_stream_set_sndbuf(): send buffer; 0: TCP_SND_BUF */
     uint64_t bytes_in, bytes_out;
 };
 
@@ -71,6 +72,10 @@ int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t por
  * pbuf pool each get a share of it this way. Window held back is returned before a close,
  * and when the limit grows again. */
 void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes);
+/* Raise this connection's send buffer to bytes (TCP_SND_BUF up to GW_TCP_SND_BUF_WAN,
+ * net/port/lwipopts.h; it never shrinks): a connection over a WAN carries at most its send
+ * buffer per round trip. Slow start may then open the congestion window that far too. */
+void tcp_stream_set_sndbuf(struct tcp_stream *s, uint32_t bytes);
 /* Adopt a connection accepted by a listener. */
 void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, void *arg);
 
@@ -90,7 +95,7 @@ long tcp_stream_send(struct tcp_stream *s, const uint8_t *p, size_t len);
 void tcp_stream_flush(void);
 /* Bytes that still fit the send buffer now. */
 size_t tcp_stream_room(const struct tcp_stream *s);
-/* Bytes taken by send but not yet acknowledged by the peer. */
+/* Bytes taken by send but not yet acknowledged by the peer (at most the send buffer). */
 size_t tcp_stream_unacked(const struct tcp_stream *s);
 /* Send FIN after the queued data (half-close); reading goes on. */
 void tcp_stream_shutdown(struct tcp_stream *s);

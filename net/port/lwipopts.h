@@ -28,8 +28,13 @@
 #define MEMP_MEM_MALLOC          0   /* pools are static arrays */
 #define MEM_ALIGNMENT            8
 /* The heap holds TCP send data copied by tcp_write (TCP_WRITE_FLAG_COPY) and outgoing
- * headers: TCP_SND_BUF for four busy connections at once. 256 KiB. */
-#define MEM_SIZE                 (256 * 1024)
+ * headers (~100 B per full segment beside its 1460 B): the tunnel's send buffer
+ * (GW_TCP_SND_BUF_WAN below, ~280 KiB with its headers) and, beside it, what the rest had
+ * before the tunnel's grew: TCP_SND_BUF for four busy connections, 256 KiB, of which plain
+ * endpoints fill at most 192 KiB (net/endpoint.h ENDPOINT_HEAP_RESERVE: they leave the
+ * tunnel's buffer and 128 KiB free). 576 KiB, touched up to its peak use. Several relays
+ * busy at once share the reserve: a tunnel that finds the heap short waits for its ACKs. */
+#define MEM_SIZE                 (576 * 1024)
 /* Receive buffers: each pbuf carries one full Ethernet frame (~1.6 KiB with its header).
  * 1024 of them = ~1.5 MiB at most, touched only as used (memp_lazy.c: an idle box or 1000
  * held streams touch as much as with 512): the board's reserve for urgent frames
@@ -78,21 +83,32 @@
  * board's reserve. */
 #define TCP_WND                  (44 * TCP_MSS)
 #define TCP_SND_BUF              (44 * TCP_MSS)
-#define TCP_SND_QUEUELEN         (4 * TCP_SND_BUF / TCP_MSS)  /* 176 segments */
+/* The tunnel's connection crosses a WAN of tens of ms, and a TCP connection carries at most
+ * its send buffer per round trip: 64 KiB is 1.3 MB/s at 50 ms. Its send buffer is raised to
+ * 256 KiB once it is up (tcp_stream_set_sndbuf, firmware/tunnel.c): 5.2 MB/s at 50 ms,
+ * 26 MB/s at 10 ms. LAN connections keep TCP_SND_BUF. Needs LWIP_WND_SCALE (32-bit windows;
+ * the relay's kernel scales its receive window past 64 KiB). */
+#define GW_TCP_SND_BUF_WAN       (256 * 1024)
+/* Segments one connection may queue: the tunnel's buffer twice over in full segments
+ * (lwIP's rule for copied writes), which is four LAN send buffers as before. 359. */
+#define TCP_SND_QUEUELEN         (2 * GW_TCP_SND_BUF_WAN / TCP_MSS)
 #define TCP_SNDLOWAT             (TCP_SND_BUF / 2)
 /* Connections: the splices', tunnels, TLS endpoints, echo, spares for TIME_WAIT (lwIP
  * reuses the oldest TIME_WAIT pcb when the pool is empty). ~200 B each: 212 KiB. */
 #define MEMP_NUM_TCP_PCB         (GW_TCP_CONN_MAX + 32)
 #define MEMP_NUM_TCP_PCB_LISTEN  8
-#define MEMP_NUM_TCP_SEG         512  /* queued segments across all connections, 32 B each */
+/* Queued segments across all connections, 32 B each (24 KiB, touched as used): the
+ * tunnel's full send buffer (~180) beside the 512 the others had before. */
+#define MEMP_NUM_TCP_SEG         768
 #define TCP_QUEUE_OOSEQ          1
 #define TCP_OOSEQ_MAX_PBUFS      8    /* out-of-order data one connection may pin */
 #define TCP_LISTEN_BACKLOG       1
 #define TCP_DEFAULT_LISTEN_BACKLOG 8  /* half-open connections per listener: flood cap */
 #define LWIP_TCP_KEEPALIVE       1
 #define LWIP_TCP_TIMESTAMPS      0
-/* Window scaling on: larger windows later for the tunnel, and some peers (passt 2023-03)
- * scale their advertised window even when we did not offer the option. */
+/* Window scaling on: the tunnel's send buffer needs the relay's window past 64 KiB (and
+ * 32-bit window sizes in lwIP), and some peers (passt 2023-03) scale their advertised
+ * window even when we did not offer the option. */
 #define LWIP_WND_SCALE           1
 #define TCP_RCV_SCALE            2   /* our windows may reach 256 KiB */
 

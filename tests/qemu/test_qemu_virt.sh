@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Whole-system test of the bare-metal image (issue 20): build/aarch64-virt/gateway.elf on
-# QEMU's virt machine with no kernel and -m 16M, driven over its serial console through
+# QEMU's virt machine with no kernel and -m 16M (GW_QEMU_MEM=10M: the least that holds it), driven over its serial console through
 # the same story as the Linux-kernel images (boot_test.py --board virt): DHCP lease and the
 # echo service through passt, provisioning at the console (key, CSR signed by the lab CA,
 # chain, trust, mappings, receiver), the tunnel up to a real relay, curl through SOCKS5 to
@@ -41,7 +41,7 @@ command -v qemu-system-aarch64 > /dev/null || t_fail "no qemu-system-aarch64 (ru
 
 qemu_peers "$top"
 
-python3 "$here/boot_test.py" --board virt --arch aarch64 --image "$GW" --mem 16M \
+python3 "$here/boot_test.py" --board virt --arch aarch64 --image "$GW" --mem "${GW_QEMU_MEM:-16M}" \
     --flash "$T_TMP/flash.img" --sock "$sock" --qemu "$top/tools/image/qemu-virt.sh" \
     --echo-port 10007 --echo-bytes $((8 * 1024 * 1024)) --guest-ip 192.0.2.1 \
     --flashtool "$FLASHTOOL" --log "$T_TMP/console.log" --workdir "$T_TMP" --pki "$P" \

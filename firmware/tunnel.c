@@ -654,28 +654,38 @@ struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg)
     return NULL;
 }
 
-/* see tunnel.h */
-unsigned tunnel_delivery_version_min(void)
+/* The least of what the links that are up agreed, each read by field(); 1 when none is up. */
+static unsigned min_over_up_links(unsigned (*field)(const struct link *))
 {
     unsigned v = 0;
     for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
-        if (links[i].state == LINK_UP && (v == 0 || links[i].delivery_version < v)) {
-            v = links[i].delivery_version;
+        if (links[i].state == LINK_UP && (v == 0 || field(&links[i]) < v)) {
+            v = field(&links[i]);
         }
     }
     return v ? v : 1;
 }
 
+static unsigned link_delivery_version(const struct link *l)
+{
+    return l->delivery_version;
+}
+
+static unsigned link_deliveries(const struct link *l)
+{
+    return l->deliveries;
+}
+
+/* see tunnel.h */
+unsigned tunnel_delivery_version_min(void)
+{
+    return min_over_up_links(link_delivery_version);
+}
+
 /* see tunnel.h */
 unsigned tunnel_deliveries_min(void)
 {
-    unsigned v = 0;
-    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
-        if (links[i].state == LINK_UP && (v == 0 || links[i].deliveries < v)) {
-            v = links[i].deliveries;
-        }
-    }
-    return v ? v : 1;
+    return min_over_up_links(link_deliveries);
 }
 
 /* see tunnel.h */

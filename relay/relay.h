@@ -352,7 +352,7 @@ void hspool_submit(struct tunnel *t);
 /* Handshakes at work in the threads. */
 unsigned hspool_busy(void);
 
-/* ---- socket buffers (iobuf.c): struct tls_io_fd_buf (24 KiB) taken while a tunnel's
+/* ---- socket buffers (iobuf.c): struct tls_io_fd_buf (97 KiB) taken while a tunnel's
  * socket has bytes buffered, a free list per thread ---- */
 struct tls_io_fd_buf *iobuf_get(void);
 void iobuf_put(struct tls_io_fd_buf *b);

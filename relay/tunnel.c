@@ -16,7 +16,7 @@
  *
  * A tunnel that only says hello and answers pings touches the first page of each TLS buffer
  * (test_relay_tls); one moving data (the gateway sends full 16 KiB records) uses them whole
- * until the trim below. The socket's read-ahead and gathered records (24 KiB) are taken
+ * until the trim below. The socket's read-ahead and gathered records (97 KiB) are taken
  * from a pool only while they hold bytes (iobuf.c). And once a tunnel has been quiet for a
  * second after moving data, the pages of its TLS buffers, its yamux output queue and (when
  * no stream holds any) its receive pool are given back (MADV_DONTNEED), all but the first

@@ -40,11 +40,11 @@ long tls_io_fd_buf_recv(void *arg, uint8_t *p, size_t len)
             return n == 0 ? TLS_IO_EOF : result(n);
         }
         b->roff = 0;
-        b->rlen = (uint16_t)n;
+        b->rlen = (uint32_t)n;
     }
     size_t k = (size_t)(b->rlen - b->roff) < len ? (size_t)(b->rlen - b->roff) : len;
     memcpy(p, b->rbuf + b->roff, k);
-    b->roff = (uint16_t)(b->roff + k);
+    b->roff = (uint32_t)(b->roff + k);
     return (long)k;
 }
 
@@ -59,7 +59,7 @@ long tls_io_fd_buf_flush(struct tls_io_fd_buf *b)
         if (n == 0) {
             return 0;                                   /* the socket is full: later */
         }
-        b->woff = (uint16_t)(b->woff + n);
+        b->woff = (uint32_t)(b->woff + n);
     }
     b->woff = b->wlen = 0;
     return 0;
@@ -76,13 +76,13 @@ long tls_io_fd_buf_send(void *arg, const uint8_t *p, size_t len)
         }
         if (b->woff > 0) {                              /* keep the unsent part at the start */
             memmove(b->wbuf, b->wbuf + b->woff, b->wlen - b->woff);
-            b->wlen = (uint16_t)(b->wlen - b->woff);
+            b->wlen = (uint32_t)(b->wlen - b->woff);
             b->woff = 0;
         }
     }
     size_t k = sizeof b->wbuf - b->wlen < len ? sizeof b->wbuf - b->wlen : len;
     memcpy(b->wbuf + b->wlen, p, k);
-    b->wlen = (uint16_t)(b->wlen + k);
+    b->wlen = (uint32_t)(b->wlen + k);
     return (long)k;
 }
 

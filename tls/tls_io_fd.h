@@ -15,21 +15,21 @@ long tls_io_fd_recv(void *arg, uint8_t *p, size_t len);
 /* Buffered both ways, for a busy connection (the relay's tunnels). arg points to the struct.
  *
  * Receiving reads ahead: BearSSL asks for each record's 5-byte header, then for its body, so
- * a plain recv per ask costs two system calls per record (4 KiB with our fragment length);
- * one recv of up to TLS_IO_FD_RBUF bytes serves several records. The engine drains the
- * buffer in the same pump that filled it (it stops only when it holds a record's
- * plaintext), so a caller that waits for the socket while the engine wants to read never
- * sleeps on buffered bytes.
+ * a plain recv per ask costs two system calls per record; one recv of up to TLS_IO_FD_RBUF
+ * bytes serves two full 16 KiB records and the next header (a smaller read-ahead split every
+ * full record in two recv()s: issue 21). The engine drains the buffer in the same pump that
+ * filled it (it stops only when it holds a record's plaintext), so a caller that waits for
+ * the socket while the engine wants to read never sleeps on buffered bytes.
  *
- * Sending gathers records (one per 4 KiB) and sends them together: when the buffer is full,
- * and at tls_io_fd_buf_flush(), which the caller runs before it waits; while
+ * Sending gathers records and sends them together: when the buffer is full (every fourth
+ * full record), and at tls_io_fd_buf_flush(), which the caller runs before it waits; while
  * tls_io_fd_buf_pending() it waits for the socket to be writable too. */
-#define TLS_IO_FD_RBUF 8192
-#define TLS_IO_FD_WBUF 16384
+#define TLS_IO_FD_RBUF (2 * 16709)      /* BR_SSL_BUFSIZE_INPUT: BearSSL's largest record in */
+#define TLS_IO_FD_WBUF (4 * 16469)      /* BR_SSL_BUFSIZE_OUTPUT: its largest record out */
 struct tls_io_fd_buf {
     int fd;
-    uint16_t roff, rlen;
-    uint16_t woff, wlen;
+    uint32_t roff, rlen;
+    uint32_t woff, wlen;
     uint8_t rbuf[TLS_IO_FD_RBUF];
     uint8_t wbuf[TLS_IO_FD_WBUF];
 };

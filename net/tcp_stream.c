@@ -178,7 +178,7 @@ int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t por
 }
 
 /* Give back held window while the offered window is under the limit (all of it at 0), at
- * most most bytes. */
+ * most `most` bytes. */
 static void window_release_upto(struct tcp_stream *s, uint32_t most)
 {
     struct tcp_pcb *pcb = s->pcb;

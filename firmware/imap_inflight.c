@@ -93,35 +93,50 @@ int inflight_gone(struct yamux_stream *st)
     return 0;
 }
 
+/* see imap_inflight.h */
+void delivery_send_rest(struct yamux_stream *st, const uint8_t *out, size_t len, size_t *off,
+                        uint8_t *fin_after)
+{
+    while (*off < len) {
+        long k = yamux_write(st, out + *off, len - *off);
+        if (k <= 0) {
+            break;
+        }
+        *off += (size_t)k;
+    }
+    if (*fin_after && *off == len) {
+        *fin_after = 0;
+        yamux_close(st);             /* FIN: the relay checks length and SHA-256, fsyncs */
+    }
+}
+
+/* see imap_inflight.h */
+int delivery_read_answer(struct yamux_stream *st, uint8_t *ans, size_t *ans_len,
+                         struct hello_answer *a)
+{
+    long n = yamux_read(st, ans + *ans_len, HELLO_MSG_MAX - *ans_len);
+    if (n > 0) {
+        *ans_len += (size_t)n;
+    }
+    long r = answer_parse(ans, *ans_len, HELLO_K_DELIVERY_ANSWER, a);
+    if (r < 0 || (r == 0 && n < 0)) {
+        a->status = DELIVERY_ST_ERROR;   /* a broken or missing answer counts as an error */
+        snprintf(a->text, sizeof a->text, "%s",
+                 r < 0 ? hello_strerror(r) : "stream ended without an answer");
+        return 1;
+    }
+    return r > 0;
+}
+
 /* The rest of its trailer and FIN out, its answer in. */
 static void pump(struct slot *w)
 {
     if (w->st == NULL || w->state != SL_SENT) {
         return;
     }
-    while (w->tr_off < w->tr_len) {
-        long k = yamux_write(w->st, w->tr + w->tr_off, w->tr_len - w->tr_off);
-        if (k <= 0) {
-            break;
-        }
-        w->tr_off += (size_t)k;
-    }
-    if (w->fin_after && w->tr_off == w->tr_len) {
-        w->fin_after = 0;
-        yamux_close(w->st);
-    }
-    long n = yamux_read(w->st, w->ans + w->ans_len, sizeof w->ans - w->ans_len);
-    if (n > 0) {
-        w->ans_len += (size_t)n;
-    }
-    long r = answer_parse(w->ans, w->ans_len, HELLO_K_DELIVERY_ANSWER, &w->answer);
-    if (r > 0) {
+    delivery_send_rest(w->st, w->tr, w->tr_len, &w->tr_off, &w->fin_after);
+    if (delivery_read_answer(w->st, w->ans, &w->ans_len, &w->answer)) {
         w->state = SL_ANSWERED;
-    } else if (r < 0 || n < 0) {
-        w->state = SL_ANSWERED;      /* a broken or missing answer counts as an error */
-        w->answer.status = DELIVERY_ST_ERROR;
-        snprintf(w->answer.text, sizeof w->answer.text, "%s",
-                 r < 0 ? hello_strerror(r) : "stream ended without an answer");
     }
 }
 

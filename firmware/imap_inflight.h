@@ -47,4 +47,13 @@ int inflight_overdue(uint32_t now, uint32_t limit_ms);
 /* The session ends: every slot released, unanswered (the messages are fetched again). */
 void inflight_drop_all(void);
 
+/* One delivery stream's turn, for the slots and for the delivery being read alike:
+ * what of out[*off..len) the stream takes, then our FIN once all is out (when *fin_after). */
+void delivery_send_rest(struct yamux_stream *st, const uint8_t *out, size_t len, size_t *off,
+                        uint8_t *fin_after);
+/* The relay's answer read on into ans[HELLO_MSG_MAX] (*ans_len so far): 1 once it is whole
+ * in *a (a broken or missing answer as DELIVERY_ST_ERROR with why), else 0. */
+int delivery_read_answer(struct yamux_stream *st, uint8_t *ans, size_t *ans_len,
+                         struct hello_answer *a);
+
 #endif

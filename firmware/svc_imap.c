@@ -133,32 +133,12 @@ static void stream_pump(void)
     if (sv.st == NULL) {
         return;
     }
-    while (sv.hdr_off < sv.hdr_len) {
-        long w = yamux_write(sv.st, sv.hdr + sv.hdr_off, sv.hdr_len - sv.hdr_off);
-        if (w <= 0) {
-            break;
-        }
-        sv.hdr_off += (size_t)w;
-    }
-    if (sv.fin_after && sv.hdr_off == sv.hdr_len) {
-        sv.fin_after = 0;
-        yamux_close(sv.st);          /* FIN: the relay checks length and SHA-256, fsyncs */
-    }
+    delivery_send_rest(sv.st, sv.hdr, sv.hdr_len, &sv.hdr_off, &sv.fin_after);
     if (sv.dl == DL_ANSWERED) {
         return;
     }
-    long n = yamux_read(sv.st, sv.ans + sv.ans_len, sizeof sv.ans - sv.ans_len);
-    if (n > 0) {
-        sv.ans_len += (size_t)n;
-    }
-    long r = answer_parse(sv.ans, sv.ans_len, HELLO_K_DELIVERY_ANSWER, &sv.answer);
-    if (r > 0) {
+    if (delivery_read_answer(sv.st, sv.ans, &sv.ans_len, &sv.answer)) {
         sv.dl = DL_ANSWERED;
-    } else if (r < 0 || n < 0) {
-        sv.dl = DL_ANSWERED;         /* a broken or missing answer counts as an error */
-        sv.answer.status = DELIVERY_ST_ERROR;
-        snprintf(sv.answer.text, sizeof sv.answer.text, "%s",
-                 r < 0 ? hello_strerror(r) : "stream ended without an answer");
     }
     if (sv.dl == DL_ANSWERED && sv.state == IM_SEND) {
         /* "Already have it" comes right after the header: the rest need not be sent. */

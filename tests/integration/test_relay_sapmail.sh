@@ -163,7 +163,10 @@ send() { # MESSAGE_ID: the app's output in $T_TMP/app.log; its exit status
 
 # ---- the APERAK arrives intact ----
 echo ok > "$T_TMP/token-mode"
-send aperak-1@cloud.example.test || { cat "$T_TMP/app.log"; t_fail "the SDK could not send"; }
+# (on failure the hops' own words too: which of relay, gateway and Postfix closed it)
+send aperak-1@cloud.example.test || {
+    cat "$T_TMP/app.log"; tail -n 5 "$T_TMP/relay.log" "$T_TMP/gw.log" "$T_TMP/mta/maillog" || true
+    t_fail "the SDK could not send"; }
 for ((i = 0; i < 100; i++)); do
     [ -n "$(ls "$MAILDIR/new" 2> /dev/null)" ] && break
     sleep 0.1

@@ -781,6 +781,13 @@ static void service(struct tunnel *t)
             break;
         }
     }
+    if (t->tls.engine.state == TLS_ST_CLOSED && tls_server_readable(&t->tls) == 0) {
+        /* A pump after this round's feed_input read the gateway's close (its FIN came
+         * while we answered): the engine wants nothing from the socket any more, so no
+         * event would ever come to notice it. feed_input says why and closes. */
+        feed_input(t);
+        return;
+    }
     if (input_ready(t)) {
         tunnel_mark_dirty(t);                /* the round limit was reached */
     } else if (yamux_input_blocked(&t->ys) && !t->blocked) {

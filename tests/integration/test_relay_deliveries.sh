@@ -10,6 +10,8 @@
 #   limit location-spool-messages 2: with two messages in loc1's spool the third is
 #   answered "quota: the spool holds 2 messages", loc2 still stores; once the consumer has
 #   taken one message away, the third is stored. Nothing is left in tmp/.
+#   Every gateway that exits after its answer is seen gone within 2 s (its close could
+#   arrive while the relay answered, and a tunnel stayed open with nothing to wake it).
 #
 # Usage: test_relay_deliveries.sh RELAY GW_DRIVER MAKE_PKI
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +34,18 @@ deliver() {
     "$GW" "${GWARGS[@]}" "${args[@]}" --deliver "$3" --exit-after-deliveries \
         > "$T_TMP/answer" 2>&1 || { cat "$T_TMP/answer"; t_fail "delivery run ($1 $3)"; }
     grep -m1 '^delivery ' "$T_TMP/answer"
+    tunnels_open "$LINGER"
+}
+# tunnels_open N: the relay notices within 2 s that a gateway which got its answer and
+# exited has gone (its FIN may come while the relay still answers), N tunnels left open
+tunnels_open() {
+    local i n
+    for ((i = 0; i < 20; i++)); do
+        n=$(metric relay_tunnels_open)
+        [ "$n" = "$1" ] && return 0
+        sleep 0.1
+    done
+    t_fail "$n tunnels open 2 s after the gateway exited, want $1"
 }
 expect() { # LOC CERT FILE ANSWER
     local got
@@ -41,6 +55,7 @@ expect() { # LOC CERT FILE ANSWER
 
 # ---- a delivery that hangs mid-body holds loc1's one slot ----
 r_gw stall gw1 --deliver "$T_TMP/big.eml" --stall-after 100000
+LINGER=1                                               # the stalled gateway's tunnel
 for ((i = 0; i < 50; i++)); do
     [ -n "$(ls -A "$S1/tmp")" ] && break
     sleep 0.1
@@ -56,6 +71,7 @@ t_wait_log stall 'stream reset' 5
 t_log "delivery-stall 3: the hung delivery reset after 100000 bytes, its tmp file removed"
 
 # ---- the spool quota ----
+LINGER=0
 expect loc1 gw1 "$T_TMP/m1.eml" "stored"
 expect loc1 gw1 "$T_TMP/m2.eml" "stored"
 expect loc1 gw1 "$T_TMP/m3.eml" "error (quota: the spool holds 2 messages (limit location-spool-messages))"

@@ -209,7 +209,7 @@ EOF
     local res row label
     for ((RUN = 1; RUN <= RUNS; RUN++)); do
         # ---- the gateway's IMAP receiver: it only marks the mail \Seen, undone after each row
-        for row in tls imaps wan; do
+        for row in ${BENCH_MAIL_ROWS:-tls imaps wan}; do
             label=gateway-$row
             [ "$row" = tls ] && label=gateway
             b_log "mail: run $RUN of $RUNS: $label"

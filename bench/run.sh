@@ -13,7 +13,9 @@
 # section are measured that many times; results.md gives each figure's median and range),
 # BENCH_OUT (results file, default bench/results.md), BENCH_SCALE_INTO=1 (make bench-scale:
 # write only section 7 into the existing results file, the other sections stay), BENCH_PROFILE=1 (perf profile of the
-# gateway during each iperf3 run: build/x86_64/bench-logs/perf-gateway-*.txt).
+# gateway during each iperf3 run: build/x86_64/bench-logs/perf-gateway-*.txt), BENCH_GATEWAY and
+# BENCH_RELAY (other images of the gateway and the relay: A/B of one change), BENCH_MAIL_ROWS
+# (the gateway's mail rows: tls imaps wan).
 #
 # Paths (each gets the same iperf3 server on 127.0.0.1:5201 and echo server on :7007):
 #   raw      loopback, the ceiling
@@ -50,7 +52,7 @@ PATHS=${BENCH_PATHS:-raw fwd ssh stunnel relay gateway}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
 T0=$(date +%s)
 B=$BUILD/bench
-RELAY=$BUILD/relay/relay
+RELAY=${BENCH_RELAY:-$BUILD/relay/relay}
 TESTGW=$BUILD/tests/integration/test_relay_gw
 GATEWAY=${BENCH_GATEWAY:-$BUILD/gateway}   # another image of the gateway: A/B of one change
 DATA=$T_TMP/data.txt          # one figure per line: run|section|path|key|value

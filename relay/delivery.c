@@ -140,12 +140,12 @@ static void writeback_start(struct delivery_rx *r)
     }
 }
 
-/* fsync and close the tmp file; the descriptor is closed whatever fsync said (it once leaked
- * one per failed fsync). Returns 0, or -1 logged, with the file unlinked. */
-static int tmp_sync_close(struct delivery_rx *r)
+/* Close the tmp file after its fsync (err: what that fsync said); the descriptor is closed
+ * whatever fsync said (it once leaked one per failed fsync). Returns 0, or -1 logged, with
+ * the file unlinked. */
+static int tmp_close_synced(struct delivery_rx *r, int err)
 {
     const char *what = "fsync";
-    int err = fsync(r->fd) != 0 ? errno : 0;
     if (close(r->fd) != 0 && err == 0) {
         err = errno;
         what = "close";
@@ -457,6 +457,7 @@ void delivery_commit_pending(void)
     const struct delivery *d[GROUP_MAX];
     const char *names[GROUP_MAX];
     uint8_t renamed[GROUP_MAX];
+    int fds[GROUP_MAX], errs[GROUP_MAX];
     while (committing) {
         /* The oldest's location, and its deliveries out of the list. */
         for (r = committing; r->cnext; r = r->cnext) {
@@ -471,13 +472,18 @@ void delivery_commit_pending(void)
                 pp = &(*pp)->cnext;
             }
         }
-        /* Each file fsynced (a failure: its tmp file removed) and renamed into new/ (a
+        /* The files fsynced all at once (fsync_pool.c: about one journal commit for
+         * them all), each (a failure: its tmp file removed) then renamed into new/ (a
          * failed rename: likewise), then one fsync of new/ and one index append and fsync
          * for all. */
         for (size_t i = 0; i < n; i++) {
+            fds[i] = g[i]->fd;
+        }
+        fsync_many(fds, errs, n);
+        for (size_t i = 0; i < n; i++) {
             r = g[i];
             r->state = DL_ANSWERED;
-            if (tmp_sync_close(r) != 0) {
+            if (tmp_close_synced(r, errs[i]) != 0) {
                 renamed[i] = 0;
                 continue;
             }

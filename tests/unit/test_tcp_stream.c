@@ -257,6 +257,60 @@ static void window_goes_back_once_per_turn(void)
     RUN_UNTIL(0, 1000);
 }
 
+/* A limited window counts what waits unread, and comes back in whole segments of the
+ * sender's stream: offered in full beside a queue, or to an edge mid-segment (a sender that
+ * fills it ends each frame in a short segment, a receive pbuf of its own), a hundred
+ * splices took more pbufs than their shares (bench, 100 streams down: frames shed). */
+static void window_goes_back_in_whole_segments(void)
+{
+    setup_once();
+    enum { PORT = 7998, SEGS = 8, ODD = 700 };
+    struct tcp_pcb *lpcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    CHECK(lpcb != NULL);
+    CHECK_EQ(tcp_bind(lpcb, IP4_ADDR_ANY, PORT), ERR_OK);
+    lpcb = tcp_listen(lpcb);
+    CHECK(lpcb != NULL);
+    tcp_accept(lpcb, on_accept);
+    accepted_n = 0;
+    static struct tcp_stream c;
+    ip_addr_t lo;
+    IP_ADDR4(&lo, 127, 0, 0, 1);
+    memset(&ev, 0, sizeof ev);
+    CHECK_EQ(tcp_stream_connect(&c, &lo, PORT, 5000, on_event, NULL), 0);
+    RUN_UNTIL((ev.events & TCP_STREAM_CONNECTED) && accepted_n == 1, 10000);
+    CHECK_EQ(accepted_n, 1);
+    tcp_stream_set_window(&accepted, SEGS * TCP_MSS);
+    CHECK_EQ(accepted.pcb->rcv_wnd, SEGS * TCP_MSS);
+    static uint8_t buf[SEGS * TCP_MSS];
+    memset(buf, 0x5a, sizeof buf);
+    CHECK_EQ(tcp_stream_send(&c, buf, sizeof buf), (long)sizeof buf);
+    tcp_stream_flush();
+    RUN_UNTIL(tcp_stream_pending(&accepted) == sizeof buf, 10000);
+    CHECK_EQ(tcp_stream_pending(&accepted), sizeof buf);
+    CHECK_EQ(accepted.pcb->rcv_wnd, 0);
+    /* 3 segments and 700 bytes read: the window offered beside the 5 segments still
+     * queued is 3 segments (not the whole limit again), the 700 bytes wait for the rest */
+    CHECK_EQ(tcp_stream_recv(&accepted, buf, 3 * TCP_MSS + ODD), 3 * TCP_MSS + ODD);
+    tcp_stream_flush();
+    CHECK_EQ(accepted.pcb->rcv_wnd, 3 * TCP_MSS);
+    CHECK_EQ(accepted.pcb->rcv_wnd + tcp_stream_pending(&accepted), SEGS * TCP_MSS - ODD);
+    /* the rest read: all of the window is back */
+    CHECK_EQ(tcp_stream_recv(&accepted, buf, sizeof buf), (long)(5 * TCP_MSS - ODD));
+    tcp_stream_flush();
+    CHECK_EQ(accepted.pcb->rcv_wnd, SEGS * TCP_MSS);
+    /* a window under one segment is never kept shut for rounding: 700 bytes of 1 segment */
+    CHECK_EQ(tcp_stream_send(&c, buf, SEGS * TCP_MSS), SEGS * TCP_MSS);
+    tcp_stream_flush();
+    RUN_UNTIL(tcp_stream_pending(&accepted) == SEGS * TCP_MSS, 10000);
+    CHECK_EQ(tcp_stream_recv(&accepted, buf, ODD), ODD);
+    tcp_stream_flush();
+    CHECK_EQ(accepted.pcb->rcv_wnd, ODD);
+    tcp_stream_close(&accepted);
+    tcp_stream_close(&c);
+    tcp_close(lpcb);
+    RUN_UNTIL(0, 1000);
+}
+
 CHECK_MAIN(
     { "bytes_come_back_exact_through_the_echo_service",
       bytes_come_back_exact_through_the_echo_service },
@@ -264,4 +318,5 @@ CHECK_MAIN(
       a_reader_that_stops_reading_stalls_the_sender },
     { "a_wan_send_buffer_holds_more_than_a_lan_one", a_wan_send_buffer_holds_more_than_a_lan_one },
     { "connecting_to_a_closed_port_is_refused", connecting_to_a_closed_port_is_refused },
-    { "window_goes_back_once_per_turn", window_goes_back_once_per_turn })
+    { "window_goes_back_once_per_turn", window_goes_back_once_per_turn },
+    { "window_goes_back_in_whole_segments", window_goes_back_in_whole_segments })

@@ -212,27 +212,39 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
+/* A listener on port (*listener, for the caller to close) and c connected to it; the server
+ * side is `accepted`. A failed check leaves *listener NULL. */
+static void connect_pair(struct tcp_stream *c, uint16_t port, struct tcp_pcb **listener)
+{
+    setup_once();
+    *listener = NULL;
+    struct tcp_pcb *lpcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    CHECK(lpcb != NULL);
+    CHECK_EQ(tcp_bind(lpcb, IP4_ADDR_ANY, port), ERR_OK);
+    lpcb = tcp_listen(lpcb);
+    CHECK(lpcb != NULL);
+    tcp_accept(lpcb, on_accept);
+    accepted_n = 0;
+    ip_addr_t lo;
+    IP_ADDR4(&lo, 127, 0, 0, 1);
+    memset(&ev, 0, sizeof ev);
+    CHECK_EQ(tcp_stream_connect(c, &lo, port, 5000, on_event, NULL), 0);
+    RUN_UNTIL((ev.events & TCP_STREAM_CONNECTED) && accepted_n == 1, 10000);
+    CHECK(ev.events & TCP_STREAM_CONNECTED);
+    CHECK_EQ(accepted_n, 1);
+    *listener = lpcb;
+}
+
 /* Reads of one turn give their window back in one update, at tcp_stream_flush: four reads
  * of 8 KiB each sent a bare ACK of their own (each over TCP_WND_UPDATE_THRESHOLD), and the
  * sender, its window opened a piece at a time, sent pieces (bench: a read() per 16 KiB). */
 static void window_goes_back_once_per_turn(void)
 {
-    setup_once();
     enum { PORT = 7999, CHUNK = 8192, CHUNKS = 4 };
-    struct tcp_pcb *lpcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    CHECK(lpcb != NULL);
-    CHECK_EQ(tcp_bind(lpcb, IP4_ADDR_ANY, PORT), ERR_OK);
-    lpcb = tcp_listen(lpcb);
-    CHECK(lpcb != NULL);
-    tcp_accept(lpcb, on_accept);
     static struct tcp_stream c;
-    ip_addr_t lo;
-    IP_ADDR4(&lo, 127, 0, 0, 1);
-    memset(&ev, 0, sizeof ev);
-    CHECK_EQ(tcp_stream_connect(&c, &lo, PORT, 5000, on_event, NULL), 0);
-    RUN_UNTIL((ev.events & TCP_STREAM_CONNECTED) && accepted_n == 1, 10000);
-    CHECK(ev.events & TCP_STREAM_CONNECTED);
-    CHECK_EQ(accepted_n, 1);
+    struct tcp_pcb *lpcb;
+    connect_pair(&c, PORT, &lpcb);
+    CHECK(lpcb != NULL);
     static uint8_t buf[CHUNK];
     memset(buf, 0x33, sizeof buf);
     for (int i = 0; i < CHUNKS; i++) {
@@ -263,22 +275,11 @@ static void window_goes_back_once_per_turn(void)
  * splices took more pbufs than their shares (bench, 100 streams down: frames shed). */
 static void window_goes_back_in_whole_segments(void)
 {
-    setup_once();
     enum { PORT = 7998, SEGS = 8, ODD = 700 };
-    struct tcp_pcb *lpcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    CHECK(lpcb != NULL);
-    CHECK_EQ(tcp_bind(lpcb, IP4_ADDR_ANY, PORT), ERR_OK);
-    lpcb = tcp_listen(lpcb);
-    CHECK(lpcb != NULL);
-    tcp_accept(lpcb, on_accept);
-    accepted_n = 0;
     static struct tcp_stream c;
-    ip_addr_t lo;
-    IP_ADDR4(&lo, 127, 0, 0, 1);
-    memset(&ev, 0, sizeof ev);
-    CHECK_EQ(tcp_stream_connect(&c, &lo, PORT, 5000, on_event, NULL), 0);
-    RUN_UNTIL((ev.events & TCP_STREAM_CONNECTED) && accepted_n == 1, 10000);
-    CHECK_EQ(accepted_n, 1);
+    struct tcp_pcb *lpcb;
+    connect_pair(&c, PORT, &lpcb);
+    CHECK(lpcb != NULL);
     tcp_stream_set_window(&accepted, SEGS * TCP_MSS);
     CHECK_EQ(accepted.pcb->rcv_wnd, SEGS * TCP_MSS);
     static uint8_t buf[SEGS * TCP_MSS];

@@ -3,7 +3,8 @@
 # application (--socks5-hostname), a fake gateway made of our own TLS + yamux + SOCKS5 code
 # (test_relay_gw), Python echo/source services and an HTTP server on 127.0.0.1.
 #
-#   relay_check_config  --check says "configuration OK" or names file, line and reason
+#   relay_check_config  --check says "configuration OK" or names file, line and reason;
+#                       in a cgroup with a memory limit, the limit is what the limits must fit
 #   curl through the relay fetches a file byte-exact; the per-stream log line is written
 #   wrong token and unknown location: the same refusal, nothing learned
 #   location configured but not connected: 0x03; unmapped target: 0x02; refused port: 0x05
@@ -82,6 +83,39 @@ check_bad 's/^cert .*/cert pki\/chain-ec.pem key pki\/leaf-rsa.key/' \
     "leaf-rsa.key: the key does not belong to the first certificate of the chain"
 t_log "relay --check: bad token, duplicate or unsafe location, spool, missing directive, typo," \
       "key not matching the chain: each named"
+
+# ---- --check in a cgroup with a memory limit (a container, systemd's MemoryMax=): the limit,
+# not the machine's memory, bounds what the limits may need (about 300 MiB here)
+cg=
+mnt=$(awk '$(NF-2) == "cgroup" && $NF ~ /(^|,)memory(,|$)/ { print $5; exit }' /proc/self/mountinfo)
+cgpath=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' /proc/self/cgroup)
+if [ -n "$mnt" ] && mkdir "$mnt$cgpath/relay-check-$$" 2> /dev/null; then
+    cg=$mnt$cgpath/relay-check-$$
+    limit_file=memory.limit_in_bytes
+else                                     # cgroup v2: a child with the memory controller
+    mnt=$(awk '$(NF-2) == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+    cgpath=$(awk -F: '$1 == "0" { print $3; exit }' /proc/self/cgroup)
+    if [ -n "$mnt" ] && grep -qw memory "$mnt$cgpath/cgroup.controllers" 2> /dev/null &&
+        { grep -qw memory "$mnt$cgpath/cgroup.subtree_control" ||
+          echo +memory > "$mnt$cgpath/cgroup.subtree_control"; } 2> /dev/null &&
+        mkdir "$mnt$cgpath/relay-check-$$" 2> /dev/null; then
+        cg=$mnt$cgpath/relay-check-$$
+        limit_file=memory.max
+    fi
+fi
+if [ -n "$cg" ]; then
+    in_cg() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+    echo $((128 << 20)) > "$cg/$limit_file"
+    out=$(in_cg "$RELAY" --check --config "$CONF" 2>&1) && { rmdir "$cg"; t_fail "--check under 128 MiB: $out"; }
+    echo "$out" | grep -qE "need about [0-9]+ MiB of memory .*its cgroup's memory limit allows 128 MiB" ||
+        { rmdir "$cg"; t_fail "--check under a 128 MiB cgroup said: $out"; }
+    echo $((64 << 30)) > "$cg/$limit_file"
+    out=$(in_cg "$RELAY" --check --config "$CONF" 2>&1) || { rmdir "$cg"; t_fail "--check under 64 GiB: $out"; }
+    rmdir "$cg"
+    t_log "relay --check in a cgroup: 128 MiB too little for the limits, named; 64 GiB OK"
+else
+    t_log "relay --check in a cgroup: not checked, no memory cgroup could be made here"
+fi
 
 # ---- peers ----
 t_spawn services $PY serve 7007 7008

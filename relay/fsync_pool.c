@@ -5,8 +5,10 @@
  * small mails of `make bench` were bound by it). The loop waits for the whole group, as it
  * waited for the serial fsyncs: nothing else is shared with the threads but the job.
  *
- * FSYNC_THREADS threads plus the caller; each thread's stack is FSYNC_STACK (untouched
- * pages cost nothing). Without threads (none could start) the caller does them all. */
+ * FSYNC_THREADS threads plus the caller, started at the first group of more than one file
+ * (a relay that stores nothing, or one message at a time, has none: about 5 KiB resident
+ * each); each thread's stack is FSYNC_STACK (untouched pages cost nothing). Without
+ * threads (none could start) the caller does them all. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +27,7 @@ static const int *job_fds;
 static int *job_errs;
 static size_t job_n, job_next, job_left;   /* under mu */
 static unsigned threads;
+static int started;
 
 /* Takes the job's next file while there is one; called and returns with mu held. */
 static void take_files(void)
@@ -54,8 +57,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* see relay.h */
-unsigned fsync_pool_start(void)
+static void pool_start(void)
 {
     sigset_t all, old;
     pthread_attr_t attr;
@@ -74,12 +76,15 @@ unsigned fsync_pool_start(void)
     }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return threads;
 }
 
 /* see relay.h */
 void fsync_many(const int *fds, int *errs, size_t n)
 {
+    if (n > 1 && !started) {
+        started = 1;
+        pool_start();
+    }
     pthread_mutex_lock(&mu);
     job_fds = fds;
     job_errs = errs;

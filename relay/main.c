@@ -300,7 +300,6 @@ static int serve(const char *config)
     signal(SIGHUP, on_signal);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     int threads = hspool_start(relay_cfg.lim.handshake_threads);
-    fsync_pool_start();
     if (threads < 0 || tunnel_init() != 0 || socks_init() != 0) {
         log_err("%s: cannot start: %s", __func__, threads < 0 ? "no handshake threads"
                 : "out of memory");

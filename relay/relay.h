@@ -353,11 +353,8 @@ void hspool_submit(struct tunnel *t);
 unsigned hspool_busy(void);
 
 /* ---- the group commit's fsyncs (fsync_pool.c) ---- */
-/* Starts the threads that fsync a group's files at once; returns how many started (0: the
- * loop fsyncs them one by one). */
-unsigned fsync_pool_start(void);
-/* fsync fds[0..n) at once; errs[i]: 0 or the errno of fds[i]'s fsync. Returns when all are
- * done. The loop's thread only. */
+/* fsync fds[0..n) at once (the threads start at the first call with n > 1); errs[i]: 0 or
+ * the errno of fds[i]'s fsync. Returns when all are done. The loop's thread only. */
 void fsync_many(const int *fds, int *errs, size_t n);
 
 /* ---- socket buffers (iobuf.c): struct tls_io_fd_buf (97 KiB) taken while a tunnel's

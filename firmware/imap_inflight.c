@@ -149,8 +149,10 @@ static void slot_free(struct slot *w)
 }
 
 /* see imap_inflight.h */
-void inflight_step(void (*take)(uint32_t uid, uint64_t length, const struct hello_answer *a))
+unsigned inflight_step(void (*take)(uint32_t uid, uint64_t length,
+                                    const struct hello_answer *a))
 {
+    unsigned gone = 0;
     for (unsigned i = 0; i < SLOTS; i++) {
         struct slot *w = &slots[i];
         if (!w->used) {
@@ -164,8 +166,10 @@ void inflight_step(void (*take)(uint32_t uid, uint64_t length, const struct hell
             log_warnx("imap: UID %u: the tunnel went down before the relay answered",
                       (unsigned)w->uid);
             slot_free(w);
+            gone++;
         }
     }
+    return gone;
 }
 
 /* see imap_inflight.h */

@@ -40,8 +40,10 @@ int inflight_park(const struct inflight_parked *p);
 /* The tunnel dropped st: 1 when a slot had it (its answer, if it came, still counts). */
 int inflight_gone(struct yamux_stream *st);
 /* Every turn: each slot's trailer and FIN out, its answer in; an answered one goes to
- * take(uid, length, answer), a gone one is logged; both are freed. */
-void inflight_step(void (*take)(uint32_t uid, uint64_t length, const struct hello_answer *a));
+ * take(uid, length, answer), a gone one is logged; both are freed. Returns how many were
+ * gone (their messages must be searched for again). */
+unsigned inflight_step(void (*take)(uint32_t uid, uint64_t length,
+                                    const struct hello_answer *a));
 /* 1 when a slot has waited for its answer longer than limit_ms. */
 int inflight_overdue(uint32_t now, uint32_t limit_ms);
 /* The session ends: every slot released, unanswered (the messages are fetched again). */

@@ -60,6 +60,9 @@ static struct {
     size_t rx_len, rx_off;
     uint32_t retry_at, backoff, since, next_poll;
     uint8_t idle_without_tunnel;     /* IDLE or PAUSE began with no tunnel up */
+    uint8_t missed;                  /* a delivery lost its tunnel unanswered since the last
+                                        SEARCH: search again before IDLE (it would not hear
+                                        of that message again: test_relay_ha saw one wait) */
     /* the batch: UIDs from the last search, the ones the relay confirmed */
     unsigned cur;
     uint32_t delivered[IMAP_BATCH_MAX];
@@ -335,10 +338,11 @@ static void next_cycle(int due)
 {
     uint32_t poll = cfg()->imap.poll ? cfg()->imap.poll : IMAP_POLL_DEFAULT_S;
     int tunnel = tunnel_up_count() > 0;
-    if (due || (tunnel && sv.ic.news)) {
+    if (due || (tunnel && (sv.ic.news || sv.missed))) {
         sv.last_poll = board_now_ms();
     }
-    if (tunnel && (due || sv.ic.news)) {
+    if (tunnel && (due || sv.ic.news || sv.missed)) {
+        sv.missed = 0;
         command_sent(IM_SEARCH, imap_client_search(&sv.ic));
         return;
     }
@@ -488,7 +492,9 @@ static int park(void)
  * waits for the batch's end, IM_DRAIN). */
 static void waiting_step(void)
 {
-    inflight_step(answer_take);
+    if (inflight_step(answer_take) > 0) {
+        sv.missed = 1;
+    }
     if (sv.state == IM_DRAIN && inflight_waiting() == 0) {
         dispose_or_rest();
     }
@@ -924,6 +930,7 @@ static int session_step(void)
     if (sv.state == IM_ANSWER && sv.dl == DL_GONE) {
         log_warnx("imap: UID %u: the tunnel went down before the relay answered",
                   (unsigned)sv.d.uid);
+        sv.missed = 1;
         stream_drop();
         next_message();
     }

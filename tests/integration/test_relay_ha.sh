@@ -162,11 +162,28 @@ GWA_PID=$!
 T_PIDS+=($GWA_PID)
 t_spawn gwb "$GW" --flash "$T_TMP/gwb.img" --net tap:gwtap1
 GWB_PID=${T_PIDS[-1]}
-for g in gwa gwb; do
-    for port in 7443 7444 7445; do
-        t_wait_log "$g" "tunnel: relay relay.example.test:$port up" 20
+# Bring back every relay that died (ours, or lmtp_window.py's: the store mode's receivers
+# deliver from their first tunnel on, so a relay may meet its kill window before the other
+# gateway has reached it).
+keep_relays() {
+    local r
+    for r in 1 2 3; do
+        if ! kill -0 "${RPID[r]}" 2> /dev/null; then
+            sleep "0.$((2 + RANDOM % 4))"
+            relay_start "$r"
+        fi
     done
+}
+for ((i = 0, all = 0; i < 200 && !all; i++)); do
+    all=1
+    for g in gwa gwb; do
+        for port in 7443 7444 7445; do
+            grep -q "tunnel: relay relay.example.test:$port up" "$T_TMP/$g.log" || all=0
+        done
+    done
+    ((all)) || { keep_relays; sleep 0.1; }
 done
+((all)) || t_fail "not every gateway had a tunnel to every relay within 20 s"
 for r in 1 2 3; do
     t_wait_log "relay-$r" 'tunnel up: location=loc1' 5
     t_wait_log "relay-$r" 'tunnel up: location=loc2' 5
@@ -224,15 +241,6 @@ EOC
     # Kill a relay (the next one at random) each time 25 more mails have left the source
     # server; bring back every relay that died (ours or lmtp_window.py's); restart the store
     # once half of them are through.
-    keep_relays() {
-        local r
-        for r in 1 2 3; do
-            if ! kill -0 "${RPID[r]}" 2> /dev/null; then
-                sleep "0.$((2 + RANDOM % 4))"
-                relay_start "$r"
-            fi
-        done
-    }
     kills=0 restarted=0 t0=$SECONDS
     while :; do
         left=$(( $(dv_count INBOX) + $(dv_count Archive) ))

@@ -88,7 +88,15 @@ def machine():
                 mem = "%.1f GiB" % (int(line.split()[1]) / 1048576)
     except OSError:
         pass
-    return model, os.cpu_count(), platform.release(), mem
+    kernel = platform.release()
+    try:
+        # Every TCP path here runs on it (the namespace inherits it): BBR and CUBIC rank the
+        # paths differently on this machine (bench/README.md, issue 21's round 4).
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            kernel += ", TCP congestion control %s" % f.read().strip()
+    except OSError:
+        pass
+    return model, os.cpu_count(), kernel, mem
 
 
 def num(s):

@@ -14,11 +14,13 @@
 /* Bytes moved from an internal host to a stream per step: one yamux frame at most. */
 #define SPLICE_SCRATCH YAMUX_FRAME_MAX
 /* What internal hosts may have in flight towards us, all splices together: what the pbuf
- * pool holds beyond the board's reserve and a margin for the tunnel's own window. Each open
- * plain splice offers its share as receive window (at least two segments, at most TCP_WND),
+ * pool holds beyond the board's reserve and a margin for the tunnels' own windows (64
+ * segments, and what they offer past a LAN window). Each open plain splice offers its share
+ * as receive window (at least two segments, at most GW_TCP_WND_LAN),
  * so a hundred busy downloads do not pin the pool (the reserve alone would keep the tunnel
  * alive, but their senders would back off for minutes). */
-#define SPLICE_RX_BUDGET ((PBUF_POOL_SIZE - BOARD_RX_RESERVE - 64) * TCP_MSS)
+#define SPLICE_RX_BUDGET \
+    ((PBUF_POOL_SIZE - BOARD_RX_RESERVE - 64 - (TCP_WND - GW_TCP_WND_LAN) / TCP_MSS) * TCP_MSS)
 #define SPLICE_WINDOW_MIN (2 * TCP_MSS)
 
 enum splice_state {
@@ -483,7 +485,9 @@ uint32_t splice_window_for(unsigned open)
      * the pool 20 % over the budget, frames shed and their streams in retransmission
      * backoff). */
     share -= share % TCP_MSS;
-    return share < SPLICE_WINDOW_MIN ? SPLICE_WINDOW_MIN : share > TCP_WND ? TCP_WND : share;
+    return share < SPLICE_WINDOW_MIN ? SPLICE_WINDOW_MIN
+           : share > GW_TCP_WND_LAN  ? GW_TCP_WND_LAN
+                                     : share;
 }
 
 /* see splice.h */

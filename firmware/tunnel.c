@@ -23,6 +23,11 @@
 #define LINK_OUT_CAP (64u * 1024u)       /* yamux output queue: 64 KiB */
 #define LINK_READ_CHUNK 4096             /* TLS plaintext handed to yamux per step */
 #define LINK_SND_BUF GW_TCP_SND_BUF_WAN  /* TCP send buffer: a WAN's round trip (lwipopts.h) */
+/* TCP receive window: the relays' tunnels share TCP_WND (lwipopts.h; the pbuf pool holds it
+ * beside the splices' share), whole segments each: 256,960 B for one relay, 64,240 for 4. */
+#define LINK_RCV_WND(nrelays) (TCP_WND / TCP_MSS / (nrelays) * TCP_MSS)
+_Static_assert(LINK_RCV_WND(CONFIG_RELAYS_MAX) >= GW_TCP_WND_LAN,
+               "each relay's tunnel gets at least the window of a LAN connection");
 #define LINK_MEM YAMUX_MEM_SIZE(LINK_STREAMS, LINK_RX_POOL, LINK_OUT_CAP)
 #define OWNED_MAX 16                     /* gateway-opened streams at once (deliveries) */
 #define HELLO_WAIT_MS 10000              /* the relay answers hello within this */
@@ -241,6 +246,7 @@ static void link_hello(struct link *l)
     l->hello_len = (size_t)n;
     l->hello_off = 0;
     tcp_stream_set_sndbuf(&l->tls.conn.tcp, LINK_SND_BUF);
+    tcp_stream_set_window(&l->tls.conn.tcp, LINK_RCV_WND(started.nrelays ? started.nrelays : 1));
     l->state = LINK_HELLO;
     l->since_ms = board_now_ms();
 }

@@ -23,11 +23,17 @@ _Static_assert(MEMP_NUM_TCP_SEG >= 512 + GW_TCP_SND_BUF_WAN / TCP_MSS + 1,
                "the segment pool cannot hold the tunnel's send buffer beside the others'");
 /* The window is advertised scaled: it must fit 16 bits after the shift. */
 _Static_assert(TCP_WND <= (0xffffu << TCP_RCV_SCALE), "TCP_WND does not fit the scaled window");
-_Static_assert(TCP_WND <= TCP_SND_BUF * 2, "the receive window is sized like the send buffer");
+/* TCP_WND is the tunnels' window (all of them together), every other connection's the LAN
+ * one: whole segments both, and the tunnels' no smaller. */
+_Static_assert(TCP_WND % TCP_MSS == 0 && GW_TCP_WND_LAN % TCP_MSS == 0,
+               "receive windows are whole segments (splice_window_for counts pbufs so)");
+_Static_assert(GW_TCP_WND_LAN <= TCP_WND, "the tunnels' window is the largest");
+_Static_assert(GW_TCP_WND_LAN <= 0xffff, "a peer without window scaling gets the LAN window");
 /* Receive pbufs: the board's reserve for urgent frames (ARP, the tunnel), one merged 64 KiB
- * frame on a TAP with offloads (44 pbufs), and two full receive windows beside them. */
-_Static_assert(PBUF_POOL_SIZE >= BOARD_RX_RESERVE + 44 + 2 * (TCP_WND / TCP_MSS),
-               "the pbuf pool cannot hold the reserve, a merged frame and two windows");
+ * frame on a TAP with offloads (44 pbufs), the tunnels' windows and two LAN windows beside. */
+_Static_assert(PBUF_POOL_SIZE >= BOARD_RX_RESERVE + 44 + TCP_WND / TCP_MSS
+                                     + 2 * (GW_TCP_WND_LAN / TCP_MSS),
+               "the pbuf pool cannot hold the reserve, a merged frame and the windows");
 /* One connection's out-of-order queue may pin TCP_OOSEQ_MAX_PBUFS: far below the reserve. */
 _Static_assert(TCP_OOSEQ_MAX_PBUFS < BOARD_RX_RESERVE, "out-of-order data could eat the reserve");
 /* Connections: every splice's internal connection, the tunnels (4), the TLS endpoints and

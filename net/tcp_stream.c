@@ -32,6 +32,7 @@ static void stream_detach(struct tcp_stream *s)
     if (s->rxq != NULL) {
         pbuf_free(s->rxq);
         s->rxq = NULL;
+        s->rxq_len = 0;
     }
     sys_untimeout(on_connect_timeout, s);
     connected_cancel(s);
@@ -78,10 +79,15 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     (void)err;
     if (p == NULL) {
         s->peer_fin = 1;
-    } else if (s->rxq == NULL) {
-        s->rxq = p;
     } else {
-        pbuf_cat(s->rxq, p); /* bounded: unread data is never acknowledged */
+        /* Bounded: unread data is never acknowledged. Past 64 KiB queued (the tunnel's
+         * window) the head's tot_len wraps: rxq_len counts, reads walk each pbuf's len. */
+        s->rxq_len += p->tot_len;
+        if (s->rxq == NULL) {
+            s->rxq = p;
+        } else {
+            pbuf_cat(s->rxq, p);
+        }
     }
     return notify(s, TCP_STREAM_READABLE);
 }
@@ -112,9 +118,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     (void)err; /* lwIP always passes ERR_OK here; failures arrive through on_err */
     s->connected = 1;
     sys_untimeout(on_connect_timeout, s);
-    if (s->window) {
-        tcp_stream_set_window(s, s->window);
-    }
+    tcp_stream_set_window(s, s->window);   /* the SYN-ACK opened lwIP's whole TCP_WND */
     /* The owner hears of it on the loop's next turn, after lwIP sent the handshake's
      * bare ACK: a first write from here would ride on that ACK, and passt (Debian 12's,
      * and today's) drops data carried by the handshake's ACK, which cost every TLS client
@@ -154,6 +158,7 @@ static void attach(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb cb, 
     tcp_err(pcb, on_err);
     /* Interactive protocols and TLS flights: send what we have now, not after an ACK. */
     tcp_nagle_disable(pcb);
+    s->window = GW_TCP_WND_LAN;      /* applied once connected: lwIP starts every pcb at TCP_WND */
 }
 
 /* see tcp_stream.h */
@@ -225,16 +230,21 @@ static void window_release(struct tcp_stream *s)
 void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes)
 {
     struct tcp_pcb *pcb = s->pcb;
-    s->window = bytes;
+    s->window = bytes == 0 ? GW_TCP_WND_LAN : bytes > TCP_WND ? TCP_WND : bytes;
     if (pcb == NULL || !s->connected) {
         return;                      /* applied once connected: the SYN-ACK resets it */
     }
-    if (bytes && pcb->rcv_wnd > bytes && pcb->rcv_wnd == pcb->rcv_ann_wnd && s->withheld == 0
-        && s->rxq == NULL && pcb->ooseq == NULL && pcb->rcv_wnd == TCP_WND) {
+    if (pcb->rcv_wnd > s->window && pcb->rcv_wnd == pcb->rcv_ann_wnd && s->bytes_in == 0
+        && s->rxq == NULL && pcb->ooseq == NULL && pcb->rcv_wnd + s->withheld == TCP_WND_MAX(pcb)) {
         /* nothing received yet: the offer can shrink before the peer sends (not with data
-         * queued out of order against the larger window: lwIP would assert on it later) */
-        s->withheld = pcb->rcv_wnd - bytes;
-        pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)bytes;
+         * queued out of order against the larger window: lwIP would assert on it later).
+         * Its right edge too: a listener's SYN-ACK recorded lwIP's whole TCP_WND there (the
+         * header said 64 KiB), and lwIP never announces an edge short of the one recorded,
+         * so a peer kept sending past our window, each segment trimmed and answered: two
+         * lwIP ends traded them without end (test_tcp_stream hung). */
+        s->withheld += pcb->rcv_wnd - s->window;
+        pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)s->window;
+        pcb->rcv_ann_right_edge = pcb->rcv_nxt + s->window;
         return;
     }
     window_release(s);
@@ -275,6 +285,7 @@ void tcp_stream_accept(struct tcp_stream *s, struct tcp_pcb *pcb, tcp_stream_cb 
 {
     attach(s, pcb, cb, arg);
     s->connected = 1;
+    tcp_stream_set_window(s, s->window);   /* the handshake opened lwIP's whole TCP_WND */
 }
 
 /* see tcp_stream.h */
@@ -289,12 +300,13 @@ long tcp_stream_recv(struct tcp_stream *s, uint8_t *buf, size_t len)
         }
         return s->pcb == NULL ? TCP_STREAM_ERROR : 0;
     }
-    size_t n = s->rxq->tot_len < len ? s->rxq->tot_len : len;
+    size_t n = s->rxq_len < len ? s->rxq_len : len;
     if (n > 0xffff) {
         n = 0xffff;
     }
     pbuf_copy_partial(s->rxq, buf, (u16_t)n, 0);
     s->rxq = pbuf_free_header(s->rxq, (u16_t)n);
+    s->rxq_len -= (uint32_t)n;
     s->bytes_in += n;
     if (s->pcb != NULL) {
         s->withheld += (uint32_t)n;   /* only now may the peer send more, as far as the */
@@ -314,7 +326,7 @@ long tcp_stream_recv(struct tcp_stream *s, uint8_t *buf, size_t len)
 /* see tcp_stream.h */
 size_t tcp_stream_pending(const struct tcp_stream *s)
 {
-    return s->rxq ? s->rxq->tot_len : 0;
+    return s->rxq_len;
 }
 
 /* see tcp_stream.h */
@@ -466,6 +478,7 @@ void tcp_stream_move(struct tcp_stream *dst, struct tcp_stream *src, tcp_stream_
     }
     src->pcb = NULL;
     src->rxq = NULL;
+    src->rxq_len = 0;
     src->cb = NULL;
 }
 

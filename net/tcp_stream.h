@@ -49,6 +49,7 @@ typedef void (*tcp_stream_cb)(struct tcp_stream *s, unsigned events, void *arg);
 struct tcp_stream {
     struct tcp_pcb *pcb;
     struct pbuf *rxq;          /* received, not yet read (at most one receive window) */
+    uint32_t rxq_len;          /* its bytes: the chain's 16-bit tot_len wraps past 64 KiB */
     tcp_stream_cb cb;
     void *arg;
     uint8_t connected;
@@ -57,7 +58,7 @@ struct tcp_stream {
     uint8_t in_callback;       /* inside an lwIP callback: defer the pcb's freeing */
     uint8_t aborted_in_cb;     /* aborted from within a callback: return ERR_ABRT */
     uint8_t fail;              /* enum tcp_stream_fail */
-    uint32_t window;           /* tcp_stream_set_window(): receive window offered; 0 full */
+    uint32_t window;           /* receive window offered (tcp_stream_set_window); 0: all */
     uint32_t withheld;         /* read but not yet given back to the window (tcp_recved) */
     uint32_t sndbuf;           /* tcp_stream_set_sndbuf(): send buffer; 0: TCP_SND_BUF */
     uint64_t bytes_in, bytes_out;
@@ -67,10 +68,11 @@ struct tcp_stream {
  * TCP_FAIL_TIMEOUT unless established within timeout_ms. Returns 0 or an error. */
 int tcp_stream_connect(struct tcp_stream *s, const ip_addr_t *addr, uint16_t port,
                        uint32_t timeout_ms, tcp_stream_cb cb, void *arg);
-/* Offer the peer at most bytes of receive window (0: TCP_WND, the default), from now on:
- * data read is given back to the window only up to that. Many connections that share the
- * pbuf pool each get a share of it this way. Window held back is returned before a close,
- * and when the limit grows again. */
+/* Offer the peer at most bytes of receive window from now on (0: GW_TCP_WND_LAN, what every
+ * connection offers from the start; at most TCP_WND, net/port/lwipopts.h): data read is
+ * given back to the window only up to that. Many connections that share the pbuf pool each
+ * get a share of it this way, and the tunnel's WAN leg more than a LAN's. Window held back
+ * is returned before a close, and when the limit grows again. */
 void tcp_stream_set_window(struct tcp_stream *s, uint32_t bytes);
 /* Raise this connection's send buffer to bytes (TCP_SND_BUF up to GW_TCP_SND_BUF_WAN,
  * net/port/lwipopts.h; it never shrinks): a connection over a WAN carries at most its send

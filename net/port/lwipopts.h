@@ -43,8 +43,9 @@
  * (firmware/splice.c); at least two full windows fit besides the reserve
  * (net/lwip_checks.c holds these relations). 512 left a hundred downloads 4 segments of
  * window each: 0.04-0.5 Gbit/s in `make bench`, 1.3 with 1024 (9 segments each); the
- * gateway's peak RSS under them 3.2 -> 3.9 MiB. */
-#define PBUF_POOL_SIZE           1024
+ * gateway's peak RSS under them 3.2 -> 3.9 MiB. The tunnels' windows past the LAN one
+ * (TCP_WND - GW_TCP_WND_LAN: 132 segments) came on top, so the splices' share stayed. */
+#define PBUF_POOL_SIZE           (1024 + (TCP_WND - GW_TCP_WND_LAN) / TCP_MSS)
 #define PBUF_POOL_BUFSIZE        LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 #define MEMP_NUM_PBUF            64  /* pbufs referencing ROM/static data, 32 B each */
 
@@ -79,9 +80,14 @@
 #define LWIP_TCP                 1
 #define TCP_MSS                  1460  /* full Ethernet frames; lwIP's 536 wastes 60 % */
 /* Receive window 44 MSS = 64,240 B (just under the unscaled 64 KiB), send buffer the same:
- * one connection can fill a LAN link. Two full receive windows fit the pbuf pool beside the
- * board's reserve. */
-#define TCP_WND                  (44 * TCP_MSS)
+ * one connection can fill a LAN link. Every connection offers GW_TCP_WND_LAN
+ * (net/tcp_stream.c sets it as it adopts the pcb); TCP_WND, lwIP's window at birth, is
+ * only the most one may offer: the tunnels' (firmware/tunnel.c), 176 MSS = 256,960 B shared
+ * by the relays' tunnels. A lone tunnel's sender waited on 64 KiB about a third of its busy
+ * time in `make bench` (1 stream up); with 256 KiB, never, and the gateway made a fifth fewer
+ * system calls per MB. The pbuf pool holds the difference (PBUF_POOL_SIZE). */
+#define GW_TCP_WND_LAN           (44 * TCP_MSS)
+#define TCP_WND                  (176 * TCP_MSS)
 #define TCP_SND_BUF              (44 * TCP_MSS)
 /* The tunnel's connection crosses a WAN of tens of ms, and a TCP connection carries at most
  * its send buffer per round trip: 64 KiB is 1.3 MB/s at 50 ms. Its send buffer is raised to

@@ -223,7 +223,7 @@ static void data_on_the_handshake_ack_past_the_window_is_dropped(void)
     our_isn = 0;
     peer_sends(PEER_ISN, 0, 0x02, 0);                        /* SYN */
     CHECK(our_isn != 0);
-    uint32_t wnd = TCP_WND;
+    uint32_t wnd = TCPWND16(TCP_WND);                        /* the SYN offered no scaling */
     peer_sends(PEER_ISN + 1 + wnd - 500, our_isn + 1, 0x10, 1500);
     CHECK(accepted == NULL);                                  /* dropped: still SYN_RCVD */
     size_t before = received;

@@ -203,6 +203,10 @@ static void load_identity(void)
 
 /* ---- the tunnel ---- */
 
+/* Why the last dial failed, for its log line (a bench run once failed to dial a relay that
+ * had just said it listens, and the log could not say how). */
+static char dial_why[320];
+
 static int dial(void)
 {
     struct sockaddr_in a = { .sin_family = AF_INET };
@@ -212,7 +216,9 @@ static int dial(void)
     a.sin_port = htons((uint16_t)atoi(colon + 1));
     inet_pton(AF_INET, host, &a.sin_addr);
     fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        snprintf(dial_why, sizeof dial_why, "%s %s: %s", fd < 0 ? "socket" : "connect",
+                 relay_addr, strerror(errno));
         close(fd);
         fd = -1;
         return -1;
@@ -227,6 +233,7 @@ static int dial(void)
     };
     static const struct tls_io io = { tls_io_fd_send, tls_io_fd_recv, &fd };
     if (tls_client_start(&ts, &cfg, &io) != 0) {
+        snprintf(dial_why, sizeof dial_why, "TLS client cannot start");
         return -1;
     }
     uint64_t end = now_ms() + 10000;
@@ -238,6 +245,7 @@ static int dial(void)
     }
     if (ts.engine.state != TLS_ST_OPEN) {
         printf("tunnel failed: %s\n", ts.engine.verdict);
+        snprintf(dial_why, sizeof dial_why, "TLS handshake: %s", ts.engine.verdict);
         return -1;
     }
     struct yamux_config yc = {
@@ -813,7 +821,7 @@ int main(int argc, char **argv)
             backoff = 100;
             serve();
         } else {
-            printf("dial failed\n");
+            printf("dial failed: %s\n", dial_why);
             if (fd >= 0) {
                 close(fd);
                 fd = -1;

@@ -11,7 +11,6 @@
  * threads (none could start) the caller does them all. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -59,23 +58,15 @@ static void *thread_main(void *arg)
 
 static void pool_start(void)
 {
-    sigset_t all, old;
-    pthread_attr_t attr;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals are the loop's */
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, FSYNC_STACK);
     for (; threads < FSYNC_THREADS; threads++) {
         pthread_t th;
-        if (pthread_create(&th, &attr, thread_main, NULL) != 0) {
+        if (relay_thread_start(&th, thread_main, NULL, FSYNC_STACK) != 0) {
             log_warnx("spool: %u fsync threads of %u started: the group commit's files are "
                       "fsynced by fewer at once", threads, FSYNC_THREADS);
             break;
         }
         pthread_detach(th);
     }
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* see relay.h */

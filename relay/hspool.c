@@ -19,7 +19,6 @@
  * results.md measures it). */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -234,15 +233,8 @@ int hspool_start(unsigned n)
     if (relay_ev_add(&done_ev, fd, EPOLLIN) != 0) {
         return -1;
     }
-    /* The threads take no signals: SIGTERM and SIGHUP are the loop's. */
-    sigset_t all, old;
-    pthread_attr_t attr;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
     /* musl's default stack is 128 KiB; BearSSL's RSA and chain checks use a few KiB of it,
      * and a thread's untouched stack costs nothing. */
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 512u * 1024);
     for (unsigned i = 0; i < n; i++) {
         struct worker *w = &workers[i];
         struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
@@ -250,14 +242,11 @@ int hspool_start(unsigned n)
         w->ep = epoll_create1(EPOLL_CLOEXEC);
         w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (w->ep < 0 || w->wake < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &e) != 0
-            || pthread_create(&w->th, &attr, worker_main, w) != 0) {
+            || relay_thread_start(&w->th, worker_main, w, 512u * 1024) != 0) {
             log_err("%s: cannot start handshake thread %u: %s", __func__, i, strerror(errno));
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
             return -1;
         }
         nworkers++;
     }
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return (int)nworkers;
 }

@@ -77,6 +77,21 @@ uint64_t relay_now_ms(void)
 }
 
 /* see relay.h */
+int relay_thread_start(pthread_t *th, void *(*fn)(void *), void *arg, size_t stack)
+{
+    sigset_t all, old;
+    pthread_attr_t attr;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);       /* the thread inherits the mask */
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack);
+    int err = pthread_create(th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+/* see relay.h */
 int relay_ev_add(struct relay_ev *ev, int fd, uint32_t mask)
 {
     struct epoll_event e = { .events = mask, .data.ptr = ev };

@@ -26,6 +26,7 @@
 #define GW_RELAY_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -84,6 +85,10 @@ void relay_ev_forget(struct relay_ev *ev);
 void relay_ev_del(struct relay_ev *ev);
 /* Free p (with fn) at the end of this loop turn. */
 void relay_defer_free(void *p, void (*fn)(void *));
+/* Start a helper thread (the handshake and fsync pools) with a stack of stack bytes
+ * (untouched pages cost nothing) and every signal blocked: SIGTERM and SIGHUP are the
+ * loop's. 0, or pthread_create's error. */
+int relay_thread_start(pthread_t *th, void *(*fn)(void *), void *arg, size_t stack);
 
 /* ---- limits ---- */
 struct relay_limits {

@@ -105,12 +105,13 @@ else                                     # cgroup v2: a child with the memory co
 fi
 if [ -n "$cg" ]; then
     in_cg() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+    cg_fail() { rmdir "$cg"; t_fail "$@"; }      # the cgroup goes with the test
     echo $((128 << 20)) > "$cg/$limit_file"
-    out=$(in_cg "$RELAY" --check --config "$CONF" 2>&1) && { rmdir "$cg"; t_fail "--check under 128 MiB: $out"; }
+    out=$(in_cg "$RELAY" --check --config "$CONF" 2>&1) && cg_fail "--check under 128 MiB: $out"
     echo "$out" | grep -qE "need about [0-9]+ MiB of memory .*its cgroup's memory limit allows 128 MiB" ||
-        { rmdir "$cg"; t_fail "--check under a 128 MiB cgroup said: $out"; }
+        cg_fail "--check under a 128 MiB cgroup said: $out"
     echo $((64 << 30)) > "$cg/$limit_file"
-    out=$(in_cg "$RELAY" --check --config "$CONF" 2>&1) || { rmdir "$cg"; t_fail "--check under 64 GiB: $out"; }
+    out=$(in_cg "$RELAY" --check --config "$CONF" 2>&1) || cg_fail "--check under 64 GiB: $out"
     rmdir "$cg"
     t_log "relay --check in a cgroup: 128 MiB too little for the limits, named; 64 GiB OK"
 else

@@ -13,8 +13,10 @@
 # section are measured that many times; results.md gives each figure's median and range),
 # BENCH_OUT (results file, default bench/results.md), BENCH_SCALE_INTO=1 (make bench-scale:
 # write only section 7 into the existing results file, the other sections stay), BENCH_PROFILE=1 (perf profile of the
-# gateway during each iperf3 run: build/x86_64/bench-logs/perf-gateway-*.txt), BENCH_GATEWAY and
-# BENCH_RELAY (other images of the gateway and the relay: A/B of one change), BENCH_MAIL_ROWS
+# gateway during each iperf3 run: build/x86_64/bench-logs/perf-gateway-*.txt; =all: of every
+# process, idle included, by process and symbol: perf-PATH-*.txt), BENCH_GATEWAY and
+# BENCH_RELAY (other images of the gateway and the relay: A/B of one change), BENCH_CASES (the
+# iperf3 runs per path, comma-separated; default "1 up,1 down,100 up,100 down"), BENCH_MAIL_ROWS
 # (the gateway's mail rows: tls imaps wan).
 #
 # Paths (each gets the same iperf3 server on 127.0.0.1:5201 and echo server on :7007):
@@ -220,7 +222,9 @@ measure() {
     done
     [ "$iport" = - ] && return 0
     local case args
-    for case in "1 up" "1 down" "100 up" "100 down"; do
+    local cases=("1 up" "1 down" "100 up" "100 down")
+    [ -n "${BENCH_CASES:-}" ] && IFS=, read -r -a cases <<< "$BENCH_CASES"
+    for case in "${cases[@]}"; do
         set -- $case
         args=(-c 127.0.0.1 -p "$iport" -t "$SECS" -O 1 -J -P "$1")
         [ "$2" = down ] && args+=(-R)
@@ -233,16 +237,21 @@ measure() {
         done
         b_log "$path: iperf3 -P $1 $2"
         local prof=
-        if [ -n "${BENCH_PROFILE:-}" ] && [ -n "${PROFILE_PID:-}" ] && command -v perf > /dev/null; then
+        local scope=(-p "${PROFILE_PID:-}") sort=symbol
+        if [ "${BENCH_PROFILE:-}" = all ]; then
+            scope=(-a) sort=comm,symbol   # every process, the idle time included
+        fi
+        if [ -n "${BENCH_PROFILE:-}" ] && [ "${scope[0]}${scope[1]:-}" != -p ] &&
+            command -v perf > /dev/null; then
             prof=$T_TMP/perf-$path-$1-$2
-            perf record -q -F 499 -g -p "$PROFILE_PID" -o "$prof.data" -- sleep $((SECS + 1)) \
+            perf record -q -F 499 -g "${scope[@]}" -o "$prof.data" -- sleep $((SECS + 1)) \
                 > /dev/null 2>&1 &
         fi
         timeout $((SECS + 40)) iperf3 "${args[@]}" > "$T_TMP/iperf-$path-$1-$2.json" 2>&1 || true
         if [ -n "$prof" ]; then
             wait $! 2> /dev/null || true
-            perf report -q -i "$prof.data" --stdio --no-children --sort symbol -g none \
-                2> /dev/null | head -n 40 > "$prof.txt" || true
+            perf report -q -i "$prof.data" --stdio --no-children --sort "$sort" -g none \
+                2> /dev/null | head -n 60 > "$prof.txt" || true
         fi
         out=$(python3 -c '
 import json, sys

@@ -179,13 +179,40 @@ static struct yamux_stream *find(struct yamux_session *s, uint32_t id)
     return NULL;
 }
 
+_Static_assert(sizeof(void *) != 8 || sizeof(struct yamux_stream) == 80,
+               "yamux.h promises 80 bytes a slot on 64-bit (the ready link fills padding)");
+
+/* Gives st events for yamux_poll and queues it once (a queued slot stays queued while it is
+ * freed and reused: yamux_poll skips what no longer has news). */
+static void notify(struct yamux_stream *st, unsigned ev)
+{
+    struct yamux_session *s = st->sess;
+    st->events |= (uint8_t)ev;
+    if (st->queued) {
+        return;
+    }
+    uint32_t i = (uint32_t)(st - s->streams);
+    st->queued = 1;
+    st->ready_next = YAMUX_NONE;
+    if (s->ready_head == YAMUX_NONE) {
+        s->ready_head = i;
+    } else {
+        s->streams[s->ready_tail].ready_next = i;
+    }
+    s->ready_tail = i;
+}
+
 static struct yamux_stream *slot_new(struct yamux_session *s, uint32_t id,
                                      enum yamux_stream_state state, enum yamux_holder holder)
 {
     for (unsigned i = 0; i < s->cfg.max_streams; i++) {
         struct yamux_stream *st = &s->streams[i];
         if (st->state == YAMUX_S_IDLE) {
+            uint8_t queued = st->queued;
+            uint32_t ready_next = st->ready_next;
             memset(st, 0, sizeof *st);
+            st->queued = queued;             /* still linked on the ready queue */
+            st->ready_next = ready_next;
             st->id = id;
             st->state = state;
             st->holder = holder;
@@ -227,7 +254,7 @@ static void stream_abort(struct yamux_session *s, struct yamux_stream *st, int s
     st->owed = send_rst ? YAMUX_F_RST : 0;
     st->reset_here = (uint8_t)(send_rst != 0);
     s->ctl_dirty |= send_rst;
-    st->events |= YAMUX_EV_READ | YAMUX_EV_WRITE;
+    notify(st, YAMUX_EV_READ | YAMUX_EV_WRITE);
     maybe_free(s, st);
 }
 
@@ -294,7 +321,7 @@ static void wake_writers(struct yamux_session *s)
         struct yamux_stream *st = &s->streams[i];
         if (st->want_write && st->tx_credit > 0) {
             st->want_write = 0;
-            st->events |= YAMUX_EV_WRITE;
+            notify(st, YAMUX_EV_WRITE);
         }                   /* a stream out of window is woken by its WindowUpdate instead */
     }
 }
@@ -397,6 +424,7 @@ int yamux_init(struct yamux_session *s, const struct yamux_config *cfg, void *me
     m += ALIGN8(s->nchunks * sizeof(struct yamux_chunk));
     s->out = m;
     memset(s->streams, 0, cfg->max_streams * sizeof(struct yamux_stream));
+    s->ready_head = s->ready_tail = YAMUX_NONE;
     s->free_chunk = YAMUX_NONE;
     s->fresh_chunk = 0;
     s->chunks_free = s->nchunks;
@@ -447,7 +475,7 @@ static void end_flags(struct yamux_session *s, struct yamux_stream *st, unsigned
         default:
             break;           /* a repeated FIN changes nothing */
         }
-        st->events |= YAMUX_EV_READ;
+        notify(st, YAMUX_EV_READ);
     }
 }
 
@@ -518,7 +546,7 @@ static long on_stream_frame(struct yamux_session *s, const struct yamux_hdr *h)
             st->tx_credit += h->length;
             if (h->length && st->want_write) {
                 st->want_write = 0;
-                st->events |= YAMUX_EV_WRITE;
+                notify(st, YAMUX_EV_WRITE);
             }
         }
         end_flags(s, st, h->flags);
@@ -610,7 +638,7 @@ static size_t on_payload(struct yamux_session *s, const uint8_t *p, size_t n)
         return k;
     }
     if (k > 0) {
-        st->events |= YAMUX_EV_READ;
+        notify(st, YAMUX_EV_READ);
     }
     if (s->in_left == 0) {
         s->in_state = YAMUX_IN_HDR;
@@ -812,7 +840,7 @@ struct yamux_stream *yamux_accept(struct yamux_session *s)
     }
     best->owed |= YAMUX_F_ACK | (best->rx_unacked ? OWE_WND : 0);
     s->ctl_dirty = 1;
-    best->events |= YAMUX_EV_READ | YAMUX_EV_WRITE;
+    notify(best, YAMUX_EV_READ | YAMUX_EV_WRITE);
     s->stats.streams_accepted++;
     flush_control(s);
     return best;
@@ -821,11 +849,12 @@ struct yamux_stream *yamux_accept(struct yamux_session *s)
 /* see yamux.h */
 struct yamux_stream *yamux_poll(struct yamux_session *s, unsigned *ev)
 {
-    unsigned n = s->cfg.max_streams;
-    for (unsigned k = 0; k < n; k++) {
-        struct yamux_stream *st = &s->streams[(s->poll_cursor + k) % n];
+    while (s->ready_head != YAMUX_NONE) {
+        struct yamux_stream *st = &s->streams[s->ready_head];
+        s->ready_head = st->ready_next;
+        st->queued = 0;
+        /* A backlog stream's news wait for yamux_accept, which queues it again. */
         if (st->state != YAMUX_S_IDLE && st->holder == YAMUX_H_APP && st->events) {
-            s->poll_cursor = (unsigned)((st - s->streams) + 1) % n;
             *ev = st->events;
             st->events = 0;
             return st;

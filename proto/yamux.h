@@ -164,6 +164,7 @@ struct yamux_stream {
     uint8_t events;              /* YAMUX_EV_* not yet reported by yamux_poll() */
     uint8_t want_write;          /* a write came back short: report YAMUX_EV_WRITE */
     uint8_t reset_here;          /* we reset it (a violation, or it sat on the pool unread) */
+    uint8_t queued;              /* on the session's ready queue (kept across slot reuse) */
     uint32_t tx_credit;          /* bytes the peer lets us send */
     uint32_t rx_window;          /* bytes we let the peer send */
     uint32_t rx_unacked;         /* read by the application, not yet granted back */
@@ -172,6 +173,7 @@ struct yamux_stream {
     uint32_t rx_since_ms;        /* the pool policy's clock (now_ms of yamux_tick): when
                                     unread data began to wait, or the last progress */
     uint32_t rx_progress;        /* bytes read since rx_since_ms */
+    uint32_t ready_next;         /* the next slot on the ready queue (YAMUX_NONE: last) */
     uint64_t bytes_in, bytes_out;
     struct yamux_session *sess;
     void *user;                  /* the application's */
@@ -227,7 +229,9 @@ struct yamux_session {
     uint32_t last_in_ms;         /* now_ms when input bytes were last taken: liveness */
     int ping_outstanding;
     uint32_t rtt_ms;             /* last measured round trip; 0 until the first reply */
-    unsigned poll_cursor;
+    /* streams that got events, oldest first: yamux_poll takes from the head, so a turn
+     * with one busy stream among thousands of slots costs O(1), not a scan */
+    uint32_t ready_head, ready_tail;
     struct yamux_stats stats;
 };
 

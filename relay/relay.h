@@ -315,6 +315,8 @@ struct tunnel {
     struct tls_io_fd_buf *iob;       /* socket buffers while they hold bytes (iobuf.c) */
     uint64_t moved;                  /* record bytes both ways since the last trim */
     uint64_t moved_seen;             /* moved at the last timer visit */
+    int rx_dry;                      /* the socket had nothing since epoll's last EPOLLIN
+                                        (in the loop: the handshake thread always reads) */
     int blocked;                     /* input waits for room in the receive pool */
     struct tunnel *next_blocked;
     struct tls_server tls;

@@ -176,6 +176,13 @@ long tunnel_io_recv(void *arg, uint8_t *p, size_t len)
 {
     struct tunnel *t = arg;
     long n;
+    /* Each record sent pumps the engine, which asks for input: a socket epoll has not
+     * called readable since a read came back empty is not asked again (under an upload
+     * two recv() in three failed). Read-ahead already buffered is still given. */
+    int buffered = t->iob && t->iob->roff < t->iob->rlen;
+    if (t->rx_dry && !buffered && t->state != TUN_HANDSHAKE) {
+        return 0;
+    }
     if (t->iob == NULL && len >= TLS_IO_FD_RBUF) {
         n = tls_io_fd_recv(&t->ev.fd, p, len);      /* as large: no read-ahead needed */
     } else if (t->iob == NULL && (t->iob = iobuf_get()) == NULL) {
@@ -185,6 +192,7 @@ long tunnel_io_recv(void *arg, uint8_t *p, size_t len)
         n = tls_io_fd_buf_recv(t->iob, p, len);
     }
     t->moved += n > 0 ? (uint64_t)n : 0;
+    t->rx_dry = n == 0;
     return n;
 }
 
@@ -497,7 +505,9 @@ static void service(struct tunnel *t);
 static void on_tunnel_event(struct relay_ev *ev, uint32_t events)
 {
     struct tunnel *t = (struct tunnel *)(void *)ev;   /* ev is the first member */
-    (void)events;
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        t->rx_dry = 0;
+    }
     service(t);
 }
 

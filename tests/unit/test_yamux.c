@@ -886,6 +886,65 @@ static void many_interleaved_streams_are_each_byte_exact(void)
                .window = YAMUX_INITIAL_WINDOW, .rx_pool = 8u << 20, .out_cap = 65536 }));
 }
 
+/* yamux_poll takes streams in the order their news came, each once, from a queue (no scan
+ * of the slots): a slot freed while queued and reused reports its new stream's news once,
+ * and a stream still in the backlog reports only after yamux_accept. */
+static void poll_reports_news_in_order_each_stream_once(void)
+{
+    uint8_t buf[16] = "x";
+    unsigned ev = 0;
+    CHECK_EQ(start_default(), 0);
+    struct yamux_stream *a = yamux_open(&cli), *b = yamux_open(&cli), *c = yamux_open(&cli);
+    CHECK(a && b && c);
+    CHECK_EQ(yamux_write(c, buf, 1), 1);
+    CHECK_EQ(yamux_write(a, buf, 1), 1);
+    wire(65536);
+    /* the relay's side: three in the backlog, news only once accepted */
+    CHECK(yamux_poll(&srv, &ev) == NULL);
+    struct yamux_stream *sa = yamux_accept(&srv), *sb = yamux_accept(&srv);
+    CHECK(sa && sb && sa->id == a->id && sb->id == b->id);
+    CHECK(yamux_poll(&srv, &ev) == sa);
+    CHECK(yamux_poll(&srv, &ev) == sb);
+    CHECK(yamux_poll(&srv, &ev) == NULL);
+    struct yamux_stream *sc = yamux_accept(&srv);
+    CHECK(sc && sc->id == c->id);
+    CHECK(yamux_poll(&srv, &ev) == sc);
+    CHECK(ev & YAMUX_EV_READ);
+    CHECK(yamux_poll(&srv, &ev) == NULL);
+    /* news for c, then a: that order, each once however often it came */
+    while (yamux_poll(&cli, &ev) != NULL) {
+    }
+    CHECK_EQ(yamux_write(sc, buf, 1), 1);
+    CHECK_EQ(yamux_write(sa, buf, 1), 1);
+    CHECK_EQ(yamux_write(sc, buf, 1), 1);
+    wire(65536);
+    CHECK(yamux_poll(&cli, &ev) == c);
+    CHECK(yamux_poll(&cli, &ev) == a);
+    CHECK(yamux_poll(&cli, &ev) == NULL);
+    /* b is queued with news, then reset and released; its slot goes to a new stream */
+    CHECK_EQ(yamux_write(sb, buf, 1), 1);
+    wire(65536);
+    unsigned slot = (unsigned)(b - cli.streams);
+    yamux_reset(b);
+    yamux_release(b);
+    wire(65536);
+    struct yamux_stream *d = yamux_open(&cli);
+    CHECK(d != NULL);
+    CHECK_EQ((unsigned)(d - cli.streams), slot);
+    CHECK_EQ(yamux_write(sa, buf, 1), 1);
+    wire(65536);
+    yamux_release(yamux_accept(&srv));
+    wire(65536);
+    struct yamux_stream *got[4] = { NULL, NULL, NULL, NULL };
+    int n = 0;
+    while (n < 4 && (got[n] = yamux_poll(&cli, &ev)) != NULL) {
+        n++;
+    }
+    CHECK_EQ(n, 2);                  /* d (its RST from the relay) and a, once each */
+    CHECK(got[0] != got[1]);
+    CHECK((got[0] == d || got[0] == a) && (got[1] == d || got[1] == a));
+}
+
 CHECK_MAIN(
     { "frames_split_at_every_boundary_give_the_same_result",
       frames_split_at_every_boundary_give_the_same_result },
@@ -923,4 +982,6 @@ CHECK_MAIN(
       keepalive_measures_rtt_and_detects_a_dead_link },
     { "a_larger_window_is_granted_with_syn_and_ack", a_larger_window_is_granted_with_syn_and_ack },
     { "many_interleaved_streams_are_each_byte_exact",
-      many_interleaved_streams_are_each_byte_exact })
+      many_interleaved_streams_are_each_byte_exact },
+    { "poll_reports_news_in_order_each_stream_once",
+      poll_reports_news_in_order_each_stream_once })

@@ -22,9 +22,8 @@
 #include "timesync.h"
 #include "tunnel.h"
 
-#ifndef GW_VERSION
-#define GW_VERSION "dev"
-#endif
+#include "gw_version.h"           /* GW_VERSION, written at each build (cmake/version.cmake) */
+
 const char gateway_version[] = GW_VERSION;
 
 /* Longest sleep even with no timer due: the loop also polls loopback traffic. */

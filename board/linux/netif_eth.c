@@ -104,8 +104,16 @@ static err_t eth_linkoutput(struct netif *netif, struct pbuf *p)
         eth_dev.stats.tx_dropped++;
         return ERR_IF;
     }
-    u16_t len = pbuf_copy_partial(p, frame, p->tot_len, 0);
-    if (eth_dev.ops->tx(&eth_dev, frame, len) != 0) {
+    /* A frame in one pbuf (every TCP segment tcp_write made: headers and data together)
+     * goes as it is, saving a copy of each byte sent; a chain is joined first. The device
+     * may fill in the TCP checksum field, which lwIP clears before every (re)send. */
+    uint8_t *data = p->payload;
+    u16_t len = p->len;
+    if (p->next != NULL) {
+        data = frame;
+        len = pbuf_copy_partial(p, frame, p->tot_len, 0);
+    }
+    if (eth_dev.ops->tx(&eth_dev, data, len) != 0) {
         eth_dev.stats.tx_dropped++;
         return ERR_IF;
     }

@@ -384,7 +384,8 @@ static void dispatch(struct link *l)
         splice_accept(st, l);
     }
     /* Splices and hello are stepped every turn and need no events; only streams that the
-     * gateway opened are told. yamux_poll scans every slot, so ask only when one exists. */
+     * gateway opened are told, so the queue of news is drained only when one exists (the
+     * splices' news stay queued meanwhile: each stream at most once, yamux.h). */
     while (owned_on(l) && (st = yamux_poll(&l->ys, &ev)) != NULL) {
         for (unsigned i = 0; i < OWNED_MAX; i++) {
             if (owned[i].st == st) {

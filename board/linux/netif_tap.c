@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ack_hold.h"
 #include "board_linux.h"
 #include "ifutil.h"
 #include "tx_merge.h"
@@ -44,6 +45,7 @@ struct tap_state {
     int vnet;                        /* frames carry a virtio-net header */
     int tso;                         /* ... and the host takes merged frames (tx_merge.h) */
     struct tx_merge merge;
+    struct ack_hold acks;            /* one pure ACK per connection until the turn ends */
 };
 static struct tap_state tap_state;
 
@@ -80,6 +82,7 @@ static int tap_open(struct linux_netdev *dev, const char *ifname)
         log_warnx("tap: %s: no offloads (%s): one frame per segment", ifname, strerror(errno));
     }
     ts->merge.len = 0;
+    ts->acks.n = 0;
     dev->rx_merged = ts->tso;
     dev->tx_csum = ts->tso;
     dev->fd = fd;
@@ -118,7 +121,7 @@ static int tap_write(struct linux_netdev *dev, const uint8_t *vnet, const uint8_
     return writev(dev->fd, iov, 2) == (ssize_t)(TX_MERGE_VNET_LEN + len) ? 0 : -1;
 }
 
-static void tap_tx_flush(struct linux_netdev *dev)
+static void tap_merge_flush(struct linux_netdev *dev)
 {
     struct tap_state *ts = dev->priv;
     uint8_t vnet[TX_MERGE_VNET_LEN];
@@ -127,6 +130,35 @@ static void tap_tx_flush(struct linux_netdev *dev)
     if (len > 0 && tap_write(dev, vnet, ts->merge.frame, len) != 0) {
         dev->stats.tx_dropped += segs;  /* counted as sent when queued: TCP retransmits */
     }
+}
+
+/* A frame sent now, its TCP checksum left to the host (dev->tx_csum) as for merged ones. */
+static int tap_write_alone(struct linux_netdev *dev, uint8_t *frame, size_t len)
+{
+    uint8_t vnet[TX_MERGE_VNET_LEN];
+    tx_merge_csum_partial(frame, len, vnet);
+    return tap_write(dev, vnet, frame, len);
+}
+
+/* A held ACK leaves: after its connection's merged data, if that is pending. */
+static void tap_send_held(void *arg, uint8_t *frame, size_t len)
+{
+    struct linux_netdev *dev = arg;
+    struct tap_state *ts = dev->priv;
+    if (tx_merge_holds_flow(&ts->merge, frame, len)) {
+        tap_merge_flush(dev);
+    }
+    if (tap_write_alone(dev, frame, len) != 0) {
+        dev->stats.tx_dropped++;
+    }
+}
+
+/* The end of the turn: the merged frame, then the held ACKs. */
+static void tap_tx_flush(struct linux_netdev *dev)
+{
+    struct tap_state *ts = dev->priv;
+    tap_merge_flush(dev);
+    ack_hold_flush(&ts->acks, tap_send_held, dev);
 }
 
 static int tap_tx(struct linux_netdev *dev, uint8_t *frame, size_t len)
@@ -139,18 +171,18 @@ static int tap_tx(struct linux_netdev *dev, uint8_t *frame, size_t len)
     if (!ts->tso) {
         return tap_write(dev, none, frame, len);
     }
+    if (ack_hold_add(&ts->acks, frame, len, tap_send_held, dev)) {
+        return 0;
+    }
     enum tx_merge_verdict v = tx_merge_add(&ts->merge, frame, len);
     if (v == TX_MERGE_FLUSH) {
-        tap_tx_flush(dev);
+        tap_merge_flush(dev);
         v = tx_merge_add(&ts->merge, frame, len);
     }
     if (v == TX_MERGE_TAKEN) {
         return 0;
     }
-    /* lwIP left the TCP checksum to the host (dev->tx_csum), as for the merged frames. */
-    uint8_t vnet[TX_MERGE_VNET_LEN];
-    tx_merge_csum_partial(frame, len, vnet);
-    return tap_write(dev, vnet, frame, len);
+    return tap_write_alone(dev, frame, len);
 }
 
 static int tap_link_check(struct linux_netdev *dev)

@@ -57,6 +57,12 @@ static int same_flow(const struct tx_merge *m, const uint8_t *f, size_t len)
 }
 
 /* see tx_merge.h */
+int tx_merge_holds_flow(const struct tx_merge *m, const uint8_t *f, size_t len)
+{
+    return m->len > 0 && same_flow(m, f, len);
+}
+
+/* see tx_merge.h */
 enum tx_merge_verdict tx_merge_add(struct tx_merge *m, const uint8_t *f, size_t len)
 {
     struct seg s = { 0, 0, 0, 0 };

@@ -49,6 +49,8 @@ enum tx_merge_verdict tx_merge_add(struct tx_merge *m, const uint8_t *frame, siz
  * Its TCP checksum is left to the host (NEEDS_CSUM), one segment or many: the TAP's netif
  * has lwIP compute none (netif_tap.c). */
 size_t tx_merge_take(struct tx_merge *m, uint8_t vnet[TX_MERGE_VNET_LEN]);
+/* 1 when a merged frame is pending for frame's connection (same addresses and ports). */
+int tx_merge_holds_flow(const struct tx_merge *m, const uint8_t *frame, size_t len);
 
 /* A frame sent alone (TX_MERGE_ALONE): for TCP/IPv4, write the pseudo-header sum into its
  * checksum field and into vnet the header that has the host complete it; anything else gets

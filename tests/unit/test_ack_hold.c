@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ack_hold.h"
+#include "bytes.h"
 #include "check.h"
 
 static struct ack_hold h;
@@ -22,21 +23,9 @@ static void out(void *arg, uint8_t *f, size_t len)
     nsent++;
 }
 
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v >> 16);
-    put16(p + 2, v);
-}
-
 static uint32_t ack_of(const uint8_t *f)
 {
-    return (uint32_t)f[42] << 24 | (uint32_t)f[43] << 16 | (uint32_t)f[44] << 8 | f[45];
+    return get_be32(f + 42);
 }
 
 /* 10.0.0.2:sport -> 10.0.0.1:80 with `payload` bytes, `flags`, ack and window. */
@@ -44,20 +33,20 @@ static size_t frame(uint8_t *f, uint16_t sport, uint32_t ack, uint16_t wnd, size
                     uint8_t flags)
 {
     memset(f, 0, 14 + 40 + payload);
-    put16(f + 12, 0x0800);
+    put_be16(f + 12, 0x0800);
     uint8_t *ip = f + 14, *th = ip + 20;
     ip[0] = 0x45;
-    put16(ip + 2, (uint32_t)(40 + payload));
+    put_be16(ip + 2, (uint32_t)(40 + payload));
     ip[9] = 6;
-    put32(ip + 12, 0x0a000002);
-    put32(ip + 16, 0x0a000001);
-    put16(th, sport);
-    put16(th + 2, 80);
-    put32(th + 4, 1000);
-    put32(th + 8, ack);
+    put_be32(ip + 12, 0x0a000002);
+    put_be32(ip + 16, 0x0a000001);
+    put_be16(th, sport);
+    put_be16(th + 2, 80);
+    put_be32(th + 4, 1000);
+    put_be32(th + 8, ack);
     th[12] = 5 << 4;
     th[13] = flags;
-    put16(th + 14, wnd);
+    put_be16(th + 14, wnd);
     return 14 + 40 + payload;
 }
 
@@ -130,11 +119,11 @@ static void only_pure_acks_are_held(void)
     reset();
     size_t len = frame(f, 4000, 1, 500, 0, 0x10);
     f[34 + 12] = 6 << 4;                     /* a 24-byte TCP header: options */
-    put16(f + 16, 44);
+    put_be16(f + 16, 44);
     CHECK_EQ(ack_hold_add(&h, f, len + 4, out, NULL), 0);
     CHECK_EQ(add(4000, 1, 500, 0, 0x12), 0); /* SYN-ACK */
     len = frame(f, 4000, 1, 500, 0, 0x10);
-    put16(f + 12, 0x86dd);
+    put_be16(f + 12, 0x86dd);
     CHECK_EQ(ack_hold_add(&h, f, len, out, NULL), 0);
     CHECK_EQ(ack_hold_add(&h, f, 20, out, NULL), 0);
     CHECK_EQ(h.n, 0);

@@ -3,6 +3,7 @@
  * (that a host takes these frames) is proven by the integration tests over TAP. */
 #include <stdint.h>
 
+#include "bytes.h"
 #include "check.h"
 #include "tx_merge.h"
 
@@ -11,27 +12,10 @@
 
 static struct tx_merge m;
 
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v >> 16);
-    put16(p + 2, v);
-}
-
-static uint32_t get16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
     for (size_t i = 0; i + 1 < len; i += 2) {
-        sum += get16(p + i);
+        sum += get_be16(p + i);
     }
     if (len & 1) {
         sum += (uint32_t)p[len - 1] << 8;
@@ -52,22 +36,22 @@ static size_t segment(uint8_t *f, uint16_t sport, uint32_t seq, size_t payload, 
 {
     static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
     memcpy(f, macs, 12);
-    put16(f + 12, 0x0800);
+    put_be16(f + 12, 0x0800);
     uint8_t *ip = f + 14, *th = ip + 20;
     memset(ip, 0, 40);
     ip[0] = 0x45;
-    put16(ip + 2, (uint32_t)(40 + payload));
-    put16(ip + 4, seq & 0xffff);                 /* an IP ID that differs per segment */
+    put_be16(ip + 2, (uint32_t)(40 + payload));
+    put_be16(ip + 4, seq & 0xffff);                 /* an IP ID that differs per segment */
     ip[8] = 64;
     ip[9] = 6;
     memcpy(ip + 12, "\x0a\x00\x00\x02\x0a\x00\x00\x01", 8);
-    put16(th, sport);
-    put16(th + 2, 80);
-    put32(th + 4, seq);
-    put32(th + 8, 777);
+    put_be16(th, sport);
+    put_be16(th + 2, 80);
+    put_be32(th + 4, seq);
+    put_be32(th + 8, 777);
     th[12] = 5 << 4;
     th[13] = flags;
-    put16(th + 14, 8000);
+    put_be16(th + 14, 8000);
     for (size_t i = 0; i < payload; i++) {
         f[HDRS + i] = (uint8_t)(seq + i);
     }
@@ -88,7 +72,7 @@ static void host_completes_checksum(const uint8_t *frame, size_t len)
     static uint8_t seg[TX_MERGE_FRAME_MAX];
     memcpy(seg, frame, len);
     uint8_t *sth = seg + 34;
-    put16(sth + 16, ~fold(sum16(sth, len - 34, 0)) & 0xffff);
+    put_be16(sth + 16, ~fold(sum16(sth, len - 34, 0)) & 0xffff);
     uint32_t pseudo = sum16(seg + 14 + 12, 8, 0) + 6 + (uint32_t)(len - 34);
     CHECK_EQ(fold(sum16(sth, len - 34, pseudo)), 0xffff);
 }
@@ -112,9 +96,9 @@ static void full_segments_join_into_one_tso_frame(void)
     CHECK_EQ(v[2], 34);
     CHECK_EQ(v[3], 16);
     const uint8_t *ip = m.frame + 14, *th = ip + 20;
-    CHECK_EQ(get16(ip + 2), len - 14);
+    CHECK_EQ(get_be16(ip + 2), len - 14);
     CHECK_EQ(fold(sum16(ip, 20, 0)), 0xffff);      /* a valid IP header checksum */
-    CHECK_EQ(get16(ip + 4), 5000);                 /* the first segment's IP ID */
+    CHECK_EQ(get_be16(ip + 4), 5000);                 /* the first segment's IP ID */
     CHECK_EQ(th[13], 0x18);                        /* PSH kept (the host sets it last) */
     for (size_t i = 0; i < 2 * MSS + 300; i++) {
         if (m.frame[HDRS + i] != (uint8_t)(5000 + i)) {
@@ -173,7 +157,7 @@ static void a_tcp_frame_sent_alone_leaves_its_checksum_to_the_host(void)
     CHECK_EQ(tx_merge_csum_partial(f, n, vnet), 0);
     CHECK_EQ(vnet[0], 0);
     n = segment(f, 1000, 1, 10, 0x10);
-    put16(f + 14 + 6, 0x2000);                     /* a fragment */
+    put_be16(f + 14 + 6, 0x2000);                     /* a fragment */
     CHECK_EQ(tx_merge_csum_partial(f, n, vnet), 0);
     n = segment(f, 1000, 1, 10, 0x10);
     CHECK_EQ(tx_merge_csum_partial(f, n - 1, vnet), 0);   /* shorter than its IP length */
@@ -195,7 +179,7 @@ static void only_plain_data_segments_start_a_merge(void)
     f[14] = 0x46;                                  /* IP options */
     CHECK_EQ(tx_merge_add(&m, f, n), TX_MERGE_ALONE);
     n = segment(f, 1000, 1, 10, 0x10);
-    put16(f + 14 + 6, 0x2000);                     /* a fragment */
+    put_be16(f + 14 + 6, 0x2000);                     /* a fragment */
     CHECK_EQ(tx_merge_add(&m, f, n), TX_MERGE_ALONE);
     n = segment(f, 1000, 1, 10, 0x10);
     CHECK_EQ(tx_merge_add(&m, f, n - 1), TX_MERGE_ALONE);     /* IP length disagrees */
@@ -235,7 +219,7 @@ static void a_merged_frame_stops_at_64_kib(void)
     CHECK(m.len <= TX_MERGE_FRAME_MAX);
     uint8_t vnet[TX_MERGE_VNET_LEN];
     size_t len = tx_merge_take(&m, vnet);
-    CHECK_EQ(get16(m.frame + 14 + 2), len - 14);
+    CHECK_EQ(get_be16(m.frame + 14 + 2), len - 14);
     CHECK(len - 14 <= 65535);
 }
 

@@ -237,12 +237,13 @@ measure() {
         done
         b_log "$path: iperf3 -P $1 $2"
         local prof=
-        local scope=(-p "${PROFILE_PID:-}") sort=symbol
+        local scope=() sort=symbol
         if [ "${BENCH_PROFILE:-}" = all ]; then
             scope=(-a) sort=comm,symbol   # every process, the idle time included
+        elif [ -n "${BENCH_PROFILE:-}" ] && [ -n "${PROFILE_PID:-}" ]; then
+            scope=(-p "$PROFILE_PID")
         fi
-        if [ -n "${BENCH_PROFILE:-}" ] && [ "${scope[0]}${scope[1]:-}" != -p ] &&
-            command -v perf > /dev/null; then
+        if [ ${#scope[@]} -gt 0 ] && command -v perf > /dev/null; then
             prof=$T_TMP/perf-$path-$1-$2
             perf record -q -F 499 -g "${scope[@]}" -o "$prof.data" -- sleep $((SECS + 1)) \
                 > /dev/null 2>&1 &

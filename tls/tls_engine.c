@@ -249,8 +249,8 @@ enum tls_state tls_engine_pump(struct tls_engine *e)
             }
         }
         /* Bidirectional buffers: reading goes on while sending waits. A read that found
-         * nothing is not repeated in this pump: each record sent would otherwise cost the
-         * relay a recv() that fails (measured: two of every three recv() under an upload). */
+         * nothing is not repeated in this pump (a record sent makes it loop again). Across
+         * pumps, the relay's tunnel remembers an empty socket itself (tunnel_io_recv). */
         if ((st & BR_SSL_RECVREC) && !e->eof && !rx_dry) {
             size_t len;
             unsigned char *p = br_ssl_engine_recvrec_buf(eng, &len);

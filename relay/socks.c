@@ -1,24 +1,21 @@
-/* relay SOCKS5 entry: method negotiation, then either RFC 1929 with user = Location ID and
- * password = token (SHA-256 compared in constant time; an unknown location and a wrong
- * token get the same answer after the same work), or SAP's method 0x80: a JWT and a
- * base64 Location ID, judged by jwtauth.c (a token that is no good: 01 01; a good one
- * that does not reach the location: reply 0x05 to the request). Then the client's CONNECT
- * request goes, byte for byte, onto a new yamux stream to a live tunnel of that location;
- * the gateway's reply comes back byte for byte (for a 0x80 client, SAP's meaning of 0x05
- * is authentication failure, so a refused connection is passed on as 0x04), then bytes
- * are spliced both ways with half-close forwarded. Buffers are bounded: a side whose peer
- * cannot take more is not read. One log line per client; peer text in it is quoted.
+/* relay SOCKS5 entry: method negotiation, then the credentials (socks_auth.c: RFC 1929
+ * with user = Location ID and password = token, or SAP's method 0x80 with a JWT). Then the
+ * client's CONNECT request goes, byte for byte, onto a new yamux stream to a live tunnel of
+ * that location; the gateway's reply comes back byte for byte (for a 0x80 client, SAP's
+ * meaning of 0x05 is authentication failure, so a refused connection is passed on as
+ * 0x04), then bytes are spliced both ways with half-close forwarded. Buffers are bounded:
+ * a side whose peer cannot take more is not read. One log line per client; peer text in it
+ * is quoted.
  *
  * Limits (relay.h): `socks` clients at once, of which `socks-per-source` not yet
  * authenticated from one address; greeting, authentication and request within
  * `socks-auth` seconds; `location-streams` streams per location over all its tunnels (one
  * location's token cannot take every slot); a stream with no byte either way for
  * `socks-idle` seconds is closed. An idle client costs ~1 KiB: its splice buffers are
- * taken only while they hold bytes, and a 0x80 request's buffer (up to 16.6 KiB, grown
- * as its bytes arrive, at most RELAY_JWT_BUFS at once and RELAY_JWT_BUFS_PER_SOURCE from
- * one address) only while it is read. Refusals are counted and logged
- * (refuse.c). Each session keeps what it authenticated with (the token's hash, or the
- * issuer line's id), so a reload that withdraws it closes the session (socks_recheck). */
+ * taken only while they hold bytes (a 0x80 request's buffer likewise, socks_auth.c).
+ * Refusals are counted and logged (refuse.c). Each session keeps what it authenticated
+ * with (the token's hash, or the issuer line's id), so a reload that withdraws it closes
+ * the session (socks_recheck). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,61 +27,12 @@
 #include <time.h>
 
 #include "log.h"
-#include "relay.h"
+#include "socks_int.h"
 #include "text_escape.h"
-
-enum socks_state {
-    SS_GREETING,                 /* waiting for VER NMETHODS METHODS */
-    SS_AUTH,                     /* waiting for the RFC 1929 request */
-    SS_AUTH_JWT,                 /* waiting for method 0x80's request */
-    SS_REQUEST,                  /* waiting for CONNECT */
-    SS_WAIT_REPLY,               /* request sent to the gateway, its reply not yet back */
-    SS_SPLICE,                   /* bytes both ways */
-    SS_FLUSH_CLOSE,              /* sending a last reply, then closing */
-    SS_DEAD,
-};
-
-struct socks {
-    enum stream_kind kind;       /* SK_SOCKS, first: yamux_stream.user points here */
-    struct relay_ev ev;
-    enum socks_state state;
-    char peer[64];
-    struct location *loc;
-    struct tunnel *tun;
-    struct yamux_stream *st;
-    unsigned tunnel_serial;
-    char target[SOCKS5_NAME_MAX + 8];
-    uint8_t hs[SOCKS5_AUTH_MAX + SOCKS5_REQUEST_MAX];   /* handshake bytes received */
-    size_t hs_len;               /* ... in hs, or in jbuf while there is one */
-    uint8_t *jbuf;               /* method 0x80's request while it is read */
-    size_t jbuf_cap;
-    uint8_t method;              /* the method chosen: 0x02 or 0x80 */
-    enum refusal authz_rf;       /* RF_COUNT, or why its token may not reach the location */
-    int unknown_loc;             /* a token for a location this relay does not have */
-    enum { CRED_NONE, CRED_TOKEN, CRED_JWT } cred;
-    uint8_t cred_id[32];         /* the token's SHA-256, or the issuer line's id */
-    uint64_t hold_until;         /* 0x80: the reply goes out alone until then (hold_lim) */
-    size_t hold_lim;
-    struct socks *hprev, *hnext; /* the held list */
-    uint8_t *c2g, *g2c;          /* RELAY_SPLICE_BUF each, held only while not empty */
-    size_t c2g_off, c2g_len, g2c_off, g2c_len;
-    int client_eof, fin_sent, gw_eof, shut_wr;
-    int rep;                     /* the reply the client got, -1 before */
-    const char *verdict;
-    uint64_t up, down, start_ms, deadline_ms;
-    uint64_t active_ms;          /* the last byte either way (socks-idle) */
-    char why[96];                /* a verdict made up here */
-    uint32_t src;
-    int unauthenticated;         /* counted by its source (socks-per-source) */
-    int counted_stream;          /* counted in its location's streams */
-    struct socks *prev, *next;   /* every client, for the timers */
-};
 
 static struct relay_ev listen_ev;
 static struct socks *head, *cursor;
 static unsigned nclients;
-static unsigned njbufs;          /* method 0x80 requests being read (RELAY_JWT_BUFS) */
-static struct srclimit jwt_sources;  /* ... of them by address (RELAY_JWT_BUFS_PER_SOURCE) */
 static struct socks *held;       /* 0x80 clients whose reply goes out alone for a while */
 
 /* SAP's clients (the Cloud SDK's mail client: socks 2.x, then nodemailer) lose whatever
@@ -123,9 +71,6 @@ static struct srclimit sources;
 #define PUMPS_PER_WAKE 16        /* 16 KiB each: a client's share of one loop turn, so that
                                     100 busy streams leave the loop within milliseconds */
 
-/* A token hash nobody has: an unknown location costs the same comparison. */
-static const uint8_t no_location[32] = { 0 };
-
 /* ---- splice buffers: taken while they hold bytes, so an idle client costs ~1 KiB ---- */
 
 struct spare_buf {
@@ -162,28 +107,17 @@ static void buf_put(uint8_t **slot)
     *slot = NULL;
 }
 
-static void jbuf_free(struct socks *s)
-{
-    if (s->jbuf) {
-        explicit_bzero(s->jbuf, s->jbuf_cap);    /* a token is a credential */
-        free(s->jbuf);
-        s->jbuf = NULL;
-        s->jbuf_cap = 0;
-        njbufs--;
-        srclimit_give(&jwt_sources, s->src);
-    }
-}
-
 static void socks_free(void *p)
 {
     struct socks *s = p;
     buf_put(&s->c2g);
     buf_put(&s->g2c);
-    jbuf_free(s);
+    socks_jbuf_free(s);
     free(s);
 }
 
-static void finish(struct socks *s, const char *verdict)
+/* see socks_int.h */
+void socks_finish(struct socks *s, const char *verdict)
 {
     if (s->state == SS_DEAD) {
         return;
@@ -204,7 +138,7 @@ static void finish(struct socks *s, const char *verdict)
                  (double)(relay_now_ms() - s->start_ms) / 1000.0, s->verdict,
                  s->method == SOCKS5_M_JWT ? "jwt" : s->method ? "token" : "-");
     }
-    jbuf_free(s);
+    socks_jbuf_free(s);
     hold_release(s);
     if (s->st) {
         s->st->user = NULL;
@@ -240,8 +174,8 @@ static void finish(struct socks *s, const char *verdict)
     relay_defer_free(s, socks_free);
 }
 
-/* Queue bytes for the client (handshake answers); they go out before anything else. */
-static void say(struct socks *s, const uint8_t *p, size_t n)
+/* see socks_int.h: handshake answers go out before anything else */
+void socks_say(struct socks *s, const uint8_t *p, size_t n)
 {
     if (buf_get(&s->g2c) && n <= RELAY_SPLICE_BUF - s->g2c_len) {
         memcpy(s->g2c + s->g2c_len, p, n);
@@ -253,206 +187,19 @@ static void refuse(struct socks *s, enum socks5_reply rep, const char *verdict)
 {
     uint8_t r[SOCKS5_REPLY_LEN];
     socks5_reply_encode(r, rep, NULL, 0);
-    say(s, r, sizeof r);
+    socks_say(s, r, sizeof r);
     s->rep = rep;
     s->verdict = verdict;
     relay_m.socks_replies[rep < 9 ? rep : 1]++;
     s->state = SS_FLUSH_CLOSE;
 }
 
-static int ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    volatile uint8_t d = 0;
-    for (size_t i = 0; i < n; i++) {
-        d |= a[i] ^ b[i];
-    }
-    return d == 0;
-}
-
-/* RFC 1929: the same work and the same answer whether the location exists or not. */
-static int authenticate(struct socks *s, struct socks5_auth *a)
-{
-    uint8_t sha[32];
-    br_sha256_context h;
-    /* The index's lookup differs by nanoseconds between a location that exists and one
-     * that does not; the hash and the comparison, the work that shows, are the same. */
-    struct location *loc = relay_location(a->user);
-    const uint8_t *want = loc ? loc->token_sha256 : no_location;
-    br_sha256_init(&h);
-    br_sha256_update(&h, a->pass, a->pass_len);
-    br_sha256_out(&h, sha);
-    int ok = ct_equal(sha, want, 32) && loc != NULL;
-    memset(&h, 0, sizeof h);
-    if (ok) {
-        s->loc = loc;
-        s->cred = CRED_TOKEN;
-        memcpy(s->cred_id, loc->token_sha256, 32);
-    }
-    return ok;
-}
-
-/* The client is authenticated (by either method): no longer its source's to count. */
-static void authenticated(struct socks *s)
+/* see socks_int.h: no longer its source's to count */
+void socks_authenticated(struct socks *s)
 {
     s->state = SS_REQUEST;
     s->unauthenticated = 0;
     srclimit_give(&sources, s->src);
-}
-
-/* A method 0x80 refusal: the auth status 01 01, a log line (at most one a second per
- * cause), and close. */
-static void jwt_refuse(struct socks *s, enum refusal rf, const char *why)
-{
-    uint8_t r[2];
-    socks5_auth_reply_encode(r, 0);
-    say(s, r, 2);
-    relay_m.socks_auth_failed++;
-    unsigned n = refusal(rf);
-    if (n) {
-        log_info("socks refused: client=%s method=0x80 reason=\"%s\" (%u like it since the "
-                 "last such line)", s->peer, why, n);
-    }
-    s->state = SS_FLUSH_CLOSE;
-    s->verdict = "authentication failed";
-}
-
-/* Method 0x80's whole request, in hand: judge it (jwtauth.c) and answer. */
-static void jwt_authenticate(struct socks *s, const struct socks5_jwt_auth *a)
-{
-    static struct jwt space;     /* 13.5 KiB: one thread, the loop */
-    struct jwtauth ja;
-    struct timespec ts;
-    uint8_t r[2];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    jwtauth_check(&relay_cfg, &space, a->jwt, a->jwt_len, a->loc_b64, a->loc_b64_len,
-                  (int64_t)ts.tv_sec, &ja);
-    if (ja.cls == JA_UNAUTHENTICATED) {
-        jwt_refuse(s, ja.rf, ja.why);
-        return;
-    }
-    /* Authentic: what it authenticated with is kept for a reload to check again. */
-    s->cred = CRED_JWT;
-    memcpy(s->cred_id, ja.issuer->id, 32);
-    if (ja.cls == JA_UNAUTHORIZED) {
-        /* Refused at the request, as 0x05: the stream line says it for each client. */
-        s->authz_rf = ja.rf;
-        snprintf(s->why, sizeof s->why, "%.85s (0x05)", ja.why);
-    } else {
-        s->loc = relay_location(ja.location);
-        s->unknown_loc = s->loc == NULL;
-        relay_m.socks_jwt_ok++;
-    }
-    socks5_auth_reply_encode(r, 1);
-    say(s, r, 2);
-    authenticated(s);
-}
-
-/* The method for a greeting: 0x80 when offered and issuers are configured, else RFC 1929
- * when offered, else none (0xFF). A client offering both (the SAP Cloud SDK offers 0x00
- * and 0x80) gets the token method it came for. */
-static uint8_t choose_method(const uint8_t *p, size_t len, long *n)
-{
-    int jwt = 0, userpass = 0;
-    *n = socks5_greeting_offers(p, len, SOCKS5_M_JWT, &jwt);
-    if (*n <= 0) {
-        return SOCKS5_M_NOACCEPT;
-    }
-    (void)socks5_greeting_offers(p, len, SOCKS5_M_USERPASS, &userpass);
-    return jwt && relay_cfg.nissuers ? SOCKS5_M_JWT
-           : userpass ? SOCKS5_M_USERPASS : SOCKS5_M_NOACCEPT;
-}
-
-/* Method 0x80's buffer, once the request outgrows hs: taken (within RELAY_JWT_BUFS, and
- * RELAY_JWT_BUFS_PER_SOURCE for the client's address), then doubled each time it is full,
- * up to need: what a client makes the relay hold is at most twice what it has sent, never
- * what it declared. 0, or -1 with the client refused or finished. */
-static int jbuf_grow(struct socks *s, size_t need)
-{
-    char why[96];
-    size_t cap = s->jbuf ? s->jbuf_cap : sizeof s->hs;
-    size_t want = 2 * cap < need ? 2 * cap : need;
-    if (s->jbuf == NULL) {
-        enum refusal rf = RF_COUNT;
-        if (njbufs >= RELAY_JWT_BUFS) {
-            rf = RF_JWT_BUFFERS;
-            snprintf(why, sizeof why, "%d tokens being read at once already", RELAY_JWT_BUFS);
-        } else if (srclimit_take(&jwt_sources, s->src, RELAY_JWT_BUFS_PER_SOURCE) != 0) {
-            rf = RF_JWT_SOURCE_BUFFERS;
-            snprintf(why, sizeof why, "%u tokens being read from this address already",
-                     srclimit_count(&jwt_sources, s->src));
-        }
-        if (rf != RF_COUNT) {
-            jwt_refuse(s, rf, why);
-            explicit_bzero(s->hs, sizeof s->hs);
-            s->hs_len = 0;
-            return -1;
-        }
-    }
-    /* A new buffer, the old one wiped: realloc would leave token bytes in freed memory. */
-    uint8_t *b = malloc(want);
-    if (b == NULL) {
-        if (s->jbuf == NULL) {
-            srclimit_give(&jwt_sources, s->src);
-        }
-        finish(s, "relay out of memory");
-        return -1;
-    }
-    memcpy(b, s->jbuf ? s->jbuf : s->hs, s->hs_len);
-    if (s->jbuf) {
-        explicit_bzero(s->jbuf, s->jbuf_cap);
-        free(s->jbuf);
-    } else {
-        explicit_bzero(s->hs, sizeof s->hs);
-        njbufs++;
-    }
-    s->jbuf = b;
-    s->jbuf_cap = want;
-    return 0;
-}
-
-/* Method 0x80: the request's first bytes are in hs; when it is longer, a buffer that grows
- * as its bytes arrive (jbuf) takes over, and gives what follows it back to hs. Returns 1
- * when it consumed something, 0 when it needs more (or closed the client). */
-static int jwt_step(struct socks *s)
-{
-    struct socks5_jwt_auth a;
-    size_t need = 0;
-    uint8_t *in = s->jbuf ? s->jbuf : s->hs;
-    size_t cap = s->jbuf ? s->jbuf_cap : sizeof s->hs;
-    long n = socks5_jwt_auth_parse(in, s->hs_len, &a, &need);
-    if (n == SOCKS5_ETOOBIG) {
-        /* Refused at once, before a byte of the token is read or a buffer taken. */
-        char why[80];
-        snprintf(why, sizeof why, "JWT longer than %d bytes", SOCKS5_JWT_MAX);
-        jwt_refuse(s, RF_JWT_TOO_LONG, why);
-        explicit_bzero(s->hs, sizeof s->hs);
-        s->hs_len = 0;
-        return 1;
-    }
-    if (n < 0) {
-        explicit_bzero(in, s->hs_len);
-        finish(s, "malformed SOCKS5 handshake");
-        return 0;
-    }
-    if (n == 0) {
-        /* Full, and the request is longer: room for more, only now. */
-        if (need > cap && s->hs_len == cap && jbuf_grow(s, need) != 0) {
-            return s->state != SS_DEAD;
-        }
-        return 0;
-    }
-    jwt_authenticate(s, &a);
-    /* What followed (a request sent without waiting) stays in hs for the next step. */
-    size_t rest = s->hs_len - (size_t)n;
-    if (rest > sizeof s->hs) {
-        finish(s, "malformed SOCKS5 handshake");
-        return 0;
-    }
-    memmove(s->hs, in + n, rest);
-    explicit_bzero(in + rest, s->hs_len - rest);
-    s->hs_len = rest;
-    jbuf_free(s);
-    return 1;
 }
 
 /* The request: open a stream on a live tunnel and send the request bytes as received. */
@@ -499,10 +246,10 @@ static int handshake_step(struct socks *s)
     long n = 0;
     if (s->state == SS_GREETING) {
         uint8_t m[2];
-        uint8_t method = choose_method(s->hs, s->hs_len, &n);
+        uint8_t method = socks_choose_method(s->hs, s->hs_len, &n);
         if (n > 0) {
             socks5_method_encode(m, method);
-            say(s, m, 2);
+            socks_say(s, m, 2);
             s->method = method == SOCKS5_M_NOACCEPT ? 0 : method;
             s->state = method == SOCKS5_M_USERPASS ? SS_AUTH
                        : method == SOCKS5_M_JWT ? SS_AUTH_JWT : SS_FLUSH_CLOSE;
@@ -511,26 +258,9 @@ static int handshake_step(struct socks *s)
                          : "no acceptable method (user/password required)";
         }
     } else if (s->state == SS_AUTH_JWT) {
-        return jwt_step(s);
+        return socks_jwt_step(s);
     } else if (s->state == SS_AUTH) {
-        struct socks5_auth a;
-        uint8_t r[2];
-        n = socks5_auth_parse(s->hs, s->hs_len, &a);
-        if (n > 0) {
-            int ok = authenticate(s, &a);
-            socks5_auth_reply_encode(r, ok);
-            say(s, r, 2);
-            if (!ok) {
-                relay_m.socks_auth_failed++;
-                log_info("socks refused: client=%s user=\"%s\" reason=\"authentication failed\"",
-                         s->peer, hello_location_valid(a.user, a.user_len) ? a.user : "?");
-                s->state = SS_FLUSH_CLOSE;
-                s->verdict = "authentication failed";
-            } else {
-                authenticated(s);
-            }
-            explicit_bzero(&a, sizeof a);
-        }
+        n = socks_userpass_step(s);
     } else if (s->state == SS_REQUEST) {
         struct socks5_request r;
         n = socks5_request_parse(s->hs, s->hs_len, &r);
@@ -555,7 +285,7 @@ static int handshake_step(struct socks *s)
     }
     if (n < 0) {                   /* a malformed greeting or auth: just hang up */
         explicit_bzero(s->hs, sizeof s->hs);
-        finish(s, "malformed SOCKS5 handshake");
+        socks_finish(s, "malformed SOCKS5 handshake");
         return 0;
     }
     if (n > 0) {
@@ -632,7 +362,7 @@ static int pump(struct socks *s)
     if (s->state <= SS_REQUEST && s->hs_len < cap) {
         n = recv(s->ev.fd, in + s->hs_len, cap - s->hs_len, MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            finish(s, "client left during the handshake");
+            socks_finish(s, "client left during the handshake");
             return 0;
         }
         if (n > 0) {
@@ -646,7 +376,7 @@ static int pump(struct socks *s)
         }
     } else if (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0) {
         if (buf_get(&s->c2g) == NULL) {
-            finish(s, "relay out of memory");
+            socks_finish(s, "relay out of memory");
             return 0;
         }
         n = recv(s->ev.fd, s->c2g, RELAY_SPLICE_BUF, MSG_DONTWAIT);
@@ -659,7 +389,7 @@ static int pump(struct socks *s)
             moved = 1;
             hold_release(s);         /* the client has read its reply: it speaks */
         } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            finish(s, "client connection failed");
+            socks_finish(s, "client connection failed");
             return 0;
         }
     }
@@ -667,7 +397,7 @@ static int pump(struct socks *s)
     if (s->st && s->c2g_off < s->c2g_len) {
         long w = yamux_write(s->st, s->c2g + s->c2g_off, s->c2g_len - s->c2g_off);
         if (w < 0) {
-            finish(s, "stream reset by the gateway");
+            socks_finish(s, "stream reset by the gateway");
             return 0;
         }
         if (w > 0) {
@@ -690,7 +420,7 @@ static int pump(struct socks *s)
     if (s->st && !s->gw_eof && (s->state == SS_WAIT_REPLY || s->state == SS_SPLICE)
         && s->g2c_len < RELAY_SPLICE_BUF && (s->state == SS_WAIT_REPLY || s->g2c_len == 0)) {
         if (buf_get(&s->g2c) == NULL) {
-            finish(s, "relay out of memory");
+            socks_finish(s, "relay out of memory");
             return 0;
         }
         long r = yamux_read(s->st, s->g2c + s->g2c_len, RELAY_SPLICE_BUF - s->g2c_len);
@@ -702,7 +432,7 @@ static int pump(struct socks *s)
                 s->g2c_len = 0;
                 refuse(s, SOCKS5_REP_FAILURE, "stream reset before the reply");
             } else {
-                finish(s, "stream reset by the gateway");
+                socks_finish(s, "stream reset by the gateway");
                 return 0;
             }
         } else if (r > 0) {
@@ -721,7 +451,7 @@ static int pump(struct socks *s)
         n = send(s->ev.fd, s->g2c + s->g2c_off, send_limit(s) - s->g2c_off,
                  MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            finish(s, "client connection failed");
+            socks_finish(s, "client connection failed");
             return 0;
         }
         if (n > 0) {
@@ -740,7 +470,7 @@ static int pump(struct socks *s)
     }
     if ((s->state == SS_SPLICE && s->fin_sent && s->shut_wr)
         || (s->state == SS_FLUSH_CLOSE && s->g2c_len == 0)) {
-        finish(s, NULL);
+        socks_finish(s, NULL);
         return 0;
     }
     return moved;
@@ -784,7 +514,7 @@ static void on_client_event(struct relay_ev *ev, uint32_t events)
 {
     struct socks *s = (struct socks *)(void *)((char *)ev - offsetof(struct socks, ev));
     if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) {
-        finish(s, "client connection failed");
+        socks_finish(s, "client connection failed");
         return;
     }
     service(s);
@@ -807,7 +537,7 @@ void socks_on_tunnel_gone(void *owner)
         refuse(s, SOCKS5_REP_NOT_CONNECTED, "tunnel lost before the reply");
         service(s);
     } else {
-        finish(s, "tunnel lost");
+        socks_finish(s, "tunnel lost");
     }
 }
 
@@ -820,7 +550,7 @@ static void visit(struct socks *s, uint64_t now)
         snprintf(s->why, sizeof s->why, "no byte either way for %u s (limit socks-idle)",
                  lim->socks_idle_s);
         (void)refusal(RF_SOCKS_IDLE);        /* the stream line below says it, every time */
-        finish(s, s->why);
+        socks_finish(s, s->why);
         return;
     }
     if (now < s->deadline_ms || s->state > SS_WAIT_REPLY) {
@@ -843,7 +573,7 @@ static void visit(struct socks *s, uint64_t now)
         log_warnx("socks refused: client=%s reason=\"no request within %u s (limit socks-auth)\" "
                   "(%u like it since the last such line)", s->peer, lim->socks_auth_s, n);
     }
-    finish(s, "handshake deadline passed");
+    socks_finish(s, "handshake deadline passed");
 }
 
 /* see relay.h */
@@ -940,7 +670,7 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
 /* see relay.h */
 int socks_init(void)
 {
-    if (srclimit_init(&jwt_sources, RELAY_JWT_BUFS) != 0) {
+    if (socks_auth_init() != 0) {
         return -1;
     }
     return srclimit_init(&sources, relay_cfg.lim.socks);
@@ -979,7 +709,7 @@ unsigned socks_recheck(void)
             why = "closed: its jwt-issuer line no longer allows its location (reload)";
         }
         if (why) {
-            finish(s, why);
+            socks_finish(s, why);
             closed++;
             relay_m.socks_reload_closes++;
         }

@@ -1,8 +1,8 @@
 /* relay tunnels: a connection admitted with its ClientHello (admit.c) gets a tunnel: TLS
  * with a required client certificate, run to its end by a handshake thread (hspool.c);
  * back in the loop, the certificate's CN must be a configured location, then a yamux
- * server session, hello on the first gateway-opened stream, then streams both ways. One
- * log line per tunnel event.
+ * server session, hello on the first gateway-opened stream (the certificate's purpose and
+ * the hello: tunnel_hello.c), then streams both ways. One log line per tunnel event.
  *
  * Memory. Each tunnel is one anonymous mapping (MAP_NORESERVE), laid out so that the parts
  * an idle tunnel touches share as few pages as possible, and the rest is committed by the
@@ -34,11 +34,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "relay.h"
+#include "tunnel_int.h"
 #include "text_escape.h"
-#include "tls_err.h"
 #include "tls_io_fd.h"
-#include "x509_info.h"
 
 #define TRIM_MIN 4096                /* bytes moved since the last trim worth a trim */
 #define TIMER_SLICES 10              /* tunnel_timers (every 100 ms) visits a tenth of them */
@@ -47,17 +45,6 @@
 #define SERVICE_ROUNDS 32            /* rounds per service: at most ~1 MiB of records, then
                                         the tunnel waits for its next turn (fairness and the
                                         echo latency of the others, bench/results.md) */
-
-/* The hello stream's receiver. */
-struct hello_rx {
-    enum stream_kind kind;       /* SK_HELLO, first */
-    struct yamux_stream *st;
-    uint8_t buf[HELLO_MSG_MAX];
-    size_t len;
-    int answered;
-    uint8_t answer[HELLO_MSG_MAX];   /* queued until the stream takes it all, then FIN */
-    size_t answer_len, answer_off;
-};
 
 static struct tunnel *head;          /* hello and ready tunnels */
 static struct tunnel *cursor;        /* the next one tunnel_timers visits */
@@ -254,7 +241,8 @@ static void owner_gone(void *owner)
 }
 
 /* Pushes what yamux has queued into TLS, and TLS to the socket, as far as they go now. */
-static int push_output(struct tunnel *t)
+/* see tunnel_int.h */
+int tunnel_push_output(struct tunnel *t)
 {
     const uint8_t *p;
     size_t n;
@@ -290,7 +278,7 @@ static void unlist(struct tunnel *t)
 /* Closes t and logs why: `tunnel down` for a tunnel that was up, else `tunnel refused`,
  * every time, or (rf < RF_COUNT: a refusal anyone can cause) counted under rf and logged
  * at most once a second. */
-static void tunnel_close(struct tunnel *t, const char *why, enum refusal rf)
+void tunnel_close(struct tunnel *t, const char *why, enum refusal rf)
 {
     uint64_t now = relay_now_ms();
     if (t->state == TUN_DEAD) {
@@ -338,7 +326,7 @@ static void tunnel_close(struct tunnel *t, const char *why, enum refusal rf)
         relay_m.yamux_pool_resets += t->ys.stats.pool_resets;
         if (t->tls.engine.state == TLS_ST_OPEN) {
             yamux_goaway(&t->ys, YAMUX_GOAWAY_NORMAL);
-            push_output(t);
+            tunnel_push_output(t);
         }
         unlist(t);
     }
@@ -395,68 +383,7 @@ void tunnel_start(int fd, uint32_t src, const char *peer, uint64_t deadline_ms)
     hspool_submit(t);
 }
 
-/* ---- handshake and hello ---- */
-
-/* "serverAuth, codeSigning" for a log line. */
-static void eku_names(unsigned bits, char *out, size_t cap)
-{
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } names[] = {
-        { X509_EKU_SERVER_AUTH, "serverAuth" }, { X509_EKU_CLIENT_AUTH, "clientAuth" },
-        { X509_EKU_CODE_SIGNING, "codeSigning" }, { X509_EKU_EMAIL, "emailProtection" },
-        { X509_EKU_TIME_STAMPING, "timeStamping" }, { X509_EKU_OCSP_SIGNING, "OCSPSigning" },
-        { X509_EKU_ANY, "anyExtendedKeyUsage" },
-    };
-    size_t len = 0;
-    out[0] = 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (bits & names[i].bit) {
-            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", names[i].name);
-            bits &= ~names[i].bit;
-        }
-        if (len >= cap) {
-            return;
-        }
-    }
-    if (bits) {
-        snprintf(out + len, cap - len, "%sanother purpose", len ? ", " : "");
-    }
-}
-
-/* The gateway's leaf (kept whole by tls_server: its CN was read from it) may open a tunnel:
- * not revoked, and meant for TLS clients. The CA signs certificates for other purposes
- * too; a server certificate from it must not pass for a gateway. 0, or -1 with why. */
-static int certificate_allowed(struct tunnel *t, char *why, size_t cap)
-{
-    size_t leaf_len = 0;
-    const uint8_t *leaf = tls_server_peer_leaf(&t->tls, &leaf_len);
-    struct x509_parts x;
-    char hex[65], names[120];
-    unsigned bits;
-    br_sha256_context h;
-    br_sha256_init(&h);
-    br_sha256_update(&h, leaf, leaf_len);
-    br_sha256_out(&h, t->cert_sha256);
-    relay_hex(t->cert_sha256, 32, hex);
-    if (relay_revoked(&relay_cfg, t->cert_sha256)) {
-        snprintf(why, cap, "certificate sha256=%s is revoked", hex);
-        return -1;
-    }
-    int r = leaf && x509_split(leaf, leaf_len, &x) == 0 ? x509_eku(&x, &bits) : TLS_EDER;
-    if (r < 0) {
-        snprintf(why, cap, "certificate sha256=%s: malformed extended key usage", hex);
-        return -1;
-    }
-    if (r == 1 && !(bits & (X509_EKU_CLIENT_AUTH | X509_EKU_ANY))) {
-        eku_names(bits, names, sizeof names);
-        snprintf(why, cap, "certificate sha256=%s is not for TLS clients (extended key usage: "
-                 "%s; a gateway needs clientAuth)", hex, names);
-        return -1;
-    }
-    return 0;
-}
+/* ---- the handshake done (the certificate and the hello: tunnel_hello.c) ---- */
 
 /* In the loop, the TLS handshake done: the certificate's location, the yamux session. */
 static int handshake_done(struct tunnel *t)
@@ -464,7 +391,7 @@ static int handshake_done(struct tunnel *t)
     const char *cn = tls_server_peer_cn(&t->tls);
     struct location *loc = hello_location_valid(cn, strlen(cn)) ? relay_location(cn) : NULL;
     char name[YAMUX_NAME_MAX], why[300];
-    int allowed = certificate_allowed(t, why, sizeof why);
+    int allowed = tunnel_certificate_allowed(t, why, sizeof why);
     /* The checker's pages are not needed again (no renegotiation). */
     tls_server_forget_check(&t->tls);
     give_back((const uint8_t *)t->check, t->ibuf);      /* its pages are its own */
@@ -542,128 +469,13 @@ void tunnel_handshake_ended(struct tunnel *t)
     tunnel_mark_dirty(t);                    /* hello may be in already */
 }
 
-/* Writes what the stream takes of the answer; FIN once all of it went. */
-static void hello_flush(struct hello_rx *h)
-{
-    while (h->answer_off < h->answer_len) {
-        long w = yamux_write(h->st, h->answer + h->answer_off, h->answer_len - h->answer_off);
-        if (w <= 0) {
-            return;
-        }
-        h->answer_off += (size_t)w;
-    }
-    yamux_close(h->st);
-}
-
-static void hello_answer(struct hello_rx *h, uint8_t status, const char *txt, uint8_t dver)
-{
-    /* (a welcome says how many deliveries of its location may be in flight at once) */
-    long n = hello_answer_encode(h->answer, sizeof h->answer, status, txt, dver,
-                                 status == HELLO_ST_OK ? relay_cfg.lim.location_deliveries : 0);
-    h->answer_len = n > 0 ? (size_t)n : 0;
-    h->answer_off = 0;
-    h->answered = 1;
-    hello_flush(h);
-}
-
-static void hello_service(struct tunnel *t, struct hello_rx *h)
-{
-    struct hello hl;
-    char why[200];
-    long n;
-    if (h->answered) {
-        uint8_t sink[256];
-        hello_flush(h);
-        while ((n = yamux_read(h->st, sink, sizeof sink)) > 0) {
-        }
-        if (n < 0) {
-            h->st->user = NULL;
-            yamux_release(h->st);
-            t->hello = NULL;
-            free(h);
-        }
-        return;
-    }
-    while (h->len < sizeof h->buf
-           && (n = yamux_read(h->st, h->buf + h->len, sizeof h->buf - h->len)) > 0) {
-        h->len += (size_t)n;
-    }
-    long m = hello_parse(h->buf, h->len, &hl);
-    if (m == 0 && h->len < sizeof h->buf && h->st->state != YAMUX_S_REMOTE_CLOSED
-        && h->st->state != YAMUX_S_CLOSED && h->st->state != YAMUX_S_RESET) {
-        return;                                   /* more to come */
-    }
-    if (m <= 0) {
-        if (m == HELLO_EVERSION) {
-            snprintf(why, sizeof why, "hello version %u not supported (this relay speaks %d)",
-                     h->len > 1 ? h->buf[1] : 0, HELLO_VERSION);
-        } else {
-            snprintf(why, sizeof why, "bad hello: %s",
-                     m == 0 ? "stream ended early" : hello_strerror(m));
-        }
-    } else if (strcmp(hl.location, t->loc->id) != 0) {
-        snprintf(why, sizeof why, "hello names location \"%s\" but the certificate says \"%s\"",
-                 hl.location, t->loc->id);
-    } else {
-        why[0] = 0;
-    }
-    if (why[0]) {
-        hello_answer(h, HELLO_ST_REFUSED, why, 0);
-        push_output(t);
-        relay_m.tunnels_refused++;
-        tunnel_close(t, why, RF_COUNT);
-        return;
-    }
-    if (t->loc->nlive == RELAY_TUNNELS_PER_LOC) {
-        snprintf(why, sizeof why, "location already has %d live tunnels", RELAY_TUNNELS_PER_LOC);
-        hello_answer(h, HELLO_ST_REFUSED, why, 0);
-        push_output(t);
-        relay_m.tunnels_refused++;
-        tunnel_close(t, why, RF_COUNT);
-        return;
-    }
-    /* The delivery version: 2 (the hash in a trailer, one read of each message on the
-     * gateway) when the gateway speaks it and this relay may: not with spool lmtp, whose
-     * trace header needs the hash before the body (docs/protocol.md 3.3), nor with limit
-     * delivery-version 1. A gateway that does not say gets no field and sends version 1. */
-    t->delivery_version = hl.delivery_version >= 2 && relay_cfg.lim.delivery_version >= 2
-                                  && !relay_cfg.lmtp ? 2 : 1;
-    hello_answer(h, HELLO_ST_OK, "welcome",
-                 hl.delivery_version ? t->delivery_version : 0);
-    t->state = TUN_READY;
-    t->opened_ms = relay_now_ms();
-    t->unauthenticated = 0;
-    admit_release(t->src);
-    relay_m.tunnels_up++;
-    relay_m.tunnels_ready++;
-    t->loc->live[t->loc->nlive++] = t;
-    char cert[65];
-    /* The gateway's own words: quoted, their '"' as %22, so that a host name cannot end
-     * its field and add fields (the log escapes the rest). */
-    char host[TEXT_QUOTE_FIELD_SIZE(HELLO_TEXT_MAX)], fw[TEXT_QUOTE_FIELD_SIZE(HELLO_TEXT_MAX)];
-    text_quote_field(host, sizeof host, hl.hostname, strlen(hl.hostname), NULL);
-    text_quote_field(fw, sizeof fw, hl.firmware, strlen(hl.firmware), NULL);
-    relay_hex(t->cert_sha256, 32, cert);
-    log_info("tunnel up: location=%s tunnel=%u peer=%s host=\"%s\" firmware=\"%s\" live=%u "
-             "cert=%s", t->loc->id, t->serial, t->peer, host, fw, t->loc->nlive, cert);
-}
-
 /* ---- the service routine ---- */
 
 static void accept_streams(struct tunnel *t)
 {
     struct yamux_stream *st;
     if (t->state == TUN_HELLO && t->hello == NULL && (st = yamux_accept(&t->ys)) != NULL) {
-        struct hello_rx *h = calloc(1, sizeof *h);
-        if (h == NULL) {
-            yamux_release(st);
-            return;
-        }
-        h->kind = SK_HELLO;
-        h->st = st;
-        st->user = h;
-        t->hello = h;
-        hello_service(t, h);
+        tunnel_hello_start(t, st);
     }
     while (t->state == TUN_READY && (st = yamux_accept(&t->ys)) != NULL) {
         t->streams_total++;
@@ -682,7 +494,7 @@ static void dispatch(struct tunnel *t)
         }
         switch (*(enum stream_kind *)owner) {
         case SK_HELLO:
-            hello_service(t, owner);
+            tunnel_hello_service(t, owner);
             break;
         case SK_SOCKS:
             socks_on_stream(owner, ev);
@@ -736,7 +548,7 @@ static int feed_input(struct tunnel *t)
         }
         long k = yamux_input(&t->ys, p, n);
         if (k < 0) {
-            push_output(t);                  /* the GoAway */
+            tunnel_push_output(t);                  /* the GoAway */
             tunnel_close(t, "yamux protocol error from the gateway", RF_COUNT);
             return -1;
         }
@@ -767,7 +579,7 @@ static void service(struct tunnel *t)
         if (t->state == TUN_DEAD) {
             return;
         }
-        int pushed = push_output(t);
+        int pushed = tunnel_push_output(t);
         if (pushed < 0) {
             tunnel_close(t, tls_server_verdict(&t->tls), RF_COUNT);
             return;

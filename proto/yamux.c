@@ -744,10 +744,21 @@ static void start_ping(struct yamux_session *s, uint32_t now_ms)
     s->ping_sent_ms = s->last_ping_ms = now_ms;
 }
 
+/* The session's clock never runs back. Callers stamp time where they are (a service
+ * stamps a fresh clock, a timer pass its own earlier one), and now_ms - then would wrap:
+ * a ping sent a millisecond "later" would look unanswered for 49 days, the link dead. */
+static uint32_t clock_at(struct yamux_session *s, uint32_t now_ms)
+{
+    if ((int32_t)(now_ms - s->now_ms) > 0) {
+        s->now_ms = now_ms;
+    }
+    return s->now_ms;
+}
+
 /* see yamux.h */
 int yamux_tick(struct yamux_session *s, uint32_t now_ms)
 {
-    s->now_ms = now_ms;
+    now_ms = clock_at(s, now_ms);
     if (s->state == YAMUX_SS_DEAD) {
         return YAMUX_EDEAD;
     }
@@ -779,7 +790,7 @@ int yamux_tick(struct yamux_session *s, uint32_t now_ms)
 /* see yamux.h */
 void yamux_ping(struct yamux_session *s, uint32_t now_ms)
 {
-    s->now_ms = now_ms;
+    now_ms = clock_at(s, now_ms);
     if (s->state == YAMUX_SS_OPEN && !s->ping_outstanding) {
         start_ping(s, now_ms);
         flush_control(s);

@@ -582,7 +582,7 @@ void delivery_timers(uint64_t now)
     next = now + 1000;                       /* a second's precision is plenty */
     for (struct delivery_rx *r = head, *n; r; r = n) {
         n = r->next;
-        if (now - r->active_ms < limit || (r->tx && lmtp_tx_waiting(r->tx))) {
+        if (relay_ms_since(now, r->active_ms) < limit || (r->tx && lmtp_tx_waiting(r->tx))) {
             continue;                        /* (a store that owes us: store-timeout's) */
         }
         unsigned k = refusal(RF_DELIVERY_STALL);

@@ -77,6 +77,13 @@ struct relay_ev {
 };
 
 uint64_t relay_now_ms(void);
+/* Milliseconds from then to now, 0 when then is later. The timers get one now for their
+ * pass, and what they service on the way stamps relay_now_ms(), which may have moved on:
+ * now - then would wrap, and a stream just served would look idle for 584 million years. */
+static inline uint64_t relay_ms_since(uint64_t now, uint64_t then)
+{
+    return now > then ? now - then : 0;
+}
 int relay_ev_add(struct relay_ev *ev, int fd, uint32_t mask);
 void relay_ev_mask(struct relay_ev *ev, uint32_t mask);
 /* Out of the epoll set, without closing (the fd goes to another thread). */

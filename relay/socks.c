@@ -546,7 +546,8 @@ void socks_on_tunnel_gone(void *owner)
 static void visit(struct socks *s, uint64_t now)
 {
     const struct relay_limits *lim = &relay_cfg.lim;
-    if (s->state == SS_SPLICE && now - s->active_ms >= (uint64_t)lim->socks_idle_s * 1000u) {
+    if (s->state == SS_SPLICE
+        && relay_ms_since(now, s->active_ms) >= (uint64_t)lim->socks_idle_s * 1000u) {
         snprintf(s->why, sizeof s->why, "no byte either way for %u s (limit socks-idle)",
                  lim->socks_idle_s);
         (void)refusal(RF_SOCKS_IDLE);        /* the stream line below says it, every time */

@@ -389,7 +389,7 @@ void lmtp_timers(uint64_t now)
     next = now + 1000;                       /* a second's precision is plenty */
     for (struct lmtp_tx *tx = head, *n; tx; tx = n) {
         n = tx->next;
-        if (lmtp_tx_waiting(tx) && now - tx->since_ms >= limit) {
+        if (lmtp_tx_waiting(tx) && relay_ms_since(now, tx->since_ms) >= limit) {
             snprintf(secs, sizeof secs, "%u", relay_cfg.lim.store_timeout_s);
             fail_text(tx, "store timeout: nothing for %s s (limit store-timeout) waiting for %s",
                       secs, waiting_for(tx));

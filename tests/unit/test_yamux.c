@@ -795,6 +795,25 @@ static void keepalive_measures_rtt_and_detects_a_dead_link(void)
     CHECK(yamux_open(&cli) == NULL);
 }
 
+/* A tick with an earlier clock (the relay's timer pass takes its now before it services
+ * tunnels that stamp a fresher one) moves nothing back: a ping and input a millisecond
+ * "later" than now must not wrap into a link silent for 49 days. */
+static void a_tick_from_an_earlier_clock_is_not_a_dead_link(void)
+{
+    struct yamux_config cc = config(1), sc = config(0);
+    cc.keepalive_ms = 1000;
+    cc.dead_ms = 3000;
+    CHECK_EQ(start(&cc, &sc), 0);
+    CHECK_EQ(yamux_tick(&cli, 1001), YAMUX_OK);          /* the ping goes at 1001 */
+    CHECK(cli.ping_outstanding);
+    CHECK(yamux_open(&srv) != NULL);                    /* the peer speaks (not the pong) */
+    carry(&srv, &cli, 100);
+    CHECK_EQ(yamux_tick(&cli, 1000), YAMUX_OK);          /* the pass's earlier now */
+    CHECK_EQ(cli.state, YAMUX_SS_OPEN);
+    CHECK_EQ(yamux_tick(&cli, 4000), YAMUX_OK);          /* the clock still runs on */
+    CHECK_EQ(yamux_tick(&cli, 4001), YAMUX_EDEAD);       /* 3000 ms after the ping */
+}
+
 /* A window larger than the spec's 256 KiB is granted with the SYN (and accepted). */
 static void a_larger_window_is_granted_with_syn_and_ack(void)
 {
@@ -980,6 +999,8 @@ CHECK_MAIN(
     { "goaway_stops_new_streams_both_ways", goaway_stops_new_streams_both_ways },
     { "keepalive_measures_rtt_and_detects_a_dead_link",
       keepalive_measures_rtt_and_detects_a_dead_link },
+    { "a_tick_from_an_earlier_clock_is_not_a_dead_link",
+      a_tick_from_an_earlier_clock_is_not_a_dead_link },
     { "a_larger_window_is_granted_with_syn_and_ack", a_larger_window_is_granted_with_syn_and_ack },
     { "many_interleaved_streams_are_each_byte_exact",
       many_interleaved_streams_are_each_byte_exact },

@@ -78,8 +78,7 @@ keep_logs() {
     rm -rf "$BUILD/bench-logs"
     mkdir -p "$BUILD/bench-logs"
     cp "$T_TMP"/*.log "$T_TMP"/*.txt "$T_TMP"/*.json "$BUILD/bench-logs/" 2> /dev/null || true
-    (exit $rc)
-    t_cleanup
+    t_cleanup "$rc"
 }
 trap keep_logs EXIT
 

@@ -21,8 +21,11 @@ t_enter_netns() {
     ip link set lo up
 }
 
+# t_cleanup [STATUS]: kill what t_spawn started, show the logs of a failure, exit STATUS
+# (default: the last command's). A trap that does more first passes its $? here: under
+# set -e, `(exit $rc); t_cleanup` ends the trap at `(exit 1)`, and nothing is cleaned up.
 t_cleanup() {
-    local rc=$?
+    local rc=${1:-$?}
     for pid in "${T_PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done

@@ -99,7 +99,7 @@ EOC
     t_fail "postfix is not listening on 192.0.2.1:2525"
 }
 mta_stop() { [ -n "${MTA_CONF:-}" ] && postfix -c "$MTA_CONF" stop > /dev/null 2>&1 || true; }
-trap 'rc=$?; mta_stop; (exit $rc); t_cleanup' EXIT
+trap 'rc=$?; mta_stop; t_cleanup "$rc"' EXIT
 
 # ---- the gateway: provisioned as imap_e2e.sh does, one tcp mapping to the MTA ----
 provision() {

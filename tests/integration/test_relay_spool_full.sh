@@ -28,7 +28,7 @@ mount -t tmpfs -o size=1m,mode=0700 spool "$T_TMP/spool" || t_fail "cannot mount
 # At exit: our processes first (a relay that leaked descriptors keeps the tmpfs busy), then
 # the tmpfs, then lib.sh's clean-up with the test's status; set -e must not cut this short.
 trap 'rc=$?; set +e; for p in "${T_PIDS[@]}"; do kill "$p" 2> /dev/null; done; sleep 0.2
-      umount -l "$T_TMP/spool"; (exit $rc); t_cleanup' EXIT
+      umount -l "$T_TMP/spool"; t_cleanup "$rc"' EXIT
 S=$T_TMP/spool/loc1
 
 # deliver FILE N: N deliveries of FILE on one tunnel; the gateway's answers in deliver.log

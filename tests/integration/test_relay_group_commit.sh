@@ -22,6 +22,11 @@
 #   members are answered "error", their tmp files removed, a line each, the rest stored;
 #   the retry (a relay restarted) stores them, once.
 #
+#   then the gateway is killed while its group commits (strace holds every fsync for
+#   1.5 s, the kill comes 0.5 s into the first): the relay lives on, the group is durable
+#   (new/ and the index hold each member once), the tunnel's end is logged; the gateway's
+#   retry (it never had the answers) is answered "already have it" for each, nothing twice.
+#
 # Usage: test_relay_group_commit.sh RELAY GW_DRIVER MAKE_PKI
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay_env.sh"
@@ -120,4 +125,42 @@ d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
     { cat "$T_TMP/answers"; t_fail "the retry: $s stored, $d already have it (want $e, $((N - e)))"; }
 [ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "after the retry new/ holds $(ls "$S1/new" | wc -l), want $N"
 t_log "$e files' fsyncs failed: those $e error (tmp removed), $((N - e)) stored; the retry stores them once"
+
+# ---- the gateway dies while its group commits: the group is durable, the relay lives on,
+# and the retry is answered from the spool, nothing stored twice
+kill "$RELAY_PID"
+wait "${T_PIDS[-2]}" 2> /dev/null || true
+rm -f "$S1"/new/* "$S1/.relay-index"
+mv "$T_TMP/relay.log" "$T_TMP/relay-retry.log"
+r_relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=1500000
+K=4
+r_gw gw-killed gw1 --delivery-version 2 --in-flight $K "${args[@]:0:$((2 * K))}" --exit-after-deliveries
+gwpid=${T_PIDS[-1]}
+for ((i = 0; i < 100; i++)); do    # its K messages received: the group's files' fsyncs begin
+    [ "$(ls "$S1/tmp" | wc -l)" -ge $K ] && break
+    sleep 0.05
+done
+[ "$(ls "$S1/tmp" | wc -l)" -ge $K ] || t_fail "the $K messages did not reach tmp/"
+sleep 0.5
+[ -z "$(ls "$S1/new")" ] || t_fail "new/ has files 0.5 s into a commit whose fsyncs take 1.5 s each"
+kill -9 "$gwpid"
+t_wait_log relay 'tunnel down: location=loc1' 30
+kill -0 "$RELAY_PID" || t_fail "the relay died"
+if grep -q '^delivery .*: ' "$T_TMP/gw-killed.log"; then
+    t_fail "the killed gateway had an answer: $(grep '^delivery' "$T_TMP/gw-killed.log" | head -n 1)"
+fi
+for ((i = 0; i < 100; i++)); do    # the commit's last fsync (the index's) returns
+    [ "$(wc -l < "$S1/.relay-index" 2> /dev/null || echo 0)" -ge $K ] && break
+    sleep 0.1
+done
+[ "$(ls "$S1/new" | wc -l)" = $K ] && [ "$(wc -l < "$S1/.relay-index")" = $K ] ||
+    t_fail "after the drop new/ holds $(ls "$S1/new" | wc -l), the index $(wc -l < "$S1/.relay-index") lines (want $K each)"
+"$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --delivery-version 2 \
+    --in-flight $K "${args[@]:0:$((2 * K))}" --exit-after-deliveries > "$T_TMP/answers" 2>&1 ||
+    { cat "$T_TMP/answers"; t_fail "the retry after the drop failed"; }
+d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
+[ "$d" = $K ] || { cat "$T_TMP/answers"; t_fail "the retry after the drop: $d of $K already have it"; }
+[ "$(ls "$S1/new" | wc -l)" = $K ] && [ "$(wc -l < "$S1/.relay-index")" = $K ] ||
+    t_fail "after the retry new/ holds $(ls "$S1/new" | wc -l), the index $(wc -l < "$S1/.relay-index") lines"
+t_log "the gateway killed 0.5 s into its group's commit: the relay lived on, the $K messages durable; the retry: $K already have it, $K files"
 t_log "ok"

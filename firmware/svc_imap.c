@@ -5,9 +5,9 @@
 
 #include "bearssl.h"
 #include "board.h"
-#include "dial.h"
 #include "hello_delivery.h"
 #include "imap_client.h"
+#include "imap_connect.h"
 #include "imap_inflight.h"
 #include "log.h"
 #include "mappings.h"
@@ -18,7 +18,8 @@
 #include "tunnel.h"
 
 /* The receiver: where the connection is, then what the session does (one state per IMAP
- * command in flight). A STARTTLS handshake runs under IM_LOGIN: sv.dial says HANDSHAKING. */
+ * command in flight). A STARTTLS handshake runs under IM_LOGIN: sv.conn.dial says
+ * HANDSHAKING. */
 enum im_state {
     IM_OFF,              /* disabled, or no server set */
     IM_WAIT,             /* backing off until retry_at */
@@ -53,8 +54,7 @@ enum dl_state {
 
 static struct {
     enum im_state state;
-    uint64_t map_fp;                 /* the server's mapping when its name was resolved */
-    struct dial dial;                /* to the server; sv.dial.ep once open */
+    struct imap_connect conn;        /* to the server; sv.conn.dial.ep once open */
     struct imap_client ic;
     uint8_t rx[IMAP_RX_MAX];
     size_t rx_len, rx_off;
@@ -159,7 +159,7 @@ static void session_down(const char *why)
     }
     stream_drop();
     inflight_drop_all();             /* unanswered: not delivered, fetched again later */
-    dial_abort(&sv.dial);
+    dial_abort(&sv.conn.dial);
     secure_wipe(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
     sv.backoff = sv.backoff ? sv.backoff * 2 : IMAP_RETRY_MIN_MS;
     if (sv.backoff > IMAP_RETRY_MAX_MS) {
@@ -169,71 +169,7 @@ static void session_down(const char *why)
     sv.state = IM_WAIT;
 }
 
-/* ---- connecting through the mapping ---- */
-
-/* The TLS check: starttls and tls check the virtual name (TLS runs end to end through a
- * tcp mapping); off over a tls mapping (map >= 0) checks what that mapping checks. */
-static const char *tls_config(struct tls_client_config *t, int map)
-{
-    return settings_tls_client(t, map >= 0 ? mappings_tls_name(map) : cfg()->imap.server.host,
-                               SETTINGS_PEER_SERVER);
-}
-
-/* The pairing of security mode and mapping kind, or why it is refused. */
-static const char *pairing(const struct config_mapping *m)
-{
-    enum config_imap_security s = cfg()->imap.security;
-    if (s == IMAP_SEC_OFF && !m->tls) {
-        return "security off needs a tls mapping (the password would cross in clear)";
-    }
-    if (s != IMAP_SEC_OFF && m->tls) {
-        return "security starttls/tls over a tls mapping: TLS twice; use security off";
-    }
-    return NULL;
-}
-
-/* The server's mapping, found again by name: a commit may have moved, changed or deleted
- * it while its name was being resolved (an index would then name another mapping, or
- * none). It is used only if it is the one resolved for, with its pairing checked again;
- * else the session starts over (a commit that changes it restarts the session too). */
-static int server_mapping(const struct config_mapping **m)
-{
-    const struct config_hostport *srv = &cfg()->imap.server;
-    int i = mappings_find(srv->host, srv->port);
-    *m = mappings_get(i);
-    if (*m == NULL || mappings_fingerprint(i) != sv.map_fp || pairing(*m) != NULL) {
-        char v[IMAP_VERDICT_MAX];
-        snprintf(v, sizeof v, "server %s:%u: its mapping changed while connecting: starting "
-                 "again", srv->host, srv->port);
-        session_down(v);
-        return -1;
-    }
-    return i;
-}
-
-static void connect_server(void)
-{
-    const struct config_mapping *m;
-    struct tls_client_config t;
-    const char *why = NULL;
-    int i = server_mapping(&m);
-    if (i < 0) {
-        return;
-    }
-    int tls_now = cfg()->imap.security == IMAP_SEC_TLS || m->tls;
-    if (tls_now && (why = tls_config(&t, m->tls ? i : -1)) != NULL) {
-        session_down(why);
-        return;
-    }
-    if (dial_connect(&sv.dial, m->internal.port, tls_now ? &t : NULL, NULL, 0) != 0) {
-        char v[IMAP_VERDICT_MAX];
-        snprintf(v, sizeof v, "connect %s:%u: %s", m->internal.host, m->internal.port,
-                 dial_verdict(&sv.dial));
-        session_down(v);
-        return;
-    }
-    sv.since = board_now_ms();
-}
+/* ---- connecting through the mapping (imap_connect.c) ---- */
 
 static void session_begin(void)
 {
@@ -253,25 +189,18 @@ static void session_begin(void)
     sv.state = IM_LOGIN;
 }
 
-/* The dial to the server, one step. A failure before any connect is the name's (its
- * verdict names the host); after, it was the connect or the handshake. */
+/* The dial to the server, one step. */
 static int dial_step(void)
 {
-    int connecting = sv.dial.state == DIAL_CONNECTING || sv.dial.state == DIAL_HANDSHAKING;
     char v[IMAP_VERDICT_MAX];
-    switch (dial_poll(&sv.dial)) {
-    case DIAL_RESOLVED:
-        connect_server();
+    switch (imap_connect_step(&sv.conn, v, sizeof v)) {
+    case IMAP_CONNECT_CONNECTING:
+        sv.since = board_now_ms();
         return 0;
-    case DIAL_FAILED:
-        if (!connecting) {
-            session_down(dial_verdict(&sv.dial));
-            return 0;
-        }
-        snprintf(v, sizeof v, "connecting: %s", dial_verdict(&sv.dial));
+    case IMAP_CONNECT_FAILED:
         session_down(v);
         return 0;
-    case DIAL_OPEN:
+    case IMAP_CONNECT_OPEN:
         session_begin();
         return 1;
     default:
@@ -281,20 +210,11 @@ static int dial_step(void)
 
 static void connect_start(void)
 {
-    const struct config *c = cfg();
     char v[IMAP_VERDICT_MAX];
-    int i = mappings_find(c->imap.server.host, c->imap.server.port);
-    const struct config_mapping *m = mappings_get(i);
-    const char *why = m ? pairing(m) : NULL;
-    sv.map_fp = mappings_fingerprint(i);
-    if (m == NULL || why != NULL) {
-        snprintf(v, sizeof v, "server %s:%u: %s", c->imap.server.host, c->imap.server.port,
-                 m ? why : "no mapping for it (the receiver goes through a mapping)");
+    if (imap_connect_start(&sv.conn, v, sizeof v) != 0) {
         session_down(v);
         return;
     }
-    snprintf(v, sizeof v, "internal host %s", m->internal.host);
-    dial_start(&sv.dial, m->internal.host, v, 0);
     sv.state = IM_DIAL;
     dial_step();
 }
@@ -749,18 +669,16 @@ static void on_body(const struct imap_cevent *ev)
 /* A session runs and its connection carries IMAP (no STARTTLS handshake under way). */
 static int session_live(void)
 {
-    return sv.state >= IM_LOGIN && sv.dial.state == DIAL_OPEN;
+    return sv.state >= IM_LOGIN && sv.conn.dial.state == DIAL_OPEN;
 }
 
 static void starttls_now(void)
 {
-    struct tls_client_config t;
-    const char *why = tls_config(&t, -1);
+    const char *why = NULL;
     if (sv.rx_off < sv.rx_len) {
         why = "starttls: bytes arrived after the STARTTLS OK, before TLS: refused";
-    }
-    if (why == NULL && dial_starttls(&sv.dial, &t) != 0) {
-        why = dial_verdict(&sv.dial);
+    } else {
+        (void)imap_connect_starttls(&sv.conn, &why);
     }
     if (why != NULL) {
         imap_client_abort(&sv.ic, why);
@@ -772,9 +690,9 @@ static void starttls_now(void)
 static int starttls_step(void)
 {
     char v[IMAP_VERDICT_MAX];
-    switch (dial_poll(&sv.dial)) {
+    switch (dial_poll(&sv.conn.dial)) {
     case DIAL_FAILED:
-        snprintf(v, sizeof v, "tls handshake: %s", dial_verdict(&sv.dial));
+        snprintf(v, sizeof v, "tls handshake: %s", dial_verdict(&sv.conn.dial));
         session_down(v);
         return 0;
     case DIAL_OPEN:
@@ -852,7 +770,7 @@ static int flush_out(void)
     if (n == 0) {
         return 0;
     }
-    long w = endpoint_write(&sv.dial.ep, p, n);
+    long w = endpoint_write(&sv.conn.dial.ep, p, n);
     if (w < 0) {
         imap_client_abort(&sv.ic, "connection lost while sending");
         session_down(sv.ic.verdict);
@@ -870,7 +788,7 @@ static int receive(void)
     if (sv.rx_len == sizeof sv.rx) {
         return 0;                    /* still feeding what we have (back-pressure) */
     }
-    long n = endpoint_read(&sv.dial.ep, sv.rx + sv.rx_len, sizeof sv.rx - sv.rx_len);
+    long n = endpoint_read(&sv.conn.dial.ep, sv.rx + sv.rx_len, sizeof sv.rx - sv.rx_len);
     if (n < 0) {
         imap_client_abort(&sv.ic, n == TCP_STREAM_EOF ? "the server closed the connection"
                                                       : "connection lost");
@@ -924,7 +842,7 @@ static void timers(void)
 static int session_step(void)
 {
     int busy = 0;
-    if (sv.dial.state == DIAL_HANDSHAKING) {
+    if (sv.conn.dial.state == DIAL_HANDSHAKING) {
         return starttls_step();
     }
     if (sv.state == IM_ANSWER && sv.dl == DL_GONE) {
@@ -1047,7 +965,7 @@ void imap_show(void (*out)(const char *fmt, ...))
     out("imap:      %s:%u, %s", c->imap.server.host, c->imap.server.port,
         session ? "session"
         : sv.state >= IM_LOGIN ? "tls handshake"
-        : sv.state == IM_DIAL && sv.dial.state == DIAL_RESOLVING ? "resolving"
+        : sv.state == IM_DIAL && sv.conn.dial.state == DIAL_RESOLVING ? "resolving"
         : state_names[sv.state]);
     if (session) {
         out(", %s", state_names[sv.state]);

@@ -518,7 +518,8 @@ static void set_mask(struct tunnel *t)
     if (t->iob && tls_io_fd_buf_pending(t->iob) > 0) {
         w |= TLS_WANT_WRITE;
     }
-    relay_ev_mask(&t->ev, (w & TLS_WANT_READ ? EPOLLIN : 0u) | (w & TLS_WANT_WRITE ? EPOLLOUT : 0u));
+    relay_ev_mask(&t->ev,
+                  (w & TLS_WANT_READ ? EPOLLIN : 0u) | (w & TLS_WANT_WRITE ? EPOLLOUT : 0u));
 }
 
 /* Decrypted bytes wait in the engine and yamux can take them. */

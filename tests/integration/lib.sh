@@ -49,6 +49,18 @@ t_spawn() {
     T_PIDS+=($!)
 }
 
+# t_child PID: the first child of PID (a wrapper such as strace, and what it runs), waited
+# for up to 5 s; fails the test without one.
+t_child() {
+    local pid=$1 c i
+    for ((i = 0; i < 50; i++)); do
+        c=$(awk '{ print $1 }' "/proc/$pid/task/$pid/children" 2> /dev/null)
+        [ -n "$c" ] && { echo "$c"; return 0; }
+        sleep 0.1
+    done
+    t_fail "no process under $pid"
+}
+
 # t_passt NAME SOCK: passt as a guest's network on the UNIX socket SOCK (port 10007 to the
 # guest's echo), logged as NAME, with the first call the veth that carries its default route
 # (passt exits without one): 192.0.2.1/24 here, the guest's gateway 192.0.2.254.

@@ -55,16 +55,11 @@ r_config() {
 
 r_relay() {
     t_spawn relay "$@" "$RELAY" --config "$CONF"
-    local pid=${T_PIDS[-1]} i
+    local pid=${T_PIDS[-1]}
     t_wait_log relay 'listening: tunnels' 10
     RELAY_PID=$pid
     if [ $# -gt 0 ]; then                    # the wrapper's child is the relay
-        for ((i = 0; i < 50; i++)); do
-            RELAY_PID=$(cat "/proc/$pid/task/$pid/children" 2> /dev/null | awk '{ print $1 }')
-            [ -n "$RELAY_PID" ] && break
-            sleep 0.1
-        done
-        [ -n "$RELAY_PID" ] || t_fail "no relay process under $1"
+        RELAY_PID=$(t_child "$pid")
         T_PIDS+=("$RELAY_PID")               # strace, killed, lets its child run on
     fi
 }

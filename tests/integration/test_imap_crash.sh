@@ -6,6 +6,11 @@
 #     times; then the relay is killed and restarted at random moments while the gateway
 #     runs; at the end the spool holds each of the 300 exactly once, byte-exact, and the
 #     INBOX is empty (after delete applied to all of them).
+#   - then one more mail, the batch's only and last delivery, and the relay killed while it
+#     commits it (strace holds the relay's fsyncs 2 s, the kill 0.5 s into the first): the
+#     batch ends with no tunnel, so the receiver waits in IDLE for one and then searches
+#     again on its own (no new mail arrives to wake it); the relay, restarted, gets the
+#     mail again, and it is in the spool once, the INBOX empty.
 #
 # Usage: test_imap_crash.sh GATEWAY RELAY MAKE_PKI [GATEWAY_KILLS] [RELAY_KILLS]
 . "$(dirname "$0")/lib.sh"
@@ -46,4 +51,37 @@ for ((i = 0; i < 1800 && $(dv_count INBOX) > 0; i++)); do sleep 0.1; done
 for ((i = 1; i <= N; i++)); do in_spool $i $((i <= NLARGE ? E2E_LARGE_BYTES : 0)); done
 dups=$(grep -c 'already delivered' "$T_TMP/gw.log" || true)
 t_log "all $N mails in the spool exactly once, byte-exact; INBOX empty; $dups re-deliveries answered 'already have it'"
+
+# ---- the relay killed while it commits the batch's last delivery ----
+ups() { grep -c ' up (location loc1' "$T_TMP/gw.log" || true; }
+up0=$(ups)
+kill -9 "$E2E_RELAY_PID"
+wait "$E2E_RELAY_PID" 2> /dev/null || true
+t_spawn relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2000000 \
+    "$RELAY" --config "$T_TMP/relay.conf"
+t_wait_log relay 'listening: tunnels' 10
+spid=${T_PIDS[-1]}
+rpid=$(t_child "$spid")
+T_PIDS+=("$rpid")                  # (strace, killed, lets its relay run on)
+for ((i = 0; i < 100 && $(ups) <= up0; i++)); do sleep 0.1; done   # the tunnel is back
+[ "$(ups)" -gt "$up0" ] || t_fail "the gateway's tunnel did not come back in 10 s"
+LAST=$((N + 1))
+tmpdir=$T_TMP/spool/loc1/tmp
+dv_append INBOX $LAST
+for ((i = 0; i < 300; i++)); do    # its bytes are in tmp/: the commit's fsyncs begin
+    [ -n "$(ls "$tmpdir" 2> /dev/null)" ] && break
+    sleep 0.1
+done
+[ -n "$(ls "$tmpdir")" ] || t_fail "mail $LAST did not reach the relay's tmp/ in 30 s"
+sleep 0.5
+[ "$(spool_count)" = $N ] || t_fail "mail $LAST in new/ 0.5 s into a commit whose fsyncs take 2 s"
+kill -9 "$rpid"
+wait "$spid" 2> /dev/null || true
+e2e_relay_start
+for ((i = 0; i < 300 && $(spool_count) < LAST; i++)); do sleep 0.1; done
+[ "$(spool_count)" = $LAST ] || t_fail "mail $LAST: not delivered again within 30 s of the relay's restart (spool $(spool_count))"
+in_spool $LAST 0
+for ((i = 0; i < 100 && $(dv_count INBOX) > 0; i++)); do sleep 0.1; done
+[ "$(dv_count INBOX)" = 0 ] || t_fail "INBOX holds $(dv_count INBOX) after mail $LAST was stored"
+t_log "the relay killed 0.5 s into the commit of the batch's last delivery: delivered again once the relay was back, once, byte-exact; INBOX empty"
 t_log PASS

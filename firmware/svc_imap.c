@@ -62,7 +62,8 @@ static struct {
     uint8_t idle_without_tunnel;     /* IDLE or PAUSE began with no tunnel up */
     uint8_t missed;                  /* a delivery lost its tunnel unanswered since the last
                                         SEARCH: search again before IDLE (it would not hear
-                                        of that message again: test_relay_ha saw one wait) */
+                                        of that message again: test_relay_ha kills a relay
+                                        in the body of a batch's last delivery) */
     /* the batch: UIDs from the last search, the ones the relay confirmed */
     unsigned cur;
     uint32_t delivered[IMAP_BATCH_MAX];
@@ -116,6 +117,8 @@ static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
         sv.st = NULL;                /* already gone: not released by us */
         if (sv.dl != DL_ANSWERED) {
             sv.dl = DL_GONE;         /* (an answer that came first still counts) */
+            sv.missed = 1;           /* in the body or after it: search again at the batch's
+                                        end, whatever tunnel is up then */
         }
     }
 }
@@ -848,7 +851,6 @@ static int session_step(void)
     if (sv.state == IM_ANSWER && sv.dl == DL_GONE) {
         log_warnx("imap: UID %u: the tunnel went down before the relay answered",
                   (unsigned)sv.d.uid);
-        sv.missed = 1;
         stream_drop();
         next_message();
     }

@@ -49,16 +49,18 @@ t_spawn() {
     T_PIDS+=($!)
 }
 
-# t_child PID: the first child of PID (a wrapper such as strace, and what it runs), waited
-# for up to 5 s; fails the test without one.
+# t_child PID NAME: the child of PID (a wrapper such as strace) that runs NAME, waited for
+# up to 5 s; fails the test without one. By name: strace forks short-lived children of its
+# own at start (its ptrace checks), and the tracee is strace too until its exec.
 t_child() {
-    local pid=$1 c i
+    local pid=$1 name=$2 c i
     for ((i = 0; i < 50; i++)); do
-        c=$(awk '{ print $1 }' "/proc/$pid/task/$pid/children" 2> /dev/null)
-        [ -n "$c" ] && { echo "$c"; return 0; }
+        for c in $(cat "/proc/$pid/task/$pid/children" 2> /dev/null); do
+            [ "$(cat "/proc/$c/comm" 2> /dev/null)" = "$name" ] && { echo "$c"; return 0; }
+        done
         sleep 0.1
     done
-    t_fail "no process under $pid"
+    t_fail "no $name under $pid"
 }
 
 # t_passt NAME SOCK: passt as a guest's network on the UNIX socket SOCK (port 10007 to the

@@ -59,7 +59,7 @@ r_relay() {
     t_wait_log relay 'listening: tunnels' 10
     RELAY_PID=$pid
     if [ $# -gt 0 ]; then                    # the wrapper's child is the relay
-        RELAY_PID=$(t_child "$pid")
+        RELAY_PID=$(t_child "$pid" relay)
         T_PIDS+=("$RELAY_PID")               # strace, killed, lets its child run on
     fi
 }

@@ -61,7 +61,7 @@ t_spawn relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_en
     "$RELAY" --config "$T_TMP/relay.conf"
 t_wait_log relay 'listening: tunnels' 10
 spid=${T_PIDS[-1]}
-rpid=$(t_child "$spid")
+rpid=$(t_child "$spid" relay)
 T_PIDS+=("$rpid")                  # (strace, killed, lets its relay run on)
 for ((i = 0; i < 100 && $(ups) <= up0; i++)); do sleep 0.1; done   # the tunnel is back
 [ "$(ups)" -gt "$up0" ] || t_fail "the gateway's tunnel did not come back in 10 s"

@@ -17,7 +17,10 @@
 #     side); the downloads through relays 1 and 3 finish without a retry; those through relay
 #     2 fail and the client, trying the next relay, gets the file through relay 3;
 #   - every mail ends up exactly once, byte-exact, counted over the three relays' Maildirs
-#     together (the file name carries the SHA-256), and both folders are empty.
+#     together (the file name carries the SHA-256), and both folders are empty;
+#   - then one more mail, alone in its batch, and the relay that gets it is killed in its
+#     body while the other stays up: the receiver searches again at the batch's end (IDLE
+#     would not hear of that mail again) and the other relay stores it, once.
 #
 # A relay killed after writing a message durably but before the gateway read its "stored"
 # would leave a second copy on the relay the gateway delivers to next (each relay dedups its
@@ -102,15 +105,21 @@ $(grep '^location' "$T_TMP/token-loc1.txt")$m1
 $(grep '^location' "$T_TMP/token-loc2.txt")$m2
 EOC
 }
+RELAY_WRAP=()            # a command the relays start under (strace), none at first
 relay_start() { # R: (again) with its log appended to, its PID in relay-R.pid
     local r=$1 n i
     touch "$T_TMP/relay-$r.log"
     n=$(grep -c 'listening: tunnels' "$T_TMP/relay-$r.log" || true)
-    "$RELAY" --config "$T_TMP/relay-$r.conf" >> "$T_TMP/relay-$r.log" 2>&1 < /dev/null &
+    "${RELAY_WRAP[@]}" "$RELAY" --config "$T_TMP/relay-$r.conf" >> "$T_TMP/relay-$r.log" 2>&1 \
+        < /dev/null &
     disown $!                                # no "Killed" line on the terminal for each kill
     RPID[r]=$!
     T_PIDS+=($!)
-    echo "$!" > "$T_TMP/relay-$r.pid"
+    if [ ${#RELAY_WRAP[@]} -gt 0 ]; then     # the relay is the wrapper's child
+        RPID[r]=$(t_child $! relay)
+        T_PIDS+=("${RPID[r]}")
+    fi
+    echo "${RPID[r]}" > "$T_TMP/relay-$r.pid"
     for ((i = 0; i < 100; i++)); do
         [ "$(grep -c 'listening: tunnels' "$T_TMP/relay-$r.log" || true)" -gt "${n:-0}" ] && return 0
         sleep 0.1
@@ -403,29 +412,37 @@ T_PIDS+=("${DL[@]}")
 sleep 1.5
 
 # ---- SIGKILL relay 2 inside a delivery's body ----
-victim=${RPID[2]}
-killed=
-for ((try = 0; try < 400; try++)); do
-    [ -z "$killed" ] || break
-    f=$(find "$T_TMP/spool-2" -path '*/tmp/*' -type f -size -600k -size +1k 2> /dev/null |
-        head -n 1 || true)
-    if [ -n "$f" ]; then
-        kill -STOP "$victim"
-        # Stopped: is that body still unfinished? (It may have been renamed meanwhile.)
-        if [ -f "$f" ]; then
-            kill -KILL "$victim"
-            killed=$(stat -c %s "$f")
-        else
+# kill_in_body R...: wait for one of relays R... to hold a delivery's body half written in
+# its tmp/, stop it there, check the body is still unfinished, SIGKILL it; prints "R BYTES".
+kill_in_body() {
+    local try r f victim i
+    for ((try = 0; try < 400; try++)); do
+        for r in "$@"; do
+            # (the Maildirs' tmp/ by name: T_TMP itself is under /tmp, and a -path
+            # pattern with /tmp/ in it would match the index too)
+            f=$(find "$T_TMP/spool-$r"/loc[12]/tmp -type f -size -600k -size +1k \
+                2> /dev/null | head -n 1 || true)
+            [ -n "$f" ] || continue
+            victim=${RPID[r]}
+            kill -STOP "$victim"
+            # Stopped: is that body still unfinished? (It may have been renamed meanwhile.)
+            if [ -f "$f" ]; then
+                kill -KILL "$victim"
+                for ((i = 0; i < 50; i++)); do   # (disowned by relay_start: no wait for it)
+                    kill -0 "$victim" 2> /dev/null || break
+                    sleep 0.05
+                done
+                echo "$r $(stat -c %s "$f")"
+                return 0
+            fi
             kill -CONT "$victim"
-        fi
-    fi
-    [ -n "$killed" ] || sleep 0.01
-done
-[ -n "$killed" ] || t_fail "relay 2 never held a delivery's body in the window"
-for ((i = 0; i < 50; i++)); do           # (disowned by relay_start: no wait for it)
-    kill -0 "$victim" 2> /dev/null || break
-    sleep 0.05
-done
+        done
+        sleep 0.01
+    done
+    return 1
+}
+killed=$(kill_in_body 2) || t_fail "relay 2 never held a delivery's body in the window"
+killed=${killed#* }
 KILLED_AT=$(date +%s)
 t_log "relay 2 SIGKILLed with a delivery $killed bytes into its body, downloads running"
 
@@ -482,5 +499,36 @@ for r in 1 3; do
     grep -q 'tunnel down:' "$T_TMP/relay-$r.log" && t_fail "relay $r lost a tunnel"
 done
 t_log "gateways: the tunnels to relays 1 and 3 stayed up throughout; relay 2's were let go"
+
+# ---- one more mail, its batch's last delivery, and its relay killed in the body while
+# the other relay stays up: the batch ends with a tunnel up, so the receiver searches again
+# rather than wait in IDLE for news that will not come, and the other relay gets it ----
+# Relays 1 and 3 again, each write() held 20 ms by strace: a body then grows in tmp/ for
+# about 2 s, long enough to be caught in it.
+ups() { grep -c "tunnel: relay relay.example.test:$1 up" "$T_TMP/gwa.log" || true; }
+u1=$(ups 7443) u3=$(ups 7445)
+RELAY_WRAP=(strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=20000)
+for r in 1 3; do
+    kill "${RPID[r]}"
+    for ((i = 0; i < 50; i++)); do kill -0 "${RPID[r]}" 2> /dev/null || break; sleep 0.1; done
+    relay_start "$r"
+done
+for ((i = 0; i < 200; i++)); do
+    (($(ups 7443) > u1 && $(ups 7445) > u3)) && break
+    sleep 0.1
+done
+(($(ups 7443) > u1 && $(ups 7445) > u3)) || t_fail "gateway A did not come back to relays 1 and 3"
+dv_append INBOX 100 "$SIZE"
+hit=$(kill_in_body 1 3) || t_fail "neither relay 1 nor 3 held mail 100's body in the window"
+for ((i = 0; i < 300; i++)); do
+    [ "$(dv_count INBOX)" = 0 ] && break
+    sleep 0.1
+done
+[ "$(dv_count INBOX)" = 0 ] ||
+    t_fail "mail 100 still on the source server 30 s after relay ${hit% *} died in its body"
+r=$(once 100)
+[ "$r" != "${hit% *}" ] || t_fail "mail 100 in the spool of relay $r, killed in its body"
+t_log "relay ${hit% *} SIGKILLed ${hit#* } bytes into the batch's last delivery: the receiver" \
+      "searched again with the other tunnel up, relay $r stored it once"
 kill "$GWA_PID" "$GWB_PID"
 t_log "PASS"

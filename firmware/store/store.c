@@ -1,4 +1,5 @@
-/* see store.h; the on-flash layout is docs/flash-format.md.
+/* see store.h; the on-flash layout is docs/flash-format.md. The mount (replaying the log)
+ * is store_mount.c.
  *
  * Positions in the log are 64-bit "log positions": block sequence number * payload + offset
  * in that block's payload. Block seq lives in physical block seq % nblocks (a strict ring),
@@ -9,36 +10,7 @@
 #include "bytes.h"
 #include "crc32.h"
 #include "log.h"
-#include "store.h"
-
-/* ---- on-flash format ---------------------------------------------------------------- */
-
-#define BH_MAGIC 0x42535747u   /* "GWSB" */
-#define BH_VERSION 1
-#define BH_SIZE 48             /* before padding to the program unit */
-#define BH_F_RESUME 0x01       /* the log resumes here after an interrupted write */
-#define NONE32 0xffffffffu
-
-#define RH_SIZE 24
-enum rec_kind { REC_DATA = 0x51, REC_DEL = 0x52, REC_COMMIT = 0x53 };
-#define COMMIT_LEN 12
-#define COMMIT_F_GC 0x01
-
-/* Index markers in place of a flash address. */
-#define ADDR_NONE 0xffffffffu
-#define ADDR_DELETED 0xfffffffeu
-#define ADDR_CORRUPT 0xfffffffdu
-
-struct bhdr {
-    uint8_t flags;
-    uint32_t seq, erase_count, tail, first, resume_seq, resume_off;
-    uint32_t block_size, block_count, prog_size;
-};
-
-struct rhdr {
-    uint8_t kind;
-    uint32_t key, txn, len, dcrc;
-};
+#include "store_int.h"
 
 static void bh_encode(uint8_t *p, const struct bhdr *h)
 {
@@ -109,27 +81,10 @@ static int rh_decode(const uint8_t *p, struct rhdr *r)
     return 1;
 }
 
-static int all_ff(const uint8_t *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] != 0xff) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* ---- geometry and addressing --------------------------------------------------------- */
 
-static uint32_t align_up(uint32_t v, uint32_t unit)
-{
-    return (v + unit - 1) & ~(unit - 1);
-}
 
-static uint32_t rec_size(const struct store *s, uint32_t len)
-{
-    return align_up(RH_SIZE + len, s->unit);
-}
 
 static uint32_t commit_size(const struct store *s)
 {
@@ -144,23 +99,8 @@ static uint64_t spare_bytes(const struct store *s)
            (uint64_t)(s->nblocks + 2) * commit_size(s);
 }
 
-static uint64_t pos_seq(const struct store *s, uint64_t pos)
-{
-    return pos / s->payload;
-}
 
-static uint32_t pos_addr(const struct store *s, uint64_t pos)
-{
-    uint32_t b = (uint32_t)(pos_seq(s, pos) % s->nblocks);
-    return b * s->bsize + s->hsize + (uint32_t)(pos % s->payload);
-}
 
-static void pos_where(const struct store *s, uint64_t pos, uint32_t *block, uint32_t *off)
-{
-    uint32_t a = pos_addr(s, pos);
-    *block = a / s->bsize;
-    *off = a % s->bsize;
-}
 
 /* Free log bytes between the next write and the tail block. */
 static uint64_t free_bytes(const struct store *s)
@@ -171,7 +111,7 @@ static uint64_t free_bytes(const struct store *s)
 }
 
 /* Set up the geometry fields from f. STORE_EINVAL when the store cannot use it. */
-static int geometry_init(struct store *s, struct flash *f)
+int store_geometry_init(struct store *s, struct flash *f)
 {
     const struct flash_geometry *g = &f->geo;
     if (!flash_geometry_valid(g) || g->prog_size > STORE_BUF) {
@@ -206,7 +146,7 @@ static int fail(struct store *s, int ferr)
 }
 
 /* Read len log bytes starting at flash address addr, following the ring across blocks. */
-static int log_read(struct store *s, uint32_t addr, void *buf, size_t len)
+int store_log_read(struct store *s, uint32_t addr, void *buf, size_t len)
 {
     uint8_t *p = buf;
     while (len > 0) {
@@ -223,7 +163,8 @@ static int log_read(struct store *s, uint32_t addr, void *buf, size_t len)
     return STORE_OK;
 }
 
-static uint32_t addr_advance(const struct store *s, uint32_t addr, uint32_t n)
+/* see store_int.h */
+uint32_t store_addr_advance(const struct store *s, uint32_t addr, uint32_t n)
 {
     uint32_t b = addr / s->bsize;
     uint64_t off = (uint64_t)(addr % s->bsize - s->hsize) + n;
@@ -237,12 +178,12 @@ static int log_crc(struct store *s, uint32_t addr, uint32_t len, uint32_t *crc)
     uint32_t c = 0;
     while (len > 0) {
         uint32_t k = len < STORE_BUF ? len : STORE_BUF;
-        int err = log_read(s, addr, s->rbuf, k);
+        int err = store_log_read(s, addr, s->rbuf, k);
         if (err) {
             return err;
         }
         c = crc32_update(c, s->rbuf, k);
-        addr = addr_advance(s, addr, k);
+        addr = store_addr_advance(s, addr, k);
         len -= k;
     }
     *crc = c;
@@ -250,7 +191,7 @@ static int log_crc(struct store *s, uint32_t addr, uint32_t len, uint32_t *crc)
 }
 
 /* Header of physical block b: 1 valid (for this geometry), 0 not, or an error. */
-static int bh_read(struct store *s, uint32_t b, struct bhdr *h)
+int store_bh_read(struct store *s, uint32_t b, struct bhdr *h)
 {
     uint8_t raw[BH_SIZE];
     int err = flash_read(s->flash, b * s->bsize, raw, sizeof raw);
@@ -262,9 +203,9 @@ static int bh_read(struct store *s, uint32_t b, struct bhdr *h)
 }
 
 /* Header of the block holding log block seq: 1 when it is that block, 0 when not. */
-static int bh_read_seq(struct store *s, uint32_t seq, struct bhdr *h)
+int store_bh_read_seq(struct store *s, uint32_t seq, struct bhdr *h)
 {
-    int v = bh_read(s, seq % s->nblocks, h);
+    int v = store_bh_read(s, seq % s->nblocks, h);
     return v < 0 ? v : v && h->seq == seq;
 }
 
@@ -284,14 +225,15 @@ static uint32_t idx_lower(const struct store *s, uint32_t key)
     return lo;
 }
 
-static struct store_entry *idx_get(const struct store *s, uint32_t key)
+/* see store_int.h */
+struct store_entry *store_idx_get(const struct store *s, uint32_t key)
 {
     uint32_t i = idx_lower(s, key);
     return i < s->nkeys && s->index[i].key == key ? &s->index[i] : NULL;
 }
 
 /* The entry of key, added (no value yet) when missing; NULL when the index is full. */
-static struct store_entry *idx_add(struct store *s, uint32_t key)
+struct store_entry *store_idx_add(struct store *s, uint32_t key)
 {
     uint32_t i = idx_lower(s, key);
     if (i < s->nkeys && s->index[i].key == key) {
@@ -312,11 +254,11 @@ static int addr_is_record(uint32_t addr)
 }
 
 /* Bytes the record at addr takes on flash (0 when unreadable). */
-static uint32_t size_at(struct store *s, uint32_t addr)
+uint32_t store_size_at(struct store *s, uint32_t addr)
 {
     uint8_t raw[RH_SIZE];
     struct rhdr r;
-    if (!addr_is_record(addr) || log_read(s, addr, raw, sizeof raw) || !rh_decode(raw, &r)) {
+    if (!addr_is_record(addr) || store_log_read(s, addr, raw, sizeof raw) || !rh_decode(raw, &r)) {
         return 0;
     }
     return rec_size(s, r.len);
@@ -324,7 +266,7 @@ static uint32_t size_at(struct store *s, uint32_t addr)
 
 /* End a transaction in the index: commit makes the pending versions current, abort drops
  * them. With account, live_bytes follows (reads the headers involved). */
-static void idx_settle(struct store *s, int commit, int account)
+void store_idx_settle(struct store *s, int commit, int account)
 {
     uint32_t w = 0;
     for (uint32_t i = 0; i < s->nkeys; i++) {
@@ -332,8 +274,8 @@ static void idx_settle(struct store *s, int commit, int account)
         if (e.pend != ADDR_NONE) {
             if (commit) {
                 if (account) {
-                    s->live_bytes += size_at(s, e.pend);
-                    s->live_bytes -= size_at(s, e.addr);
+                    s->live_bytes += store_size_at(s, e.pend);
+                    s->live_bytes -= store_size_at(s, e.addr);
                 }
                 e.addr = e.pend == ADDR_DELETED ? ADDR_NONE : e.pend;
             }
@@ -363,7 +305,7 @@ static int open_block(struct store *s, uint32_t seq, uint32_t first, uint8_t fla
 {
     uint32_t b = seq % s->nblocks;
     struct bhdr h;
-    int v = bh_read(s, b, &h);
+    int v = store_bh_read(s, b, &h);
     if (v < 0) {
         return v;
     }
@@ -522,24 +464,22 @@ static int head_ready(struct store *s)
 
 /* ---- reading the log ------------------------------------------------------------------ */
 
-enum rec_state { REC_OK, REC_END, REC_BAD_HEADER, REC_BAD_DATA };
-
 /* Examine the record at pos, which must end by log_end. With headers_only, the data of
  * records other than commits is taken on trust (mount's first pass). */
-static int rec_at(struct store *s, uint64_t pos, uint64_t log_end, struct rhdr *r,
+int store_rec_at(struct store *s, uint64_t pos, uint64_t log_end, struct rhdr *r,
                   enum rec_state *st, int headers_only)
 {
     uint8_t raw[RH_SIZE];
     if (log_end - pos < RH_SIZE) {
         size_t n = (size_t)(log_end - pos);
-        int err = log_read(s, pos_addr(s, pos), raw, n);
+        int err = store_log_read(s, pos_addr(s, pos), raw, n);
         if (err) {
             return err;
         }
         *st = all_ff(raw, n) ? REC_END : REC_BAD_HEADER;
         return STORE_OK;
     }
-    int err = log_read(s, pos_addr(s, pos), raw, sizeof raw);
+    int err = store_log_read(s, pos_addr(s, pos), raw, sizeof raw);
     if (err) {
         return err;
     }
@@ -551,373 +491,13 @@ static int rec_at(struct store *s, uint64_t pos, uint64_t log_end, struct rhdr *
         *st = REC_OK;
     } else {
         uint32_t crc;
-        err = log_crc(s, addr_advance(s, pos_addr(s, pos), RH_SIZE), r->len, &crc);
+        err = log_crc(s, store_addr_advance(s, pos_addr(s, pos), RH_SIZE), r->len, &crc);
         if (err) {
             return err;
         }
         *st = crc == r->dcrc ? REC_OK : REC_BAD_DATA;
     }
     return STORE_OK;
-}
-
-/* ---- mount: replaying the log --------------------------------------------------------- */
-
-struct scan {
-    uint32_t from, head;
-    int quiet;                /* the first pass: only the tail and transaction numbers */
-    uint64_t report_from;     /* damage before this position is in collected blocks */
-    uint32_t cur_txn;         /* whose records are pending in the index (0: none) */
-    uint32_t tail, max_txn, records;
-    int bad;                  /* an unreported damaged region starts at bad_pos */
-    uint64_t bad_pos;
-    uint64_t checked;         /* the last block whose header was checked, plus one */
-    uint64_t tail_first;      /* the first record position in or after block `tail` */
-    int have_first;
-};
-
-/* Damage is counted in corrupt; a torn write at the very end of the log (what a power cut
- * during a commit leaves, discarded with nothing committed lost) in interrupted. */
-static void report_as(struct store *s, struct scan *sc, uint64_t pos, const char *what,
-                      uint32_t *counter)
-{
-    uint32_t b, off;
-    if (sc->quiet || pos < sc->report_from) {
-        return;
-    }
-    pos_where(s, pos, &b, &off);
-    (*counter)++;
-    log_warnx("store: flash 0x%x (block %u offset %u): %s", (unsigned)(b * s->bsize + off), b,
-              off, what);
-}
-
-static void report(struct store *s, struct scan *sc, uint64_t pos, const char *what)
-{
-    report_as(s, sc, pos, what, &s->corrupt);
-}
-
-/* Read the header of log block seq; a bad one is reported (once per scan). */
-static int check_block(struct store *s, struct scan *sc, uint64_t seq, struct bhdr *h)
-{
-    int v = bh_read_seq(s, (uint32_t)seq, h);
-    if (v == 0 && seq + 1 > sc->checked) {
-        report(s, sc, seq * s->payload, "bad block header");
-    }
-    if (seq + 1 > sc->checked) {
-        sc->checked = seq + 1;
-    }
-    return v;
-}
-
-/* Position of the first record that starts in log block seq or a later one up to the head;
- * blocks with a bad header are reported and skipped. */
-static int next_start(struct store *s, struct scan *sc, uint64_t seq, uint64_t *pos)
-{
-    for (; seq <= sc->head; seq++) {
-        struct bhdr h;
-        int v = check_block(s, sc, seq, &h);
-        if (v < 0) {
-            return v;
-        }
-        if (!v) {
-            continue;
-        }
-        if (h.first < s->payload) {
-            *pos = seq * s->payload + h.first;
-            return STORE_OK;
-        }
-    }
-    *pos = ((uint64_t)sc->head + 1) * s->payload;
-    return STORE_OK;
-}
-
-/* A later block whose header says the log resumes there after ending at pos: its seq, or 0. */
-static int find_resume(struct store *s, struct scan *sc, uint64_t pos, uint32_t *seq)
-{
-    *seq = 0;
-    for (uint64_t q = pos_seq(s, pos) + 1; q <= sc->head; q++) {
-        struct bhdr h;
-        int v = bh_read_seq(s, (uint32_t)q, &h);
-        if (v < 0) {
-            return v;
-        }
-        if (v && (h.flags & BH_F_RESUME) && h.resume_seq == pos_seq(s, pos) &&
-            h.resume_off == pos % s->payload) {
-            *seq = (uint32_t)q;
-            return STORE_OK;
-        }
-    }
-    return STORE_OK;
-}
-
-/* Replay one record into the index. Records of a transaction stay pending until its commit
- * record; a record of another transaction, or the end of the log, drops them. */
-static int replay(struct store *s, struct scan *sc, const struct rhdr *r, uint64_t pos,
-                  int damaged)
-{
-    if (r->txn > sc->max_txn) {
-        sc->max_txn = r->txn;
-    }
-    if (r->kind == REC_COMMIT) {
-        if (!sc->quiet) {
-            idx_settle(s, sc->cur_txn == r->txn, 0);
-        }
-        sc->cur_txn = 0;
-        return STORE_OK;
-    }
-    if (sc->quiet) {
-        return STORE_OK;
-    }
-    if (sc->cur_txn != r->txn) {
-        idx_settle(s, 0, 0);
-        sc->cur_txn = r->txn;
-    }
-    if (r->kind == REC_DEL) {
-        struct store_entry *e = idx_get(s, r->key);
-        if (e != NULL) {
-            e->pend = ADDR_DELETED;
-        }
-        return STORE_OK;
-    }
-    struct store_entry *e = idx_add(s, r->key);
-    if (e == NULL) {
-        log_err("store: more than %u keys on flash: the index is too small", s->index_cap);
-        return STORE_ENOMEM;
-    }
-    e->pend = damaged ? ADDR_CORRUPT : pos_addr(s, pos);
-    return STORE_OK;
-}
-
-/* The tail commit records name (pass 1 only): the value in a commit's payload. */
-static int commit_tail(struct store *s, struct scan *sc, uint64_t pos, const struct rhdr *r)
-{
-    uint8_t v[COMMIT_LEN];
-    int err = log_read(s, addr_advance(s, pos_addr(s, pos), RH_SIZE), v, sizeof v);
-    if (err) {
-        return err;
-    }
-    (void)r;
-    uint32_t t = get_le32(v);
-    if (t >= sc->from && t <= sc->head && t > sc->tail) {
-        sc->tail = t;
-    }
-    return STORE_OK;
-}
-
-static int scan(struct store *s, struct scan *sc)
-{
-    uint64_t end = ((uint64_t)sc->head + 1) * s->payload;
-    uint64_t pos;
-    int err = next_start(s, sc, sc->from, &pos);
-    if (err) {
-        return err;
-    }
-    s->valid_end = pos;
-    while (pos < end) {
-        struct rhdr r;
-        enum rec_state st;
-        if (!sc->have_first && pos >= (uint64_t)sc->tail * s->payload) {
-            sc->have_first = 1;
-            sc->tail_first = pos;
-        }
-        if (pos_seq(s, pos) + 1 > sc->checked) {
-            struct bhdr h;
-            err = check_block(s, sc, pos_seq(s, pos), &h);
-            if (err < 0) {
-                return err;
-            }
-        }
-        err = rec_at(s, pos, end, &r, &st, sc->quiet);
-        if (err) {
-            return err;
-        }
-        if (st == REC_OK) {
-            if (sc->bad) {
-                report(s, sc, sc->bad_pos, "damaged record(s): skipped");
-                sc->bad = 0;
-            }
-            if (sc->quiet && r.kind == REC_COMMIT) {
-                err = commit_tail(s, sc, pos, &r);
-            }
-            if (!err) {
-                err = replay(s, sc, &r, pos, 0);
-            }
-            if (err) {
-                return err;
-            }
-            sc->records++;
-            pos += rec_size(s, r.len);
-            s->valid_end = pos;
-            continue;
-        }
-        if (st == REC_END && pos_seq(s, pos) == sc->head) {
-            break;   /* the end of the log */
-        }
-        uint32_t q;
-        err = find_resume(s, sc, pos, &q);
-        if (err) {
-            return err;
-        }
-        if (q != 0) {   /* an interrupted write, already dealt with */
-            if (!sc->quiet) {
-                idx_settle(s, 0, 0);
-            }
-            sc->cur_txn = 0;
-            sc->bad = 0;
-            pos = (uint64_t)q * s->payload;
-            s->valid_end = pos;
-            continue;
-        }
-        if (!sc->bad) {
-            sc->bad = 1;
-            sc->bad_pos = pos;
-        }
-        if (st == REC_BAD_DATA) {
-            if (r.kind == REC_DATA) {
-                err = replay(s, sc, &r, pos, 1);
-                if (err) {
-                    return err;
-                }
-            }
-            pos += rec_size(s, r.len);
-        } else {
-            err = next_start(s, sc, pos_seq(s, pos) + 1, &pos);
-            if (err) {
-                return err;
-            }
-        }
-    }
-    if (!sc->quiet) {
-        idx_settle(s, 0, 0);   /* an unfinished transaction */
-    }
-    if (!sc->have_first) {
-        sc->tail_first = pos;
-    }
-    if (sc->bad) {
-        report_as(s, sc, sc->bad_pos, "interrupted write at the end of the log: discarded "
-                                      "(normal after a power cut)", &s->interrupted);
-    }
-    return STORE_OK;
-}
-
-/* Is everything from valid_end to the end of the head block erased? */
-static int head_clean(struct store *s, int *clean)
-{
-    uint64_t block_end = ((uint64_t)s->head_seq + 1) * s->payload;
-    *clean = 0;
-    if (s->valid_end < (uint64_t)s->head_seq * s->payload) {
-        return STORE_OK;
-    }
-    for (uint64_t p = s->valid_end; p < block_end;) {
-        uint32_t k = block_end - p < STORE_BUF ? (uint32_t)(block_end - p) : STORE_BUF;
-        int err = log_read(s, pos_addr(s, p), s->rbuf, k);
-        if (err) {
-            return err;
-        }
-        if (!all_ff(s->rbuf, k)) {
-            return STORE_OK;
-        }
-        p += k;
-    }
-    *clean = 1;
-    return STORE_OK;
-}
-
-/* Find the head: the valid header with the highest sequence number. */
-static int find_head(struct store *s, int *found, uint32_t *head, uint32_t *tail)
-{
-    *found = 0;
-    for (uint32_t b = 0; b < s->nblocks; b++) {
-        struct bhdr h;
-        int v = bh_read(s, b, &h);
-        if (v < 0) {
-            return v;
-        }
-        if (!v) {
-            continue;
-        }
-        if (h.erase_count > s->max_erase) {
-            s->max_erase = h.erase_count;
-        }
-        if (!*found || h.seq > *head) {
-            *found = 1;
-            *head = h.seq;
-            *tail = h.tail;
-        }
-    }
-    return STORE_OK;
-}
-
-/* see store.h */
-int store_mount(struct store *s, struct flash *f, struct store_entry *index,
-                uint32_t index_cap)
-{
-    memset(s, 0, sizeof *s);
-    if (geometry_init(s, f)) {
-        log_err("store: flash geometry %u/%u/%u is not usable", f->geo.size,
-                f->geo.block_size, f->geo.prog_size);
-        return STORE_ENOFS;
-    }
-    s->index = index;
-    s->index_cap = index_cap;
-    int found;
-    uint32_t head = 0, t0 = 0;
-    int err = find_head(s, &found, &head, &t0);
-    if (err) {
-        return err;
-    }
-    if (!found) {
-        return STORE_ENOFS;
-    }
-    if (t0 > head || head - t0 >= s->nblocks) {
-        log_warnx("store: head block %u names tail %u: ignored", head, t0);
-        t0 = head;
-    }
-    /* Pass 1 finds the oldest live block: blocks collected after the head was opened still
-     * hold their old records until reused, and replaying them would only raise false
-     * alarms. Pass 2 replays the live blocks into the index. */
-    struct scan sc = { .from = t0, .head = head, .quiet = 1, .tail = t0 };
-    err = scan(s, &sc);
-    if (err) {
-        return err;
-    }
-    uint32_t max_txn = sc.max_txn, tail = sc.tail, from = sc.tail;
-    /* Without a valid header the tail block cannot say where its first record starts:
-     * replay from an earlier one (collected blocks replay harmlessly, and quietly). */
-    for (struct bhdr h; from > t0;) {
-        int v = bh_read_seq(s, from, &h);
-        if (v < 0) {
-            return v;
-        }
-        if (v) {
-            break;
-        }
-        from--;
-    }
-    sc = (struct scan){ .from = from, .head = head, .tail = tail,
-                        .report_from = (uint64_t)tail * s->payload };
-    err = scan(s, &sc);
-    if (err) {
-        return err;
-    }
-    s->tail_seq = tail;
-    s->tail_first = sc.tail_first;
-    s->head_seq = head;
-    s->next_txn = (max_txn > sc.max_txn ? max_txn : sc.max_txn) + 1;
-    if (s->next_txn == 0) {   /* only a crafted image gets here: 0 means "none" */
-        s->next_txn = 1;
-    }
-    s->log_records = sc.records;
-    int clean;
-    err = head_clean(s, &clean);
-    if (err) {
-        return err;
-    }
-    s->dirty = !clean;
-    s->head_pos = clean ? s->valid_end : ((uint64_t)head + 1) * s->payload;
-    for (uint32_t i = 0; i < s->nkeys; i++) {
-        s->live_bytes += size_at(s, s->index[i].addr);
-    }
-    return s->broken;
 }
 
 /* ---- garbage collection --------------------------------------------------------------- */
@@ -936,7 +516,7 @@ static int gc_walk(struct store *s, int copy, uint32_t txn, uint32_t *bytes, uin
         uint8_t raw[RH_SIZE];
         struct rhdr r;
         uint32_t addr = pos_addr(s, pos);
-        int err = log_read(s, addr, raw, sizeof raw);
+        int err = store_log_read(s, addr, raw, sizeof raw);
         if (err) {
             return err;
         }
@@ -944,9 +524,9 @@ static int gc_walk(struct store *s, int copy, uint32_t txn, uint32_t *bytes, uin
             return STORE_OK;   /* damaged or abandoned: nothing more starts in this block */
         }
         (*seen)++;
-        struct store_entry *e = r.kind == REC_DATA ? idx_get(s, r.key) : NULL;
+        struct store_entry *e = r.kind == REC_DATA ? store_idx_get(s, r.key) : NULL;
         if (e != NULL && e->addr == addr) {
-            uint32_t vaddr = addr_advance(s, addr, RH_SIZE);
+            uint32_t vaddr = store_addr_advance(s, addr, RH_SIZE);
             if (!copy) {
                 uint32_t crc;
                 err = log_crc(s, vaddr, r.len, &crc);
@@ -969,7 +549,7 @@ static int gc_walk(struct store *s, int copy, uint32_t txn, uint32_t *bytes, uin
                 err = rec_begin(s, &w, &r, &naddr);
                 for (uint32_t done = 0; !err && done < r.len;) {
                     uint32_t k = r.len - done < STORE_BUF ? r.len - done : STORE_BUF;
-                    err = log_read(s, addr_advance(s, vaddr, done), s->rbuf, k);
+                    err = store_log_read(s, store_addr_advance(s, vaddr, done), s->rbuf, k);
                     if (!err) {
                         err = emit(s, &w, s->rbuf, k);
                     }
@@ -996,7 +576,7 @@ static int first_after_tail(struct store *s, uint64_t *pos)
 {
     for (uint64_t q = (uint64_t)s->tail_seq + 1; q <= s->head_seq; q++) {
         struct bhdr h;
-        int v = bh_read_seq(s, (uint32_t)q, &h);
+        int v = store_bh_read_seq(s, (uint32_t)q, &h);
         if (v < 0) {
             return v;
         }
@@ -1036,7 +616,7 @@ static int gc_step(struct store *s)
     if (!err) {
         s->tail_seq++;
     }
-    idx_settle(s, err == STORE_OK, 0);
+    store_idx_settle(s, err == STORE_OK, 0);
     if (err) {
         return err;
     }
@@ -1115,7 +695,7 @@ int store_put(struct store *s, uint32_t key, const void *val, size_t len)
     }
     STORE_CHECK(s->in_txn);
     STORE_CHECK(len <= STORE_VALUE_MAX);
-    struct store_entry *e = idx_add(s, key);
+    struct store_entry *e = store_idx_add(s, key);
     if (e == NULL) {
         store_abort(s);
         return STORE_ENOMEM;
@@ -1139,7 +719,7 @@ int store_del(struct store *s, uint32_t key)
         return s->broken;
     }
     STORE_CHECK(s->in_txn);
-    struct store_entry *e = idx_get(s, key);
+    struct store_entry *e = store_idx_get(s, key);
     uint32_t cur = e == NULL ? ADDR_NONE : e->pend != ADDR_NONE ? e->pend : e->addr;
     if (cur == ADDR_NONE || cur == ADDR_DELETED) {
         return STORE_ENOENT;
@@ -1165,11 +745,11 @@ int store_commit(struct store *s)
     int err = write_commit(s, s->txn, s->txn_nrec, 0, s->tail_seq);
     s->in_txn = 0;
     if (err) {
-        idx_settle(s, 0, 0);
+        store_idx_settle(s, 0, 0);
         return err;
     }
     s->log_records++;
-    idx_settle(s, 1, 1);
+    store_idx_settle(s, 1, 1);
     return STORE_OK;
 }
 
@@ -1177,7 +757,7 @@ int store_commit(struct store *s)
 void store_abort(struct store *s)
 {
     if (s->in_txn) {
-        idx_settle(s, 0, 0);
+        store_idx_settle(s, 0, 0);
         s->in_txn = 0;
     }
 }
@@ -1187,7 +767,7 @@ void store_abort(struct store *s)
 /* see store.h */
 int store_get(struct store *s, uint32_t key, void *buf, size_t cap, size_t *len)
 {
-    struct store_entry *e = idx_get(s, key);
+    struct store_entry *e = store_idx_get(s, key);
     uint8_t raw[RH_SIZE];
     struct rhdr r;
     *len = 0;
@@ -1197,7 +777,7 @@ int store_get(struct store *s, uint32_t key, void *buf, size_t cap, size_t *len)
     if (e->addr == ADDR_CORRUPT) {
         return STORE_ECORRUPT;
     }
-    if (log_read(s, e->addr, raw, sizeof raw)) {
+    if (store_log_read(s, e->addr, raw, sizeof raw)) {
         return STORE_EIO;
     }
     if (!rh_decode(raw, &r) || r.kind != REC_DATA || r.key != key) {
@@ -1207,7 +787,7 @@ int store_get(struct store *s, uint32_t key, void *buf, size_t cap, size_t *len)
     if (r.len > cap) {
         return STORE_ERANGE;
     }
-    if (log_read(s, addr_advance(s, e->addr, RH_SIZE), buf, r.len)) {
+    if (store_log_read(s, store_addr_advance(s, e->addr, RH_SIZE), buf, r.len)) {
         return STORE_EIO;
     }
     if (crc32_update(0, buf, r.len) != r.dcrc) {
@@ -1264,7 +844,7 @@ int store_block_info(struct store *s, uint32_t b, uint32_t *erase_count, uint32_
     if (b >= s->nblocks) {
         return STORE_EINVAL;
     }
-    int v = bh_read(s, b, &h);
+    int v = store_bh_read(s, b, &h);
     if (v <= 0) {
         return v < 0 ? v : STORE_ENOENT;
     }
@@ -1280,7 +860,7 @@ int store_format(struct flash *f)
 {
     static struct store s;   /* the buffers are too big for a small stack */
     memset(&s, 0, sizeof s);
-    if (geometry_init(&s, f)) {
+    if (store_geometry_init(&s, f)) {
         return STORE_EINVAL;
     }
     if ((uint64_t)s.nblocks * s.payload < spare_bytes(&s) + 2ull * s.payload) {
@@ -1293,7 +873,7 @@ int store_format(struct flash *f)
     uint32_t seq = 0;
     for (uint32_t b = 0; b < s.nblocks; b++) {
         struct bhdr h;
-        int v = bh_read(&s, b, &h);
+        int v = store_bh_read(&s, b, &h);
         if (v < 0) {
             return v;
         }

@@ -240,8 +240,7 @@ static void owner_gone(void *owner)
     }
 }
 
-/* Pushes what yamux has queued into TLS, and TLS to the socket, as far as they go now. */
-/* see tunnel_int.h */
+/* see tunnel_int.h: as far as they go now */
 int tunnel_push_output(struct tunnel *t)
 {
     const uint8_t *p;

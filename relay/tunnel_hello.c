@@ -52,10 +52,9 @@ static void eku_names(unsigned bits, char *out, size_t cap)
     }
 }
 
-/* The gateway's leaf (kept whole by tls_server: its CN was read from it) may open a tunnel:
- * not revoked, and meant for TLS clients. The CA signs certificates for other purposes
- * too; a server certificate from it must not pass for a gateway. 0, or -1 with why. */
-/* see tunnel_int.h */
+/* see tunnel_int.h. The leaf is kept whole by tls_server (its CN was read from it). The CA
+ * signs certificates for other purposes too: a server certificate from it must not pass
+ * for a gateway. */
 int tunnel_certificate_allowed(struct tunnel *t, char *why, size_t cap)
 {
     size_t leaf_len = 0;

@@ -63,7 +63,7 @@ SINKS = {
     # the gateway's tunnel links and SOCKS5 splices, yamux violations, store damage
     "link_down", "reply", "slog", "violation", "report",
     # the relay: tunnel close reasons, SOCKS5 refusals and endings, delivery answers
-    "tunnel_close", "refuse", "finish", "answer",
+    "tunnel_close", "refuse", "finish", "socks_finish", "answer",
     # the IMAP receiver (svc_imap.c), the certificate name check (hostname.c)
     "session_down", "sv_verdict", "imap_client_abort", "have_add",
     # the bare-metal board's trap-context console output (no printf there) and panics

@@ -110,7 +110,7 @@ relay_start() { # R: (again) with its log appended to, its PID in relay-R.pid
     local r=$1 n i
     touch "$T_TMP/relay-$r.log"
     n=$(grep -c 'listening: tunnels' "$T_TMP/relay-$r.log" || true)
-    "${RELAY_WRAP[@]}" "$RELAY" --config "$T_TMP/relay-$r.conf" >> "$T_TMP/relay-$r.log" 2>&1 \
+    ${RELAY_WRAP[@]+"${RELAY_WRAP[@]}"} "$RELAY" --config "$T_TMP/relay-$r.conf" >> "$T_TMP/relay-$r.log" 2>&1 \
         < /dev/null &
     disown $!                                # no "Killed" line on the terminal for each kill
     RPID[r]=$!

@@ -45,10 +45,21 @@ lab_enter() { # GW RELAY
 # The wire (e2e_setup calls it): passt, until its socket is there.
 lab_passt() {
     local i sock=$T_TMP/passt.sock
+    rm -f "$sock"
     t_spawn passt-stderr passt -f -q -l "$T_TMP/passt.log" -s "$sock" -4 -D none -t none -u none \
         -i lo -M 9a:55:9a:55:9a:55 -a "$LAB_BOX" -n 24 -g "$LAB_HOST" -m 1500
     for ((i = 0; i < 50; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
     [ -S "$sock" ] || t_fail "passt did not create $sock"
+    PASST_AT=$((${#T_PIDS[@]} - 1))        # its place in T_PIDS (lab_rewire)
+}
+
+# A fresh wire for the gateway's second start. passt serves one guest at a time, and once
+# (make run's test, 1 run in many) it did not take the new one: no DHCP answer, and the
+# first gateway's tunnel lived on at the relay until its keepalive (15 s).
+lab_rewire() {
+    kill "${T_PIDS[PASST_AT]}" 2> /dev/null || true
+    wait "${T_PIDS[PASST_AT]}" 2> /dev/null || true
+    lab_passt
 }
 
 lab_said() {

@@ -31,7 +31,8 @@
 # and with it everything this script started; the temp dir (and the namespace) disappear.
 #
 # A mode file defines lab_enter (T_TMP, the exit trap, where things are: imap_e2e.sh's
-# E2E_* variables), lab_said (what it set up, beyond the common lines), and LAB_WHERE,
+# E2E_* variables), lab_said (what it set up, beyond the common lines), lab_rewire (the
+# wire made ready for the gateway's second start), and LAB_WHERE,
 # LAB_OTHER, LAB_NSENTER (where the lab is, and how another terminal gets into it).
 set -euo pipefail
 case "${STORE:-}" in
@@ -123,6 +124,7 @@ fi
 kill "$E2E_GW_PID"
 wait "$E2E_GW_PID" 2> /dev/null || true
 exec 3>&-
+lab_rewire
 
 cat <<TXT
 

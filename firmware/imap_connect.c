@@ -5,23 +5,18 @@
 #include "mappings.h"
 #include "settings.h"
 
-static const struct config *cfg(void)
-{
-    return settings_running();
-}
-
 /* The TLS check: starttls and tls check the virtual name (TLS runs end to end through a
  * tcp mapping); off over a tls mapping (map >= 0) checks what that mapping checks. */
 static const char *tls_config(struct tls_client_config *t, int map)
 {
-    return settings_tls_client(t, map >= 0 ? mappings_tls_name(map) : cfg()->imap.server.host,
-                               SETTINGS_PEER_SERVER);
+    const char *name = map >= 0 ? mappings_tls_name(map) : settings_running()->imap.server.host;
+    return settings_tls_client(t, name, SETTINGS_PEER_SERVER);
 }
 
 /* The pairing of security mode and mapping kind, or why it is refused. */
 static const char *pairing(const struct config_mapping *m)
 {
-    enum config_imap_security s = cfg()->imap.security;
+    enum config_imap_security s = settings_running()->imap.security;
     if (s == IMAP_SEC_OFF && !m->tls) {
         return "security off needs a tls mapping (the password would cross in clear)";
     }
@@ -38,7 +33,7 @@ static const char *pairing(const struct config_mapping *m)
 static int server_mapping(struct imap_connect *c, const struct config_mapping **m, char *why,
                           size_t cap)
 {
-    const struct config_hostport *srv = &cfg()->imap.server;
+    const struct config_hostport *srv = &settings_running()->imap.server;
     int i = mappings_find(srv->host, srv->port);
     *m = mappings_get(i);
     if (*m == NULL || mappings_fingerprint(i) != c->map_fp || pairing(*m) != NULL) {
@@ -59,7 +54,7 @@ static int connect_server(struct imap_connect *c, char *why, size_t cap)
     if (i < 0) {
         return -1;
     }
-    int tls_now = cfg()->imap.security == IMAP_SEC_TLS || m->tls;
+    int tls_now = settings_running()->imap.security == IMAP_SEC_TLS || m->tls;
     if (tls_now && (no = tls_config(&t, m->tls ? i : -1)) != NULL) {
         snprintf(why, cap, "%s", no);
         return -1;
@@ -75,7 +70,7 @@ static int connect_server(struct imap_connect *c, char *why, size_t cap)
 /* see imap_connect.h */
 int imap_connect_start(struct imap_connect *c, char *why, size_t cap)
 {
-    const struct config *cf = cfg();
+    const struct config *cf = settings_running();
     char what[VERDICT_MAX];
     int i = mappings_find(cf->imap.server.host, cf->imap.server.port);
     const struct config_mapping *m = mappings_get(i);

@@ -11,7 +11,8 @@
 #                                 E2E_MAILBOX (loc1's mailbox there) and
 #                                 E2E_SETUP_EXTRA (an array of console lines before the last
 #                                 commit) add to the defaults
-#   e2e_relay_start / e2e_gateway_start   (re)start them; E2E_RELAY_PID, E2E_GW_PID
+#   e2e_relay_start [WRAPPER...] / e2e_gateway_start   (re)start them; E2E_RELAY_PID (the
+#                                 relay itself), E2E_GW_PID
 #   console LINES...              type lines at the running gateway's console
 #   spool_count / wait_spool N SECONDS / in_spool I SIZE   (exactly once, byte-exact)
 # Needs GW, RELAY, MAKE_PKI set; uses E2E_LARGE_BYTES (default 2200000).
@@ -50,10 +51,9 @@ e2e_pki() {
         >> "$T_TMP/pki.log" 2>&1 || t_fail "relay certificate"
 }
 
-e2e_relay_start() {
-    t_spawn relay "$RELAY" --config "$T_TMP/relay.conf"
-    E2E_RELAY_PID=${T_PIDS[-1]}
-    t_wait_log relay 'listening: tunnels' 10
+e2e_relay_start() { # [WRAPPER...]
+    t_relay "$T_TMP/relay.conf" "$@"
+    E2E_RELAY_PID=$T_RELAY_PID
 }
 
 e2e_relay_config() {

@@ -63,6 +63,20 @@ t_child() {
     t_fail "no $name under $pid"
 }
 
+# t_relay CONF [WRAPPER...]: $RELAY with CONF, logged as "relay", under WRAPPER (strace, say)
+# when given; waits until it listens. T_RELAY_PID is the relay itself, whose wrapper (if
+# any) is T_PIDS[-2]: killed, the wrapper lets its child run on, so both are listed.
+t_relay() {
+    local conf=$1; shift
+    t_spawn relay "$@" "$RELAY" --config "$conf"
+    T_RELAY_PID=${T_PIDS[-1]}
+    t_wait_log relay 'listening: tunnels' 10
+    if [ $# -gt 0 ]; then
+        T_RELAY_PID=$(t_child "$T_RELAY_PID" relay)
+        T_PIDS+=("$T_RELAY_PID")
+    fi
+}
+
 # t_passt NAME SOCK: passt as a guest's network on the UNIX socket SOCK (port 10007 to the
 # guest's echo), logged as NAME, with the first call the veth that carries its default route
 # (passt exits without one): 192.0.2.1/24 here, the guest's gateway 192.0.2.254.

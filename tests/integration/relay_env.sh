@@ -53,15 +53,9 @@ r_config() {
     } > "$CONF"
 }
 
-r_relay() {
-    t_spawn relay "$@" "$RELAY" --config "$CONF"
-    local pid=${T_PIDS[-1]}
-    t_wait_log relay 'listening: tunnels' 10
-    RELAY_PID=$pid
-    if [ $# -gt 0 ]; then                    # the wrapper's child is the relay
-        RELAY_PID=$(t_child "$pid" relay)
-        T_PIDS+=("$RELAY_PID")               # strace, killed, lets its child run on
-    fi
+r_relay() { # [WRAPPER...]
+    t_relay "$CONF" "$@"
+    RELAY_PID=$T_RELAY_PID
 }
 
 r_gw() {

@@ -57,12 +57,7 @@ ups() { grep -c ' up (location loc1' "$T_TMP/gw.log" || true; }
 up0=$(ups)
 kill -9 "$E2E_RELAY_PID"
 wait "$E2E_RELAY_PID" 2> /dev/null || true
-t_spawn relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2000000 \
-    "$RELAY" --config "$T_TMP/relay.conf"
-t_wait_log relay 'listening: tunnels' 10
-spid=${T_PIDS[-1]}
-rpid=$(t_child "$spid" relay)
-T_PIDS+=("$rpid")                  # (strace, killed, lets its relay run on)
+e2e_relay_start strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2000000
 for ((i = 0; i < 100 && $(ups) <= up0; i++)); do sleep 0.1; done   # the tunnel is back
 [ "$(ups)" -gt "$up0" ] || t_fail "the gateway's tunnel did not come back in 10 s"
 LAST=$((N + 1))
@@ -75,8 +70,8 @@ done
 [ -n "$(ls "$tmpdir")" ] || t_fail "mail $LAST did not reach the relay's tmp/ in 30 s"
 sleep 0.5
 [ "$(spool_count)" = $N ] || t_fail "mail $LAST in new/ 0.5 s into a commit whose fsyncs take 2 s"
-kill -9 "$rpid"
-wait "$spid" 2> /dev/null || true
+kill -9 "$E2E_RELAY_PID"
+wait "${T_PIDS[-2]}" 2> /dev/null || true     # strace, once its relay is gone
 e2e_relay_start
 for ((i = 0; i < 300 && $(spool_count) < LAST; i++)); do sleep 0.1; done
 [ "$(spool_count)" = $LAST ] || t_fail "mail $LAST: not delivered again within 30 s of the relay's restart (spool $(spool_count))"

@@ -44,9 +44,12 @@ for ((i = 0; i < N; i++)); do
     { printf 'Subject: mail %s\r\n\r\n' "$i"; head -c 20000 /dev/urandom | base64; } > "$T_TMP/m$i.eml"
     args+=(--deliver "$T_TMP/m$i.eml")
 done
-"$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --delivery-version 2 \
-    --in-flight 4 "${args[@]}" --exit-after-deliveries > "$T_TMP/answers" 2>&1 ||
-    { cat "$T_TMP/answers"; t_fail "the delivery run failed"; }
+deliver() { # --deliver FILE...: 4 in flight, as the gateway's pipeline; answers in answers
+    "$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --delivery-version 2 \
+        --in-flight 4 "$@" --exit-after-deliveries > "$T_TMP/answers" 2>&1 ||
+        { cat "$T_TMP/answers"; t_fail "the delivery run failed"; }
+}
+deliver "${args[@]}"
 n=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
 [ "$n" = "$N" ] || { cat "$T_TMP/answers"; t_fail "$n of $N answered stored"; }
 [ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "new/ holds $(ls "$S1/new" | wc -l), want $N"
@@ -73,12 +76,7 @@ t_log "$N messages, 4 in flight: all stored and indexed, $f fsyncs (3 each: $((3
 rm -f "$S1"/new/* "$S1/.relay-index"
 mv "$T_TMP/relay.log" "$T_TMP/relay-count.log"
 r_relay strace -f -qq -o /dev/null -P "$S1/new" -e trace=fsync -e inject=fsync:error=EIO:when=1
-deliver_all() {
-    "$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --delivery-version 2 \
-        --in-flight 4 "${args[@]}" --exit-after-deliveries > "$T_TMP/answers" 2>&1 ||
-        { cat "$T_TMP/answers"; t_fail "the delivery run failed"; }
-}
-deliver_all
+deliver "${args[@]}"
 e=$(grep -c '^delivery .*: error (relay cannot write its spool)' "$T_TMP/answers" || true)
 s=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
 [ "$e" -ge 1 ] && [ $((e + s)) = "$N" ] || { cat "$T_TMP/answers"; t_fail "fsync of new/ failed: $e error, $s stored"; }
@@ -89,7 +87,7 @@ for ((i = 0; i < 50; i++)); do     # (4 live tunnels per location: wait for this
     [ "$(grep -c 'tunnel up:' "$T_TMP/relay.log")" = "$(grep -c 'tunnel down:' "$T_TMP/relay.log")" ] && break
     sleep 0.1
 done
-deliver_all
+deliver "${args[@]}"
 d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
 [ "$d" = "$N" ] || { cat "$T_TMP/answers"; t_fail "the retry: $d of $N already have it"; }
 [ "$(ls "$S1/new" | wc -l)" = "$N" ] || t_fail "after the retry new/ holds $(ls "$S1/new" | wc -l), want $N"
@@ -103,7 +101,7 @@ wait "${T_PIDS[-2]}" 2> /dev/null || true     # strace, once its relay is gone
 rm -f "$S1"/new/* "$S1/.relay-index"
 mv "$T_TMP/relay.log" "$T_TMP/relay-newfail.log"
 r_relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when=1
-deliver_all
+deliver "${args[@]}"
 e=$(grep -c '^delivery .*: error (relay cannot write its spool)' "$T_TMP/answers" || true)
 s=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
 [ "$e" -ge 1 ] && [ "$s" -ge 1 ] && [ $((e + s)) = "$N" ] ||
@@ -119,7 +117,7 @@ kill "$RELAY_PID"
 wait "${T_PIDS[-2]}" 2> /dev/null || true
 mv "$T_TMP/relay.log" "$T_TMP/relay-filefail.log"
 r_relay
-deliver_all
+deliver "${args[@]}"
 s=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
 d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
 [ "$s" = "$e" ] && [ "$d" = $((N - e)) ] ||
@@ -134,7 +132,7 @@ wait "$RELAY_PID" 2> /dev/null || true
 rm -f "$S1"/new/* "$S1/.relay-index"
 mv "$T_TMP/relay.log" "$T_TMP/relay-retry.log"
 r_relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=1500000
-K=4
+K=4                                # (deliver's in-flight: one group)
 r_gw gw-killed gw1 --delivery-version 2 --in-flight $K "${args[@]:0:$((2 * K))}" --exit-after-deliveries
 gwpid=${T_PIDS[-1]}
 for ((i = 0; i < 100; i++)); do    # its K messages in tmp/: the first ends, its group commits
@@ -156,9 +154,7 @@ n=$(ls "$S1/new" | wc -l)
 ((n >= 1 && n <= K)) || t_fail "after the drop new/ holds $n (want 1 to $K: the group under way)"
 [ "$(wc -l < "$S1/.relay-index")" = "$n" ] ||
     t_fail "after the drop the index has $(wc -l < "$S1/.relay-index") lines, new/ $n files"
-"$GW" "${GWARGS[@]}" --cert "$P/gw1-chain.pem" --key "$P/gw1.key" --delivery-version 2 \
-    --in-flight $K "${args[@]:0:$((2 * K))}" --exit-after-deliveries > "$T_TMP/answers" 2>&1 ||
-    { cat "$T_TMP/answers"; t_fail "the retry after the drop failed"; }
+deliver "${args[@]:0:$((2 * K))}"
 d=$(grep -c '^delivery .*: already have it' "$T_TMP/answers" || true)
 s=$(grep -c '^delivery .*: stored' "$T_TMP/answers" || true)
 [ "$d" = "$n" ] && [ "$s" = $((K - n)) ] ||

@@ -64,6 +64,12 @@ static struct {
                                         SEARCH: search again before IDLE (it would not hear
                                         of that message again: test_relay_ha kills a relay
                                         in the body of a batch's last delivery) */
+    /* A message found every tunnel up refusing a stream (each slot in use, a relay going
+     * away): nothing tells the receiver when one frees, so it searches again at research_at,
+     * backing off like a reconnect while the refusals last (test_imap_streams_full). */
+    uint8_t no_stream;               /* this batch: a message found no stream */
+    uint8_t research;                /* a search is due at research_at */
+    uint32_t research_at, research_backoff;
     /* the batch: UIDs from the last search, the ones the relay confirmed */
     unsigned cur;
     uint32_t delivered[IMAP_BATCH_MAX];
@@ -121,6 +127,18 @@ static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
                                         end, whatever tunnel is up then */
         }
     }
+}
+
+/* A message stays on the server: no tunnel up takes a stream now (next_cycle). */
+static void no_stream(uint32_t uid)
+{
+    log_warnx("imap: UID %u: no tunnel stream now: left on the server", (unsigned)uid);
+    sv.no_stream = 1;
+}
+
+static void stream_opened(void)
+{
+    sv.research_backoff = 0;
 }
 
 static void stream_drop(void)
@@ -253,21 +271,44 @@ static void command_sent(enum im_state s, int r)
     }
 }
 
+/* A batch found no stream: the next search waits 2, 4 ... 60 s (the mail is not read from
+ * the server meanwhile: hash_next asks tunnel_can_open first). */
+static void research_later(void)
+{
+    uint32_t b = sv.research_backoff ? sv.research_backoff * 2 : IMAP_RETRY_MIN_MS;
+    sv.research_backoff = b < IMAP_RETRY_MAX_MS ? b : IMAP_RETRY_MAX_MS;
+    sv.research_at = board_now_ms() + sv.research_backoff;
+    sv.research = 1;
+    sv_verdict("no tunnel stream free (the relays' stream tables are full, or they go away): "
+               "mail waits on the server, searched again in %u s",
+               (unsigned)(sv.research_backoff / 1000));
+    log_warnx("imap: %s", sv.verdict);
+}
+
 /* What comes after a batch, or when a search is due: SEARCH if a tunnel is up and a search
- * is due or new mail was announced meanwhile (IDLE would not hear of it again); else IDLE
- * when the server has it, or a pause until the poll interval. With no tunnel up nothing
- * is fetched: the mailbox stays the queue. */
+ * is due or new mail was announced meanwhile (IDLE would not hear of it again), unless the
+ * batch found no stream (then research_later); else IDLE when the server has it, or a pause
+ * until the poll interval. With no tunnel up nothing is fetched: the mailbox stays the
+ * queue, searched again when a tunnel comes up. */
 static void next_cycle(int due)
 {
     uint32_t poll = cfg()->imap.poll ? cfg()->imap.poll : IMAP_POLL_DEFAULT_S;
     int tunnel = tunnel_up_count() > 0;
+    int refused = sv.no_stream;
+    sv.no_stream = 0;
     if (due || (tunnel && (sv.ic.news || sv.missed))) {
         sv.last_poll = board_now_ms();
     }
-    if (tunnel && (due || sv.ic.news || sv.missed)) {
+    if (tunnel && !refused && (due || sv.ic.news || sv.missed)) {
         sv.missed = 0;
+        sv.research = 0;
         command_sent(IM_SEARCH, imap_client_search(&sv.ic));
         return;
+    }
+    if (tunnel && refused) {
+        research_later();
+    } else if (!tunnel) {
+        sv.research = 0;             /* a tunnel that comes up brings the search */
     }
     sv.idle_without_tunnel = !tunnel;
     if (sv.ic.caps & IMAP_CAP_IDLE) {
@@ -326,6 +367,11 @@ static void hash_next(void)
         dispose_or_rest();           /* the rest waits for the next cycle */
         return;
     }
+    if (!tunnel_can_open()) {
+        no_stream(sv.ic.uids[sv.cur]);   /* not read while no stream could take it */
+        dispose_or_rest();
+        return;
+    }
     sv.dl = DL_NONE;
     /* Version 2 when every tunnel up speaks it (tunnel_open picks any): one read, the stream
      * opened when the server names the length (body_begin_v2). Else the hash read first. */
@@ -348,11 +394,11 @@ static void send_start(void)
     long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
     sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
     if (sv.st == NULL) {
-        log_warnx("imap: UID %u: no tunnel stream now: left on the server",
-                  (unsigned)sv.d.uid);
+        no_stream(sv.d.uid);
         dispose_or_rest();
         return;
     }
+    stream_opened();
     sv.hdr_len = (size_t)n;
     sv.hdr_off = sv.ans_len = 0;
     sv.dl = DL_STREAM;
@@ -553,11 +599,11 @@ static void body_begin_v2(void)
         stream_drop();
     }
     if (sv.st == NULL) {
-        log_warnx("imap: UID %u: no tunnel stream now: left on the server",
-                  (unsigned)sv.d.uid);
+        no_stream(sv.d.uid);
         imap_client_skip_body(&sv.ic);
         return;
     }
+    stream_opened();
     br_sha256_init(&sv.sha);
     sv.hdr_len = (size_t)n;
     sv.hdr_off = sv.ans_len = 0;
@@ -807,15 +853,17 @@ static void timers(void)
 {
     uint32_t now = board_now_ms();
     int tunnel = tunnel_up_count() > 0;
+    int research = sv.research && (int32_t)(now - sv.research_at) >= 0;
     if (sv.state == IM_IDLE) {
-        if ((now - sv.since > IMAP_IDLE_MAX_MS || (sv.idle_without_tunnel && tunnel)) &&
-            sv.ic.state == IC_S_IDLE && !sv.ic.idle_done_wanted) {
+        if ((now - sv.since > IMAP_IDLE_MAX_MS || (sv.idle_without_tunnel && tunnel) ||
+             research) && sv.ic.state == IC_S_IDLE && !sv.ic.idle_done_wanted) {
             imap_client_idle_done(&sv.ic);
         }
         return;
     }
     if (sv.state == IM_PAUSE) {
-        if ((int32_t)(now - sv.next_poll) >= 0 || (sv.idle_without_tunnel && tunnel)) {
+        if ((int32_t)(now - sv.next_poll) >= 0 || (sv.idle_without_tunnel && tunnel) ||
+            research) {
             if (tunnel) {
                 next_cycle(1);
             } else {
@@ -986,6 +1034,11 @@ void imap_show(void (*out)(const char *fmt, ...))
     }
     if (sv.last_poll) {
         out("last poll: %u s ago\n", (unsigned)((now - sv.last_poll) / 1000));
+    }
+    if (session && sv.research) {
+        int32_t left = (int32_t)(sv.research_at - now);
+        out("next poll: in %u s (no tunnel stream was free)\n",
+            left > 0 ? (unsigned)(left + 999) / 1000 : 0);
     }
     out("delivered: %llu message%s, %llu bytes; %llu already delivered\n",
         (unsigned long long)sv.msgs, sv.msgs == 1 ? "" : "s", (unsigned long long)sv.bytes,

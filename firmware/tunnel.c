@@ -632,16 +632,32 @@ unsigned tunnel_up_count(void)
     return n;
 }
 
+static struct owned *owned_free(void)
+{
+    for (unsigned i = 0; i < OWNED_MAX; i++) {
+        if (owned[i].st == NULL) {
+            return &owned[i];
+        }
+    }
+    return NULL;
+}
+
+/* see tunnel.h */
+int tunnel_can_open(void)
+{
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX && owned_free() != NULL; i++) {
+        if (links[i].state == LINK_UP && yamux_can_open(&links[i].ys)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* see tunnel.h */
 struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg)
 {
     static unsigned next;            /* spread deliveries over live tunnels */
-    struct owned *o = NULL;
-    for (unsigned i = 0; i < OWNED_MAX && o == NULL; i++) {
-        if (owned[i].st == NULL) {
-            o = &owned[i];
-        }
-    }
+    struct owned *o = owned_free();
     for (unsigned k = 0; o != NULL && k < CONFIG_RELAYS_MAX; k++) {
         struct link *l = &links[(next + k) % CONFIG_RELAYS_MAX];
         if (l->state != LINK_UP) {

@@ -43,6 +43,9 @@ int tunnel_frame_urgent(const uint8_t *frame, size_t len);
 unsigned tunnel_up_count(void);
 /* A gateway-opened stream on a live tunnel, or NULL (no tunnel up, or no stream slot). */
 struct yamux_stream *tunnel_open(tunnel_stream_cb cb, void *arg);
+/* 1 when tunnel_open() would give a stream now: a tunnel is up that takes one more (not
+ * closing after a GoAway, a stream slot free) and an owner slot is free. */
+int tunnel_can_open(void);
 /* The delivery version its tunnel's hello agreed (docs/protocol.md 3.2): 1 or 2. */
 unsigned tunnel_delivery_version(const struct yamux_stream *st);
 /* The lowest delivery version of the tunnels up (1 with none): what a stream that

@@ -809,10 +809,16 @@ void yamux_goaway(struct yamux_session *s, enum yamux_goaway code)
 /* ---- the application's side ---- */
 
 /* see yamux.h */
+int yamux_can_open(const struct yamux_session *s)
+{
+    return s->state == YAMUX_SS_OPEN && s->goaway_sent < 0 && s->goaway_owed < 0
+           && s->goaway_recv < 0 && s->next_id != 0 && s->nstreams_used < s->cfg.max_streams;
+}
+
+/* see yamux.h */
 struct yamux_stream *yamux_open(struct yamux_session *s)
 {
-    if (s->state != YAMUX_SS_OPEN || s->goaway_sent >= 0 || s->goaway_owed >= 0
-        || s->goaway_recv >= 0 || s->next_id == 0) {
+    if (!yamux_can_open(s)) {
         return NULL;
     }
     struct yamux_stream *st = slot_new(s, s->next_id, YAMUX_S_SYN_SENT, YAMUX_H_APP);

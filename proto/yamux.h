@@ -273,6 +273,8 @@ void yamux_goaway(struct yamux_session *s, enum yamux_goaway code);
 /* Open a stream (SYN goes out with the first write or control frame). NULL when the
  * session failed, a GoAway was sent or received, or no slot or ID is left. */
 struct yamux_stream *yamux_open(struct yamux_session *s);
+/* 1 when yamux_open() would give a stream now, 0 when it would give NULL. */
+int yamux_can_open(const struct yamux_session *s);
 /* The oldest peer-opened stream waiting to be accepted (it is ACKed now), or NULL. */
 struct yamux_stream *yamux_accept(struct yamux_session *s);
 /* The next held stream with news, its events in *ev (cleared); NULL when none. */

@@ -766,6 +766,33 @@ static void goaway_stops_new_streams_both_ways(void)
     CHECK_EQ(yamux_read(a, buf, sizeof buf), 5);
 }
 
+/* yamux_can_open() answers as yamux_open() would (a gateway asks before it reads a mail it
+ * would deliver): yes on a fresh session, no with every slot in use and yes once one is
+ * free again, no after the peer's GoAway. */
+static void can_open_answers_as_open_would(void)
+{
+    struct yamux_config cc = config(1), sc = config(0);
+    cc.max_streams = 2;
+    CHECK_EQ(start(&cc, &sc), 0);
+    CHECK_EQ(yamux_can_open(&cli), 1);
+    struct yamux_stream *a = yamux_open(&cli), *b = yamux_open(&cli);
+    CHECK(a != NULL && b != NULL);
+    CHECK_EQ(yamux_can_open(&cli), 0);
+    CHECK(yamux_open(&cli) == NULL);
+    yamux_release(a);                            /* its RST out: the slot is free */
+    wire(64);
+    CHECK_EQ(yamux_can_open(&cli), 1);
+    CHECK(yamux_open(&cli) != NULL);
+    CHECK_EQ(yamux_can_open(&cli), 0);
+    yamux_release(b);
+    wire(64);
+    CHECK_EQ(yamux_can_open(&cli), 1);
+    yamux_goaway(&srv, YAMUX_GOAWAY_NORMAL);
+    wire(64);
+    CHECK_EQ(yamux_can_open(&cli), 0);
+    CHECK(yamux_open(&cli) == NULL);
+}
+
 /* ---- keepalive ---- */
 
 static void keepalive_measures_rtt_and_detects_a_dead_link(void)
@@ -997,6 +1024,7 @@ CHECK_MAIN(
     { "protocol_errors_fail_the_session_with_goaway",
       protocol_errors_fail_the_session_with_goaway },
     { "goaway_stops_new_streams_both_ways", goaway_stops_new_streams_both_ways },
+    { "can_open_answers_as_open_would", can_open_answers_as_open_would },
     { "keepalive_measures_rtt_and_detects_a_dead_link",
       keepalive_measures_rtt_and_detects_a_dead_link },
     { "a_tick_from_an_earlier_clock_is_not_a_dead_link",

@@ -29,7 +29,9 @@
 _Static_assert(LINK_RCV_WND(CONFIG_RELAYS_MAX) >= GW_TCP_WND_LAN,
                "each relay's tunnel gets at least the window of a LAN connection");
 #define LINK_MEM YAMUX_MEM_SIZE(LINK_STREAMS, LINK_RX_POOL, LINK_OUT_CAP)
-#define OWNED_MAX 16                     /* gateway-opened streams at once (deliveries) */
+#define OWNED_MAX 16                     /* gateway-opened streams at once (deliveries); each
+                                            link keeps as many slots for them: streams the
+                                            relay opens never take the mail's */
 #define HELLO_WAIT_MS 10000              /* the relay answers hello within this */
 
 enum link_state {
@@ -220,8 +222,8 @@ static void link_connect(struct link *l)
 static void link_hello(struct link *l)
 {
     struct yamux_config yc = {
-        .client = 1, .max_streams = LINK_STREAMS, .window = YAMUX_INITIAL_WINDOW,
-        .rx_pool = LINK_RX_POOL, .out_cap = LINK_OUT_CAP, .keepalive_ms = TUNNEL_KEEPALIVE_MS,
+        .client = 1, .max_streams = LINK_STREAMS, .own_reserve = OWNED_MAX,
+        .window = YAMUX_INITIAL_WINDOW, .rx_pool = LINK_RX_POOL, .out_cap = LINK_OUT_CAP, .keepalive_ms = TUNNEL_KEEPALIVE_MS,
         .dead_ms = TUNNEL_DEAD_MS, .name = NULL,
     };
     char name[YAMUX_NAME_MAX];

@@ -394,7 +394,8 @@ static long fail(struct yamux_session *s, const char *what, unsigned long v)
 /* see yamux.h */
 size_t yamux_mem_size(const struct yamux_config *cfg)
 {
-    if (cfg->max_streams == 0 || cfg->max_streams > 65536 || cfg->out_cap < 1024
+    if (cfg->max_streams == 0 || cfg->max_streams > 65536 || cfg->own_reserve >= cfg->max_streams
+        || cfg->out_cap < 1024
         || cfg->window < YAMUX_INITIAL_WINDOW || cfg->rx_pool < YAMUX_CHUNK
         || cfg->rx_pool / YAMUX_CHUNK >= YAMUX_NONE) {
         return 0;
@@ -497,7 +498,8 @@ static struct yamux_stream *peer_open(struct yamux_session *s, const struct yamu
         why = "reused stream ID";
     } else if (s->goaway_sent >= 0 || s->goaway_owed >= 0) {
         why = "after our GoAway";
-    } else if ((st = slot_new(s, h->id, YAMUX_S_SYN_RECV, YAMUX_H_BACKLOG)) == NULL) {
+    } else if (s->nstreams_used + s->cfg.own_reserve >= s->cfg.max_streams
+               || (st = slot_new(s, h->id, YAMUX_S_SYN_RECV, YAMUX_H_BACKLOG)) == NULL) {
         why = "stream limit reached";
     }
     if (h->id > s->peer_last_id) {

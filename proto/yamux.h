@@ -145,6 +145,8 @@ enum yamux_session_state {
 struct yamux_config {
     int client;                  /* 1: we open odd IDs (gateway); 0: even (relay) */
     unsigned max_streams;        /* slots: open, half-closed and backlog streams */
+    unsigned own_reserve;        /* of them, kept for streams we open: the peer's SYN is
+                                    refused while no more than these are free */
     uint32_t window;             /* receive window per stream, >= YAMUX_INITIAL_WINDOW;
                                     the excess is granted with the SYN/ACK */
     size_t rx_pool;              /* received bytes buffered across all streams */

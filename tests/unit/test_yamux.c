@@ -711,6 +711,29 @@ static void streams_beyond_the_limit_are_reset(void)
     CHECK_EQ(srv.state, YAMUX_SS_OPEN);
 }
 
+/* own_reserve: the peer's streams stop that many slots short of the limit, and ours may
+ * still take them (the gateway keeps its deliveries' slots from the relay's streams). */
+static void a_reserve_keeps_slots_for_our_own_streams(void)
+{
+    struct yamux_config cc = config(1), sc = config(0);
+    cc.max_streams = 4;
+    cc.own_reserve = 2;
+    CHECK_EQ(start(&cc, &sc), 0);
+    for (uint32_t id = 2; id <= 6; id += 2) {    /* the relay's: the third is refused */
+        CHECK_EQ(raw(&cli, YAMUX_T_WINDOW, YAMUX_F_SYN, id, 0, NULL, 0), YAMUX_HDR_LEN);
+    }
+    CHECK_EQ(yamux_stream_count(&cli), 2);
+    CHECK_EQ(cli.stats.streams_refused, 1);
+    CHECK(find_frame(drain(&cli), YAMUX_T_WINDOW, YAMUX_F_RST, 6) >= 0);
+    CHECK_EQ(yamux_can_open(&cli), 1);
+    CHECK(yamux_open(&cli) != NULL);
+    CHECK(yamux_open(&cli) != NULL);             /* ours take the reserve */
+    CHECK_EQ(yamux_can_open(&cli), 0);
+    CHECK(yamux_open(&cli) == NULL);
+    cc.own_reserve = 4;                          /* a reserve must leave the peer a slot */
+    CHECK(yamux_mem_size(&cc) == 0);
+}
+
 /* Frames for streams we never had (or already released) are dropped, payload and all. */
 static void frames_for_unknown_streams_are_ignored(void)
 {
@@ -1025,6 +1048,7 @@ CHECK_MAIN(
       protocol_errors_fail_the_session_with_goaway },
     { "goaway_stops_new_streams_both_ways", goaway_stops_new_streams_both_ways },
     { "can_open_answers_as_open_would", can_open_answers_as_open_would },
+    { "a_reserve_keeps_slots_for_our_own_streams", a_reserve_keeps_slots_for_our_own_streams },
     { "keepalive_measures_rtt_and_detects_a_dead_link",
       keepalive_measures_rtt_and_detects_a_dead_link },
     { "a_tick_from_an_earlier_clock_is_not_a_dead_link",

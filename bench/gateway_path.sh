@@ -97,13 +97,11 @@ gateway_path() {
         b_stop "$gpid"
         return 0
     fi
-    t_spawn fwd-gw "$B/bench_fwd" 46201 --socks 127.0.0.1:1080 gwbench "$tok" iperf.bench.test:5201
-    local fpid=${T_PIDS[-1]}
-    b_wait_log fwd-gw forwarding 5 || true
-    cmd "gateway: gateway --flash F --net tap:gwtap0 (192.0.2.2; provisioned with --batch: key, CSR, chain, trust, mappings iperf.bench.test:5201 and echo.bench.test:7 to 192.0.2.1); iperf3 via bench_fwd 46201 --socks 127.0.0.1:1080 gwbench TOKEN iperf.bench.test:5201"
+    socks_conf gwbench "$tok" "$G/socks.conf"
+    cmd "gateway: gateway --flash F --net tap:gwtap0 (192.0.2.2; provisioned with --batch: key, CSR, chain, trust, mappings iperf.bench.test:5201 and echo.bench.test:7 to 192.0.2.1); proxychains4 -q -f CONF iperf3 -c iperf.bench.test -p 5201 (CONF: socks5 127.0.0.1 1080 gwbench TOKEN)"
     MEM_PIDS=("gateway=$gpid" "relay=$RELAY_PID")
     PROFILE_PID=$gpid RES_PID=$gpid RES_ELF=$GATEWAY RES_STATUS=gw_status
-    measure gateway 46201 --socks 127.0.0.1:1080 gwbench "$tok" echo.bench.test 7
+    measure gateway "socks=$G/socks.conf" --socks 127.0.0.1:1080 gwbench "$tok" echo.bench.test 7
     PROFILE_PID= RES_PID= RES_STATUS=
-    b_stop "$fpid" "$gpid"
+    b_stop "$gpid"
 }

@@ -9,7 +9,7 @@
 # RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
 # BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (10000),
 # BENCH_ONLY (space-separated sections: paths mail image suites store scale; default all), BENCH_PATHS
-# (raw fwd ssh stunnel relay gateway; default all), BENCH_RUNS (3: the paths and the mail
+# (raw ssh stunnel relay gateway; default all), BENCH_RUNS (3: the paths and the mail
 # section are measured that many times; results.md gives each figure's median and range),
 # BENCH_OUT (results file, default bench/results.md), BENCH_SCALE_INTO=1 (make bench-scale:
 # write only section 7 into the existing results file, the other sections stay), BENCH_PROFILE=1 (perf profile of the
@@ -21,10 +21,12 @@
 #
 # Paths (each gets the same iperf3 server on 127.0.0.1:5201 and echo server on :7007):
 #   raw      loopback, the ceiling
-#   fwd      bench_fwd, the splice forwarder iperf3 needs for SOCKS5, alone (its own cost)
 #   ssh      ssh -R through OpenSSH's sshd (temp host key, authorized key made now)
-#            (and the same behind bench_fwd --to: the row "sshfwd", like with like)
 #   stunnel  stunnel client -> stunnel server, mutual TLS (test PKI made now)
+# iperf3 has no SOCKS5: on the relay and gateway paths it runs under proxychains4, whose
+# library (preloaded) does the SOCKS5 handshake inside iperf3's connect() and then leaves
+# the socket alone, as a cloud application with a SOCKS5 library does; no forwarding
+# process sits in the path (ssh -R and stunnel are reached at a plain port).
 #   relay    relay SOCKS5 -> tunnel (TLS 1.2 + yamux) -> test_relay_gw: the relay and our
 #            protocol code, with a kernel-socket test gateway instead of lwIP
 #   gateway  relay SOCKS5 -> the gateway firmware (lwIP, TAP): measured when the build has
@@ -50,7 +52,7 @@ RUNS=${BENCH_RUNS:-3}
 [[ "$RUNS" =~ ^[1-9][0-9]?$ ]] || t_fail "BENCH_RUNS must be 1 to 99"
 RUN=1                # the run the figures belong to (sections measured once: run 1)
 ONLY=${BENCH_ONLY:-paths mail image suites store scale}
-PATHS=${BENCH_PATHS:-raw fwd ssh stunnel relay gateway}
+PATHS=${BENCH_PATHS:-raw ssh stunnel relay gateway}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
 T0=$(date +%s)
 B=$BUILD/bench
@@ -67,11 +69,12 @@ ulimit -n 16384      # 1000 held streams: a socket each at client, path, echo se
 # The ports our servers listen on are kept out of that range, or an earlier client connection
 # may hold one (sshd once found 2222 taken).
 sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000" \
-    net.ipv4.ip_local_reserved_ports="1080-1081,2222,4431-4444,5000,5201,7007,7443,8443,9100,15201,17007,25201,27007,34443-34444,35201,37007,46201,9101,9443"
-for f in "$B/bench_echo" "$B/bench_fwd" "$B/bench_mda" "$B/sim_gateways" "$B/scale_load" "$RELAY" \
+    net.ipv4.ip_local_reserved_ports="1080-1081,2222,4431-4444,5000,5201,7007,7443,8443,9100,25201,27007,34443-34444,35201,37007,9101,9443"
+for f in "$B/bench_echo" "$B/bench_mda" "$B/sim_gateways" "$B/scale_load" "$RELAY" \
     "$TESTGW"; do
     [ -x "$f" ] || t_fail "missing $f (build the x86_64 tree first: make x86_64)"
 done
+command -v proxychains4 > /dev/null || t_fail "no proxychains4 (make deps)"
 
 keep_logs() {
     local rc=$?
@@ -177,8 +180,18 @@ resident() {
     cp "/proc/$RES_PID/smaps" "$T_TMP/smaps-$1-$2.txt" 2> /dev/null || true
 }
 
+# socks_conf LOCATION TOKEN FILE: proxychains4's configuration for the relay's SOCKS5 entry
+# (RFC 1929: the location and its token; the name goes to the relay, proxy_dns).
+socks_conf() {
+    printf '%s\n' strict_chain quiet_mode proxy_dns "remote_dns_subnet 224" \
+        "tcp_read_time_out 15000" "tcp_connect_time_out 8000" "[ProxyList]" \
+        "socks5 127.0.0.1 1080 $1 $2" > "$3"
+}
+
 # ---------------------------------------------------------------- one path's figures
-# measure PATH IPERF_PORT ECHO_ARGS... ; MEM_PIDS (label=pid ...) names what to weigh.
+# measure PATH IPERF ECHO_ARGS... ; MEM_PIDS (label=pid ...) names what to weigh. IPERF: the
+# iperf3 server's port on 127.0.0.1, socks=CONF (iperf.bench.test:5201 through the relay,
+# proxychains4 with CONF from socks_conf), or - (no iperf3 runs).
 # Streams are held open (BENCH_HOLD) in the first run only: a peak RSS with N streams varies
 # little from run to run, and 1000 streams through ssh or stunnel take long to set up.
 MEM_PIDS=()
@@ -225,7 +238,13 @@ measure() {
     [ -n "${BENCH_CASES:-}" ] && IFS=, read -r -a cases <<< "$BENCH_CASES"
     for case in "${cases[@]}"; do
         set -- $case
-        args=(-c 127.0.0.1 -p "$iport" -t "$SECS" -O 1 -J -P "$1")
+        local via=()
+        if [[ "$iport" == socks=* ]]; then       # the virtual host, through the relay
+            via=(proxychains4 -q -f "${iport#socks=}")
+            args=(-c iperf.bench.test -p 5201 -t "$SECS" -O 1 -J -P "$1")
+        else
+            args=(-c 127.0.0.1 -p "$iport" -t "$SECS" -O 1 -J -P "$1")
+        fi
         [ "$2" = down ] && args+=(-R)
         local -A cpu0=()
         local sys0=
@@ -247,7 +266,7 @@ measure() {
             perf record -q -F 499 -g "${scope[@]}" -o "$prof.data" -- sleep $((SECS + 1)) \
                 > /dev/null 2>&1 &
         fi
-        timeout $((SECS + 40)) iperf3 "${args[@]}" > "$T_TMP/iperf-$path-$1-$2.json" 2>&1 || true
+        timeout $((SECS + 40)) ${via[@]+"${via[@]}"} iperf3 "${args[@]}" > "$T_TMP/iperf-$path-$1-$2.json" 2>&1 || true
         if [ -n "$prof" ]; then
             wait $! 2> /dev/null || true
             perf report -q -i "$prof.data" --stdio --no-children --sort "$sort" -g none \
@@ -304,19 +323,6 @@ MEM_PIDS=()
 measure raw 5201 127.0.0.1 7007
 fi
 
-# ---- the forwarder alone
-if want_path fwd; then
-t_spawn fwd "$B/bench_fwd" 15201 --to 127.0.0.1:5201
-FWD_PID=${T_PIDS[-1]}
-t_spawn fwd-echo "$B/bench_fwd" 17007 --to 127.0.0.1:7007
-FWDE_PID=${T_PIDS[-1]}
-b_wait_log fwd forwarding 5 && b_wait_log fwd-echo forwarding 5
-cmd "fwd: bench_fwd 15201 --to 127.0.0.1:5201 (splice, 1 MiB pipe per direction)"
-MEM_PIDS=("bench_fwd=$FWDE_PID")
-measure fwd 15201 127.0.0.1 17007
-b_stop "$FWD_PID" "$FWDE_PID"
-fi
-
 # ---- ssh -R through sshd
 if want_path ssh; then
 S=$T_TMP/ssh
@@ -353,19 +359,6 @@ if b_wait_log ssh 'remote forward success for: listen 127.0.0.1:27007' 15; then
     cmd "ssh: sshd -D -f CONF (127.0.0.1:2222, ed25519 host key); ssh -N -R 127.0.0.1:25201:127.0.0.1:5201 -R 127.0.0.1:27007:127.0.0.1:7007 root@127.0.0.1 (cipher $cipher)"
     MEM_PIDS=("ssh=$SSH_PID" "sshd=$SSHD_PID")
     measure ssh 25201 127.0.0.1 27007
-    # The same ssh -R reached through bench_fwd, the hop iperf3 needs for the SOCKS5 rows:
-    # like with like (on 2 cores the forwarder's CPU is not free). Figures only, no memory.
-    t_spawn fwd-ssh "$B/bench_fwd" 35201 --to 127.0.0.1:25201
-    FWDS_PID=${T_PIDS[-1]}
-    t_spawn fwd-ssh-echo "$B/bench_fwd" 37007 --to 127.0.0.1:27007
-    FWDSE_PID=${T_PIDS[-1]}
-    if b_wait_log fwd-ssh forwarding 5 && b_wait_log fwd-ssh-echo forwarding 5; then
-        cmd "sshfwd: bench_fwd 35201 --to 127.0.0.1:25201 (and 37007 to 27007): ssh -R behind the same forwarder the relay and gateway rows take"
-        MEM_PIDS=()
-        measure sshfwd 35201 127.0.0.1 37007
-    fi
-    b_stop "$FWDS_PID"
-    b_stop "$FWDSE_PID"
 else
     b_log "ssh -R did not come up"
     fig info ssh failed "ssh -R did not come up (see bench-logs/ssh.log)"
@@ -470,13 +463,10 @@ t_spawn testgw "$TESTGW" --relay 127.0.0.1:7443 --ca "$P/root.der" --name mail.e
     --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007
 TESTGW_PID=${T_PIDS[-1]}
 if b_wait_log testgw 'tunnel up' 10; then
-    t_spawn fwd-relay "$B/bench_fwd" 45201 --socks 127.0.0.1:1080 loc1 "$TOKEN1" iperf.bench.test:5201
-    FWDR_PID=${T_PIDS[-1]}
-    b_wait_log fwd-relay forwarding 5
-    cmd "relay: relay --config CONF (tunnels 7443, socks 127.0.0.1:1080); test_relay_gw --relay 127.0.0.1:7443 --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007; iperf3 via bench_fwd 45201 --socks 127.0.0.1:1080 loc1 TOKEN iperf.bench.test:5201; echo clients with --socks 127.0.0.1:1080 loc1 TOKEN echo.bench.test 7"
+    socks_conf loc1 "$TOKEN1" "$T_TMP/socks-loc1.conf"
+    cmd "relay: relay --config CONF (tunnels 7443, socks 127.0.0.1:1080); test_relay_gw --relay 127.0.0.1:7443 --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007; proxychains4 -q -f CONF iperf3 -c iperf.bench.test -p 5201 (CONF: socks5 127.0.0.1 1080 loc1 TOKEN, proxy_dns); echo clients with --socks 127.0.0.1:1080 loc1 TOKEN echo.bench.test 7"
     MEM_PIDS=("relay=$RELAY_PID" "test_relay_gw=$TESTGW_PID")
-    measure relay 45201 --socks 127.0.0.1:1080 loc1 "$TOKEN1" echo.bench.test 7
-    b_stop "$FWDR_PID"
+    measure relay "socks=$T_TMP/socks-loc1.conf" --socks 127.0.0.1:1080 loc1 "$TOKEN1" echo.bench.test 7
 else
     fig info relay failed "test gateway tunnel did not come up (see bench-logs)"
 fi

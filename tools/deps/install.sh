@@ -21,7 +21,8 @@ sources=(lwip=2.1.3+dfsg1-2 bearssl=0.6+dfsg.1-3)
 # service is never configured or started by the tests); man-db to render the man pages, systemd for
 # systemd-analyze (the relay unit is verified, never started); strace injects fsync failures
 # (test_relay_spool_full).
-# Benchmarks: iperf3 and the alternatives we compare with (ssh -R, stunnel, mbsync, fetchmail).
+# Benchmarks: iperf3 (under proxychains4 to speak SOCKS5) and the alternatives we compare
+# with (ssh -R, stunnel, mbsync, fetchmail).
 packages=(
   build-essential cmake ninja-build musl-tools musl-dev musl-dev:arm64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
@@ -29,7 +30,7 @@ packages=(
   qemu-user-static passt iproute2 iputils-ping ethtool python3 procps openssl
   dovecot-imapd dovecot-lmtpd dovecot-sieve curl socat chrony man-db groff-base systemd strace
   postfix
-  iperf3 stunnel4 openssh-server openssh-client isync fetchmail
+  iperf3 proxychains4 stunnel4 openssh-server openssh-client isync fetchmail
 )
 
 log() { printf 'deps: %s\n' "$*"; }

@@ -59,7 +59,10 @@ static void app(struct yamux_session *s, uint8_t whim)
         }
     }
     if ((whim & 0x30) == 0x30) {
-        yamux_open(s);
+        int can = yamux_can_open(s);
+        if ((yamux_open(s) != NULL) != can) {
+            abort();                 /* yamux_can_open must say what yamux_open does */
+        }
     }
 }
 
@@ -71,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     struct yamux_config cfg = {
-        .client = data[0] & 1, .max_streams = 8, .window = YAMUX_INITIAL_WINDOW,
+        .client = data[0] & 1, .max_streams = 8, .own_reserve = (data[0] >> 1) & 3,
+        .window = YAMUX_INITIAL_WINDOW,
         .rx_pool = 64u * 1024, .out_cap = 4096, .keepalive_ms = 100, .dead_ms = 1000,
         .name = "fuzz",
     };

@@ -64,12 +64,12 @@ static struct {
                                         SEARCH: search again before IDLE (it would not hear
                                         of that message again: test_relay_ha kills a relay
                                         in the body of a batch's last delivery) */
-    /* A message found every tunnel up refusing a stream (each slot in use, a relay going
-     * away): nothing tells the receiver when one frees, so it searches again at research_at,
-     * backing off like a reconnect while the refusals last (test_imap_streams_full). */
-    uint8_t no_stream;               /* this batch: a message found no stream */
-    uint8_t research;                /* a search is due at research_at */
-    uint32_t research_at, research_backoff;
+    /* A message of the batch stays on the server for a cause that passes: every tunnel up
+     * refused a stream (a relay going away), or the relay answered error. Nothing tells the
+     * receiver when it has passed, so it searches again later (search_later). */
+    uint8_t left_for_later;          /* this batch left such a message */
+    uint8_t search_again;            /* a search is due at search_again_at */
+    uint32_t search_again_at, search_backoff;
     /* the batch: UIDs from the last search, the ones the relay confirmed */
     unsigned cur;
     uint32_t delivered[IMAP_BATCH_MAX];
@@ -132,13 +132,9 @@ static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
 /* A message stays on the server: no tunnel up takes a stream now (next_cycle). */
 static void no_stream(uint32_t uid)
 {
-    log_warnx("imap: UID %u: no tunnel stream now: left on the server", (unsigned)uid);
-    sv.no_stream = 1;
-}
-
-static void stream_opened(void)
-{
-    sv.research_backoff = 0;
+    sv_verdict("UID %u: no tunnel stream now: left on the server", (unsigned)uid);
+    log_warnx("imap: %s", sv.verdict);
+    sv.left_for_later = 1;
 }
 
 static void stream_drop(void)
@@ -206,6 +202,7 @@ static void session_begin(void)
     imap_client_init(&sv.ic, &ic);
     sv.rx_len = sv.rx_off = 0;
     sv.run = sv.single = 0;
+    sv.left_for_later = sv.search_again = 0;     /* the login's search is the next */
     sv.since = board_now_ms();
     sv.state = IM_LOGIN;
 }
@@ -271,44 +268,44 @@ static void command_sent(enum im_state s, int r)
     }
 }
 
-/* A batch found no stream: the next search waits 2, 4 ... 60 s (the mail is not read from
- * the server meanwhile: hash_next asks tunnel_can_open first). */
-static void research_later(void)
+/* A batch left mail for a passing cause: the next search waits 2, 4 ... 60 s while such
+ * batches follow each other (a delivery stored starts again at 2 s). Mail that finds no
+ * stream is not read from the server meanwhile: hash_next asks before each fetch. */
+static void search_later(void)
 {
-    uint32_t b = sv.research_backoff ? sv.research_backoff * 2 : IMAP_RETRY_MIN_MS;
-    sv.research_backoff = b < IMAP_RETRY_MAX_MS ? b : IMAP_RETRY_MAX_MS;
-    sv.research_at = board_now_ms() + sv.research_backoff;
-    sv.research = 1;
-    sv_verdict("no tunnel stream free (the relays' stream tables are full, or they go away): "
-               "mail waits on the server, searched again in %u s",
-               (unsigned)(sv.research_backoff / 1000));
-    log_warnx("imap: %s", sv.verdict);
+    uint32_t b = sv.search_backoff ? sv.search_backoff * 2 : IMAP_RETRY_MIN_MS;
+    sv.search_backoff = b < IMAP_RETRY_MAX_MS ? b : IMAP_RETRY_MAX_MS;
+    sv.search_again_at = board_now_ms() + sv.search_backoff;
+    sv.search_again = 1;
+    log_info("imap: mail left on the server: searched again in %u s",
+             (unsigned)(sv.search_backoff / 1000));
 }
 
 /* What comes after a batch, or when a search is due: SEARCH if a tunnel is up and a search
  * is due or new mail was announced meanwhile (IDLE would not hear of it again), unless the
- * batch found no stream (then research_later); else IDLE when the server has it, or a pause
+ * batch left mail for later (search_later); else IDLE when the server has it, or a pause
  * until the poll interval. With no tunnel up nothing is fetched: the mailbox stays the
  * queue, searched again when a tunnel comes up. */
 static void next_cycle(int due)
 {
     uint32_t poll = cfg()->imap.poll ? cfg()->imap.poll : IMAP_POLL_DEFAULT_S;
     int tunnel = tunnel_up_count() > 0;
-    int refused = sv.no_stream;
-    sv.no_stream = 0;
-    if (due || (tunnel && (sv.ic.news || sv.missed))) {
+    int refused = sv.left_for_later;
+    sv.left_for_later = 0;
+    if (!refused && (due || (tunnel && (sv.ic.news || sv.missed)))) {
         sv.last_poll = board_now_ms();
     }
     if (tunnel && !refused && (due || sv.ic.news || sv.missed)) {
         sv.missed = 0;
-        sv.research = 0;
+        sv.search_again = 0;
         command_sent(IM_SEARCH, imap_client_search(&sv.ic));
         return;
     }
     if (tunnel && refused) {
-        research_later();
+        search_later();
     } else if (!tunnel) {
-        sv.research = 0;             /* a tunnel that comes up brings the search */
+        sv.search_again = 0;         /* a tunnel that comes up brings the search */
+        sv.search_backoff = 0;
     }
     sv.idle_without_tunnel = !tunnel;
     if (sv.ic.caps & IMAP_CAP_IDLE) {
@@ -398,7 +395,6 @@ static void send_start(void)
         dispose_or_rest();
         return;
     }
-    stream_opened();
     sv.hdr_len = (size_t)n;
     sv.hdr_off = sv.ans_len = 0;
     sv.dl = DL_STREAM;
@@ -412,6 +408,7 @@ static void send_start(void)
 static void answer_take(uint32_t uid, uint64_t length, const struct hello_answer *a)
 {
     if (a->status == DELIVERY_ST_STORED || a->status == DELIVERY_ST_DUPLICATE) {
+        sv.search_backoff = 0;     /* the way is open again */
         if (sv.ndelivered < IMAP_BATCH_MAX) {
             sv.delivered[sv.ndelivered++] = uid;
         }
@@ -429,6 +426,7 @@ static void answer_take(uint32_t uid, uint64_t length, const struct hello_answer
     } else {
         sv_verdict("relay refused UID %u: %s", (unsigned)uid, a->text);
         log_warnx("imap: %s", sv.verdict);
+        sv.left_for_later = 1;       /* an error passes: searched again later */
     }
 }
 
@@ -603,7 +601,6 @@ static void body_begin_v2(void)
         imap_client_skip_body(&sv.ic);
         return;
     }
-    stream_opened();
     br_sha256_init(&sv.sha);
     sv.hdr_len = (size_t)n;
     sv.hdr_off = sv.ans_len = 0;
@@ -853,17 +850,17 @@ static void timers(void)
 {
     uint32_t now = board_now_ms();
     int tunnel = tunnel_up_count() > 0;
-    int research = sv.research && (int32_t)(now - sv.research_at) >= 0;
+    int search_due = sv.search_again && (int32_t)(now - sv.search_again_at) >= 0;
     if (sv.state == IM_IDLE) {
         if ((now - sv.since > IMAP_IDLE_MAX_MS || (sv.idle_without_tunnel && tunnel) ||
-             research) && sv.ic.state == IC_S_IDLE && !sv.ic.idle_done_wanted) {
+             search_due) && sv.ic.state == IC_S_IDLE && !sv.ic.idle_done_wanted) {
             imap_client_idle_done(&sv.ic);
         }
         return;
     }
     if (sv.state == IM_PAUSE) {
         if ((int32_t)(now - sv.next_poll) >= 0 || (sv.idle_without_tunnel && tunnel) ||
-            research) {
+            search_due) {
             if (tunnel) {
                 next_cycle(1);
             } else {
@@ -1002,6 +999,13 @@ int imap_svc_poll(void)
     }
 }
 
+/* Whole seconds from now until at, rounded up; 0 once it has passed. */
+static unsigned secs_until(uint32_t at, uint32_t now)
+{
+    int32_t left = (int32_t)(at - now);
+    return left > 0 ? (unsigned)(left + 999) / 1000 : 0;
+}
+
 /* see svc_imap.h */
 void imap_show(void (*out)(const char *fmt, ...))
 {
@@ -1020,8 +1024,7 @@ void imap_show(void (*out)(const char *fmt, ...))
     if (session) {
         out(", %s", state_names[sv.state]);
     } else if (sv.state == IM_WAIT) {
-        int32_t left = (int32_t)(sv.retry_at - now);
-        out(" (in %u s)", left > 0 ? (unsigned)(left + 999) / 1000 : 0);
+        out(" (in %u s)", secs_until(sv.retry_at, now));
     }
     out("\n");
     if (session && sv.ic.caps_text[0]) {
@@ -1035,10 +1038,11 @@ void imap_show(void (*out)(const char *fmt, ...))
     if (sv.last_poll) {
         out("last poll: %u s ago\n", (unsigned)((now - sv.last_poll) / 1000));
     }
-    if (session && sv.research) {
-        int32_t left = (int32_t)(sv.research_at - now);
-        out("next poll: in %u s (no tunnel stream was free)\n",
-            left > 0 ? (unsigned)(left + 999) / 1000 : 0);
+    if (session && sv.search_again) {            /* (a pause's own poll may come first) */
+        uint32_t at = sv.state == IM_PAUSE && (int32_t)(sv.next_poll - sv.search_again_at) < 0
+                          ? sv.next_poll : sv.search_again_at;
+        out("next poll: in %u s (mail left on the server by a failed delivery)\n",
+            secs_until(at, now));
     }
     out("delivered: %llu message%s, %llu bytes; %llu already delivered\n",
         (unsigned long long)sv.msgs, sv.msgs == 1 ? "" : "s", (unsigned long long)sv.bytes,

@@ -32,7 +32,9 @@
 #define IMAP_SKIP_MAX 32             /* oversized UIDs, and those the relay's store rejected,
                                         remembered so they are not read again (until a
                                         restart of the receiver, or more than this many) */
-#define IMAP_RETRY_MIN_MS 2000       /* reconnect backoff after a failure, doubling ... */
+#define IMAP_RETRY_MIN_MS 2000       /* reconnect backoff after a failure, and the search
+                                        after a batch that left mail for a passing cause
+                                        (no stream free, an error answer), doubling ... */
 #define IMAP_RETRY_MAX_MS 60000      /* ... up to this */
 #define IMAP_ANSWER_MS 120000        /* the relay's answer after our FIN (fsync of a big file) */
 #define IMAP_IO_MS 60000             /* the server answers a command within this, IDLE aside */

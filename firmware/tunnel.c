@@ -223,8 +223,8 @@ static void link_hello(struct link *l)
 {
     struct yamux_config yc = {
         .client = 1, .max_streams = LINK_STREAMS, .own_reserve = OWNED_MAX,
-        .window = YAMUX_INITIAL_WINDOW, .rx_pool = LINK_RX_POOL, .out_cap = LINK_OUT_CAP, .keepalive_ms = TUNNEL_KEEPALIVE_MS,
-        .dead_ms = TUNNEL_DEAD_MS, .name = NULL,
+        .window = YAMUX_INITIAL_WINDOW, .rx_pool = LINK_RX_POOL, .out_cap = LINK_OUT_CAP,
+        .keepalive_ms = TUNNEL_KEEPALIVE_MS, .dead_ms = TUNNEL_DEAD_MS, .name = NULL,
     };
     char name[YAMUX_NAME_MAX];
     snprintf(name, sizeof name, "relay %s:%u", l->relay.host, l->relay.port);
@@ -647,7 +647,10 @@ static struct owned *owned_free(void)
 /* see tunnel.h */
 int tunnel_can_open(void)
 {
-    for (unsigned i = 0; i < CONFIG_RELAYS_MAX && owned_free() != NULL; i++) {
+    if (owned_free() == NULL) {
+        return 0;
+    }
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
         if (links[i].state == LINK_UP && yamux_can_open(&links[i].ys)) {
             return 1;
         }
@@ -775,6 +778,14 @@ void tunnel_show(void (*out)(const char *fmt, ...))
             char what[120];
             tls_engine_describe(&l->tls.conn.tls.engine, what, sizeof what);
             out("           tls: %s\n", what);
+            if (l->ys.goaway_recv >= 0) {
+                out("           going away: the relay sent GoAway (it stops); no new delivery "
+                    "on it\n");
+            }
+            if (l->ys.stats.streams_refused) {
+                out("           %llu of the relay's streams refused (it may have %u open)\n",
+                    (unsigned long long)l->ys.stats.streams_refused, LINK_STREAMS - OWNED_MAX);
+            }
         }
         if (l->last_error[0]) {
             out("           last error: %s\n", l->last_error);

@@ -58,7 +58,8 @@
  *     Data/WindowUpdate: protocol error, GoAway(1), the session fails;
  *   - data beyond the window (also a Data+SYN larger than the initial window), data after
  *     the peer's FIN, a WindowUpdate that would overflow the 32-bit window: RST that stream;
- *   - SYN beyond the stream limit, after our GoAway, or reusing an old ID: RST, no state;
+ *   - SYN beyond the stream limit (own_reserve slots short of it), after our GoAway, or
+ *     reusing an old ID: RST, no state;
  *   - frames for unknown (closed, released) streams: payload discarded, nothing kept;
  *   - ping flood: at most YAMUX_PONG_MAX replies owed; further pings are dropped.
  *

@@ -219,6 +219,12 @@ void admit_timers(uint64_t now)
 }
 
 /* see relay.h */
+void admit_stop(void)
+{
+    relay_ev_del(&listen_ev);
+}
+
+/* see relay.h */
 void admit_start(int fd)
 {
     if (srclimit_init(&sources, relay_cfg.lim.handshakes) != 0) {

@@ -42,6 +42,7 @@ const struct relay_limits relay_limits_default = {
     .location_spool_messages = 50000,
     .delivery_stall_s = 60,
     .store_timeout_s = 60,
+    .stop_drain_s = 30,
     .delivery_version = 2,
 };
 
@@ -71,6 +72,7 @@ static const struct limit_def {
     U("location-spool-messages", location_spool_messages, 1, 1u << 30),
     U("delivery-stall", delivery_stall_s, 1, 3600),
     U("store-timeout", store_timeout_s, 1, 600),
+    U("stop-drain", stop_drain_s, 0, 600),
     U("delivery-version", delivery_version, 1, 2),
 #undef U
 };
@@ -507,7 +509,7 @@ static int directive(struct relay_config *c, struct parse *ps, struct conftok *t
                        "handshakes-per-source, handshake-threads, first-byte, handshake, socks, "
                        "socks-per-source, socks-auth, socks-idle, deliveries, location-streams, "
                        "location-deliveries, location-spool-bytes, location-spool-messages, "
-                       "delivery-stall, store-timeout, delivery-version");
+                       "delivery-stall, store-timeout, stop-drain, delivery-version");
         }
         if (parse_size(tk->t[2], &v) != 0 || v < ld->min || v > ld->max) {
             return bad(ps, "limit %s: '%s' is not a number from %llu to %llu", ld->name, tk->t[2],

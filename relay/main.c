@@ -252,8 +252,38 @@ static void on_signal(int sig)
     if (sig == SIGHUP) {
         reload_wanted = 1;
     } else {
-        stopping = 1;
+        stopping = stopping ? 2 : 1;         /* the second: at once */
     }
+}
+
+/* After SIGTERM: no new tunnel, SOCKS5 client or delivery (the tunnels get GoAway, and a
+ * gateway sends its mail to another relay or waits), while the deliveries in flight are
+ * answered, for up to stop-drain seconds; a second signal ends it. 1 while it goes on. */
+static int draining(void)
+{
+    static uint64_t until;
+    uint64_t now = relay_now_ms();
+    if (stopping > 1 || relay_cfg.lim.stop_drain_s == 0) {
+        return 0;
+    }
+    if (until == 0) {
+        until = now + (uint64_t)relay_cfg.lim.stop_drain_s * 1000u;
+        admit_stop();
+        socks_listener_stop();
+        unsigned n = tunnel_goaway_all();
+        log_info("stopping: GoAway to %u tunnels, listeners closed; %u deliveries in flight, "
+                 "waiting up to %u s for them (limit stop-drain)", n, relay_m.deliveries_open,
+                 relay_cfg.lim.stop_drain_s);
+    }
+    if (relay_m.deliveries_open == 0) {
+        return 0;
+    }
+    if (now >= until) {
+        log_warnx("stopping: %u deliveries still in flight after %u s (limit stop-drain): cut, "
+                  "each is sent again", relay_m.deliveries_open, relay_cfg.lim.stop_drain_s);
+        return 0;
+    }
+    return 1;
 }
 
 /* To stdout with status 0 when asked (--help), else to stderr with status 2. */
@@ -335,7 +365,7 @@ static int serve(const char *config)
              mfd >= 0 ? a[2] : "-", mfd >= 0 ? ntohs(relay_cfg.metrics.sin_port) : 0,
              relay_cfg.nlocs, threads, relay_cfg.lim.tunnels);
     uint64_t last_timers = 0;
-    while (!stopping) {
+    while (!stopping || draining()) {
         struct epoll_event evs[256];
         /* Tunnels still owing work (a busy stream yields after 64 passes) have no fd event
          * to wake us: look again at once instead of after the 100 ms timer tick. */
@@ -366,6 +396,9 @@ static int serve(const char *config)
             run_deferred();                     /* the tunnels it closed */
         }
     }
+    tunnel_run_dirty();                         /* the last answers */
+    tunnel_close_all("the relay stopped");
+    run_deferred();
     log_info("stopping");
     return 0;
 }

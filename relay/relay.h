@@ -117,6 +117,7 @@ struct relay_limits {
     unsigned delivery_stall_s;   /* a delivery that moves no byte this long is dropped */
     unsigned delivery_version;   /* the highest delivery version offered (1 or 2) */
     unsigned store_timeout_s;    /* spool lmtp: the store owes us a reply or room this long */
+    unsigned stop_drain_s;       /* SIGTERM: deliveries in flight may end this long (0: none) */
 };
 extern const struct relay_limits relay_limits_default;
 
@@ -279,6 +280,8 @@ unsigned srclimit_count(const struct srclimit *sl, uint32_t addr);
  * the first-byte deadline, waiting for the whole ClientHello; pending connections cost a
  * descriptor and ~100 B, nothing of TLS ---- */
 void admit_start(int listen_fd);
+/* Stopping: the listener closed (handshakes under way go on, refused at their end). */
+void admit_stop(void);
 void admit_timers(uint64_t now);
 /* A connection admitted from src leaves the unauthenticated (authenticated or closed). */
 void admit_release(uint32_t src);
@@ -348,6 +351,12 @@ void tunnel_timers(uint64_t now);
 /* After a reload: closes the tunnels whose certificate is now revoked or whose location
  * was removed. Returns how many. */
 unsigned tunnel_recheck(void);
+/* Stopping: GoAway on every tunnel (no new stream either way; those open go on), and from
+ * now on a handshake that ends is refused. Returns the tunnels told. */
+unsigned tunnel_goaway_all(void);
+/* Stopped: every tunnel closed as a reload closes one (GoAway, close_notify, what is owed
+ * flushed as far as the socket takes it). */
+void tunnel_close_all(const char *why);
 /* A live tunnel of loc for a new stream (round robin over those that can open), or NULL. */
 struct tunnel *tunnel_pick(struct location *loc);
 /* The tunnel's TLS over its socket (struct tls_io's calls, any thread), and giving the
@@ -391,6 +400,8 @@ void delivery_commit_pending(void);
 /* ---- SOCKS5 ---- */
 int socks_init(void);
 void socks_listener_start(int fd);
+/* Stopping: the listener closed; clients already connected go on. */
+void socks_listener_stop(void);
 void socks_timers(uint64_t now);
 /* After a reload: closes the SOCKS5 sessions whose credential is no longer configured (an
  * RFC 1929 token changed; a JWT whose issuer key was removed or rotated, or whose location

@@ -685,6 +685,12 @@ void socks_listener_start(int fd)
 }
 
 /* see relay.h */
+void socks_listener_stop(void)
+{
+    relay_ev_del(&listen_ev);
+}
+
+/* see relay.h */
 unsigned socks_recheck(void)
 {
     unsigned closed = 0;

@@ -384,9 +384,16 @@ void tunnel_start(int fd, uint32_t src, const char *peer, uint64_t deadline_ms)
 
 /* ---- the handshake done (the certificate and the hello: tunnel_hello.c) ---- */
 
+static int stopping;                         /* tunnel_goaway_all: the relay stops */
+
 /* In the loop, the TLS handshake done: the certificate's location, the yamux session. */
 static int handshake_done(struct tunnel *t)
 {
+    if (stopping) {
+        relay_m.tunnels_refused++;
+        tunnel_close(t, "the relay is stopping", RF_COUNT);
+        return -1;
+    }
     const char *cn = tls_server_peer_cn(&t->tls);
     struct location *loc = hello_location_valid(cn, strlen(cn)) ? relay_location(cn) : NULL;
     char name[YAMUX_NAME_MAX], why[300];
@@ -748,12 +755,35 @@ unsigned tunnel_recheck(void)
 }
 
 /* see relay.h */
+unsigned tunnel_goaway_all(void)
+{
+    unsigned n = 0;
+    stopping = 1;
+    for (struct tunnel *t = head; t; t = t->next) {
+        if ((t->state == TUN_HELLO || t->state == TUN_READY) && t->ys.state == YAMUX_SS_OPEN) {
+            yamux_goaway(&t->ys, YAMUX_GOAWAY_NORMAL);
+            tunnel_mark_dirty(t);            /* its service sends it */
+            n++;
+        }
+    }
+    return n;
+}
+
+/* see relay.h */
+void tunnel_close_all(const char *why)
+{
+    for (struct tunnel *t = head, *next; t; t = next) {
+        next = t->next;
+        tunnel_close(t, why, RF_COUNT);
+    }
+}
+
+/* see relay.h */
 struct tunnel *tunnel_pick(struct location *loc)
 {
     for (unsigned k = 0; k < loc->nlive; k++) {
         struct tunnel *t = loc->live[(loc->rr + k) % loc->nlive];
-        if (t->state == TUN_READY && t->ys.state == YAMUX_SS_OPEN && t->ys.goaway_recv < 0
-            && yamux_stream_count(&t->ys) < t->ys.cfg.max_streams) {
+        if (t->state == TUN_READY && yamux_can_open(&t->ys)) {
             loc->rr = (loc->rr + k + 1) % loc->nlive;
             return t;
         }

@@ -1,7 +1,7 @@
 /* Fuzz the yamux frame decoder and session: arbitrary bytes from a hostile peer, cut into
  * reads of fuzzer-chosen sizes, with the application accepting, reading, writing, closing
  * and releasing streams in between. The bounds of yamux.h must hold at every step: streams
- * within the limit, output within its queue, buffered bytes within each window and the
+ * within the limit (the peer's own_reserve short of it), output within its queue, buffered bytes within each window and the
  * pool, and no read past the input (ASan). */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +19,13 @@ static void check_bounds(struct yamux_session *s)
         abort();
     }
     size_t buffered = 0;
+    unsigned peers = 0;                          /* the peer's streams: own_reserve short */
     for (unsigned i = 0; i < s->cfg.max_streams; i++) {
         const struct yamux_stream *st = &s->streams[i];
         if (st->state == YAMUX_S_IDLE) {
             continue;
         }
+        peers += (st->id & 1u) != (s->cfg.client ? 1u : 0u);
         /* Window accounting: granted + buffered + read-not-granted + still arriving. */
         uint64_t arriving = s->in_state == YAMUX_IN_DATA && s->in_id == st->id ? s->in_left : 0;
         if ((uint64_t)st->rx_buffered + st->rx_window + st->rx_unacked + arriving
@@ -32,7 +34,8 @@ static void check_bounds(struct yamux_session *s)
         }
         buffered += st->rx_buffered;
     }
-    if (buffered > (size_t)s->nchunks * (YAMUX_CHUNK - 8)) {
+    if (buffered > (size_t)s->nchunks * (YAMUX_CHUNK - 8)
+        || peers > s->cfg.max_streams - s->cfg.own_reserve) {
         abort();
     }
 }

@@ -33,9 +33,9 @@ add_test(NAME test_imap_hostile
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)
 set_tests_properties(test_imap_hostile PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 300)
 
-# The receiver while the tunnel refuses every new stream (the gateway's 1024 slots held
-# through the relay): the mail stays on the server unread, searched again after a growing
-# wait, and stored once when the streams go (no new mail needed).
+# The receiver beside the relay's streams at the most the gateway takes (1008 of its 1024
+# slots: the mail goes at once), and a relay stopped in a delivery's body (SIGTERM: that
+# delivery answered, the next mail left for the next relay, found again on its own).
 add_test(NAME test_imap_streams_full
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_imap_streams_full.sh $<TARGET_FILE:gateway>
           $<TARGET_FILE:relay> ${CMAKE_SOURCE_DIR}/tests/unit/make_pki.sh)

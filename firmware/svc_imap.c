@@ -408,7 +408,7 @@ static void send_start(void)
 static void answer_take(uint32_t uid, uint64_t length, const struct hello_answer *a)
 {
     if (a->status == DELIVERY_ST_STORED || a->status == DELIVERY_ST_DUPLICATE) {
-        sv.search_backoff = 0;     /* the way is open again */
+        sv.search_backoff = 0;       /* the way is open again */
         if (sv.ndelivered < IMAP_BATCH_MAX) {
             sv.delivered[sv.ndelivered++] = uid;
         }

@@ -13,6 +13,9 @@
 #                                 commit) add to the defaults
 #   e2e_relay_start [WRAPPER...] / e2e_gateway_start   (re)start them; E2E_RELAY_PID (the
 #                                 relay itself), E2E_GW_PID
+#   e2e_relay_restart SIGNAL [WRAPPER...]   the relay stopped with SIGNAL and started again
+#                                 (under WRAPPER), until the running gateway's tunnel is back
+#   e2e_wait_tmp WHAT             until a delivery's bytes are in the relay's loc1 tmp/
 #   console LINES...              type lines at the running gateway's console
 #   spool_count / wait_spool N SECONDS / in_spool I SIZE   (exactly once, byte-exact)
 # Needs GW, RELAY, MAKE_PKI set; uses E2E_LARGE_BYTES (default 2200000).
@@ -54,6 +57,28 @@ e2e_pki() {
 e2e_relay_start() { # [WRAPPER...]
     t_relay "$T_TMP/relay.conf" "$@"
     E2E_RELAY_PID=$T_RELAY_PID
+}
+
+e2e_relay_restart() { # SIGNAL [WRAPPER...]
+    local up0 i
+    up0=$(grep -c ' up (location loc1' "$T_TMP/gw.log" || true)
+    kill -"$1" "$E2E_RELAY_PID"
+    wait "$E2E_RELAY_PID" 2> /dev/null || true
+    e2e_relay_start "${@:2}"
+    for ((i = 0; i < 100; i++)); do
+        [ "$(grep -c ' up (location loc1' "$T_TMP/gw.log" || true)" -gt "$up0" ] && return 0
+        sleep 0.1
+    done
+    t_fail "the gateway's tunnel did not come back in 10 s"
+}
+
+e2e_wait_tmp() { # WHAT
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ -n "$(ls "$T_TMP/spool/loc1/tmp" 2> /dev/null)" ] && return 0
+        sleep 0.1
+    done
+    t_fail "$1 did not reach the relay's tmp/ in 30 s"
 }
 
 e2e_relay_config() {

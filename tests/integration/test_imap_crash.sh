@@ -53,21 +53,10 @@ dups=$(grep -c 'already delivered' "$T_TMP/gw.log" || true)
 t_log "all $N mails in the spool exactly once, byte-exact; INBOX empty; $dups re-deliveries answered 'already have it'"
 
 # ---- the relay killed while it commits the batch's last delivery ----
-ups() { grep -c ' up (location loc1' "$T_TMP/gw.log" || true; }
-up0=$(ups)
-kill -9 "$E2E_RELAY_PID"
-wait "$E2E_RELAY_PID" 2> /dev/null || true
-e2e_relay_start strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2000000
-for ((i = 0; i < 100 && $(ups) <= up0; i++)); do sleep 0.1; done   # the tunnel is back
-[ "$(ups)" -gt "$up0" ] || t_fail "the gateway's tunnel did not come back in 10 s"
+e2e_relay_restart KILL strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2000000
 LAST=$((N + 1))
-tmpdir=$T_TMP/spool/loc1/tmp
 dv_append INBOX $LAST
-for ((i = 0; i < 300; i++)); do    # its bytes are in tmp/: the commit's fsyncs begin
-    [ -n "$(ls "$tmpdir" 2> /dev/null)" ] && break
-    sleep 0.1
-done
-[ -n "$(ls "$tmpdir")" ] || t_fail "mail $LAST did not reach the relay's tmp/ in 30 s"
+e2e_wait_tmp "mail $LAST"          # its bytes are in tmp/: the commit's fsyncs begin
 sleep 0.5
 [ "$(spool_count)" = $N ] || t_fail "mail $LAST in new/ 0.5 s into a commit whose fsyncs take 2 s"
 kill -9 "$E2E_RELAY_PID"

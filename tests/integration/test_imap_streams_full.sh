@@ -103,23 +103,13 @@ kill "$SINK_PID"
 # Mails 4 (~2.9 MiB) and 5 reach INBOX at once: one search, one FETCH, 4's body first. The
 # relay's writes are held 20 ms each (strace), so 4's body takes seconds; the gateway is
 # stopped in it, then the relay gets SIGTERM, then the gateway goes on.
-ups() { grep -c ' up (location loc1' "$T_TMP/gw.log" || true; }
-up0=$(ups)
-kill "$E2E_RELAY_PID"
-wait "$E2E_RELAY_PID" 2> /dev/null || true
-e2e_relay_start strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=20000
-for ((i = 0; i < 100 && $(ups) <= up0; i++)); do sleep 0.1; done
-[ "$(ups)" -gt "$up0" ] || t_fail "the gateway's tunnel did not come back in 10 s"
+e2e_relay_restart TERM strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=20000
 dv_doveadm mailbox create -u "$DV_USER" Staging
 dv_append Staging 4 "$E2E_LARGE_BYTES"
 dv_append Staging 5
 dv_doveadm move -u "$DV_USER" INBOX mailbox Staging all
 tmpdir=$T_TMP/spool/loc1/tmp
-for ((i = 0; i < 300; i++)); do    # 4's bytes reach tmp/: its body is under way
-    [ -n "$(ls "$tmpdir" 2> /dev/null)" ] && break
-    sleep 0.1
-done
-[ -n "$(ls "$tmpdir")" ] || t_fail "mail 4 did not reach the relay's tmp/ in 30 s"
+e2e_wait_tmp "mail 4"              # its body is under way
 kill -STOP "$E2E_GW_PID"      # the relay then waits for the rest of 4's body
 kill -TERM "$E2E_RELAY_PID"
 t_wait_log relay 'stopping: GoAway to 1 tunnels, listeners closed; 1 deliveries in flight' 10

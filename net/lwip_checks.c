@@ -34,8 +34,11 @@ _Static_assert(GW_TCP_WND_LAN <= 0xffff, "a peer without window scaling gets the
 _Static_assert(PBUF_POOL_SIZE >= BOARD_RX_RESERVE + 44 + TCP_WND / TCP_MSS
                                      + 2 * (GW_TCP_WND_LAN / TCP_MSS),
                "the pbuf pool cannot hold the reserve, a merged frame and the windows");
-/* One connection's out-of-order queue may pin TCP_OOSEQ_MAX_PBUFS: far below the reserve. */
-_Static_assert(TCP_OOSEQ_MAX_PBUFS < BOARD_RX_RESERVE, "out-of-order data could eat the reserve");
+/* One connection's out-of-order queue may pin its window in segments and 4 pbufs more
+ * (TCP_OOSEQ_PBUFS_LIMIT): the tunnels' window with those fits beside the reserve and a
+ * merged frame. */
+_Static_assert(PBUF_POOL_SIZE >= BOARD_RX_RESERVE + 44 + TCP_WND / TCP_MSS + 4,
+               "the tunnels' out-of-order data could eat the reserve");
 /* Connections: every splice's internal connection, the tunnels (4), the TLS endpoints and
  * the echo service's clients come out of the PCB pool; a splice also holds a timer while
  * it connects, a TLS connection two. */

@@ -6,9 +6,9 @@ struct tcp_pcb;
 struct tcp_hdr;
 struct pbuf;
 
-/* Every TCP segment for a known connection, before lwIP takes it: 0 to go on, -1 to drop it
- * (net/port/tcp_guard.c). */
-int gw_tcp_inpacket(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr,
+/* Every TCP segment for a known connection, before lwIP takes it: 0 to go on, -1 to drop it;
+ * may ask for an immediate ACK (net/port/tcp_guard.c). */
+int gw_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr,
                     const struct pbuf *p);
 
 #endif

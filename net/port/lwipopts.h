@@ -107,7 +107,13 @@
  * tunnel's full send buffer (~180) beside the 512 the others had before. */
 #define MEMP_NUM_TCP_SEG         768
 #define TCP_QUEUE_OOSEQ          1
-#define TCP_OOSEQ_MAX_PBUFS      8    /* out-of-order data one connection may pin */
+/* Out-of-order data one connection may pin, in pbufs: its window in full segments and four
+ * more (a frame's last pbuf is partly filled). Data past the window is dropped on arrival
+ * (net/port/tcp_guard.c), so this is pool the window has already promised (PBUF_POOL_SIZE),
+ * and tiny segments cannot pin more pbufs than full ones would. lwIP's fixed 8 kept 12 KB of
+ * the tunnel's 256 KiB window after one frame lost or reordered: the relay sent the rest
+ * again, a segment per round trip (`make bench` on AF_PACKET: tens of seconds). */
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb) ((u16_t)((pcb)->rcv_wnd / TCP_MSS + 4))
 #define TCP_LISTEN_BACKLOG       1
 #define TCP_DEFAULT_LISTEN_BACKLOG 8  /* half-open connections per listener: flood cap */
 #define LWIP_TCP_KEEPALIVE       1

@@ -1,4 +1,4 @@
-/* A guard in front of lwIP 2.1.3's TCP input, for a flaw in its out-of-order queue.
+/* A guard in front of lwIP 2.1.3's TCP input, for two flaws around its out-of-order queue.
  *
  * tcp_receive() trims every out-of-order segment to the receive window except the first one
  * it queues. When the gap before that segment fills, the window has shrunk by the gap, the
@@ -6,12 +6,20 @@
  * box. Any TCP peer can send that on purpose (data out of order that ends past the window),
  * and with TAP offloads the host's merged retransmissions did it under load (`make bench`,
  * 100 downloads). Such a segment is dropped here: data out of order and past the window is
- * the sender's to send again, and a peer that keeps to our window never sends it. */
+ * the sender's to send again, and a peer that keeps to our window never sends it.
+ *
+ * Second, lwIP delays the ACK of a segment that fills a gap before queued out-of-order data
+ * like any in-order segment (up to its 250 ms fast timer), where RFC 5681 4.2 asks for an
+ * immediate ACK. A sender recovering from a loss (the relay's Linux, after a timeout: a
+ * segment or two per ACK) then fills a 250 KiB gap at one segment per 250 ms: the tunnel
+ * stood still for tens of seconds under `make bench` on AF_PACKET, where the veth reorders
+ * frames between CPUs. Such a segment is marked for an ACK now; lwIP sends it when it has
+ * taken the segment (tcp_input ends with tcp_output). */
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 #include "lwip_hooks.h"
 
-int gw_tcp_inpacket(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
+int gw_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
 {
     /* States whose segments reach tcp_receive (SYN_RCVD's last ACK may carry data); a
      * listener's struct ends before rcv_nxt, and TIME_WAIT takes none. */
@@ -24,6 +32,10 @@ int gw_tcp_inpacket(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
     if (len > 0 && TCP_SEQ_GT(seqno, pcb->rcv_nxt) &&
         TCP_SEQ_GT(seqno + len, pcb->rcv_nxt + pcb->rcv_wnd)) {
         return -1;
+    }
+    if (len > 0 && pcb->ooseq != NULL && TCP_SEQ_LEQ(seqno, pcb->rcv_nxt) &&
+        TCP_SEQ_GT(seqno + len, pcb->rcv_nxt)) {
+        tcp_set_flags(pcb, TF_ACK_NOW);      /* it fills (part of) the gap */
     }
     return 0;
 }

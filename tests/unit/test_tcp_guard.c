@@ -1,8 +1,10 @@
 /* lwIP's TCP receive path against segments a hostile or hurried peer sends: out of order and
  * past the window (net/port/tcp_guard.c). Without the guard, the cases after the first stop
  * the process at lwIP's assertion "tcp_receive: ooseq tcplen > rcv_wnd" (a trap, so this
- * program dies: the test fails). A peer at 10.9.0.2 talks to our listener on 10.9.0.1:80
- * through a netif whose output is captured; segments are made by hand. */
+ * program dies: the test fails). Then recovery from a lost frame: the out-of-order data kept
+ * up to the window (TCP_OOSEQ_PBUFS_LIMIT) and the segment that fills the gap acknowledged
+ * at once. A peer at 10.9.0.2 talks to our listener on 10.9.0.1:80 through a netif whose
+ * output is captured; segments are made by hand. */
 #include <stdlib.h>
 
 #include "board.h"
@@ -12,6 +14,7 @@
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"   /* tcp_fasttmr: the delayed-ACK timer */
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "lwip_port.h"
@@ -26,6 +29,8 @@ static uint32_t our_isn;
 static uint16_t peer_port = PORT_PEER;
 static struct tcp_pcb *accepted;
 static size_t received;
+static unsigned acks_sent;                /* segments without data we sent to peer_port */
+static uint32_t last_ack;                 /* the acknowledgment number of the last one */
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -42,6 +47,10 @@ static err_t capture(struct netif *n, struct pbuf *p, const ip4_addr_t *dst)
         const uint8_t *th = h + 20;
         if ((th[13] & 0x12) == 0x12) {
             our_isn = rd32(th + 4);
+        }
+        if (th[13] == 0x10 && p->tot_len == 40 && (th[2] << 8 | th[3]) == peer_port) {
+            acks_sent++;
+            last_ack = rd32(th + 8);
         }
     }
     return ERR_OK;
@@ -234,6 +243,61 @@ static void data_on_the_handshake_ack_past_the_window_is_dropped(void)
     CHECK_EQ(accepted->rcv_wnd, 500);
 }
 
+/* A connection of its own from port (accepted), its window as the SYN left it (no
+ * scaling: 64 KiB). */
+static void fresh_connection(uint16_t port)
+{
+    connect_peer();
+    accepted = NULL;
+    peer_port = port;
+    our_isn = 0;
+    peer_sends(PEER_ISN, 0, 0x02, 0);                        /* SYN */
+    CHECK(our_isn != 0);
+    peer_sends(PEER_ISN + 1, our_isn + 1, 0x10, 0);          /* ACK */
+    CHECK(accepted != NULL);
+}
+
+/* One frame lost, the next 30 arrive: all 30 wait for the gap (lwIP's fixed 8 pbufs dropped
+ * the other 22, for the sender to send again). */
+static void out_of_order_data_up_to_the_window_is_kept(void)
+{
+    fresh_connection(PORT_PEER + 2);
+    CHECK(!check_failed);
+    struct tcp_pcb *pcb = accepted;
+    uint32_t nxt = pcb->rcv_nxt;
+    CHECK(pcb->rcv_wnd >= 31 * 1460);
+    peer_sends_run(nxt + 1460, 30 * 1460);                   /* after a lost first segment */
+    CHECK(pcb->ooseq != NULL);
+    size_t before = received;
+    peer_sends(nxt, our_isn + 1, 0x10, 1460);                /* the lost one, sent again */
+    CHECK_EQ(received - before, 31 * 1460);
+    CHECK_EQ(pcb->rcv_nxt, nxt + 31 * 1460);
+    CHECK(pcb->ooseq == NULL);
+}
+
+/* RFC 5681 4.2: the segment that fills a gap is acknowledged at once, not after lwIP's
+ * delayed-ACK timer: a sender recovering from a loss waits for that ACK. */
+static void a_segment_that_fills_the_gap_is_acknowledged_at_once(void)
+{
+    fresh_connection(PORT_PEER + 3);
+    CHECK(!check_failed);
+    struct tcp_pcb *pcb = accepted;
+    uint32_t nxt = pcb->rcv_nxt;
+    peer_sends(nxt, our_isn + 1, 0x10, 1000);               /* in order: its ACK delayed */
+    tcp_fasttmr();                                           /* ... and sent by the timer */
+    CHECK_EQ(last_ack, nxt + 1000);
+    peer_sends(nxt + 2000, our_isn + 1, 0x10, 1000);        /* out of order: a dup ACK now */
+    CHECK_EQ(last_ack, nxt + 1000);
+    unsigned before = acks_sent;
+    peer_sends(nxt + 1000, our_isn + 1, 0x10, 1000);        /* fills the gap */
+    CHECK_EQ(acks_sent, before + 1);
+    CHECK_EQ(last_ack, nxt + 3000);
+    /* In order without a gap, the delayed ACK stays as lwIP has it. */
+    before = acks_sent;
+    peer_sends(nxt + 3000, our_isn + 1, 0x10, 1000);
+    CHECK_EQ(acks_sent, before);
+}
+
 CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_the_window_is_taken },
            { "out_of_order_data_past_the_window_is_dropped_not_fatal",
              out_of_order_data_past_the_window_is_dropped_not_fatal },
@@ -242,4 +306,8 @@ CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_th
            { "an_out_of_order_fin_past_the_window_is_dropped",
              an_out_of_order_fin_past_the_window_is_dropped },
            { "data_on_the_handshake_ack_past_the_window_is_dropped",
-             data_on_the_handshake_ack_past_the_window_is_dropped })
+             data_on_the_handshake_ack_past_the_window_is_dropped },
+           { "out_of_order_data_up_to_the_window_is_kept",
+             out_of_order_data_up_to_the_window_is_kept },
+           { "a_segment_that_fills_the_gap_is_acknowledged_at_once",
+             a_segment_that_fills_the_gap_is_acknowledged_at_once })

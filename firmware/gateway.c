@@ -28,6 +28,9 @@ const char gateway_version[] = GW_VERSION;
 
 /* Longest sleep even with no timer due: the loop also polls loopback traffic. */
 #define LOOP_MAX_SLEEP_MS 1000
+/* Turns run after a stop request, none of them sleeping: enough for the tunnels' GoAway,
+ * close_notify and FIN to be written out (the pumps need a turn or two). */
+#define STOP_TURNS 8
 /* --batch with --net: how long the network may take to come up (DHCP included). */
 #define BATCH_NET_WAIT_MS 15000
 
@@ -156,6 +159,10 @@ int gateway_main(const struct gateway_args *args)
     for (;;) {
         if (loop_once(1) & BOARD_EV_STOP) {
             log_info("gateway: stopping");
+            tunnel_stop();
+            for (int i = 0; i < STOP_TURNS; i++) {
+                (void)loop_once(0);      /* GoAway, close_notify and FIN leave */
+            }
             break;
         }
     }

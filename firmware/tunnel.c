@@ -584,6 +584,28 @@ void tunnel_start(void)
 }
 
 /* see tunnel.h */
+void tunnel_stop(void)
+{
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        struct link *l = &links[i];
+        if (l->state == LINK_HELLO || l->state == LINK_UP) {
+            yamux_goaway(&l->ys, YAMUX_GOAWAY_NORMAL);
+            if (link_output(l) >= 0) {         /* else link_down closed it already */
+                splice_link_down(l);
+                owned_gone(l);
+                endpoint_close(&l->dial.ep);    /* close_notify, then the FIN */
+                l->dial.live = 0;
+                log_info("tunnel: relay %s:%u: GoAway sent, closing (the gateway stops)",
+                         l->relay.host, l->relay.port);
+            }
+        } else {
+            dial_abort(&l->dial);
+        }
+        l->state = LINK_OFF;
+    }
+}
+
+/* see tunnel.h */
 int tunnel_poll(void)
 {
     uint32_t now = board_now_ms();

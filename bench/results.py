@@ -20,7 +20,10 @@ PATHS = [
     ("stunnel", "stunnel pair, mutual TLS"),
     ("relay", "relay SOCKS5 -> tunnel -> test_relay_gw (kernel sockets)"),
     ("gateway", "relay SOCKS5 -> tunnel -> gateway (lwIP, TAP)"),
+    ("gwpacket", "relay SOCKS5 -> tunnel -> gateway (lwIP, AF_PACKET on veth)"),
 ]
+TUNNELS = (("gateway", "the gateway on a TAP"), ("gwpacket", "the gateway on AF_PACKET"),
+           ("relay", "the test gateway (relay row)"))
 CASES = ["1 up", "1 down", "100 up", "100 down"]
 ALTERNATIVES = ["ssh", "stunnel"]
 
@@ -242,7 +245,7 @@ def main():
         w("| note | %s |" % note)
     w("")
     w("Everything ran in one network namespace made by `bench/run.sh` (loopback, plus a TAP "
-      "device for the gateway); commands are listed at the end. \"n/a\" means the figure "
+      "device or a veth pair for the gateway); commands are listed at the end. \"n/a\" means the figure "
       "was not taken, with the reason.\n")
 
     # ---- 1. throughput
@@ -259,11 +262,11 @@ def main():
         if p not in measured:
             continue
         w("| %s | %s |" % (label, " | ".join(tput_cell(p, c) for c in CASES)))
-    for tun in ("gateway", "relay"):
+    for tun, who in TUNNELS:
         if tun not in measured:
             continue
         w("\nRatio of the tunnel through %s to each path (above 1: the tunnel is faster):\n"
-          % ("the gateway" if tun == "gateway" else "the test gateway (relay row)"))
+          % who)
         w("| %s ÷ | 1 up | 1 down | 100 up | 100 down |" % tun)
         w("|---|---:|---:|---:|---:|")
         for p, label in PATHS:
@@ -277,7 +280,7 @@ def main():
                     ratios.append(a / b if a and b else None)
                 cells.append(spread(ratios))
             w("| %s | %s |" % (label, " | ".join(cells)))
-    if "relay" in measured or "gateway" in measured:
+    if any(t in measured for t, _ in TUNNELS):
         w("\nThe relay and gateway rows: iperf3 speaks SOCKS5 through proxychains4 (its library "
           "does the handshake inside `connect()`, then leaves the socket alone), as a cloud "
           "application with a SOCKS5 library would; ssh -R and stunnel are reached at a plain "
@@ -361,10 +364,10 @@ def main():
     if status:
         w("\nThe gateway's own accounting at each phase of the first run (`show status`, its "
           "`ram:` line), beside the RSS above:\n")
-        w("| phase | show status |")
-        w("|---|---|")
+        w("| path | phase | show status |")
+        w("|---|---|---|")
         for r in status:
-            w("| %s | %s |" % (r[2], r[3] or "no ram: line"))
+            w("| %s | %s | %s |" % (r[1], r[2], r[3] or "no ram: line"))
 
     # ---- CPU and system calls per GB moved (steadier than Gbit/s on a shared machine)
     cpu = [(run, r) for run, r in rr if r[0] == "cpu" and len(r) >= 5]
@@ -397,6 +400,8 @@ def main():
                 if k not in keys:
                     keys.append(k)
         for p, c in keys:
+            if p == "gwpacket":
+                continue        # recvmmsg/sendmmsg are not counted in /proc/PID/io
             per = [[], [], []]
             for run in sorted(calls_r):
                 f = calls_r[run].get((p, c), "").split()
@@ -405,6 +410,9 @@ def main():
                     per[i].append(int(f[i]) / (int(f[3]) / 1e6) if ok else None)
             w("\n%s, %s: %s reads, %s writes, %s context switches per MB." % (
                 p, c, spread(per[0], "%.1f"), spread(per[1], "%.1f"), spread(per[2], "%.1f")))
+        if any(p == "gwpacket" for p, _ in keys):
+            w("\nThe AF_PACKET path has no such counts: `/proc/PID/io` counts `read()` and "
+              "`write()`, not the `recvmmsg()` and `sendmmsg()` it moves frames with.")
 
     # ---- 4. connection rate
     w("\n## 4. Connection rate (new streams/s to a local echo service)\n")

@@ -9,7 +9,7 @@
 # RTT run, 2000), BENCH_RATE_SECS (3), BENCH_RATE_CONC (8), BENCH_HOLD ("100 1000"),
 # BENCH_MAILS (1000), BENCH_LARGE (10 mails with an attachment of BENCH_LARGE_BYTES, 1900000), BENCH_SCALE_N (10000),
 # BENCH_ONLY (space-separated sections: paths mail image suites store scale; default all), BENCH_PATHS
-# (raw ssh stunnel relay gateway; default all), BENCH_RUNS (3: the paths and the mail
+# (raw ssh stunnel relay gateway gwpacket; default all), BENCH_RUNS (3: the paths and the mail
 # section are measured that many times; results.md gives each figure's median and range),
 # BENCH_OUT (results file, default bench/results.md), BENCH_SCALE_INTO=1 (make bench-scale:
 # write only section 7 into the existing results file, the other sections stay), BENCH_PROFILE=1 (perf profile of the
@@ -31,6 +31,7 @@
 #            protocol code, with a kernel-socket test gateway instead of lwIP
 #   gateway  relay SOCKS5 -> the gateway firmware (lwIP, TAP): measured when the build has
 #            the tunnel service, else the row says "not available in this build"
+#   gwpacket the same gateway on one end of a veth pair through AF_PACKET (--net packet)
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/integration/lib.sh"
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -52,7 +53,7 @@ RUNS=${BENCH_RUNS:-3}
 [[ "$RUNS" =~ ^[1-9][0-9]?$ ]] || t_fail "BENCH_RUNS must be 1 to 99"
 RUN=1                # the run the figures belong to (sections measured once: run 1)
 ONLY=${BENCH_ONLY:-paths mail image suites store scale}
-PATHS=${BENCH_PATHS:-raw ssh stunnel relay gateway}
+PATHS=${BENCH_PATHS:-raw ssh stunnel relay gateway gwpacket}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
 T0=$(date +%s)
 B=$BUILD/bench
@@ -439,7 +440,7 @@ cp "$T_TMP"/stunnel-server.out "$T_TMP/stunnel-server.log" 2> /dev/null || true
 fi
 
 # ---- relay SOCKS5 -> test gateway (kernel sockets, our TLS + yamux)
-if want_path relay || want_path gateway; then
+if want_path relay || want_path gateway || want_path gwpacket; then
 mkdir -p "$T_TMP/spool"
 "$RELAY" token loc1 > "$T_TMP/token-loc1.txt"
 TOKEN1=$(sed -n 's/^token for loc1.*: //p' "$T_TMP/token-loc1.txt")
@@ -473,12 +474,12 @@ fi
 b_stop "$TESTGW_PID"
 fi
 
-# ---- relay SOCKS5 -> the gateway firmware (lwIP on TAP)
-if want_path gateway; then
+# ---- relay SOCKS5 -> the gateway firmware (lwIP on TAP, then on AF_PACKET)
+if want_path gateway || want_path gwpacket; then
 . "$REPO/bench/gateway_path.sh"
 gateway_path
 fi
-if want_path relay || want_path gateway; then
+if want_path relay || want_path gateway || want_path gwpacket; then
 b_stop "$RELAY_PID"
 fi
 }

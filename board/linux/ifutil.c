@@ -41,13 +41,13 @@ int linux_if_flags(const char *name)
 #define GW_ETHTOOL_SGRO 0x0000002c
 struct gw_ethtool_value { uint32_t cmd, data; };
 
-int linux_if_disable_gro(const char *name)
+int linux_if_set_gro(const char *name, int on)
 {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
         return -1;
     }
-    struct gw_ethtool_value ev = { GW_ETHTOOL_SGRO, 0 };
+    struct gw_ethtool_value ev = { GW_ETHTOOL_SGRO, on ? 1u : 0u };
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);

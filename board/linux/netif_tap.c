@@ -19,12 +19,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "ack_hold.h"
 #include "board_linux.h"
 #include "ifutil.h"
-#include "tx_merge.h"
+#include "vnet_offload.h"
 
-/* From <linux/if_tun.h> and <linux/virtio_net.h>, which musl's include path does not carry. */
+/* From <linux/if_tun.h>, which musl's include path does not carry. */
 #define GW_TUNSETIFF _IOW('T', 202, int)
 #define GW_TUNSETOFFLOAD _IOW('T', 208, unsigned int)
 #define GW_IFF_TAP 0x0002
@@ -32,22 +31,26 @@
 #define GW_IFF_VNET_HDR 0x4000
 #define GW_TUN_F_CSUM 0x01
 #define GW_TUN_F_TSO4 0x02
-#define VNET_F_NEEDS_CSUM 1          /* checksum partial: the host never computed it */
-#define VNET_F_DATA_VALID 2          /* checksum checked by the host */
-#define VNET_GSO_NONE 0
-#define VNET_GSO_TCPV4 1
-#define VNET_GSO_ECN 0x80
-#define VNET_HDR_LEN 10              /* struct virtio_net_hdr: flags, gso_type, 4 x u16 */
 
 #define TAP_RX_BUDGET 64  /* frames per wake-up, so the console and timers stay served */
 
 struct tap_state {
     int vnet;                        /* frames carry a virtio-net header */
-    int tso;                         /* ... and the host takes merged frames (tx_merge.h) */
-    struct tx_merge merge;
-    struct ack_hold acks;            /* one pure ACK per connection until the turn ends */
+    struct vnet_offload vo;
 };
 static struct tap_state tap_state;
+
+/* One frame after its virtio-net header: a TAP takes each with one writev(). */
+static int tap_write(struct linux_netdev *dev, const uint8_t *vnet, const uint8_t *frame,
+                     size_t len, unsigned segs, int borrowed)
+{
+    (void)segs;
+    (void)borrowed;
+    struct iovec iov[2] = { { (void *)vnet, VNET_HDR_LEN }, { (void *)frame, len } };
+    return writev(dev->fd, iov, 2) == (ssize_t)(VNET_HDR_LEN + len) ? 0 : -1;
+}
+
+static const struct vnet_out tap_out = { .write = tap_write };
 
 static int tap_attach(int fd, const char *ifname, short flags)
 {
@@ -76,15 +79,12 @@ static int tap_open(struct linux_netdev *dev, const char *ifname)
         close(fd);
         return BOARD_EIO;
     }
-    ts->tso = ts->vnet &&
+    int tso = ts->vnet &&
               ioctl(fd, GW_TUNSETOFFLOAD, (unsigned long)(GW_TUN_F_CSUM | GW_TUN_F_TSO4)) == 0;
-    if (ts->vnet && !ts->tso) {
+    if (ts->vnet && !tso) {
         log_warnx("tap: %s: no offloads (%s): one frame per segment", ifname, strerror(errno));
     }
-    ts->merge.len = 0;
-    ts->acks.n = 0;
-    dev->rx_merged = ts->tso;
-    dev->tx_csum = ts->tso;
+    vnet_offload_init(&ts->vo, dev, &tap_out, tso);
     dev->fd = fd;
     dev->priv = ts;
     return BOARD_OK;
@@ -103,86 +103,25 @@ static void tap_rx_ready(struct linux_netdev *dev)
             eth_input(dev, buf, (size_t)n); /* n > ETH_FRAME_MAX: truncated, dropped there */
             continue;
         }
-        unsigned gso = buf[1] & ~VNET_GSO_ECN;
-        if (n < VNET_HDR_LEN || (gso != VNET_GSO_NONE && gso != VNET_GSO_TCPV4)) {
-            dev->stats.rx_dropped++;           /* an offload we did not ask for */
-            continue;
-        }
-        eth_input_offload(dev, buf + VNET_HDR_LEN, (size_t)n - VNET_HDR_LEN,
-                          (buf[0] & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) != 0);
+        vnet_rx(dev, buf, (size_t)n);
     }
-}
-
-/* One frame after its virtio-net header. */
-static int tap_write(struct linux_netdev *dev, const uint8_t *vnet, const uint8_t *frame,
-                     size_t len)
-{
-    struct iovec iov[2] = { { (void *)vnet, TX_MERGE_VNET_LEN }, { (void *)frame, len } };
-    return writev(dev->fd, iov, 2) == (ssize_t)(TX_MERGE_VNET_LEN + len) ? 0 : -1;
-}
-
-static void tap_merge_flush(struct linux_netdev *dev)
-{
-    struct tap_state *ts = dev->priv;
-    uint8_t vnet[TX_MERGE_VNET_LEN];
-    unsigned segs = ts->merge.segs;
-    size_t len = tx_merge_take(&ts->merge, vnet);
-    if (len > 0 && tap_write(dev, vnet, ts->merge.frame, len) != 0) {
-        dev->stats.tx_dropped += segs;  /* counted as sent when queued: TCP retransmits */
-    }
-}
-
-/* A frame sent now, its TCP checksum left to the host (dev->tx_csum) as for merged ones. */
-static int tap_write_alone(struct linux_netdev *dev, uint8_t *frame, size_t len)
-{
-    uint8_t vnet[TX_MERGE_VNET_LEN];
-    tx_merge_csum_partial(frame, len, vnet);
-    return tap_write(dev, vnet, frame, len);
-}
-
-/* A held ACK leaves: after its connection's merged data, if that is pending. */
-static void tap_send_held(void *arg, uint8_t *frame, size_t len)
-{
-    struct linux_netdev *dev = arg;
-    struct tap_state *ts = dev->priv;
-    if (tx_merge_holds_flow(&ts->merge, frame, len)) {
-        tap_merge_flush(dev);
-    }
-    if (tap_write_alone(dev, frame, len) != 0) {
-        dev->stats.tx_dropped++;
-    }
-}
-
-/* The end of the turn: the merged frame, then the held ACKs. */
-static void tap_tx_flush(struct linux_netdev *dev)
-{
-    struct tap_state *ts = dev->priv;
-    tap_merge_flush(dev);
-    ack_hold_flush(&ts->acks, tap_send_held, dev);
 }
 
 static int tap_tx(struct linux_netdev *dev, uint8_t *frame, size_t len)
 {
     struct tap_state *ts = dev->priv;
-    static const uint8_t none[TX_MERGE_VNET_LEN];    /* a whole frame, checksums done */
     if (!ts->vnet) {
         return write(dev->fd, frame, len) == (ssize_t)len ? 0 : -1;
     }
-    if (!ts->tso) {
-        return tap_write(dev, none, frame, len);
+    return vnet_tx(&ts->vo, frame, len);
+}
+
+static void tap_tx_flush(struct linux_netdev *dev)
+{
+    struct tap_state *ts = dev->priv;
+    if (ts->vnet) {
+        vnet_tx_flush(&ts->vo);
     }
-    if (ack_hold_add(&ts->acks, frame, len, tap_send_held, dev)) {
-        return 0;
-    }
-    enum tx_merge_verdict v = tx_merge_add(&ts->merge, frame, len);
-    if (v == TX_MERGE_FLUSH) {
-        tap_merge_flush(dev);
-        v = tx_merge_add(&ts->merge, frame, len);
-    }
-    if (v == TX_MERGE_TAKEN) {
-        return 0;
-    }
-    return tap_write_alone(dev, frame, len);
 }
 
 static int tap_link_check(struct linux_netdev *dev)

@@ -86,6 +86,7 @@ gateway_path() {
     fi
     want_path gateway && gateway_run gateway tap:gwtap0
     want_path gwpacket && gateway_run gwpacket packet:gwpk0
+    gw_wire tap:gwtap0            # the TAP again (and the veth gone) for the mail section
     return 0
 }
 

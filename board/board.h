@@ -121,6 +121,9 @@ enum board_event {
  * board_wait() returns BOARD_EV_STOP. On Linux the process then exits cleanly; on virt the
  * machine powers off (PSCI SYSTEM_OFF). */
 void board_request_stop(void);
+/* The firmware has taken the stop request and winds down (its tunnels close): board_wait()
+ * sleeps and reads frames again, and a second request returns BOARD_EV_STOP anew. */
+void board_stop_taken(void);
 /* Sleep up to timeout_ms or until something happens. Received frames are handed to lwIP
  * here, before returning; other events are returned as a mask of enum board_event. */
 unsigned board_wait(uint32_t timeout_ms);

@@ -28,9 +28,9 @@ const char gateway_version[] = GW_VERSION;
 
 /* Longest sleep even with no timer due: the loop also polls loopback traffic. */
 #define LOOP_MAX_SLEEP_MS 1000
-/* Turns run after a stop request, none of them sleeping: enough for the tunnels' GoAway,
- * close_notify and FIN to be written out (the pumps need a turn or two). */
-#define STOP_TURNS 8
+/* After a stop request, how long the tunnels' GoAway, close_notify and FIN may take to
+ * leave (TCP may wait for the relay's ACKs to make room); a second request cuts it short. */
+#define STOP_GRACE_MS 500
 /* --batch with --net: how long the network may take to come up (DHCP included). */
 #define BATCH_NET_WAIT_MS 15000
 
@@ -140,6 +140,21 @@ static void batch_wait_net(const struct netif *netif)
     }
 }
 
+/* The loop runs on, frames read and sent, until the tunnels are closed or the grace is
+ * over; then what the last turn held leaves. */
+static void stop_tunnels(void)
+{
+    board_stop_taken();
+    tunnel_stop();
+    uint32_t t0 = board_now_ms();
+    while (tunnel_closing() && board_now_ms() - t0 < STOP_GRACE_MS) {
+        if (loop_once(0) & BOARD_EV_STOP) {
+            break;
+        }
+    }
+    (void)board_wait(0);
+}
+
 /* see gateway.h */
 int gateway_main(const struct gateway_args *args)
 {
@@ -159,10 +174,7 @@ int gateway_main(const struct gateway_args *args)
     for (;;) {
         if (loop_once(1) & BOARD_EV_STOP) {
             log_info("gateway: stopping");
-            tunnel_stop();
-            for (int i = 0; i < STOP_TURNS; i++) {
-                (void)loop_once(0);      /* GoAway, close_notify and FIN leave */
-            }
+            stop_tunnels();
             break;
         }
     }

@@ -591,18 +591,29 @@ void tunnel_stop(void)
         if (l->state == LINK_HELLO || l->state == LINK_UP) {
             yamux_goaway(&l->ys, YAMUX_GOAWAY_NORMAL);
             if (link_output(l) >= 0) {         /* else link_down closed it already */
+                int all = yamux_out_pending(&l->ys) == 0;    /* the GoAway is the last */
                 splice_link_down(l);
                 owned_gone(l);
-                endpoint_close(&l->dial.ep);    /* close_notify, then the FIN */
-                l->dial.live = 0;
-                log_info("tunnel: relay %s:%u: GoAway sent, closing (the gateway stops)",
-                         l->relay.host, l->relay.port);
+                dial_close(&l->dial);           /* close_notify, then the FIN */
+                log_info("tunnel: relay %s:%u: closing (the gateway stops)%s", l->relay.host,
+                         l->relay.port, all ? "" : "; no room left for GoAway");
             }
         } else {
             dial_abort(&l->dial);
         }
         l->state = LINK_OFF;
     }
+}
+
+/* see tunnel.h */
+int tunnel_closing(void)
+{
+    for (unsigned i = 0; i < CONFIG_RELAYS_MAX; i++) {
+        if (links[i].tls.conn.state != TLS_CONN_IDLE) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* see tunnel.h */

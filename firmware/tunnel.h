@@ -37,9 +37,10 @@ void tunnel_start(void);
  * Returns 1 when work is left that should not wait for the next sleep. */
 int tunnel_poll(void);
 /* The gateway stops: each relay's tunnel gets GoAway and its TLS close (close_notify, then
- * the TCP FIN), so the relay routes no stream to a gateway that is gone. The caller runs a
- * few loop turns after it for those bytes to leave. */
+ * the TCP FIN), so the relay routes no stream to a gateway that is gone. The caller runs
+ * the loop while tunnel_closing() says those bytes are still on their way. */
 void tunnel_stop(void);
+int tunnel_closing(void);
 /* For the board's receive reserve (board_set_rx_urgent): 1 for ARP and for frames from a
  * relay's address and port, which keep the tunnel moving when the pbuf pool runs low. */
 int tunnel_frame_urgent(const uint8_t *frame, size_t len);

@@ -122,6 +122,12 @@ void board_request_stop(void)
 }
 
 /* see board.h */
+void board_stop_taken(void)
+{
+    stop_requested = 0;
+}
+
+/* see board.h */
 unsigned board_wait(uint32_t timeout_ms)
 {
     struct pollfd pf[2];

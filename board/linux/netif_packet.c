@@ -138,6 +138,7 @@ static int packet_open(struct linux_netdev *dev, const char *ifname)
     int one = 1;
     /* Before bind: no frame may be queued without its header. */
     ps->vnet = setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
+    int vnet_errno = errno;
     struct sockaddr_ll sll;
     memset(&sll, 0, sizeof sll);
     sll.sll_family = AF_PACKET;
@@ -159,15 +160,18 @@ static int packet_open(struct linux_netdev *dev, const char *ifname)
      * 64 KiB): the default, about 200 KiB, is three merged frames, and a burst into all our
      * receive windows at once (the tunnel's 256 KiB and the splices' share of the pool, about
      * 2 MiB together) overflowed it. Beyond net.core.rmem_max needs CAP_NET_ADMIN. */
-    int rcvbuf = PACKET_RCVBUF;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0 &&
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) {
-        log_warnx("packet: %s: receive queue left at the kernel's default (%s)", ifname,
-                  strerror(errno));
+    int rcvbuf = PACKET_RCVBUF, got = 0;
+    socklen_t gl = sizeof got;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);  /* capped */
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) == 0 && got / 2 < rcvbuf) {
+        log_warnx("packet: %s: receive queue %d KiB, not %d (no CAP_NET_ADMIN beyond "
+                  "net.core.rmem_max)", ifname, got / 2 / 1024, rcvbuf / 1024);
     }
     if (!ps->vnet) {
         log_warnx("packet: %s: no virtio-net header (%s): one frame per segment", ifname,
-                  strerror(errno));
+                  strerror(vnet_errno));
         if (linux_if_set_gro(ifname, 0) != 0) {
             log_warnx("packet: cannot turn off GRO on %s (%s); large merged frames will be "
                       "dropped", ifname, strerror(errno));

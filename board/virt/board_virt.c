@@ -98,6 +98,12 @@ void board_request_stop(void)
 }
 
 /* see board.h */
+void board_stop_taken(void)
+{
+    stop_requested = 0;
+}
+
+/* see board.h */
 unsigned board_wait(uint32_t timeout_ms)
 {
     uint64_t deadline = timer_ms() + timeout_ms;

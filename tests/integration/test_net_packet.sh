@@ -40,6 +40,9 @@ run_echo() {
     line=$(grep -m1 '^frames: ' "$T_TMP/gw-$phase.log")
     kill "$pid"
     wait "$pid" 2> /dev/null || true
+    local keep=() q                   # gone: the cleanup at exit must not signal its PID
+    for q in "${T_PIDS[@]}"; do [ "$q" = "$pid" ] || keep+=("$q"); done
+    T_PIDS=(${keep[@]+"${keep[@]}"})
     exec 3>&-
     read -r gf gb <<< "$(sed -n 's/^frames: *rx \([0-9]*\) (\([0-9]*\) B.*/\1 \2/p' <<< "$line")"
 }

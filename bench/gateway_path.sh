@@ -14,7 +14,7 @@
 # phase, beside its RSS: into bench-logs/status-gateway-PHASE.txt, and its figures into
 # the results ("status" lines).
 gw_status() {
-    local n0 n1 i
+    local n0 i
     n0=$(wc -l < "$T_TMP/$1.log")
     printf 'show status\nshow tunnel\n' >&4
     for ((i = 0; i < 20; i++)); do
@@ -26,14 +26,12 @@ gw_status() {
 }
 
 gateway_path() {
-    local state G=$T_TMP/gw tok p
+    local state G=$T_TMP/gw tok
     # A build without the tunnel service says "state: not available ..." here.
     state=$(printf 'show tunnel\n' | timeout 3 "$GATEWAY" 2>&1 | grep -m1 'not available' || true)
     if [ -n "$state" ]; then
         b_log "gateway: the tunnel service is not in this build ($state)"
-        for p in gateway gwpacket; do
-            want_path "$p" && fig info "$p" na "not available in this build"
-        done
+        gw_na "not available in this build"
         return 0
     fi
     rm -rf "$G"      # a run before this one (BENCH_RUNS) left its flash and console
@@ -84,8 +82,8 @@ gateway_path() {
         gw_na "provisioning failed (bench-logs/gateway-provision.log)"
         return 0
     fi
-    want_path gateway && gateway_run gateway tap:gwtap0
-    want_path gwpacket && gateway_run gwpacket packet:gwpk0
+    want_path gateway && gateway_run gateway tap:gwtap0 "$tok"
+    want_path gwpacket && gateway_run gwpacket packet:gwpk0 "$tok"
     gw_wire tap:gwtap0            # the TAP again (and the veth gone) for the mail section
     return 0
 }
@@ -99,7 +97,7 @@ gw_na() {
 }
 
 # gw_wire NET: the host's side of the gateway's device, 192.0.2.1; the other device gone
-# (one address, one wire). The mail section and the next run make the TAP again.
+# (one address, one wire).
 gw_wire() {
     if [ "$1" = tap:gwtap0 ]; then
         ip link del gwpk1 2> /dev/null || true
@@ -119,9 +117,10 @@ gw_wire() {
     fi
 }
 
-# gateway_run PATH NET: the provisioned gateway on device NET, measured as PATH.
+# gateway_run PATH NET TOKEN: the provisioned gateway on device NET, measured as PATH
+# (TOKEN: the relay's for location gwbench).
 gateway_run() {
-    local path=$1 net=$2 G=$T_TMP/gw ups i
+    local path=$1 net=$2 tok=$3 G=$T_TMP/gw ups i
     gw_wire "$net"
     ups=$(grep -c 'tunnel up: location=gwbench' "$T_TMP/relay.log" || true)
     rm -f "$G/console"

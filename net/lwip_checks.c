@@ -30,15 +30,12 @@ _Static_assert(TCP_WND % TCP_MSS == 0 && GW_TCP_WND_LAN % TCP_MSS == 0,
 _Static_assert(GW_TCP_WND_LAN <= TCP_WND, "the tunnels' window is the largest");
 _Static_assert(GW_TCP_WND_LAN <= 0xffff, "a peer without window scaling gets the LAN window");
 /* Receive pbufs: the board's reserve for urgent frames (ARP, the tunnel), one merged 64 KiB
- * frame on a TAP with offloads (44 pbufs), the tunnels' windows and two LAN windows beside. */
+ * frame on a TAP with offloads (44 pbufs), the tunnels' windows and two LAN windows beside.
+ * Out-of-order data is held within those windows (TCP_OOSEQ_PBUFS_LIMIT: a window in
+ * segments and 4 pbufs more, less than a LAN window's worth of slack). */
 _Static_assert(PBUF_POOL_SIZE >= BOARD_RX_RESERVE + 44 + TCP_WND / TCP_MSS
                                      + 2 * (GW_TCP_WND_LAN / TCP_MSS),
                "the pbuf pool cannot hold the reserve, a merged frame and the windows");
-/* One connection's out-of-order queue may pin its window in segments and 4 pbufs more
- * (TCP_OOSEQ_PBUFS_LIMIT): the tunnels' window with those fits beside the reserve and a
- * merged frame. */
-_Static_assert(PBUF_POOL_SIZE >= BOARD_RX_RESERVE + 44 + TCP_WND / TCP_MSS + 4,
-               "the tunnels' out-of-order data could eat the reserve");
 /* Connections: every splice's internal connection, the tunnels (4), the TLS endpoints and
  * the echo service's clients come out of the PCB pool; a splice also holds a timer while
  * it connects, a TLS connection two. */

@@ -1,16 +1,11 @@
 /* Linux board: a TAP device (/dev/net/tun, IFF_TAP | IFF_NO_PI). One read() is one frame.
  *
- * With a virtio-net header (IFF_VNET_HDR) and the offloads TUN_F_CSUM | TUN_F_TSO4, the host
- * hands over one flow's TCP/IPv4 segments merged into a frame of up to 64 KiB, as it would to
- * a virtual machine's NIC, and skips computing checksums that never cross a wire. Profiled
- * under `make bench`: a read() per 1.5 KiB frame and an ACK per two was the gateway's largest
- * cost (the syscalls, not the work); merged, a 64 KiB read costs one syscall and one ACK.
- * Sending, tx_merge.h joins one flow's segments the same way, and every TCP frame leaves
- * with its checksum for the host to complete (NEEDS_CSUM): lwIP computes none for this
- * netif (netif_eth.c), which was 7-8 % of the gateway's profile under `make bench` and
- * wasted on merged frames, whose checksum is written anew anyway. Other frames carry an
- * all-zero header (complete frame, checksums computed by lwIP). A kernel without these
- * falls back to plain frames and lwIP's checksums. */
+ * With a virtio-net header (IFF_VNET_HDR) and the offloads TUN_F_CSUM | TUN_F_TSO4, frames
+ * move merged and with their checksums left open both ways (vnet_offload.h), as to a
+ * virtual machine's NIC. Profiled under `make bench`: a read() per 1.5 KiB frame and an ACK
+ * per two was the gateway's largest cost (the syscalls, not the work); merged, a 64 KiB read
+ * costs one syscall and one ACK, and lwIP's checksums (7-8 % of the profile) are gone. A
+ * kernel without these falls back to plain frames and lwIP's checksums. */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>

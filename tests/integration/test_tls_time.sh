@@ -27,7 +27,11 @@ t_spawn s_server openssl s_server -accept 192.0.2.1:4431 -cert "$PKI/leaf-ec.pem
     -key "$PKI/leaf-ec.key" -cert_chain "$PKI/inter.pem" -quiet
 
 # chronyd as a stratum-1 server of its own clock: no upstream, no control socket, no
-# files outside $T_TMP, and it never steers the system clock (-x).
+# files outside $T_TMP, and it never steers the system clock (-x). make deps unpacks Debian's
+# chrony under build/deps/chrony rather than install it (it conflicts with other time daemons).
+CHRONY=$T_DIR/../../build/deps/chrony/usr
+CHRONYD=$CHRONY/sbin/chronyd
+[ -x "$CHRONYD" ] || t_fail "no chronyd at $CHRONYD (run make deps)"
 cat > "$T_TMP/chrony.conf" <<EOF
 local stratum 1
 allow 192.0.2.0/24
@@ -38,7 +42,7 @@ bindcmdaddress /
 pidfile $T_TMP/chronyd.pid
 EOF
 chrony_start() {
-    t_spawn "chronyd$1" chronyd -d -x -u root -f "$T_TMP/chrony.conf"
+    t_spawn "chronyd$1" "$CHRONYD" -d -x -u root -f "$T_TMP/chrony.conf"
     CHRONY_PID=${T_PIDS[-1]}
     local i
     for ((i = 0; i < WAIT_TENTHS; i++)); do
@@ -191,7 +195,7 @@ for ((i = 0; i < WAIT_TENTHS; i++)); do
 done
 liar=$(($(date +%s) - 3 * 86400))
 liar_day=$(date -u -d "@$liar" +%Y-%m-%d)
-TZ=UTC chronyc -h "$T_TMP/chronyd.sock" settime "$(date -u -d "@$liar" '+%b %d, %Y %H:%M:%S')" \
+TZ=UTC "$CHRONY/bin/chronyc" -h "$T_TMP/chronyd.sock" settime "$(date -u -d "@$liar" '+%b %d, %Y %H:%M:%S')" \
     > "$T_TMP/chronyc.log" 2>&1 || { cat "$T_TMP/chronyc.log"; t_fail "chronyc settime"; }
 console liar --clock=unset
 await "^\[ *[0-9.]+\] warning: time: ntp.example.test answered $liar_day [0-9:]+ UTC: not believed \(behind the last known good time\)$"

@@ -15,7 +15,7 @@ sources=(lwip=2.1.3+dfsg1-2 bearssl=0.6+dfsg.1-3)
 
 # Build: musl for x86_64 and aarch64, CMake, clang for the fuzzers.
 # Tests: QEMU user mode, passt, iproute2 for namespaces, ping, python3 for the test harness;
-# Dovecot, curl, socat and chrony as real peers (Dovecot's LMTP and Sieve for the relay's
+# Dovecot, curl, socat and chronyd as real peers (Dovecot's LMTP and Sieve for the relay's
 # `spool lmtp` store, isync's mbsync as a cloud consumer of it); Postfix as the plant's MTA
 # behind a tcp mapping (test_relay_sapmail runs a private instance of it; the package's own
 # service is never configured or started by the tests); man-db to render the man pages, systemd for
@@ -23,12 +23,16 @@ sources=(lwip=2.1.3+dfsg1-2 bearssl=0.6+dfsg.1-3)
 # (test_relay_spool_full).
 # Benchmarks: iperf3 (under proxychains4 to speak SOCKS5) and the alternatives we compare
 # with (ssh -R, stunnel, mbsync, fetchmail).
+# chronyd is unpacked, not installed (fetch_chrony below): the chrony package conflicts with
+# every other time daemon (systemd-timesyncd, on many machines), and installing it would
+# start a service that steers the machine's clock. The libraries above are its own.
 packages=(
   build-essential cmake ninja-build musl-tools musl-dev musl-dev:arm64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   clang libclang-rt-14-dev dpkg-dev xz-utils file
   qemu-user-static passt iproute2 iputils-ping ethtool python3 procps openssl
-  dovecot-imapd dovecot-lmtpd dovecot-sieve curl socat chrony man-db groff-base systemd strace
+  dovecot-imapd dovecot-lmtpd dovecot-sieve curl socat man-db groff-base systemd strace
+  libcap2 libedit2 libgnutls30 libnettle8 libseccomp2
   postfix
   iperf3 proxychains4 stunnel4 openssh-server openssh-client isync fetchmail
 )
@@ -128,15 +132,18 @@ fetch_sources() {
 qemu_packages=(qemu-system-x86 qemu-system-arm cpio)
 qemu_images=(kernel:x86_64:amd64 kernel:aarch64:arm64 busybox:x86_64:amd64 busybox:aarch64:arm64)
 
-# deb_of KIND DEBARCH: the versioned binary package, as NAME:ARCH=VERSION.
+# deb_of KIND DEBARCH: the versioned binary package (kernel, busybox, or a package's own
+# name), as NAME:ARCH=VERSION.
 deb_of() {
   local name ver
   if [ "$1" = kernel ]; then
     # linux-image-amd64 (metapackage) depends on exactly one linux-image-6.x.y-N-amd64.
     name=$(apt-cache show --no-all-versions "linux-image-$2:$2" 2>/dev/null |
              sed -n "s/^Depends:.*\(linux-image-[0-9][^ ,]*-$2\) (= \([^)]*\)).*/\1/p" | head -n 1)
-  else
+  elif [ "$1" = busybox ]; then
     name=busybox-static
+  else
+    name=$1
   fi
   [ -n "$name" ] || return 1
   ver=$(apt-cache show --no-all-versions "$name:$2" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
@@ -144,8 +151,42 @@ deb_of() {
   printf '%s:%s=%s\n' "$name" "$2" "$ver"
 }
 
+# fetch_deb DIR NAME:ARCH=VERSION: download one binary package with apt (which checks it
+# against the Release-signed index), compare its SHA-256 with apt's record once more, unpack
+# it into DIR with dpkg-deb -x (never installed) and record what it is in DIR/.version.
+# A stale index names a build the archive has dropped: the caller refreshes and asks again.
+fetch_deb() {
+  local dir=$1 want=$2 deb sha
+  mkdir -p "$out/dl"
+  chmod 755 "$out/dl"
+  rm -f "$out/dl/"*.deb
+  (cd "$out/dl" && apt-get download -qq "$want" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  deb=$(ls "$out/dl/"*.deb 2>/dev/null | head -n 1)
+  [ -n "$deb" ] || return 1
+  sha=$(apt-cache show --no-all-versions "$want" | sed -n 's/^SHA256: //p' | head -n 1)
+  [ -n "$sha" ] && echo "$sha  $deb" | sha256sum --strict --check --quiet ||
+    die "$deb does not match apt's SHA-256 for $want"
+  rm -rf "$dir" "$dir.tmp"
+  dpkg-deb -x "$deb" "$dir.tmp"
+  printf 'package %s\nsha256 %s\n' "$want" "$sha" > "$dir.tmp/.version"
+  mv "$dir.tmp" "$dir"
+  rm -f "$deb"
+}
+
+# fetch_deb_fresh DIR RESOLVER ARGS...: fetch_deb of what RESOLVER ARGS names, with one
+# apt-get update and a second resolution if the first download fails.
+fetch_deb_fresh() {
+  local dir=$1 want; shift
+  want=$("$@") || die "apt knows no package for: $*"
+  log "fetching $want (unpacked, not installed)"
+  fetch_deb "$dir" "$want" && return 0
+  apt-get update -qq
+  want=$("$@") || die "apt knows no package for: $*"
+  fetch_deb "$dir" "$want" || die "cannot download $want"
+}
+
 fetch_qemu_images() {
-  local p miss=() img kind arch debarch dir deb want sha
+  local p miss=() img kind arch debarch
   for p in "${qemu_packages[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || miss+=("$p")
   done
@@ -161,35 +202,18 @@ fetch_qemu_images() {
     apt_install "${miss[@]}" 2>/dev/null || { apt-get update -qq && apt_install "${miss[@]}"; } ||
       die "cannot install ${miss[*]}"
   fi
-  mkdir -p "$out/dl"
-  chmod 755 "$out/dl"
-  local updated=0
   for img in "${todo[@]}"; do
     IFS=: read -r kind arch debarch <<< "$img"
-    dir="$out/$kind-$arch"
-    want=$(deb_of "$kind" "$debarch") || die "apt knows no $kind package for $debarch"
-    log "fetching $want (unpacked, not installed)"
-    rm -f "$out/dl/"*.deb
-    if ! (cd "$out/dl" && apt-get download -qq "$want" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true) ||
-       ! ls "$out/dl/"*.deb >/dev/null 2>&1; then
-      # A stale index names a build the archive has dropped: refresh once and resolve again.
-      [ "$updated" = 1 ] && die "cannot download $want"
-      updated=1
-      apt-get update -qq
-      want=$(deb_of "$kind" "$debarch") || die "apt knows no $kind package for $debarch"
-      (cd "$out/dl" && apt-get download -qq "$want" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-    fi
-    deb=$(ls "$out/dl/"*.deb 2>/dev/null | head -n 1)
-    [ -n "$deb" ] || die "cannot download $want"
-    sha=$(apt-cache show --no-all-versions "$want" | sed -n 's/^SHA256: //p' | head -n 1)
-    [ -n "$sha" ] && echo "$sha  $deb" | sha256sum --strict --check --quiet ||
-      die "$deb does not match apt's SHA-256 for $want"
-    rm -rf "$dir" "$dir.tmp"
-    dpkg-deb -x "$deb" "$dir.tmp"
-    printf 'package %s\nsha256 %s\n' "$want" "$sha" > "$dir.tmp/.version"
-    mv "$dir.tmp" "$dir"
-    rm -f "$deb"
+    fetch_deb_fresh "$out/$kind-$arch" deb_of "$kind" "$debarch"
   done
+}
+
+# chronyd for test_tls_time (the NTP server the gateway's SNTP asks), unpacked under
+# build/deps/chrony for this machine's architecture.
+fetch_chrony() {
+  [ -f "$out/chrony/.version" ] && return 0
+  [ "$(id -u)" = 0 ] || die "chronyd: run make deps as root"
+  fetch_deb_fresh "$out/chrony" deb_of chrony "$(dpkg --print-architecture)"
 }
 
 # The Node.js peers of the tests, each from its committed lock file (exact versions): the
@@ -216,4 +240,5 @@ install_packages
 fetch_sources
 install_interop
 fetch_qemu_images
+fetch_chrony
 [ -n "${GW_DEPS_QUIET:-}" ] || log "ok"

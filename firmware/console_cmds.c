@@ -8,6 +8,7 @@
 #include "console_cmds.h"
 #include "console_int.h"
 #include "conftok.h"
+#include "gateway.h"
 #include "log.h"
 #include "pwhash.h"
 #include "secure_wipe.h"
@@ -258,17 +259,24 @@ int cmds_help(const struct cmd_args *a)
 int cmds_reboot(const struct cmd_args *a)
 {
     (void)a;
+    if (cm.batch) {
+        return cons_fail("reboot: not in a script (the gateway stops at its end)");
+    }
     if (config_changed(settings_ctx())) {
         log_warnx("console: rebooting drops the uncommitted changes");
     }
     log_info("console: reboot");
-    board_reboot();
+    gateway_restart(GATEWAY_REBOOT);
+    return 0;
 }
 
 /* see console_int.h */
 int cmds_factory_reset(const struct cmd_args *a)
 {
     (void)a;
+    if (cm.batch) {   /* a script restarting itself would run again, and again */
+        return cons_fail("factory-reset: at the console only, not in a script");
+    }
     cm.pending = PEND_FACTORY_RESET;
     return 0;
 }
@@ -407,10 +415,8 @@ void cmds_secret(const char *s, size_t len)
         break;
     case PEND_FACTORY_RESET:
         if (len == 3 && memcmp(s, "yes", 3) == 0) {
-            if (settings_factory_reset() == 0) {
-                board_reboot();
-            }
-            cons_fail("factory-reset failed (see log)");
+            log_info("console: factory-reset");
+            gateway_restart(GATEWAY_FACTORY_RESET);
         } else {
             cons_out("factory-reset cancelled\n");
         }

@@ -113,6 +113,17 @@ static unsigned loop_once(int console)
     return ev;
 }
 
+static int restart_asked;
+static enum gateway_restart_kind restart_kind;
+
+/* see gateway.h */
+void gateway_restart(enum gateway_restart_kind kind)
+{
+    restart_asked = 1;
+    restart_kind = kind;
+    board_request_stop();
+}
+
 /* A batch's network command in progress: the loop runs without the console. */
 static int batch_stop;
 static void batch_step(void)
@@ -140,14 +151,17 @@ static void batch_wait_net(const struct netif *netif)
     }
 }
 
-/* The loop runs on, frames read and sent, until the tunnels are closed or the grace is
- * over; then what the last turn held leaves. */
+/* The loop runs on, frames read and sent, until the tunnels are closed and the relays
+ * acknowledged the FIN after their close_notify, or the grace is over; then what the last
+ * turn held leaves. Handing the bytes to the device is not enough: a bare-metal board's
+ * NIC may still hold them when the reset comes. */
 static void stop_tunnels(void)
 {
     board_stop_taken();
     tunnel_stop();
     uint32_t t0 = board_now_ms();
-    while (tunnel_closing() && board_now_ms() - t0 < STOP_GRACE_MS) {
+    while ((tunnel_closing() || tcp_stream_fin_unacked()) &&
+           board_now_ms() - t0 < STOP_GRACE_MS) {
         if (loop_once(0) & BOARD_EV_STOP) {
             break;
         }
@@ -171,12 +185,15 @@ int gateway_main(const struct gateway_args *args)
         return bad || batch_stop ? 1 : 0;
     }
     console_init();
-    for (;;) {
-        if (loop_once(1) & BOARD_EV_STOP) {
-            log_info("gateway: stopping");
-            stop_tunnels();
-            break;
+    while (!(loop_once(1) & BOARD_EV_STOP)) {
+    }
+    log_info(restart_asked ? "gateway: restarting" : "gateway: stopping");
+    stop_tunnels();
+    if (restart_asked) {
+        if (restart_kind == GATEWAY_FACTORY_RESET && settings_factory_reset() != 0) {
+            log_err("factory-reset failed: the gateway restarts on its flash as it is");
         }
+        board_reboot();
     }
     return 0;
 }

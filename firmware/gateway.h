@@ -16,6 +16,12 @@ struct gateway_args {
  * Returns the exit status. */
 int gateway_main(const struct gateway_args *args);
 
+/* Ask the loop to stop as on SIGTERM (each tunnel sends GoAway and its TLS close), then
+ * start the firmware afresh: the console's `reboot`, and its `factory-reset`, which erases
+ * the configuration after the tunnels closed (nothing the last turns write survives it). */
+enum gateway_restart_kind { GATEWAY_REBOOT, GATEWAY_FACTORY_RESET };
+void gateway_restart(enum gateway_restart_kind kind);
+
 extern const char gateway_version[];
 
 #endif

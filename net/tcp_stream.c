@@ -483,6 +483,17 @@ void tcp_stream_move(struct tcp_stream *dst, struct tcp_stream *src, tcp_stream_
 }
 
 /* see tcp_stream.h */
+int tcp_stream_fin_unacked(void)
+{
+    for (const struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
+        if (p->state == FIN_WAIT_1 || p->state == CLOSING || p->state == LAST_ACK) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* see tcp_stream.h */
 int tcp_stream_alive(const struct tcp_stream *s)
 {
     return s->pcb != NULL;

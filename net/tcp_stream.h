@@ -111,6 +111,9 @@ void tcp_stream_move(struct tcp_stream *dst, struct tcp_stream *src, tcp_stream_
                      void *arg);
 /* 1 while the connection exists (connecting, open or half-closed). */
 int tcp_stream_alive(const struct tcp_stream *s);
+/* 1 while a connection we closed has not had its FIN acknowledged: what it sent before
+ * may not have arrived yet (a stopping gateway waits for that before it resets). */
+int tcp_stream_fin_unacked(void);
 const char *tcp_stream_fail_text(enum tcp_stream_fail f);
 
 /* struct tls_io adapters (tls/tls_engine.h): arg is the struct tcp_stream. */

@@ -316,14 +316,27 @@ class Box:
             raise Fail(f"echo through passt's port forward failed: {out}")
         log(f"{self.name}: {out}")
 
+    def relay_let_go(self):
+        """How often the relay (test_qemu_*.sh's, logging to WORKDIR/relay.log) logged a
+        tunnel the gateway closed itself."""
+        with open(os.path.join(self.args.workdir, "relay.log"), errors="replace") as f:
+            return f.read().count('reason="closed by the gateway"')
+
     def reboot(self):
         c = self.con
         with c.cond:
             c.mark = len(c.text)
+        closed = self.relay_let_go()
         c.type("reboot\r")
+        # The tunnel lets go first (GoAway and its TLS close), as on a stop: the relay hears
+        # it at once, where a power cut leaves it to the keepalive.
+        c.expect(r"tunnel: relay " + re.escape(RELAY) + r": closing \(the gateway stops\)"
+                 r"\r?\n", T_BOOT, what="the tunnel's GoAway before the restart")
         c.expect(r"gateway \S+ on " + re.escape(self.args.board_name) + r" \(lwIP", T_BOOT,
                  what="the banner after reboot")
         c.expect(self.prompt_re(self.host), T_BOOT, what="the prompt after reboot")
+        if self.relay_let_go() != closed + 1:
+            raise Fail("the relay did not log the tunnel 'closed by the gateway' at the reboot")
 
     def power_off_by_console(self):
         """Ctrl-D on an empty line stops the gateway; /init (or the bare-metal board, through
@@ -659,7 +672,8 @@ def run(args):
         # same configuration back.
         b3.reboot()
         expect_config(b3, got, "after the console's reboot")
-        log("boot 3: reboot at the console: back at the prompt with the same configuration")
+        log("boot 3: reboot at the console: the tunnel closed first (the relay logged it), "
+            "back at the prompt with the same configuration")
         b3.power_off_by_console()
         b3.close()
         log("boot 3: Ctrl-D at the console, box powered off, QEMU exited 0")

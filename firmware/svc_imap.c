@@ -5,165 +5,29 @@
 
 #include "bearssl.h"
 #include "board.h"
-#include "hello_delivery.h"
-#include "imap_client.h"
-#include "imap_connect.h"
 #include "imap_inflight.h"
 #include "log.h"
 #include "mappings.h"
 #include "secure_wipe.h"
-#include "settings.h"
-#include "sha256_bulk.h"
-#include "svc_imap.h"
+#include "svc_imap_int.h"
 #include "tunnel.h"
 
-/* The receiver: where the connection is, then what the session does (one state per IMAP
- * command in flight). A STARTTLS handshake runs under IM_LOGIN: sv.conn.dial says
- * HANDSHAKING. */
-enum im_state {
-    IM_OFF,              /* disabled, or no server set */
-    IM_WAIT,             /* backing off until retry_at */
-    IM_DIAL,             /* through the server's mapping: name, connect, implicit TLS */
-    IM_LOGIN,            /* greeting, capabilities, STARTTLS, login, select */
-    IM_SEARCH,
-    IM_HASH,             /* delivery version 1: first read of a message, its SHA-256 */
-    IM_SEND,             /* the read into the delivery stream (version 2: the only one) */
-    IM_ANSWER,           /* the message is out: waiting for the relay's answer */
-    IM_DISPOSE,          /* the after-action on the delivered batch */
-    IM_IDLE,
-    IM_PAUSE,            /* no IDLE on the server: waiting for the poll interval */
-    IM_NOOP,
-    IM_DRAIN,            /* the batch is read: waiting for the answers still in flight */
-};
+/* enum im_state (svc_imap_int.h) for show imap */
 static const char *const state_names[] = {
     "off", "waiting to reconnect", "connecting", "logging in", "searching", "reading (hash)",
     "delivering", "waiting for the relay", "after-action", "idle", "polling", "noop",
     "waiting for the relay",
 };
 
-/* The message being read: on its way to the relay (IM_SEND, IM_ANSWER), or why not. */
-enum dl_state {
-    DL_NONE,             /* no delivery stream */
-    DL_TOO_BIG,          /* the hash read found it over the limit: it stays on the server */
-    DL_STREAM,           /* a stream: the header goes out, the body has not begun */
-    DL_BODY,             /* the body goes into the stream as the server sends it */
-    DL_SENT,             /* all of it and our FIN are out */
-    DL_ANSWERED,         /* the relay answered (early for a duplicate): sv.answer */
-    DL_GONE,             /* the tunnel went down under it: the stream is gone, not released */
-};
+struct imap_sv sv;
 
-static struct {
-    enum im_state state;
-    struct imap_connect conn;        /* to the server; sv.conn.dial.ep once open */
-    struct imap_client ic;
-    uint8_t rx[IMAP_RX_MAX];
-    size_t rx_len, rx_off;
-    uint32_t retry_at, backoff, since, next_poll;
-    uint8_t idle_without_tunnel;     /* IDLE or PAUSE began with no tunnel up */
-    uint8_t missed;                  /* a delivery lost its tunnel unanswered since the last
-                                        SEARCH: search again before IDLE (it would not hear
-                                        of that message again: test_relay_ha kills a relay
-                                        in the body of a batch's last delivery) */
-    /* A message of the batch stays on the server for a cause that passes: every tunnel up
-     * refused a stream (a relay going away), or the relay answered error. Nothing tells the
-     * receiver when it has passed, so it searches again later (search_later). */
-    uint8_t left_for_later;          /* this batch left such a message */
-    uint8_t search_again;            /* a search is due at search_again_at */
-    uint32_t search_again_at, search_backoff;
-    /* the batch: UIDs from the last search, the ones the relay confirmed */
-    unsigned cur;
-    uint32_t delivered[IMAP_BATCH_MAX];
-    unsigned ndelivered;
-    /* the message being delivered */
-    br_sha256_context sha;
-    struct delivery d;
-    uint8_t v2;                      /* version 2: one read, the SHA-256 in a trailer */
-    /* version 2: the batch's UIDs from cur to run_end asked in one command (one round trip
-     * to the server for them all), each body delivered as it comes; single: a server that
-     * named a body's UID after it gets one UID per command for the rest of the session */
-    uint8_t run, single;
-    unsigned run_end;
-    uint8_t fin_after;               /* version 2: FIN once hdr[] (now the trailer) is out */
-    struct yamux_stream *st;
-    enum dl_state dl;
-    uint64_t sent;
-    uint8_t hdr[HELLO_MSG_MAX];      /* the header, then (version 2) the trailer */
-    size_t hdr_len, hdr_off;
-    uint8_t ans[HELLO_MSG_MAX];
-    size_t ans_len;
-    struct hello_answer answer;
-    struct { uint32_t uidvalidity, uid; } skipped[IMAP_SKIP_MAX];
-    unsigned nskipped;
-    /* for show imap */
-    uint32_t last_poll, last_uidvalidity;
-    uint64_t msgs, dups, bytes, rejected;
-    char verdict[IMAP_VERDICT_MAX];
-} sv;
-
-static void sv_verdict(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sv_verdict(const char *fmt, ...)
+/* see svc_imap_int.h */
+void sv_verdict(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(sv.verdict, sizeof sv.verdict, fmt, ap);
     va_end(ap);
-}
-
-static const struct config *cfg(void)
-{
-    return settings_running();
-}
-
-/* ---- the delivery stream ---- */
-
-static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
-{
-    (void)arg;
-    if ((events & TUNNEL_EV_GONE) && !inflight_gone(st)) {
-        sv.st = NULL;                /* already gone: not released by us */
-        if (sv.dl != DL_ANSWERED) {
-            sv.dl = DL_GONE;         /* (an answer that came first still counts) */
-            sv.missed = 1;           /* in the body or after it: search again at the batch's
-                                        end, whatever tunnel is up then */
-        }
-    }
-}
-
-/* A message stays on the server: no tunnel up takes a stream now (next_cycle). */
-static void no_stream(uint32_t uid)
-{
-    sv_verdict("UID %u: no tunnel stream now: left on the server", (unsigned)uid);
-    log_warnx("imap: %s", sv.verdict);
-    sv.left_for_later = 1;
-}
-
-static void stream_drop(void)
-{
-    if (sv.st != NULL) {
-        tunnel_release(sv.st);       /* RST unless closed both ways: nothing half-stored */
-        sv.st = NULL;
-    }
-    sv.dl = DL_NONE;
-    sv.fin_after = 0;
-}
-
-/* The header goes out before the body; the answer may come early (a duplicate). */
-static void stream_pump(void)
-{
-    if (sv.st == NULL) {
-        return;
-    }
-    delivery_send_rest(sv.st, sv.hdr, sv.hdr_len, &sv.hdr_off, &sv.fin_after);
-    if (sv.dl == DL_ANSWERED) {
-        return;
-    }
-    if (delivery_read_answer(sv.st, sv.ans, &sv.ans_len, &sv.answer)) {
-        sv.dl = DL_ANSWERED;
-    }
-    if (sv.dl == DL_ANSWERED && sv.state == IM_SEND) {
-        /* "Already have it" comes right after the header: the rest need not be sent. */
-        imap_client_skip_body(&sv.ic);
-    }
 }
 
 /* ---- session end, reconnect ---- */
@@ -174,7 +38,7 @@ static void session_down(const char *why)
         sv_verdict("%s", why);
         log_warnx("imap: %s", why);
     }
-    stream_drop();
+    deliver_drop();
     inflight_drop_all();             /* unanswered: not delivered, fetched again later */
     dial_abort(&sv.conn.dial);
     secure_wipe(&sv.ic, sizeof sv.ic);       /* the engine saw the credentials */
@@ -239,26 +103,8 @@ static void connect_start(void)
 
 /* ---- the batch: search, hash, deliver, after-action ---- */
 
-static int skipped(uint32_t uid)
-{
-    for (unsigned i = 0; i < sv.nskipped; i++) {
-        if (sv.skipped[i].uid == uid && sv.skipped[i].uidvalidity == sv.ic.uidvalidity) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void skip_remember(uint32_t uid)
-{
-    sv.skipped[sv.nskipped % IMAP_SKIP_MAX].uid = uid;
-    sv.skipped[sv.nskipped % IMAP_SKIP_MAX].uidvalidity = sv.ic.uidvalidity;
-    if (sv.nskipped < IMAP_SKIP_MAX) {
-        sv.nskipped++;
-    }
-}
-
-static void command_sent(enum im_state s, int r)
+/* see svc_imap_int.h */
+void sv_command_sent(enum im_state s, int r)
 {
     sv.state = s;
     sv.since = board_now_ms();
@@ -298,7 +144,7 @@ static void next_cycle(int due)
     if (tunnel && !refused && (due || sv.ic.news || sv.missed)) {
         sv.missed = 0;
         sv.search_again = 0;
-        command_sent(IM_SEARCH, imap_client_search(&sv.ic));
+        sv_command_sent(IM_SEARCH, imap_client_search(&sv.ic));
         return;
     }
     if (tunnel && refused) {
@@ -309,7 +155,7 @@ static void next_cycle(int due)
     }
     sv.idle_without_tunnel = !tunnel;
     if (sv.ic.caps & IMAP_CAP_IDLE) {
-        command_sent(IM_IDLE, imap_client_idle(&sv.ic));
+        sv_command_sent(IM_IDLE, imap_client_idle(&sv.ic));
         return;
     }
     sv.state = IM_PAUSE;
@@ -318,7 +164,8 @@ static void next_cycle(int due)
 
 static void hash_next(void);
 
-static void dispose_or_rest(void)
+/* see svc_imap_int.h */
+void sv_dispose_or_rest(void)
 {
     if (inflight_waiting() > 0) {
         sv.state = IM_DRAIN;         /* the after-action waits for every answer */
@@ -326,13 +173,14 @@ static void dispose_or_rest(void)
         return;
     }
     if (sv.ndelivered) {
-        command_sent(IM_DISPOSE, imap_client_dispose(&sv.ic, sv.delivered, sv.ndelivered));
+        sv_command_sent(IM_DISPOSE, imap_client_dispose(&sv.ic, sv.delivered, sv.ndelivered));
         return;
     }
     next_cycle(0);
 }
 
-static void next_message(void)
+/* see svc_imap_int.h */
+void sv_next_message(void)
 {
     sv.cur = sv.run ? sv.run_end : sv.cur + 1;
     sv.run = 0;
@@ -345,7 +193,7 @@ static int fetch_run(void)
     uint32_t uids[IMAP_FETCH_SET_MAX];
     unsigned n = 0, j = sv.cur;
     for (; j < sv.ic.nuids && j < cfg()->imap.batch && n < IMAP_FETCH_SET_MAX; j++) {
-        if (!skipped(sv.ic.uids[j])) {
+        if (!deliver_skipped(sv.ic.uids[j])) {
             uids[n++] = sv.ic.uids[j];
         }
     }
@@ -357,16 +205,16 @@ static int fetch_run(void)
 /* First read of the message: its SHA-256 and length for the delivery header. */
 static void hash_next(void)
 {
-    while (sv.cur < sv.ic.nuids && skipped(sv.ic.uids[sv.cur])) {
+    while (sv.cur < sv.ic.nuids && deliver_skipped(sv.ic.uids[sv.cur])) {
         sv.cur++;
     }
     if (sv.cur >= sv.ic.nuids || sv.cur >= cfg()->imap.batch || tunnel_up_count() == 0) {
-        dispose_or_rest();           /* the rest waits for the next cycle */
+        sv_dispose_or_rest();        /* the rest waits for the next cycle */
         return;
     }
     if (!tunnel_can_open()) {
-        no_stream(sv.ic.uids[sv.cur]);   /* not read while no stream could take it */
-        dispose_or_rest();
+        deliver_no_stream(sv.ic.uids[sv.cur]); /* not read while no stream could take it */
+        sv_dispose_or_rest();
         return;
     }
     sv.dl = DL_NONE;
@@ -374,97 +222,10 @@ static void hash_next(void)
      * opened when the server names the length (body_begin_v2). Else the hash read first. */
     sv.v2 = tunnel_delivery_version_min() == 2;
     if (sv.v2 && !sv.single) {
-        command_sent(IM_SEND, fetch_run());
+        sv_command_sent(IM_SEND, fetch_run());
         return;
     }
-    command_sent(sv.v2 ? IM_SEND : IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
-}
-
-/* Second read, into a tunnel stream behind the delivery header. */
-static void send_start(void)
-{
-    const struct config *c = cfg();
-    sv.d.version = 1;
-    sv.d.uidvalidity = sv.ic.uidvalidity;
-    sv.d.uid = sv.ic.fetch_uid;
-    snprintf(sv.d.folder, sizeof sv.d.folder, "%s", c->imap.folder);
-    long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
-    sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
-    if (sv.st == NULL) {
-        no_stream(sv.d.uid);
-        dispose_or_rest();
-        return;
-    }
-    sv.hdr_len = (size_t)n;
-    sv.hdr_off = sv.ans_len = 0;
-    sv.dl = DL_STREAM;
-    sv.sent = 0;
-    command_sent(IM_SEND, imap_client_fetch(&sv.ic, sv.d.uid));
-}
-
-/* The relay's answer decides: stored or already there is delivered; rejected (its store
- * refused the message for good) stays on the server and is not fetched again; else it is
- * retried later. */
-static void answer_take(uint32_t uid, uint64_t length, const struct hello_answer *a)
-{
-    if (a->status == DELIVERY_ST_STORED || a->status == DELIVERY_ST_DUPLICATE) {
-        sv.search_backoff = 0;       /* the way is open again */
-        if (sv.ndelivered < IMAP_BATCH_MAX) {
-            sv.delivered[sv.ndelivered++] = uid;
-        }
-        sv.msgs += a->status == DELIVERY_ST_STORED;
-        sv.dups += a->status == DELIVERY_ST_DUPLICATE;
-        sv.bytes += a->status == DELIVERY_ST_STORED ? length : 0;
-        log_info("imap: UID %u (%llu bytes) %s", (unsigned)uid, (unsigned long long)length,
-                 a->status == DELIVERY_ST_STORED ? "stored" : "already delivered");
-    } else if (a->status == DELIVERY_ST_REJECTED) {
-        sv.rejected++;
-        skip_remember(uid);
-        sv_verdict("UID %u left on the server, not delivered again: %s", (unsigned)uid,
-                   a->text);
-        log_warnx("imap: %s", sv.verdict);
-    } else {
-        sv_verdict("relay refused UID %u: %s", (unsigned)uid, a->text);
-        log_warnx("imap: %s", sv.verdict);
-        sv.left_for_later = 1;       /* an error passes: searched again later */
-    }
-}
-
-static void answer_done(void)
-{
-    answer_take(sv.d.uid, sv.d.length, &sv.answer);
-    stream_drop();
-    next_message();
-}
-
-/* Version 2, body and trailer handed to the stream: into a free waiting slot, so the next
- * message is read while the relay stores this one. 1 when it went, 0 when all are busy. */
-static int park(void)
-{
-    struct inflight_parked p = {
-        .st = sv.st, .uid = sv.d.uid, .length = sv.d.length, .rest = sv.hdr + sv.hdr_off,
-        .rest_len = sv.hdr_len - sv.hdr_off, .fin_after = sv.fin_after, .ans = sv.ans,
-        .ans_len = sv.ans_len,
-    };
-    if (p.rest_len > DELIVERY_TRAILER_LEN || !inflight_park(&p)) {
-        return 0;                    /* header bytes not out yet, or no room: it waits */
-    }
-    sv.st = NULL;                    /* the slot owns the stream now */
-    sv.dl = DL_NONE;
-    sv.fin_after = 0;
-    return 1;
-}
-
-/* Every turn: the waiting deliveries' answers, each taken as it comes (the after-action
- * waits for the batch's end, IM_DRAIN). */
-static void waiting_step(void)
-{
-    if (inflight_step(answer_take) > 0) {
-        sv.missed = 1;
-    }
-    if (sv.state == IM_DRAIN && inflight_waiting() == 0) {
-        dispose_or_rest();
-    }
+    sv_command_sent(sv.v2 ? IM_SEND : IM_HASH, imap_client_fetch(&sv.ic, sv.ic.uids[sv.cur]));
 }
 
 static void on_uidvalidity(void)
@@ -501,33 +262,10 @@ static void on_ready(void)
         hash_next();
         return;
     case IM_HASH:
-        if (!sv.ic.body_found || sv.dl == DL_TOO_BIG) {
-            next_message();
-        } else {
-            send_start();
-        }
+        deliver_hash_done();
         return;
     case IM_SEND:
-        if (sv.run && sv.st == NULL) {
-            next_message();          /* the run's bodies are all parked, answered or not sent */
-            return;
-        }
-        if (sv.dl == DL_ANSWERED) {
-            answer_done();           /* early: a duplicate (or a refusal) */
-            return;
-        }
-        if (!sv.ic.body_found || sv.dl != DL_SENT || sv.sent != sv.d.length) {
-            /* vanished between the reads, tunnel gone, or changed: not delivered */
-            stream_drop();
-            next_message();
-            return;
-        }
-        if (sv.v2 && park()) {
-            next_message();          /* read the next while the relay stores this one */
-            return;
-        }
-        sv.state = IM_ANSWER;
-        sv.since = board_now_ms();
+        deliver_send_done();
         return;
     case IM_DISPOSE:
         sv.ndelivered = 0;
@@ -536,177 +274,6 @@ static void on_ready(void)
     default:                         /* IDLE ended, NOOP done */
         next_cycle(1);
         return;
-    }
-}
-
-/* ---- message bytes ---- */
-
-/* A message over set imap max-size or what the relay takes stays on the server, and is
- * not fetched again: 1 (the body is skipped) or 0. */
-static int too_big(void)
-{
-    uint64_t max = cfg()->imap.max_size ? cfg()->imap.max_size : DELIVERY_SIZE_MAX;
-    if (max > DELIVERY_SIZE_MAX) {
-        max = DELIVERY_SIZE_MAX;
-    }
-    if (sv.ic.body_size <= max) {
-        return 0;
-    }
-    const char *whose = cfg()->imap.max_size && max == cfg()->imap.max_size
-                            ? "of set imap max-size" : "the relay takes";
-    sv_verdict("UID %u: %llu bytes, over the %llu %s: left on the server",
-               (unsigned)sv.ic.fetch_uid, (unsigned long long)sv.ic.body_size,
-               (unsigned long long)max, whose);
-    log_warnx("imap: %s", sv.verdict);
-    skip_remember(sv.ic.fetch_uid);
-    sv.dl = DL_TOO_BIG;
-    imap_client_skip_body(&sv.ic);
-    return 1;
-}
-
-/* Version 2, the whole body sent: the trailer goes out behind it, then FIN (stream_pump),
- * behind what of the header is not out yet (an empty body follows it at once). */
-static void body_end_v2(void)
-{
-    size_t rest = sv.hdr_len - sv.hdr_off;
-    br_sha256_out(&sv.sha, sv.d.sha256);
-    memmove(sv.hdr, sv.hdr + sv.hdr_off, rest);
-    memcpy(sv.hdr + rest, sv.d.sha256, DELIVERY_TRAILER_LEN);
-    sv.hdr_len = rest + DELIVERY_TRAILER_LEN;
-    sv.hdr_off = 0;
-    sv.fin_after = 1;
-    sv.dl = DL_SENT;
-    stream_pump();
-}
-
-/* Version 2: the server named the length, so the header can go out and the body follow
- * it as it comes, hashed on the way. No stream now, or one on a tunnel that agreed version
- * 1 (a relay replaced since the fetch began): the body is skipped and the message waits for
- * the next round. */
-static void body_begin_v2(void)
-{
-    sv.d.version = 2;
-    sv.d.length = sv.ic.body_size;
-    sv.d.uidvalidity = sv.ic.uidvalidity;
-    sv.d.uid = sv.ic.fetch_uid;
-    memset(sv.d.sha256, 0, sizeof sv.d.sha256);
-    snprintf(sv.d.folder, sizeof sv.d.folder, "%s", cfg()->imap.folder);
-    long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
-    sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
-    if (sv.st != NULL && tunnel_delivery_version(sv.st) != 2) {
-        stream_drop();
-    }
-    if (sv.st == NULL) {
-        no_stream(sv.d.uid);
-        imap_client_skip_body(&sv.ic);
-        return;
-    }
-    br_sha256_init(&sv.sha);
-    sv.hdr_len = (size_t)n;
-    sv.hdr_off = sv.ans_len = 0;
-    sv.fin_after = 0;
-    sv.sent = 0;
-    sv.dl = DL_BODY;
-    stream_pump();                   /* the header now: the body waits for it (feed_limit) */
-}
-
-/* A run's body begins: delivered if the line named its UID first and the UID is one asked
- * for (the one before it is parked or done: feed_limit). Else skipped, and a server that
- * names UIDs after bodies gets one UID per command from now on. */
-static int run_body_ok(void)
-{
-    uint32_t uid = sv.ic.fetch_uid;
-    int asked = 0;
-    for (unsigned j = sv.cur; j < sv.run_end && !asked; j++) {
-        asked = sv.ic.uids[j] == uid;
-    }
-    if (uid == 0 && !sv.single) {
-        sv.single = 1;
-        log_info("imap: the server names a message's UID after its body: one UID per FETCH");
-    }
-    sv.dl = DL_NONE;
-    if (uid == 0 || !asked || sv.st != NULL) {
-        imap_client_skip_body(&sv.ic);
-        return 0;
-    }
-    return 1;
-}
-
-/* A run's body ended: parked for its answer (else it waits as the current, feed_limit),
- * its early answer taken, or not delivered (too big, cut, gone: the stream is dropped). */
-static void run_body_end(void)
-{
-    if (sv.dl == DL_ANSWERED) {
-        answer_take(sv.d.uid, sv.d.length, &sv.answer);
-        stream_drop();
-    } else if (sv.dl != DL_SENT) {
-        stream_drop();
-    } else {
-        (void)park();
-    }
-}
-
-static void on_body(const struct imap_cevent *ev)
-{
-    if (sv.state == IM_SEND && sv.v2 && ev->type == IC_EV_BODY_BEGIN) {
-        if ((!sv.run || run_body_ok()) && !too_big()) {
-            body_begin_v2();
-        }
-        return;
-    }
-    if (sv.state == IM_SEND && sv.run && ev->type == IC_EV_BODY_END) {
-        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
-            body_end_v2();
-        }
-        run_body_end();
-        return;
-    }
-    if (sv.state == IM_HASH) {
-        if (ev->type == IC_EV_BODY_BEGIN) {
-            br_sha256_init(&sv.sha);
-            sv.d.length = 0;
-            (void)too_big();
-        } else if (ev->type == IC_EV_BODY_DATA) {
-            sha256_bulk_update(&sv.sha, ev->p, ev->len);
-            sv.d.length += ev->len;
-        } else {
-            br_sha256_out(&sv.sha, sv.d.sha256);
-        }
-        return;
-    }
-    if (ev->type == IC_EV_BODY_BEGIN) {
-        if (sv.dl == DL_STREAM && sv.ic.body_size == sv.d.length) {
-            sv.dl = DL_BODY;
-        } else {
-            imap_client_skip_body(&sv.ic);  /* answered, gone, or not the message hashed */
-        }
-    } else if (ev->type == IC_EV_BODY_DATA && sv.dl == DL_BODY) {
-        /* feed() gave no more than yamux_write_room(): it all goes in. */
-        long w = yamux_write(sv.st, ev->p, ev->len);
-        if (w != (long)ev->len) {
-            stream_pump();           /* the relay may have answered and closed: keep it */
-            if (sv.dl != DL_ANSWERED) {
-                stream_drop();       /* the body is cut: the relay sees RST, stores nothing */
-            }
-            imap_client_skip_body(&sv.ic);
-            return;
-        }
-        if (sv.v2) {
-            sha256_bulk_update(&sv.sha, ev->p, ev->len);
-        }
-        sv.sent += ev->len;
-    } else if (ev->type == IC_EV_BODY_END && sv.v2) {
-        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
-            body_end_v2();
-        }
-    } else if (ev->type == IC_EV_BODY_END) {
-        if (sv.st != NULL && sv.sent == sv.d.length &&
-            (sv.dl == DL_BODY || sv.dl == DL_ANSWERED)) {
-            yamux_close(sv.st);      /* FIN: the relay checks length and SHA-256, fsyncs */
-        }
-        if (sv.dl == DL_BODY) {
-            sv.dl = DL_SENT;
-        }
     }
 }
 
@@ -769,23 +336,8 @@ static void on_event(const struct imap_cevent *ev)
         session_down("the server ended the session");
         return;
     default:
-        on_body(ev);
+        deliver_body(ev);
     }
-}
-
-/* How many received bytes the engine may take now: a body waits for the stream's room. */
-static size_t feed_limit(void)
-{
-    size_t n = sv.rx_len - sv.rx_off;
-    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
-        return 0;                    /* a run's body waits for a free slot before the next */
-    }
-    if (sv.state == IM_SEND && sv.dl == DL_BODY && !sv.ic.skip_body) {
-        /* (the header first: body bytes must not pass it) */
-        size_t room = sv.hdr_off < sv.hdr_len ? 0 : yamux_write_room(sv.st);
-        n = n < room ? n : room;
-    }
-    return n;
 }
 
 static int feed(void)
@@ -793,7 +345,7 @@ static int feed(void)
     int moved = 0;
     for (unsigned guard = 0; guard < 4096 && session_live(); guard++) {
         struct imap_cevent ev;
-        size_t limit = feed_limit();
+        size_t limit = deliver_feed_limit();
         long k = imap_client_feed(&sv.ic, sv.rx + sv.rx_off, limit, &ev);
         if (k < 0) {
             session_down(sv.ic.verdict);
@@ -864,7 +416,7 @@ static void timers(void)
             if (tunnel) {
                 next_cycle(1);
             } else {
-                command_sent(IM_NOOP, imap_client_noop(&sv.ic));
+                sv_command_sent(IM_NOOP, imap_client_noop(&sv.ic));
             }
         }
         return;
@@ -893,24 +445,7 @@ static int session_step(void)
     if (sv.conn.dial.state == DIAL_HANDSHAKING) {
         return starttls_step();
     }
-    if (sv.state == IM_ANSWER && sv.dl == DL_GONE) {
-        log_warnx("imap: UID %u: the tunnel went down before the relay answered",
-                  (unsigned)sv.d.uid);
-        stream_drop();
-        next_message();
-    }
-    stream_pump();
-    if (sv.state == IM_ANSWER && sv.dl == DL_ANSWERED) {
-        answer_done();
-    }
-    waiting_step();
-    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
-        (void)park();                /* a slot came free: the run goes on */
-        sv.since = board_now_ms();   /* (waiting for the relay: the slots' timer, not IO's) */
-    } else if (sv.state == IM_SEND && sv.run && sv.dl == DL_ANSWERED) {
-        answer_take(sv.d.uid, sv.d.length, &sv.answer);     /* early: the body is skipped */
-        stream_drop();
-    }
+    deliver_step();
     busy |= session_live() && flush_out();
     busy |= session_live() && receive();
     int fed = session_live() && feed();
@@ -923,7 +458,7 @@ static int session_step(void)
         timers();
     }
     /* Bytes wait in rx only when the stream has no room: retry next turn. */
-    return busy || (session_live() && sv.rx_off < sv.rx_len && feed_limit() > 0);
+    return busy || (session_live() && sv.rx_off < sv.rx_len && deliver_feed_limit() > 0);
 }
 
 /* ---- public ---- */

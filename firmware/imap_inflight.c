@@ -7,7 +7,7 @@
 #include "log.h"
 #include "tunnel.h"
 
-#define SLOTS (IMAP_INFLIGHT_MAX - 1)    /* the one being read is svc_imap.c's own */
+#define SLOTS (IMAP_INFLIGHT_MAX - 1)    /* the one being read: the receiver's */
 
 enum slot_state {
     SL_SENT,             /* body, trailer (or the rest of it) and FIN going out */

@@ -1,4 +1,4 @@
-/* The IMAP receiver's deliveries in flight (svc_imap.c; delivery version 2, issue 21): a
+/* The IMAP receiver's deliveries in flight (svc_imap_deliver.c; delivery version 2, issue 21): a
  * message whose body and trailer are out waits in a slot for the relay's answer (its
  * fsyncs) while the next one is read. With the one being read, at most inflight_max()
  * deliveries are in flight: IMAP_INFLIGHT_MAX, and no more than the relays up admit (their

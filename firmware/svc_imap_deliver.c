@@ -18,10 +18,10 @@ static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
 {
     (void)arg;
     if ((events & TUNNEL_EV_GONE) && !inflight_gone(st)) {
-        sv.st = NULL;                /* already gone: not released by us */
-        if (sv.dl != DL_ANSWERED) {
-            sv.dl = DL_GONE;         /* (an answer that came first still counts) */
-            sv.missed = 1;           /* in the body or after it: search again at the batch's
+        im.st = NULL;                /* already gone: not released by us */
+        if (im.dl != DL_ANSWERED) {
+            im.dl = DL_GONE;         /* (an answer that came first still counts) */
+            im.missed = 1;           /* in the body or after it: search again at the batch's
                                         end, whatever tunnel is up then */
         }
     }
@@ -31,37 +31,37 @@ static void on_stream(struct yamux_stream *st, unsigned events, void *arg)
 void deliver_no_stream(uint32_t uid)
 {
     sv_verdict("UID %u: no tunnel stream now: left on the server", (unsigned)uid);
-    log_warnx("imap: %s", sv.verdict);
-    sv.left_for_later = 1;
+    log_warnx("imap: %s", im.verdict);
+    im.left_for_later = 1;
 }
 
 /* see svc_imap_int.h */
 void deliver_drop(void)
 {
-    if (sv.st != NULL) {
-        tunnel_release(sv.st);       /* RST unless closed both ways: nothing half-stored */
-        sv.st = NULL;
+    if (im.st != NULL) {
+        tunnel_release(im.st);       /* RST unless closed both ways: nothing half-stored */
+        im.st = NULL;
     }
-    sv.dl = DL_NONE;
-    sv.fin_after = 0;
+    im.dl = DL_NONE;
+    im.fin_after = 0;
 }
 
 /* The header goes out before the body; the answer may come early (a duplicate). */
 static void stream_pump(void)
 {
-    if (sv.st == NULL) {
+    if (im.st == NULL) {
         return;
     }
-    delivery_send_rest(sv.st, sv.hdr, sv.hdr_len, &sv.hdr_off, &sv.fin_after);
-    if (sv.dl == DL_ANSWERED) {
+    delivery_send_rest(im.st, im.hdr, im.hdr_len, &im.hdr_off, &im.fin_after);
+    if (im.dl == DL_ANSWERED) {
         return;
     }
-    if (delivery_read_answer(sv.st, sv.ans, &sv.ans_len, &sv.answer)) {
-        sv.dl = DL_ANSWERED;
+    if (delivery_read_answer(im.st, im.ans, &im.ans_len, &im.answer)) {
+        im.dl = DL_ANSWERED;
     }
-    if (sv.dl == DL_ANSWERED && sv.state == IM_SEND) {
+    if (im.dl == DL_ANSWERED && im.state == IM_SEND) {
         /* "Already have it" comes right after the header: the rest need not be sent. */
-        imap_client_skip_body(&sv.ic);
+        imap_client_skip_body(&im.ic);
     }
 }
 
@@ -70,8 +70,8 @@ static void stream_pump(void)
 /* see svc_imap_int.h */
 int deliver_skipped(uint32_t uid)
 {
-    for (unsigned i = 0; i < sv.nskipped; i++) {
-        if (sv.skipped[i].uid == uid && sv.skipped[i].uidvalidity == sv.ic.uidvalidity) {
+    for (unsigned i = 0; i < im.nskipped; i++) {
+        if (im.skipped[i].uid == uid && im.skipped[i].uidvalidity == im.ic.uidvalidity) {
             return 1;
         }
     }
@@ -80,10 +80,10 @@ int deliver_skipped(uint32_t uid)
 
 static void skip_remember(uint32_t uid)
 {
-    sv.skipped[sv.nskipped % IMAP_SKIP_MAX].uid = uid;
-    sv.skipped[sv.nskipped % IMAP_SKIP_MAX].uidvalidity = sv.ic.uidvalidity;
-    if (sv.nskipped < IMAP_SKIP_MAX) {
-        sv.nskipped++;
+    im.skipped[im.nskipped % IMAP_SKIP_MAX].uid = uid;
+    im.skipped[im.nskipped % IMAP_SKIP_MAX].uidvalidity = im.ic.uidvalidity;
+    if (im.nskipped < IMAP_SKIP_MAX) {
+        im.nskipped++;
     }
 }
 
@@ -93,22 +93,22 @@ static void skip_remember(uint32_t uid)
 static void send_start(void)
 {
     const struct config *c = cfg();
-    sv.d.version = 1;
-    sv.d.uidvalidity = sv.ic.uidvalidity;
-    sv.d.uid = sv.ic.fetch_uid;
-    snprintf(sv.d.folder, sizeof sv.d.folder, "%s", c->imap.folder);
-    long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
-    sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
-    if (sv.st == NULL) {
-        deliver_no_stream(sv.d.uid);
+    im.d.version = 1;
+    im.d.uidvalidity = im.ic.uidvalidity;
+    im.d.uid = im.ic.fetch_uid;
+    snprintf(im.d.folder, sizeof im.d.folder, "%s", c->imap.folder);
+    long n = delivery_encode(im.hdr, sizeof im.hdr, &im.d);
+    im.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
+    if (im.st == NULL) {
+        deliver_no_stream(im.d.uid);
         sv_dispose_or_rest();
         return;
     }
-    sv.hdr_len = (size_t)n;
-    sv.hdr_off = sv.ans_len = 0;
-    sv.dl = DL_STREAM;
-    sv.sent = 0;
-    sv_command_sent(IM_SEND, imap_client_fetch(&sv.ic, sv.d.uid));
+    im.hdr_len = (size_t)n;
+    im.hdr_off = im.ans_len = 0;
+    im.dl = DL_STREAM;
+    im.sent = 0;
+    sv_command_sent(IM_SEND, imap_client_fetch(&im.ic, im.d.uid));
 }
 
 /* The relay's answer decides: stored or already there is delivered; rejected (its store
@@ -117,31 +117,31 @@ static void send_start(void)
 static void answer_take(uint32_t uid, uint64_t length, const struct hello_answer *a)
 {
     if (a->status == DELIVERY_ST_STORED || a->status == DELIVERY_ST_DUPLICATE) {
-        sv.search_backoff = 0;       /* the way is open again */
-        if (sv.ndelivered < IMAP_BATCH_MAX) {
-            sv.delivered[sv.ndelivered++] = uid;
+        im.search_backoff = 0;       /* the way is open again */
+        if (im.ndelivered < IMAP_BATCH_MAX) {
+            im.delivered[im.ndelivered++] = uid;
         }
-        sv.msgs += a->status == DELIVERY_ST_STORED;
-        sv.dups += a->status == DELIVERY_ST_DUPLICATE;
-        sv.bytes += a->status == DELIVERY_ST_STORED ? length : 0;
+        im.msgs += a->status == DELIVERY_ST_STORED;
+        im.dups += a->status == DELIVERY_ST_DUPLICATE;
+        im.bytes += a->status == DELIVERY_ST_STORED ? length : 0;
         log_info("imap: UID %u (%llu bytes) %s", (unsigned)uid, (unsigned long long)length,
                  a->status == DELIVERY_ST_STORED ? "stored" : "already delivered");
     } else if (a->status == DELIVERY_ST_REJECTED) {
-        sv.rejected++;
+        im.rejected++;
         skip_remember(uid);
         sv_verdict("UID %u left on the server, not delivered again: %s", (unsigned)uid,
                    a->text);
-        log_warnx("imap: %s", sv.verdict);
+        log_warnx("imap: %s", im.verdict);
     } else {
         sv_verdict("relay refused UID %u: %s", (unsigned)uid, a->text);
-        log_warnx("imap: %s", sv.verdict);
-        sv.left_for_later = 1;       /* an error passes: searched again later */
+        log_warnx("imap: %s", im.verdict);
+        im.left_for_later = 1;       /* an error passes: searched again later */
     }
 }
 
 static void answer_done(void)
 {
-    answer_take(sv.d.uid, sv.d.length, &sv.answer);
+    answer_take(im.d.uid, im.d.length, &im.answer);
     deliver_drop();
     sv_next_message();
 }
@@ -151,16 +151,16 @@ static void answer_done(void)
 static int park(void)
 {
     struct inflight_parked p = {
-        .st = sv.st, .uid = sv.d.uid, .length = sv.d.length, .rest = sv.hdr + sv.hdr_off,
-        .rest_len = sv.hdr_len - sv.hdr_off, .fin_after = sv.fin_after, .ans = sv.ans,
-        .ans_len = sv.ans_len,
+        .st = im.st, .uid = im.d.uid, .length = im.d.length, .rest = im.hdr + im.hdr_off,
+        .rest_len = im.hdr_len - im.hdr_off, .fin_after = im.fin_after, .ans = im.ans,
+        .ans_len = im.ans_len,
     };
     if (p.rest_len > DELIVERY_TRAILER_LEN || !inflight_park(&p)) {
         return 0;                    /* header bytes not out yet, or no room: it waits */
     }
-    sv.st = NULL;                    /* the slot owns the stream now */
-    sv.dl = DL_NONE;
-    sv.fin_after = 0;
+    im.st = NULL;                    /* the slot owns the stream now */
+    im.dl = DL_NONE;
+    im.fin_after = 0;
     return 1;
 }
 
@@ -169,9 +169,9 @@ static int park(void)
 static void waiting_step(void)
 {
     if (inflight_step(answer_take) > 0) {
-        sv.missed = 1;
+        im.missed = 1;
     }
-    if (sv.state == IM_DRAIN && inflight_waiting() == 0) {
+    if (im.state == IM_DRAIN && inflight_waiting() == 0) {
         sv_dispose_or_rest();
     }
 }
@@ -186,18 +186,18 @@ static int too_big(void)
     if (max > DELIVERY_SIZE_MAX) {
         max = DELIVERY_SIZE_MAX;
     }
-    if (sv.ic.body_size <= max) {
+    if (im.ic.body_size <= max) {
         return 0;
     }
     const char *whose = cfg()->imap.max_size && max == cfg()->imap.max_size
                             ? "of set imap max-size" : "the relay takes";
     sv_verdict("UID %u: %llu bytes, over the %llu %s: left on the server",
-               (unsigned)sv.ic.fetch_uid, (unsigned long long)sv.ic.body_size,
+               (unsigned)im.ic.fetch_uid, (unsigned long long)im.ic.body_size,
                (unsigned long long)max, whose);
-    log_warnx("imap: %s", sv.verdict);
-    skip_remember(sv.ic.fetch_uid);
-    sv.dl = DL_TOO_BIG;
-    imap_client_skip_body(&sv.ic);
+    log_warnx("imap: %s", im.verdict);
+    skip_remember(im.ic.fetch_uid);
+    im.dl = DL_TOO_BIG;
+    imap_client_skip_body(&im.ic);
     return 1;
 }
 
@@ -205,14 +205,14 @@ static int too_big(void)
  * behind what of the header is not out yet (an empty body follows it at once). */
 static void body_end_v2(void)
 {
-    size_t rest = sv.hdr_len - sv.hdr_off;
-    br_sha256_out(&sv.sha, sv.d.sha256);
-    memmove(sv.hdr, sv.hdr + sv.hdr_off, rest);
-    memcpy(sv.hdr + rest, sv.d.sha256, DELIVERY_TRAILER_LEN);
-    sv.hdr_len = rest + DELIVERY_TRAILER_LEN;
-    sv.hdr_off = 0;
-    sv.fin_after = 1;
-    sv.dl = DL_SENT;
+    size_t rest = im.hdr_len - im.hdr_off;
+    br_sha256_out(&im.sha, im.d.sha256);
+    memmove(im.hdr, im.hdr + im.hdr_off, rest);
+    memcpy(im.hdr + rest, im.d.sha256, DELIVERY_TRAILER_LEN);
+    im.hdr_len = rest + DELIVERY_TRAILER_LEN;
+    im.hdr_off = 0;
+    im.fin_after = 1;
+    im.dl = DL_SENT;
     stream_pump();
 }
 
@@ -222,28 +222,28 @@ static void body_end_v2(void)
  * the next round. */
 static void body_begin_v2(void)
 {
-    sv.d.version = 2;
-    sv.d.length = sv.ic.body_size;
-    sv.d.uidvalidity = sv.ic.uidvalidity;
-    sv.d.uid = sv.ic.fetch_uid;
-    memset(sv.d.sha256, 0, sizeof sv.d.sha256);
-    snprintf(sv.d.folder, sizeof sv.d.folder, "%s", cfg()->imap.folder);
-    long n = delivery_encode(sv.hdr, sizeof sv.hdr, &sv.d);
-    sv.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
-    if (sv.st != NULL && tunnel_delivery_version(sv.st) != 2) {
+    im.d.version = 2;
+    im.d.length = im.ic.body_size;
+    im.d.uidvalidity = im.ic.uidvalidity;
+    im.d.uid = im.ic.fetch_uid;
+    memset(im.d.sha256, 0, sizeof im.d.sha256);
+    snprintf(im.d.folder, sizeof im.d.folder, "%s", cfg()->imap.folder);
+    long n = delivery_encode(im.hdr, sizeof im.hdr, &im.d);
+    im.st = n > 0 ? tunnel_open(on_stream, NULL) : NULL;
+    if (im.st != NULL && tunnel_delivery_version(im.st) != 2) {
         deliver_drop();
     }
-    if (sv.st == NULL) {
-        deliver_no_stream(sv.d.uid);
-        imap_client_skip_body(&sv.ic);
+    if (im.st == NULL) {
+        deliver_no_stream(im.d.uid);
+        imap_client_skip_body(&im.ic);
         return;
     }
-    br_sha256_init(&sv.sha);
-    sv.hdr_len = (size_t)n;
-    sv.hdr_off = sv.ans_len = 0;
-    sv.fin_after = 0;
-    sv.sent = 0;
-    sv.dl = DL_BODY;
+    br_sha256_init(&im.sha);
+    im.hdr_len = (size_t)n;
+    im.hdr_off = im.ans_len = 0;
+    im.fin_after = 0;
+    im.sent = 0;
+    im.dl = DL_BODY;
     stream_pump();                   /* the header now: the body waits for it (feed_limit) */
 }
 
@@ -252,18 +252,18 @@ static void body_begin_v2(void)
  * names UIDs after bodies gets one UID per command from now on. */
 static int run_body_ok(void)
 {
-    uint32_t uid = sv.ic.fetch_uid;
+    uint32_t uid = im.ic.fetch_uid;
     int asked = 0;
-    for (unsigned j = sv.cur; j < sv.run_end && !asked; j++) {
-        asked = sv.ic.uids[j] == uid;
+    for (unsigned j = im.cur; j < im.run_end && !asked; j++) {
+        asked = im.ic.uids[j] == uid;
     }
-    if (uid == 0 && !sv.single) {
-        sv.single = 1;
+    if (uid == 0 && !im.single) {
+        im.single = 1;
         log_info("imap: the server names a message's UID after its body: one UID per FETCH");
     }
-    sv.dl = DL_NONE;
-    if (uid == 0 || !asked || sv.st != NULL) {
-        imap_client_skip_body(&sv.ic);
+    im.dl = DL_NONE;
+    if (uid == 0 || !asked || im.st != NULL) {
+        imap_client_skip_body(&im.ic);
         return 0;
     }
     return 1;
@@ -273,10 +273,10 @@ static int run_body_ok(void)
  * its early answer taken, or not delivered (too big, cut, gone: the stream is dropped). */
 static void run_body_end(void)
 {
-    if (sv.dl == DL_ANSWERED) {
-        answer_take(sv.d.uid, sv.d.length, &sv.answer);
+    if (im.dl == DL_ANSWERED) {
+        answer_take(im.d.uid, im.d.length, &im.answer);
         deliver_drop();
-    } else if (sv.dl != DL_SENT) {
+    } else if (im.dl != DL_SENT) {
         deliver_drop();
     } else {
         (void)park();
@@ -286,64 +286,64 @@ static void run_body_end(void)
 /* see svc_imap_int.h */
 void deliver_body(const struct imap_cevent *ev)
 {
-    if (sv.state == IM_SEND && sv.v2 && ev->type == IC_EV_BODY_BEGIN) {
-        if ((!sv.run || run_body_ok()) && !too_big()) {
+    if (im.state == IM_SEND && im.v2 && ev->type == IC_EV_BODY_BEGIN) {
+        if ((!im.run || run_body_ok()) && !too_big()) {
             body_begin_v2();
         }
         return;
     }
-    if (sv.state == IM_SEND && sv.run && ev->type == IC_EV_BODY_END) {
-        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
+    if (im.state == IM_SEND && im.run && ev->type == IC_EV_BODY_END) {
+        if (im.st != NULL && im.sent == im.d.length && im.dl == DL_BODY) {
             body_end_v2();
         }
         run_body_end();
         return;
     }
-    if (sv.state == IM_HASH) {
+    if (im.state == IM_HASH) {
         if (ev->type == IC_EV_BODY_BEGIN) {
-            br_sha256_init(&sv.sha);
-            sv.d.length = 0;
+            br_sha256_init(&im.sha);
+            im.d.length = 0;
             (void)too_big();
         } else if (ev->type == IC_EV_BODY_DATA) {
-            sha256_bulk_update(&sv.sha, ev->p, ev->len);
-            sv.d.length += ev->len;
+            sha256_bulk_update(&im.sha, ev->p, ev->len);
+            im.d.length += ev->len;
         } else {
-            br_sha256_out(&sv.sha, sv.d.sha256);
+            br_sha256_out(&im.sha, im.d.sha256);
         }
         return;
     }
     if (ev->type == IC_EV_BODY_BEGIN) {
-        if (sv.dl == DL_STREAM && sv.ic.body_size == sv.d.length) {
-            sv.dl = DL_BODY;
+        if (im.dl == DL_STREAM && im.ic.body_size == im.d.length) {
+            im.dl = DL_BODY;
         } else {
-            imap_client_skip_body(&sv.ic);  /* answered, gone, or not the message hashed */
+            imap_client_skip_body(&im.ic);  /* answered, gone, or not the message hashed */
         }
-    } else if (ev->type == IC_EV_BODY_DATA && sv.dl == DL_BODY) {
+    } else if (ev->type == IC_EV_BODY_DATA && im.dl == DL_BODY) {
         /* feed() gave no more than yamux_write_room(): it all goes in. */
-        long w = yamux_write(sv.st, ev->p, ev->len);
+        long w = yamux_write(im.st, ev->p, ev->len);
         if (w != (long)ev->len) {
             stream_pump();           /* the relay may have answered and closed: keep it */
-            if (sv.dl != DL_ANSWERED) {
+            if (im.dl != DL_ANSWERED) {
                 deliver_drop();      /* the body is cut: the relay sees RST, stores nothing */
             }
-            imap_client_skip_body(&sv.ic);
+            imap_client_skip_body(&im.ic);
             return;
         }
-        if (sv.v2) {
-            sha256_bulk_update(&sv.sha, ev->p, ev->len);
+        if (im.v2) {
+            sha256_bulk_update(&im.sha, ev->p, ev->len);
         }
-        sv.sent += ev->len;
-    } else if (ev->type == IC_EV_BODY_END && sv.v2) {
-        if (sv.st != NULL && sv.sent == sv.d.length && sv.dl == DL_BODY) {
+        im.sent += ev->len;
+    } else if (ev->type == IC_EV_BODY_END && im.v2) {
+        if (im.st != NULL && im.sent == im.d.length && im.dl == DL_BODY) {
             body_end_v2();
         }
     } else if (ev->type == IC_EV_BODY_END) {
-        if (sv.st != NULL && sv.sent == sv.d.length &&
-            (sv.dl == DL_BODY || sv.dl == DL_ANSWERED)) {
-            yamux_close(sv.st);      /* FIN: the relay checks length and SHA-256, fsyncs */
+        if (im.st != NULL && im.sent == im.d.length &&
+            (im.dl == DL_BODY || im.dl == DL_ANSWERED)) {
+            yamux_close(im.st);      /* FIN: the relay checks length and SHA-256, fsyncs */
         }
-        if (sv.dl == DL_BODY) {
-            sv.dl = DL_SENT;
+        if (im.dl == DL_BODY) {
+            im.dl = DL_SENT;
         }
     }
 }
@@ -351,13 +351,13 @@ void deliver_body(const struct imap_cevent *ev)
 /* How many received bytes the engine may take now: a body waits for the stream's room. */
 size_t deliver_feed_limit(void)
 {
-    size_t n = sv.rx_len - sv.rx_off;
-    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
+    size_t n = im.rx_len - im.rx_off;
+    if (im.state == IM_SEND && im.run && im.st != NULL && im.dl == DL_SENT) {
         return 0;                    /* a run's body waits for a free slot before the next */
     }
-    if (sv.state == IM_SEND && sv.dl == DL_BODY && !sv.ic.skip_body) {
+    if (im.state == IM_SEND && im.dl == DL_BODY && !im.ic.skip_body) {
         /* (the header first: body bytes must not pass it) */
-        size_t room = sv.hdr_off < sv.hdr_len ? 0 : yamux_write_room(sv.st);
+        size_t room = im.hdr_off < im.hdr_len ? 0 : yamux_write_room(im.st);
         n = n < room ? n : room;
     }
     return n;
@@ -368,22 +368,22 @@ size_t deliver_feed_limit(void)
 /* see svc_imap_int.h */
 void deliver_step(void)
 {
-    if (sv.state == IM_ANSWER && sv.dl == DL_GONE) {
+    if (im.state == IM_ANSWER && im.dl == DL_GONE) {
         log_warnx("imap: UID %u: the tunnel went down before the relay answered",
-                  (unsigned)sv.d.uid);
+                  (unsigned)im.d.uid);
         deliver_drop();
         sv_next_message();
     }
     stream_pump();
-    if (sv.state == IM_ANSWER && sv.dl == DL_ANSWERED) {
+    if (im.state == IM_ANSWER && im.dl == DL_ANSWERED) {
         answer_done();
     }
     waiting_step();
-    if (sv.state == IM_SEND && sv.run && sv.st != NULL && sv.dl == DL_SENT) {
+    if (im.state == IM_SEND && im.run && im.st != NULL && im.dl == DL_SENT) {
         (void)park();                /* a slot came free: the run goes on */
-        sv.since = board_now_ms();   /* (waiting for the relay: the slots' timer, not IO's) */
-    } else if (sv.state == IM_SEND && sv.run && sv.dl == DL_ANSWERED) {
-        answer_take(sv.d.uid, sv.d.length, &sv.answer);     /* early: the body is skipped */
+        im.since = board_now_ms();   /* (waiting for the relay: the slots' timer, not IO's) */
+    } else if (im.state == IM_SEND && im.run && im.dl == DL_ANSWERED) {
+        answer_take(im.d.uid, im.d.length, &im.answer);     /* early: the body is skipped */
         deliver_drop();
     }
 }
@@ -391,7 +391,7 @@ void deliver_step(void)
 /* see svc_imap_int.h */
 void deliver_hash_done(void)
 {
-    if (!sv.ic.body_found || sv.dl == DL_TOO_BIG) {
+    if (!im.ic.body_found || im.dl == DL_TOO_BIG) {
         sv_next_message();
     } else {
         send_start();
@@ -401,24 +401,24 @@ void deliver_hash_done(void)
 /* see svc_imap_int.h */
 void deliver_send_done(void)
 {
-    if (sv.run && sv.st == NULL) {
+    if (im.run && im.st == NULL) {
         sv_next_message();           /* the run's bodies are all parked, answered or not sent */
         return;
     }
-    if (sv.dl == DL_ANSWERED) {
+    if (im.dl == DL_ANSWERED) {
         answer_done();               /* early: a duplicate (or a refusal) */
         return;
     }
-    if (!sv.ic.body_found || sv.dl != DL_SENT || sv.sent != sv.d.length) {
+    if (!im.ic.body_found || im.dl != DL_SENT || im.sent != im.d.length) {
         /* vanished between the reads, tunnel gone, or changed: not delivered */
         deliver_drop();
         sv_next_message();
         return;
     }
-    if (sv.v2 && park()) {
+    if (im.v2 && park()) {
         sv_next_message();           /* read the next while the relay stores this one */
         return;
     }
-    sv.state = IM_ANSWER;
-    sv.since = board_now_ms();
+    im.state = IM_ANSWER;
+    im.since = board_now_ms();
 }

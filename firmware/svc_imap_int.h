@@ -15,7 +15,7 @@
 #include "yamux.h"
 
 /* The receiver: where the connection is, then what the session does (one state per IMAP
- * command in flight). A STARTTLS handshake runs under IM_LOGIN: sv.conn.dial says
+ * command in flight). A STARTTLS handshake runs under IM_LOGIN: im.conn.dial says
  * HANDSHAKING. */
 enum im_state {
     IM_OFF,              /* disabled, or no server set */
@@ -40,14 +40,14 @@ enum dl_state {
     DL_STREAM,           /* a stream: the header goes out, the body has not begun */
     DL_BODY,             /* the body goes into the stream as the server sends it */
     DL_SENT,             /* all of it and our FIN are out */
-    DL_ANSWERED,         /* the relay answered (early for a duplicate): sv.answer */
+    DL_ANSWERED,         /* the relay answered (early for a duplicate): im.answer */
     DL_GONE,             /* the tunnel went down under it: the stream is gone, not released */
 };
 
-/* The receiver's whole state: one, sv, defined in svc_imap.c. */
+/* The receiver's whole state: one, `im` (as its states IM_), defined in svc_imap.c. */
 struct imap_sv {
     enum im_state state;
-    struct imap_connect conn;        /* to the server; sv.conn.dial.ep once open */
+    struct imap_connect conn;        /* to the server; im.conn.dial.ep once open */
     struct imap_client ic;
     uint8_t rx[IMAP_RX_MAX];
     size_t rx_len, rx_off;
@@ -92,7 +92,7 @@ struct imap_sv {
     uint64_t msgs, dups, bytes, rejected;
     char verdict[IMAP_VERDICT_MAX];
 };
-extern struct imap_sv sv;
+extern struct imap_sv im;
 
 static inline const struct config *cfg(void)
 {

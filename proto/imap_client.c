@@ -3,7 +3,6 @@
  * commands themselves are in imap_client_cmd.c. */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "imap_client_int.h"
 #include "log.h"

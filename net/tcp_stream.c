@@ -72,6 +72,54 @@ static void fail(struct tcp_stream *s, enum tcp_stream_fail why)
     }
 }
 
+/* Free room after the data of a pool pbuf that is ours alone (a received frame's buffer, its
+ * headers stripped): what a small segment leaves unused. */
+static size_t pool_room(const struct pbuf *q)
+{
+    if (pbuf_get_allocsrc(q) != PBUF_TYPE_ALLOC_SRC_MASK_STD_MEMP_PBUF_POOL || q->ref != 1 ||
+        (q->flags & PBUF_FLAG_IS_CUSTOM)) {
+        return 0;
+    }
+    const uint8_t *end = (const uint8_t *)q + LWIP_MEM_ALIGN_SIZE(sizeof(struct pbuf)) +
+                         LWIP_MEM_ALIGN_SIZE(PBUF_POOL_BUFSIZE);
+    const uint8_t *used = (const uint8_t *)q->payload + q->len;
+    return used < end ? (size_t)(end - used) : 0;
+}
+
+/* Queue received data after what waits unread. Bounded: unread data is never acknowledged,
+ * so it stays within the window in bytes. In pbufs too: a segment that fits the free room
+ * of the last pbuf is copied there and its own pbuf freed, or a peer sending 1-byte segments
+ * would hold a pool pbuf per byte (a window of them, 44 times the pool). Full segments fill
+ * their pbufs and are never copied. Past 64 KiB queued (the tunnel's window) the head's
+ * tot_len wraps: rxq_len counts, reads walk each pbuf's len. */
+static void rxq_add(struct tcp_stream *s, struct pbuf *p)
+{
+    s->rxq_len += p->tot_len;
+    if (s->rxq == NULL) {
+        s->rxq = p;
+        return;
+    }
+    struct pbuf *tail = s->rxq;
+    while (tail->next != NULL) {
+        tail = tail->next;
+    }
+    while (p != NULL && p->ref == 1 && p->len <= pool_room(tail)) {
+        memcpy((uint8_t *)tail->payload + tail->len, p->payload, p->len);
+        tail->len = (u16_t)(tail->len + p->len);
+        for (struct pbuf *q = s->rxq; q != NULL; q = q->next) {
+            q->tot_len = (u16_t)(q->tot_len + p->len);
+        }
+        struct pbuf *rest = p->next;     /* its reference was p's: now ours */
+        p->next = NULL;
+        p->tot_len = p->len;
+        pbuf_free(p);
+        p = rest;
+    }
+    if (p != NULL) {
+        pbuf_cat(s->rxq, p);
+    }
+}
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct tcp_stream *s = arg;
@@ -80,14 +128,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     if (p == NULL) {
         s->peer_fin = 1;
     } else {
-        /* Bounded: unread data is never acknowledged. Past 64 KiB queued (the tunnel's
-         * window) the head's tot_len wraps: rxq_len counts, reads walk each pbuf's len. */
-        s->rxq_len += p->tot_len;
-        if (s->rxq == NULL) {
-            s->rxq = p;
-        } else {
-            pbuf_cat(s->rxq, p);
-        }
+        rxq_add(s, p);
     }
     return notify(s, TCP_STREAM_READABLE);
 }

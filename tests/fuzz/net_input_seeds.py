@@ -70,6 +70,9 @@ def seeds():
     yield "merged_frame", (handshake() +
                            frame(big, head=vnet(gso=1, flags=1, hdr_len=54, gso_size=1460)) +
                            FLUSH + FAST)
+    # 1-byte segments to a reader that waits (the echo's replies are never acknowledged)
+    yield "small_segments", handshake() + b"".join(
+        frame(tcp(ISN + 1 + i, 1, ACK | PSH, b"z")) for i in range(300)) + FLUSH + FAST
     yield "reset", handshake() + frame(tcp(ISN + 1, 0, RST)) + FLUSH
     yield "syn_flood", arp_reply() + b"".join(frame(tcp(ISN, 0, SYN, sport=41000 + i))
                                               for i in range(12)) + SLOW + FLUSH

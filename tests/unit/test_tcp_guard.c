@@ -14,11 +14,13 @@
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/stats.h"
 #include "lwip/priv/tcp_priv.h"   /* tcp_fasttmr: the delayed-ACK timer */
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "lwip_port.h"
 #include "random.h"
+#include "tcp_stream.h"
 
 #define PEER_ISN 1000000u
 #define PORT_US 80
@@ -76,12 +78,28 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     return ERR_OK;
 }
 
+/* With adopt set, a connection goes to the gateway's byte stream instead, which reads
+ * nothing until asked. */
+static int adopt;
+static struct tcp_stream stream;
+
+static void on_stream(struct tcp_stream *s, unsigned events, void *arg)
+{
+    (void)s;
+    (void)events;
+    (void)arg;
+}
+
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     (void)arg;
     (void)err;
     accepted = pcb;
-    tcp_recv(pcb, on_recv);
+    if (adopt) {
+        tcp_stream_accept(&stream, pcb, on_stream, NULL);
+    } else {
+        tcp_recv(pcb, on_recv);
+    }
     return ERR_OK;
 }
 
@@ -114,7 +132,9 @@ static void peer_sends(uint32_t seq, uint32_t ack, uint8_t flags, size_t len)
     th[13] = flags;
     th[14] = 0xff;
     th[15] = 0xff;
-    memset(pkt + 40, 'x', len);
+    for (size_t i = 0; i < len; i++) {
+        pkt[40 + i] = (uint8_t)(seq + i);                    /* each byte its sequence */
+    }
     pbuf_take(p, pkt, (u16_t)total);
     if (nif.input(p, &nif) != ERR_OK) {
         pbuf_free(p);
@@ -298,6 +318,44 @@ static void a_segment_that_fills_the_gap_is_acknowledged_at_once(void)
     CHECK_EQ(acks_sent, before);
 }
 
+static unsigned pool_used(void)
+{
+    return lwip_stats.memp[MEMP_PBUF_POOL]->used;
+}
+
+/* A peer sends 1-byte segments to a reader that waits: what waits holds pool pbufs by its
+ * bytes (tcp_stream copies a small segment into the last pbuf's free room), not one per
+ * segment, which a window of them (64,240) would take from the whole pool. */
+static void small_segments_unread_hold_pbufs_by_their_bytes(void)
+{
+    adopt = 1;
+    fresh_connection(PORT_PEER + 4);
+    adopt = 0;
+    CHECK(!check_failed);
+    unsigned used = pool_used();
+    uint32_t nxt = accepted->rcv_nxt;
+    enum { N = 600 };
+    for (uint32_t i = 0; i < N; i++) {
+        peer_sends(nxt + i, our_isn + 1, 0x18, 1);
+    }
+    CHECK_EQ(tcp_stream_pending(&stream), N);
+    CHECK(pool_used() <= used + 1);                          /* 600 bytes: one pbuf */
+    static uint8_t buf[N];
+    CHECK_EQ(tcp_stream_recv(&stream, buf, sizeof buf), N);
+    for (uint32_t i = 0; i < N; i++) {
+        CHECK_EQ(buf[i], (uint8_t)(nxt + i));               /* in order, none lost */
+    }
+    CHECK_EQ(pool_used(), used);
+    /* Full segments fill their own pbufs: nothing to copy, and the bytes stay in order. */
+    peer_sends(nxt + N, our_isn + 1, 0x18, 10);
+    peer_sends_run(nxt + N + 10, 3 * 1460);
+    CHECK_EQ(tcp_stream_recv(&stream, buf, 10 + 200), 10 + 200);
+    for (uint32_t i = 0; i < 10 + 200; i++) {
+        CHECK_EQ(buf[i], (uint8_t)(nxt + N + i));
+    }
+    tcp_stream_abort(&stream);
+}
+
 CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_the_window_is_taken },
            { "out_of_order_data_past_the_window_is_dropped_not_fatal",
              out_of_order_data_past_the_window_is_dropped_not_fatal },
@@ -310,4 +368,6 @@ CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_th
            { "out_of_order_data_up_to_the_window_is_kept",
              out_of_order_data_up_to_the_window_is_kept },
            { "a_segment_that_fills_the_gap_is_acknowledged_at_once",
-             a_segment_that_fills_the_gap_is_acknowledged_at_once })
+             a_segment_that_fills_the_gap_is_acknowledged_at_once },
+           { "small_segments_unread_hold_pbufs_by_their_bytes",
+             small_segments_unread_hold_pbufs_by_their_bytes })

@@ -132,14 +132,17 @@ wait "$RELAY_PID" 2> /dev/null || true
 rm -f "$S1"/new/* "$S1/.relay-index"
 mv "$T_TMP/relay.log" "$T_TMP/relay-retry.log"
 r_relay strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=1500000
-K=4                                # (deliver's in-flight: one group)
+K=4                                # (deliver's in-flight)
 r_gw gw-killed gw1 --delivery-version 2 --in-flight $K "${args[@]:0:$((2 * K))}" --exit-after-deliveries
 gwpid=${T_PIDS[-1]}
-for ((i = 0; i < 100; i++)); do    # its K messages in tmp/: the first ends, its group commits
-    [ "$(ls "$S1/tmp" | wc -l)" -ge $K ] && break
+# The first message reaches tmp/ and its group commits with those of the K that completed in
+# the same turn of the relay's loop; the loop is blocked meanwhile, so how many of the K are
+# in tmp/ then (1 to K) depends on how their frames arrived.
+for ((i = 0; i < 100; i++)); do
+    [ -n "$(ls "$S1/tmp")" ] && break
     sleep 0.05
 done
-[ "$(ls "$S1/tmp" | wc -l)" -ge $K ] || t_fail "the $K messages did not reach tmp/"
+[ -n "$(ls "$S1/tmp")" ] || t_fail "no message reached tmp/"
 sleep 0.5
 [ -z "$(ls "$S1/new")" ] || t_fail "new/ has files 0.5 s into a commit whose fsyncs take 1.5 s each"
 kill -9 "$gwpid"

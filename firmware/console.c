@@ -7,6 +7,7 @@
 #include "cmd_table.h"
 #include "console.h"
 #include "console_cmds.h"
+#include "gateway.h"
 #include "lineedit.h"
 #include "log_ring.h"
 #include "pwhash.h"
@@ -222,7 +223,7 @@ static void feed_interactive(char c)
             return;
         }
     }
-    if (!con.locked && !con.busy) {
+    if (!con.locked && !con.busy && !gateway_restarting()) {
         show_prompt();
     }
 }
@@ -269,6 +270,9 @@ void console_init(void)
 static void feed(const char *buf, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (gateway_restarting()) {
+            return;   /* what came after `reboot` is not run by the firmware that stops */
+        }
         if (con.locked) {
             /* A wrong password: the rest of this read goes with it, unread. A pasted burst
              * of guesses buys one attempt per delay, like guesses typed one by one. */
@@ -351,7 +355,7 @@ void console_poll(void)
         poll_busy();
         return;
     }
-    while (!con.busy && (n = board_console_read(buf, sizeof buf)) > 0) {
+    while (!con.busy && !gateway_restarting() && (n = board_console_read(buf, sizeof buf)) > 0) {
         con.last_input = board_now_ms();   /* first: typing never lands on the next prompt */
         console_tick();
         if (con.locked) {

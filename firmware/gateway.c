@@ -84,14 +84,14 @@ static int boot(struct netif **netif_out)
     return 0;
 }
 
-/* One turn of the loop: sleep until a frame, console bytes or lwIP's next timer, then run
- * what is due. Returns the board's events. */
-static unsigned loop_once(int console)
+/* One turn of the loop: sleep until a frame, console bytes or lwIP's next timer (no longer
+ * than max_sleep ms), then run what is due. Returns the board's events. */
+static unsigned loop_once(int console, uint32_t max_sleep)
 {
     static int busy;                 /* the services moved bytes last turn: look again now */
     uint32_t sleep = sys_timeouts_sleeptime();
-    if (sleep > LOOP_MAX_SLEEP_MS) {
-        sleep = LOOP_MAX_SLEEP_MS;
+    if (sleep > max_sleep) {
+        sleep = max_sleep;
     }
     if (loopback_pending() || busy) {
         sleep = 0;
@@ -119,16 +119,23 @@ static enum gateway_restart_kind restart_kind;
 /* see gateway.h */
 void gateway_restart(enum gateway_restart_kind kind)
 {
+    if (!restart_asked || kind == GATEWAY_FACTORY_RESET) {
+        restart_kind = kind;         /* a reboot never takes back an erase */
+    }
     restart_asked = 1;
-    restart_kind = kind;
-    board_request_stop();
+}
+
+/* see gateway.h */
+int gateway_restarting(void)
+{
+    return restart_asked;
 }
 
 /* A batch's network command in progress: the loop runs without the console. */
 static int batch_stop;
 static void batch_step(void)
 {
-    if (loop_once(0) & BOARD_EV_STOP) {
+    if (loop_once(0, LOOP_MAX_SLEEP_MS) & BOARD_EV_STOP) {
         batch_stop = 1;
         cmds_cancel();
     }
@@ -145,7 +152,7 @@ static void batch_wait_net(const struct netif *netif)
                       BATCH_NET_WAIT_MS / 1000);
             return;
         }
-        if (loop_once(0) & BOARD_EV_STOP) {
+        if (loop_once(0, LOOP_MAX_SLEEP_MS) & BOARD_EV_STOP) {
             return;
         }
     }
@@ -154,19 +161,20 @@ static void batch_wait_net(const struct netif *netif)
 /* The loop runs on, frames read and sent, until the tunnels are closed and the relays
  * acknowledged the FIN after their close_notify, or the grace is over; then what the last
  * turn held leaves. Handing the bytes to the device is not enough: a bare-metal board's
- * NIC may still hold them when the reset comes. */
-static void stop_tunnels(void)
+ * NIC may still hold them when the reset comes. Returns 1 when a stop request (a second
+ * signal, or the first during a restart) cut it short. */
+static int stop_tunnels(void)
 {
     board_stop_taken();
     tunnel_stop();
-    uint32_t t0 = board_now_ms();
+    uint32_t t0 = board_now_ms(), spent;
     while ((tunnel_closing() || tcp_stream_fin_unacked()) &&
-           board_now_ms() - t0 < STOP_GRACE_MS) {
-        if (loop_once(0) & BOARD_EV_STOP) {
-            break;
+           (spent = board_now_ms() - t0) < STOP_GRACE_MS) {
+        if (loop_once(0, STOP_GRACE_MS - spent) & BOARD_EV_STOP) {
+            return 1;
         }
     }
-    (void)board_wait(0);
+    return (board_wait(0) & BOARD_EV_STOP) != 0;
 }
 
 /* see gateway.h */
@@ -185,14 +193,18 @@ int gateway_main(const struct gateway_args *args)
         return bad || batch_stop ? 1 : 0;
     }
     console_init();
-    while (!(loop_once(1) & BOARD_EV_STOP)) {
+    unsigned ev = 0;
+    while (!restart_asked && !((ev = loop_once(1, LOOP_MAX_SLEEP_MS)) & BOARD_EV_STOP)) {
     }
-    log_info(restart_asked ? "gateway: restarting" : "gateway: stopping");
-    stop_tunnels();
-    if (restart_asked) {
-        if (restart_kind == GATEWAY_FACTORY_RESET && settings_factory_reset() != 0) {
-            log_err("factory-reset failed: the gateway restarts on its flash as it is");
-        }
+    int stop = (ev & BOARD_EV_STOP) != 0;    /* a signal in the reboot's turn: stop */
+    log_info(stop ? "gateway: stopping" : "gateway: restarting");
+    stop |= stop_tunnels();
+    /* The erase that was confirmed happens even if a signal came meanwhile. */
+    if (restart_asked && restart_kind == GATEWAY_FACTORY_RESET && settings_factory_reset() != 0) {
+        log_err("factory-reset failed: the gateway %s on its flash as it is",
+                stop ? "stops" : "restarts");
+    }
+    if (!stop) {
         board_reboot();
     }
     return 0;

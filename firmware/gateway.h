@@ -18,9 +18,12 @@ int gateway_main(const struct gateway_args *args);
 
 /* Ask the loop to stop as on SIGTERM (each tunnel sends GoAway and its TLS close), then
  * start the firmware afresh: the console's `reboot`, and its `factory-reset`, which erases
- * the configuration after the tunnels closed (nothing the last turns write survives it). */
+ * the configuration after the tunnels closed (nothing the last turns write survives it).
+ * A stop request (SIGTERM, Ctrl-D) meanwhile wins: the gateway stops, it does not restart. */
 enum gateway_restart_kind { GATEWAY_REBOOT, GATEWAY_FACTORY_RESET };
 void gateway_restart(enum gateway_restart_kind kind);
+/* 1 once a restart was asked: the console reads nothing more. */
+int gateway_restarting(void);
 
 extern const char gateway_version[];
 

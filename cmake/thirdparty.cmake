@@ -18,11 +18,12 @@ target_include_directories(lwip PUBLIC
   "${CMAKE_SOURCE_DIR}/net/port" "${LWIP_DIR}/src/include")
 target_compile_options(lwip PRIVATE ${GW_THIRDPARTY_FLAGS})
 # The port (net/port) is lwIP's own other half: the hooks its core calls (time, SNTP,
-# assertions, randomness, the TCP input guard, the pools), so it is built into the same library, with
-# our warnings. It calls down only: the log, the DRBG; time and SNTP are handed in at boot.
+# assertions, randomness, the IPv4 and TCP input guards, the pools), so it is built into the
+# same library, with our warnings. It calls down only: the log, the DRBG; time and SNTP are
+# handed in at boot.
 add_library(gw_lwip_port OBJECT
   "${CMAKE_SOURCE_DIR}/net/port/sys_arch.c" "${CMAKE_SOURCE_DIR}/net/port/tcp_guard.c"
-  "${CMAKE_SOURCE_DIR}/net/port/memp_lazy.c")
+  "${CMAKE_SOURCE_DIR}/net/port/ip4_guard.c" "${CMAKE_SOURCE_DIR}/net/port/memp_lazy.c")
 target_include_directories(gw_lwip_port PRIVATE
   "${CMAKE_SOURCE_DIR}/net/port" "${LWIP_DIR}/src/include")
 target_link_libraries(gw_lwip_port PRIVATE gw_base gw_tls)

@@ -89,34 +89,45 @@ static size_t pool_room(const struct pbuf *q)
 /* Queue received data after what waits unread. Bounded: unread data is never acknowledged,
  * so it stays within the window in bytes. In pbufs too: a segment that fits the free room
  * of the last pbuf is copied there and its own pbuf freed, or a peer sending 1-byte segments
- * would hold a pool pbuf per byte (a window of them, 44 times the pool). Full segments fill
- * their pbufs and are never copied. Past 64 KiB queued (the tunnel's window) the head's
- * tot_len wraps: rxq_len counts, reads walk each pbuf's len. */
+ * would hold a pool pbuf per byte (a window of them, 55 times the pool). The same for each
+ * segment of a chain (out-of-order ones a gap released). A full segment leaves no room and
+ * is copied only into a pbuf that holds a few bytes. Past 64 KiB queued (the tunnel's
+ * window) the head's tot_len wraps: rxq_len counts, reads walk each pbuf's len. */
 static void rxq_add(struct tcp_stream *s, struct pbuf *p)
 {
     s->rxq_len += p->tot_len;
-    if (s->rxq == NULL) {
-        s->rxq = p;
-        return;
-    }
     struct pbuf *tail = s->rxq;
-    while (tail->next != NULL) {
+    while (tail != NULL && tail->next != NULL) {
         tail = tail->next;
     }
-    while (p != NULL && p->ref == 1 && p->len <= pool_room(tail)) {
-        memcpy((uint8_t *)tail->payload + tail->len, p->payload, p->len);
-        tail->len = (u16_t)(tail->len + p->len);
-        for (struct pbuf *q = s->rxq; q != NULL; q = q->next) {
-            q->tot_len = (u16_t)(q->tot_len + p->len);
+    while (p != NULL) {
+        if (p->ref != 1) {               /* shared (never from lwIP's input): as it is */
+            if (s->rxq == NULL) {
+                s->rxq = p;
+            } else {
+                pbuf_cat(s->rxq, p);
+            }
+            return;
         }
         struct pbuf *rest = p->next;     /* its reference was p's: now ours */
         p->next = NULL;
         p->tot_len = p->len;
-        pbuf_free(p);
+        if (tail != NULL && p->len <= pool_room(tail)) {
+            memcpy((uint8_t *)tail->payload + tail->len, p->payload, p->len);
+            tail->len = (u16_t)(tail->len + p->len);
+            for (struct pbuf *q = s->rxq; q != NULL; q = q->next) {
+                q->tot_len = (u16_t)(q->tot_len + p->len);
+            }
+            pbuf_free(p);
+        } else {
+            if (s->rxq == NULL) {
+                s->rxq = p;
+            } else {
+                pbuf_cat(s->rxq, p);
+            }
+            tail = p;
+        }
         p = rest;
-    }
-    if (p != NULL) {
-        pbuf_cat(s->rxq, p);
     }
 }
 

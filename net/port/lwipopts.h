@@ -163,6 +163,7 @@ void lwip_port_sntp_time(uint32_t unix_seconds);
 #define LWIP_HOOK_FILENAME "lwip_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
     gw_tcp_inpacket((pcb), (hdr), (p))
+#define LWIP_HOOK_IP4_INPUT(p, inp) gw_ip4_input((p), (inp))
 
 /* ---- checks and statistics -------------------------------------------------------- */
 #define LWIP_STATS               1   /* pool use for `show status` */

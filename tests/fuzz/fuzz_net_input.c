@@ -3,18 +3,19 @@
  * through vnet_rx, the board's netif and its receive reserve (the tunnel's urgency test)
  * into lwIP (ARP, IPv4 with reassembly, ICMP, UDP, TCP with tcp_guard and the out-of-order
  * limit) and the echo service on port 7; lwIP's timers run when the input says. No crash, no
- * lwIP assertion, and after each input, once every connection is aborted and the ARP and
- * reassembly queues have aged out, every pbuf is back in its pool: nothing a peer sends
- * pins memory past its connections.
+ * lwIP assertion, and after each input, once every connection is aborted and the ARP,
+ * reassembly and loopback queues are empty, every pbuf is back in its pool and the heap as
+ * it was: nothing a peer sends pins memory past its connections.
  *
  * The input is a list of records, each an op byte and what it names (op & 3):
  *   0  a frame: u16 length (big-endian), then the virtio-net header (10 bytes) and the
- *      Ethernet frame (so at most 65,511 bytes of it). With op bit 2 set the frame is
+ *      Ethernet frame (so at most 65,525 bytes of it). With op bit 2 set the frame is
  *      aimed: sent to our MAC and 10.9.0.1 with a valid IPv4 header checksum, and a TCP
  *      segment's acknowledgment number counts from the ISN of its connection (a fuzzer
  *      cannot guess ISNs; its sequence numbers are its own).
  *   1  TCP's fast timer; with op bit 2 the slow one too
- *   2  the end of a loop turn: the connections' writes leave (tcp_stream_flush)
+ *   2  the end of a loop turn: the connections' writes leave (tcp_stream_flush), and what
+ *      the gateway sent to itself (a frame from its own address) arrives
  *   3  the ARP and reassembly timers */
 #include <stdint.h>
 #include <stdlib.h>
@@ -119,13 +120,25 @@ static void aim(uint8_t *f, size_t len)
     ip[11] = (uint8_t)~sum;
 }
 
+/* Frames the gateway sent to itself (its own address, or 127/8 on lwIP's "lo") wait. */
+static int loopback_pending(void)
+{
+    struct netif *n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static unsigned pool_used(unsigned type)
 {
     return lwip_stats.memp[type]->used;
 }
 
 /* Every connection goes, then the queues that hold frames for a while age out. */
-static void drain(void)
+static void abort_all(void)
 {
     while (tcp_active_pcbs != NULL) {
         tcp_abort(tcp_active_pcbs);
@@ -134,10 +147,19 @@ static void drain(void)
         tcp_abort(tcp_tw_pcbs);
     }
     tcp_stream_flush();
+}
+
+static void drain(void)
+{
+    abort_all();
     for (int i = 0; i < IP_REASS_MAXAGE + 1; i++) {
-        ip_reass_tmr();      /* may answer "time exceeded": ARP queues it */
+        ip_reass_tmr();      /* may answer "time exceeded", to a peer or to ourselves */
     }
-    etharp_cleanup_netif(nif);
+    for (int i = 0; i < 8 && loopback_pending(); i++) {
+        netif_poll_all();    /* what we sent ourselves, and our RSTs to it: they settle */
+        abort_all();
+    }
+    etharp_cleanup_netif(nif);   /* what waited for an ARP answer */
 }
 
 /* What the gateway sends leaves at once (no peer reads it): ISNs come from lwIP's state. */
@@ -183,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ready = 1;
     }
     unsigned pool_before = pool_used(MEMP_PBUF_POOL);
+    mem_size_t heap_before = lwip_stats.mem.used;
     n_isns = 0;
     size_t at = 0;
     while (at < size) {
@@ -217,6 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 2:
             tcp_stream_flush();
+            netif_poll_all();
             break;
         default:
             etharp_tmr();
@@ -227,8 +251,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     drain();
     struct echo_stats es;
     echo_get_stats(&es);
-    if (pool_used(MEMP_PBUF_POOL) != pool_before || pool_used(MEMP_TCP_SEG) != 0 ||
-        pool_used(MEMP_REASSDATA) != 0 || pool_used(MEMP_ARP_QUEUE) != 0 || es.active != 0) {
+    if (pool_used(MEMP_PBUF_POOL) != pool_before || lwip_stats.mem.used != heap_before ||
+        pool_used(MEMP_TCP_SEG) != 0 || pool_used(MEMP_REASSDATA) != 0 ||
+        pool_used(MEMP_ARP_QUEUE) != 0 || loopback_pending() || es.active != 0) {
         abort();   /* a pbuf, segment or connection outlived every connection */
     }
     return 0;

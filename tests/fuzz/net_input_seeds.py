@@ -70,9 +70,16 @@ def seeds():
     yield "merged_frame", (handshake() +
                            frame(big, head=vnet(gso=1, flags=1, hdr_len=54, gso_size=1460)) +
                            FLUSH + FAST)
-    # 1-byte segments to a reader that waits (the echo's replies are never acknowledged)
-    yield "small_segments", handshake() + b"".join(
-        frame(tcp(ISN + 1 + i, 1, ACK | PSH, b"z")) for i in range(300)) + FLUSH + FAST
+    # 1-byte segments to a reader that waits: 44 full segments fill the echo's send buffer
+    # (its replies are never acknowledged), then 1-byte ones queue unread, in order and
+    # released by a gap
+    s = handshake()
+    for k in range(44):
+        s += frame(tcp(ISN + 1 + 1460 * k, 1, ACK, data[:1460])) + FLUSH
+    at = ISN + 1 + 44 * 1460
+    s += b"".join(frame(tcp(at + i, 1, ACK | PSH, b"z")) for i in range(100))
+    s += b"".join(frame(tcp(at + 101 + i, 1, ACK | PSH, b"y")) for i in range(30))
+    yield "small_segments", s + frame(tcp(at + 100, 1, ACK | PSH, b"g")) + FLUSH + FAST
     yield "reset", handshake() + frame(tcp(ISN + 1, 0, RST)) + FLUSH
     yield "syn_flood", arp_reply() + b"".join(frame(tcp(ISN, 0, SYN, sport=41000 + i))
                                               for i in range(12)) + SLOW + FLUSH

@@ -29,6 +29,7 @@
 static struct netif nif;
 static uint32_t our_isn;
 static uint16_t peer_port = PORT_PEER;
+static uint8_t peer_ip[4] = { 10, 9, 0, 2 };
 static struct tcp_pcb *accepted;
 static size_t received;
 static unsigned acks_sent;                /* segments without data we sent to peer_port */
@@ -118,7 +119,8 @@ static void peer_sends(uint32_t seq, uint32_t ack, uint8_t flags, size_t len)
     pkt[3] = (uint8_t)total;
     pkt[8] = 64;
     pkt[9] = 6;
-    memcpy(pkt + 12, "\x0a\x09\x00\x02\x0a\x09\x00\x01", 8);
+    memcpy(pkt + 12, peer_ip, 4);
+    memcpy(pkt + 16, "\x0a\x09\x00\x01", 4);
     uint8_t *th = pkt + 20;
     th[0] = (uint8_t)(peer_port >> 8);
     th[1] = (uint8_t)peer_port;
@@ -356,6 +358,56 @@ static void small_segments_unread_hold_pbufs_by_their_bytes(void)
     tcp_stream_abort(&stream);
 }
 
+/* The same for small segments that waited out of order: the gap releases them as one chain,
+ * each segment its own pbuf, and they too end up in the pbuf of the first. */
+static void small_segments_released_by_a_gap_hold_pbufs_by_their_bytes(void)
+{
+    adopt = 1;
+    fresh_connection(PORT_PEER + 5);
+    adopt = 0;
+    CHECK(!check_failed);
+    unsigned used = pool_used();
+    uint32_t nxt = accepted->rcv_nxt;
+    enum { N = 40 };                     /* within lwIP's out-of-order limit (48 pbufs) */
+    for (uint32_t i = 1; i <= N; i++) {
+        peer_sends(nxt + i, our_isn + 1, 0x18, 1);
+    }
+    CHECK(accepted->ooseq != NULL);
+    CHECK_EQ(pool_used(), used + N);
+    peer_sends(nxt, our_isn + 1, 0x18, 1);                   /* the gap */
+    CHECK(accepted->ooseq == NULL);
+    CHECK_EQ(tcp_stream_pending(&stream), N + 1);
+    CHECK(pool_used() <= used + 1);
+    static uint8_t buf[N + 1];
+    CHECK_EQ(tcp_stream_recv(&stream, buf, sizeof buf), N + 1);
+    for (uint32_t i = 0; i <= N; i++) {
+        CHECK_EQ(buf[i], (uint8_t)(nxt + i));
+    }
+    CHECK_EQ(pool_used(), used);
+    tcp_stream_abort(&stream);
+}
+
+/* RFC 1122 3.2.1.3: a loopback address never arrives from a network (net/port/ip4_guard.c):
+ * lwIP answered such a SYN through its own loopback interface. */
+static void a_syn_from_a_loopback_address_is_dropped(void)
+{
+    connect_peer();
+    CHECK(!check_failed);
+    accepted = NULL;
+    our_isn = 0;
+    peer_port = PORT_PEER + 6;
+    unsigned drops = lwip_stats.ip.drop;
+    memcpy(peer_ip, "\x7f\x00\x00\x01", 4);
+    peer_sends(PEER_ISN, 0, 0x02, 0);                        /* SYN from 127.0.0.1 */
+    memcpy(peer_ip, "\x0a\x09\x00\x02", 4);
+    for (struct tcp_pcb *q = tcp_active_pcbs; q != NULL; q = q->next) {
+        CHECK(q->remote_port != PORT_PEER + 6);              /* no half-open connection */
+    }
+    CHECK_EQ(lwip_stats.ip.drop, drops + 1);
+    fresh_connection(PORT_PEER + 7);                         /* the same from the LAN: taken */
+    CHECK(accepted != NULL);
+}
+
 CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_the_window_is_taken },
            { "out_of_order_data_past_the_window_is_dropped_not_fatal",
              out_of_order_data_past_the_window_is_dropped_not_fatal },
@@ -370,4 +422,7 @@ CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_th
            { "a_segment_that_fills_the_gap_is_acknowledged_at_once",
              a_segment_that_fills_the_gap_is_acknowledged_at_once },
            { "small_segments_unread_hold_pbufs_by_their_bytes",
-             small_segments_unread_hold_pbufs_by_their_bytes })
+             small_segments_unread_hold_pbufs_by_their_bytes },
+           { "small_segments_released_by_a_gap_hold_pbufs_by_their_bytes",
+             small_segments_released_by_a_gap_hold_pbufs_by_their_bytes },
+           { "a_syn_from_a_loopback_address_is_dropped", a_syn_from_a_loopback_address_is_dropped })

@@ -166,10 +166,11 @@ fetch_deb() {
   sha=$(apt-cache show --no-all-versions "$want" | sed -n 's/^SHA256: //p' | head -n 1)
   [ -n "$sha" ] && echo "$sha  $deb" | sha256sum --strict --check --quiet ||
     die "$deb does not match apt's SHA-256 for $want"
+  # (set -e does not reach into a function called with && or ||: each step says so itself)
   rm -rf "$dir" "$dir.tmp"
-  dpkg-deb -x "$deb" "$dir.tmp"
-  printf 'package %s\nsha256 %s\n' "$want" "$sha" > "$dir.tmp/.version"
-  mv "$dir.tmp" "$dir"
+  dpkg-deb -x "$deb" "$dir.tmp" || die "cannot unpack $deb"
+  printf 'package %s\nsha256 %s\n' "$want" "$sha" > "$dir.tmp/.version" &&
+    mv "$dir.tmp" "$dir" || die "cannot write $dir"
   rm -f "$deb"
 }
 

@@ -56,6 +56,9 @@ ONLY=${BENCH_ONLY:-paths mail image suites store scale}
 PATHS=${BENCH_PATHS:-raw ssh stunnel relay gateway gwpacket}
 OUT=${BENCH_OUT:-$REPO/bench/results.md}
 T0=$(date +%s)
+# The source as it was when the run began (what make bench built): edits during the run
+# must not mark it dirty.
+GIT=$(git -C "$REPO" describe --always --dirty 2> /dev/null || echo unknown)
 B=$BUILD/bench
 RELAY=${BENCH_RELAY:-$BUILD/relay/relay}
 TESTGW=$BUILD/tests/integration/test_relay_gw
@@ -551,7 +554,6 @@ fi
 
 # ---------------------------------------------------------------- results
 b_log "writing $OUT"
-GIT=$(git -C "$REPO" describe --always --dirty 2> /dev/null || echo unknown)
 if [ -n "${BENCH_SCALE_INTO:-}" ]; then
     GIT=$GIT python3 "$REPO/bench/results.py" --scale-into "$OUT" "$DATA" "$CMDS" > "$OUT.tmp"
 else

@@ -34,18 +34,6 @@ const char gateway_version[] = GW_VERSION;
 /* --batch with --net: how long the network may take to come up (DHCP included). */
 #define BATCH_NET_WAIT_MS 15000
 
-/* Frames the gateway sent to itself wait on a loopback queue: do not sleep on them. */
-static int loopback_pending(void)
-{
-    struct netif *n;
-    NETIF_FOREACH(n) {
-        if (n->loop_first != NULL) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static void banner_mac(const struct netif *netif)
 {
     if (netif != NULL) {
@@ -93,7 +81,7 @@ static unsigned loop_once(int console, uint32_t max_sleep)
     if (sleep > max_sleep) {
         sleep = max_sleep;
     }
-    if (loopback_pending() || busy) {
+    if (lwip_port_loopback_pending() || busy) {   /* do not sleep on frames to ourselves */
         sleep = 0;
     }
     unsigned ev = board_wait(sleep);

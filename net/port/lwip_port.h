@@ -26,4 +26,8 @@ size_t lwip_port_trim(void);
 /* Bytes of pool type (memp_t) touched since start or its last trim: what it costs now. */
 size_t lwip_port_pool_committed(unsigned type);
 
+/* 1 while frames the gateway sent to itself (its own address, or 127/8 on lwIP's "lo")
+ * wait on a loopback queue for netif_poll_all(). */
+int lwip_port_loopback_pending(void);
+
 #endif

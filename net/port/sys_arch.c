@@ -5,6 +5,7 @@
 
 #include "arch/cc.h"
 #include "log.h"
+#include "lwip/netif.h"
 #include "lwip/sys.h"
 #include "lwip_port.h"
 #include "random.h"
@@ -51,4 +52,16 @@ void gw_lwip_assert(const char *msg, const char *file, int line)
 uint32_t gw_lwip_rand(void)
 {
     return rng_u32();
+}
+
+/* see lwip_port.h */
+int lwip_port_loopback_pending(void)
+{
+    struct netif *n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first != NULL) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -120,18 +120,6 @@ static void aim(uint8_t *f, size_t len)
     ip[11] = (uint8_t)~sum;
 }
 
-/* Frames the gateway sent to itself (its own address, or 127/8 on lwIP's "lo") wait. */
-static int loopback_pending(void)
-{
-    struct netif *n;
-    NETIF_FOREACH(n) {
-        if (n->loop_first != NULL) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static unsigned pool_used(unsigned type)
 {
     return lwip_stats.memp[type]->used;
@@ -155,7 +143,7 @@ static void drain(void)
     for (int i = 0; i < IP_REASS_MAXAGE + 1; i++) {
         ip_reass_tmr();      /* may answer "time exceeded", to a peer or to ourselves */
     }
-    for (int i = 0; i < 8 && loopback_pending(); i++) {
+    for (int i = 0; i < 8 && lwip_port_loopback_pending(); i++) {
         netif_poll_all();    /* what we sent ourselves, and our RSTs to it: they settle */
         abort_all();
     }
@@ -253,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     echo_get_stats(&es);
     if (pool_used(MEMP_PBUF_POOL) != pool_before || lwip_stats.mem.used != heap_before ||
         pool_used(MEMP_TCP_SEG) != 0 || pool_used(MEMP_REASSDATA) != 0 ||
-        pool_used(MEMP_ARP_QUEUE) != 0 || loopback_pending() || es.active != 0) {
+        pool_used(MEMP_ARP_QUEUE) != 0 || lwip_port_loopback_pending() || es.active != 0) {
         abort();   /* a pbuf, segment or connection outlived every connection */
     }
     return 0;

@@ -325,15 +325,32 @@ static unsigned pool_used(void)
     return lwip_stats.memp[MEMP_PBUF_POOL]->used;
 }
 
+/* A fresh connection the byte stream adopts (it reads only when asked). */
+static void adopted_connection(uint16_t port)
+{
+    adopt = 1;
+    fresh_connection(port);
+    adopt = 0;
+    CHECK(!check_failed);
+}
+
+/* Reads n bytes from the stream: each must be the low byte of its sequence number. */
+static void reads_in_order(uint32_t first, size_t n)
+{
+    static uint8_t buf[1024];
+    CHECK(n <= sizeof buf);
+    CHECK_EQ(tcp_stream_recv(&stream, buf, n), (long)n);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ(buf[i], (uint8_t)(first + i));
+    }
+}
+
 /* A peer sends 1-byte segments to a reader that waits: what waits holds pool pbufs by its
  * bytes (tcp_stream copies a small segment into the last pbuf's free room), not one per
  * segment, which a window of them (64,240) would take from the whole pool. */
 static void small_segments_unread_hold_pbufs_by_their_bytes(void)
 {
-    adopt = 1;
-    fresh_connection(PORT_PEER + 4);
-    adopt = 0;
-    CHECK(!check_failed);
+    adopted_connection(PORT_PEER + 4);
     unsigned used = pool_used();
     uint32_t nxt = accepted->rcv_nxt;
     enum { N = 600 };
@@ -342,19 +359,12 @@ static void small_segments_unread_hold_pbufs_by_their_bytes(void)
     }
     CHECK_EQ(tcp_stream_pending(&stream), N);
     CHECK(pool_used() <= used + 1);                          /* 600 bytes: one pbuf */
-    static uint8_t buf[N];
-    CHECK_EQ(tcp_stream_recv(&stream, buf, sizeof buf), N);
-    for (uint32_t i = 0; i < N; i++) {
-        CHECK_EQ(buf[i], (uint8_t)(nxt + i));               /* in order, none lost */
-    }
+    reads_in_order(nxt, N);                                  /* in order, none lost */
     CHECK_EQ(pool_used(), used);
     /* Full segments fill their own pbufs: nothing to copy, and the bytes stay in order. */
     peer_sends(nxt + N, our_isn + 1, 0x18, 10);
     peer_sends_run(nxt + N + 10, 3 * 1460);
-    CHECK_EQ(tcp_stream_recv(&stream, buf, 10 + 200), 10 + 200);
-    for (uint32_t i = 0; i < 10 + 200; i++) {
-        CHECK_EQ(buf[i], (uint8_t)(nxt + N + i));
-    }
+    reads_in_order(nxt + N, 10 + 200);
     tcp_stream_abort(&stream);
 }
 
@@ -362,10 +372,7 @@ static void small_segments_unread_hold_pbufs_by_their_bytes(void)
  * each segment its own pbuf, and they too end up in the pbuf of the first. */
 static void small_segments_released_by_a_gap_hold_pbufs_by_their_bytes(void)
 {
-    adopt = 1;
-    fresh_connection(PORT_PEER + 5);
-    adopt = 0;
-    CHECK(!check_failed);
+    adopted_connection(PORT_PEER + 5);
     unsigned used = pool_used();
     uint32_t nxt = accepted->rcv_nxt;
     enum { N = 40 };                     /* within lwIP's out-of-order limit (48 pbufs) */
@@ -378,11 +385,7 @@ static void small_segments_released_by_a_gap_hold_pbufs_by_their_bytes(void)
     CHECK(accepted->ooseq == NULL);
     CHECK_EQ(tcp_stream_pending(&stream), N + 1);
     CHECK(pool_used() <= used + 1);
-    static uint8_t buf[N + 1];
-    CHECK_EQ(tcp_stream_recv(&stream, buf, sizeof buf), N + 1);
-    for (uint32_t i = 0; i <= N; i++) {
-        CHECK_EQ(buf[i], (uint8_t)(nxt + i));
-    }
+    reads_in_order(nxt, N + 1);
     CHECK_EQ(pool_used(), used);
     tcp_stream_abort(&stream);
 }

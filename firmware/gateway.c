@@ -107,9 +107,7 @@ static enum gateway_restart_kind restart_kind;
 /* see gateway.h */
 void gateway_restart(enum gateway_restart_kind kind)
 {
-    if (!restart_asked || kind == GATEWAY_FACTORY_RESET) {
-        restart_kind = kind;         /* a reboot never takes back an erase */
-    }
+    restart_kind = kind;             /* the only one: the console reads nothing after it */
     restart_asked = 1;
 }
 

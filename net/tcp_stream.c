@@ -86,6 +86,16 @@ static size_t pool_room(const struct pbuf *q)
     return used < end ? (size_t)(end - used) : 0;
 }
 
+/* The chain p after what waits. */
+static void rxq_link(struct tcp_stream *s, struct pbuf *p)
+{
+    if (s->rxq == NULL) {
+        s->rxq = p;
+    } else {
+        pbuf_cat(s->rxq, p);
+    }
+}
+
 /* Queue received data after what waits unread. Bounded: unread data is never acknowledged,
  * so it stays within the window in bytes. In pbufs too: a segment that fits the free room
  * of the last pbuf is copied there and its own pbuf freed, or a peer sending 1-byte segments
@@ -102,11 +112,7 @@ static void rxq_add(struct tcp_stream *s, struct pbuf *p)
     }
     while (p != NULL) {
         if (p->ref != 1) {               /* shared (never from lwIP's input): as it is */
-            if (s->rxq == NULL) {
-                s->rxq = p;
-            } else {
-                pbuf_cat(s->rxq, p);
-            }
+            rxq_link(s, p);
             return;
         }
         struct pbuf *rest = p->next;     /* its reference was p's: now ours */
@@ -120,11 +126,7 @@ static void rxq_add(struct tcp_stream *s, struct pbuf *p)
             }
             pbuf_free(p);
         } else {
-            if (s->rxq == NULL) {
-                s->rxq = p;
-            } else {
-                pbuf_cat(s->rxq, p);
-            }
+            rxq_link(s, p);
             tail = p;
         }
         p = rest;

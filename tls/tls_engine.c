@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aes_ctr_vaes.h"
+#include "ghash_clmul.h"
 #include "random.h"
 #include "secure_wipe.h"
 #include "tls_engine.h"
@@ -47,13 +49,13 @@ int tls_aes_gcm_in_hardware(void)
  * 32-bit words). */
 static const char *aes_ctr_name(void)
 {
-    return br_aes_x86ni_ctr_get_vtable() ? "aes_x86ni" : br_aes_pwr8_ctr_get_vtable()
+    return aes_ctr_vaes_get() ? "aes_vaes" : br_aes_x86ni_ctr_get_vtable() ? "aes_x86ni" : br_aes_pwr8_ctr_get_vtable()
            ? "aes_pwr8" : ULONG_MAX > 0xffffffffUL ? "aes_ct64" : "aes_ct";
 }
 
 static const char *ghash_name(void)
 {
-    return br_ghash_pclmul_get() ? "ghash_pclmul" : br_ghash_pwr8_get() ? "ghash_pwr8"
+    return ghash_clmul_get() ? ghash_clmul_name() : br_ghash_pclmul_get() ? "ghash_pclmul" : br_ghash_pwr8_get() ? "ghash_pwr8"
            : ULONG_MAX > 0xffffffffUL ? "ghash_ctmul64" : "ghash_ctmul";
 }
 
@@ -140,6 +142,12 @@ int tls_engine_start(struct tls_engine *e, br_ssl_engine_context *eng,
     br_ssl_engine_set_ecdsa(eng, br_ecdsa_i31_vrfy_asn1);      /* also a client's signature */
     br_ssl_engine_set_rsavrfy(eng, br_rsa_i31_pkcs1_vrfy);
     br_ssl_engine_set_default_aes_gcm(eng);                    /* AES-NI where present */
+    if (aes_ctr_vaes_get() != NULL) {                          /* ours, where faster: */
+        br_ssl_engine_set_aes_ctr(eng, aes_ctr_vaes_get());    /* two blocks per op */
+    }
+    if (ghash_clmul_get() != NULL) {
+        br_ssl_engine_set_ghash(eng, ghash_clmul_get());       /* 16 blocks per reduction */
+    }
     br_ssl_engine_set_default_chapol(eng);
 
     /* Strong entropy or nothing: a fresh seed from the board for every connection. */

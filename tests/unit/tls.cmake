@@ -21,3 +21,5 @@ gw_unit_test(test_tls_client SOURCES test_tls_client.c test_tls_util.c
 gw_unit_test(test_jws SOURCES test_jws.c LIBS gw_tls gw_proto)
 # SHA-256 of message bodies with the CPU's SHA instructions: the same as BearSSL's.
 gw_unit_test(test_sha256_bulk SOURCES test_sha256_bulk.c LIBS gw_tls)
+# AES-GCM on x86 vector instructions (GHASH, AES-CTR): known answers, and BearSSL's result.
+gw_unit_test(test_gcm_x86 SOURCES test_gcm_x86.c LIBS gw_tls)

@@ -1,0 +1,138 @@
+/* see aes_ctr_vaes.h
+ *
+ * CTR as GCM uses it (NIST SP 800-38D, inc32): block j of a run is E(K, IV || cc + j), the
+ * counter a 32-bit big-endian word after the 12-byte IV, wrapping mod 2^32. The counters
+ * live in a register as IV bytes 0..11 and the counter in host order in bytes 12..15 of each
+ * 128-bit lane; one add steps both lanes, one byte shuffle turns them into blocks. */
+#include <stdint.h>
+#include <string.h>
+
+#include "aes_ctr_vaes.h"
+
+static int allow = 1;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("vaes,avx2,aes")))
+
+static void ctr_init(const br_block_ctr_class **ctx, const void *key, size_t len);
+static uint32_t ctr_run(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc,
+                        void *data, size_t len);
+
+static const br_block_ctr_class vaes_ctr_class = {
+    sizeof(br_aes_x86ni_ctr_keys), 16, 4, ctr_init, ctr_run,
+};
+
+static void ctr_init(const br_block_ctr_class **ctx, const void *key, size_t len)
+{
+    br_aes_x86ni_ctr_keys *k = (br_aes_x86ni_ctr_keys *)(void *)ctx;
+    br_aes_x86ni_ctr_init(k, key, len);          /* the key schedule, then our run */
+    k->vtable = &vaes_ctr_class;
+}
+
+/* Eight blocks of key stream for counters c (lanes: cc, cc+1) .. c + 6, in registers
+ * throughout (an array here went through memory at every round). */
+TARGET static inline void keystream8(__m256i out[4], __m256i c, const __m256i *rk,
+                                     unsigned rounds)
+{
+    const __m256i to_block = _mm256_set_epi8(12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
+                                             1, 0, 12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4,
+                                             3, 2, 1, 0);
+    const __m256i two = _mm256_set_epi32(2, 0, 0, 0, 2, 0, 0, 0);
+    __m256i c1 = _mm256_add_epi32(c, two), c2 = _mm256_add_epi32(c1, two);
+    __m256i c3 = _mm256_add_epi32(c2, two);
+    __m256i x0 = _mm256_xor_si256(_mm256_shuffle_epi8(c, to_block), rk[0]);
+    __m256i x1 = _mm256_xor_si256(_mm256_shuffle_epi8(c1, to_block), rk[0]);
+    __m256i x2 = _mm256_xor_si256(_mm256_shuffle_epi8(c2, to_block), rk[0]);
+    __m256i x3 = _mm256_xor_si256(_mm256_shuffle_epi8(c3, to_block), rk[0]);
+    for (unsigned r = 1; r < rounds; r++) {
+        __m256i k = rk[r];
+        x0 = _mm256_aesenc_epi128(x0, k);
+        x1 = _mm256_aesenc_epi128(x1, k);
+        x2 = _mm256_aesenc_epi128(x2, k);
+        x3 = _mm256_aesenc_epi128(x3, k);
+    }
+    out[0] = _mm256_aesenclast_epi128(x0, rk[rounds]);
+    out[1] = _mm256_aesenclast_epi128(x1, rk[rounds]);
+    out[2] = _mm256_aesenclast_epi128(x2, rk[rounds]);
+    out[3] = _mm256_aesenclast_epi128(x3, rk[rounds]);
+}
+
+TARGET static uint32_t ctr_run(const br_block_ctr_class *const *ctx, const void *iv,
+                               uint32_t cc, void *data, size_t len)
+{
+    const br_aes_x86ni_ctr_keys *k = (const br_aes_x86ni_ctr_keys *)(const void *)ctx;
+    unsigned rounds = k->num_rounds;
+    __m256i rk[15];
+    for (unsigned r = 0; r <= rounds; r++) {
+        rk[r] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(k->skey.skni
+                                                                              + 16 * r)));
+    }
+    uint8_t base[16];
+    memcpy(base, iv, 12);
+    memcpy(base + 12, &cc, 4);                   /* host order: the shuffle reverses it */
+    __m256i c = _mm256_add_epi32(_mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                     (const __m128i *)base)),
+                                 _mm256_set_epi32(1, 0, 0, 0, 0, 0, 0, 0));
+    const __m256i eight = _mm256_set_epi32(8, 0, 0, 0, 8, 0, 0, 0);
+    uint8_t *p = data;
+    __m256i ks[4];
+    for (; len >= 128; len -= 128, p += 128, cc += 8) {
+        keystream8(ks, c, rk, rounds);
+        c = _mm256_add_epi32(c, eight);
+        for (int i = 0; i < 4; i++) {
+            __m256i *q = (__m256i *)(void *)(p + 32 * i);
+            _mm256_storeu_si256(q, _mm256_xor_si256(_mm256_loadu_si256(q), ks[i]));
+        }
+    }
+    if (len > 0) {                               /* the last 1..127 bytes */
+        uint8_t tail[128];
+        keystream8(ks, c, rk, rounds);
+        for (int i = 0; i < 4; i++) {
+            _mm256_storeu_si256((__m256i *)(void *)(tail + 32 * i), ks[i]);
+        }
+        for (size_t i = 0; i < len; i++) {
+            p[i] ^= tail[i];
+        }
+        cc += (uint32_t)(len >> 4);            /* whole blocks only, as BearSSL counts */
+    }
+    return cc;
+}
+
+/* CPUID.1:ECX AES-NI bit 25, OSXSAVE bit 27; CPUID.7.0: AVX2 EBX bit 5, VAES ECX bit 9;
+ * XCR0: the system saves SSE and AVX state (bits 1 and 2). Asked once. */
+static int cpu_has_vaes(void)
+{
+    static int known = -1;
+    unsigned a, b, c, d;
+    if (known < 0) {
+        known = 0;
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 25)) && (c & (1u << 27)) &&
+            __get_cpuid_max(0, NULL) >= 7) {
+            unsigned xlo, xhi;
+            __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+            __cpuid_count(7, 0, a, b, c, d);
+            known = (xlo & 6u) == 6u && (b & (1u << 5)) && (c & (1u << 9)) &&
+                    br_aes_x86ni_ctr_get_vtable() != NULL;
+        }
+    }
+    return known;
+}
+
+const br_block_ctr_class *aes_ctr_vaes_get(void)
+{
+    return allow && cpu_has_vaes() ? &vaes_ctr_class : NULL;
+}
+#else
+const br_block_ctr_class *aes_ctr_vaes_get(void)
+{
+    return NULL;
+}
+#endif
+
+void aes_ctr_vaes_allow(int a)
+{
+    allow = a;
+}

@@ -105,19 +105,22 @@ TARGET static uint32_t ctr_run(const br_block_ctr_class *const *ctx, const void 
  * XCR0: the system saves SSE and AVX state (bits 1 and 2). Asked once. */
 static int cpu_has_vaes(void)
 {
-    static int known = -1;
+    static int cached = -1;                       /* one store, of the final answer */
+    int known = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     unsigned a, b, c, d;
-    if (known < 0) {
-        known = 0;
-        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 25)) && (c & (1u << 27)) &&
-            __get_cpuid_max(0, NULL) >= 7) {
-            unsigned xlo, xhi;
-            __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-            __cpuid_count(7, 0, a, b, c, d);
-            known = (xlo & 6u) == 6u && (b & (1u << 5)) && (c & (1u << 9)) &&
-                    br_aes_x86ni_ctr_get_vtable() != NULL;
-        }
+    if (known >= 0) {
+        return known;
     }
+    known = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 25)) && (c & (1u << 27)) &&
+        __get_cpuid_max(0, NULL) >= 7) {
+        unsigned xlo, xhi;
+        __asm__ __volatile__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+        __cpuid_count(7, 0, a, b, c, d);
+        known = (xlo & 6u) == 6u && (b & (1u << 5)) && (c & (1u << 9)) &&
+                br_aes_x86ni_ctr_get_vtable() != NULL;
+    }
+    __atomic_store_n(&cached, known, __ATOMIC_RELAXED);
     return known;
 }
 

@@ -2,7 +2,7 @@
  * AES-GCM records (issue 21): BearSSL's br_aes_x86ni runs AES-NI on four single blocks at a
  * time (10.5 GB/s on the bench machine, x86_64 Zen 5); this runs eight, as four pairs. The
  * key schedule is BearSSL's (br_aes_x86ni_ctr_init), the context its br_aes_x86ni_ctr_keys,
- * the result the same bit for bit (test_ghash). x86 CPUs since Ice Lake and Zen 3. */
+ * the result the same bit for bit (test_gcm_x86). x86 CPUs since Ice Lake and Zen 3. */
 #ifndef GW_AES_CTR_VAES_H
 #define GW_AES_CTR_VAES_H
 

@@ -93,9 +93,16 @@ TARGET static INLINE __m128i gf_mul(__m128i a, __m128i b)
     return reduce(&p);
 }
 
+/* Below this, BearSSL's 4-block code wins: ours computes H^2..H^8 (or H^16) at every call. */
+#define GHASH_OURS_MIN 2048
+
 TARGET static void ghash_clmul8(void *y, const void *h, const void *data, size_t len)
 {
     const uint8_t *p = data;
+    if (len < GHASH_OURS_MIN) {
+        br_ghash_pclmul(y, h, data, len);        /* the same CPU check as ours */
+        return;
+    }
     __m128i acc = load_reflected(y);
     __m128i h1 = load_reflected(h);
     if (len >= 128) {
@@ -152,7 +159,11 @@ TARGET_YMM static INLINE __m128i fold(__m256i v)
 TARGET_YMM static void ghash_vclmul16(void *y, const void *h, const void *data, size_t len)
 {
     const uint8_t *p = data;
-    if (len >= 256) {
+    if (len < GHASH_OURS_MIN) {
+        br_ghash_pclmul(y, h, data, len);
+        return;
+    }
+    {
         const __m256i rev = _mm256_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
                                             15, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
                                             14, 15);
@@ -183,7 +194,7 @@ TARGET_YMM static void ghash_vclmul16(void *y, const void *h, const void *data, 
         store_reflected(y, acc);
     }
     if (len > 0) {
-        ghash_clmul8(y, h, p, len);
+        br_ghash_pclmul(y, h, p, len);           /* the last 0..255 bytes */
     }
 }
 
@@ -193,24 +204,25 @@ enum { CLMUL_NONE, CLMUL_XMM, CLMUL_YMM };
 
 static int cpu_clmul(void)
 {
-    static int known = -1;
+    static int cached = -1;                       /* one store, of the final answer */
+    int known = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     unsigned a, b, c, d;
     if (known >= 0) {
         return known;
     }
     known = CLMUL_NONE;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 1)) || !(c & (1u << 9))) {
-        return known;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 1)) && (c & (1u << 9))) {
+        known = CLMUL_XMM;
     }
-    known = CLMUL_XMM;
-    if ((c & (1u << 27)) && __get_cpuid_max(0, NULL) >= 7) {
+    if (known == CLMUL_XMM && (c & (1u << 27)) && __get_cpuid_max(0, NULL) >= 7) {
         unsigned xlo, xhi;
-        __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+        __asm__ __volatile__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
         __cpuid_count(7, 0, a, b, c, d);
         if ((xlo & 6u) == 6u && (b & (1u << 5)) && (c & (1u << 10))) {
             known = CLMUL_YMM;
         }
     }
+    __atomic_store_n(&cached, known, __ATOMIC_RELAXED);
     return known;
 }
 

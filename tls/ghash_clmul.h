@@ -8,7 +8,9 @@
  * - ghash_clmul8: PCLMULQDQ, eight blocks per reduction (6.3 GB/s there);
  * - ghash_vclmul16: VPCLMULQDQ on 256-bit registers (AVX2), two blocks per instruction and
  *   sixteen per reduction (10.6 GB/s there); x86 CPUs since Ice Lake, Tremont and Zen 3.
- * Same interface (br_ghash) and the same result as BearSSL's, bit for bit (test_ghash);
+ * Both compute the powers of H at every call, so below 2 KiB (control records, a record's
+ * header and lengths) they hand over to BearSSL's code, faster there.
+ * Same interface (br_ghash) and the same result as BearSSL's, bit for bit (test_gcm_x86);
  * constant time like it (no table, no branch on data). */
 #ifndef GW_GHASH_CLMUL_H
 #define GW_GHASH_CLMUL_H

@@ -142,11 +142,13 @@ int tls_engine_start(struct tls_engine *e, br_ssl_engine_context *eng,
     br_ssl_engine_set_ecdsa(eng, br_ecdsa_i31_vrfy_asn1);      /* also a client's signature */
     br_ssl_engine_set_rsavrfy(eng, br_rsa_i31_pkcs1_vrfy);
     br_ssl_engine_set_default_aes_gcm(eng);                    /* AES-NI where present */
-    if (aes_ctr_vaes_get() != NULL) {                          /* ours, where faster: */
-        br_ssl_engine_set_aes_ctr(eng, aes_ctr_vaes_get());    /* two blocks per op */
+    const br_block_ctr_class *ctr = aes_ctr_vaes_get();        /* ours, where faster: */
+    if (ctr != NULL) {
+        br_ssl_engine_set_aes_ctr(eng, ctr);                   /* two blocks per op */
     }
-    if (ghash_clmul_get() != NULL) {
-        br_ssl_engine_set_ghash(eng, ghash_clmul_get());       /* 16 blocks per reduction */
+    br_ghash gh = ghash_clmul_get();
+    if (gh != NULL) {
+        br_ssl_engine_set_ghash(eng, gh);                      /* 16 blocks per reduction */
     }
     br_ssl_engine_set_default_chapol(eng);
 

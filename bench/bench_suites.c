@@ -99,21 +99,21 @@ int main(int argc, char **argv)
         name = "aes_pwr8 + ghash_pwr8";
     }
     int hw = ctr != NULL && gh != 0;
+    if (!hw) {
+        ctr = soft_ctr;
+        gh = soft_gh;
+        name = soft_name;
+    }
     br_ghash bearssl_gh = gh;                  /* BearSSL's own, where ours takes over */
+    const br_block_ctr_class *bearssl_ctr = ctr;
     const char *bearssl_name = name;
     char ours_name[64];
-    const br_block_ctr_class *bearssl_ctr = ctr;
     if (hw && ghash_clmul_get() != NULL) {     /* what tls_engine_start() sets */
         gh = ghash_clmul_get();
         ctr = aes_ctr_vaes_get() != NULL ? aes_ctr_vaes_get() : ctr;
         snprintf(ours_name, sizeof ours_name, "%s + %s",
                  ctr != bearssl_ctr ? "aes_vaes" : "aes_x86ni", ghash_clmul_name());
         name = ours_name;
-    }
-    if (!hw) {
-        ctr = soft_ctr;
-        gh = soft_gh;
-        name = soft_name;
     }
     br_chacha20_run cc = br_chacha20_sse2_get();
     const char *cc_name = "chacha20_sse2";

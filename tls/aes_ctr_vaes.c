@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "aes_ctr_vaes.h"
+#include "cpu_x86.h"
 
 static int allow = 1;
 
@@ -101,8 +102,8 @@ TARGET static uint32_t ctr_run(const br_block_ctr_class *const *ctx, const void 
     return cc;
 }
 
-/* CPUID.1:ECX AES-NI bit 25, OSXSAVE bit 27; CPUID.7.0: AVX2 EBX bit 5, VAES ECX bit 9;
- * XCR0: the system saves SSE and AVX state (bits 1 and 2). Asked once. */
+/* AES-NI (CPUID.1:ECX bit 25, and BearSSL's key schedule for it); VAES (CPUID.7.0:ECX
+ * bit 9) with AVX2. Asked once. */
 static int cpu_has_vaes(void)
 {
     static int cached = -1;                       /* one store, of the final answer */
@@ -111,15 +112,8 @@ static int cpu_has_vaes(void)
     if (known >= 0) {
         return known;
     }
-    known = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 25)) && (c & (1u << 27)) &&
-        __get_cpuid_max(0, NULL) >= 7) {
-        unsigned xlo, xhi;
-        __asm__ __volatile__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-        __cpuid_count(7, 0, a, b, c, d);
-        known = (xlo & 6u) == 6u && (b & (1u << 5)) && (c & (1u << 9)) &&
-                br_aes_x86ni_ctr_get_vtable() != NULL;
-    }
+    known = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 25)) &&
+            (cpu_x86_avx2_leaf7_ecx() & (1u << 9)) && br_aes_x86ni_ctr_get_vtable() != NULL;
     __atomic_store_n(&cached, known, __ATOMIC_RELAXED);
     return known;
 }

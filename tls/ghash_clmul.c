@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu_x86.h"
 #include "ghash_clmul.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -198,8 +199,7 @@ TARGET_YMM static void ghash_vclmul16(void *y, const void *h, const void *data, 
     }
 }
 
-/* CPUID.1:ECX: PCLMULQDQ bit 1, SSSE3 bit 9, OSXSAVE bit 27; CPUID.7.0: AVX2 EBX bit 5,
- * VPCLMULQDQ ECX bit 10; XCR0: the system saves SSE and AVX state (bits 1 and 2). */
+/* CPUID.1:ECX PCLMULQDQ bit 1, SSSE3 bit 9; VPCLMULQDQ (CPUID.7.0:ECX bit 10) with AVX2. */
 enum { CLMUL_NONE, CLMUL_XMM, CLMUL_YMM };
 
 static int cpu_clmul(void)
@@ -212,15 +212,7 @@ static int cpu_clmul(void)
     }
     known = CLMUL_NONE;
     if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 1)) && (c & (1u << 9))) {
-        known = CLMUL_XMM;
-    }
-    if (known == CLMUL_XMM && (c & (1u << 27)) && __get_cpuid_max(0, NULL) >= 7) {
-        unsigned xlo, xhi;
-        __asm__ __volatile__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-        __cpuid_count(7, 0, a, b, c, d);
-        if ((xlo & 6u) == 6u && (b & (1u << 5)) && (c & (1u << 10))) {
-            known = CLMUL_YMM;
-        }
+        known = (cpu_x86_avx2_leaf7_ecx() & (1u << 10)) ? CLMUL_YMM : CLMUL_XMM;
     }
     __atomic_store_n(&cached, known, __ATOMIC_RELAXED);
     return known;

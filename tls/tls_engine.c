@@ -44,18 +44,21 @@ int tls_aes_gcm_in_hardware(void)
            || (br_aes_pwr8_ctr_get_vtable() != NULL && br_ghash_pwr8_get() != 0);
 }
 
-/* The implementations br_ssl_engine_set_default_aes_gcm() and _chapol() pick, by their
+/* The implementations that run, by name: ours where tls_engine_start() sets them (aes_vaes,
+ * ghash_clmul*), else what br_ssl_engine_set_default_aes_gcm() and _chapol() pick, by their
  * BearSSL names (their order of choice: hardware, else the constant-time code for 64- or
  * 32-bit words). */
 static const char *aes_ctr_name(void)
 {
-    return aes_ctr_vaes_get() ? "aes_vaes" : br_aes_x86ni_ctr_get_vtable() ? "aes_x86ni" : br_aes_pwr8_ctr_get_vtable()
-           ? "aes_pwr8" : ULONG_MAX > 0xffffffffUL ? "aes_ct64" : "aes_ct";
+    return aes_ctr_vaes_get() ? "aes_vaes" : br_aes_x86ni_ctr_get_vtable() ? "aes_x86ni"
+           : br_aes_pwr8_ctr_get_vtable() ? "aes_pwr8"
+           : ULONG_MAX > 0xffffffffUL ? "aes_ct64" : "aes_ct";
 }
 
 static const char *ghash_name(void)
 {
-    return ghash_clmul_get() ? ghash_clmul_name() : br_ghash_pclmul_get() ? "ghash_pclmul" : br_ghash_pwr8_get() ? "ghash_pwr8"
+    return ghash_clmul_get() ? ghash_clmul_name() : br_ghash_pclmul_get() ? "ghash_pclmul"
+           : br_ghash_pwr8_get() ? "ghash_pwr8"
            : ULONG_MAX > 0xffffffffUL ? "ghash_ctmul64" : "ghash_ctmul";
 }
 

@@ -14,7 +14,14 @@
  * segment or two per ACK) then fills a 250 KiB gap at one segment per 250 ms: the tunnel
  * stood still for tens of seconds under `make bench` on AF_PACKET, where the veth reorders
  * frames between CPUs. Such a segment is marked for an ACK now; lwIP sends it when it has
- * taken the segment (tcp_input ends with tcp_output). */
+ * taken the segment (tcp_input ends with tcp_output).
+ *
+ * Third, tcp_receive() trims the old part off a segment that starts before rcv_nxt with a
+ * 16-bit offset, and LWIP_ASSERT("insane offset!") stops the box when that part is 65,535
+ * bytes or more: a SYN or FIN exactly 2^31 before rcv_nxt (lwIP's sequence comparisons take
+ * it as overlapping), or a 64 KiB merged frame with a FIN after data we have. fuzz_net_input
+ * found the first. A segment that starts that far back carries nothing new we could use:
+ * dropped, as the sender's to send again. */
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 #include "lwip_hooks.h"
@@ -31,6 +38,11 @@ int gw_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct
     u32_t len = (u32_t)p->tot_len + ((TCPH_FLAGS(hdr) & TCP_FIN) ? 1u : 0u);   /* TCP_TCPLEN */
     if (len > 0 && TCP_SEQ_GT(seqno, pcb->rcv_nxt) &&
         TCP_SEQ_GT(seqno + len, pcb->rcv_nxt + pcb->rcv_wnd)) {
+        return -1;
+    }
+    u32_t back = pcb->rcv_nxt - seqno;       /* how far before rcv_nxt it starts */
+    if ((p->tot_len > 0 || (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_FIN))) && back >= 0xffffu &&
+        back <= 0x80000000u) {
         return -1;
     }
     if (len > 0 && pcb->ooseq != NULL && TCP_SEQ_LEQ(seqno, pcb->rcv_nxt) &&

@@ -18,6 +18,7 @@
 #include "pem.h"
 #include "secure_wipe.h"
 #include "settings.h"
+#include "tcp_stream.h"
 #include "tls_conn.h"
 
 /* The one probe_poll() answers for: the last started. */
@@ -41,7 +42,8 @@ static unsigned long split_hostport(char *s)
  * 50 probes in a row cost no more than one (RAM: sizeof pr, about 62 KiB, most of it the
  * TLS buffers). */
 static struct {
-    int running, result;
+    int running, result, closed;
+    uint32_t closed_ms; /* when the dial closed */
     struct dial dial;
     struct endpoint_tls tls;
     struct tls_chain chain;
@@ -90,12 +92,24 @@ static void probe_end(void)
     pr.running = 0;
 }
 
+/* How long a probe waits for the peer to acknowledge its FIN. */
+#define PROBE_FIN_WAIT_MS 1000
+
 /* The probe, one step: the handshake was the point, so the endpoint closed it cleanly as
- * soon as it was open (ENDPOINT_CLOSE_ON_OPEN); the report comes once the close is done. */
+ * soon as it was open (ENDPOINT_CLOSE_ON_OPEN); the report comes once the close is done and
+ * the peer has acknowledged our FIN (at most PROBE_FIN_WAIT_MS), so the segment it rode in
+ * is back in its pool when the next command (`show status`) looks. */
 static void probe_step(void)
 {
-    enum dial_state s = dial_poll(&pr.dial);
-    if (s == DIAL_CLOSED || s == DIAL_FAILED) {
+    if (!pr.closed) {
+        enum dial_state s = dial_poll(&pr.dial);
+        if (s != DIAL_CLOSED && s != DIAL_FAILED) {
+            return;
+        }
+        pr.closed = 1;
+        pr.closed_ms = board_now_ms();
+    }
+    if (!tcp_stream_fin_unacked() || board_now_ms() - pr.closed_ms >= PROBE_FIN_WAIT_MS) {
         probe_end();
     }
 }
@@ -174,6 +188,7 @@ int probe_tls(const struct cmd_args *a)
     }
     pr.running = 1;
     pr.result = 0;
+    pr.closed = 0;
     return CMDS_IN_PROGRESS;
 }
 

@@ -53,6 +53,7 @@ static struct splice splices[SPLICE_MAX];
 static unsigned in_use, refused;
 static uint32_t window_share;        /* receive window per open plain splice, this turn */
 static unsigned top;                 /* slots at and above this are free: the scan stops */
+static unsigned first;               /* the slot that goes first this turn (round robin) */
 static uint8_t scratch[SPLICE_SCRATCH];
 
 /* see splice.h */
@@ -499,11 +500,20 @@ int splice_poll(uint32_t now_ms)
         open += splices[i].state == SP_OPEN && splices[i].dial.ep.tls == NULL;
     }
     window_share = splice_window_for(open);
-    for (unsigned i = 0; i < top; i++) {
+    /* The pumps draw on what all splices share (lwIP's heap beyond the reserve, the
+     * session's output queue), and the first to run takes what the turn has: each turn
+     * starts one slot later. From slot 0 every turn, of 100 uploads in `make bench` the
+     * first carried 74 MB in 4 s and the last under 1 MB, and one starved for 2 s until the
+     * pool policy reset it. */
+    unsigned n = top;
+    first = first < n ? first : 0;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = first + k < n ? first + k : first + k - n;
         if (splices[i].state != SP_FREE) {
             moved |= step(&splices[i], now_ms);
         }
     }
+    first++;
     while (top > 0 && splices[top - 1].state == SP_FREE) {
         top--;
     }

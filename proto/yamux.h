@@ -223,6 +223,7 @@ struct yamux_session {
     unsigned nrsts;
     int ctl_dirty;               /* some stream may owe a control frame */
     int writers_waiting;         /* some stream's write came back short for queue space */
+    uint32_t wake_from;          /* the slot wake_writers looks at first (round robin) */
     int ping_owed;
     int goaway_owed;             /* -1, or the code still to send */
     int goaway_sent, goaway_recv;   /* -1, or the code */

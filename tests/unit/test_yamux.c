@@ -256,6 +256,57 @@ static void output_queue_is_bounded(void)
     CHECK_EQ(a->owed, 0);
 }
 
+/* Writers that always have data and find the output queue full take turns as it drains:
+ * each woken writer writes until the queue is full again (as the relay's SOCKS5 side does),
+ * and the one woken first last time is not first again. When the scan always began at slot
+ * 0, the first streams took every drained queue until their windows ran out. */
+static void writers_take_turns_at_a_full_output_queue(void)
+{
+    static uint8_t buf[16 * 1024];
+    size_t got[8] = { 0 };
+    struct yamux_stream *st[8];
+    unsigned ev = 0;
+    CHECK_EQ(start_default(), 0);
+    for (int i = 0; i < 8; i++) {
+        st[i] = yamux_open(&cli);
+        CHECK(st[i] != NULL);
+    }
+    for (int i = 0; i < 8; i++) {               /* the first fills the queue, all wait */
+        while (yamux_write(st[i], buf, sizeof buf) > 0) {
+        }
+    }
+    while (yamux_poll(&cli, &ev) != NULL) {
+    }
+    /* 16 queues' worth (about 1 MiB), half of what the 8 windows (256 KiB each) allow */
+    for (int round = 0; round < 16; round++) {
+        const uint8_t *p;
+        size_t n;
+        while ((n = yamux_out_peek(&cli, &p)) > 0) {
+            yamux_out_consume(&cli, n);         /* the wire took it all */
+        }
+        struct yamux_stream *w;
+        while ((w = yamux_poll(&cli, &ev)) != NULL) {
+            if (ev & YAMUX_EV_WRITE) {
+                int j = 0;
+                while (j < 7 && st[j] != w) {
+                    j++;
+                }
+                long k;
+                while ((k = yamux_write(w, buf, sizeof buf)) > 0) {
+                    got[j] += (size_t)k;
+                }
+            }
+        }
+    }
+    size_t lo = got[0], hi = got[0];
+    for (int i = 1; i < 8; i++) {
+        lo = got[i] < lo ? got[i] : lo;
+        hi = got[i] > hi ? got[i] : hi;
+    }
+    CHECK(hi > 0);
+    CHECK(lo * 2 >= hi);                        /* slot 0 first each time: lo was 0 */
+}
+
 /* A receive pool smaller than the windows stops consuming input when full (TCP then
  * throttles the peer) and resumes once the application read. */
 static void a_full_receive_pool_stops_input_until_read(void)
@@ -1022,6 +1073,7 @@ CHECK_MAIN(
     { "a_reader_that_stops_gets_back_pressure_not_a_queue",
       a_reader_that_stops_gets_back_pressure_not_a_queue },
     { "output_queue_is_bounded", output_queue_is_bounded },
+    { "writers_take_turns_at_a_full_output_queue", writers_take_turns_at_a_full_output_queue },
     { "a_full_receive_pool_stops_input_until_read", a_full_receive_pool_stops_input_until_read },
     { "a_stream_sitting_on_the_whole_pool_is_reset_after_the_stall_time",
       a_stream_sitting_on_the_whole_pool_is_reset_after_the_stall_time },

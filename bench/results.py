@@ -280,6 +280,19 @@ def main():
                     ratios.append(a / b if a and b else None)
                 cells.append(spread(ratios))
             w("| %s | %s |" % (label, " | ".join(cells)))
+    fair_r = per_run(rr, "fair")
+    fair_cases = [c for c in CASES if not c.startswith("1 ")]
+    fair_paths = [(p, label) for p, label in PATHS
+                  if any((p, c) in fair_r[run] for run in fair_r for c in fair_cases)]
+    if fair_paths:
+        w("\nShares among the streams: the bytes of the stream that carried least over those of "
+          "the one that carried most (1.00: all the same):\n")
+        w("| path | %s |" % " | ".join("%s streams %s" % tuple(c.split()) for c in fair_cases))
+        w("|---|" + "---:|" * len(fair_cases))
+        for p, label in fair_paths:
+            w("| %s | %s |" % (label, " | ".join(
+                spread([num(fair_r[run].get((p, c))) for run in sorted(fair_r)])
+                for c in fair_cases)))
     if any(t in measured for t, _ in TUNNELS):
         w("\nThe relay and gateway rows: iperf3 speaks SOCKS5 through proxychains4 (its library "
           "does the handshake inside `connect()`, then leaves the socket alone), as a cloud "

@@ -288,6 +288,15 @@ except Exception as e:
     print("failed: no iperf3 result")
 ' "$T_TMP/iperf-$path-$1-$2.json")
         fig tput "$path" "$1 $2" "$out"
+        # Shares: the smallest stream's bytes over the largest's (1.00: all equal).
+        if [ "$1" -gt 1 ]; then fig fair "$path" "$1 $2" "$(python3 -c '
+import json, sys
+try:
+    b = [s["receiver"]["bytes"] for s in json.load(open(sys.argv[1]))["end"]["streams"]]
+    print("%.2f" % (min(b) / max(b)))
+except Exception:
+    print("failed")
+' "$T_TMP/iperf-$path-$1-$2.json")"; fi
         # Bytes moved (iperf3's receiver) and each process's CPU time meanwhile: CPU per GB
         # holds still on a noisy machine where Gbit/s do not.
         local bytes

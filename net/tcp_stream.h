@@ -49,7 +49,8 @@ typedef void (*tcp_stream_cb)(struct tcp_stream *s, unsigned events, void *arg);
 struct tcp_stream {
     struct tcp_pcb *pcb;
     struct pbuf *rxq;          /* received, not yet read (at most one receive window) */
-    uint32_t rxq_len;          /* its bytes: the chain's 16-bit tot_len wraps past 64 KiB */
+    struct pbuf *rxq_tail;     /* its last pbuf: a segment is linked without a walk */
+    uint32_t rxq_len;          /* its bytes (its pbufs' tot_len are not kept: each len is) */
     tcp_stream_cb cb;
     void *arg;
     uint8_t connected;

@@ -365,6 +365,21 @@ static void small_segments_unread_hold_pbufs_by_their_bytes(void)
     peer_sends(nxt + N, our_isn + 1, 0x18, 10);
     peer_sends_run(nxt + N + 10, 3 * 1460);
     reads_in_order(nxt + N, 10 + 200);
+    /* After a partial read the queue's last pbuf is still its tail: a small segment joins
+     * it; read to the end, the queue is empty and a new segment starts it again. */
+    uint32_t at = nxt + N + 210, end = nxt + N + 10 + 3 * 1460;
+    peer_sends(end, our_isn + 1, 0x18, 1);
+    end++;
+    while (at < end) {
+        uint32_t k = end - at < 1000 ? end - at : 1000;
+        reads_in_order(at, k);
+        at += k;
+    }
+    CHECK_EQ(tcp_stream_pending(&stream), 0);
+    CHECK_EQ(pool_used(), used);
+    peer_sends(end, our_isn + 1, 0x18, 5);
+    reads_in_order(end, 5);
+    CHECK_EQ(pool_used(), used);
     tcp_stream_abort(&stream);
 }
 
@@ -388,6 +403,24 @@ static void small_segments_released_by_a_gap_hold_pbufs_by_their_bytes(void)
     reads_in_order(nxt, N + 1);
     CHECK_EQ(pool_used(), used);
     tcp_stream_abort(&stream);
+}
+
+/* A segment of one sequence number (a FIN, or a byte) exactly 2^31 before rcv_nxt: lwIP's
+ * sequence comparisons take it as overlapping rcv_nxt, and tcp_receive's 16-bit trim offset
+ * asserted ("insane offset!", found by fuzz_net_input). Dropped, the connection goes on. */
+static void a_segment_starting_far_before_rcv_nxt_is_dropped(void)
+{
+    connect_peer();
+    CHECK(!check_failed);
+    uint32_t nxt = accepted->rcv_nxt;
+    peer_sends(nxt - 0x80000000u, our_isn + 1, 0x11, 0);    /* FIN|ACK, 2^31 back */
+    peer_sends(nxt - 0x80000000u, our_isn + 1, 0x18, 1);    /* one byte, 2^31 back */
+    CHECK(!check_failed);
+    CHECK_EQ(accepted->state, ESTABLISHED);
+    CHECK_EQ(accepted->rcv_nxt, nxt);
+    size_t before = received;
+    peer_sends(nxt, our_isn + 1, 0x18, 100);
+    CHECK_EQ(received - before, 100);
 }
 
 /* RFC 1122 3.2.1.3: a loopback address never arrives from a network (net/port/ip4_guard.c):
@@ -418,6 +451,8 @@ CHECK_MAIN({ "in_order_data_within_the_window_is_taken", in_order_data_within_th
              out_of_order_data_inside_the_window_is_still_queued },
            { "an_out_of_order_fin_past_the_window_is_dropped",
              an_out_of_order_fin_past_the_window_is_dropped },
+           { "a_segment_starting_far_before_rcv_nxt_is_dropped",
+             a_segment_starting_far_before_rcv_nxt_is_dropped },
            { "data_on_the_handshake_ack_past_the_window_is_dropped",
              data_on_the_handshake_ack_past_the_window_is_dropped },
            { "out_of_order_data_up_to_the_window_is_kept",

@@ -291,7 +291,9 @@ int probe_poll(void)
 /* see console_int.h */
 void probe_cancel(void)
 {
-    if (pr.running) {
+    if (pr.running && pr.closed) {
+        probe_end();                 /* done but for the FIN's acknowledgement: the report */
+    } else if (pr.running) {
         dial_abort(&pr.dial);
         pr.running = 0;
         key_wipe(&pr.key);

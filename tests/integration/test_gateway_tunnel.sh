@@ -145,7 +145,7 @@ printf '%s\n' strict_chain quiet_mode proxy_dns "remote_dns_subnet 224" "tcp_rea
     > "$T_TMP/proxychains.conf"
 for dir in up down; do
     timeout 60 proxychains4 -q -f "$T_TMP/proxychains.conf" iperf3 -c iperf.example.test \
-        -p 5201 -t 2 -P 8 -J $([ $dir = down ] && echo -R) > "$T_TMP/fair-$dir.json" ||
+        -p 5201 -t 3 -P 8 -J $([ $dir = down ] && echo -R) > "$T_TMP/fair-$dir.json" ||
         { cat "$T_TMP/fair-$dir.json"; t_fail "iperf3 -P 8 $dir through the gateway"; }
     python3 - "$T_TMP/fair-$dir.json" > "$T_TMP/fair-$dir.txt" <<'PY' ||
 import json, sys

@@ -368,7 +368,9 @@ static void small_segments_unread_hold_pbufs_by_their_bytes(void)
     /* After a partial read the queue's last pbuf is still its tail: a small segment joins
      * it; read to the end, the queue is empty and a new segment starts it again. */
     uint32_t at = nxt + N + 210, end = nxt + N + 10 + 3 * 1460;
+    unsigned held = pool_used();
     peer_sends(end, our_isn + 1, 0x18, 1);
+    CHECK_EQ(pool_used(), held);                             /* it joined the tail's pbuf */
     end++;
     while (at < end) {
         uint32_t k = end - at < 1000 ? end - at : 1000;
@@ -410,8 +412,8 @@ static void small_segments_released_by_a_gap_hold_pbufs_by_their_bytes(void)
  * asserted ("insane offset!", found by fuzz_net_input). Dropped, the connection goes on. */
 static void a_segment_starting_far_before_rcv_nxt_is_dropped(void)
 {
-    connect_peer();
-    CHECK(!check_failed);
+    fresh_connection(PORT_PEER + 8);
+    CHECK(!check_failed && accepted != NULL);
     uint32_t nxt = accepted->rcv_nxt;
     peer_sends(nxt - 0x80000000u, our_isn + 1, 0x11, 0);    /* FIN|ACK, 2^31 back */
     peer_sends(nxt - 0x80000000u, our_isn + 1, 0x18, 1);    /* one byte, 2^31 back */

@@ -21,8 +21,9 @@ sources=(lwip=2.1.3+dfsg1-2 bearssl=0.6+dfsg.1-3)
 # service is never configured or started by the tests); man-db to render the man pages, systemd for
 # systemd-analyze (the relay unit is verified, never started); strace injects fsync failures
 # (test_relay_spool_full).
-# Benchmarks: iperf3 (under proxychains4 to speak SOCKS5) and the alternatives we compare
-# with (ssh -R, stunnel, mbsync, fetchmail).
+# Benchmarks: iperf3 (under proxychains4 to speak SOCKS5; test_gateway_tunnel also runs it for
+# the streams' fair shares) and the alternatives we compare with (ssh -R, stunnel, mbsync,
+# fetchmail).
 # chronyd is unpacked, not installed (fetch_chrony below): the chrony package conflicts with
 # every other time daemon (systemd-timesyncd, on many machines), and installing it would
 # start a service that steers the machine's clock. The libraries above are its own.

@@ -141,7 +141,7 @@ gateway_run() {
         b_stop "$gpid"
         return 0
     fi
-    socks_conf gwbench "$tok" "$G/socks.conf"
+    t_socks_conf gwbench "$tok" "$G/socks.conf"
     cmd "$path: gateway --flash F --net $net (192.0.2.2; provisioned with --batch: key, CSR, chain, trust, mappings iperf.bench.test:5201 and echo.bench.test:7 to 192.0.2.1); proxychains4 -q -f CONF iperf3 -c iperf.bench.test -p 5201 (CONF: socks5 127.0.0.1 1080 gwbench TOKEN)"
     MEM_PIDS=("gateway=$gpid" "relay=$RELAY_PID")
     PROFILE_PID=$gpid RES_PID=$gpid RES_ELF=$GATEWAY RES_STATUS=gw_status

@@ -184,18 +184,10 @@ resident() {
     cp "/proc/$RES_PID/smaps" "$T_TMP/smaps-$1-$2.txt" 2> /dev/null || true
 }
 
-# socks_conf LOCATION TOKEN FILE: proxychains4's configuration for the relay's SOCKS5 entry
-# (RFC 1929: the location and its token; the name goes to the relay, proxy_dns).
-socks_conf() {
-    printf '%s\n' strict_chain quiet_mode proxy_dns "remote_dns_subnet 224" \
-        "tcp_read_time_out 15000" "tcp_connect_time_out 8000" "[ProxyList]" \
-        "socks5 127.0.0.1 1080 $1 $2" > "$3"
-}
-
 # ---------------------------------------------------------------- one path's figures
 # measure PATH IPERF ECHO_ARGS... ; MEM_PIDS (label=pid ...) names what to weigh. IPERF: the
 # iperf3 server's port on 127.0.0.1, socks=CONF (iperf.bench.test:5201 through the relay,
-# proxychains4 with CONF from socks_conf), or - (no iperf3 runs).
+# proxychains4 with CONF from t_socks_conf), or - (no iperf3 runs).
 # Streams are held open (BENCH_HOLD) in the first run only: a peak RSS with N streams varies
 # little from run to run, and 1000 streams through ssh or stunnel take long to set up.
 MEM_PIDS=()
@@ -476,7 +468,7 @@ t_spawn testgw "$TESTGW" --relay 127.0.0.1:7443 --ca "$P/root.der" --name mail.e
     --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007
 TESTGW_PID=${T_PIDS[-1]}
 if b_wait_log testgw 'tunnel up' 10; then
-    socks_conf loc1 "$TOKEN1" "$T_TMP/socks-loc1.conf"
+    t_socks_conf loc1 "$TOKEN1" "$T_TMP/socks-loc1.conf"
     cmd "relay: relay --config CONF (tunnels 7443, socks 127.0.0.1:1080); test_relay_gw --relay 127.0.0.1:7443 --map iperf.bench.test:5201=5201 --map echo.bench.test:7=7007; proxychains4 -q -f CONF iperf3 -c iperf.bench.test -p 5201 (CONF: socks5 127.0.0.1 1080 loc1 TOKEN, proxy_dns); echo clients with --socks 127.0.0.1:1080 loc1 TOKEN echo.bench.test 7"
     MEM_PIDS=("relay=$RELAY_PID" "test_relay_gw=$TESTGW_PID")
     measure relay "socks=$T_TMP/socks-loc1.conf" --socks 127.0.0.1:1080 loc1 "$TOKEN1" echo.bench.test 7

@@ -42,6 +42,15 @@ t_cleanup() {
     exit "$rc"
 }
 
+# t_socks_conf LOCATION TOKEN FILE: proxychains4's configuration for the relay's SOCKS5 entry
+# on 127.0.0.1:1080 (RFC 1929: the location and its token; the name goes to the relay,
+# proxy_dns), so iperf3 speaks SOCKS5 as a cloud application with a SOCKS5 library would.
+t_socks_conf() {
+    printf '%s\n' strict_chain quiet_mode proxy_dns "remote_dns_subnet 224" \
+        "tcp_read_time_out 15000" "tcp_connect_time_out 8000" "[ProxyList]" \
+        "socks5 127.0.0.1 1080 $1 $2" > "$3"
+}
+
 # t_spawn NAME CMD...: run in the background, output to $T_TMP/NAME.log, killed at exit.
 t_spawn() {
     local name=$1; shift

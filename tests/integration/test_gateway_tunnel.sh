@@ -140,9 +140,7 @@ t_log "$(cat "$T_TMP/gets.txt")"
 # application with a SOCKS5 library), each carries at least a quarter of the busiest. The
 # streams share the session's output queue and lwIP's send memory; when the first in the
 # table always went first, one stream of 8 carried 216 times another.
-printf '%s\n' strict_chain quiet_mode proxy_dns "remote_dns_subnet 224" "tcp_read_time_out 15000" \
-    "tcp_connect_time_out 8000" "[ProxyList]" "socks5 127.0.0.1 $SOCKS loc1 $TOKEN" \
-    > "$T_TMP/proxychains.conf"
+t_socks_conf loc1 "$TOKEN" "$T_TMP/proxychains.conf"   # the relay's SOCKS5 entry, $SOCKS
 for dir in up down; do
     timeout 60 proxychains4 -q -f "$T_TMP/proxychains.conf" iperf3 -c iperf.example.test \
         -p 5201 -t 3 -P 8 -J $([ $dir = down ] && echo -R) > "$T_TMP/fair-$dir.json" ||

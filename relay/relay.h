@@ -47,7 +47,8 @@
 #define RELAY_DEAD_MS 15000
 #define RELAY_YAMUX_POOL_MAX (64u << 20)   /* receive pool per tunnel, at most */
 #define RELAY_YAMUX_OUT (256u * 1024)
-#define RELAY_SPLICE_BUF 16384       /* each way, per SOCKS5 client */
+#define RELAY_SPLICE_UP 16384        /* per SOCKS5 client: client -> stream */
+#define RELAY_SPLICE_DOWN 65536      /* stream -> client (socks.c: why larger) */
 #define RELAY_LOCATIONS_MAX 65536
 #define RELAY_LOC_BUCKETS 16384      /* chains of relay_location()'s index (128 KiB) */
 #define RELAY_PATH_MAX 512

@@ -68,39 +68,48 @@ static size_t send_limit(const struct socks *s)
 static struct srclimit sources;
 
 #define TIMER_SLICES 10          /* socks_timers (every 100 ms) looks at a tenth of them */
-#define PUMPS_PER_WAKE 16        /* 16 KiB each: a client's share of one loop turn, so that
-                                    100 busy streams leave the loop within milliseconds */
+#define PUMPS_PER_WAKE 16        /* pumps: a client's share of one loop turn (16 x 16 KiB up,
+                                    at most 16 x 64 KiB down), so that 100 busy streams leave
+                                    the loop within milliseconds */
 
 /* ---- splice buffers: taken while they hold bytes, so an idle client costs ~1 KiB ---- */
 
 struct spare_buf {
     struct spare_buf *next;
 };
-static struct spare_buf *spares;
-static unsigned nspares;
-#define SPARES_KEPT 256                  /* free buffers kept for reuse (4 MiB) */
+struct buf_pool {
+    size_t size;
+    unsigned kept;                       /* free buffers kept for reuse */
+    unsigned n;
+    struct spare_buf *spares;
+};
+/* Up (client to stream) 16 KiB; down 64 KiB: each send() to the client wakes it, and four
+ * records per send() took a third off the relay's CPU per GB in `make bench`'s 1-stream
+ * download (bench/README.md round 12). Up, 64 KiB saved nothing. Spares: 4 MiB each. */
+static struct buf_pool pool_c2g = { RELAY_SPLICE_UP, 256, 0, NULL };
+static struct buf_pool pool_g2c = { RELAY_SPLICE_DOWN, 64, 0, NULL };
 
-static uint8_t *buf_get(uint8_t **slot)
+static uint8_t *buf_get(struct buf_pool *pool, uint8_t **slot)
 {
     if (*slot == NULL) {
-        if (spares) {
-            *slot = (uint8_t *)spares;
-            spares = spares->next;
-            nspares--;
+        if (pool->spares) {
+            *slot = (uint8_t *)pool->spares;
+            pool->spares = pool->spares->next;
+            pool->n--;
         } else {
-            *slot = malloc(RELAY_SPLICE_BUF);
+            *slot = malloc(pool->size);
         }
     }
     return *slot;
 }
 
-static void buf_put(uint8_t **slot)
+static void buf_put(struct buf_pool *pool, uint8_t **slot)
 {
-    if (*slot && nspares < SPARES_KEPT) {
+    if (*slot && pool->n < pool->kept) {
         struct spare_buf *b = (struct spare_buf *)(void *)*slot;
-        b->next = spares;
-        spares = b;
-        nspares++;
+        b->next = pool->spares;
+        pool->spares = b;
+        pool->n++;
     } else {
         free(*slot);
     }
@@ -110,8 +119,8 @@ static void buf_put(uint8_t **slot)
 static void socks_free(void *p)
 {
     struct socks *s = p;
-    buf_put(&s->c2g);
-    buf_put(&s->g2c);
+    buf_put(&pool_c2g, &s->c2g);
+    buf_put(&pool_g2c, &s->g2c);
     socks_jbuf_free(s);
     free(s);
 }
@@ -177,7 +186,7 @@ void socks_finish(struct socks *s, const char *verdict)
 /* see socks_int.h: handshake answers go out before anything else */
 void socks_say(struct socks *s, const uint8_t *p, size_t n)
 {
-    if (buf_get(&s->g2c) && n <= RELAY_SPLICE_BUF - s->g2c_len) {
+    if (buf_get(&pool_g2c, &s->g2c) && n <= RELAY_SPLICE_DOWN - s->g2c_len) {
         memcpy(s->g2c + s->g2c_len, p, n);
         s->g2c_len += n;
     }
@@ -221,7 +230,7 @@ static void connect_request(struct socks *s, const uint8_t *req, size_t n)
         refuse(s, SOCKS5_REP_NOT_CONNECTED, "location not connected (0x03)");
         return;
     }
-    if (buf_get(&s->c2g) == NULL) {
+    if (buf_get(&pool_c2g, &s->c2g) == NULL) {
         yamux_release(st);
         refuse(s, SOCKS5_REP_FAILURE, "relay out of memory");
         return;
@@ -374,12 +383,16 @@ static int pump(struct socks *s)
         if (s->state == SS_DEAD) {
             return 0;
         }
-    } else if (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0) {
-        if (buf_get(&s->c2g) == NULL) {
+    } else if (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0 &&
+               s->client_readable) {
+        if (buf_get(&pool_c2g, &s->c2g) == NULL) {
             socks_finish(s, "relay out of memory");
             return 0;
         }
-        n = recv(s->ev.fd, s->c2g, RELAY_SPLICE_BUF, MSG_DONTWAIT);
+        n = recv(s->ev.fd, s->c2g, RELAY_SPLICE_UP, MSG_DONTWAIT);
+        /* Short: drained, most likely. Not asking again saves a recv() that fails at every
+         * pump of a download; epoll says when more comes. */
+        s->client_readable = n == RELAY_SPLICE_UP;
         if (n == 0) {
             s->client_eof = 1;
             moved = 1;
@@ -418,12 +431,12 @@ static int pump(struct socks *s)
     }
     /* stream -> client buffer */
     if (s->st && !s->gw_eof && (s->state == SS_WAIT_REPLY || s->state == SS_SPLICE)
-        && s->g2c_len < RELAY_SPLICE_BUF && (s->state == SS_WAIT_REPLY || s->g2c_len == 0)) {
-        if (buf_get(&s->g2c) == NULL) {
+        && s->g2c_len < RELAY_SPLICE_DOWN && (s->state == SS_WAIT_REPLY || s->g2c_len == 0)) {
+        if (buf_get(&pool_g2c, &s->g2c) == NULL) {
             socks_finish(s, "relay out of memory");
             return 0;
         }
-        long r = yamux_read(s->st, s->g2c + s->g2c_len, RELAY_SPLICE_BUF - s->g2c_len);
+        long r = yamux_read(s->st, s->g2c + s->g2c_len, RELAY_SPLICE_DOWN - s->g2c_len);
         if (r == YAMUX_EOF) {
             s->gw_eof = 1;
             moved = 1;
@@ -489,10 +502,10 @@ static void service(struct socks *s)
         s->active_ms = relay_now_ms();
     }
     if (s->c2g_len == 0) {
-        buf_put(&s->c2g);
+        buf_put(&pool_c2g, &s->c2g);
     }
     if (s->g2c_len == 0) {
-        buf_put(&s->g2c);
+        buf_put(&pool_g2c, &s->g2c);
     }
     if (i == PUMPS_PER_WAKE && s->st) {
         /* Still moving: come back on the tunnel's next turn instead of hogging the loop
@@ -516,6 +529,9 @@ static void on_client_event(struct relay_ev *ev, uint32_t events)
     if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) {
         socks_finish(s, "client connection failed");
         return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        s->client_readable = 1;
     }
     service(s);
 }
@@ -644,6 +660,7 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
         s->ev.fn = on_client_event;
         s->state = SS_GREETING;
         s->rep = -1;
+        s->client_readable = 1;
         s->authz_rf = RF_COUNT;
         s->verdict = "client left";
         s->src = src;

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         gh = ghash_clmul_get();
         ctr = aes_ctr_vaes_get() != NULL ? aes_ctr_vaes_get() : ctr;
         snprintf(ours_name, sizeof ours_name, "%s + %s",
-                 ctr != bearssl_ctr ? "aes_vaes" : "aes_x86ni", ghash_clmul_name());
+                 ctr != bearssl_ctr ? aes_ctr_vaes_name() : "aes_x86ni", ghash_clmul_name());
         name = ours_name;
     }
     br_chacha20_run cc = br_chacha20_sse2_get();

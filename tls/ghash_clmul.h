@@ -7,8 +7,10 @@
  * took twice its encryption: 14 % of the gateway's CPU in a one-stream upload.
  * - ghash_clmul8: PCLMULQDQ, eight blocks per reduction (6.3 GB/s there);
  * - ghash_vclmul16: VPCLMULQDQ on 256-bit registers (AVX2), two blocks per instruction and
- *   sixteen per reduction (10.6 GB/s there); x86 CPUs since Ice Lake, Tremont and Zen 3.
- * Both compute the powers of H at every call, so below 2 KiB (control records, a record's
+ *   sixteen per reduction (10.6 GB/s there); x86 CPUs since Ice Lake, Tremont and Zen 3;
+ * - ghash_vclmul32: VPCLMULQDQ on 512-bit registers (AVX-512), four blocks per instruction
+ *   and 32 per reduction (14 GB/s there); Ice Lake, Zen 4 and later.
+ * All compute the powers of H at every call, so below 2 KiB (control records, a record's
  * header and lengths) they hand over to BearSSL's code, faster there.
  * Same interface (br_ghash) and the same result as BearSSL's, bit for bit (test_gcm_x86);
  * constant time like it (no table, no branch on data). */
@@ -17,12 +19,13 @@
 
 #include "bearssl.h"
 
-/* The fastest of the two this CPU runs, for br_ssl_engine_set_ghash(); NULL without
+/* The fastest of the three this CPU runs, for br_ssl_engine_set_ghash(); NULL without
  * PCLMULQDQ and SSSE3 (and on other architectures): then BearSSL's own choice stays. */
 br_ghash ghash_clmul_get(void);
-/* Its name ("ghash_vclmul16", "ghash_clmul8"), or "none", for `show status` and the bench. */
+/* Its name ("ghash_vclmul32", "ghash_vclmul16", "ghash_clmul8"), or "none", for
+ * `show status` and the bench. */
 const char *ghash_clmul_name(void);
-/* Tests: 0 keeps to ghash_clmul8 on a CPU that has the 256-bit code (the default is 1). */
-void ghash_clmul_allow_ymm(int allow);
+/* Tests: the widest registers the code may use, 512 (the default), 256 or 128 bits. */
+void ghash_clmul_widest(int bits);
 
 #endif

@@ -50,7 +50,7 @@ int tls_aes_gcm_in_hardware(void)
  * 32-bit words). */
 static const char *aes_ctr_name(void)
 {
-    return aes_ctr_vaes_get() ? "aes_vaes" : br_aes_x86ni_ctr_get_vtable() ? "aes_x86ni"
+    return aes_ctr_vaes_get() ? aes_ctr_vaes_name() : br_aes_x86ni_ctr_get_vtable() ? "aes_x86ni"
            : br_aes_pwr8_ctr_get_vtable() ? "aes_pwr8"
            : ULONG_MAX > 0xffffffffUL ? "aes_ct64" : "aes_ct";
 }

@@ -166,7 +166,7 @@ t_wait_log gw 'relay 1: +relay.example.test:7443 +up for [0-9]+ s, rtt [0-9]+ ms
 # the suite agreed and the code running it: AES-GCM on AES-NI (VAES) and PCLMULQDQ
 # (VPCLMULQDQ) where the CPU has them, else ChaCha20-Poly1305 (the gateway's order; the
 # relay follows it)
-t_wait_log gw 'tls: ECDHE-(ECDSA|RSA)-(AES128-GCM-SHA256 \((aes_vaes|aes_x86ni) \+ ghash_(vclmul16|clmul8)\)|CHACHA20-POLY1305 \(chacha20_[a-z0-9]+ \+ poly1305_[a-z]+\))$' 5
+t_wait_log gw 'tls: ECDHE-(ECDSA|RSA)-(AES128-GCM-SHA256 \((aes_vaes512|aes_vaes|aes_x86ni) \+ ghash_(vclmul32|vclmul16|clmul8)\)|CHACHA20-POLY1305 \(chacha20_[a-z0-9]+ \+ poly1305_[a-z]+\))$' 5
 t_wait_log gw 'echo.example.test:7 -> 192.0.2.1:7007 tcp' 5
 grep -A1 'echo.example.test:7 ->' "$T_TMP/gw.log" | grep -q "connections $STREAMS, active 0" ||
     { grep -A2 'echo.example.test:7 ->' "$T_TMP/gw.log"; t_fail "echo mapping counters"; }

@@ -605,7 +605,8 @@ def run(args):
         # there; AES-GCM only on AES-NI (docs/protocol.md section 1).
         m = re.search(r"^ +tls: (ECDHE-\S+) \((\S+) \+ (\S+)\)$", out, re.M)
         if not m or not ("CHACHA20-POLY1305" in m.group(1) or
-                         (args.arch == "x86_64" and m.group(2) in ("aes_x86ni", "aes_vaes"))):
+                         (args.arch == "x86_64" and
+                          m.group(2) in ("aes_x86ni", "aes_vaes", "aes_vaes512"))):
             raise Fail(f"show tunnel names no suite, or AES-GCM without AES-NI:\n{out}")
         log(f"boot 1: tunnel suite {m.group(1)} ({m.group(2)} + {m.group(3)})")
         curl_both_mappings(peers)

@@ -88,7 +88,7 @@ static void same_as_bearssl_with(br_ghash gh)
         CHECK(memcmp(y1, y2, 16) == 0);
     }
     /* a record as the tunnel sends it, and its neighbours */
-    const size_t big[] = { 16384, 16384 + 13, 16384 - 1, 16384 + 255 };
+    const size_t big[] = { 16384, 16384 + 13, 16384 - 1, 16384 + 255, 16384 + 511 };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         uint8_t y1[16] = { 0 }, y2[16] = { 0 }, h[16];
         for (int j = 0; j < 16; j++) {
@@ -102,10 +102,10 @@ static void same_as_bearssl_with(br_ghash gh)
 
 static void each_implementation(void (*test)(br_ghash))
 {
-    for (int ymm = 1; ymm >= 0; ymm--) {
-        ghash_clmul_allow_ymm(ymm);
+    for (int bits = 512; bits >= 128; bits /= 2) {
+        ghash_clmul_widest(bits);
         br_ghash gh = ghash_clmul_get();
-        printf("ghash: %s\n", ghash_clmul_name());
+        printf("ghash: %s (at most %d-bit registers)\n", ghash_clmul_name(), bits);
         if (gh == NULL) {
             printf("ghash: no carry-less multiply on this CPU: BearSSL's code runs\n");
             CHECK(strcmp(ghash_clmul_name(), "none") == 0);
@@ -113,7 +113,7 @@ static void each_implementation(void (*test)(br_ghash))
         }
         test(gh);
     }
-    ghash_clmul_allow_ymm(1);
+    ghash_clmul_widest(512);
 }
 
 /* The feature checks agree with the compiler's own view of this CPU (which also asks the
@@ -125,15 +125,22 @@ static void detection_matches_the_cpu(void)
 #elif defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
     int ymm = __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx2");
+    int zmm = ymm && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
     int xmm = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("ssse3");
-    const char *want = ymm && xmm ? "ghash_vclmul16" : xmm ? "ghash_clmul8" : "none";
-    printf("cpu: vpclmulqdq+avx2 %d, pclmul+ssse3 %d, vaes+avx2+aes %d\n", ymm, xmm,
+    const char *want = zmm && xmm   ? "ghash_vclmul32"
+                       : ymm && xmm ? "ghash_vclmul16"
+                       : xmm        ? "ghash_clmul8"
+                                    : "none";
+    printf("cpu: vpclmulqdq+avx512f+bw %d, vpclmulqdq+avx2 %d, pclmul+ssse3 %d, "
+           "vaes+avx2+aes %d\n", zmm, ymm, xmm,
            __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx2") &&
                __builtin_cpu_supports("aes"));
     CHECK(strcmp(ghash_clmul_name(), want) == 0);
-    CHECK((aes_ctr_vaes_get() != NULL) ==
-          (__builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("aes")));
+    int vaes = __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("aes");
+    int vaes512 = vaes && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    CHECK((aes_ctr_vaes_get() != NULL) == vaes);
+    CHECK(strcmp(aes_ctr_vaes_name(), vaes512 ? "aes_vaes512" : vaes ? "aes_vaes" : "none") == 0);
 #else
     CHECK(ghash_clmul_get() == NULL && aes_ctr_vaes_get() == NULL);
 #endif
@@ -203,13 +210,26 @@ static void ctr_same_as_bearssl(void)
             CHECK(a[off + len] == 0xa5);
         }
     }
-    aes_ctr_vaes_allow(0);
-    CHECK(aes_ctr_vaes_get() == NULL);
-    aes_ctr_vaes_allow(1);
+    aes_ctr_vaes_widest(0);
+    CHECK(aes_ctr_vaes_get() == NULL && strcmp(aes_ctr_vaes_name(), "none") == 0);
+    aes_ctr_vaes_widest(512);
+}
+
+/* Each width this CPU runs: the 512-bit code's 256-byte steps and its hand-over to the
+ * 256-bit code for the rest, the counter wrapping inside a step. */
+static void ctr_each_width(void)
+{
+    for (int bits = 512; bits >= 256; bits /= 2) {
+        aes_ctr_vaes_widest(bits);
+        printf("aes: %s (at most %d-bit registers)\n", aes_ctr_vaes_name(), bits);
+        ctr_same_as_bearssl();
+    }
+    aes_ctr_vaes_widest(512);
 }
 
 CHECK_MAIN(
     { "detection_matches_the_cpu", detection_matches_the_cpu },
     { "known_answers", known_answers },
     { "same_as_bearssl", same_as_bearssl },
-    { "ctr_same_as_bearssl", ctr_same_as_bearssl })
+    { "ctr_same_as_bearssl", ctr_same_as_bearssl },
+    { "ctr_each_width", ctr_each_width })

@@ -294,33 +294,39 @@ static int pump_up(struct splice *sp, struct mapping_stats *ms)
     return moved;
 }
 
-/* Internal host to cloud: only as much as one yamux write takes whole. */
+/* Internal host to cloud: read straight into the session's output queue, one frame's room
+ * at a time (its two pieces where the queue wraps). The bytes are copied once, not through
+ * a scratch buffer (3 % of the gateway in the 1-stream download). */
 static int pump_down(struct splice *sp, struct mapping_stats *ms)
 {
     int moved = 0;
-    size_t room;
-    while (!sp->down_eof && (room = yamux_write_room(sp->st)) > 0) {
-        long n = endpoint_read(&sp->dial.ep, scratch,
-                               room < sizeof scratch ? room : sizeof scratch);
-        if (n == 0) {
-            break;
+    struct yamux_span span[2];
+    while (!sp->down_eof && yamux_write_reserve(sp->st, span) > 0) {
+        long n = endpoint_read(&sp->dial.ep, span[0].p, span[0].len), more = 0;
+        if (n > 0 && (size_t)n == span[0].len && span[1].len > 0) {
+            more = endpoint_read(&sp->dial.ep, span[1].p, span[1].len);
         }
-        if (n == TCP_STREAM_EOF) {
+        size_t got = (size_t)(n > 0 ? n : 0) + (size_t)(more > 0 ? more : 0);
+        if (got > 0) {
+            yamux_write_commit(sp->st, got);
+            sp->down_bytes += got;
+            if (ms != NULL) {
+                ms->bytes_out += got;
+            }
+            moved = 1;
+        }
+        long end = n <= 0 ? n : more;    /* the end, or an error, after what was read */
+        if (end == TCP_STREAM_EOF) {
             yamux_close(sp->st);
             sp->down_eof = 1;
             return 1;
         }
-        if (n < 0) {
+        if (end < 0) {
             return -1;
         }
-        if (yamux_write(sp->st, scratch, (size_t)n) != n) {
-            return -1;               /* cannot happen: room was checked */
+        if (got < span[0].len + span[1].len) {
+            break;                       /* less than the room: nothing more to read now */
         }
-        sp->down_bytes += (uint64_t)n;
-        if (ms != NULL) {
-            ms->bytes_out += (uint64_t)n;
-        }
-        moved = 1;
     }
     return moved;
 }

@@ -300,6 +300,17 @@ long yamux_write(struct yamux_stream *st, const uint8_t *p, size_t len);
 /* Bytes one yamux_write() takes in full now (0: wait for YAMUX_EV_WRITE), so a splice
  * reads from the other side no more than can go on. */
 size_t yamux_write_room(struct yamux_stream *st);
+/* Zero-copy writing (a splice reads from TCP straight into the output queue): room for one
+ * Data frame, at most yamux_write_room() bytes, as one or two spans (the queue wraps; the
+ * second's len may be 0); then yamux_write_commit() of the first n of those bytes puts the
+ * frame's header before them. Nothing may write to the session in between; a reservation
+ * not committed costs nothing. */
+struct yamux_span {
+    uint8_t *p;
+    size_t len;
+};
+size_t yamux_write_reserve(struct yamux_stream *st, struct yamux_span span[2]);
+void yamux_write_commit(struct yamux_stream *st, size_t n);
 /* Half-close: FIN after everything written so far. Reading goes on. */
 void yamux_close(struct yamux_stream *st);
 /* Abort both ways: RST, unread data dropped. */

@@ -177,7 +177,8 @@ static void out_put(struct yamux_session *s, const uint8_t *p, size_t n)
     s->out_len += n;
 }
 
-/* A frame header (and for Data its payload) into the queue; the caller checked the room. */
+/* A frame header (and for Data its payload, unless it is in the queue already) into the
+ * queue; the caller checked the room. */
 static void emit(struct yamux_session *s, enum yamux_type type, unsigned flags, uint32_t id,
                  uint32_t length, const uint8_t *payload)
 {
@@ -326,6 +327,43 @@ size_t yamux_write_room(struct yamux_stream *st)
     return room < YAMUX_FRAME_MAX ? room : YAMUX_FRAME_MAX;
 }
 
+/* One Data frame of n bytes: payload NULL when they are in the queue after the header's
+ * place already (yamux_write_reserve). */
+static void data_frame(struct yamux_stream *st, const uint8_t *payload, size_t n)
+{
+    struct yamux_session *s = st->sess;
+    unsigned flags = st->owed & (YAMUX_F_SYN | YAMUX_F_ACK);
+    st->owed &= ~flags;
+    emit(s, YAMUX_T_DATA, flags, st->id, (uint32_t)n, payload);
+    if (payload == NULL) {
+        s->out_len += n;
+        s->stats.bytes_out += n;
+    }
+    st->tx_credit -= (uint32_t)n;
+    st->bytes_out += n;
+}
+
+/* see yamux.h */
+size_t yamux_write_reserve(struct yamux_stream *st, struct yamux_span span[2])
+{
+    struct yamux_session *s = st->sess;
+    size_t n = yamux_write_room(st);     /* control frames owed are queued by now */
+    size_t at = (s->out_head + s->out_len + YAMUX_HDR_LEN) % s->cfg.out_cap;
+    span[0].p = s->out + at;
+    span[0].len = n < s->cfg.out_cap - at ? n : s->cfg.out_cap - at;
+    span[1].p = s->out;
+    span[1].len = n - span[0].len;
+    return n;
+}
+
+/* see yamux.h */
+void yamux_write_commit(struct yamux_stream *st, size_t n)
+{
+    if (n > 0) {
+        data_frame(st, NULL, n);
+    }
+}
+
 /* see yamux.h */
 long yamux_write(struct yamux_stream *st, const uint8_t *p, size_t len)
 {
@@ -361,11 +399,7 @@ long yamux_write(struct yamux_stream *st, const uint8_t *p, size_t len)
         if (n == 0) {
             break;
         }
-        unsigned flags = st->owed & (YAMUX_F_SYN | YAMUX_F_ACK);
-        st->owed &= ~flags;
-        emit(s, YAMUX_T_DATA, flags, st->id, (uint32_t)n, p + taken);
-        st->tx_credit -= (uint32_t)n;
-        st->bytes_out += n;
+        data_frame(st, p + taken, n);
         taken += n;
     }
     if (taken < len) {

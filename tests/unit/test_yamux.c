@@ -203,6 +203,68 @@ static void bulk_transfer_through_odd_pieces_is_byte_exact(void)
     }
 }
 
+/* Writing through yamux_write_reserve/_commit, as a splice does: the reserved spans wrap
+ * around the output queue at every offset, the writer fills some or none of them, the other
+ * side writes back (so WindowUpdates are owed and queued before each reservation), and
+ * both directions arrive byte-exact. */
+static void reserved_writes_across_the_queue_wrap_are_byte_exact(void)
+{
+    static const size_t fills[] = { 0, 1, 7, 12, 4095, 16384, 9000, 13 };
+    static uint8_t src[600000], dst[600000], back[600000];
+    for (size_t i = 0; i < sizeof src; i++) {
+        src[i] = pattern(i);
+    }
+    CHECK_EQ(start_default(), 0);
+    struct yamux_stream *a = yamux_open(&cli), *b = NULL;
+    CHECK(a);
+    size_t sent = 0, got = 0, echoed = 0, back_got = 0, wrapped = 0;
+    for (int round = 0; round < 100000 && (got < sizeof src || back_got < sizeof src);
+         round++) {
+        struct yamux_span span[2];
+        size_t room = sent < sizeof src ? yamux_write_reserve(a, span) : 0;
+        if (room > 0) {
+            CHECK_EQ(span[0].len + span[1].len, room);
+            wrapped += span[1].len > 0;
+            size_t n = fills[round % 8] < room ? fills[round % 8] : room;
+            n = n < sizeof src - sent ? n : sizeof src - sent;
+            size_t first = n < span[0].len ? n : span[0].len;
+            memcpy(span[0].p, src + sent, first);
+            memcpy(span[1].p, src + sent + first, n - first);
+            size_t before = yamux_out_pending(&cli);
+            yamux_write_commit(a, n);
+            CHECK_EQ(yamux_out_pending(&cli), before + (n ? YAMUX_HDR_LEN + n : 0));
+            sent += n;
+        }
+        const uint8_t *p;                         /* part of the queue: it never empties */
+        size_t k = yamux_out_peek(&cli, &p);
+        k = k < 2001 ? k : 2001;
+        long in = k > 0 ? yamux_input(&srv, p, k) : 0;
+        CHECK(in >= 0);
+        yamux_out_consume(&cli, (size_t)in);
+        if (!b) {
+            b = yamux_accept(&srv);
+        }
+        long m;
+        while (b && (m = yamux_read(b, dst + got, 3000)) > 0) {
+            got += (size_t)m;
+        }
+        if (b && echoed < got) {                  /* the other way, plain writes */
+            long w = yamux_write(b, dst + echoed, got - echoed);
+            CHECK(w >= 0);
+            echoed += (size_t)w;
+        }
+        carry(&srv, &cli, 7001);
+        while ((m = yamux_read(a, back + back_got, 5000)) > 0) {
+            back_got += (size_t)m;
+        }
+    }
+    CHECK_EQ(got, sizeof src);
+    CHECK_EQ(back_got, sizeof src);
+    CHECK(memcmp(src, dst, sizeof src) == 0);
+    CHECK(memcmp(src, back, sizeof src) == 0);
+    CHECK(wrapped > 0);
+}
+
 /* ---- flow control ---- */
 
 /* A relay that does not read gets exactly one window (256 KiB) and no more: the writer's
@@ -1070,6 +1132,8 @@ CHECK_MAIN(
       frames_split_at_every_boundary_give_the_same_result },
     { "bulk_transfer_through_odd_pieces_is_byte_exact",
       bulk_transfer_through_odd_pieces_is_byte_exact },
+    { "reserved_writes_across_the_queue_wrap_are_byte_exact",
+      reserved_writes_across_the_queue_wrap_are_byte_exact },
     { "a_reader_that_stops_gets_back_pressure_not_a_queue",
       a_reader_that_stops_gets_back_pressure_not_a_queue },
     { "output_queue_is_bounded", output_queue_is_bounded },

@@ -324,8 +324,9 @@ static int pump_down(struct splice *sp, struct mapping_stats *ms)
         if (end < 0) {
             return -1;
         }
-        if (got < span[0].len + span[1].len) {
-            break;                       /* less than the room: nothing more to read now */
+        if (got == 0) {
+            break;                       /* nothing more now (a TLS endpoint's short read
+                                            is the end of a record, not of the data) */
         }
     }
     return moved;

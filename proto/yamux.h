@@ -304,7 +304,7 @@ size_t yamux_write_room(struct yamux_stream *st);
  * Data frame, at most yamux_write_room() bytes, as one or two spans (the queue wraps; the
  * second's len may be 0); then yamux_write_commit() of the first n of those bytes puts the
  * frame's header before them. Nothing may write to the session in between; a reservation
- * not committed costs nothing. */
+ * not committed costs nothing; committing more than the room resets the stream. */
 struct yamux_span {
     uint8_t *p;
     size_t len;

@@ -359,9 +359,16 @@ size_t yamux_write_reserve(struct yamux_stream *st, struct yamux_span span[2])
 /* see yamux.h */
 void yamux_write_commit(struct yamux_stream *st, size_t n)
 {
-    if (n > 0) {
-        data_frame(st, NULL, n);
+    struct yamux_session *s = st->sess;
+    if (n == 0) {
+        return;
     }
+    if (n > YAMUX_FRAME_MAX || n > st->tx_credit ||
+        YAMUX_HDR_LEN + YAMUX_CTL_RESERVE + n > out_free(s)) {
+        yamux_reset(st);                 /* more than was reserved: the caller's bug */
+        return;
+    }
+    data_frame(st, NULL, n);
 }
 
 /* see yamux.h */

@@ -383,16 +383,12 @@ static int pump(struct socks *s)
         if (s->state == SS_DEAD) {
             return 0;
         }
-    } else if (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0 &&
-               s->client_readable) {
+    } else if (s->state == SS_SPLICE && !s->client_eof && s->c2g_len == 0) {
         if (buf_get(&pool_c2g, &s->c2g) == NULL) {
             socks_finish(s, "relay out of memory");
             return 0;
         }
         n = recv(s->ev.fd, s->c2g, RELAY_SPLICE_UP, MSG_DONTWAIT);
-        /* Short: drained, most likely. Not asking again saves a recv() that fails at every
-         * pump of a download; epoll says when more comes. */
-        s->client_readable = n == RELAY_SPLICE_UP;
         if (n == 0) {
             s->client_eof = 1;
             moved = 1;
@@ -530,9 +526,6 @@ static void on_client_event(struct relay_ev *ev, uint32_t events)
         socks_finish(s, "client connection failed");
         return;
     }
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        s->client_readable = 1;
-    }
     service(s);
 }
 
@@ -660,7 +653,6 @@ static void on_accept(struct relay_ev *ev, uint32_t events)
         s->ev.fn = on_client_event;
         s->state = SS_GREETING;
         s->rep = -1;
-        s->client_readable = 1;
         s->authz_rf = RF_COUNT;
         s->verdict = "client left";
         s->src = src;

@@ -41,8 +41,6 @@ struct socks {
     uint8_t *c2g, *g2c;          /* RELAY_SPLICE_UP / _DOWN, held only while not empty */
     size_t c2g_off, c2g_len, g2c_off, g2c_len;
     int client_eof, fin_sent, gw_eof, shut_wr;
-    int client_readable;         /* the client's socket may hold bytes: set by EPOLLIN, cleared
-                                    when a recv() comes back short (epoll is level-triggered) */
     int rep;                     /* the reply the client got, -1 before */
     const char *verdict;
     uint64_t up, down, start_ms, deadline_ms;

@@ -263,6 +263,14 @@ static void reserved_writes_across_the_queue_wrap_are_byte_exact(void)
     CHECK(memcmp(src, dst, sizeof src) == 0);
     CHECK(memcmp(src, back, sizeof src) == 0);
     CHECK(wrapped > 0);
+    /* more than was reserved: the stream is reset, nothing is queued for it */
+    struct yamux_stream *c = yamux_open(&cli);
+    struct yamux_span span[2];
+    size_t room = yamux_write_reserve(c, span), before = yamux_out_pending(&cli);
+    CHECK(room > 0);
+    yamux_write_commit(c, room + 1);
+    CHECK_EQ(c->state, YAMUX_S_RESET);
+    CHECK(yamux_out_pending(&cli) <= before + YAMUX_HDR_LEN);   /* its RST at most */
 }
 
 /* ---- flow control ---- */

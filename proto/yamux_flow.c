@@ -306,6 +306,17 @@ size_t yamux_out_pending(const struct yamux_session *s)
 
 /* ---- writing ---- */
 
+/* The largest Data frame of this stream the queue and the peer's window take now: what
+ * yamux_write, yamux_write_room and yamux_write_commit all go by. No side effects. */
+static size_t frame_room(const struct yamux_stream *st)
+{
+    size_t room = out_free(st->sess);
+    room = room > YAMUX_HDR_LEN + YAMUX_CTL_RESERVE ? room - YAMUX_HDR_LEN - YAMUX_CTL_RESERVE
+                                                    : 0;
+    room = room < st->tx_credit ? room : st->tx_credit;
+    return room < YAMUX_FRAME_MAX ? room : YAMUX_FRAME_MAX;
+}
+
 /* see yamux.h */
 size_t yamux_write_room(struct yamux_stream *st)
 {
@@ -315,16 +326,13 @@ size_t yamux_write_room(struct yamux_stream *st)
         return 0;
     }
     yx_flush_control(s);
-    size_t room = out_free(s);
-    room = room > YAMUX_HDR_LEN + YAMUX_CTL_RESERVE ? room - YAMUX_HDR_LEN - YAMUX_CTL_RESERVE
-                                                    : 0;
-    room = room < st->tx_credit ? room : st->tx_credit;
+    size_t room = frame_room(st);
     if (room == 0) {
         st->want_write = 1;         /* YAMUX_EV_WRITE says when there is room again */
         s->writers_waiting |= st->tx_credit > 0;   /* queue full: wake_writers; else the peer's
                                                       WindowUpdate wakes it (no table scans) */
     }
-    return room < YAMUX_FRAME_MAX ? room : YAMUX_FRAME_MAX;
+    return room;
 }
 
 /* One Data frame of n bytes: payload NULL when they are in the queue after the header's
@@ -359,12 +367,10 @@ size_t yamux_write_reserve(struct yamux_stream *st, struct yamux_span span[2])
 /* see yamux.h */
 void yamux_write_commit(struct yamux_stream *st, size_t n)
 {
-    struct yamux_session *s = st->sess;
     if (n == 0) {
         return;
     }
-    if (n > YAMUX_FRAME_MAX || n > st->tx_credit ||
-        YAMUX_HDR_LEN + YAMUX_CTL_RESERVE + n > out_free(s)) {
+    if (n > frame_room(st)) {
         yamux_reset(st);                 /* more than was reserved: the caller's bug */
         return;
     }
@@ -394,15 +400,8 @@ long yamux_write(struct yamux_stream *st, const uint8_t *p, size_t len)
     }
     yx_flush_control(s);
     while (taken < len) {
-        size_t room = out_free(s);
-        if (room <= YAMUX_HDR_LEN + YAMUX_CTL_RESERVE) {
-            break;
-        }
-        size_t n = len - taken;
-        n = n < st->tx_credit ? n : st->tx_credit;
-        n = n < YAMUX_FRAME_MAX ? n : YAMUX_FRAME_MAX;
-        n = n < room - YAMUX_HDR_LEN - YAMUX_CTL_RESERVE ? n
-                                                         : room - YAMUX_HDR_LEN - YAMUX_CTL_RESERVE;
+        size_t n = frame_room(st);
+        n = n < len - taken ? n : len - taken;
         if (n == 0) {
             break;
         }

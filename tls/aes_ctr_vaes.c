@@ -26,11 +26,18 @@ static const br_block_ctr_class vaes_ctr_class = {
     sizeof(br_aes_x86ni_ctr_keys), 16, 4, ctr_init, ctr_run,
 };
 
-static void ctr_init(const br_block_ctr_class **ctx, const void *key, size_t len)
+/* BearSSL's key schedule, then the class whose run uses it. */
+static void keys_init(const br_block_ctr_class **ctx, const void *key, size_t len,
+                      const br_block_ctr_class *cls)
 {
     br_aes_x86ni_ctr_keys *k = (br_aes_x86ni_ctr_keys *)(void *)ctx;
-    br_aes_x86ni_ctr_init(k, key, len);          /* the key schedule, then our run */
-    k->vtable = &vaes_ctr_class;
+    br_aes_x86ni_ctr_init(k, key, len);
+    k->vtable = cls;
+}
+
+static void ctr_init(const br_block_ctr_class **ctx, const void *key, size_t len)
+{
+    keys_init(ctx, key, len, &vaes_ctr_class);
 }
 
 /* Eight blocks of key stream for counters c (lanes: cc, cc+1) .. c + 6, in registers
@@ -116,9 +123,7 @@ static const br_block_ctr_class vaes512_ctr_class = {
 
 static void ctr_init512(const br_block_ctr_class **ctx, const void *key, size_t len)
 {
-    br_aes_x86ni_ctr_keys *k = (br_aes_x86ni_ctr_keys *)(void *)ctx;
-    br_aes_x86ni_ctr_init(k, key, len);
-    k->vtable = &vaes512_ctr_class;
+    keys_init(ctx, key, len, &vaes512_ctr_class);
 }
 
 TARGET_ZMM static uint32_t ctr_run512(const br_block_ctr_class *const *ctx, const void *iv,
